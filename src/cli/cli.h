@@ -1,9 +1,17 @@
 /*
  * cli.h — the subcommands of the `smile` binary. main.c parses nothing but the command
- * name; each handler takes the remaining argv and returns the process exit status.
+ * name; each handler takes the remaining argv (argv[0] is the command's name) and
+ * returns the process exit status: 0 success, 1 failure, 2 usage error.
  */
 #ifndef SMILE_CLI_H
 #define SMILE_CLI_H
+
+#include <stdbool.h>
+
+#include "base/base.h"
+
+struct config;
+struct store;
 
 struct cli_command {
     const char *name;
@@ -14,5 +22,15 @@ struct cli_command {
 extern const struct cli_command cli_commands[];
 
 int cli_version(int argc, char **argv);
+int cli_serve(int argc, char **argv);
+int cli_init(int argc, char **argv);
+int cli_migrate(int argc, char **argv);
+int cli_backup(int argc, char **argv);
+int cli_routes(int argc, char **argv);
+
+/* Opens (creating if asked) and migrates the configured database; prints errors. */
+int cli_open_db(struct config *cfg, bool create, struct store **out);
+/* Installs the default calendar and processes if absent (idempotent). */
+int cli_seed_defaults(struct store *s, struct smile_err *err);
 
 #endif

@@ -1,0 +1,92 @@
+/*
+ * api.h — the JSON API: one table describes every route (method, pattern, handler, the
+ * roles that may call it, the scope a bearer token needs, flags). The router, the
+ * permission test, `smile routes` and the OpenAPI check are all driven from it (Redis's
+ * command table). Handlers are thin: parse → call the part that owns the data → render.
+ */
+#ifndef SMILE_API_H
+#define SMILE_API_H
+
+#include "base/config.h"
+#include "http/http.h"
+
+struct store_pool;
+
+enum api_role {
+    API_ROLE_AGENT = 1 << 0,
+    API_ROLE_SUPERVISOR = 1 << 1,
+    API_ROLE_ADMIN = 1 << 2,
+};
+#define API_ROLES_ANY (API_ROLE_AGENT | API_ROLE_SUPERVISOR | API_ROLE_ADMIN)
+#define API_ROLES_SUP (API_ROLE_SUPERVISOR | API_ROLE_ADMIN)
+#define API_ROLES_ADMIN API_ROLE_ADMIN
+
+/* Scopes an API token can hold; a session holds every scope its role allows. */
+enum api_scope {
+    API_SCOPE_CRM_READ = 1 << 0,
+    API_SCOPE_CRM_WRITE = 1 << 1,
+    API_SCOPE_EVENTS_READ = 1 << 2,
+    API_SCOPE_EVENTS_WRITE = 1 << 3,
+    API_SCOPE_KPI_READ = 1 << 4,
+    API_SCOPE_ADMIN = 1 << 5,
+};
+#define API_SCOPE_ALL 0x3f
+
+enum api_route_flags {
+    API_PUBLIC = 1 << 0, /* no authentication */
+    API_NO_DB = 1 << 1,  /* the handler needs no database connection */
+};
+
+typedef void api_handler_fn(struct http_request *req);
+
+struct api_route {
+    enum http_method method;
+    const char *pattern; /* "/api/v1/customers/{id}" */
+    api_handler_fn *handler;
+    unsigned roles;
+    unsigned scope;
+    unsigned flags;
+    const char *summary;
+};
+
+extern const struct api_route api_routes[];
+extern const int api_route_count;
+
+/* Server-wide state the handlers read. Set once by api_start(). */
+struct api_app {
+    struct config *cfg;
+    struct store_pool *pool;
+    const char *db_path;
+    int64_t started_ms;
+};
+const struct api_app *api_app(void);
+
+/* Starts serving on the configured address; returns after the socket is bound. */
+int api_start(struct api_app *app, struct http_server **out, struct smile_err *err);
+
+/* Scope names ("crm:read") ↔ bits. api_scopes_parse rejects unknown names. */
+int api_scopes_parse(const char *list, unsigned *out, struct smile_err *err);
+void api_scopes_format(unsigned scopes, struct buf *b);
+/* Role name ↔ bit; 0 for an unknown name. */
+int api_role_parse(const char *name);
+const char *api_role_name(int role);
+/* Scopes a session user of this role holds. */
+unsigned api_role_scopes(int role);
+
+/* Route helpers for handlers. */
+/* The id path parameter k as a positive int64; replies 404 and returns false if it is not. */
+bool api_param_id(struct http_request *req, int k, int64_t *out);
+/* Reads ?limit= (1–500, default 50); replies 422 and returns false if invalid. */
+bool api_query_limit(struct http_request *req, int *out);
+
+/* Metrics (api/metrics.c). */
+void api_metrics_observe(const struct http_request *req, int64_t dur_ns, void *ud);
+void api_metrics_render(struct buf *b);
+
+/* Handlers in api/health.c */
+void api_healthz(struct http_request *req);
+void api_readyz(struct http_request *req);
+void api_metrics(struct http_request *req);
+void api_openapi(struct http_request *req);
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * health.c — operations endpoints: /healthz (the process answers), /readyz (the
+ * database answers and the schema is current), /metrics (Prometheus text) and the
+ * OpenAPI document, which is embedded in the binary from docs/openapi.json.
+ */
+#include "api/api.h"
+
+#include <string.h>
+
+#include "store/store.h"
+
+extern const struct {
+    const char *name;
+    const unsigned char *data;
+    size_t size;
+} api_docs[];
+
+void
+api_healthz(struct http_request *req)
+{
+    http_reply_json(req, 200, json_pack("{s:s, s:s}", "status", "ok", "version", SMILE_VERSION));
+}
+
+void
+api_readyz(struct http_request *req)
+{
+    struct smile_err err;
+    int have = 0, want = 0;
+    bool ok;
+
+    smile_err_clear(&err);
+    ok = store_schema_version(req->db, &have, &want, &err) == SMILE_OK && have == want;
+    http_reply_json(req, ok ? 200 : 503,
+                    json_pack("{s:s, s:{s:s, s:i, s:i}}", "status", ok ? "ready" : "not_ready",
+                              "database", "status", ok ? "ok" : "error", "schema_version", have,
+                              "binary_schema_version", want));
+}
+
+void
+api_metrics(struct http_request *req)
+{
+    req->status = 200;
+    req->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    buf_reset(&req->out);
+    buf_printf(&req->out,
+               "# HELP smile_up 1 while the server runs.\n# TYPE smile_up gauge\nsmile_up 1\n"
+               "# HELP smile_start_time_seconds Start time of the process.\n"
+               "# TYPE smile_start_time_seconds gauge\nsmile_start_time_seconds %.3f\n",
+               (double)api_app()->started_ms / 1000.0);
+    api_metrics_render(&req->out);
+}
+
+void
+api_openapi(struct http_request *req)
+{
+    for (int i = 0; api_docs[i].name; i++) {
+        if (strcmp(api_docs[i].name, "openapi.json") == 0) {
+            req->status = 200;
+            req->content_type = "application/json";
+            req->static_body = api_docs[i].data;
+            req->static_len = api_docs[i].size;
+            return;
+        }
+    }
+    http_reply_error(req, SMILE_ENOTFOUND, "no OpenAPI document in this build");
+}

@@ -1,0 +1,133 @@
+/*
+ * http.h — the HTTP transport: a libmicrohttpd server that collects each request (with
+ * a size-limited body) into a struct http_request, hands it to one dispatch callback (the
+ * api part routes it) and sends back what the callback put in the response fields. Also
+ * the JSON and problem+json (RFC 9457) helpers every handler uses. Only http/ includes
+ * microhttpd.h.
+ */
+#ifndef SMILE_HTTP_H
+#define SMILE_HTTP_H
+
+#include <jansson.h>
+
+#include "base/base.h"
+
+struct store;
+struct http_server;
+
+enum http_method {
+    HTTP_GET,
+    HTTP_HEAD,
+    HTTP_POST,
+    HTTP_PUT,
+    HTTP_PATCH,
+    HTTP_DELETE,
+    HTTP_OPTIONS,
+    HTTP_OTHER
+};
+
+#define HTTP_MAX_PARAMS 4
+#define HTTP_MAX_RESP_HEADERS 8
+
+struct http_header {
+    char *name;
+    char *value;
+};
+
+/* Who is calling; filled by the api layer's authentication. */
+struct http_auth {
+    int64_t user_id; /* 0 = anonymous */
+    char username[64];
+    int role;         /* enum api_role bit of the user */
+    int64_t team_id;  /* 0 = none */
+    unsigned scopes;  /* API_SCOPE_* bits the caller holds */
+    bool via_session; /* cookie session (CSRF applies) rather than a bearer token */
+    int64_t session_id;
+    int64_t token_id;
+};
+
+struct http_request {
+    enum http_method method;
+    const char *method_name;
+    const char *path; /* decoded path, no query string */
+    const char *body; /* NUL-terminated, may contain NULs; body_len counts bytes */
+    size_t body_len;
+    bool body_too_big;
+    char request_id[20];
+    char address[64];
+    int64_t started_ns;
+    void *conn; /* the transport's connection, for header and query look-ups */
+
+    /* Set by routing. */
+    int route;
+    struct str params[HTTP_MAX_PARAMS];
+    int nparams;
+    struct http_auth auth;
+    struct store *db;
+
+    /* The response. */
+    int status;
+    const char *content_type;
+    struct buf out;
+    struct http_header headers[HTTP_MAX_RESP_HEADERS];
+    int nheaders;
+    /* A body that is not copied (static assets); used instead of out when set. */
+    const void *static_body;
+    size_t static_len;
+};
+
+typedef void http_dispatch_fn(struct http_request *req, void *ud);
+/* Called after each response is queued, for metrics. */
+typedef void http_observe_fn(const struct http_request *req, int64_t dur_ns, void *ud);
+
+struct http_server_config {
+    const char *listen; /* "127.0.0.1:8080" */
+    int threads;
+    size_t max_body;
+    unsigned conn_limit;
+    unsigned per_ip_limit;
+    unsigned timeout_s;
+    http_dispatch_fn *dispatch;
+    http_observe_fn *observe;
+    void *ud;
+};
+
+/* Starts listening; returns once the socket is bound. Free with http_server_stop(). */
+int http_server_start(const struct http_server_config *cfg, struct http_server **out,
+                      struct smile_err *err);
+/* Stops accepting, waits up to drain_ms for in-flight requests, then closes. */
+void http_server_stop(struct http_server *s, int drain_ms);
+/* The bound port (useful with port 0). */
+int http_server_port(const struct http_server *s);
+/* Requests currently being handled. */
+int http_server_inflight(const struct http_server *s);
+
+/* Request accessors. Returned strings belong to the request. */
+const char *http_request_header(const struct http_request *req, const char *name);
+const char *http_request_query(const struct http_request *req, const char *name);
+/* Copies the named cookie's value into out (NUL-terminated); false if absent. */
+bool http_request_cookie(const struct http_request *req, const char *name, char *out, size_t cap);
+
+/* Response helpers. Header name and value are copied. */
+void http_response_header(struct http_request *req, const char *name, const char *value);
+/* Sets status and a JSON body; takes the reference to body (json_decref'd). */
+void http_reply_json(struct http_request *req, int status, json_t *body);
+/* A problem+json response from err (status from its code; fields as "errors"). */
+void http_reply_problem(struct http_request *req, const struct smile_err *err);
+/* Shorthand for a problem without field detail. */
+void http_reply_error(struct http_request *req, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void http_reply_empty(struct http_request *req, int status);
+void http_reply_text(struct http_request *req, int status, const char *content_type,
+                     const char *text, size_t len);
+
+/*
+ * Parses the request body as a JSON object. Malformed JSON → SMILE_EMALFORMED with line
+ * and column; not an object → SMILE_EINVAL. The caller owns *out (json_decref).
+ */
+int http_body_json(const struct http_request *req, json_t **out, struct smile_err *err);
+
+/* Serialises JSON compactly into b (keys in insertion order, UTF-8 kept). */
+void http_json_dump(struct buf *b, const json_t *v);
+
+#endif

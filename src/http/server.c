@@ -1,0 +1,326 @@
+/*
+ * server.c — the HTTP server on libmicrohttpd: an epoll thread pool, per-address and
+ * total connection limits (MHD's timeout counts idle time only), bodies collected up to
+ * the configured maximum, one dispatch call per request made on MHD's second callback
+ * (answering on the first drops keep-alive), one logfmt line per request, and a drain
+ * on stop. The first stage of the API path: bytes in, struct http_request out.
+ */
+#include "http/http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct http_server {
+    struct MHD_Daemon *d;
+    struct http_server_config cfg;
+    int port;
+    atomic_int inflight;
+};
+
+static atomic_uint_fast64_t request_seq;
+
+static enum http_method
+method_of(const char *m)
+{
+    static const struct {
+        const char *name;
+        enum http_method m;
+    } t[] = {{"GET", HTTP_GET},        {"HEAD", HTTP_HEAD},   {"POST", HTTP_POST},
+             {"PUT", HTTP_PUT},        {"PATCH", HTTP_PATCH}, {"DELETE", HTTP_DELETE},
+             {"OPTIONS", HTTP_OPTIONS}};
+
+    for (size_t i = 0; i < ARRAY_LEN(t); i++)
+        if (strcmp(m, t[i].name) == 0)
+            return t[i].m;
+    return HTTP_OTHER;
+}
+
+static void
+client_address(struct MHD_Connection *c, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+    out[0] = '\0';
+    if (sa == NULL)
+        return;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
+}
+
+static struct http_request *
+request_new(struct http_server *s, struct MHD_Connection *c, const char *url, const char *method)
+{
+    struct http_request *req = xcalloc(1, sizeof(*req));
+    uint64_t seq = atomic_fetch_add(&request_seq, 1) + 1;
+    static const char hex[] = "0123456789abcdef";
+    const char *cl;
+
+    req->method = method_of(method);
+    req->method_name = xstrdup(method);
+    req->path = xstrdup(url);
+    req->conn = c;
+    req->started_ns = time_mono_ns();
+    req->route = -1;
+    req->status = 200;
+    /* Request id: 16 hex digits of (start ms << 20) + sequence: unique across restarts. */
+    for (int i = 0; i < 16; i++)
+        req->request_id[i] = hex[(seq >> (60 - 4 * i)) & 0xf];
+    req->request_id[16] = '\0';
+    client_address(c, req->address, sizeof(req->address));
+    buf_init(&req->out, 0);
+    cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl) {
+        int64_t n;
+
+        if (str_to_int64(str_from(cl), &n) == SMILE_OK && (uint64_t)n > s->cfg.max_body)
+            req->body_too_big = true;
+    }
+    atomic_fetch_add(&s->inflight, 1);
+    return req;
+}
+
+static void
+request_free(struct http_request *req)
+{
+    if (req == NULL)
+        return;
+    free((char *)req->method_name);
+    free((char *)req->path);
+    free((char *)req->body);
+    buf_free(&req->out);
+    for (int i = 0; i < req->nheaders; i++) {
+        free(req->headers[i].name);
+        free(req->headers[i].value);
+    }
+    free(req);
+}
+
+static void
+completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode tc)
+{
+    struct http_server *s = cls;
+    struct http_request *req = *con_cls;
+
+    (void)c;
+    (void)tc;
+    if (req == NULL)
+        return;
+    request_free(req);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->inflight, 1);
+}
+
+static enum MHD_Result
+send_response(struct http_server *s, struct MHD_Connection *c, struct http_request *req)
+{
+    struct MHD_Response *resp;
+    enum MHD_Result r;
+    int64_t dur;
+
+    if (req->static_body) {
+        resp = MHD_create_response_from_buffer(req->static_len, (void *)req->static_body,
+                                               MHD_RESPMEM_PERSISTENT);
+    } else {
+        size_t len = req->out.len;
+        char *data = buf_steal(&req->out);
+
+        resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    }
+    if (resp == NULL)
+        return MHD_NO;
+    if (req->content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
+    MHD_add_response_header(resp, "X-Request-Id", req->request_id);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    for (int i = 0; i < req->nheaders; i++)
+        MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value);
+    r = MHD_queue_response(c, (unsigned)req->status, resp);
+    MHD_destroy_response(resp);
+    dur = time_mono_ns() - req->started_ns;
+    log_info("msg=request method=%s path=\"%s\" status=%d dur_ms=%.3f req_id=%s addr=%s",
+             req->method_name, req->path, req->status, (double)dur / 1e6, req->request_id,
+             req->address);
+    if (s->cfg.observe)
+        s->cfg.observe(req, dur, s->cfg.ud);
+    return r;
+}
+
+static enum MHD_Result
+access_handler(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+               const char *version, const char *upload_data, size_t *upload_data_size,
+               void **con_cls)
+{
+    struct http_server *s = cls;
+    struct http_request *req = *con_cls;
+
+    (void)version;
+    if (req == NULL) {
+        *con_cls = request_new(s, c, url, method);
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!req->body_too_big) {
+            if (req->body_len + *upload_data_size > s->cfg.max_body) {
+                req->body_too_big = true;
+                free((char *)req->body);
+                req->body = NULL;
+                req->body_len = 0;
+            } else {
+                char *b = xrealloc((char *)req->body, req->body_len + *upload_data_size + 1);
+
+                memcpy(b + req->body_len, upload_data, *upload_data_size);
+                req->body_len += *upload_data_size;
+                b[req->body_len] = '\0';
+                req->body = b;
+            }
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->body_too_big)
+        http_reply_error(req, SMILE_ETOOBIG, "request body is larger than %zu bytes",
+                         s->cfg.max_body);
+    else
+        s->cfg.dispatch(req, s->cfg.ud);
+    return send_response(s, c, req);
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    size_t n;
+
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    log_warn("msg=\"httpd: %s\"", msg);
+}
+
+static int
+parse_listen(const char *listen, struct sockaddr_in *sa, struct smile_err *err)
+{
+    const char *colon = strrchr(listen, ':');
+    char host[64];
+    int64_t port;
+
+    memset(sa, 0, sizeof(*sa));
+    sa->sin_family = AF_INET;
+    if (colon == NULL || (size_t)(colon - listen) >= sizeof(host) ||
+        str_to_int64(str_from(colon + 1), &port) != SMILE_OK || port < 0 || port > 65535)
+        return smile_err_set(err, SMILE_EINVAL, "listen address '%s' is not HOST:PORT", listen);
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    if (host[0] == '\0' || strcmp(host, "*") == 0)
+        sa->sin_addr.s_addr = htonl(INADDR_ANY);
+    else if (strcmp(host, "localhost") == 0)
+        sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+        return smile_err_set(err, SMILE_EINVAL, "listen host '%s' is not an IPv4 address", host);
+    sa->sin_port = htons((uint16_t)port);
+    return SMILE_OK;
+}
+
+int
+http_server_start(const struct http_server_config *cfg, struct http_server **out,
+                  struct smile_err *err)
+{
+    struct http_server *s = xcalloc(1, sizeof(*s));
+    struct sockaddr_in sa;
+    const union MHD_DaemonInfo *di;
+    int rc = parse_listen(cfg->listen, &sa, err);
+
+    if (rc != SMILE_OK) {
+        free(s);
+        return rc;
+    }
+    s->cfg = *cfg;
+    atomic_store(&request_seq, (uint64_t)time_now_ms() << 20);
+    s->d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
+        NULL, access_handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)(cfg->threads > 0 ? cfg->threads : 2), MHD_OPTION_CONNECTION_LIMIT,
+        cfg->conn_limit ? cfg->conn_limit : 1024u, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        cfg->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s ? cfg->timeout_s : 30u,
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+    if (s->d == NULL) {
+        free(s);
+        return smile_err_set(err, SMILE_EIO, "cannot listen on %s (address in use?)", cfg->listen);
+    }
+    di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = di ? di->port : ntohs(sa.sin_port);
+    *out = s;
+    return SMILE_OK;
+}
+
+int
+http_server_port(const struct http_server *s)
+{
+    return s->port;
+}
+
+int
+http_server_inflight(const struct http_server *s)
+{
+    return atomic_load(&((struct http_server *)s)->inflight);
+}
+
+void
+http_server_stop(struct http_server *s, int drain_ms)
+{
+    MHD_socket fd;
+
+    if (s == NULL)
+        return;
+    fd = MHD_quiesce_daemon(s->d);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    /* In-flight counts requests not yet completed, including idle keep-alive ones that
+     * have not started; wait for the busy ones only up to drain_ms. */
+    for (int waited = 0; waited < drain_ms && atomic_load(&s->inflight) > 0; waited += 10)
+        usleep(10000);
+    MHD_stop_daemon(s->d);
+    free(s);
+}
+
+const char *
+http_request_header(const struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+http_request_query(const struct http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+bool
+http_request_cookie(const struct http_request *req, const char *name, char *out, size_t cap)
+{
+    const char *v = MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, name);
+    size_t n;
+
+    if (v == NULL)
+        return false;
+    n = strlen(v);
+    if (n >= cap)
+        return false;
+    memcpy(out, v, n + 1);
+    return true;
+}
