@@ -1,0 +1,187 @@
+"""harness.py — starts a real `smile serve` on a free 127.0.0.1 port with a fresh
+database in a temporary directory (h2o's spawn_h2o), and talks HTTP to it with the
+standard library only. Every API test uses this; nothing is mocked.
+
+    srv = Server()            # starts; srv.stop() stops (SIGTERM, checks a clean exit)
+    srv.cli("user", "add", "ann", "--role", "agent", "--password-stdin", input="pw\n")
+    c = srv.client()          # a cookie-keeping client
+    st, hdrs, body = c.req("GET", "/api/v1/customers")
+"""
+import http.client
+import http.cookies
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+BIN = os.environ.get("SMILE_BIN") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "build", "smile")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Response:
+    def __init__(self, status, headers, raw):
+        self.status = status
+        self.headers = headers
+        self.raw = raw
+        ctype = headers.get("content-type", "")
+        self.json = None
+        if raw and "json" in ctype:
+            self.json = json.loads(raw)
+
+    def __iter__(self):  # st, hdrs, body = c.req(...)
+        return iter((self.status, self.headers, self.json if self.json is not None else self.raw))
+
+    def __repr__(self):
+        return "<%d %s>" % (self.status, self.raw[:300])
+
+
+class Client:
+    def __init__(self, server, token=None):
+        self.server = server
+        self.token = token
+        self.cookies = {}
+        self.csrf = None
+
+    def req(self, method, path, body=None, headers=None, raw=None, timeout=60):
+        h = {"Accept": "application/json"}
+        if body is not None:
+            raw = json.dumps(body).encode()
+            h["Content-Type"] = "application/json"
+        if self.token:
+            h["Authorization"] = "Bearer " + self.token
+        if self.cookies:
+            h["Cookie"] = "; ".join("%s=%s" % kv for kv in self.cookies.items())
+        if self.csrf and method not in ("GET", "HEAD"):
+            h["X-CSRF-Token"] = self.csrf
+        h.update(headers or {})
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=raw, headers=h)
+            r = conn.getresponse()
+            data = r.read()
+            hdrs = {k.lower(): v for k, v in r.getheaders()}
+            for k, v in r.getheaders():
+                if k.lower() == "set-cookie":
+                    c = http.cookies.SimpleCookie()
+                    c.load(v)
+                    for name, morsel in c.items():
+                        if morsel["max-age"] == "0" or morsel.value == "":
+                            self.cookies.pop(name, None)
+                        else:
+                            self.cookies[name] = morsel.value
+            return Response(r.status, hdrs, data.decode("utf-8", "replace"))
+        finally:
+            conn.close()
+
+    def login(self, username, password):
+        r = self.req("POST", "/api/v1/session", {"username": username, "password": password})
+        if r.status == 200 or r.status == 201:
+            self.csrf = r.json.get("csrf_token")
+        return r
+
+    def get(self, path, **kw):
+        return self.req("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.req("POST", path, body, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.req("PATCH", path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self.req("DELETE", path, **kw)
+
+
+class Server:
+    def __init__(self, extra_args=(), env=None, start=True, dbdir=None):
+        self.dir = dbdir or tempfile.mkdtemp(prefix="smile-test-")
+        self.db = os.path.join(self.dir, "smile.db")
+        self.port = free_port()
+        self.extra_args = list(extra_args)
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        self.proc = None
+        self.log_path = os.path.join(self.dir, "serve.log")
+        if start:
+            self.start()
+
+    def cli(self, *args, input=None, check=True):
+        p = subprocess.run([BIN] + list(args) + ["--db", self.db], input=input,
+                           capture_output=True, text=True, env=self.env, timeout=120)
+        if check and p.returncode != 0:
+            raise AssertionError("smile %s failed (%d): %s" % (" ".join(args), p.returncode,
+                                                               p.stderr))
+        return p
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [BIN, "serve", "--db", self.db, "--listen", "127.0.0.1:%d" % self.port] +
+            self.extra_args, stdout=self.log, stderr=self.log, env=self.env)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("smile serve exited: " + self.read_log())
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    conn.close()
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("smile serve did not start: " + self.read_log())
+
+    def read_log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc is None:
+            return 0
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(timeout=30)
+        self.proc = None
+        self.log.close()
+        if sig == signal.SIGTERM and rc != 0:
+            raise AssertionError("smile serve exited %d: %s" % (rc, self.read_log()[-3000:]))
+        return rc
+
+    def kill9(self):
+        return self.stop(signal.SIGKILL)
+
+    def client(self, token=None):
+        return Client(self, token)
+
+    def add_user(self, name, role, password="correct horse battery", team=None):
+        args = ["user", "add", name, "--role", role, "--password-stdin"]
+        if team:
+            args += ["--team", team]
+        self.cli(*args, input=password + "\n")
+        return password
+
+    def token(self, user, scopes):
+        return self.cli("token", "create", "--user", user, "--scopes", scopes).stdout.strip()
+
+    def login(self, name, password="correct horse battery"):
+        c = self.client()
+        r = c.login(name, password)
+        assert r.status in (200, 201), r
+        return c
+
+    def sql(self, query):
+        """Reads the database with the sqlite3 command-line shell (a second real reader)."""
+        p = subprocess.run(["sqlite3", "-json", self.db, query], capture_output=True, text=True,
+                           check=True)
+        return json.loads(p.stdout) if p.stdout.strip() else []
