@@ -1,0 +1,35 @@
+/*
+ * event.c — the hook through which CRM actions reach the ledger. The ledger registers one
+ * sink at start-up; case actions call crm_case_event() inside their transaction, so the
+ * event is appended if and only if the change commits. Without a sink the call does
+ * nothing (the CRM works before the ledger exists).
+ */
+#include "crm/crm.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "http/http.h"
+
+static crm_event_sink_fn *sink;
+static void *sink_ud;
+
+void
+crm_event_sink_set(crm_event_sink_fn *fn, void *ud)
+{
+    sink = fn;
+    sink_ud = ud;
+}
+
+int
+crm_case_event(struct crm_ctx *c, const char *type, int64_t case_id, int64_t customer_id,
+               int64_t occurred_at, const char *channel, const json_t *data, struct smile_err *err)
+{
+    char subject[40];
+
+    if (sink == NULL)
+        return SMILE_OK;
+    snprintf(subject, sizeof(subject), "case:%" PRId64, case_id);
+    return sink(c->db, type, subject, c->actor ? c->actor->username : NULL, customer_id,
+                occurred_at ? occurred_at : c->now_ms, channel, data, sink_ud, err);
+}
