@@ -109,10 +109,12 @@ int crm_case_action(struct crm_ctx *c, int64_t id, const char *action, const cha
 int crm_customer_anonymise(struct crm_ctx *c, int64_t id, json_t **out, struct smile_err *err);
 
 /*
- * Renders customer id with its ID number unmasked and writes the "reveal" audit row in
- * the same transaction (no row, no reveal). Caller checks the role.
+ * Renders customer id with its ID number unmasked and writes the "reveal" audit row
+ * ({"fields": ["id_number"], "reason": reason if given}) in the same transaction: no
+ * audit row, no reveal. The caller checks the role.
  */
-int crm_customer_reveal(struct crm_ctx *c, int64_t id, json_t **out, struct smile_err *err);
+int crm_customer_reveal(struct crm_ctx *c, int64_t id, const char *reason, json_t **out,
+                        struct smile_err *err);
 
 /*
  * Customers with this phone (any common spelling, normalised first) or e-mail address

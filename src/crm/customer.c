@@ -224,7 +224,8 @@ const struct crm_resource crm_customers = {
 };
 
 int
-crm_customer_reveal(struct crm_ctx *c, int64_t id, json_t **out, struct smile_err *err)
+crm_customer_reveal(struct crm_ctx *c, int64_t id, const char *reason, json_t **out,
+                    struct smile_err *err)
 {
     json_t *stored = NULL, *after;
     int rc;
@@ -234,6 +235,8 @@ crm_customer_reveal(struct crm_ctx *c, int64_t id, json_t **out, struct smile_er
     if ((rc = crm_record_load(c, &crm_customers, id, &stored, err)) != SMILE_OK)
         goto out;
     after = json_pack("{s:[s]}", "fields", "id_number");
+    if (reason && reason[0])
+        json_object_set_new(after, "reason", json_string(reason));
     rc = crm_audit(c, &crm_customers, id, "reveal", NULL, after, err);
     json_decref(after);
     if (rc == SMILE_OK)
