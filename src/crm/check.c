@@ -3,10 +3,12 @@
  * digits a PBX reports, e-mail addresses, PRC resident ID numbers (GB 11643 check
  * character) and the display masks of GB/T 35273 practice. No I/O, no clock, no globals;
  * the record layer calls these through the field descriptors of customer.c, and the
- * intake sources through crm_customer_find_by_phone/_by_email.
+ * intake sources through crm_customer_find_by_phone/_by_email. Also the base64url list
+ * cursors of the record layer.
  */
 #include "crm/crm.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -82,7 +84,8 @@ crm_phone_normalise(const char *in, char *out, struct smile_err *err)
         memcpy(out, d, n + 1);
         return SMILE_OK;
     }
-    if (d[0] == '0' && d[1] != '0' && n >= 10 && n <= 12) {
+    /* Area codes: 010, 02x, 03xx–09xx; local numbers of 7–8 digits → 11 or 12 digits. */
+    if (d[0] == '0' && d[1] != '0' && (d[1] != '1' || d[2] == '0') && n >= 11 && n <= 12) {
         memcpy(out, d, n + 1);
         return SMILE_OK;
     }
@@ -236,4 +239,89 @@ crm_id_number_mask(const char *v, char *out, size_t cap)
         return;
     }
     snprintf(out, cap, "%.3s***********%s", v, v + n - 4);
+}
+
+/* List cursors: base64url without padding (RFC 4648 §5). */
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+void
+crm_b64url_encode(const char *in, size_t n, char *out, size_t cap)
+{
+    size_t j = 0;
+
+    for (size_t i = 0; i < n && j + 5 < cap; i += 3) {
+        unsigned v = (unsigned)(unsigned char)in[i] << 16;
+
+        if (i + 1 < n)
+            v |= (unsigned)(unsigned char)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)in[i + 2];
+        out[j++] = b64[(v >> 18) & 63];
+        out[j++] = b64[(v >> 12) & 63];
+        if (i + 1 < n)
+            out[j++] = b64[(v >> 6) & 63];
+        if (i + 2 < n)
+            out[j++] = b64[v & 63];
+    }
+    out[j] = '\0';
+}
+
+bool
+crm_b64url_decode(const char *s, char *out, size_t cap)
+{
+    size_t n = strlen(s), j = 0;
+    unsigned acc = 0;
+    int bits = 0;
+
+    if (n == 0 || n % 4 == 1)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = strchr(b64, s[i]);
+
+        if (p == NULL)
+            return false;
+        acc = ((acc << 6) | (unsigned)(p - b64)) & 0xffffff;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (j + 1 >= cap)
+                return false;
+            out[j++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    out[j] = '\0';
+    return strlen(out) == j;
+}
+
+void
+crm_cursor_encode(int64_t id, char *out, size_t cap)
+{
+    char dec[24];
+    int n = snprintf(dec, sizeof(dec), "%" PRId64, id);
+
+    crm_b64url_encode(dec, (size_t)n, out, cap);
+}
+
+bool
+crm_cursor_decode(const char *s, int64_t *out)
+{
+    char dec[24], back[40];
+
+    if (!crm_b64url_decode(s, dec, sizeof(dec)) || dec[0] == '0' ||
+        str_to_int64(str_from(dec), out) != SMILE_OK || *out <= 0)
+        return false;
+    /* Canonical form only, so one id has one cursor. */
+    crm_cursor_encode(*out, back, sizeof(back));
+    return strcmp(back, s) == 0;
+}
+
+size_t
+crm_utf8_len(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xc0) != 0x80)
+            n++;
+    return n;
 }

@@ -32,7 +32,8 @@ extern const struct crm_resource crm_interactions;
  * Normalises a phone number as written by people in China into digits:
  * spaces, '-', '.', '(' and ')' are dropped; a +86 / 0086 prefix is removed; then
  *   mobile    1[3-9] + 9 digits                  "+86 138-0013-8000" → "13800138000"
- *   landline  0 + area code + number, 10–12 digits "(010) 1234-5678" → "01012345678"
+ *   landline  0 + area code (010, 02x, 03xx–09xx) + 7–8 digits, so 11–12 digits:
+ *                                                 "(010) 1234-5678" → "01012345678"
  *             (after +86 the area code's 0 is restored: "+86 10 12345678" → "01012345678")
  *   service   400 / 800 + 7 digits               "400-123-4567"     → "4001234567"
  *   foreign   '+' + 8–15 digits (E.164, not +86)  "+44 20 7946 0958" → "+442079460958"
@@ -55,8 +56,8 @@ int crm_email_normalise(const char *in, char *out, struct smile_err *err);
 
 /*
  * Validates a PRC resident identity number (GB 11643-1999): 17 digits (6-digit region
- * code not starting with 0, birth date YYYYMMDD that exists and is not after today's
- * year 2199, 3-digit sequence) and a check character: sum of digit[i] × w[i] with
+ * code not starting with 0, birth date YYYYMMDD that exists, from 1900 to 2199, 3-digit
+ * sequence) and a check character: sum of digit[i] × w[i] with
  * w = 7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2, mod 11, mapped through "10X98765432".
  * A lower-case x is accepted and upper-cased. out has 19 bytes.
  */
@@ -68,7 +69,7 @@ char crm_id_number_check(const char *first17);
 /* Masks an ID number: first 3, eleven '*', last 4 ("110***********002X"). */
 void crm_id_number_mask(const char *v, char *out, size_t cap);
 
-/* Case state machine (see case.c for the table) --------------------------------------- */
+/* Case state machine (see case_state.c for the table) --------------------------------------- */
 
 enum crm_case_status {
     CRM_CASE_NEW,
@@ -79,6 +80,8 @@ enum crm_case_status {
     CRM_CASE_NSTATUS
 };
 
+/* The status names in enum order, NULL-terminated. */
+extern const char *const crm_case_status_names[CRM_CASE_NSTATUS + 1];
 /* Status name ↔ value; -1 for an unknown name. */
 int crm_case_status_parse(const char *name);
 const char *crm_case_status_name(int status);

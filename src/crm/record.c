@@ -94,17 +94,6 @@ sql_build(const struct crm_resource *r)
     pthread_mutex_unlock(&sql_lock);
 }
 
-size_t
-crm_utf8_len(const char *s)
-{
-    size_t n = 0;
-
-    for (; *s; s++)
-        if (((unsigned char)*s & 0xc0) != 0x80)
-            n++;
-    return n;
-}
-
 const struct crm_field *
 crm_field_find(const struct crm_resource *r, const char *name)
 {
@@ -890,79 +879,6 @@ out:
     json_decref(old);
     json_decref(shown);
     return rc;
-}
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-void
-crm_b64url_encode(const char *in, size_t n, char *out, size_t cap)
-{
-    size_t j = 0;
-
-    for (size_t i = 0; i < n && j + 5 < cap; i += 3) {
-        unsigned v = (unsigned)(unsigned char)in[i] << 16;
-
-        if (i + 1 < n)
-            v |= (unsigned)(unsigned char)in[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (unsigned char)in[i + 2];
-        out[j++] = b64[(v >> 18) & 63];
-        out[j++] = b64[(v >> 12) & 63];
-        if (i + 1 < n)
-            out[j++] = b64[(v >> 6) & 63];
-        if (i + 2 < n)
-            out[j++] = b64[v & 63];
-    }
-    out[j] = '\0';
-}
-
-bool
-crm_b64url_decode(const char *s, char *out, size_t cap)
-{
-    size_t n = strlen(s), j = 0;
-    unsigned acc = 0;
-    int bits = 0;
-
-    if (n == 0 || n % 4 == 1)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        const char *p = strchr(b64, s[i]);
-
-        if (p == NULL)
-            return false;
-        acc = ((acc << 6) | (unsigned)(p - b64)) & 0xffffff;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (j + 1 >= cap)
-                return false;
-            out[j++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    out[j] = '\0';
-    return strlen(out) == j;
-}
-
-void
-crm_cursor_encode(int64_t id, char *out, size_t cap)
-{
-    char dec[24];
-    int n = snprintf(dec, sizeof(dec), "%" PRId64, id);
-
-    crm_b64url_encode(dec, (size_t)n, out, cap);
-}
-
-bool
-crm_cursor_decode(const char *s, int64_t *out)
-{
-    char dec[24], back[40];
-
-    if (!crm_b64url_decode(s, dec, sizeof(dec)) || dec[0] == '0' ||
-        str_to_int64(str_from(dec), out) != SMILE_OK || *out <= 0)
-        return false;
-    /* Canonical form only, so one id has one cursor. */
-    crm_cursor_encode(*out, back, sizeof(back));
-    return strcmp(back, s) == 0;
 }
 
 /* Every filter name any resource offers: a name valid elsewhere is refused, not ignored. */
