@@ -594,12 +594,11 @@ crm_audit(struct crm_ctx *c, const struct crm_resource *r, int64_t id, const cha
           const json_t *before, const json_t *after, struct smile_err *err)
 {
     int rc = audit_record(c->db, c->actor, r->name, id, action, before, after, c->request_id,
-                          c->address);
+                          c->address, err);
 
-    if (rc != SMILE_OK)
-        return smile_err_set(err, SMILE_EDB,
-                             "could not write the audit trail; nothing was changed");
-    return SMILE_OK;
+    if (rc != SMILE_OK && err->code == SMILE_OK)
+        smile_err_set(err, rc, "could not write the audit trail; nothing was changed");
+    return rc;
 }
 
 int
