@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "crm/audit.h"
 #include "crm/staff.h"
@@ -52,6 +53,15 @@ only_members(const json_t *body, const char *const *allowed, struct smile_err *e
             smile_err_field(err, path, "unknown field");
         }
     }
+}
+
+static bool
+json_content_type(const struct http_request *req)
+{
+    const char *ct = http_request_header(req, "Content-Type");
+
+    return ct && strncasecmp(ct, "application/json", 16) == 0 &&
+           (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ');
 }
 
 static json_t *
@@ -101,6 +111,12 @@ api_session_create(struct http_request *req)
 
     smile_err_clear(&err);
     http_response_header(req, "Cache-Control", "no-store");
+    /* A cross-site HTML form cannot send application/json without a CORS preflight
+     * (which this server never grants): this blocks login CSRF. */
+    if (!json_content_type(req)) {
+        http_reply_error(req, SMILE_EMALFORMED, "sign in with Content-Type: application/json");
+        return;
+    }
     if (http_body_json(req, &body, &err) != SMILE_OK) {
         http_reply_problem(req, &err);
         return;

@@ -61,7 +61,6 @@ api_tokens_create(struct http_request *req)
     const char *key, *name = "";
     int64_t user_id = 0, next = 0;
     unsigned scopes = 0;
-    struct buf list;
     char loc[64];
 
     smile_err_clear(&err);
@@ -69,7 +68,6 @@ api_tokens_create(struct http_request *req)
         http_reply_problem(req, &err);
         return;
     }
-    buf_init(&list, 4096);
     json_object_foreach(body, key, v)
     {
         if (strcmp(key, "user_id") == 0) {
@@ -122,12 +120,10 @@ api_tokens_create(struct http_request *req)
     if (err.code != SMILE_OK ||
         auth_token_create(req->db, &who, user_id, scopes, name, &t, &err) != SMILE_OK) {
         json_decref(body);
-        buf_free(&list);
         http_reply_problem(req, &err);
         return;
     }
     json_decref(body);
-    buf_free(&list);
     /* The stored form of the token, plus the secret this once. */
     if (auth_token_list(req->db, user_id, t.id - 1, 1, &out, &next, &err) != SMILE_OK ||
         json_array_size(out) != 1) {

@@ -785,11 +785,14 @@ auth_token_create(struct store *db, const struct audit_who *who, int64_t user_id
     if (own && (rc = store_begin(db, err)) != SMILE_OK)
         return rc;
     rc = staff_user_get(db, user_id, &u, err);
-    if (rc == SMILE_ENOTFOUND || (rc == SMILE_OK && u.disabled)) {
+    if (rc == SMILE_ENOTFOUND) {
         smile_err_clear(err);
-        rc = smile_err_field(err, "/user_id",
-                             rc == SMILE_OK ? "user %s is disabled" : "no such user", u.username);
+        rc = smile_err_field(err, "/user_id", "no user with id %lld", (long long)user_id);
+    } else if (rc == SMILE_OK && u.disabled) {
+        rc = smile_err_field(err, "/user_id", "user %s is disabled", u.username);
     }
+    if (rc == SMILE_OK && scopes == 0)
+        rc = smile_err_field(err, "/scopes", "at least one scope is required");
     if (rc == SMILE_OK && (scopes & ~api_role_scopes(api_role_parse(u.role))))
         rc = smile_err_field(err, "/scopes", "a user with role %s cannot hold the admin scope",
                              u.role);

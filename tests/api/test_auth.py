@@ -168,6 +168,181 @@ class TestSession(unittest.TestCase):
         c.cookies["smile_session"] = "A" * 43
         self.assertEqual(c.get("/api/v1/session").status, 401)
 
+    def test_sign_in_needs_json_content_type(self):
+        # A cross-site form post (text/plain) must not sign anyone in (login CSRF).
+        r = self.srv.client().req("POST", "/api/v1/session",
+                                  raw=('{"username":"bob","password":"%s"}' % PW).encode(),
+                                  headers={"Content-Type": "text/plain"})
+        self.assertEqual(r.status, 400)
+        self.assertNotIn("set-cookie", r.headers)
+
+    def test_change_own_password_ends_other_sessions(self):
+        self.srv.add_user("cat", "agent")
+        a = self.srv.login("cat")
+        b = self.srv.login("cat")
+        before = counts(self.srv)
+        r = a.post("/api/v1/session/password", {"current_password": "nope nope", "new_password": "new password 1"})
+        self.assertEqual(r.status, 422)
+        self.assertEqual(r.json["errors"][0]["pointer"], "/current_password")
+        r = a.post("/api/v1/session/password", {"current_password": PW, "new_password": "short"})
+        self.assertEqual(r.status, 422)
+        self.assertEqual(r.json["errors"][0]["pointer"], "/new_password")
+        self.assertEqual(counts(self.srv), before)
+        r = a.post("/api/v1/session/password", {"current_password": PW, "new_password": "new password 1"})
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(a.get("/api/v1/session").status, 200)   # this session lives on
+        self.assertEqual(b.get("/api/v1/session").status, 401)   # the other one is gone
+        self.assertEqual(self.srv.client().login("cat", PW).status, 401)
+        self.assertEqual(self.srv.client().login("cat", "new password 1").status, 200)
+        audit = self.srv.sql("select action, after from audit where entity='user' and action='password'")
+        self.assertEqual(len(audit), 1)
+        self.assertNotIn("argon2", audit[0]["after"])
+        self.srv.sql_write("delete from login_failures")
+
+    def test_password_hash_is_argon2id(self):
+        h = self.srv.sql("select password_hash h from users where username='ann'")[0]["h"]
+        self.assertTrue(h.startswith("$argon2id$v=19$m=65536,t=2,p=1$"), h)
+        self.assertEqual(self.srv.sql("select count(*) n from audit where after like '%argon2%' "
+                                      "or before like '%argon2%'")[0]["n"], 0)
+
+
+class TestRateLimit(unittest.TestCase):
+    """Its own server: failures from 127.0.0.1 would lock every other test out."""
+
+    def setUp(self):
+        self.srv = Server(["--login-attempts", "3", "--login-window", "120"])
+        self.srv.add_user("dan", "agent")
+        self.srv.add_user("eve", "agent")
+
+    def tearDown(self):
+        self.srv.stop()
+
+    def test_limit_per_username_refuses_even_the_right_password(self):
+        c = self.srv.client()
+        for _ in range(3):
+            self.assertEqual(c.login("dan", "wrong guess").status, 401)
+        before = counts(self.srv)
+        r = c.login("dan", PW)
+        self.assertEqual(r.status, 429, r)
+        self.assertEqual(r.headers["content-type"], "application/problem+json")
+        retry = int(r.headers["retry-after"])
+        self.assertTrue(0 < retry <= 120, retry)
+        self.assertNotIn("set-cookie", r.headers)
+        self.assertEqual(counts(self.srv), before)  # no session
+        # Still limited after a restart: the failures are in the database.
+        self.srv.stop()
+        self.srv.start()
+        self.assertEqual(c.login("dan", PW).status, 429)
+        # Once the failures leave the window, the right password works and clears them.
+        self.srv.sql_write("update login_failures set at = at - 121000")
+        self.assertEqual(c.login("dan", PW).status, 200)
+        self.assertEqual(self.srv.sql("select count(*) n from login_failures where username='dan'")[0]["n"], 0)
+
+    def test_limit_per_address(self):
+        c = self.srv.client()
+        # Three different usernames from one address, one of them unknown.
+        self.assertEqual(c.login("dan", "wrong guess").status, 401)
+        self.assertEqual(c.login("eve", "wrong guess").status, 401)
+        self.assertEqual(c.login("ghost", "wrong guess").status, 401)
+        r = c.login("eve", PW)
+        self.assertEqual(r.status, 429)
+        self.assertIn("retry-after", r.headers)
+
+    def test_unknown_username_is_limited_like_a_known_one(self):
+        c = self.srv.client()
+        for _ in range(3):
+            c.login("ghost", "x" * 10)
+        r = c.login("ghost", "x" * 10)
+        self.assertEqual(r.status, 429)
+
+    def test_success_clears_the_users_counter(self):
+        c = self.srv.client()
+        self.assertEqual(c.login("dan", "wrong guess").status, 401)
+        self.assertEqual(c.login("dan", "wrong guess").status, 401)
+        self.assertEqual(c.login("dan", PW).status, 200)
+        self.assertEqual(self.srv.sql("select count(*) n from login_failures")[0]["n"], 0)
+
+
+class TestTokens(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server()
+        cls.srv.add_user("ann", "admin")
+        cls.srv.add_user("bob", "agent")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def test_token_authenticates_and_is_stored_hashed(self):
+        tok = self.srv.token("bob", "crm:read")
+        self.assertTrue(tok.startswith("smile_"))
+        self.assertEqual(len(tok), 49)
+        st, _, body = self.srv.client(tok).get("/api/v1/session")
+        self.assertEqual(st, 200)
+        self.assertEqual(body["via"], "token")
+        self.assertIsNone(body["csrf_token"])
+        self.assertEqual(body["scopes"], ["crm:read"])
+        rows = self.srv.sql("select prefix, hex(token_hash) h from api_tokens")
+        self.assertNotIn(tok, str(rows))
+        self.assertIn(tok[:14], [r["prefix"] for r in rows])
+        # A bearer token needs no CSRF header even for writes (no ambient credential).
+        self.assertEqual(self.srv.client(tok).patch("/api/v1/session", {"locale": "en"}).status, 200)
+
+    def test_wrong_scope_is_403(self):
+        tok = self.srv.token("ann", "kpi:read")
+        before = counts(self.srv)
+        r = self.srv.client(tok).get("/api/v1/users")
+        self.assertEqual(r.status, 403)
+        self.assertIn("crm:read", r.json["detail"])
+        r = self.srv.client(tok).post("/api/v1/teams", {"name": "x"})
+        self.assertEqual(r.status, 403)
+        self.assertEqual(counts(self.srv), before)
+        tok = self.srv.token("ann", "crm:read")
+        self.assertEqual(self.srv.client(tok).get("/api/v1/users").status, 200)
+        self.assertEqual(self.srv.client(tok).post("/api/v1/teams", {"name": "x"}).status, 403)
+
+    def test_revoked_token_is_401(self):
+        tok = self.srv.token("bob", "crm:read")
+        tid = self.srv.sql("select max(id) id from api_tokens")[0]["id"]
+        c = self.srv.client(tok)
+        self.assertEqual(c.get("/api/v1/users").status, 200)
+        self.srv.cli("token", "revoke", str(tid))
+        r = c.get("/api/v1/users")
+        self.assertEqual(r.status, 401)
+        self.assertEqual(r.json["type"], "urn:smile:problem:unauthorized")
+
+    def test_malformed_and_unknown_tokens_are_401(self):
+        for h in ("Bearer nope", "Bearer smile_" + "A" * 43, "Basic YWxhZGRpbjpvcGVuc2VzYW1l", "Bearer "):
+            r = self.srv.client().get("/api/v1/users", headers={"Authorization": h})
+            self.assertEqual(r.status, 401, h)
+
+    def test_disabled_user_is_refused_and_sessions_die(self):
+        self.srv.add_user("fay", "agent")
+        tok = self.srv.token("fay", "crm:read")
+        c = self.srv.login("fay")
+        self.assertEqual(c.get("/api/v1/session").status, 200)
+        self.srv.cli("user", "disable", "fay")
+        self.assertEqual(c.get("/api/v1/session").status, 401)
+        self.assertEqual(self.srv.client(tok).get("/api/v1/users").status, 401)
+        fid = self.srv.sql("select id from users where username='fay'")[0]["id"]
+        self.assertEqual(self.srv.sql("select count(*) n from sessions where user_id=%d" % fid)[0]["n"], 0)
+        r = self.srv.client().login("fay", PW)
+        self.assertEqual(r.status, 401)
+        self.assertNotIn("set-cookie", r.headers)
+        self.srv.sql_write("delete from login_failures")
+
+    def test_disabled_via_api_ends_sessions_at_once(self):
+        self.srv.add_user("gus", "agent")
+        g = self.srv.login("gus")
+        gid = self.srv.sql("select id from users where username='gus'")[0]["id"]
+        a = self.srv.login("ann")
+        _, h, _ = a.get("/api/v1/users/%d" % gid)
+        r = a.patch("/api/v1/users/%d" % gid, {"disabled": True}, headers={"If-Match": h["etag"]})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(self.srv.sql("select count(*) n from sessions where user_id=%d" % gid)[0]["n"], 0)
+        self.assertEqual(g.get("/api/v1/session").status, 401)
+
 
 if __name__ == "__main__":
     unittest.main()
