@@ -207,6 +207,7 @@ crm_case_action(struct crm_ctx *c, int64_t id, const char *action, const char *i
     json_t *old = NULL, *patch = json_object(), *res = NULL;
     int rc, from, to = -1;
 
+    smile_err_clear(err);
     if ((rc = store_begin(c->db, err)) != SMILE_OK)
         goto out;
     if ((rc = crm_record_load(c, &crm_cases, id, &old, err)) != SMILE_OK)

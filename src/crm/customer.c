@@ -230,6 +230,7 @@ crm_customer_reveal(struct crm_ctx *c, int64_t id, const char *reason, json_t **
     json_t *stored = NULL, *after;
     int rc;
 
+    smile_err_clear(err);
     if ((rc = store_begin(c->db, err)) != SMILE_OK)
         return rc;
     if ((rc = crm_record_load(c, &crm_customers, id, &stored, err)) != SMILE_OK)
@@ -295,6 +296,7 @@ crm_customer_anonymise(struct crm_ctx *c, int64_t id, json_t **out, struct smile
     char name[64], t[TIME_RFC3339_LEN + 1];
     int rc;
 
+    smile_err_clear(err);
     if ((rc = store_begin(c->db, err)) != SMILE_OK)
         return rc;
     if ((rc = crm_record_load(c, &crm_customers, id, &old, err)) != SMILE_OK)

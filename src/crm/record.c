@@ -639,6 +639,7 @@ crm_record_create(struct crm_ctx *c, const struct crm_resource *r, const json_t 
     int64_t id = 0;
     int rc;
 
+    smile_err_clear(err);
     sql_build(r);
     rc = store_begin(c->db, err);
     if (rc != SMILE_OK)
@@ -818,6 +819,7 @@ crm_record_update(struct crm_ctx *c, const struct crm_resource *r, int64_t id, c
     json_t *res = NULL;
     int rc;
 
+    smile_err_clear(err);
     if (if_match == NULL)
         return crm_if_match(NULL, 0, err);
     if ((rc = store_begin(c->db, err)) != SMILE_OK)
@@ -843,6 +845,7 @@ crm_record_delete(struct crm_ctx *c, const struct crm_resource *r, int64_t id, c
     struct store_stmt *st;
     int rc;
 
+    smile_err_clear(err);
     sql_build(r);
     if (if_match == NULL)
         return crm_if_match(NULL, 0, err);

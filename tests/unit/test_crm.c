@@ -8,10 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "crm/crm.h"
+#include "http/http.h"
+#include "store/store.h"
 
 static void
 phone_ok(const char *in, const char *want)
@@ -299,14 +303,198 @@ test_utf8_len(void **state)
     assert_int_equal(crm_utf8_len(""), 0);
 }
 
+/* With a real database ------------------------------------------------------------- */
+
+struct seen {
+    int n;
+    char type[32][24];
+    char subject[32][24];
+    int64_t customer[32];
+    int64_t at[32];
+    bool fail;
+};
+
+static int
+sink(struct store *s, const char *type, const char *subject, const char *actor, int64_t customer_id,
+     int64_t occurred_at, const char *channel, const json_t *data, void *ud, struct smile_err *err)
+{
+    struct seen *v = ud;
+
+    (void)s, (void)actor, (void)channel, (void)data;
+    if (v->fail)
+        return smile_err_set(err, SMILE_EDB, "the ledger is full");
+    if (v->n < 32) {
+        snprintf(v->type[v->n], sizeof(v->type[0]), "%s", type);
+        snprintf(v->subject[v->n], sizeof(v->subject[0]), "%s", subject);
+        v->customer[v->n] = customer_id;
+        v->at[v->n] = occurred_at;
+        v->n++;
+    }
+    return SMILE_OK;
+}
+
+static int64_t
+count(struct store *db, const char *sql)
+{
+    struct smile_err err;
+    int64_t n = -1;
+
+    smile_err_clear(&err);
+    assert_int_equal(store_query_int64(db, sql, &n, &err), SMILE_OK);
+    return n;
+}
+
+static json_t *
+do_action(struct crm_ctx *c, int64_t id, const char *action, const char *body_text)
+{
+    struct smile_err err;
+    json_t *body = body_text ? json_loads(body_text, 0, NULL) : json_object(), *out = NULL;
+
+    smile_err_clear(&err);
+    if (crm_case_action(c, id, action, NULL, body, &out, &err) != SMILE_OK)
+        fail_msg("%s: %s", action, err.msg);
+    json_decref(body);
+    return out;
+}
+
+static void
+test_case_events_in_the_transaction(void **state)
+{
+    char dir[] = "/tmp/smile-crm-XXXXXX", path[64];
+    struct store *db = NULL;
+    struct smile_err err;
+    struct http_auth who = {.user_id = 0};
+    struct crm_ctx c;
+    struct seen seen = {0};
+    json_t *body, *out = NULL;
+    int64_t cust, kase, ids[4];
+    int n;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/t.db", dir);
+    smile_err_clear(&err);
+    assert_int_equal(store_open(path, STORE_CREATE, &db, &err), SMILE_OK);
+    assert_int_equal(store_migrate(db, &err), SMILE_OK);
+    assert_int_equal(store_exec(db,
+                                "INSERT INTO teams (id, name, created_at, updated_at) VALUES "
+                                "(7, 'desk', 0, 0); INSERT INTO users (id, username, role, "
+                                "team_id, created_at, updated_at) VALUES (3, 'ann', 'agent', 7, "
+                                "0, 0)",
+                                &err),
+                     SMILE_OK);
+    c = (struct crm_ctx){.db = db, .actor = &who, .request_id = "t", .address = "", .now_ms = 1000};
+    crm_event_sink_set(sink, &seen);
+
+    body = json_pack("{s:s, s:s, s:[s, s], s:[s]}", "kind", "person", "name", "张三", "phones",
+                     "+86 138 0013 8000", "010-12345678", "emails", "Z@Example.CN");
+    assert_int_equal(crm_record_create(&c, &crm_customers, body, &cust, &out, &err), SMILE_OK);
+    json_decref(body);
+    json_decref(out);
+    /* Contact look-ups normalise their input like the record does. */
+    assert_int_equal(crm_customer_find_by_phone(db, "138-0013-8000", ids, 4, &n, &err), SMILE_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], cust);
+    assert_int_equal(crm_customer_find_by_phone(db, "(010) 1234 5678", ids, 4, &n, &err), SMILE_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(crm_customer_find_by_email(db, "Z@EXAMPLE.cn", ids, 4, &n, &err), SMILE_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(crm_customer_find_by_email(db, "z@example.cn", ids, 4, &n, &err), SMILE_OK);
+    assert_int_equal(n, 0); /* the local part is case-sensitive */
+    assert_int_equal(crm_customer_find_by_phone(db, "junk", ids, 4, &n, &err), SMILE_OK);
+    assert_int_equal(n, 0);
+
+    /* A case created with a team: case.opened, then case.assigned. */
+    body = json_pack("{s:s, s:s, s:I, s:i}", "type", "repair", "subject", "leak", "customer_id",
+                     (json_int_t)cust, "team_id", 7);
+    assert_int_equal(crm_record_create(&c, &crm_cases, body, &kase, &out, &err), SMILE_OK);
+    json_decref(body);
+    json_decref(out);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.type[0], "case.opened");
+    assert_string_equal(seen.type[1], "case.assigned");
+    assert_int_equal(seen.customer[0], cust);
+    {
+        char want[24];
+
+        snprintf(want, sizeof(want), "case:%lld", (long long)kase);
+        assert_string_equal(seen.subject[0], want);
+    }
+    /* Assigning a new case opens it: the status event, then the assignment. */
+    json_decref(do_action(&c, kase, "assign", "{\"assignee_id\": 3}"));
+    assert_int_equal(seen.n, 4);
+    assert_string_equal(seen.type[2], "case.accepted");
+    assert_string_equal(seen.type[3], "case.assigned");
+    json_decref(do_action(&c, kase, "pending", NULL));
+    assert_string_equal(seen.type[4], "case.pending");
+    /* An outgoing e-mail logged on the case is its reply, at the e-mail's own time:
+     * 1970-01-01T00:00:05Z = 5000 ms. */
+    body = json_pack("{s:s, s:s, s:I, s:s}", "kind", "email", "direction", "out", "case_id",
+                     (json_int_t)kase, "occurred_at", "1970-01-01T00:00:05Z");
+    assert_int_equal(crm_record_create(&c, &crm_interactions, body, ids, &out, &err), SMILE_OK);
+    assert_int_equal(json_integer_value(json_object_get(out, "customer_id")), cust);
+    json_decref(body);
+    json_decref(out);
+    assert_string_equal(seen.type[5], "case.replied");
+    assert_int_equal(seen.at[5], 5000);
+    assert_int_equal(seen.at[4], 1000);
+    json_decref(do_action(&c, kase, "resolve", NULL));
+    assert_string_equal(seen.type[6], "case.resolved");
+    json_decref(do_action(&c, kase, "reopen", NULL));
+    assert_string_equal(seen.type[7], "case.reopened");
+    json_decref(do_action(&c, kase, "resolve", NULL));
+    assert_int_equal(seen.n, 9);
+
+    /* The sink refuses: the close is rolled back, event, audit row and all. */
+    {
+        int64_t audit = count(db, "SELECT count(*) FROM audit");
+        int64_t version = count(db, "SELECT max(version) FROM cases");
+
+        seen.fail = true;
+        smile_err_clear(&err);
+        body = json_object();
+        assert_int_equal(crm_case_action(&c, kase, "close", NULL, body, &out, &err), SMILE_EDB);
+        json_decref(body);
+        assert_int_equal(count(db, "SELECT count(*) FROM audit"), audit);
+        assert_int_equal(count(db, "SELECT max(version) FROM cases"), version);
+        assert_int_equal(count(db, "SELECT count(*) FROM cases WHERE status = 'resolved'"), 1);
+        assert_false(store_in_tx(db));
+        seen.fail = false;
+    }
+    json_decref(do_action(&c, kase, "close", NULL));
+    assert_string_equal(seen.type[9], "case.closed");
+    /* Without a sink, changes go through and nothing is emitted. */
+    crm_event_sink_set(NULL, NULL);
+    body = json_pack("{s:s, s:s}", "type", "inquiry", "subject", "hours?");
+    assert_int_equal(crm_record_create(&c, &crm_cases, body, &kase, &out, &err), SMILE_OK);
+    json_decref(body);
+    json_decref(out);
+    assert_int_equal(seen.n, 10);
+    store_close(db);
+    unlink(path);
+    {
+        char p2[80];
+
+        snprintf(p2, sizeof(p2), "%s-wal", path);
+        unlink(p2);
+        snprintf(p2, sizeof(p2), "%s-shm", path);
+        unlink(p2);
+    }
+    rmdir(dir);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_phone_normalise),    cmocka_unit_test(test_email),
-        cmocka_unit_test(test_id_number),          cmocka_unit_test(test_phone_mask),
-        cmocka_unit_test(test_case_state_machine), cmocka_unit_test(test_cursor),
+        cmocka_unit_test(test_phone_normalise),
+        cmocka_unit_test(test_email),
+        cmocka_unit_test(test_id_number),
+        cmocka_unit_test(test_phone_mask),
+        cmocka_unit_test(test_case_state_machine),
+        cmocka_unit_test(test_cursor),
         cmocka_unit_test(test_utf8_len),
+        cmocka_unit_test(test_case_events_in_the_transaction),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
