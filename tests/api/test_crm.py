@@ -377,7 +377,69 @@ class TestCustomers(CrmTest):
             self.assertEqual(self.pointers(r), [p], q)
 
 
+ANY = ("agent", "supervisor", "admin")
+SUP = ("supervisor", "admin")
+ADM = ("admin",)
+# The intended permissions of every CRM route, written out independently of the route table.
+CRM_ROUTES = [
+    ("GET", "/api/v1/customers", ANY, "crm:read"),
+    ("POST", "/api/v1/customers", ANY, "crm:write"),
+    ("GET", "/api/v1/customers/{id}", ANY, "crm:read"),
+    ("PATCH", "/api/v1/customers/{id}", ANY, "crm:write"),
+    ("DELETE", "/api/v1/customers/{id}", ADM, "crm:write"),
+    ("POST", "/api/v1/customers/{id}/anonymise", ADM, "crm:write"),
+    ("GET", "/api/v1/customers/{id}/timeline", ANY, "crm:read"),
+    ("GET", "/api/v1/properties", ANY, "crm:read"),
+    ("POST", "/api/v1/properties", SUP, "crm:write"),
+    ("GET", "/api/v1/properties/{id}", ANY, "crm:read"),
+    ("PATCH", "/api/v1/properties/{id}", SUP, "crm:write"),
+    ("DELETE", "/api/v1/properties/{id}", ADM, "crm:write"),
+    ("GET", "/api/v1/contracts", ANY, "crm:read"),
+    ("POST", "/api/v1/contracts", SUP, "crm:write"),
+    ("GET", "/api/v1/contracts/{id}", ANY, "crm:read"),
+    ("PATCH", "/api/v1/contracts/{id}", SUP, "crm:write"),
+    ("DELETE", "/api/v1/contracts/{id}", ADM, "crm:write"),
+    ("GET", "/api/v1/cases", ANY, "crm:read"),
+    ("POST", "/api/v1/cases", ANY, "crm:write"),
+    ("GET", "/api/v1/cases/{id}", ANY, "crm:read"),
+    ("PATCH", "/api/v1/cases/{id}", ANY, "crm:write"),
+    ("DELETE", "/api/v1/cases/{id}", SUP, "crm:write"),
+    ("POST", "/api/v1/cases/{id}/assign", ANY, "crm:write"),
+    ("POST", "/api/v1/cases/{id}/pending", ANY, "crm:write"),
+    ("POST", "/api/v1/cases/{id}/resolve", ANY, "crm:write"),
+    ("POST", "/api/v1/cases/{id}/reopen", ANY, "crm:write"),
+    ("POST", "/api/v1/cases/{id}/close", ANY, "crm:write"),
+    ("GET", "/api/v1/interactions", ANY, "crm:read"),
+    ("POST", "/api/v1/interactions", ANY, "crm:write"),
+    ("GET", "/api/v1/interactions/{id}", ANY, "crm:read"),
+    ("PATCH", "/api/v1/interactions/{id}", ANY, "crm:write"),
+    ("DELETE", "/api/v1/interactions/{id}", ADM, "crm:write"),
+]
+ALL_SCOPES = ("crm:read", "crm:write", "events:read", "events:write", "kpi:read", "admin")
+
+
 class TestPermissions(CrmTest):
+    def test_route_walk(self):
+        """Every CRM route × agent, supervisor, admin, anonymous and a token holding every
+        scope but the one needed. Ids that do not exist and empty bodies: nothing may be
+        written by any of these calls."""
+        tokens = {s: self.srv.client(token=self.srv.token(
+            "ada", ",".join(x for x in ALL_SCOPES if x != s))) for s in ("crm:read", "crm:write")}
+        clients = {"agent": self.agent, "supervisor": self.sup, "admin": self.admin}
+        before = self.counts()
+        for m, p, roles, scope in CRM_ROUTES:
+            path = p.replace("{id}", "999999")
+            for role, c in clients.items():
+                st = c.req(m, path, {}, headers={"If-Match": '"1"'}).status
+                if role in roles:
+                    self.assertNotIn(st, (401, 403), "%s %s as %s" % (m, p, role))
+                    self.assertIn(st, (200, 404, 422), "%s %s as %s" % (m, p, role))
+                else:
+                    self.assertEqual(st, 403, "%s %s as %s" % (m, p, role))
+            self.assertEqual(self.anon.req(m, path, {}).status, 401, "%s %s" % (m, p))
+            self.assertEqual(tokens[scope].req(m, path, {}).status, 403, "%s %s" % (m, p))
+        self.assertNothingWritten(before)
+
     def test_anonymous_401(self):
         for m, p in (("GET", "/api/v1/customers"), ("POST", "/api/v1/customers"),
                      ("GET", "/api/v1/cases/1"), ("POST", "/api/v1/cases/1/resolve"),
