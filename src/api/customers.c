@@ -100,6 +100,10 @@ api_customers_anonymise(struct http_request *req)
         http_reply_problem(req, &err);
         return;
     }
+    if (out == NULL) {
+        http_reply_empty(req, 204); /* a deleted customer: erased, nothing to show */
+        return;
+    }
     api_reply_record(req, 200, out);
 }
 

@@ -107,7 +107,9 @@ int crm_case_action(struct crm_ctx *c, int64_t id, const char *action, const cha
  * PIPL Art. 47 erasure of customer id (see docs/crm.md): personal fields, contact rows,
  * the subject and body of the customer's interactions and the description of the
  * customer's cases are erased, in one transaction, audited as "anonymise" with only the
- * names of the erased fields. SMILE_ECONFLICT if already anonymised. *out is the record.
+ * names of the erased fields. SMILE_ECONFLICT if already anonymised. Soft-deleted
+ * customers are anonymised too (their rows still hold the data); *out is the rendered
+ * record of a live customer and NULL for a deleted one.
  */
 int crm_customer_anonymise(struct crm_ctx *c, int64_t id, json_t **out, struct smile_err *err);
 

@@ -280,8 +280,12 @@ crm_customer_anonymise(struct crm_ctx *c, int64_t id, json_t **out, struct smile
     static const char upd_customer[] =
         "UPDATE customers SET name = $1, phones = '[]', emails = '[]', birthday = NULL, "
         "id_number = NULL, address = NULL, notes = NULL, anonymised_at = $2, updated_at = $2, "
-        "version = version + 1 WHERE id = $3 AND deleted_at IS NULL AND anonymised_at IS NULL";
-    /* Deleted rows too: erasure covers what is hidden from lists. */
+        "version = version + 1 WHERE id = $3 AND anonymised_at IS NULL";
+    /* Deleted customers too: erasure must reach rows hidden from reads and lists. */
+    static const char sel[] = "SELECT anonymised_at, deleted_at, name, phones, emails, birthday, "
+                              "id_number, address, notes FROM customers WHERE id = $1";
+    static const char *const personal[] = {"name",      "phones",  "emails", "birthday",
+                                           "id_number", "address", "notes"};
     static const char upd_interactions[] =
         "UPDATE interactions SET subject = NULL, body = NULL, updated_at = $1, "
         "version = version + 1 WHERE customer_id = $2 AND (subject IS NOT NULL OR body IS NOT "
@@ -290,30 +294,42 @@ crm_customer_anonymise(struct crm_ctx *c, int64_t id, json_t **out, struct smile
         "UPDATE cases SET subject = '(erased)', description = NULL, updated_at = $1, "
         "version = version + 1 WHERE customer_id = $2 AND (subject <> '(erased)' OR "
         "description IS NOT NULL)";
-    json_t *old = NULL, *stored = NULL, *erased = NULL, *before = NULL, *after = NULL;
+    json_t *stored = NULL, *erased = NULL, *before = NULL, *after = NULL;
     struct store_stmt *st;
     int64_t n_int = 0, n_cases = 0;
     char name[64], t[TIME_RFC3339_LEN + 1];
+    bool anonymised = false, deleted = false;
     int rc;
 
     smile_err_clear(err);
+    *out = NULL;
     if ((rc = store_begin(c->db, err)) != SMILE_OK)
         return rc;
-    if ((rc = crm_record_load(c, &crm_customers, id, &old, err)) != SMILE_OK)
+    if ((rc = store_prepare(c->db, sel, &st, err)) != SMILE_OK)
         goto out;
-    if (!json_is_null(json_object_get(old, "anonymised_at"))) {
+    store_stmt_bind_int64(st, 1, id);
+    rc = store_stmt_step(st, err);
+    if (rc == STORE_ROW) {
+        anonymised = !store_stmt_is_null(st, 0);
+        deleted = !store_stmt_is_null(st, 1);
+        /* Only the names of the erased fields are audited, never their values. */
+        erased = json_array();
+        for (size_t i = 0; i < ARRAY_LEN(personal); i++) {
+            const char *v = store_stmt_text(st, (int)i + 2);
+
+            if (v && v[0] && strcmp(v, "[]") != 0)
+                json_array_append_new(erased, json_string(personal[i]));
+        }
+        rc = SMILE_OK;
+    } else if (rc == STORE_DONE) {
+        rc = smile_err_set(err, SMILE_ENOTFOUND, "no customer with id %" PRId64, id);
+    }
+    store_stmt_reset(st);
+    if (rc != SMILE_OK)
+        goto out;
+    if (anonymised) {
         rc = smile_err_set(err, SMILE_ECONFLICT, "customer #%" PRId64 " is already anonymised", id);
         goto out;
-    }
-    /* Only the names of the erased fields are audited, never their values. */
-    erased = json_array();
-    for (size_t i = 0; i < ARRAY_LEN(fields); i++) {
-        json_t *v = json_object_get(old, fields[i].name);
-
-        if (!(fields[i].flags & CRM_F_PERSONAL) || v == NULL || json_is_null(v) ||
-            (json_is_array(v) && json_array_size(v) == 0))
-            continue;
-        json_array_append_new(erased, json_string(fields[i].name));
     }
     snprintf(name, sizeof(name), CRM_ANON_NAME_FMT, (long long)id);
     if ((rc = store_prepare(c->db, upd_customer, &st, err)) != SMILE_OK)
@@ -337,7 +353,7 @@ crm_customer_anonymise(struct crm_ctx *c, int64_t id, json_t **out, struct smile
                       (json_int_t)n_int, "cases_erased", (json_int_t)n_cases);
     if ((rc = crm_audit(c, &crm_customers, id, "anonymise", before, after, err)) != SMILE_OK)
         goto out;
-    if ((rc = crm_record_load(c, &crm_customers, id, &stored, err)) != SMILE_OK)
+    if (!deleted && (rc = crm_record_load(c, &crm_customers, id, &stored, err)) != SMILE_OK)
         goto out;
     rc = store_commit(c->db, err);
 out:
@@ -346,10 +362,9 @@ out:
             store_rollback(c->db);
         if (err->code == SMILE_OK)
             err->code = rc;
-    } else {
+    } else if (stored) {
         *out = crm_record_render(&crm_customers, stored, 0);
     }
-    json_decref(old);
     json_decref(stored);
     json_decref(erased);
     json_decref(before);

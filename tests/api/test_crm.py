@@ -334,6 +334,20 @@ class TestCustomers(CrmTest):
         r = self.patch(self.agent, path, {"tags": ["former-owner"]}, 2)
         self.assertEqual(r.status, 200, r)
 
+    def test_anonymise_a_deleted_customer(self):
+        c = self.customer(name="钱七", phones=["13300133000"])
+        path = "/api/v1/customers/%d" % c["id"]
+        self.assertEqual(self.admin.delete(path, headers={"If-Match": '"1"'}).status, 204)
+        r = self.admin.post(path + "/anonymise")
+        self.assertEqual(r.status, 204, r)  # erased; a deleted record has nothing to show
+        row = self.srv.sql("select name, phones, anonymised_at is not null a from customers "
+                           "where id = %d" % c["id"])[0]
+        self.assertEqual(row, {"name": "Anonymised customer #%d" % c["id"], "phones": "[]",
+                               "a": 1})
+        au = self.audit("customer", c["id"])[-1]
+        self.assertEqual(json.loads(au["before"]), {"erased": ["name", "phones"]})
+        self.assertEqual(self.admin.post(path + "/anonymise").status, 409)
+
     def test_filters_and_paging(self):
         made = set()
         for n in range(120):
