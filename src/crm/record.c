@@ -69,9 +69,9 @@ sql_build(const struct crm_resource *r)
                r->table);
     q->del = buf_steal(&b);
 
-    /* $1 cursor, $2… one per filter, then updated_since, then the limit. */
-    buf_printf(&b, "SELECT %s FROM %s WHERE deleted_at IS NULL AND ($1 IS NULL OR id < $1)",
-               cols.data, r->table);
+    /* $1 cursor (INT64_MAX for the first page: a plain range keeps the rowid seek that
+     * "$1 IS NULL OR" would defeat), $2… one per filter, then updated_since, the limit. */
+    buf_printf(&b, "SELECT %s FROM %s WHERE id < $1 AND deleted_at IS NULL", cols.data, r->table);
     k = 2;
     q->nfilters = 0;
     for (int i = 0; i < n && q->nfilters < CRM_LIST_MAX_FILTERS; i++) {
@@ -571,21 +571,32 @@ crm_record_load(struct crm_ctx *c, const struct crm_resource *r, int64_t id, jso
     return rc;
 }
 
+/* Replaces sensitive values of o by their masks. */
+static void
+mask_in_place(const struct crm_resource *r, json_t *o)
+{
+    for (int i = 0; i < r->nfields; i++) {
+        const struct crm_field *f = &r->fields[i];
+        json_t *v;
+        char m[256];
+
+        if (!(f->flags & CRM_F_SENSITIVE) || f->mask == NULL)
+            continue;
+        v = json_object_get(o, f->name);
+        if (!json_is_string(v))
+            continue;
+        f->mask(json_string_value(v), m, sizeof(m));
+        json_object_set_new(o, f->name, json_string(m));
+    }
+}
+
 json_t *
 crm_record_render(const struct crm_resource *r, const json_t *stored, unsigned flags)
 {
     json_t *o = json_deep_copy(stored);
 
-    for (int i = 0; i < r->nfields && !(flags & CRM_REVEAL); i++) {
-        const struct crm_field *f = &r->fields[i];
-        json_t *v = json_object_get(o, f->name);
-        char m[256];
-
-        if (!(f->flags & CRM_F_SENSITIVE) || f->mask == NULL || !json_is_string(v))
-            continue;
-        f->mask(json_string_value(v), m, sizeof(m));
-        json_object_set_new(o, f->name, json_string(m));
-    }
+    if (!(flags & CRM_REVEAL))
+        mask_in_place(r, o);
     return o;
 }
 
@@ -980,8 +991,7 @@ crm_record_list(struct crm_ctx *c, const struct crm_resource *r, const struct cr
         json_decref(items);
         return rc;
     }
-    if (q->after_id > 0)
-        store_stmt_bind_int64(st, 1, q->after_id);
+    store_stmt_bind_int64(st, 1, q->after_id > 0 ? q->after_id : INT64_MAX);
     for (int i = 0; i < r->sql->nfilters; i++, k++) {
         const struct crm_field *f = &r->fields[r->sql->filter_field[i]];
         const char *v = q->filters[i];
@@ -1023,8 +1033,8 @@ crm_record_list(struct crm_ctx *c, const struct crm_resource *r, const struct cr
         }
         stored = row_json(st, r);
         last = json_integer_value(json_object_get(stored, "id"));
-        json_array_append_new(items, crm_record_render(r, stored, 0));
-        json_decref(stored);
+        mask_in_place(r, stored); /* the row is ours: no copy */
+        json_array_append_new(items, stored);
         n++;
     }
     store_stmt_reset(st);
