@@ -127,14 +127,17 @@ emit(struct crm_ctx *c, const char *type, const json_t *rec, json_t *data, struc
 {
     int64_t id = json_integer_value(json_object_get(rec, "id"));
     int64_t cust = json_integer_value(json_object_get(rec, "customer_id"));
+    char source_id[96];
     int rc;
 
+    snprintf(source_id, sizeof(source_id), "case:%" PRId64 ":v%" PRId64 ":%s", id,
+             (int64_t)json_integer_value(json_object_get(rec, "version")), type);
     json_object_set(data, "case_type", json_object_get(rec, "type"));
     json_object_set(data, "priority", json_object_get(rec, "priority"));
     json_object_set(data, "assignee_id", json_object_get(rec, "assignee_id"));
     json_object_set(data, "team_id", json_object_get(rec, "team_id"));
     rc = crm_case_event(c, type, id, cust, 0, json_string_value(json_object_get(rec, "channel")),
-                        data, err);
+                        source_id, data, err);
     json_decref(data);
     return rc;
 }

@@ -142,14 +142,29 @@ int crm_customer_timeline(struct crm_ctx *c, int64_t id, int limit, const char *
 /* Events towards the ledger --------------------------------------------------------- */
 
 /*
- * The ledger registers one sink; CRM calls it inside the transaction of the change, so
- * an event is stored if and only if the change commits. A non-zero result rolls the
- * change back. type "case.assigned"…, subject "case:<id>", actor the acting username,
- * customer_id 0 if none, data owned by the caller (borrowed for the call).
+ * One event handed to the ledger. Strings and data are borrowed for the call. source is
+ * always "crm"; source_id is unique per event (the ledger's idempotency key):
+ * "case:<id>:v<version>:<type>" for case changes (the version the change produced),
+ * "interaction:<id>:case.replied" for replies.
  */
-typedef int crm_event_sink_fn(struct store *s, const char *type, const char *subject,
-                              const char *actor, int64_t customer_id, int64_t occurred_at,
-                              const char *channel, const json_t *data, void *ud,
+struct crm_event {
+    const char *type;    /* "case.assigned" … */
+    const char *subject; /* "case:<id>" */
+    const char *actor;   /* acting username; "" for the command line */
+    int64_t customer_id; /* 0 = none */
+    int64_t occurred_at; /* ms UTC */
+    const char *channel; /* the case's (or the reply's) channel */
+    const char *source;
+    const char *source_id;
+    const json_t *data; /* {"from", "to", "case_type", "priority", "assignee_id", …} */
+};
+
+/*
+ * The ledger registers one sink; CRM calls it inside the transaction of the change, so
+ * an event is stored if and only if the change commits. A result other than SMILE_OK
+ * (with err set) rolls the whole change back.
+ */
+typedef int crm_event_sink_fn(struct store *s, const struct crm_event *ev, void *ud,
                               struct smile_err *err);
 
 /* Registers the sink (NULL unregisters). Call once at start-up, before serving. */
@@ -157,10 +172,10 @@ void crm_event_sink_set(crm_event_sink_fn *fn, void *ud);
 
 /*
  * Emits a case event through the sink; SMILE_OK without a sink. occurred_at 0 means the
- * time of the change (c->now_ms).
+ * time of the change (c->now_ms). source_id as described at struct crm_event.
  */
 int crm_case_event(struct crm_ctx *c, const char *type, int64_t case_id, int64_t customer_id,
-                   int64_t occurred_at, const char *channel, const json_t *data,
-                   struct smile_err *err);
+                   int64_t occurred_at, const char *channel, const char *source_id,
+                   const json_t *data, struct smile_err *err);
 
 #endif

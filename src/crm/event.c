@@ -23,13 +23,25 @@ crm_event_sink_set(crm_event_sink_fn *fn, void *ud)
 
 int
 crm_case_event(struct crm_ctx *c, const char *type, int64_t case_id, int64_t customer_id,
-               int64_t occurred_at, const char *channel, const json_t *data, struct smile_err *err)
+               int64_t occurred_at, const char *channel, const char *source_id, const json_t *data,
+               struct smile_err *err)
 {
     char subject[40];
+    struct crm_event ev;
 
     if (sink == NULL)
         return SMILE_OK;
     snprintf(subject, sizeof(subject), "case:%" PRId64, case_id);
-    return sink(c->db, type, subject, c->actor ? c->actor->username : NULL, customer_id,
-                occurred_at ? occurred_at : c->now_ms, channel, data, sink_ud, err);
+    ev = (struct crm_event){
+        .type = type,
+        .subject = subject,
+        .actor = c->actor ? c->actor->username : "",
+        .customer_id = customer_id,
+        .occurred_at = occurred_at ? occurred_at : c->now_ms,
+        .channel = channel,
+        .source = "crm",
+        .source_id = source_id,
+        .data = data,
+    };
+    return sink(c->db, &ev, sink_ud, err);
 }

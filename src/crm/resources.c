@@ -8,6 +8,7 @@
 #include "crm/crm.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "http/http.h"
@@ -287,6 +288,7 @@ interaction_after_write(struct crm_ctx *c, int64_t id, const json_t *old, const 
 {
     json_t *data;
     int64_t at = 0;
+    char source_id[64];
     int rc;
 
     if (old != NULL || rec == NULL || !json_is_integer(json_object_get(rec, "case_id")) ||
@@ -295,11 +297,12 @@ interaction_after_write(struct crm_ctx *c, int64_t id, const json_t *old, const 
     data =
         json_pack("{s:I, s:O, s:O}", "interaction_id", (json_int_t)id, "kind",
                   json_object_get(rec, "kind"), "occurred_at", json_object_get(rec, "occurred_at"));
+    snprintf(source_id, sizeof(source_id), "interaction:%" PRId64 ":case.replied", id);
     time_parse_rfc3339(json_string_value(json_object_get(rec, "occurred_at")),
                        json_string_length(json_object_get(rec, "occurred_at")), &at);
     rc = crm_case_event(c, "case.replied", json_integer_value(json_object_get(rec, "case_id")),
                         json_integer_value(json_object_get(rec, "customer_id")), at,
-                        json_string_value(json_object_get(rec, "channel")), data, err);
+                        json_string_value(json_object_get(rec, "channel")), source_id, data, err);
     json_decref(data);
     return rc;
 }

@@ -309,25 +309,27 @@ struct seen {
     int n;
     char type[32][24];
     char subject[32][24];
+    char source_id[32][48];
     int64_t customer[32];
     int64_t at[32];
     bool fail;
 };
 
 static int
-sink(struct store *s, const char *type, const char *subject, const char *actor, int64_t customer_id,
-     int64_t occurred_at, const char *channel, const json_t *data, void *ud, struct smile_err *err)
+sink(struct store *s, const struct crm_event *ev, void *ud, struct smile_err *err)
 {
     struct seen *v = ud;
 
-    (void)s, (void)actor, (void)channel, (void)data;
+    (void)s;
     if (v->fail)
         return smile_err_set(err, SMILE_EDB, "the ledger is full");
+    assert_string_equal(ev->source, "crm");
     if (v->n < 32) {
-        snprintf(v->type[v->n], sizeof(v->type[0]), "%s", type);
-        snprintf(v->subject[v->n], sizeof(v->subject[0]), "%s", subject);
-        v->customer[v->n] = customer_id;
-        v->at[v->n] = occurred_at;
+        snprintf(v->type[v->n], sizeof(v->type[0]), "%s", ev->type);
+        snprintf(v->subject[v->n], sizeof(v->subject[0]), "%s", ev->subject);
+        snprintf(v->source_id[v->n], sizeof(v->source_id[0]), "%s", ev->source_id);
+        v->customer[v->n] = ev->customer_id;
+        v->at[v->n] = ev->occurred_at;
         v->n++;
     }
     return SMILE_OK;
@@ -415,10 +417,15 @@ test_case_events_in_the_transaction(void **state)
     assert_string_equal(seen.type[1], "case.assigned");
     assert_int_equal(seen.customer[0], cust);
     {
-        char want[24];
+        char want[48];
 
         snprintf(want, sizeof(want), "case:%lld", (long long)kase);
         assert_string_equal(seen.subject[0], want);
+        /* Both events of the creation come from version 1; the type tells them apart. */
+        snprintf(want, sizeof(want), "case:%lld:v1:case.opened", (long long)kase);
+        assert_string_equal(seen.source_id[0], want);
+        snprintf(want, sizeof(want), "case:%lld:v1:case.assigned", (long long)kase);
+        assert_string_equal(seen.source_id[1], want);
     }
     /* Assigning a new case opens it: the status event, then the assignment. */
     json_decref(do_action(&c, kase, "assign", "{\"assignee_id\": 3}"));
@@ -436,6 +443,12 @@ test_case_events_in_the_transaction(void **state)
     json_decref(body);
     json_decref(out);
     assert_string_equal(seen.type[5], "case.replied");
+    {
+        char want[48];
+
+        snprintf(want, sizeof(want), "interaction:%lld:case.replied", (long long)ids[0]);
+        assert_string_equal(seen.source_id[5], want);
+    }
     assert_int_equal(seen.at[5], 5000);
     assert_int_equal(seen.at[4], 1000);
     json_decref(do_action(&c, kase, "resolve", NULL));
