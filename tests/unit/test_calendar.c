@@ -454,6 +454,37 @@ test_dst_business(void **state)
     calendar_free(cal_uk);
 }
 
+/* Properties rather than hand-worked values: for many starts through 2026 (every 397
+ * minutes, so all times of day and both DST changes are hit) add and diff agree, add gives
+ * the earliest instant, and is_working matches a 1 ms diff. */
+static void
+test_add_diff_agree(void **state)
+{
+    const char *ny = "{\"time_zone\":\"America/New_York\",\"versions\":[{\"effective_from\":"
+                     "\"2026-01-01\",\"ring_ms\":6000,\"week\":{"
+                     "\"mon\":[[\"09:00\",\"12:00\"],[\"13:00\",\"17:00\"]],"
+                     "\"fri\":[[\"09:00\",\"17:00\"]],\"sun\":[[\"00:00\",\"06:00\"]]},"
+                     "\"holidays\":[\"2026-07-03\",\"2026-11-26..2026-11-27\"]}]}";
+    struct calendar *cal = build(ny, new_york);
+    struct calendar *cals[2] = {china, cal};
+    static const int64_t amounts[] = {1, 59 * MIN, 3 * H, 7 * H + 30 * MIN, 40 * H, 300 * H};
+
+    (void)state;
+    for (int c = 0; c < 2; c++)
+        for (int64_t t = T("2026-01-01T00:00:00Z"); t < T("2027-01-01T00:00:00Z"); t += 397 * MIN) {
+            assert_int_equal(calendar_diff(cals[c], t, t + 1) == 1,
+                             calendar_is_working(cals[c], t));
+            for (size_t i = 0; i < ARRAY_LEN(amounts); i++) {
+                int64_t end = calendar_add(cals[c], t, amounts[i], CALENDAR_BUSINESS);
+
+                assert_true(end > t);
+                assert_int_equal(calendar_diff(cals[c], t, end), amounts[i]);
+                assert_int_equal(calendar_diff(cals[c], t, end - 1), amounts[i] - 1);
+            }
+        }
+    calendar_free(cal);
+}
+
 /* --- Versions and ring cadence -------------------------------------------------------- */
 
 static void
@@ -650,9 +681,9 @@ main(void)
         cmocka_unit_test(test_china_add_business), cmocka_unit_test(test_china_add_days),
         cmocka_unit_test(test_china_diff),         cmocka_unit_test(test_intervals_overrides),
         cmocka_unit_test(test_always_open_dst),    cmocka_unit_test(test_dst_business),
-        cmocka_unit_test(test_versions),           cmocka_unit_test(test_holidays_text),
-        cmocka_unit_test(test_holidays_merge),     cmocka_unit_test(test_json_errors),
-        cmocka_unit_test(test_json_time_zone),
+        cmocka_unit_test(test_add_diff_agree),     cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_holidays_text),      cmocka_unit_test(test_holidays_merge),
+        cmocka_unit_test(test_json_errors),        cmocka_unit_test(test_json_time_zone),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
