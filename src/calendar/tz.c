@@ -300,50 +300,52 @@ block_size(const struct tzif_counts *c, size_t tsize)
            (size_t)c->leap * (tsize + 4) + c->isstd + c->isut;
 }
 
+/* Appends one change to the table. A change at the instant of the previous one replaces
+ * it (a rule whose DST ends exactly when next year's starts, e.g. "EST5EDT,0/0,J365/25",
+ * is DST all year); a change to the offset already in force is dropped. */
+static void
+append_change(struct calendar_tz *tz, int64_t t, int32_t o)
+{
+    if (tz->n > 0 && t <= tz->trans[tz->n - 1]) {
+        if (t < tz->trans[tz->n - 1])
+            return;
+        tz->off[tz->n - 1] = o;
+        if (o == (tz->n >= 2 ? tz->off[tz->n - 2] : tz->off0))
+            tz->n--;
+        return;
+    }
+    if (o == (tz->n ? tz->off[tz->n - 1] : tz->off0))
+        return;
+    tz->trans[tz->n] = t;
+    tz->off[tz->n++] = o;
+}
+
 /* Appends the footer rule's changes after the explicit table, up to TZ_TABLE_LAST_YEAR. */
 static void
 extend_table(struct calendar_tz *tz)
 {
-    int64_t y0 = 1800, y, cap, t_last;
-    int32_t cur;
+    int64_t y0 = 1800, y, cap;
     unsigned m, d;
 
-    if (tz->n > 0) {
+    if (tz->n > 0)
         time_civil_from_days(floor_div(tz->trans[tz->n - 1], 86400), &y0, &m, &d);
-        t_last = tz->trans[tz->n - 1];
-        cur = tz->off[tz->n - 1];
-    } else {
-        t_last = INT64_MIN;
-        cur = tz->off0;
-    }
     if (y0 > TZ_TABLE_LAST_YEAR) {
-        tz->table_end = t_last + 1;
+        tz->table_end = tz->trans[tz->n - 1] + 1;
         return;
     }
     cap = tz->n + 2 * (TZ_TABLE_LAST_YEAR + 2 - y0);
     tz->trans = xrealloc(tz->trans, (size_t)cap * sizeof(*tz->trans));
     tz->off = xrealloc(tz->off, (size_t)cap * sizeof(*tz->off));
     for (y = y0; y <= TZ_TABLE_LAST_YEAR + 1; y++) {
-        int64_t a, b, t1, t2;
-        int32_t o1, o2;
+        int64_t a, b;
 
         footer_year(&tz->footer, y, &a, &b);
         if (a <= b) {
-            t1 = a, o1 = tz->footer.dst_off, t2 = b, o2 = tz->footer.std_off;
+            append_change(tz, a, tz->footer.dst_off);
+            append_change(tz, b, tz->footer.std_off);
         } else {
-            t1 = b, o1 = tz->footer.std_off, t2 = a, o2 = tz->footer.dst_off;
-        }
-        if (t1 > t_last && o1 != cur) {
-            tz->trans[tz->n] = t1;
-            tz->off[tz->n++] = o1;
-            t_last = t1;
-            cur = o1;
-        }
-        if (t2 > t_last && o2 != cur) {
-            tz->trans[tz->n] = t2;
-            tz->off[tz->n++] = o2;
-            t_last = t2;
-            cur = o2;
+            append_change(tz, b, tz->footer.std_off);
+            append_change(tz, a, tz->footer.dst_off);
         }
     }
     /* Events of the last generated year cannot precede the middle of the year before. */

@@ -181,6 +181,15 @@ test_tz_parse_bytes(void **state)
     /* In January (southern summer) DST is on. */
     assert_int_equal(calendar_tz_offset(tz, T("2027-01-15T00:00:00Z")), -3 * 3600);
     calendar_tz_free(tz);
+    /* RFC 8536 §3.3.1's example of permanent DST, "EST5EDT,0/0,J365/25": DST starts Jan 1
+     * 00:00 and ends Dec 31 25:00 DST = Jan 1 00:00 standard, i.e. when the next starts —
+     * so mid-January and mid-July are both UTC-4. */
+    n = make_tzif(buf, "EST5EDT,0/0,J365/25");
+    assert_int_equal(calendar_tz_parse("Test/AllYear", buf, n, &tz, &err), SMILE_OK);
+    assert_int_equal(calendar_tz_offset(tz, T("2026-01-15T12:00:00Z")), -4 * 3600);
+    assert_int_equal(calendar_tz_offset(tz, T("2026-07-15T12:00:00Z")), -4 * 3600);
+    assert_int_equal(calendar_tz_offset(tz, T("2026-12-31T23:59:59Z")), -4 * 3600);
+    calendar_tz_free(tz);
     /* Rejections: not TZif, truncated, a bad footer; names escaping the zoneinfo tree. */
     assert_int_equal(calendar_tz_parse("x", "hello", 5, &tz, &err), SMILE_EINVAL);
     assert_int_equal(calendar_tz_parse("x", buf, 50, &tz, &err), SMILE_EINVAL);
