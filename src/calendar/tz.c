@@ -16,6 +16,9 @@
 #define TZ_MAX_TYPES 256
 /* The footer rule is expanded into the table up to this year; later years are computed. */
 #define TZ_TABLE_LAST_YEAR 2200
+/* Transitions are kept only within the instants the calendar handles, plus a week. */
+#define TZ_MIN_S (CAL_MIN_MS / 1000 - 7 * 86400)
+#define TZ_MAX_S (CAL_MAX_MS / 1000 + 7 * 86400)
 
 /* --- Big-endian readers ------------------------------------------------------------- */
 
@@ -413,6 +416,13 @@ calendar_tz_parse(const char *name, const void *tzif, size_t len, struct calenda
         if (idx[i] >= c.type || (i > 0 && t <= prev))
             goto bad_table;
         prev = t;
+        /* Outside years 0001..9999 only the offset in force at the edge matters. */
+        if (t < TZ_MIN_S) {
+            tz->off0 = typeoff[idx[i]];
+            continue;
+        }
+        if (t > TZ_MAX_S)
+            continue;
         /* Keep only real changes of offset; abbreviation-only changes do not matter here. */
         if (typeoff[idx[i]] == (tz->n ? tz->off[tz->n - 1] : tz->off0))
             continue;
