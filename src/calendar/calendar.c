@@ -33,6 +33,7 @@
 #define CAL_MAX_SPECIAL 20000 /* special dates per version, ranges expanded */
 #define CAL_MAX_RANGE 400     /* days in one "a..b" range */
 #define CAL_MAX_RING_MS 600000
+#define CAL_MAX_DENSE 40000                         /* days (about 110 years) of the rank table */
 #define CAL_MAX_AMOUNT_MS INT64_C(1000000000000000) /* ~31,700 years */
 #define CAL_ANCHOR_DAY 4                            /* 1970-01-05, a Monday */
 #define PLAN_CLOSED 7
@@ -65,6 +66,11 @@ struct version {
     size_t nsp;
     int64_t *sp_day;
     uint32_t *sp_plan;
+    /* rank[i] = number of special dates before day rank_lo + i, over the span of the special
+     * dates (if at most CAL_MAX_DENSE days), so the hot path needs no binary search. */
+    uint32_t *rank;
+    int64_t rank_lo;
+    size_t rank_n;
     struct measure m[2];
 };
 
@@ -104,6 +110,14 @@ static size_t
 special_rank(const struct version *v, int64_t day)
 {
     size_t lo = 0, hi = v->nsp;
+
+    if (v->rank_n > 0) {
+        if (day < v->rank_lo)
+            return 0;
+        if (day - v->rank_lo >= (int64_t)v->rank_n)
+            return v->nsp;
+        return v->rank[day - v->rank_lo];
+    }
 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
@@ -247,9 +261,15 @@ clamp_ms(int64_t t)
     return t < CAL_MIN_MS ? CAL_MIN_MS : t > CAL_MAX_MS ? CAL_MAX_MS : t;
 }
 
+/* Where next_working() landed: offset segment, local day and time, working days before. */
+struct landing {
+    int64_t off, next; /* offset in force (ms) and its end (CAL_NEVER if it never ends) */
+    int64_t day, tod, wdays;
+};
+
 /* The first working instant at or after t, CAL_NEVER if there is none. */
 static int64_t
-next_working(const struct calendar *cal, int64_t t)
+next_working(const struct calendar *cal, int64_t t, struct landing *at)
 {
     for (int guard = 0; guard < 100000; guard++) {
         int64_t next, off = (int64_t)tz_find(cal->tz, t, &next) * 1000;
@@ -257,28 +277,30 @@ next_working(const struct calendar *cal, int64_t t)
         int64_t cand = CAL_NEVER, w, u;
         const struct plan *p;
 
-        (void)work_before_day(cal, M_DAYS, day, &p);
+        w = work_before_day(cal, M_DAYS, day, &p);
         for (int i = 0; i < p->n; i++)
             if (tod < p->e[i]) {
-                if (tod >= p->s[i])
+                if (tod >= p->s[i]) {
+                    *at = (struct landing){off, next, day, tod, w};
                     return t;
-                cand = day * CAL_DAY_MS + p->s[i];
+                }
+                cand = p->s[i];
                 break;
             }
         if (cand == CAL_NEVER) {
-            int64_t d2;
-
             w = work_before_day(cal, M_DAYS, day + 1, &p);
-            if (!find_day(cal, M_DAYS, w + 1, &d2))
+            if (!find_day(cal, M_DAYS, w + 1, &day))
                 return CAL_NEVER;
-            (void)work_before_day(cal, M_DAYS, d2, &p);
+            w = work_before_day(cal, M_DAYS, day, &p);
             if (p->n == 0)
                 return CAL_NEVER;
-            cand = d2 * CAL_DAY_MS + p->s[0];
+            cand = p->s[0];
         }
-        u = cand - off;
-        if (next == CAL_NEVER || u < next)
+        u = day * CAL_DAY_MS + cand - off;
+        if (next == CAL_NEVER || u < next) {
+            *at = (struct landing){off, next, day, cand, w};
             return u > CAL_MAX_MS ? CAL_NEVER : u;
+        }
         t = next;
         if (t > CAL_MAX_MS)
             return CAL_NEVER;
@@ -289,8 +311,10 @@ next_working(const struct calendar *cal, int64_t t)
 static int64_t
 add_business(const struct calendar *cal, int64_t t, int64_t n)
 {
+    struct landing at;
+
     if (n == 0)
-        return next_working(cal, t);
+        return next_working(cal, t, &at);
     for (;;) {
         int64_t next, off = (int64_t)tz_find(cal->tz, t, &next) * 1000;
         int64_t w0 = work_before(cal, t + off), local;
@@ -316,16 +340,13 @@ add_business(const struct calendar *cal, int64_t t, int64_t n)
 static int64_t
 add_days(const struct calendar *cal, int64_t t, int64_t n)
 {
-    int64_t s = next_working(cal, t), next, local, day, tod, target, w;
+    struct landing at;
+    int64_t s = next_working(cal, t, &at), tod = at.tod, target, local;
     const struct plan *p;
 
     if (s == CAL_NEVER || n == 0)
         return s;
-    local = s + (int64_t)tz_find(cal->tz, s, &next) * 1000;
-    day = floor_div(local, CAL_DAY_MS);
-    tod = local - day * CAL_DAY_MS;
-    w = work_before_day(cal, M_DAYS, day, &p);
-    if (!find_day(cal, M_DAYS, w + n + 1, &target))
+    if (!find_day(cal, M_DAYS, at.wdays + n + 1, &target))
         return CAL_NEVER;
     (void)work_before_day(cal, M_DAYS, target, &p);
     if (p->n == 0)
@@ -340,7 +361,9 @@ add_days(const struct calendar *cal, int64_t t, int64_t n)
         if (tod > p->e[i])
             tod = p->e[i];
     }
-    local = calendar_tz_to_utc(cal->tz, target * CAL_DAY_MS + tod);
+    local = target * CAL_DAY_MS + tod;
+    /* With no offset change ahead the wall time shifts back directly. */
+    local = at.next == CAL_NEVER ? local - at.off : calendar_tz_to_utc(cal->tz, local);
     return local > CAL_MAX_MS ? CAL_NEVER : local;
 }
 
@@ -481,6 +504,14 @@ calendar_check(const struct calendar *cal)
             if ((k > 0 && v->sp_day[k] <= v->sp_day[k - 1]) || v->sp_plan[k] < PLAN_CLOSED ||
                 v->sp_plan[k] >= v->nplans)
                 return false;
+        for (size_t r = 0; r < v->rank_n; r++) {
+            size_t k = v->rank[r];
+            int64_t day = v->rank_lo + (int64_t)r;
+
+            if (k > v->nsp || (k > 0 && v->sp_day[k - 1] >= day) ||
+                (k < v->nsp && v->sp_day[k] < day))
+                return false;
+        }
         for (int mi = 0; mi < 2; mi++) {
             if (!measure_ok(v, mi))
                 return false;
@@ -505,6 +536,7 @@ calendar_check(const struct calendar *cal)
 static void
 version_free(struct version *v)
 {
+    free(v->rank);
     free(v->plans);
     free(v->sp_day);
     free(v->sp_plan);
@@ -527,8 +559,24 @@ calendar_free(struct calendar *cal)
 }
 
 static void
+rank_build(struct version *v)
+{
+    if (v->nsp == 0 || v->sp_day[v->nsp - 1] - v->sp_day[0] >= CAL_MAX_DENSE)
+        return;
+    v->rank_lo = v->sp_day[0];
+    v->rank_n = (size_t)(v->sp_day[v->nsp - 1] - v->rank_lo) + 2;
+    v->rank = xmalloc(v->rank_n * sizeof(*v->rank));
+    for (size_t i = 0, k = 0; i < v->rank_n; i++) {
+        while (k < v->nsp && v->sp_day[k] < v->rank_lo + (int64_t)i)
+            k++;
+        v->rank[i] = (uint32_t)k;
+    }
+}
+
+static void
 measures_build(struct version *v)
 {
+    rank_build(v);
     for (int mi = 0; mi < 2; mi++) {
         struct measure *m = &v->m[mi];
         int64_t acc = 0;
