@@ -62,17 +62,22 @@ const char *calendar_china_default_json(void);
  * CALENDAR_BUSINESS: the earliest instant by which `amount` ms of working time have passed
  * (so 11:00 + 1 h with a 09:00–12:00 interval is 12:00, not 13:30); amount 0 returns the
  * next working moment (start itself if it is working time). Intervals are half-open: 12:00
- * is not working time in 09:00–12:00.
- * CALENDAR_BUSINESS: counts working time only; a start outside working hours counts from
- * the next working moment. CALENDAR_BUSINESS_DAYS: the same local time of day `amount`
- * working days later (a start outside working hours first moves to the next working
- * moment); if that time is not working time on the target day, the end of that day's last
- * working interval before it, else the next working moment.
+ * is not working time in 09:00–12:00. A start outside working hours thus counts from the
+ * next working moment, and calendar_diff(start, result) == amount.
+ * CALENDAR_BUSINESS_DAYS: the same local time of day `amount` working days later (a
+ * working day is a local day with any working interval; a start outside working hours
+ * first moves to the next working moment); if that time is not working time on the target
+ * day, the end of that day's last working interval before it, else (before the first
+ * interval) that day's first working moment. Make-up days (调休) count as working days.
+ * Worked examples: docs/calendars.md §2.
  */
 int64_t calendar_add(const struct calendar *cal, int64_t start_ms, int64_t amount,
                      enum calendar_unit unit);
-/* Working milliseconds between from and to (negative if to < from). */
+/* Working milliseconds between from and to (negative if to < from): real elapsed time
+ * inside working intervals, so an interval spanning a DST change is an hour shorter or
+ * longer that day. */
 int64_t calendar_diff(const struct calendar *cal, int64_t from_ms, int64_t to_ms);
+/* Whether at_ms lies inside a working interval of its local day. */
 bool calendar_is_working(const struct calendar *cal, int64_t at_ms);
 /* Milliseconds per ring (one on+off cycle of the ring-back tone) in force at at_ms. */
 int64_t calendar_ring_ms(const struct calendar *cal, int64_t at_ms);
