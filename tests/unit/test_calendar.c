@@ -577,6 +577,36 @@ test_holidays_text(void **state)
     assert_int_equal(h.noff, 0);
 }
 
+/* The built-in China calendar against SOURCES.md §4.5 (the notices, as text): every OFF
+ * date is closed at 10:00 and every WORK date open at 10:00. 2024: 3+8+3+5+3+3+7 = 32
+ * days off, 8 make-up days; 2025: 1+8+3+5+3+8 = 28 and 5; 2026: 33 and 6. */
+static void
+test_china_matches_notices(void **state)
+{
+    const char *text =
+        "2024 OFF  2023-12-30..2024-01-01 2024-02-10..02-17 04-04..04-06 05-01..05-05 "
+        "06-08..06-10 09-15..09-17 10-01..10-07\n"
+        "2024 WORK 02-04 02-18 04-07 04-28 05-11 09-14 09-29 10-12\n"
+        "2025 OFF  01-01 01-28..02-04 04-04..04-06 05-01..05-05 05-31..06-02 10-01..10-08\n"
+        "2025 WORK 01-26 02-08 04-27 09-28 10-11\n"
+        "2026 OFF  01-01..01-03 02-15..02-23 04-04..04-06 05-01..05-05 06-19..06-21 "
+        "09-25..09-27 10-01..10-07\n"
+        "2026 WORK 01-04 02-14 02-28 05-09 09-20 10-10\n";
+    struct calendar_holidays h;
+    struct smile_err err;
+    int64_t ten = 2 * H; /* 10:00 +08:00 is 02:00Z */
+
+    (void)state;
+    assert_int_equal(calendar_holidays_parse_text(text, strlen(text), &h, &err), SMILE_OK);
+    assert_int_equal(h.noff, 32 + 28 + 33);
+    assert_int_equal(h.nwork, 8 + 5 + 6);
+    for (size_t i = 0; i < h.noff; i++)
+        assert_false(calendar_is_working(china, h.off[i] * 24 * H + ten));
+    for (size_t i = 0; i < h.nwork; i++)
+        assert_true(calendar_is_working(china, h.work[i] * 24 * H + ten));
+    calendar_holidays_free(&h);
+}
+
 static void
 test_holidays_merge(void **state)
 {
@@ -691,8 +721,9 @@ main(void)
         cmocka_unit_test(test_china_diff),         cmocka_unit_test(test_intervals_overrides),
         cmocka_unit_test(test_always_open_dst),    cmocka_unit_test(test_dst_business),
         cmocka_unit_test(test_add_diff_agree),     cmocka_unit_test(test_versions),
-        cmocka_unit_test(test_holidays_text),      cmocka_unit_test(test_holidays_merge),
-        cmocka_unit_test(test_json_errors),        cmocka_unit_test(test_json_time_zone),
+        cmocka_unit_test(test_holidays_text),      cmocka_unit_test(test_china_matches_notices),
+        cmocka_unit_test(test_holidays_merge),     cmocka_unit_test(test_json_errors),
+        cmocka_unit_test(test_json_time_zone),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
