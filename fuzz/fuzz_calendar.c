@@ -1,8 +1,9 @@
 /*
- * fuzz_calendar.c — feeds arbitrary bytes to calendar_from_json with Asia/Shanghai (loaded
- * once, on the first call), and for every calendar that builds checks its invariants and
- * runs add/diff/is_working at a few instants derived from the input, so the arithmetic is
- * fuzzed on whatever calendars the fuzzer invents.
+ * fuzz_calendar.c — feeds arbitrary bytes to calendar_from_json with a fixed zone (Asia/
+ * Shanghai, or America/New_York when the document names it, so DST is fuzzed too; both
+ * loaded once, on the first call), and for every calendar that builds checks its
+ * invariants and runs add/diff/is_working at instants derived from the input: add and diff
+ * must agree, so the arithmetic is fuzzed on whatever calendars the fuzzer invents.
  */
 #include "calendar/calendar.h"
 
@@ -11,7 +12,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static struct calendar_tz *zone;
+static struct calendar_tz *zone, *zone_ny;
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -20,9 +21,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct calendar *cal = NULL;
     int64_t base = INT64_C(1771000000000); /* 2026-02-13 */
 
-    if (zone == NULL && calendar_tz_load("Asia/Shanghai", &zone, &err) != SMILE_OK)
+    char name[64];
+    struct calendar_tz *tz;
+
+    if (zone == NULL && (calendar_tz_load("Asia/Shanghai", &zone, &err) != SMILE_OK ||
+                         calendar_tz_load("America/New_York", &zone_ny, &err) != SMILE_OK))
         abort();
-    if (calendar_from_json((const char *)data, size, zone, &cal, &err) != SMILE_OK)
+    tz = calendar_json_time_zone((const char *)data, size, name, sizeof(name)) == SMILE_OK &&
+                 strcmp(name, "America/New_York") == 0
+             ? zone_ny
+             : zone;
+    if (calendar_from_json((const char *)data, size, tz, &cal, &err) != SMILE_OK)
         return 0;
     if (!calendar_check(cal))
         abort();
