@@ -21,13 +21,13 @@
 #include "base/base.h"
 #include "calendar/calendar.h"
 
-#define ENGINE_MAX_STEPS 32        /* steps per process */
-#define ENGINE_MAX_MATCHERS 16     /* matchers per clock condition */
-#define ENGINE_MAX_WHERE 16        /* field tests per matcher */
-#define ENGINE_MAX_PATH 8          /* segments of a field path (data.a.b…) */
-#define ENGINE_MAX_IN 64           /* values of an "in" list */
-#define ENGINE_MAX_WARN 8          /* warning points per step */
-#define ENGINE_MAX_TYPES 256       /* distinct event types named by one process */
+#define ENGINE_MAX_STEPS 32         /* steps per process */
+#define ENGINE_MAX_MATCHERS 16      /* matchers per clock condition */
+#define ENGINE_MAX_WHERE 16         /* field tests per matcher */
+#define ENGINE_MAX_PATH 8           /* segments of a field path (data.a.b…) */
+#define ENGINE_MAX_IN 64            /* values of an "in" list */
+#define ENGINE_MAX_WARN 8           /* warning points per step */
+#define ENGINE_MAX_TYPES 256        /* distinct event types named by one process */
 #define ENGINE_MAX_DOC (256 * 1024) /* bytes of a process document */
 
 /* "No such instant" (a paused clock has no deadline; a pending step no start). */
@@ -42,7 +42,7 @@
  */
 struct engine_event {
     int64_t id;
-    const char *type; /* "call.offered" … */
+    const char *type;    /* "call.offered" … */
     int64_t occurred_at; /* ms since the epoch, UTC */
     const char *subject; /* "call:8812", "case:41" … */
     const char *actor;   /* staff id or NULL */
@@ -76,15 +76,15 @@ struct engine_calendar engine_calendar_bind(const struct calendar *cal);
 /* Durations ------------------------------------------------------------------------------ */
 
 enum engine_dur_unit {
-    ENGINE_DUR_MS,             /* "500ms" */
-    ENGINE_DUR_S,              /* "5s" */
-    ENGINE_DUR_MIN,            /* "30m", "30min" */
-    ENGINE_DUR_H,              /* "24h" */
-    ENGINE_DUR_D,              /* "2d": wall days of 24 h */
-    ENGINE_DUR_RINGS,          /* "3 rings": × ring_ms of the calendar at the start */
-    ENGINE_DUR_BUSINESS_MIN,   /* "30 business minutes" */
-    ENGINE_DUR_BUSINESS_H,     /* "4 business hours" */
-    ENGINE_DUR_BUSINESS_DAYS,  /* "3 business days": same local time N working days on */
+    ENGINE_DUR_MS,            /* "500ms" */
+    ENGINE_DUR_S,             /* "5s" */
+    ENGINE_DUR_MIN,           /* "30m", "30min" */
+    ENGINE_DUR_H,             /* "24h" */
+    ENGINE_DUR_D,             /* "2d": wall days of 24 h */
+    ENGINE_DUR_RINGS,         /* "3 rings": × ring_ms of the calendar at the start */
+    ENGINE_DUR_BUSINESS_MIN,  /* "30 business minutes" */
+    ENGINE_DUR_BUSINESS_H,    /* "4 business hours" */
+    ENGINE_DUR_BUSINESS_DAYS, /* "3 business days": same local time N working days on */
 };
 
 struct engine_duration {
@@ -238,14 +238,14 @@ struct engine_occ {
     uint32_t seq;  /* 0, 1, 2 … occurrence number within a repeat step */
     enum engine_state state;
     enum engine_outcome result;
-    bool business;         /* clock counts business ms */
-    const char *per;       /* value of the repeat "per" field (borrowed), or NULL */
-    int64_t started_at;    /* ENGINE_NO_TIME while pending */
-    int64_t ended_at;      /* done or cancel instant, else ENGINE_NO_TIME */
-    int64_t elapsed_ms;    /* clock ms, pauses excluded; for open clocks as of as_of */
-    int64_t target_ms;     /* the standard in clock ms (rings and business days resolved) */
-    int64_t deadline;      /* breach instant; ENGINE_NO_TIME unless running */
-    int64_t breached_at;   /* when the clock passed the standard, or ENGINE_NO_TIME */
+    bool business;       /* clock counts business ms */
+    const char *per;     /* value of the repeat "per" field (borrowed), or NULL */
+    int64_t started_at;  /* ENGINE_NO_TIME while pending */
+    int64_t ended_at;    /* done or cancel instant, else ENGINE_NO_TIME */
+    int64_t elapsed_ms;  /* clock ms, pauses excluded; for open clocks as of as_of */
+    int64_t target_ms;   /* the standard in clock ms (rings and business days resolved) */
+    int64_t deadline;    /* breach instant; ENGINE_NO_TIME unless running */
+    int64_t breached_at; /* when the clock passed the standard, or ENGINE_NO_TIME */
     uint32_t nwarn;
     int64_t warn_at[ENGINE_MAX_WARN]; /* warning instants; ENGINE_NO_TIME if not yet known */
     const char *charged_actor;        /* borrowed; see enum engine_charge */

@@ -14,15 +14,7 @@
 #include "engine/engine.h"
 
 /* Clock conditions, in the order they are applied to a step for one event. */
-enum cond {
-    COND_RESET,
-    COND_DONE,
-    COND_CANCEL,
-    COND_PAUSE,
-    COND_RESUME,
-    COND_START,
-    COND_COUNT
-};
+enum cond { COND_RESET, COND_DONE, COND_CANCEL, COND_PAUSE, COND_RESUME, COND_START, COND_COUNT };
 
 enum field {
     FIELD_SUBJECT,
@@ -34,9 +26,9 @@ enum field {
 
 struct path {
     enum field field;
-    uint8_t depth;                     /* segments after "data" */
-    char *text;                        /* "data.queue" (owned) */
-    char *seg[ENGINE_MAX_PATH];        /* owned */
+    uint8_t depth;              /* segments after "data" */
+    char *text;                 /* "data.queue" (owned) */
+    char *seg[ENGINE_MAX_PATH]; /* owned */
 };
 
 enum test_op {
@@ -48,7 +40,7 @@ enum test_op {
 struct test {
     struct path path;
     enum test_op op;
-    bool exists;  /* TEST_EXISTS: true = present and not null */
+    bool exists;   /* TEST_EXISTS: true = present and not null */
     json_t *value; /* TEST_EQ: the value; TEST_IN: the array (owned references) */
 };
 
@@ -68,8 +60,8 @@ struct cond_list {
 };
 
 struct warn {
-    bool left;              /* "<duration> left" */
-    double fraction;        /* of the target, 0 < f < 1 */
+    bool left;       /* "<duration> left" */
+    double fraction; /* of the target, 0 < f < 1 */
     struct engine_duration dur;
 };
 

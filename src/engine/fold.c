@@ -79,7 +79,8 @@ static bool
 value_eq(json_t *have, json_t *want)
 {
     if (json_is_string(want))
-        return json_is_string(have) && strcmp(json_string_value(have), json_string_value(want)) == 0;
+        return json_is_string(have) &&
+               strcmp(json_string_value(have), json_string_value(want)) == 0;
     if (json_is_number(want))
         return json_is_number(have) && json_number_value(have) == json_number_value(want);
     return json_equal(have, want);
@@ -205,8 +206,7 @@ project(const struct fold *f, const struct engine_occ *o, int64_t from, int64_t 
 {
     if (amount < 0)
         amount = 0;
-    return o->business ? f->cal->add(f->cal->ctx, from, amount, CALENDAR_BUSINESS)
-                       : from + amount;
+    return o->business ? f->cal->add(f->cal->ctx, from, amount, CALENDAR_BUSINESS) : from + amount;
 }
 
 /* Rings and business days are resolved against the calendar at the clock's start. */
@@ -575,8 +575,8 @@ charge_segments(struct fold *f)
     for (uint32_t oi = 0; oi < r->nocc; oi++) {
         struct engine_occ *o = &r->occ[oi];
         int64_t best = -1;
-        if (o->state == ENGINE_PENDING ||
-            f->p->steps[o->step].charge != ENGINE_CHARGE_SEGMENTS || o->seg_head < 0)
+        if (o->state == ENGINE_PENDING || f->p->steps[o->step].charge != ENGINE_CHARGE_SEGMENTS ||
+            o->seg_head < 0)
             continue;
         for (int32_t a = o->seg_head; a >= 0; a = r->seg_next[a]) {
             int64_t sum = 0;

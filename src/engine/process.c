@@ -21,12 +21,12 @@
 
 #include "engine/engine_int.h"
 
-static const char *const functions[] = {"answer_call", "call_back", "reply",  "assign",
-                                        "resolve",     "greet",     "close",  "follow_up",
+static const char *const functions[] = {"answer_call", "call_back", "reply", "assign",
+                                        "resolve",     "greet",     "close", "follow_up",
                                         "escalate",    "survey",    "other"};
 
-static const char *const cond_names[COND_COUNT] = {"resets_on",  "done_on",    "cancels_on",
-                                                   "pauses_on",  "resumes_on", "starts_on"};
+static const char *const cond_names[COND_COUNT] = {"resets_on", "done_on",    "cancels_on",
+                                                   "pauses_on", "resumes_on", "starts_on"};
 
 /* Compiler state: the process being built, the error sink, and the type table. */
 struct comp {
@@ -36,8 +36,8 @@ struct comp {
     uint32_t cap_types;
 };
 
-static void
-bad(struct comp *c, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void bad(struct comp *c, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
 bad(struct comp *c, const char *path, const char *fmt, ...)
@@ -215,8 +215,10 @@ parse_test(struct comp *c, const char *field, json_t *v, struct test *t, const c
                 if (!scalar(e) || (top && !json_is_string(e))) {
                     char pi[128];
                     ptri(pi, sizeof(pi), p, i);
-                    bad(c, pi, top ? "must be a string" : "must be a string, number, "
-                                                          "boolean or null");
+                    bad(c, pi,
+                        top ? "must be a string"
+                            : "must be a string, number, "
+                              "boolean or null");
                     return;
                 }
             }
@@ -579,10 +581,10 @@ valid_key(const char *s)
 static void
 parse_step(struct comp *c, json_t *j, const char *path, struct step *s)
 {
-    static const char *const allowed[] = {
-        "key",        "title",      "function",  "repeat",    "starts_on", "done_on",
-        "pauses_on",  "resumes_on", "cancels_on", "resets_on", "standard",  "warn_at",
-        "charge_to", "on_cancel",  "description", NULL};
+    static const char *const allowed[] = {"key",        "title",     "function",    "repeat",
+                                          "starts_on",  "done_on",   "pauses_on",   "resumes_on",
+                                          "cancels_on", "resets_on", "standard",    "warn_at",
+                                          "charge_to",  "on_cancel", "description", NULL};
     json_t *v;
     char p[128];
     int flags;
@@ -598,8 +600,9 @@ parse_step(struct comp *c, json_t *j, const char *path, struct step *s)
             if (strcmp(json_string_value(v), functions[i]) == 0)
                 s->function = xstrdup(functions[i]);
         if (s->function == NULL)
-            bad(c, p, "unknown function \"%.40s\" (answer_call, call_back, reply, assign, "
-                      "resolve, greet, close, follow_up, escalate, survey, other)",
+            bad(c, p,
+                "unknown function \"%.40s\" (answer_call, call_back, reply, assign, "
+                "resolve, greet, close, follow_up, escalate, survey, other)",
                 json_string_value(v));
     }
     v = json_object_get(j, "repeat");
@@ -900,9 +903,9 @@ parse_owner(struct comp *c, json_t *j, const char *path, struct owner_rule *o)
 int
 engine_process_compile_json(json_t *doc, struct engine_process **out, struct smile_err *err)
 {
-    static const char *const allowed[] = {"name",      "version", "published_at", "description",
-                                          "calendar",  "trigger", "ownership",    "steps",
-                                          NULL};
+    static const char *const allowed[] = {"name",        "version",  "published_at",
+                                          "description", "calendar", "trigger",
+                                          "ownership",   "steps",    NULL};
     struct comp c = {0};
     struct engine_process *p;
     json_t *v, *steps;
@@ -928,8 +931,7 @@ engine_process_compile_json(json_t *doc, struct engine_process **out, struct smi
         p->name = xstrdup(json_string_value(v));
     v = json_object_get(doc, "version");
     if (v != NULL) {
-        if (!json_is_integer(v) || json_integer_value(v) < 1 ||
-            json_integer_value(v) > 1000000000)
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000000000)
             bad(&c, "/version", "must be a positive integer");
         else
             p->version = (int)json_integer_value(v);
@@ -1047,8 +1049,7 @@ engine_process_compile(const char *json, size_t len, struct engine_process **out
     *out = NULL;
     smile_err_clear(err);
     if (len > ENGINE_MAX_DOC)
-        return smile_err_set(err, SMILE_ETOOBIG, "process document over %d bytes",
-                             ENGINE_MAX_DOC);
+        return smile_err_set(err, SMILE_ETOOBIG, "process document over %d bytes", ENGINE_MAX_DOC);
     doc = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (doc == NULL)
         return smile_err_set(err, SMILE_EMALFORMED, "process document is not JSON: %s (line %d)",
@@ -1307,8 +1308,8 @@ engine_process_at(struct engine_process *const *versions, size_t n, int64_t at_m
 }
 
 struct engine_process *
-engine_process_pick(struct engine_process *const *versions, size_t n,
-                    const struct engine_event *ev, size_t nev)
+engine_process_pick(struct engine_process *const *versions, size_t n, const struct engine_event *ev,
+                    size_t nev)
 {
     struct engine_process *best = NULL;
 

@@ -24,7 +24,7 @@ engine_outcome_name(enum engine_outcome o)
 const char *
 engine_metric_name(enum engine_metric_kind k)
 {
-    static const char *const names[] = {"activate", "pause", "resume", "reset",
+    static const char *const names[] = {"activate", "pause",  "resume", "reset",
                                         "warn",     "breach", "fulfil", "cancel"};
 
     return (unsigned)k < ARRAY_LEN(names) ? names[k] : "?";
