@@ -74,7 +74,10 @@ ptr(char *out, size_t outlen, const char *base, const char *name)
 static void
 ptri(char *out, size_t outlen, const char *base, size_t i)
 {
-    snprintf(out, outlen, "%s/%zu", base, i);
+    int n = snprintf(out, outlen, "%s/%zu", base, i);
+
+    if (n < 0 || (size_t)n >= outlen)
+        out[outlen - 1] = '\0'; /* truncated paths still point near the problem */
 }
 
 static void
