@@ -128,9 +128,9 @@ int engine_process_compile(const char *json, size_t len, struct engine_process *
 /* Same, from an already parsed document (borrowed). */
 int engine_process_compile_json(json_t *doc, struct engine_process **out, struct smile_err *err);
 struct engine_process *engine_process_ref(struct engine_process *p);
-/* Drops one reference; the last frees. NULL is a no-op. Not thread-safe by itself:
- * share a compiled process between threads only while holding a reference per thread
- * taken under the registry's lock. */
+/* Drops one reference; the last frees. NULL is a no-op. The count is atomic, so threads
+ * may share a compiled process, each holding its own reference; the process itself is
+ * immutable and a fold only reads it. */
 void engine_process_unref(struct engine_process *p);
 
 /*
@@ -306,6 +306,15 @@ void engine_events_sort(struct engine_event *events, size_t n);
 /* Serialises a result (instance, steps with occurrences, segments, log) as JSON. New
  * reference. Times are RFC 3339 strings, ENGINE_NO_TIME is null. */
 json_t *engine_result_to_json(const struct engine_result *r);
+
+/*
+ * The next instant the scheduler must wake this instance: the earliest warning or breach
+ * of a running clock that as_of has not yet passed. Returns ENGINE_NO_TIME if none; else
+ * sets *occ (index into r->occ) and *kind (ENGINE_METRIC_WARN or ENGINE_METRIC_BREACH).
+ * Either out pointer may be NULL.
+ */
+int64_t engine_result_next_due(const struct engine_result *r, uint32_t *occ,
+                               enum engine_metric_kind *kind);
 
 /* Checks the result's invariants (segments sum to elapsed, log sorted, states coherent). */
 bool engine_result_check(const struct engine_result *r);

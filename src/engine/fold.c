@@ -812,3 +812,35 @@ engine_result_check(const struct engine_result *r)
     }
     return true;
 }
+
+int64_t
+engine_result_next_due(const struct engine_result *r, uint32_t *occ, enum engine_metric_kind *kind)
+{
+    int64_t best = ENGINE_NO_TIME;
+
+    for (uint32_t i = 0; i < r->nocc; i++) {
+        const struct engine_occ *o = &r->occ[i];
+        if (o->state != ENGINE_RUNNING)
+            continue;
+        for (uint32_t w = 0; w < o->nwarn; w++) {
+            if ((o->warn_logged & (1u << w)) || o->warn_at[w] == ENGINE_NO_TIME)
+                continue;
+            if (best == ENGINE_NO_TIME || o->warn_at[w] < best) {
+                best = o->warn_at[w];
+                if (occ)
+                    *occ = i;
+                if (kind)
+                    *kind = ENGINE_METRIC_WARN;
+            }
+        }
+        if (o->breached_at == ENGINE_NO_TIME && o->deadline != ENGINE_NO_TIME &&
+            (best == ENGINE_NO_TIME || o->deadline < best)) {
+            best = o->deadline;
+            if (occ)
+                *occ = i;
+            if (kind)
+                *kind = ENGINE_METRIC_BREACH;
+        }
+    }
+    return best;
+}

@@ -1065,14 +1065,14 @@ engine_process_compile(const char *json, size_t len, struct engine_process **out
 struct engine_process *
 engine_process_ref(struct engine_process *p)
 {
-    p->refs++;
+    __atomic_add_fetch(&p->refs, 1, __ATOMIC_RELAXED);
     return p;
 }
 
 void
 engine_process_unref(struct engine_process *p)
 {
-    if (p != NULL && --p->refs == 0)
+    if (p != NULL && __atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) == 0)
         process_free(p);
 }
 

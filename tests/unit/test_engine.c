@@ -916,6 +916,113 @@ test_result_json(void **state)
     engine_process_unref(p);
 }
 
+static void
+test_more_rules(void **state)
+{
+    struct engine_process *p = compile_ok(work_doc);
+    struct engine_result r;
+    struct evs e = {0};
+    const struct engine_occ *o;
+    char log[256];
+    uint32_t oi = 99;
+    enum engine_metric_kind kind;
+
+    (void)state;
+    engine_result_init(&r);
+    /* Done while paused: 0–3 s counted (3000 ms), resolved at 10 s while pending → met;
+     * the 0.8 warning (8000 ms) is never reached. */
+    add(&e, 1, "case.opened", 0, NULL, NULL);
+    add(&e, 2, "case.pending", 3 * S, NULL, NULL);
+    add(&e, 3, "case.resolved", 10 * S, NULL, NULL);
+    fold(p, &e, 100 * S, &r);
+    o = occ(&r, "work", 0);
+    assert_int_equal(o->state, ENGINE_DONE);
+    assert_int_equal(o->elapsed_ms, 3000);
+    log_str(&r, "work", log, sizeof(log));
+    assert_string_equal(log, "activate@0 pause@3000 fulfil@10000");
+    evs_free(&e);
+    /* A reset after a breach: the breach at 10 s stays in the log (the scheduler fired
+     * it), the restarted clock is judged afresh: as of 15 s, 3000 ms, open. */
+    add(&e, 1, "case.opened", 0, NULL, NULL);
+    add(&e, 2, "case.replied", 12 * S, NULL, "{\"by\":\"customer\"}");
+    fold(p, &e, 15 * S, &r);
+    o = occ(&r, "work", 0);
+    assert_int_equal(o->result, ENGINE_OPEN);
+    assert_int_equal(o->elapsed_ms, 3000);
+    assert_int_equal(o->breached_at, ENGINE_NO_TIME);
+    log_str(&r, "work", log, sizeof(log));
+    assert_string_equal(log, "activate@0 warn@8000 breach@10000 reset@12000");
+    evs_free(&e);
+    /* Next due instant for the scheduler: opened at 0 (10 s standard, warning at 8 s).
+     * As of 5 s: the warning at 8 s; as of 9 s: the breach at 10 s; as of 11 s: nothing
+     * (already breached); paused: nothing. */
+    add(&e, 1, "case.opened", 0, NULL, NULL);
+    fold(p, &e, 5 * S, &r);
+    assert_int_equal(engine_result_next_due(&r, &oi, &kind), 8 * S);
+    assert_int_equal(kind, ENGINE_METRIC_WARN);
+    assert_int_equal(oi, 0);
+    fold(p, &e, 9 * S, &r);
+    assert_int_equal(engine_result_next_due(&r, NULL, &kind), 10 * S);
+    assert_int_equal(kind, ENGINE_METRIC_BREACH);
+    fold(p, &e, 11 * S, &r);
+    assert_int_equal(engine_result_next_due(&r, NULL, NULL), ENGINE_NO_TIME);
+    add(&e, 2, "case.pending", 1 * S, NULL, NULL);
+    fold(p, &e, 5 * S, &r);
+    assert_int_equal(engine_result_next_due(&r, NULL, NULL), ENGINE_NO_TIME);
+    /* Trigger helpers. */
+    assert_true(engine_process_triggers(p, &e.ev[0]));
+    assert_false(engine_process_triggers(p, &e.ev[1]));
+    assert_int_equal(engine_process_trigger_at(p, e.ev, e.n), 0);
+    assert_int_equal(engine_process_trigger_at(p, e.ev + 1, 1), ENGINE_NO_TIME);
+    evs_free(&e);
+    engine_result_free(&r);
+    engine_process_unref(p);
+}
+
+static void
+test_rering_and_step_cancel(void **state)
+{
+    static const char doc[] =
+        "{\"name\":\"c\",\"trigger\":{\"type\":\"x.start\"},\"steps\":["
+        "{\"key\":\"a\",\"title\":\"A\",\"function\":\"other\",\"done_on\":{\"type\":"
+        "\"x.a\"},\"standard\":{\"within\":\"5s\"}},"
+        "{\"key\":\"b\",\"title\":\"B\",\"function\":\"other\",\"done_on\":{\"type\":"
+        "\"x.b\"},\"cancels_on\":{\"step_done\":\"a\"},\"standard\":{\"within\":\"5s\"}}]}";
+    struct engine_process *p = compile_ok(engine_default_hotline_json());
+    struct engine_process *q = compile_ok(doc);
+    struct engine_result r;
+    struct evs e = {0};
+    const struct engine_occ *o;
+
+    (void)state;
+    engine_result_init(&r);
+    /* The call rings at alice at 1 s and again at 6 s: one occurrence per agent while
+     * open, so the second ring continues the first; answered at 9 s → 8000 ms, met. */
+    add(&e, 1, "call.offered", 0, NULL, "{\"queue\":\"support\"}");
+    add(&e, 2, "call.ringing", 1 * S, NULL, "{\"agent\":\"alice\"}");
+    add(&e, 3, "call.ringing", 6 * S, NULL, "{\"agent\":\"alice\"}");
+    add(&e, 4, "call.answered", 9 * S, "alice", "{\"agent\":\"alice\"}");
+    fold(p, &e, 100 * S, &r);
+    assert_int_equal(count_occ(&r, "ring_at_agent"), 1);
+    o = occ(&r, "ring_at_agent", 0);
+    assert_int_equal(o->elapsed_ms, 8000);
+    assert_int_equal(o->result, ENGINE_MET);
+    evs_free(&e);
+    /* Step b is cancelled when step a is done (2 s ≤ 5 s → excluded). */
+    add(&e, 1, "x.start", 0, NULL, NULL);
+    add(&e, 2, "x.a", 2 * S, NULL, NULL);
+    fold(q, &e, 100 * S, &r);
+    assert_int_equal(occ(&r, "a", 0)->state, ENGINE_DONE);
+    o = occ(&r, "b", 0);
+    assert_int_equal(o->state, ENGINE_CANCELLED);
+    assert_int_equal(o->result, ENGINE_EXCLUDED);
+    assert_int_equal(o->ended_at, 2 * S);
+    evs_free(&e);
+    engine_result_free(&r);
+    engine_process_unref(p);
+    engine_process_unref(q);
+}
+
 int
 main(void)
 {
@@ -937,6 +1044,8 @@ main(void)
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_canonical),
         cmocka_unit_test(test_result_json),
+        cmocka_unit_test(test_more_rules),
+        cmocka_unit_test(test_rering_and_step_cancel),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
