@@ -1,8 +1,8 @@
 /*
  * defaults.c — the four built-in processes (phone hotline, customer email, counter
  * reception, complaint handling) as JSON documents, the same text as the seed corpus in
- * fuzz/corpus/process/default_*.json. `smile init` publishes them as version 1; the
- * design of each is explained in docs/processes.md.
+ * fuzz/corpus/process/default_*.json (generated from those files; keep them equal). The
+ * API or `smile init` publishes them; the design of each is explained in docs/processes.md.
  */
 #include "engine/engine.h"
 

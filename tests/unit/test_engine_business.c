@@ -212,6 +212,15 @@ test_business_hours_vs_days(void **state)
     o = fold(h, fri, 1, T("2026-03-06T17:00:00+08:00"), &r);
     assert_int_equal(o->target_ms, 4 * HOUR);
     assert_int_equal(o->deadline, T("2026-03-09T11:00:00+08:00"));
+    /* 24 business hours from Fri 16:00: Fri 2 h, Mon 7.5 (9.5), Tue 7.5 (17), then 7 h
+     * on Wed: 09–12 (3 h) and 13:30–17:30 (4 h) → Wed 17:30, not the 16:00 of
+     * "3 business days". */
+    {
+        struct engine_process *h24 = work("{\"within\":\"24 business hours\"}");
+        o = fold(h24, fri, 1, T("2026-03-06T17:00:00+08:00"), &r);
+        assert_int_equal(o->deadline, T("2026-03-11T17:30:00+08:00"));
+        engine_process_unref(h24);
+    }
     /* 30 business minutes from Saturday 10:00: counts from Mon 09:00 → Mon 09:30; as of
      * Sunday nothing has counted. */
     o = fold(m, sat, 1, T("2026-03-08T12:00:00+08:00"), &r);
