@@ -70,6 +70,7 @@ struct step {
     char *title_en;
     char *title_zh; /* may be NULL */
     char *function;
+    char *description; /* may be NULL */
     struct cond_list cond[COND_COUNT];
     bool at_trigger; /* no starts_on: starts with the instance */
     bool repeat;

@@ -669,6 +669,8 @@ parse_step(struct comp *c, json_t *j, const char *path, struct step *s)
     if (v != NULL && !json_is_string(v)) {
         ptr(p, sizeof(p), path, "description");
         bad(c, p, "must be a string");
+    } else if (v != NULL) {
+        s->description = xstrdup(json_string_value(v));
     }
 }
 
@@ -705,6 +707,7 @@ process_free(struct engine_process *p)
         free(s->title_en);
         free(s->title_zh);
         free(s->function);
+        free(s->description);
         path_free(&s->per);
         for (int k = 0; k < COND_COUNT; k++) {
             for (uint32_t m = 0; m < s->cond[k].n; m++)
@@ -1011,16 +1014,14 @@ engine_process_compile_json(json_t *doc, struct engine_process **out, struct smi
     v = json_object_get(doc, "ownership");
     if (v == NULL) {
         /* Default: a case assignment names the owner. */
-        struct comp dc = c;
         p->own = xcalloc(1, sizeof(struct owner_rule));
         p->nown = 1;
         p->own[0].on.step_ref = -1;
         p->own[0].on.types = xmalloc(sizeof(int32_t));
-        p->own[0].on.types[0] = intern(&dc, "case.assigned", "/ownership");
+        p->own[0].on.types[0] = intern(&c, "case.assigned", "/ownership");
         p->own[0].on.ntypes = p->own[0].on.types[0] >= 0;
-        p->own[0].has_actor = parse_path(&dc, "data.assignee", &p->own[0].actor, "/ownership");
-        p->own[0].has_team = parse_path(&dc, "data.team", &p->own[0].team, "/ownership");
-        c.bad = dc.bad;
+        p->own[0].has_actor = parse_path(&c, "data.assignee", &p->own[0].actor, "/ownership");
+        p->own[0].has_team = parse_path(&c, "data.team", &p->own[0].team, "/ownership");
     } else if (!json_is_array(v) || json_array_size(v) > ENGINE_MAX_MATCHERS) {
         bad(&c, "/ownership", "must be a list of at most %d rules", ENGINE_MAX_MATCHERS);
     } else {
@@ -1134,6 +1135,8 @@ step_json(const struct engine_process *p, const struct step *s)
     if (s->title_zh != NULL)
         json_object_set_new(json_object_get(o, "title"), "zh", json_string(s->title_zh));
     json_object_set_new(o, "function", json_string(s->function));
+    if (s->description != NULL)
+        json_object_set_new(o, "description", json_string(s->description));
     if (s->has_per)
         json_object_set_new(o, "repeat", json_pack("{ss}", "per", s->per.text));
     else
