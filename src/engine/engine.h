@@ -146,6 +146,8 @@ int engine_process_version(const struct engine_process *p); /* 0 if the doc has 
 /* "published_at" of the document in ms, ENGINE_NO_TIME if absent. */
 int64_t engine_process_published_at(const struct engine_process *p);
 size_t engine_process_nsteps(const struct engine_process *p);
+/* Index of the step with this key, or -1. */
+int engine_process_step_find(const struct engine_process *p, const char *key);
 /* Key, English title and function of step i (borrowed from p). */
 const char *engine_process_step_key(const struct engine_process *p, size_t i);
 const char *engine_process_step_title(const struct engine_process *p, size_t i, const char *lang);
@@ -293,8 +295,9 @@ void engine_result_free(struct engine_result *r);
  * The instance starts at the first event that triggers p; earlier events only set the
  * owner. Open clocks are measured as of as_of (pass the scheduler's "now", or the end of
  * the replayed period): a running clock whose deadline is before as_of is breached as of
- * then. Fills r (previous contents are discarded). Returns SMILE_OK, or SMILE_EINVAL if
- * events are not sorted (nothing is folded then).
+ * then. Fills r (previous contents are discarded); r then borrows p and the events' strings,
+ * so keep both alive while reading it. cal is only used during the call. Returns SMILE_OK,
+ * or SMILE_EINVAL if events are not sorted (nothing is folded then).
  */
 int engine_fold(const struct engine_process *p, const struct engine_calendar *cal,
                 const struct engine_event *events, size_t n, int64_t as_of,

@@ -1246,6 +1246,12 @@ engine_process_nsteps(const struct engine_process *p)
     return p->nsteps;
 }
 
+int
+engine_process_step_find(const struct engine_process *p, const char *key)
+{
+    return key ? step_index(p, key) : -1;
+}
+
 const char *
 engine_process_step_key(const struct engine_process *p, size_t i)
 {

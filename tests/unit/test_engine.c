@@ -887,6 +887,8 @@ test_canonical(void **state)
     free(s);
     assert_string_equal(engine_process_step_title(p, 0, "zh"), "T");
     assert_string_equal(engine_process_step_function(p, 0), "reply");
+    assert_int_equal(engine_process_step_find(p, "a"), 0);
+    assert_int_equal(engine_process_step_find(p, "zz"), -1);
     engine_process_unref(p);
 }
 
