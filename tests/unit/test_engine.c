@@ -316,6 +316,22 @@ test_short_abandon(void **state)
     abandon_at(p, 5 * S, ENGINE_EXCLUDED);
     abandon_at(p, 9 * S, ENGINE_BREACHED);
     abandon_at(p, 16 * S, ENGINE_BREACHED);
+    /* Rings follow the calendar's cadence at the start: with 4000 ms a ring, 3 rings =
+     * 12 000 ms, so an answer after 13 s is breached (it would be met at 5000 ms/ring). */
+    {
+        static const int64_t ring4 = 4000;
+        struct engine_calendar cal = engine_calendar_wall(&ring4);
+        struct engine_result r;
+        struct evs e = {0};
+        engine_result_init(&r);
+        add(&e, 1, "call.offered", 0, NULL, NULL);
+        add(&e, 2, "call.answered", 13 * S, "alice", NULL);
+        assert_int_equal(engine_fold(p, &cal, e.ev, e.n, 20 * S, &r), SMILE_OK);
+        assert_int_equal(occ(&r, "answer", 0)->target_ms, 12000);
+        assert_int_equal(occ(&r, "answer", 0)->result, ENGINE_BREACHED);
+        evs_free(&e);
+        engine_result_free(&r);
+    }
     engine_process_unref(p);
 }
 
