@@ -7,6 +7,7 @@
  * over the same events that only reads each event and compares its type, in the same run.
  * Usage: bench_engine [calls] [cases]
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,23 +118,32 @@ run(const char *name, const char *doc, struct set *s)
     if (engine_process_compile(doc, strlen(doc), &p, &err) != SMILE_OK)
         fatal("bench: %s does not compile: %s", name, err.msg);
     engine_result_init(&r);
-    /* Ceiling: read every event of every subject and compare its type. */
-    t0 = time_mono_ns();
-    for (size_t i = 0; i < s->nsub; i++)
-        for (size_t k = s->first[i]; k < s->first[i + 1]; k++)
-            reads += strcmp(s->ev[k].type, "call.answered") == 0 || s->ev[k].occurred_at < 0;
-    t1 = time_mono_ns();
-    for (size_t i = 0; i < s->nsub; i++) {
-        size_t k = s->first[i];
-        engine_fold(p, &cal, &s->ev[k], s->first[i + 1] - k, s->ev[s->first[i + 1] - 1].occurred_at,
-                    &r);
-        for (uint32_t o = 0; o < r.nocc; o++) {
-            met += r.occ[o].result == ENGINE_MET;
-            breached += r.occ[o].result == ENGINE_BREACHED;
+    /* Three rounds, best of each: the ceiling reads every event of every subject and
+     * compares its type; the fold folds every subject. The first round warms the caches. */
+    int64_t best_read = INT64_MAX, best_fold = INT64_MAX;
+    for (int round = 0; round < 3; round++) {
+        met = breached = reads = 0;
+        t0 = time_mono_ns();
+        for (size_t i = 0; i < s->nsub; i++)
+            for (size_t k = s->first[i]; k < s->first[i + 1]; k++)
+                reads += strcmp(s->ev[k].type, "call.answered") == 0 || s->ev[k].occurred_at < 0;
+        t1 = time_mono_ns();
+        for (size_t i = 0; i < s->nsub; i++) {
+            size_t k = s->first[i];
+            engine_fold(p, &cal, &s->ev[k], s->first[i + 1] - k,
+                        s->ev[s->first[i + 1] - 1].occurred_at, &r);
+            for (uint32_t o = 0; o < r.nocc; o++) {
+                met += r.occ[o].result == ENGINE_MET;
+                breached += r.occ[o].result == ENGINE_BREACHED;
+            }
         }
+        t2 = time_mono_ns();
+        if (t1 - t0 < best_read)
+            best_read = t1 - t0;
+        if (t2 - t1 < best_fold)
+            best_fold = t2 - t1;
     }
-    t2 = time_mono_ns();
-    double fold_s = (double)(t2 - t1) / 1e9, read_s = (double)(t1 - t0) / 1e9;
+    double fold_s = (double)best_fold / 1e9, read_s = (double)best_read / 1e9;
     double eps = (double)s->nev / fold_s, ceil_eps = (double)s->nev / read_s;
     printf("%-10s subjects=%zu events=%zu fold=%.3fs %.0f events/s (%.0f subjects/s) | "
            "ceiling (read + type compare)=%.3fs %.0f events/s | ratio %.1f%% | met=%llu "
