@@ -365,5 +365,27 @@ class TestStaff(unittest.TestCase):
             self.admin.csrf = csrf
 
 
+class TestOpenApi(unittest.TestCase):
+    def test_auth_and_staff_routes_are_documented(self):
+        import json
+        import subprocess
+        from harness import BIN
+        srv = Server()
+        try:
+            doc = json.loads(srv.client().get("/api/v1/openapi.json").raw)
+        finally:
+            srv.stop()
+        routes = subprocess.run([BIN, "routes"], capture_output=True, text=True, check=True).stdout
+        mine = [l.split()[:2] for l in routes.splitlines()
+                if l.split()[1].split("/")[3:4] in (["session"], ["users"], ["teams"], ["tokens"])]
+        self.assertEqual(len(mine), 17)
+        for method, pattern in mine:
+            op = doc["paths"].get(pattern, {}).get(method.lower())
+            self.assertIsNotNone(op, "%s %s is not in docs/openapi.json" % (method, pattern))
+            self.assertTrue(op["responses"])
+        for name in ("User", "Team", "Token", "Session", "Problem"):
+            self.assertIn(name, doc["components"]["schemas"])
+
+
 if __name__ == "__main__":
     unittest.main()
