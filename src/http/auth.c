@@ -418,7 +418,9 @@ auth_signin(struct store *db, const char *username, const char *password, const 
     ok = auth_password_verify(found && hash[0] ? hash : dummy(), password) && found && hash[0];
     sodium_memzero(hash, sizeof(hash));
     if (!ok) {
-        log_info("msg=\"sign-in failed\" user=\"%s\" addr=%s", key, address ? address : "");
+        /* Only a well-formed name reaches the log: anything else could forge log lines. */
+        log_info("msg=\"sign-in failed\" user=%s addr=%s", staff_name_valid(key) ? key : "-",
+                 address ? address : "");
         return smile_err_set(err, SMILE_EAUTH, "wrong username or password");
     }
     if (disabled) {
