@@ -582,11 +582,13 @@ resolve_token(struct http_request *req, const char *tok, struct smile_err *err)
     req->auth.via_session = false;
     req->auth.token_id = id;
     if (now - used >= AUTH_TOUCH_MS) {
-        store_prepare(req->db, touch, &st, err);
-        store_stmt_bind_int64(st, 1, now);
-        store_stmt_bind_int64(st, 2, id);
-        store_stmt_step(st, err);
-        store_stmt_reset(st);
+        /* Best effort: a busy database must not refuse an otherwise valid token. */
+        if (store_prepare(req->db, touch, &st, err) == SMILE_OK) {
+            store_stmt_bind_int64(st, 1, now);
+            store_stmt_bind_int64(st, 2, id);
+            store_stmt_step(st, err);
+            store_stmt_reset(st);
+        }
         smile_err_clear(err);
     }
     return SMILE_OK;
