@@ -444,10 +444,9 @@ ledger_batch_parse(json_t *body, struct ledger_batch *out, struct smile_err *err
         ledger_batch_free(&b);
         if (err->code == SMILE_OK)
             err->code = rc;
-        if (err->msg[0] == '\0')
-            snprintf(err->msg, sizeof(err->msg), "%d invalid field%s; nothing was written",
-                     err->nfields + err->nfields_dropped,
-                     err->nfields + err->nfields_dropped == 1 ? "" : "s");
+        snprintf(err->msg, sizeof(err->msg), "%d invalid field%s; nothing was written",
+                 err->nfields + err->nfields_dropped,
+                 err->nfields + err->nfields_dropped == 1 ? "" : "s");
         return rc;
     }
     b.body = json_incref(body);
