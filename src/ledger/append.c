@@ -6,10 +6,14 @@
  * group_max events), writes them all in one transaction (INSERT … ON CONFLICT DO NOTHING
  * RETURNING id, so duplicates cost a look-up, not an error), commits — SQLite runs WAL
  * with synchronous=FULL, so COMMIT means on disk — calls the post-commit hooks and wakes
- * the requests. The group window is simply the previous commit: requests that arrive
- * while one transaction is being written and synced form the next group, so a lone
- * request never waits for a timer and a crowd shares one fsync. If a group's transaction
- * fails, each of its requests is retried alone so one bad request cannot fail another.
+ * the requests. Requests that arrive while one transaction is being written and synced
+ * form the next group, so a crowd shares one fsync. Left at that, N steady clients split
+ * into two halves that alternate (one half commits while the other queues), so the
+ * committer also estimates the concurrency — the previous group's requesters plus those
+ * already queued — and waits up to a short window (at most the previous commit's
+ * duration, window_us) for that many requests before writing. A lone client has an
+ * estimate of one and never waits. If a group's transaction fails, each of its requests
+ * is retried alone so one bad request cannot fail another.
  *
  * Request states (struct pending):
  *
@@ -26,12 +30,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "store/store.h"
 
 #define LEDGER_MAX_HOOKS 8
 #define QUEUE_MAX_DEFAULT 50000
 #define GROUP_MAX_DEFAULT 20000
+#define WINDOW_US_DEFAULT 2000
 
 struct pending {
     const struct ledger_event *evs;
@@ -56,7 +62,10 @@ struct ledger {
     pthread_mutex_t mu; /* guards the queue, stopping and st */
     pthread_cond_t work;
     struct pending *head, *tail;
-    size_t queued; /* events in the queue */
+    size_t queued;    /* events in the queue */
+    size_t nqueued;   /* requests in the queue */
+    size_t last_nreq; /* requests in the previous group */
+    int64_t last_commit_ns;
     bool stopping;
     struct ledger_options opt;
     struct ledger_stats st;
@@ -303,6 +312,42 @@ commit_group(struct ledger *l, struct pending *group, uint64_t *created, uint64_
     }
 }
 
+/*
+ * Called with l->mu held, right after the previous group was woken: none of its requesters
+ * can have queued again yet, so previous group + queued now estimates the concurrency.
+ * Waits (releasing the lock) until that many requests are queued, the group is full, or
+ * the window closes.
+ */
+static void
+gather(struct ledger *l)
+{
+    size_t target = l->last_nreq + l->nqueued;
+    int64_t window = (int64_t)l->opt.window_us * 1000;
+    struct timespec ts;
+    bool waited = false;
+    int64_t t0;
+
+    if (l->last_commit_ns < window)
+        window = l->last_commit_ns;
+    if (window <= 0 || target <= 1)
+        return;
+    t0 = time_mono_ns();
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += window;
+    ts.tv_sec += ts.tv_nsec / 1000000000;
+    ts.tv_nsec %= 1000000000;
+    while (!l->stopping && (l->nqueued < target || l->head == NULL) &&
+           l->queued < l->opt.group_max) {
+        waited = true;
+        if (pthread_cond_timedwait(&l->work, &l->mu, &ts) != 0)
+            break;
+    }
+    if (waited) {
+        l->st.waits++;
+        l->st.wait_ns += (uint64_t)(time_mono_ns() - t0);
+    }
+}
+
 static void *
 committer(void *arg)
 {
@@ -313,7 +358,9 @@ committer(void *arg)
         struct pending *group, *last, *p;
         size_t events, nreq = 0;
         uint64_t created = 0, dups = 0, retries = 0;
+        int64_t t0;
 
+        gather(l);
         while (l->head == NULL && !l->stopping)
             pthread_cond_wait(&l->work, &l->mu);
         if (l->head == NULL)
@@ -332,11 +379,16 @@ committer(void *arg)
             l->tail = NULL;
         last->next = NULL;
         l->queued -= events;
+        l->nqueued -= nreq;
         pthread_mutex_unlock(&l->mu);
 
+        t0 = time_mono_ns();
         commit_group(l, group, &created, &dups, &retries);
 
         pthread_mutex_lock(&l->mu);
+        l->last_commit_ns = time_mono_ns() - t0;
+        l->st.commit_ns += (uint64_t)l->last_commit_ns;
+        l->last_nreq = nreq;
         l->st.groups++;
         l->st.requests += nreq;
         l->st.created += created;
@@ -360,6 +412,7 @@ ledger_open(const char *db_path, const struct ledger_options *opt, struct ledger
             struct smile_err *err)
 {
     struct ledger *l = xcalloc(1, sizeof(*l));
+    pthread_condattr_t ca;
     int rc = store_open(db_path, 0, &l->w, err);
 
     if (rc != SMILE_OK) {
@@ -368,9 +421,13 @@ ledger_open(const char *db_path, const struct ledger_options *opt, struct ledger
     }
     l->opt.queue_max = opt && opt->queue_max ? opt->queue_max : QUEUE_MAX_DEFAULT;
     l->opt.group_max = opt && opt->group_max ? opt->group_max : GROUP_MAX_DEFAULT;
+    l->opt.window_us = opt && opt->window_us ? opt->window_us : WINDOW_US_DEFAULT;
     pthread_mutex_init(&l->mu, NULL);
     pthread_mutex_init(&l->hook_mu, NULL);
-    pthread_cond_init(&l->work, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->work, &ca);
+    pthread_condattr_destroy(&ca);
     if (pthread_create(&l->thread, NULL, committer, l) != 0) {
         store_close(l->w);
         pthread_mutex_destroy(&l->mu);
@@ -436,6 +493,7 @@ ledger_append(struct ledger *l, const struct ledger_event *evs, size_t n, struct
         l->head = &p;
     l->tail = &p;
     l->queued += n;
+    l->nqueued++;
     pthread_cond_signal(&l->work);
     while (!p.done)
         pthread_cond_wait(&p.cv, &l->mu);
@@ -456,7 +514,7 @@ ledger_stats(struct ledger *l, struct ledger_stats *out)
 int
 ledger_check(struct ledger *l, struct smile_err *err)
 {
-    size_t events = 0;
+    size_t events = 0, nreq = 0;
     int rc = SMILE_OK;
     struct pending *last = NULL;
 
@@ -465,10 +523,14 @@ ledger_check(struct ledger *l, struct smile_err *err)
         if (p->done)
             rc = smile_err_set(err, SMILE_EINTERNAL, "a done request is still queued");
         events += p->n;
+        nreq++;
         last = p;
     }
     if (last != l->tail)
         rc = smile_err_set(err, SMILE_EINTERNAL, "the queue's tail is not its last request");
+    if (nreq != l->nqueued)
+        rc = smile_err_set(err, SMILE_EINTERNAL, "nqueued says %zu requests, the queue holds %zu",
+                           l->nqueued, nreq);
     if (events != l->queued)
         rc = smile_err_set(err, SMILE_EINTERNAL, "queued says %zu events, the queue holds %zu",
                            l->queued, events);

@@ -142,6 +142,13 @@ json_t *ledger_event_json(int64_t id, const struct ledger_event *ev, int64_t rec
 struct ledger_options {
     size_t queue_max; /* events waiting at most; more → SMILE_EBUSY (default 50000) */
     size_t group_max; /* events per group commit at most (default 20000) */
+    /*
+     * Longest wait, in microseconds, for the requesters of the previous group to come back
+     * before a group is written (default 2000; it never exceeds the previous commit's
+     * duration). Negative disables the wait: each group is what queued during the last
+     * commit. See append.c.
+     */
+    int window_us;
 };
 
 struct ledger_stats {
@@ -151,6 +158,9 @@ struct ledger_stats {
     uint64_t duplicates; /* events answered as duplicates */
     uint64_t retries;    /* groups retried one request at a time after an error */
     uint64_t busy;       /* appends refused because the queue was full */
+    uint64_t waits;      /* groups that waited in the window for more requests */
+    uint64_t wait_ns;    /* time spent waiting in the window */
+    uint64_t commit_ns;  /* time spent writing and committing groups */
     size_t queued;       /* events waiting now */
 };
 
