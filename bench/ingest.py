@@ -18,13 +18,18 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "api"))
+# bench/http.py would shadow the standard library's http package: drop bench/ from the path.
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "api"))
 import harness  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 DURATION = int(sys.argv[2]) if len(sys.argv) > 2 else 10
 
 LUA_COMMON = r'''
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
 local threads = {}
 function setup(thread)
   table.insert(threads, thread)
@@ -33,7 +38,6 @@ end
 function init(args)
   prefix = string.format("%s-%d-", os.time(), tid)
   counter = 0
-  wrk.headers["Content-Type"] = "application/json"
 end
 local ok, bad = 0, 0
 function response(status, headers, body)
@@ -58,7 +62,7 @@ request = function()
     counter = counter + 1
     parts[i] = string.format('{"type":"call.offered","occurred_at":"2026-11-29T09:00:00Z",'
       .. '"subject":"call:%s%d","source":"bench","source_id":"b%s%d","data":{"queue":"sales"}}',
-      prefix, counter // 4, prefix, counter)
+      prefix, math.floor(counter / 4), prefix, counter)
   end
   return wrk.format(nil, nil, nil, '{"events":[' .. table.concat(parts, ",") .. ']}')
 end

@@ -65,6 +65,7 @@ struct ledger {
     size_t queued;    /* events in the queue */
     size_t nqueued;   /* requests in the queue */
     size_t last_nreq; /* requests in the previous group */
+    bool last_missed; /* the previous window closed before its target came */
     int64_t last_commit_ns;
     bool stopping;
     struct ledger_options opt;
@@ -316,7 +317,8 @@ commit_group(struct ledger *l, struct pending *group, uint64_t *created, uint64_
  * Called with l->mu held, right after the previous group was woken: none of its requesters
  * can have queued again yet, so previous group + queued now estimates the concurrency.
  * Waits (releasing the lock) until that many requests are queued, the group is full, or
- * the window closes.
+ * the window closes. After a window that closed short of its target the next group does
+ * not wait: an estimate that was wrong costs at most every other window.
  */
 static void
 gather(struct ledger *l)
@@ -329,8 +331,10 @@ gather(struct ledger *l)
 
     if (l->last_commit_ns < window)
         window = l->last_commit_ns;
-    if (window <= 0 || target <= 1)
+    if (window <= 0 || target <= 1 || l->last_missed) {
+        l->last_missed = false;
         return;
+    }
     t0 = time_mono_ns();
     clock_gettime(CLOCK_MONOTONIC, &ts);
     ts.tv_nsec += window;
@@ -339,8 +343,10 @@ gather(struct ledger *l)
     while (!l->stopping && (l->nqueued < target || l->head == NULL) &&
            l->queued < l->opt.group_max) {
         waited = true;
-        if (pthread_cond_timedwait(&l->work, &l->mu, &ts) != 0)
+        if (pthread_cond_timedwait(&l->work, &l->mu, &ts) != 0) {
+            l->last_missed = l->nqueued < target;
             break;
+        }
     }
     if (waited) {
         l->st.waits++;
@@ -450,6 +456,17 @@ ledger_close(struct ledger *l)
     pthread_cond_signal(&l->work);
     pthread_mutex_unlock(&l->mu);
     pthread_join(l->thread, NULL);
+    if (l->st.groups)
+        log_info("msg=\"ledger closed\" groups=%llu requests=%llu created=%llu duplicates=%llu "
+                 "busy=%llu retries=%llu avg_group_requests=%.1f avg_commit_ms=%.2f "
+                 "window_waits=%llu avg_wait_ms=%.2f",
+                 (unsigned long long)l->st.groups, (unsigned long long)l->st.requests,
+                 (unsigned long long)l->st.created, (unsigned long long)l->st.duplicates,
+                 (unsigned long long)l->st.busy, (unsigned long long)l->st.retries,
+                 (double)l->st.requests / (double)l->st.groups,
+                 (double)l->st.commit_ns / 1e6 / (double)l->st.groups,
+                 (unsigned long long)l->st.waits,
+                 l->st.waits ? (double)l->st.wait_ns / 1e6 / (double)l->st.waits : 0.0);
     store_close(l->w);
     pthread_mutex_destroy(&l->mu);
     pthread_mutex_destroy(&l->hook_mu);
