@@ -292,6 +292,7 @@ out:
     } else {
         *out = res;
     }
+    crm_events_finish(c, rc == SMILE_OK);
     json_decref(old);
     json_decref(patch);
     return rc;

@@ -167,8 +167,18 @@ struct crm_event {
 typedef int crm_event_sink_fn(struct store *s, const struct crm_event *ev, void *ud,
                               struct smile_err *err);
 
+/*
+ * Called once after each CRM transaction in which the sink was called, when it has
+ * committed (committed true) or rolled back (false): the ledger learns when what it
+ * appended on connection s is durable (ledger_notify) or gone. May be NULL.
+ */
+typedef void crm_event_done_fn(struct store *s, bool committed, void *ud);
+
 /* Registers the sink (NULL unregisters). Call once at start-up, before serving. */
-void crm_event_sink_set(crm_event_sink_fn *fn, void *ud);
+void crm_event_sink_set(crm_event_sink_fn *fn, crm_event_done_fn *done, void *ud);
+
+/* Ends the events of c's transaction: calls the done hook if any event was emitted. */
+void crm_events_finish(struct crm_ctx *c, bool committed);
 
 /*
  * Emits a case event through the sink; SMILE_OK without a sink. occurred_at 0 means the

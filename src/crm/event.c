@@ -12,13 +12,23 @@
 #include "http/http.h"
 
 static crm_event_sink_fn *sink;
+static crm_event_done_fn *sink_done;
 static void *sink_ud;
 
 void
-crm_event_sink_set(crm_event_sink_fn *fn, void *ud)
+crm_event_sink_set(crm_event_sink_fn *fn, crm_event_done_fn *done, void *ud)
 {
     sink = fn;
+    sink_done = done;
     sink_ud = ud;
+}
+
+void
+crm_events_finish(struct crm_ctx *c, bool committed)
+{
+    if (c->nevents > 0 && sink_done)
+        sink_done(c->db, committed, sink_ud);
+    c->nevents = 0;
 }
 
 int
@@ -43,5 +53,6 @@ crm_case_event(struct crm_ctx *c, const char *type, int64_t case_id, int64_t cus
         .source_id = source_id,
         .data = data,
     };
+    c->nevents++;
     return sink(c->db, &ev, sink_ud, err);
 }

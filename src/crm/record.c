@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "crm/audit.h"
+#include "crm/crm.h"
 #include "http/http.h"
 #include "store/store.h"
 
@@ -717,6 +718,7 @@ out:
         *out = crm_record_render(r, stored, 0);
         *out_id = id;
     }
+    crm_events_finish(c, rc == SMILE_OK);
     json_decref(stored);
     json_decref(rec);
     return rc;
@@ -838,9 +840,10 @@ crm_record_update(struct crm_ctx *c, const struct crm_resource *r, int64_t id, c
     rc = crm_record_apply(c, r, id, if_match, patch, false, "update", &res, err);
     if (rc == SMILE_OK)
         rc = store_commit(c->db, err);
+    if (rc != SMILE_OK && store_in_tx(c->db))
+        store_rollback(c->db);
+    crm_events_finish(c, rc == SMILE_OK);
     if (rc != SMILE_OK) {
-        if (store_in_tx(c->db))
-            store_rollback(c->db);
         json_decref(res);
         return rc;
     }
@@ -889,6 +892,7 @@ out:
         if (err->code == SMILE_OK)
             err->code = rc;
     }
+    crm_events_finish(c, rc == SMILE_OK);
     json_decref(old);
     json_decref(shown);
     return rc;

@@ -117,6 +117,7 @@ struct crm_ctx {
     const char *request_id;
     const char *address;
     int64_t now_ms;
+    int nevents; /* events emitted in the current transaction (crm_events_finish) */
 };
 
 /*
@@ -137,6 +138,9 @@ enum crm_read_flags {
 };
 
 /*
+ * The transactional operations below clear err on entry and run in one transaction each
+ * (crm_record_apply excepted: it runs in the caller's).
+ *
  * Creates a record from body (an object). Unknown, read-only and wrongly typed fields,
  * bad values and dangling references are all reported at once in err (SMILE_EINVAL, one
  * JSON Pointer per field); nothing is written then. On success *out is the rendered record

@@ -313,7 +313,20 @@ struct seen {
     int64_t customer[32];
     int64_t at[32];
     bool fail;
+    int committed, rolled_back;
 };
+
+static void
+sink_done(struct store *s, bool committed, void *ud)
+{
+    struct seen *v = ud;
+
+    (void)s;
+    if (committed)
+        v->committed++;
+    else
+        v->rolled_back++;
+}
 
 static int
 sink(struct store *s, const struct crm_event *ev, void *ud, struct smile_err *err)
@@ -386,7 +399,7 @@ test_case_events_in_the_transaction(void **state)
                                 &err),
                      SMILE_OK);
     c = (struct crm_ctx){.db = db, .actor = &who, .request_id = "t", .address = "", .now_ms = 1000};
-    crm_event_sink_set(sink, &seen);
+    crm_event_sink_set(sink, sink_done, &seen);
 
     body = json_pack("{s:s, s:s, s:[s, s], s:[s]}", "kind", "person", "name", "张三", "phones",
                      "+86 138 0013 8000", "010-12345678", "emails", "Z@Example.CN");
@@ -472,12 +485,17 @@ test_case_events_in_the_transaction(void **state)
         assert_int_equal(count(db, "SELECT max(version) FROM cases"), version);
         assert_int_equal(count(db, "SELECT count(*) FROM cases WHERE status = 'resolved'"), 1);
         assert_false(store_in_tx(db));
+        /* The refusing sink was called, so the done hook hears of the rollback. */
+        assert_int_equal(seen.rolled_back, 1);
         seen.fail = false;
     }
     json_decref(do_action(&c, kase, "close", NULL));
     assert_string_equal(seen.type[9], "case.closed");
+    /* One done call per committed transaction that emitted events: case create, assign,
+     * pending, reply, resolve, reopen, resolve, close = 8 (the customer emitted none). */
+    assert_int_equal(seen.committed, 8);
     /* Without a sink, changes go through and nothing is emitted. */
-    crm_event_sink_set(NULL, NULL);
+    crm_event_sink_set(NULL, NULL, NULL);
     body = json_pack("{s:s, s:s}", "type", "inquiry", "subject", "hours?");
     assert_int_equal(crm_record_create(&c, &crm_cases, body, &kase, &out, &err), SMILE_OK);
     json_decref(body);
