@@ -89,4 +89,7 @@ void api_readyz(struct http_request *req);
 void api_metrics(struct http_request *req);
 void api_openapi(struct http_request *req);
 
+/* Handlers in api/search.c */
+void api_search(struct http_request *req);
+
 #endif

@@ -15,6 +15,10 @@ const struct api_route api_routes[] = {
     {HTTP_GET, "/metrics", api_metrics, 0, 0, API_PUBLIC | API_NO_DB, "Prometheus metrics"},
     {HTTP_GET, "/api/v1/openapi.json", api_openapi, 0, 0, API_PUBLIC | API_NO_DB,
      "this API's OpenAPI 3.1 document"},
+
+    /* search */
+    {HTTP_GET, "/api/v1/search", api_search, ANY, API_SCOPE_CRM_READ, 0,
+     "full-text search over customers, cases and interactions"},
 };
 
 const int api_route_count = (int)ARRAY_LEN(api_routes);
