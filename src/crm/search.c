@@ -128,14 +128,16 @@ utf8_put(struct buf *b, uint32_t c)
     }
 }
 
-/* Full-width ASCII to ASCII and the ideographic space to a space (users type both). */
+/*
+ * Full-width digits and Latin letters to ASCII (Chinese input methods type both). Full-width
+ * punctuation is left alone: it separates tokens either way and reads better unchanged.
+ */
 static uint32_t
 fold(uint32_t c)
 {
-    if (c >= 0xFF01 && c <= 0xFF5E)
+    if ((c >= 0xFF10 && c <= 0xFF19) || (c >= 0xFF21 && c <= 0xFF3A) ||
+        (c >= 0xFF41 && c <= 0xFF5A))
         return c - 0xFEE0;
-    if (c == 0x3000)
-        return ' ';
     return c;
 }
 
@@ -175,8 +177,10 @@ is_sep(uint32_t c)
            (c >= 0x2794 && c <= 0x2BFF) || (c >= 0x3000 && c <= 0x3004) ||
            (c >= 0x3008 && c <= 0x3020) || c == 0x3030 || (c >= 0x303D && c <= 0x303F) ||
            c == 0x30A0 || c == 0x30FB || (c >= 0xFE10 && c <= 0xFE1F) ||
-           (c >= 0xFE30 && c <= 0xFE6F) || (c >= 0xFF5F && c <= 0xFF65) ||
-           (c >= 0xFFE0 && c <= 0xFFEE) || c == 0xFEFF || (c >= 0x1F000 && c <= 0x1FAFF);
+           (c >= 0xFE30 && c <= 0xFE6F) || (c >= 0xFF01 && c <= 0xFF0F) ||
+           (c >= 0xFF1A && c <= 0xFF20) || (c >= 0xFF3B && c <= 0xFF40) ||
+           (c >= 0xFF5B && c <= 0xFF65) || (c >= 0xFFE0 && c <= 0xFFEE) || c == 0xFEFF ||
+           (c >= 0x1F000 && c <= 0x1FAFF);
 }
 
 /* Text preparation ------------------------------------------------------------------ */
@@ -355,23 +359,23 @@ put_term(struct buf *m, const struct seg *segs, size_t nseg, char *digits, size_
         }
         digits[nd] = '\0';
     }
-    buf_puts(m, "(({name phone body} : (");
+    buf_puts(m, "({name phone body} : (");
     put_phrase(m, segs, nseg);
-    buf_puts(m, "))");
+    buf_putc(m, ')');
     if (all_digits && nseg > 1) {
         /* "138-1234-5678" is also the phone 13812345678. */
-        buf_puts(m, " OR ({phone} : (");
+        buf_puts(m, " OR {phone} : (");
         put_quoted(m, digits, nd);
-        buf_puts(m, " *))");
+        buf_puts(m, " *)");
     }
     if (all_digits && nd >= SEARCH_TAIL_MIN) {
         char rev[SEARCH_PHONE_MAX_DIGITS + 1];
 
         for (size_t i = 0; i < nd; i++)
             rev[i] = digits[nd - 1 - i];
-        buf_puts(m, " OR ({tail} : (");
+        buf_puts(m, " OR {tail} : (");
         put_quoted(m, rev, nd);
-        buf_puts(m, " *))");
+        buf_puts(m, " *)");
     }
     buf_putc(m, ')');
 }
@@ -405,7 +409,7 @@ search_prepare_query(const char *q, size_t len, struct search_plan *out, struct 
         i += k;
         c = fold(c);
         if (c <= 0x20 || c == 0x7F || (c >= 0x80 && c <= 0xA0) || (c >= 0x2000 && c <= 0x200B) ||
-            c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0xFEFF)
+            c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000 || c == 0xFEFF)
             c = ' ';
         utf8_put(&folded, c);
     }
@@ -445,9 +449,9 @@ search_prepare_query(const char *q, size_t len, struct search_plan *out, struct 
         buf_init(&full, MATCH_MAX);
         buf_puts(&full, "(");
         buf_append(&full, m.data, m.len);
-        buf_puts(&full, ") OR ({whole} : ");
+        buf_puts(&full, ") OR {whole} : (");
         put_quoted(&full, key.data, key.len);
-        buf_puts(&full, ")");
+        buf_putc(&full, ')');
         buf_free(&m);
         m = full;
         memcpy(out->key, key.data, key.len + 1);

@@ -30,8 +30,9 @@ struct store;
 #define SEARCH_PHONE_MAX_DIGITS 32
 
 /*
- * Appends to out the indexable form of len bytes of UTF-8 text: full-width ASCII
- * (U+FF01–U+FF5E) is folded to ASCII and U+3000 to a space, a ZERO WIDTH SPACE (U+200B)
+ * Appends to out the indexable form of len bytes of UTF-8 text: full-width digits and
+ * Latin letters (U+FF10–U+FF19, U+FF21–U+FF3A, U+FF41–U+FF5A) are folded to ASCII, a
+ * ZERO WIDTH SPACE (U+200B)
  * is put between a CJK character (Han, kana, Hangul syllables) and any neighbouring
  * letter, digit or CJK character so that FTS5's unicode61 tokenizer makes each CJK
  * character its own token, ZERO WIDTH SPACEs of the input are dropped (so removing every
