@@ -27,8 +27,10 @@
  */
 #include "crm/search.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "store/store.h"
 
@@ -384,7 +386,7 @@ int
 search_prepare_query(const char *q, size_t len, struct search_plan *out, struct smile_err *err)
 {
     const unsigned char *p = (const unsigned char *)q;
-    struct buf folded, m, key;
+    struct buf folded, m, key, needles;
     struct seg segs[SEARCH_QUERY_MAX_BYTES];
     char digits[SEARCH_PHONE_MAX_DIGITS + 1];
     size_t i = 0, nwords = 0, digit_terms = 0;
@@ -397,6 +399,7 @@ search_prepare_query(const char *q, size_t len, struct search_plan *out, struct 
     buf_init(&folded, 0);
     buf_init(&m, MATCH_MAX);
     buf_init(&key, 0);
+    buf_init(&needles, 0);
     /* Fold, check UTF-8 and turn every kind of whitespace and control into one space. */
     while (i < len) {
         uint32_t c;
@@ -430,6 +433,10 @@ search_prepare_query(const char *q, size_t len, struct search_plan *out, struct 
             if (nwords > 1)
                 buf_puts(&m, " AND ");
             put_term(&m, segs, nseg, d, sizeof(d));
+            buf_append(&needles, segs[0].p, segs[0].len);
+            for (size_t k = 1; segs[0].cjk && k < nseg && segs[k].cjk; k++)
+                buf_append(&needles, segs[k].p, segs[k].len);
+            buf_putc(&needles, '\0');
             if (d[0]) {
                 digit_terms++;
                 memcpy(digits, d, sizeof(d));
@@ -464,10 +471,13 @@ search_prepare_query(const char *q, size_t len, struct search_plan *out, struct 
         memcpy(out->digits, digits, sizeof(digits));
     out->nterms = (int)nwords;
     out->match = buf_steal(&m);
+    buf_putc(&needles, '\0');
+    out->needles = buf_steal(&needles);
 out:
     buf_free(&folded);
     buf_free(&m);
     buf_free(&key);
+    buf_free(&needles);
     if (rc != SMILE_OK)
         memset(out, 0, sizeof(*out));
     return rc;
@@ -479,7 +489,9 @@ search_plan_free(struct search_plan *p)
     if (p == NULL)
         return;
     free(p->match);
+    free(p->needles);
     p->match = NULL;
+    p->needles = NULL;
 }
 
 /* Index ----------------------------------------------------------------------------- */
@@ -625,26 +637,73 @@ phone_ends_with(const char *list, const char *digits)
     return false;
 }
 
-/* Copies an FTS5 snippet without the ZERO WIDTH SPACEs and with texts split by " · ". */
-static char *
-clean_snippet(const char *s)
+/* Steps back or forward over whole UTF-8 characters. */
+static size_t
+cp_back(const char *s, size_t i, int n)
 {
-    struct buf b;
+    while (n-- > 0 && i > 0) {
+        i--;
+        while (i > 0 && ((unsigned char)s[i] & 0xC0) == 0x80)
+            i--;
+    }
+    return i;
+}
 
-    buf_init(&b, 0);
-    for (const char *p = s; *p; p++) {
-        if (memcmp(p, ZWSP_UTF8, 3) == 0) {
+static size_t
+cp_fwd(const char *s, size_t len, size_t i, int n)
+{
+    while (n-- > 0 && i < len) {
+        i++;
+        while (i < len && ((unsigned char)s[i] & 0xC0) == 0x80)
+            i++;
+    }
+    return i;
+}
+
+/*
+ * The snippet of a hit: its texts as displayed (prepared body without the ZERO WIDTH
+ * SPACEs, texts split by " · "), cut to SNIPPET_CHARS characters from SNIPPET_BEFORE
+ * before the first place a needle occurs (ASCII letters compared without case), "…"
+ * marking a cut. NULL when the record has no text.
+ */
+#define SNIPPET_CHARS 48
+#define SNIPPET_BEFORE 12
+static char *
+make_snippet(const char *body, const char *needles)
+{
+    struct buf d, b;
+    size_t at = SIZE_MAX, from, to;
+
+    if (body == NULL || body[0] == '\0')
+        return NULL;
+    buf_init(&d, 0);
+    for (const char *p = body; *p; p++) {
+        if (memcmp(p, ZWSP_UTF8, 3) == 0)
             p += 2;
-        } else if (*p == '\n') {
-            buf_puts(&b, " \xC2\xB7 ");
-        } else {
-            buf_putc(&b, *p);
+        else if (*p == '\n')
+            buf_puts(&d, " \xC2\xB7 ");
+        else
+            buf_putc(&d, *p);
+    }
+    for (const char *n = needles; n && *n; n += strlen(n) + 1) {
+        size_t k = strlen(n);
+
+        for (size_t i = 0; i + k <= d.len && i < at; i++) {
+            if (strncasecmp(d.data + i, n, k) == 0) {
+                at = i;
+                break;
+            }
         }
     }
-    if (b.len == 0) {
-        buf_free(&b);
-        return NULL;
-    }
+    from = at == SIZE_MAX ? 0 : cp_back(d.data, at, SNIPPET_BEFORE);
+    to = cp_fwd(d.data, d.len, from, SNIPPET_CHARS);
+    buf_init(&b, 0);
+    if (from > 0)
+        buf_puts(&b, "\xE2\x80\xA6");
+    buf_append(&b, d.data + from, to - from);
+    if (to < d.len)
+        buf_puts(&b, "\xE2\x80\xA6");
+    buf_free(&d);
     return buf_steal(&b);
 }
 
@@ -671,15 +730,12 @@ search_query(struct store *s, const char *q, const char *kind, int limit, struct
      * so only the rows kept by LIMIT are joined with search_docs.
      */
     static const char sql[] =
-        "SELECT d.id, d.ref_id, d.title, d.whole, d.phone, m.score FROM ("
+        "SELECT d.id, d.ref_id, d.title, d.whole, d.phone, m.score, d.body FROM ("
         "SELECT rowid AS rid, -bm25(search_fts, 10.0, 100.0, 4.0, 20.0, 1.0) * "
         "CASE rowid % 4 WHEN 1 THEN 1.0 WHEN 2 THEN 0.8 ELSE 0.6 END AS score "
         "FROM search_fts WHERE search_fts MATCH $1 AND ($2 IS NULL OR rowid % 4 = $2) "
         "ORDER BY score DESC, rid LIMIT $3) AS m JOIN search_docs d ON d.id = m.rid "
         "ORDER BY m.score DESC, m.rid";
-    static const char sql_snippet[] =
-        "SELECT snippet(search_fts, 4, '', '', '\xE2\x80\xA6', 24) FROM search_fts "
-        "WHERE search_fts MATCH $1 AND rowid = $2";
     struct search_plan plan;
     struct store_stmt *st = NULL;
     int code = 0, rc;
@@ -714,25 +770,11 @@ search_query(struct store *s, const char *q, const char *kind, int limit, struct
         h->exact = (plan.key[0] && whole && strcmp(whole, plan.key) == 0) ||
                    (strlen(plan.digits) >= SEARCH_TAIL_MIN && phone &&
                     phone_ends_with(phone, plan.digits));
+        h->snippet = make_snippet(store_stmt_text(st, 6), plan.needles);
     }
     store_stmt_reset(st);
     if (rc != STORE_DONE && rc != STORE_ROW)
         goto out;
-    rc = store_prepare(s, sql_snippet, &st, err);
-    if (rc != SMILE_OK)
-        goto out;
-    for (size_t i = 0; i < out->n; i++) {
-        struct search_hit *h = &out->hits[i];
-
-        store_stmt_bind_text(st, 1, plan.match, -1);
-        store_stmt_bind_int64(st, 2, h->id * 4 + kind_code(h->kind));
-        rc = store_stmt_step(st, err);
-        if (rc == STORE_ROW && store_stmt_text(st, 0))
-            h->snippet = clean_snippet(store_stmt_text(st, 0));
-        store_stmt_reset(st);
-        if (rc != STORE_ROW && rc != STORE_DONE)
-            goto out;
-    }
     qsort(out->hits, out->n, sizeof(*out->hits), cmp_hits);
     rc = SMILE_OK;
 out:

@@ -66,10 +66,17 @@ size_t search_prepare_phone(const char *phone, char *out);
  * titles first.
  */
 struct search_plan {
-    char *match;                  /* owned: the MATCH expression */
-    char key[SEARCH_KEY_MAX + 1]; /* search_prepare_key of the whole query ("" if none) */
-    char digits[SEARCH_PHONE_MAX_DIGITS + 1]; /* the query when it is one all-digit term */
-    int nterms; /* terms kept (terms without a letter or digit are dropped) */
+    /* owned: the MATCH expression */
+    char *match;
+    /* search_prepare_key of the whole query ("" if none) */
+    char key[SEARCH_KEY_MAX + 1];
+    /* the query's digits when it is one all-digit term, else "" */
+    char digits[SEARCH_PHONE_MAX_DIGITS + 1];
+    /* terms kept (terms without a letter or digit are dropped) */
+    int nterms;
+    /* owned: each term's first word or run of CJK characters, folded, each ended by a NUL,
+     * the list by an empty string — what a snippet looks for in the text */
+    char *needles;
 };
 
 /*

@@ -485,6 +485,35 @@ test_ranking(void **state)
     assert_null(r.hits[0].snippet);
     search_result_free(&r);
     free(got);
+    /* A long text is cut around the first match: 60 天, "handover", 60 地. The match starts
+     * at character 60; the window starts 12 characters earlier (at 48) and holds 48
+     * characters: 12 天 + 8 letters of handover + 28 地, with "…" at both cut ends. */
+    {
+        struct buf body, want;
+
+        buf_init(&body, 0);
+        buf_init(&want, 0);
+        for (int i = 0; i < 60; i++)
+            buf_puts(&body, "天");
+        buf_puts(&body, "handover");
+        for (int i = 0; i < 60; i++)
+            buf_puts(&body, "地");
+        put(f->s, "interaction", 9, "长文本", body.data, NULL);
+        buf_puts(&want, "…");
+        for (int i = 0; i < 12; i++)
+            buf_puts(&want, "天");
+        buf_puts(&want, "handover");
+        for (int i = 0; i < 28; i++)
+            buf_puts(&want, "地");
+        buf_puts(&want, "…");
+        got = run(f->s, "HANDOVER 长", NULL, 50, &r);
+        assert_string_equal(got, "i9");
+        assert_string_equal(r.hits[0].snippet, want.data);
+        search_result_free(&r);
+        free(got);
+        buf_free(&body);
+        buf_free(&want);
+    }
 }
 
 static void
