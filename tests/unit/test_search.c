@@ -576,6 +576,16 @@ test_update_and_delete(void **state)
     /* Same ids of different kinds are different records: case 3 and customer 3. */
     put(f->s, "case", 3, "赵敏来电", NULL, NULL);
     expect_set(f->s, "赵敏", NULL, "c3! k3");
+    /* Indexing joins the caller's transaction: rolled back, the record was never indexed;
+     * committed, it is found. */
+    assert_int_equal(store_begin(f->s, &err), SMILE_OK);
+    put(f->s, "customer", 50, "钱多多", NULL, NULL);
+    store_rollback(f->s);
+    expect_set(f->s, "钱多多", NULL, "");
+    assert_int_equal(store_begin(f->s, &err), SMILE_OK);
+    put(f->s, "customer", 50, "钱多多", NULL, NULL);
+    assert_int_equal(store_commit(f->s, &err), SMILE_OK);
+    expect_set(f->s, "钱多多", NULL, "c50!");
     /* Bad kind or id. */
     assert_int_equal(search_index_put(f->s, "contract", 1, "x", NULL, 0, NULL, 0, &err),
                      SMILE_EINVAL);
