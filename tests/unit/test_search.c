@@ -517,6 +517,33 @@ test_ranking(void **state)
 }
 
 static void
+test_exact_title_and_big_text(void **state)
+{
+    struct fixture *f = *state;
+    struct buf big;
+
+    /* A company: the key of "Acme Ltd." is "acmeltd"; the query "acme ltd" has the same key
+     * (exact), "ACME" is a prefix match only, and a case titled "Acme Ltd. complaint" is not
+     * exact for "acme ltd". */
+    put(f->s, "customer", 7, "Acme Ltd.", "info@acme.example", NULL);
+    put(f->s, "case", 7, "Acme Ltd. complaint", NULL, NULL);
+    expect_set(f->s, "acme ltd", NULL, "c7! k7");
+    expect_set(f->s, "ACME", NULL, "c7 k7");
+    expect_set(f->s, "acmeltd", NULL, "c7!");
+    /* A text beyond SEARCH_BODY_MAX (256 KiB) is cut, not refused: "handover" at the start
+     * is found, "tailword" after 300,000 bytes of "x " is not. */
+    buf_init(&big, 0);
+    buf_puts(&big, "handover ");
+    for (int i = 0; i < 150000; i++)
+        buf_puts(&big, "x ");
+    buf_puts(&big, "tailword");
+    put(f->s, "interaction", 8, "big", big.data, NULL);
+    buf_free(&big);
+    expect_set(f->s, "handover", NULL, "i8");
+    expect_set(f->s, "tailword", NULL, "");
+}
+
+static void
 test_kind_and_limit(void **state)
 {
     struct fixture *f = *state;
@@ -646,6 +673,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_phone, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_latin_prefix_and_mixed, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_ranking, setup_db, teardown_db),
+        cmocka_unit_test_setup_teardown(test_exact_title_and_big_text, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_kind_and_limit, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_update_and_delete, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_fts_syntax_is_harmless, setup_db, teardown_db),
