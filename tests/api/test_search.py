@@ -24,7 +24,9 @@ class TestSearch(unittest.TestCase):
     def setUpClass(cls):
         cls.srv = Server()
         cls.srv.add_user("ann", "agent")
+        cls.srv.add_user("ada", "admin")
         cls.c = cls.srv.login("ann")
+        cls.admin = cls.srv.login("ada")
         cls.ids = {}
         cls.etags = {}
         for name, phones, emails in [
@@ -88,7 +90,9 @@ class TestSearch(unittest.TestCase):
         self.assertIn("zhang.wei@example.com", h["snippet"])
 
     def test_kind_and_limit(self):
-        self.assertEqual(self.search("伟", kind="case")["items"], [])
+        # Other tests add cases and interactions; 张伟明 is only ever a customer.
+        self.assertEqual(self.search("伟明", kind="case")["items"], [])
+        self.assertEqual(len(self.search("伟明", kind="customer")["items"]), 1)
         self.assertEqual(len(self.search("伟", kind="customer")["items"]), 3)
         self.assertEqual(len(self.search("伟", limit="1")["items"]), 1)
 
@@ -125,17 +129,63 @@ class TestSearch(unittest.TestCase):
         self.assertEqual(r.status, 201, r)
         cid = r.json["id"]
         self.assertEqual([h["id"] for h in self.search("赵敏")["items"]], [cid])
-        r = self.c.delete("/api/v1/customers/%d" % cid, headers={"If-Match": r.headers["etag"]})
+        # Deleting customers is for admins.
+        r = self.admin.delete("/api/v1/customers/%d" % cid,
+                              headers={"If-Match": r.headers["etag"]})
         self.assertIn(r.status, (200, 204), r)
         self.assertEqual(self.search("赵敏")["items"], [])
         self.assertEqual(self.search("13600000000")["items"], [])
+
+    def test_cases_and_interactions(self):
+        cid = self.ids["李伟"]
+        r = self.c.post("/api/v1/cases", {"type": "handover", "customer_id": cid,
+                                          "subject": "交房预约", "description": "李伟要求周六交房"})
+        self.assertEqual(r.status, 201, r)
+        case_id = r.json["id"]
+        r = self.c.post("/api/v1/interactions", {"kind": "call", "customer_id": cid,
+                                                 "subject": "回访", "body": "confirmed the handover"})
+        self.assertEqual(r.status, 201, r)
+        int_id = r.json["id"]
+        self.assertEqual([(h["kind"], h["id"]) for h in self.search("交房")["items"]],
+                         [("case", case_id)])
+        self.assertEqual([(h["kind"], h["id"]) for h in self.search("handover")["items"]],
+                         [("interaction", int_id)])
+        # 李伟: the customer (exact) first, then the case that mentions 李伟.
+        items = self.search("李伟")["items"]
+        self.assertEqual([(h["kind"], h["id"], h["exact"]) for h in items],
+                         [("customer", cid, True), ("case", case_id, False)])
+        self.assertEqual([h["kind"] for h in self.search("李伟", kind="case")["items"]], ["case"])
+
+    def test_anonymised_customer_is_not_found(self):
+        r = self.c.post("/api/v1/customers", {"kind": "person", "name": "孙悦",
+                                              "phones": ["13511112222"],
+                                              "emails": ["sun.yue@example.com"]})
+        self.assertEqual(r.status, 201, r)
+        cid = r.json["id"]
+        r = self.c.post("/api/v1/cases", {"type": "complaint", "customer_id": cid,
+                                          "subject": "孙悦投诉", "description": "孙悦 says late"})
+        self.assertEqual(r.status, 201, r)
+        case_id = r.json["id"]
+        r = self.c.post("/api/v1/interactions", {"kind": "call", "customer_id": cid,
+                                                 "subject": "孙悦来电", "body": "孙悦 called"})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(len(self.search("孙悦")["items"]), 3)
+        r = self.admin.post("/api/v1/customers/%d/anonymise" % cid)
+        self.assertEqual(r.status, 200, r)
+        # Name, phone, e-mail, the case's subject and description and the interaction's
+        # subject and body are erased: nothing finds them any more.
+        for q in ("孙悦", "13511112222", "2222", "sun.yue", "投诉", "来电"):
+            self.assertEqual(self.search(q)["items"], [], q)
+        # The case itself lives on under its erased subject.
+        self.assertEqual([h["id"] for h in self.search("erased", kind="case")["items"]
+                          if h["id"] == case_id], [case_id])
 
     def test_auth_and_scope(self):
         self.search("伟", status=401, client=self.srv.client())
         no_scope = self.srv.client(token=self.srv.token("ann", "kpi:read"))
         self.search("伟", status=403, client=no_scope)
         reader = self.srv.client(token=self.srv.token("ann", "crm:read"))
-        self.assertEqual(len(self.search("伟", client=reader)["items"]), 3)
+        self.assertEqual(len(self.search("伟", client=reader, kind="customer")["items"]), 3)
 
 
 if __name__ == "__main__":
