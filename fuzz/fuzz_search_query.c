@@ -26,14 +26,18 @@ valid_utf8(const unsigned char *p, size_t n)
             i++;
             continue;
         }
-        if (p[i] >= 0xC2 && p[i] <= 0xDF)
-            len = 2, c = p[i] & 0x1F;
-        else if (p[i] >= 0xE0 && p[i] <= 0xEF)
-            len = 3, c = p[i] & 0x0F;
-        else if (p[i] >= 0xF0 && p[i] <= 0xF4)
-            len = 4, c = p[i] & 0x07;
-        else
+        if (p[i] >= 0xC2 && p[i] <= 0xDF) {
+            len = 2;
+            c = p[i] & 0x1F;
+        } else if (p[i] >= 0xE0 && p[i] <= 0xEF) {
+            len = 3;
+            c = p[i] & 0x0F;
+        } else if (p[i] >= 0xF0 && p[i] <= 0xF4) {
+            len = 4;
+            c = p[i] & 0x07;
+        } else {
             return false;
+        }
         if (i + len > n)
             return false;
         for (size_t k = 1; k < len; k++) {
