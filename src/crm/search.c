@@ -546,7 +546,7 @@ search_index_put(struct store *s, const char *kind, int64_t id, const char *titl
         "whole = excluded.whole, phone = excluded.phone, tail = excluded.tail, "
         "body = excluded.body WHERE search_docs.title IS NOT excluded.title "
         "OR search_docs.phone IS NOT excluded.phone OR search_docs.body IS NOT excluded.body";
-    struct buf name, whole, fwd, rev, body;
+    struct buf shown, name, whole, fwd, rev, body;
     struct store_stmt *st;
     int64_t rowid;
     int rc;
@@ -556,6 +556,21 @@ search_index_put(struct store *s, const char *kind, int64_t id, const char *titl
         return rc;
     if (title == NULL)
         title = "";
+    buf_init(&shown, 0);
+    /* The title is shown as it is, so it must be valid UTF-8 (JSON): bad bytes become '?'. */
+    for (size_t i = 0, tl = strlen(title); i < tl;) {
+        uint32_t c;
+        size_t n = utf8_decode((const unsigned char *)title + i, tl - i, &c);
+
+        if (n == 0) {
+            buf_putc(&shown, '?');
+            n = 1;
+        } else {
+            buf_append(&shown, title + i, n);
+        }
+        i += n;
+    }
+    title = shown.data ? shown.data : "";
     buf_init(&name, SEARCH_BODY_MAX);
     buf_init(&whole, 0);
     buf_init(&fwd, 0);
@@ -588,6 +603,7 @@ search_index_put(struct store *s, const char *kind, int64_t id, const char *titl
         rc = rc == STORE_DONE ? SMILE_OK : rc;
         store_stmt_reset(st);
     }
+    buf_free(&shown);
     buf_free(&name);
     buf_free(&whole);
     buf_free(&fwd);

@@ -613,6 +613,19 @@ test_update_and_delete(void **state)
     put(f->s, "customer", 50, "钱多多", NULL, NULL);
     assert_int_equal(store_commit(f->s, &err), SMILE_OK);
     expect_set(f->s, "钱多多", NULL, "c50!");
+    /* A title that is not valid UTF-8 is shown with '?' for each bad byte (results are JSON):
+     * "赵\xFF敏" → "赵?敏"; it is still found by its characters. */
+    {
+        struct search_result r;
+        char *got;
+
+        put(f->s, "customer", 60, "赵\xFF敏", NULL, NULL);
+        got = sorted(run(f->s, "敏", "customer", 50, &r));
+        assert_string_equal(got, "c3 c60");
+        assert_string_equal(r.hits[0].id == 60 ? r.hits[0].title : r.hits[1].title, "赵?敏");
+        search_result_free(&r);
+        free(got);
+    }
     /* Bad kind or id. */
     assert_int_equal(search_index_put(f->s, "contract", 1, "x", NULL, 0, NULL, 0, &err),
                      SMILE_EINVAL);
