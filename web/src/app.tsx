@@ -1,0 +1,41 @@
+// The application: picks the page for the path, keeps signed-out users on the sign-in
+// page, and wraps workspace pages in the shell. The counter page is full screen.
+import { useEffect } from 'preact/hooks';
+import { useLocale } from './i18n';
+import { match, navigate, usePath } from './router';
+import { useSession } from './session';
+import { Shell } from './components/Shell';
+import { SignIn } from './pages/SignIn';
+import { Customers } from './pages/Customers';
+import { Customer360 } from './pages/Customer360';
+import { CaseView } from './pages/CaseView';
+import { Counter } from './pages/Counter';
+
+export function App() {
+  useLocale(); // re-render everything when the language changes
+  const path = usePath();
+  const s = useSession();
+  const signInPage = path === '/app/sign-in';
+
+  useEffect(() => {
+    if (!s && !signInPage) {
+      const next = path.startsWith('/app/') ? `?next=${encodeURIComponent(path)}` : '';
+      navigate(`/app/sign-in${next}`, true);
+    } else if (s && (signInPage || path === '/' || path === '/app' || path === '/app/')) {
+      navigate('/app/customers', true);
+    }
+  }, [s, path]);
+
+  if (!s) {
+    const next = new URLSearchParams(location.search).get('next') ?? undefined;
+    return <SignIn next={next} />;
+  }
+  if (path === '/app/counter') return <Counter />;
+
+  let page;
+  let p: Record<string, string> | null;
+  if ((p = match('/app/customers/:id', path))) page = <Customer360 id={p.id!} />;
+  else if ((p = match('/app/cases/:id', path))) page = <CaseView id={p.id!} />;
+  else page = <Customers />;
+  return <Shell>{page}</Shell>;
+}

@@ -1,0 +1,13 @@
+// Entry point: styles, the dev-only fake API (never in a production build), the app.
+import { render } from 'preact';
+import './styles.css';
+import { App } from './app';
+
+async function start() {
+  if (import.meta.env.DEV && import.meta.env.VITE_FAKE_API === '1') {
+    const { installFakeApi } = await import('./dev/fake');
+    installFakeApi();
+  }
+  render(<App />, document.getElementById('app')!);
+}
+void start();
