@@ -22,13 +22,13 @@ export function App() {
       const next = path.startsWith('/app/') ? `?next=${encodeURIComponent(path)}` : '';
       navigate(`/app/sign-in${next}`, true);
     } else if (s && (signInPage || path === '/' || path === '/app' || path === '/app/')) {
-      navigate('/app/customers', true);
+      const next = new URLSearchParams(location.search).get('next');
+      navigate(next && next.startsWith('/app/') && next !== '/app/sign-in' ? next : '/app/customers', true);
     }
   }, [s, path]);
 
   if (!s) {
-    const next = new URLSearchParams(location.search).get('next') ?? undefined;
-    return <SignIn next={next} />;
+    return <SignIn />;
   }
   if (path === '/app/counter') return <Counter />;
 

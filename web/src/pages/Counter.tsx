@@ -108,6 +108,9 @@ export function Counter() {
   };
 
   const arrived = () => {
+    // Full screen on the first tap (browsers allow it only from a user gesture).
+    if (!document.fullscreenElement && document.documentElement.requestFullscreen)
+      document.documentElement.requestFullscreen().catch(() => undefined);
     const v: Visit = { id: uuid(), ticket: ticket.trim(), arrivedAt: Date.now(), greetedAt: null };
     setVisit(v);
     setTicket('');

@@ -4,10 +4,9 @@ import { useState } from 'preact/hooks';
 import { ApiError } from '../api';
 import { ErrorBox, LangSwitch } from '../components/common';
 import { t } from '../i18n';
-import { navigate } from '../router';
 import { signIn, takeNotice } from '../session';
 
-export function SignIn(props: { next?: string }) {
+export function SignIn() {
   const [notice] = useState(takeNotice);
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
@@ -25,8 +24,7 @@ export function SignIn(props: { next?: string }) {
     }
     setBusy(true);
     try {
-      await signIn(username.trim(), password);
-      navigate(props.next && props.next.startsWith('/app/') ? props.next : '/app/customers', true);
+      await signIn(username.trim(), password); // the app then opens props.next
     } catch (err) {
       if (err instanceof ApiError && (err.status === 401 || err.status === 422)) setMessage(t('signin.failed'));
       else setError(err);
