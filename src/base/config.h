@@ -21,6 +21,7 @@ enum config_key {
     CFG_SESSION_TTL,
     CFG_LOGIN_ATTEMPTS,
     CFG_LOGIN_WINDOW,
+    CFG_COOKIE_SECURE,
     CFG_DRAIN_MS,
     CFG_COUNT
 };

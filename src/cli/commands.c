@@ -6,6 +6,7 @@
 #include "cli/cli.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "api/api.h"
 #include "store/store.h"
@@ -15,7 +16,10 @@ const struct cli_command cli_commands[] = {
     {"init", cli_init, "create or upgrade a database"},
     {"migrate", cli_migrate, "apply pending migrations (--status to show)"},
     {"backup", cli_backup, "write an online backup of the database to FILE"},
-    {"routes", cli_routes, "list every API route with its roles and scope"},
+    {"user", cli_user, "add, list, disable staff accounts and set passwords"},
+    {"team", cli_team, "add and list teams"},
+    {"token", cli_token, "create, list and revoke API tokens"},
+    {"routes", cli_routes, "list every API route with its roles and scope (--json)"},
     {"version", cli_version, "print the version"},
     {NULL, NULL, NULL},
 };
@@ -33,23 +37,42 @@ int
 cli_routes(int argc, char **argv)
 {
     static const char *m[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "?"};
+    bool json = argc > 1 && strcmp(argv[1], "--json") == 0;
 
-    (void)argc;
-    (void)argv;
+    if (argc > 1 && !json) {
+        fprintf(stderr, "usage: smile routes [--json]\n");
+        return 2;
+    }
+    if (json)
+        printf("[\n");
     for (int i = 0; i < api_route_count; i++) {
         const struct api_route *r = &api_routes[i];
-        struct buf b;
+        bool pub = r->flags & API_PUBLIC;
+        struct buf scopes, roles;
 
-        buf_init(&b, 0);
-        api_scopes_format(r->scope, &b);
-        printf("%s %s roles=%s%s%s scope=%s\n", m[r->method], r->pattern,
-               r->flags & API_PUBLIC ? "public" : "",
-               !(r->flags & API_PUBLIC) && (r->roles & API_ROLE_AGENT) ? "agent," : "",
-               !(r->flags & API_PUBLIC)
-                   ? ((r->roles & API_ROLE_SUPERVISOR) ? "supervisor,admin" : "admin")
-                   : "",
-               b.len ? b.data : "-");
-        buf_free(&b);
+        buf_init(&scopes, 0);
+        buf_init(&roles, 0);
+        api_scopes_format(r->scope, &scopes);
+        for (int bit = API_ROLE_AGENT; bit <= API_ROLE_ADMIN; bit <<= 1) {
+            if (pub || !(r->roles & (unsigned)bit))
+                continue;
+            if (json)
+                buf_printf(&roles, "%s\"%s\"", roles.len ? "," : "", api_role_name(bit));
+            else
+                buf_printf(&roles, "%s%s", roles.len ? "," : "", api_role_name(bit));
+        }
+        if (json)
+            printf("  {\"method\":\"%s\",\"path\":\"%s\",\"public\":%s,\"roles\":[%s],"
+                   "\"scope\":\"%s\"}%s\n",
+                   m[r->method], r->pattern, pub ? "true" : "false", roles.len ? roles.data : "",
+                   scopes.len ? scopes.data : "", i + 1 < api_route_count ? "," : "");
+        else
+            printf("%-7s %-44s %-24s %s\n", m[r->method], r->pattern, pub ? "public" : roles.data,
+                   scopes.len ? scopes.data : "-");
+        buf_free(&scopes);
+        buf_free(&roles);
     }
+    if (json)
+        printf("]\n");
     return 0;
 }
