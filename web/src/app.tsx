@@ -11,25 +11,30 @@ import { Customer360 } from './pages/Customer360';
 import { CaseView } from './pages/CaseView';
 import { Counter } from './pages/Counter';
 
+/** Where the app must go instead of rendering path, or null to render it. */
+function redirectFor(signedIn: boolean, path: string): string | null {
+  if (!signedIn)
+    return path === '/app/sign-in' ? null : `/app/sign-in${path.startsWith('/app/') ? `?next=${encodeURIComponent(path)}` : ''}`;
+  if (path === '/app/sign-in' || path === '/' || path === '/app' || path === '/app/') {
+    const next = new URLSearchParams(location.search).get('next');
+    return next && next.startsWith('/app/') && next !== '/app/sign-in' ? next : '/app/customers';
+  }
+  return null;
+}
+
 export function App() {
   useLocale(); // re-render everything when the language changes
   const path = usePath();
   const s = useSession();
-  const signInPage = path === '/app/sign-in';
+  const to = redirectFor(!!s, path);
 
   useEffect(() => {
-    if (!s && !signInPage) {
-      const next = path.startsWith('/app/') ? `?next=${encodeURIComponent(path)}` : '';
-      navigate(`/app/sign-in${next}`, true);
-    } else if (s && (signInPage || path === '/' || path === '/app' || path === '/app/')) {
-      const next = new URLSearchParams(location.search).get('next');
-      navigate(next && next.startsWith('/app/') && next !== '/app/sign-in' ? next : '/app/customers', true);
-    }
-  }, [s, path]);
+    if (to) navigate(to, true);
+  }, [to]);
 
-  if (!s) {
-    return <SignIn />;
-  }
+  // Nothing is mounted on the way to another page (it would fetch for nothing).
+  if (!s) return <SignIn />;
+  if (to) return null;
   if (path === '/app/counter') return <Counter />;
 
   let page;

@@ -63,16 +63,41 @@ export function useSession(): Session | null {
   return current;
 }
 
+// Set while signed in, in localStorage (shared by the tabs): a new tab asks the server
+// for the session (GET /api/v1/session) only when it is set, so anonymous visitors make
+// no request that must fail.
+const HINT = 'smile.signedIn';
+
 function store(s: Session | null) {
   current = s;
   setCsrfToken(s ? s.csrf_token : null);
   try {
-    if (s) sessionStorage.setItem(KEY, JSON.stringify(s));
-    else sessionStorage.removeItem(KEY);
+    if (s) {
+      sessionStorage.setItem(KEY, JSON.stringify(s));
+      localStorage.setItem(HINT, '1');
+    } else {
+      sessionStorage.removeItem(KEY);
+      localStorage.removeItem(HINT);
+    }
   } catch {
     /* ignore */
   }
   changed();
+}
+
+/** In a new tab of a signed-in browser: takes the session (user, CSRF token) from the server. */
+export async function restoreSession(): Promise<void> {
+  try {
+    if (current || localStorage.getItem(HINT) !== '1') return;
+  } catch {
+    return;
+  }
+  try {
+    const r = await api<Session>('GET', '/api/v1/session', undefined, { noExpire: true });
+    if (r.data?.user && r.data.csrf_token) store(r.data);
+  } catch {
+    store(null);
+  }
 }
 
 export async function signIn(username: string, password: string): Promise<Session> {

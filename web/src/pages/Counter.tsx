@@ -7,7 +7,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, uuid } from '../api';
 import { LangSwitch, Link } from '../components/common';
 import { t } from '../i18n';
-import { useSession } from '../session';
+import { signOut, useSession } from '../session';
 
 type VisitType = 'visit.arrived' | 'visit.greeted' | 'visit.left';
 interface CounterEvent {
@@ -151,6 +151,9 @@ export function Counter() {
         <Link href="/app/customers" class="exit">
           {t('counter.exit')}
         </Link>
+        <button type="button" class="counter-signout" id="counter-sign-out" onClick={() => void signOut()}>
+          {t('user.signOut')}
+        </button>
       </header>
       <section class="counter-body" aria-live="polite">
         {!visit && (
