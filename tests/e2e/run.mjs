@@ -452,6 +452,31 @@ test('sign in as an agent (en) into the counter, new tab stays signed in, sign o
   eq((await pageApi(page, 'GET', '/api/v1/session')).status, 401, 'GET /session after sign-out');
 }, { needs: [...SESSION, ['GET', '/api/v1/session']], users: true, allow: [/status of 401/] });
 
+test("the user's language is saved (PATCH /api/v1/session) and follows them to another browser", async ({ page, errors }) => {
+  await signIn(page, users.supervisor, '/app/counter');
+  await page.waitForSelector('#counter-arrived');
+  const saved = page.waitForResponse((r) => r.url().endsWith('/api/v1/session') && r.request().method() === 'PATCH');
+  await page.selectOption('#lang', 'zh-CN');
+  eq((await saved).status(), 200, 'PATCH /api/v1/session');
+  // Another browser (fresh storage, English navigator): after sign-in the UI is Chinese.
+  const other = await browser.newContext({ locale: 'en-US', viewport: TABLET, baseURL: base });
+  try {
+    const p2 = await other.newPage();
+    p2.on('console', (m) => m.type() === 'error' && errors.push(`console (2nd browser): ${m.text()}`));
+    await p2.goto('/app/sign-in?next=%2Fapp%2Fcounter');
+    eq(await p2.textContent('#signin-title'), 'Sign in', 'English before sign-in');
+    await p2.fill('#username', users.supervisor);
+    await p2.fill('#password', PASSWORD);
+    await p2.click('#signin-submit');
+    await p2.waitForSelector('#counter-arrived');
+    eq(await p2.textContent('#counter-arrived'), '客户到达', 'Chinese after sign-in');
+    eq(await p2.getAttribute('html', 'lang'), 'zh-CN', 'html lang');
+  } finally {
+    await other.close();
+  }
+  await page.selectOption('#lang', 'en');
+}, { needs: [...SESSION, ['PATCH', '/api/v1/session']], users: true });
+
 test('wrong password says so (zh-CN) and stays on sign-in', async ({ page }) => {
   await page.goto('/app/sign-in');
   await page.fill('#username', users.agent);
