@@ -512,12 +512,20 @@ test('change password from the user menu, sign in with the new one', async ({ pa
   assert(r.status < 300, `password restored: ${r.status}`);
 }, { needs: [...SESSION, ['POST', '/api/v1/session/password'], ['GET', '/api/v1/customers']], users: true });
 
+// A valid PRC resident ID (GB 11643): area 110105, born 1949-12-31, sequence 123, then
+// the check character "10X98765432"[Σ digit×weight mod 11], weights 7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2:
+//   1×7=7 1×9=9 0×10=0 1×5=5 0×8=0 5×4=20 1×2=2 9×1=9 4×6=24 9×3=27 1×7=7 2×9=18 3×10=30
+//   1×5=5 1×8=8 2×4=8 3×2=6 → 185; 185 mod 11 = 9 → "10X98765432"[9] = '3'.
+const ID_NUMBER = '110105194912311233';
+const ID_MASKED = '110***********1233'; // first 3, eleven '*', last 4 (docs/crm.md)
+
 async function makeCustomer(page, n) {
   const r = await pageApi(page, 'POST', '/api/v1/customers', {
+    kind: 'person',
     name: `张伟 Test ${n}`,
-    phone: `+86 138 0000 ${1000 + n}`,
-    email: `test${n}@example.com`,
-    id_number: '110105194912311234',
+    phones: [`1380013${String(8000 + n)}`],
+    emails: [`test${n}@example.com`],
+    id_number: ID_NUMBER,
   });
   assert(r.status === 201 || r.status === 200, `create customer: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body;
@@ -540,7 +548,7 @@ for (const [loc, lang] of [['en-US', 'en'], ['zh-CN', 'zh-CN']]) {
     await page.click(`text=${c.name}`);
     await page.waitForURL(/\/app\/customers\/\d+/);
     await page.waitForSelector('#customer-name');
-    eq(await page.textContent('#field-id_number'), '110***********1234', 'masked ID number');
+    eq(await page.textContent('#field-id_number'), ID_MASKED, 'masked ID number');
     eq(await page.locator('#reveal').count(), 0, 'no reveal button for an agent');
     assert((await page.textContent('#timeline-h')) === (lang === 'en' ? 'Timeline' : '时间线'), 'timeline heading');
     await shot(page, `customer360-${lang}`);
@@ -554,7 +562,7 @@ test('a supervisor reveals the ID number', async ({ page }) => {
   await page.waitForSelector('#reveal');
   await page.click('#reveal');
   await page.waitForFunction(() => !document.querySelector('#field-id_number')?.textContent?.includes('*'));
-  assert((await page.textContent('#field-id_number')).startsWith('110105194912311234'), 'full ID number');
+  assert((await page.textContent('#field-id_number')).startsWith(ID_NUMBER), 'full ID number');
 }, { needs: CUSTOMERS, users: true });
 
 test('search box: type, arrow, Enter opens the customer', async ({ page }) => {
@@ -569,20 +577,39 @@ test('search box: type, arrow, Enter opens the customer', async ({ page }) => {
   await page.waitForURL(new RegExp(`/app/customers/${c.id}$`));
 }, { needs: [...CUSTOMERS, ['GET', '/api/v1/search']], users: true });
 
-test('case view: resolve and reopen (zh-CN), stale If-Match is reported', async ({ page }) => {
+test('case view (zh-CN): assign to me, resolve, reopen; a stale If-Match is reported', async ({ page }) => {
   await signIn(page, users.agent);
   const c = await makeCustomer(page, 5);
-  const k = await pageApi(page, 'POST', '/api/v1/cases', { customer_id: c.id, subject: 'Card blocked' });
+  const k = await pageApi(page, 'POST', '/api/v1/cases', { type: 'repair', customer_id: c.id, subject: '窗户漏水 Leaking window' });
   assert(k.status === 201 || k.status === 200, `create case: ${k.status} ${JSON.stringify(k.body)}`);
   await page.goto(`/app/cases/${k.body.id}`);
   await page.waitForSelector('#case-status');
-  eq(await page.textContent('#case-status'), '处理中', 'open in Chinese');
+  eq(await page.textContent('#case-status'), '新建', 'new, in Chinese');
+  assert((await page.textContent('.case')).includes('报修'), 'type in Chinese');
+  // Assign to me: new → open.
+  await page.click('#case-assign-me');
+  await page.waitForFunction(() => document.querySelector('#case-status')?.textContent === '处理中');
   await page.click('#case-resolve');
   await page.waitForFunction(() => document.querySelector('#case-status')?.textContent === '已解决');
   await shot(page, 'case-zh-CN');
   await page.click('#case-reopen');
   await page.waitForFunction(() => document.querySelector('#case-status')?.textContent === '处理中');
-}, { needs: [...CUSTOMERS, ['GET', '/api/v1/cases/1'], ['POST', '/api/v1/cases'], ['POST', '/api/v1/cases/1/resolve'], ['POST', '/api/v1/cases/1/reopen']], users: true, locale: 'zh-CN' });
+  // Someone else changes the case behind the page's back: the next action gets 412,
+  // the page reloads the case and says so.
+  const cur = await page.evaluate(async (u) => (await fetch(u)).headers.get('ETag'), `/api/v1/cases/${k.body.id}`);
+  const other = await page.evaluate(
+    async ([u, etag]) => {
+      const s = JSON.parse(sessionStorage.getItem('smile.session'));
+      const r = await fetch(u, { method: 'PATCH', headers: { 'Content-Type': 'application/json', 'If-Match': etag, 'X-CSRF-Token': s.csrf_token }, body: JSON.stringify({ priority: 'urgent' }) });
+      return r.status;
+    },
+    [`/api/v1/cases/${k.body.id}`, cur],
+  );
+  eq(other, 200, 'PATCH by "someone else"');
+  await page.click('#case-pending');
+  await page.waitForSelector('text=其他人修改了此工单');
+  assert((await page.textContent('.case')).includes('紧急'), 'reloaded: priority urgent');
+}, { needs: [...CUSTOMERS, ['GET', '/api/v1/cases/1'], ['POST', '/api/v1/cases'], ['PATCH', '/api/v1/cases/1'], ['POST', '/api/v1/cases/1/assign'], ['POST', '/api/v1/cases/1/resolve'], ['POST', '/api/v1/cases/1/reopen'], ['POST', '/api/v1/cases/1/pending'], ['GET', '/api/v1/users']], users: true, locale: 'zh-CN', allow: [/status of 412/] });
 
 test('counter (tablet): arrived → 5 s countdown → greeted → left emits three events', async ({ page }) => {
   await signIn(page, users.agent);

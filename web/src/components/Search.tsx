@@ -13,20 +13,21 @@ export interface SearchItem {
   snippet?: string;
 }
 
-export function hrefFor(item: SearchItem): string {
+/** The page of a search hit; null for kinds without a page of their own yet. */
+export function hrefFor(item: SearchItem): string | null {
   switch (item.kind) {
     case 'customer':
       return `/app/customers/${encodeURIComponent(String(item.id))}`;
     case 'case':
       return `/app/cases/${encodeURIComponent(String(item.id))}`;
     default:
-      return `/app/${encodeURIComponent(item.kind)}s/${encodeURIComponent(String(item.id))}`;
+      return null;
   }
 }
 
 function kindLabel(kind: string): string {
   const k = `search.kind.${kind}` as MessageKey;
-  return ['customer', 'case', 'contact'].includes(kind) ? t(k) : t('search.kind.other');
+  return ['customer', 'case', 'contact', 'interaction'].includes(kind) ? t(k) : t('search.kind.other');
 }
 
 export function Search() {
@@ -80,10 +81,12 @@ export function Search() {
   }, [q]);
 
   const go = (it: SearchItem) => {
+    const href = hrefFor(it);
+    if (!href) return;
     setOpen(false);
     setQ('');
     input.current?.blur();
-    navigate(hrefFor(it));
+    navigate(href);
   };
 
   const onKey = (e: KeyboardEvent) => {

@@ -4,14 +4,15 @@
 const user = { id: 1, username: 'dev', display_name: 'Dev Agent', role: 'supervisor', team_id: 1, locale: null };
 const customers = Array.from({ length: 73 }, (_, i) => ({
   id: i + 1,
+  kind: 'person',
   name: i % 2 ? `张伟 ${i + 1}` : `Alice Example ${i + 1}`,
-  phone: `+86 138 0000 ${String(1000 + i)}`,
-  email: `customer${i + 1}@example.com`,
+  phones: [`1380000${String(1000 + i)}`],
+  emails: [`customer${i + 1}@example.com`],
   id_number: `110***********${String(1000 + i)}`,
   updated_at: new Date(Date.now() - i * 3600e3).toISOString(),
 }));
-const cases: Record<number, { id: number; subject: string; status: string; priority: string; customer_id: number; assignee: string | null; created_at: string; version: number }> = {
-  1: { id: 1, subject: 'Card blocked', status: 'open', priority: 'high', customer_id: 1, assignee: null, created_at: new Date().toISOString(), version: 1 },
+const cases: Record<number, { id: number; type: string; subject: string; status: string; priority: string; customer_id: number; assignee_id: number | null; opened_at: string; version: number }> = {
+  1: { id: 1, type: 'repair', subject: 'Leaking window', status: 'new', priority: 'high', customer_id: 1, assignee_id: null, opened_at: new Date().toISOString(), version: 1 },
 };
 
 function json(status: number, body: unknown, headers: Record<string, string> = {}) {
@@ -37,7 +38,7 @@ export function installFakeApi() {
     if (p === '/search') {
       const q = (url.searchParams.get('q') ?? '').toLowerCase();
       return json(200, {
-        items: customers.filter((c) => c.name.toLowerCase().includes(q)).slice(0, 8).map((c) => ({ kind: 'customer', id: c.id, title: c.name, snippet: c.phone })),
+        items: customers.filter((c) => c.name.toLowerCase().includes(q)).slice(0, 8).map((c) => ({ kind: 'customer', id: c.id, title: c.name, snippet: c.phones[0] })),
       });
     }
     if (p === '/customers') {
@@ -54,21 +55,26 @@ export function installFakeApi() {
     }
     if ((m = p.match(/^\/customers\/(\d+)\/timeline$/)))
       return json(200, {
-        items: ['phone', 'email', 'counter', 'phone'].map((ch, i) => ({ id: i, type: `${ch === 'phone' ? 'call' : ch === 'email' ? 'email' : 'visit'}.x`, channel: ch, occurred_at: new Date(Date.now() - i * 86400e3).toISOString(), actor: 'dev' })),
+        items: ['phone', 'email', 'counter', 'phone'].map((ch, i) => ({
+          type: 'interaction',
+          at: new Date(Date.now() - i * 86400e3).toISOString(),
+          record: { id: i + 1, kind: ch === 'phone' ? 'call' : ch === 'email' ? 'email' : 'visit', channel: ch, subject: `Contact ${i + 1}` },
+        })),
       });
     if ((m = p.match(/^\/cases\/(\d+)(?:\/(\w+))?$/))) {
       const c = cases[Number(m[1])];
       if (!c) return json(404, { title: 'Not Found', status: 404, detail: 'no case' });
       const h = new Headers(init?.headers);
       if (method !== 'GET' && h.get('If-Match') !== `"${c.version}"`) return json(412, { title: 'Precondition Failed', status: 412 });
-      const to: Record<string, string> = { resolve: 'resolved', reopen: 'open', close: 'closed', pending: 'pending', assign: c.status };
+      const to: Record<string, string> = { resolve: 'resolved', reopen: 'open', close: 'closed', pending: 'pending', assign: c.status === 'new' ? 'open' : c.status };
       if (m[2]) c.status = to[m[2]] ?? c.status;
-      if (m[2] === 'assign') c.assignee = body.assignee;
-      if (method === 'PATCH') c.subject = body.subject;
+      if (m[2] === 'assign') c.assignee_id = body.assignee_id;
+      if (method === 'PATCH') Object.assign(c, body);
       if (method !== 'GET') c.version++;
       return json(200, c, { ETag: `"${c.version}"` });
     }
-    if (p === '/events') return json(201, { id: 1 });
+    if (p === '/events') return json(201, { id: 1, status: 'created' });
+    if (p === '/users') return json(200, { items: [user, { ...user, id: 2, username: 'ann', display_name: 'Ann' }], next_cursor: null });
     return json(404, { title: 'Not Found', status: 404, detail: `no such resource: ${url.pathname}` });
   };
 }

@@ -1,43 +1,58 @@
-// Case view: GET /api/v1/cases/{id} (with its ETag), the state actions
-// POST /api/v1/cases/{id}/assign|resolve|reopen|close|pending, and edits by PATCH with
-// If-Match. A 412 (someone else changed the case) reloads it and says so.
+// Case view: GET /api/v1/cases/{id} (with its ETag), the actions
+// POST /api/v1/cases/{id}/assign|pending|resolve|reopen|close and edits by PATCH, all with
+// If-Match. A 412 (someone else changed the case) reloads it and says so. The actions
+// offered follow the case state machine (docs/crm.md): new → open (assign) → pending →
+// resolved → closed; a pending case is resumed by PATCH {"status": "open"}.
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError } from '../api';
+import { api, ApiError, type ApiResult } from '../api';
 import { ErrorBox, Link, Loading } from '../components/common';
 import { formatTime, t, type MessageKey } from '../i18n';
+import { useSession } from '../session';
 
 export interface Case {
   id: number;
+  type?: string;
   subject?: string;
-  title?: string;
   status: string;
-  priority?: string | number;
+  priority?: string;
   customer_id?: number | null;
-  assignee?: string | null;
   assignee_id?: number | null;
+  team_id?: number | null;
+  channel?: string;
   opened_at?: string;
-  created_at?: string;
   [k: string]: unknown;
 }
 
-type Action = 'assign' | 'resolve' | 'reopen' | 'close' | 'pending';
+interface StaffUser {
+  id: number;
+  username: string;
+  display_name?: string;
+}
+
+type Action = 'assign' | 'pending' | 'resume' | 'resolve' | 'reopen' | 'close';
 const ACTIONS: Record<string, Action[]> = {
-  open: ['assign', 'pending', 'resolve', 'close'],
-  pending: ['assign', 'reopen', 'resolve', 'close'],
+  new: ['assign', 'resolve'],
+  open: ['assign', 'pending', 'resolve'],
+  pending: ['assign', 'resume', 'resolve'],
   resolved: ['reopen', 'close'],
-  closed: ['reopen'],
+  closed: [],
 };
 
-function statusLabel(s: string): string {
-  return ['open', 'pending', 'resolved', 'closed'].includes(s) ? t(`case.status.${s}` as MessageKey) : s;
+/** A message key's text when the catalogue has it, else the raw value. */
+function tr(prefix: string, v: string | undefined | null): string {
+  if (!v) return '';
+  const key = `${prefix}.${v}` as MessageKey;
+  const s = t(key);
+  return s === key ? v : s;
 }
 
 export function CaseView(props: { id: string }) {
+  const s = useSession();
   const [c, setC] = useState<Case | null>(null);
   const [etag, setEtag] = useState<string | null>(null);
+  const [users, setUsers] = useState<StaffUser[]>([]);
   const [error, setError] = useState<unknown>(null);
   const [actionError, setActionError] = useState<unknown>(null);
-  const [note, setNote] = useState('');
   const [assignee, setAssignee] = useState('');
   const [msg, setMsg] = useState<string | null>(null);
   const [editing, setEditing] = useState(false);
@@ -56,9 +71,12 @@ export function CaseView(props: { id: string }) {
   };
   useEffect(() => {
     void load();
+    api<{ items: StaffUser[] }>('GET', '/api/v1/users?limit=500')
+      .then((r) => setUsers(r.data.items ?? []))
+      .catch(() => setUsers([]));
   }, [props.id]);
 
-  const handle = async (fn: () => Promise<{ data: Case; etag: string | null }>) => {
+  const handle = async (fn: () => Promise<ApiResult<Case>>) => {
     setMsg(null);
     setActionError(null);
     try {
@@ -66,9 +84,9 @@ export function CaseView(props: { id: string }) {
       if (r.data && typeof r.data === 'object' && 'status' in r.data) {
         setC(r.data);
         setEtag(r.etag);
+        if (!r.etag) await load();
       } else await load();
       setMsg(t('case.done'));
-      setNote('');
     } catch (e) {
       if (e instanceof ApiError && e.status === 412) {
         await load();
@@ -77,11 +95,10 @@ export function CaseView(props: { id: string }) {
     }
   };
 
-  const act = (a: Action) =>
+  const act = (a: Action, assigneeId?: number) =>
     handle(() => {
-      const body: Record<string, unknown> = {};
-      if (note.trim()) body.note = note.trim();
-      if (a === 'assign') body.assignee = assignee.trim();
+      if (a === 'resume') return api<Case>('PATCH', base, { status: 'open' }, { ifMatch: etag });
+      const body = a === 'assign' ? { assignee_id: assigneeId } : {};
       return api<Case>('POST', `${base}/${a}`, body, { ifMatch: etag });
     });
 
@@ -94,17 +111,22 @@ export function CaseView(props: { id: string }) {
 
   if (error) return <ErrorBox error={error} onRetry={() => void load()} />;
   if (!c) return <Loading />;
-  const title = c.subject ?? c.title ?? '';
+  const actions = ACTIONS[c.status] ?? [];
+  const who = (id: number | null | undefined) => {
+    if (!id) return t('case.unassigned');
+    const u = users.find((x) => x.id === id);
+    return u ? u.display_name || u.username : `#${id}`;
+  };
 
   return (
     <section class="page case">
       <header class="page-head">
         <h1 id="case-title">
           {t('case.title', { id: c.id })}
-          {title && <span class="muted"> · {title}</span>}
+          {c.subject && <span class="muted"> · {c.subject}</span>}
         </h1>
         <span class={`status status-${c.status}`} id="case-status">
-          {statusLabel(c.status)}
+          {tr('case.status', c.status)}
         </span>
       </header>
       <div class="grid-2">
@@ -131,28 +153,35 @@ export function CaseView(props: { id: string }) {
                   </form>
                 ) : (
                   <>
-                    {title}{' '}
-                    <button
-                      type="button"
-                      class="small"
-                      onClick={() => {
-                        setSubject(title);
-                        setEditing(true);
-                      }}
-                    >
-                      {t('case.edit')}
-                    </button>
+                    {c.subject}
+                    {c.status !== 'closed' && (
+                      <button
+                        type="button"
+                        class="small"
+                        id="case-edit"
+                        onClick={() => {
+                          setSubject(c.subject ?? '');
+                          setEditing(true);
+                        }}
+                      >
+                        {t('case.edit')}
+                      </button>
+                    )}
                   </>
                 )}
               </dd>
             </div>
             <div>
+              <dt>{t('case.type')}</dt>
+              <dd>{tr('case.type', c.type)}</dd>
+            </div>
+            <div>
               <dt>{t('case.priority')}</dt>
-              <dd>{c.priority ?? ''}</dd>
+              <dd>{tr('case.priority', c.priority)}</dd>
             </div>
             <div>
               <dt>{t('case.assignee')}</dt>
-              <dd>{c.assignee ?? (c.assignee_id ? `#${c.assignee_id}` : t('case.unassigned'))}</dd>
+              <dd id="case-assignee">{who(c.assignee_id)}</dd>
             </div>
             <div>
               <dt>{t('case.customer')}</dt>
@@ -160,27 +189,44 @@ export function CaseView(props: { id: string }) {
             </div>
             <div>
               <dt>{t('case.opened')}</dt>
-              <dd>{formatTime(c.opened_at ?? c.created_at)}</dd>
+              <dd>{formatTime(c.opened_at)}</dd>
             </div>
           </dl>
         </section>
         <section class="card actions-card">
-          <label>
-            {t('case.note')}
-            <textarea rows={3} value={note} onInput={(e) => setNote(e.currentTarget.value)} />
-          </label>
-          {(ACTIONS[c.status] ?? []).includes('assign') && (
-            <label>
-              {t('case.assignTo')}
-              <input value={assignee} onInput={(e) => setAssignee(e.currentTarget.value)} />
-            </label>
+          {actions.includes('assign') && (
+            <div class="assign">
+              <label>
+                {t('case.assignTo')}
+                <select id="case-assignee-select" value={assignee} onChange={(e) => setAssignee(e.currentTarget.value)}>
+                  <option value="" />
+                  {users.map((u) => (
+                    <option key={u.id} value={String(u.id)}>
+                      {u.display_name ? `${u.display_name} (${u.username})` : u.username}
+                    </option>
+                  ))}
+                </select>
+              </label>
+              <div class="actions">
+                <button type="button" id="case-assign" disabled={!assignee} onClick={() => void act('assign', Number(assignee))}>
+                  {t('case.assign')}
+                </button>
+                {s && c.assignee_id !== s.user.id && (
+                  <button type="button" id="case-assign-me" onClick={() => void act('assign', s.user.id)}>
+                    {t('case.assignMe')}
+                  </button>
+                )}
+              </div>
+            </div>
           )}
           <div class="actions">
-            {(ACTIONS[c.status] ?? []).map((a) => (
-              <button type="button" key={a} id={`case-${a}`} onClick={() => void act(a)} disabled={a === 'assign' && !assignee.trim()}>
-                {t(`case.${a}` as MessageKey)}
-              </button>
-            ))}
+            {actions
+              .filter((a) => a !== 'assign')
+              .map((a) => (
+                <button type="button" key={a} id={`case-${a}`} class={a === 'resolve' ? 'primary' : ''} onClick={() => void act(a)}>
+                  {t(`case.${a}` as MessageKey)}
+                </button>
+              ))}
           </div>
           {msg && <p role="status">{msg}</p>}
           {actionError !== null && <ErrorBox error={actionError} />}

@@ -43,20 +43,25 @@ function writeQueue(q: CounterEvent[]) {
   localStorage.setItem(QUEUE_KEY, JSON.stringify(q));
 }
 
-/** Sends queued events in order; stops at the first network failure. Returns what is left. */
-async function flush(): Promise<number> {
+/**
+ * Sends queued events in order; stops at the first failure that a retry may cure (no
+ * network, 401, 5xx). An event the server refuses (another 4xx) is dropped — sending it
+ * again cannot help — and its reason returned so the page can show it.
+ */
+async function flush(): Promise<{ left: number; refused: string | null }> {
   let q = readQueue();
+  let refused: string | null = null;
   while (q.length) {
     try {
       await api('POST', '/api/v1/events', q[0]);
     } catch (e) {
-      // A rejected event (4xx other than auth) is dropped: retrying cannot fix it.
       if (!(e instanceof ApiError) || e.status === 0 || e.status === 401 || e.status >= 500) break;
+      refused = e.problem.errors?.[0]?.detail ?? e.message;
     }
     q = q.slice(1);
     writeQueue(q);
   }
-  return q.length;
+  return { left: q.length, refused };
 }
 
 export function Counter() {
@@ -73,12 +78,13 @@ export function Counter() {
   const [now, setNow] = useState(Date.now());
   const [pending, setPending] = useState(readQueue().length);
   const [last, setLast] = useState<string | null>(null);
+  const [refused, setRefused] = useState<string | null>(null);
   const primary = useRef<HTMLButtonElement>(null);
 
   useEffect(() => {
     const id = window.setInterval(() => setNow(Date.now()), 200);
-    const retry = window.setInterval(() => void flush().then(setPending), 10000);
-    void flush().then(setPending);
+    const retry = window.setInterval(() => void flush().then((r) => setPending(r.left)), 10000);
+    void flush().then((r) => setPending(r.left));
     return () => {
       clearInterval(id);
       clearInterval(retry);
@@ -102,9 +108,10 @@ export function Counter() {
       data: { ticket: v.ticket || null, site },
     };
     writeQueue([...readQueue(), ev]);
-    const left = await flush();
-    setPending(left);
-    setLast(left ? null : t('counter.sent'));
+    const r = await flush();
+    setPending(r.left);
+    setRefused(r.refused);
+    setLast(r.left || r.refused ? null : t('counter.sent'));
   };
 
   const arrived = () => {
@@ -198,9 +205,14 @@ export function Counter() {
             )}
           </>
         )}
-        <p class="muted counter-foot">
+        <p class="muted counter-foot" id="counter-status">
           {pending > 0 ? t('counter.queued', { n: pending }) : last}
         </p>
+        {refused && (
+          <p class="counter-refused" role="alert" id="counter-refused">
+            {t('counter.refused', { detail: refused })}
+          </p>
+        )}
       </section>
     </main>
   );

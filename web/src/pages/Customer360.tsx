@@ -9,18 +9,25 @@ import { formatTime, t, type MessageKey } from '../i18n';
 import { canReveal, useSession } from '../session';
 import { customerName, type Customer } from './Customers';
 
+/** One entry of GET /api/v1/customers/{id}/timeline: an interaction or a case. */
 export interface TimelineItem {
-  id?: number | string;
-  type: string;
-  occurred_at: string;
-  channel?: string | null;
-  actor?: string | null;
-  subject?: string;
-  summary?: string;
-  title?: string;
+  type: 'interaction' | 'case' | string;
+  at: string;
+  record: {
+    id: number;
+    kind?: string;
+    channel?: string | null;
+    subject?: string | null;
+    status?: string;
+    direction?: string;
+    [k: string]: unknown;
+  };
 }
 
-const KNOWN_FIELDS = ['phone', 'email', 'id_number', 'type', 'address', 'gender', 'birth_date', 'status', 'owner', 'created_at', 'updated_at'];
+const KNOWN_FIELDS = [
+  'kind', 'phones', 'emails', 'id_number', 'birthday', 'address', 'tags', 'owner_id', 'notes',
+  'anonymised_at', 'created_at', 'updated_at',
+];
 
 function label(k: string): string {
   return KNOWN_FIELDS.includes(k) ? t(`field.${k}` as MessageKey) : k;
@@ -29,8 +36,15 @@ function label(k: string): string {
 function value(k: string, v: unknown): string {
   if (v === null || v === undefined) return '';
   if (k.endsWith('_at')) return formatTime(String(v));
+  if (k === 'kind' && (v === 'person' || v === 'company')) return t(`kind.${v}`);
+  if (Array.isArray(v)) return v.join(', ');
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
+}
+
+function entryKind(it: TimelineItem): string {
+  const k = it.type === 'case' ? 'case' : it.record.kind ?? '';
+  return ['case', 'call', 'email', 'visit', 'note'].includes(k) ? t(`timeline.${k}` as MessageKey) : k;
 }
 
 export function Customer360(props: { id: string }) {
@@ -77,8 +91,13 @@ export function Customer360(props: { id: string }) {
   if (!c) return <Loading />;
 
   const byChannel = new Map<string, number>();
-  for (const it of timeline ?? []) byChannel.set(it.channel || '—', (byChannel.get(it.channel || '—') ?? 0) + 1);
-  const fields = Object.entries(c).filter(([k, v]) => k !== 'id' && k !== 'name' && k !== 'display_name' && (v === null || typeof v !== 'object'));
+  for (const it of timeline ?? []) {
+    const ch = it.record.channel || '—';
+    byChannel.set(ch, (byChannel.get(ch) ?? 0) + 1);
+  }
+  const fields = Object.entries(c).filter(
+    ([k, v]) => k !== 'id' && k !== 'name' && k !== 'display_name' && (v === null || typeof v !== 'object' || Array.isArray(v)),
+  );
 
   return (
     <section class="page c360">
@@ -126,12 +145,15 @@ export function Customer360(props: { id: string }) {
         {timeline && timeline.length > 0 && (
           <ol class="timeline" id="timeline">
             {timeline.map((it, i) => (
-              <li key={it.id ?? i}>
-                <time dateTime={it.occurred_at}>{formatTime(it.occurred_at)}</time>
-                <span class="tag">{it.type}</span>
-                <span>{it.title || it.summary || it.subject || ''}</span>
-                {it.channel && <span class="muted"> · {it.channel}</span>}
-                {it.actor && <span class="muted"> · {it.actor}</span>}
+              <li key={`${it.type}-${it.record.id ?? i}`}>
+                <time dateTime={it.at}>{formatTime(it.at)}</time>
+                <span class="tag">{entryKind(it)}</span>
+                {it.type === 'case' ? (
+                  <Link href={`/app/cases/${it.record.id}`}>{it.record.subject || `#${it.record.id}`}</Link>
+                ) : (
+                  <span>{it.record.subject ?? ''}</span>
+                )}
+                {it.record.channel && <span class="muted"> · {it.record.channel}</span>}
               </li>
             ))}
           </ol>

@@ -8,8 +8,11 @@ import { navigate } from '../router';
 
 export interface Customer {
   id: number;
+  kind?: string;
   name?: string;
   display_name?: string;
+  phones?: string[];
+  emails?: string[];
   phone?: string;
   email?: string;
   id_number?: string;
@@ -88,8 +91,8 @@ export function Customers() {
                   <td>
                     <Link href={`/app/customers/${c.id}`}>{customerName(c)}</Link>
                   </td>
-                  <td>{c.phone ?? ''}</td>
-                  <td class="wide">{c.email ?? ''}</td>
+                  <td>{c.phones?.[0] ?? c.phone ?? ''}</td>
+                  <td class="wide">{c.emails?.[0] ?? c.email ?? ''}</td>
                   <td class="wide mono">{c.id_number ?? ''}</td>
                   <td>{formatTime(c.updated_at)}</td>
                 </tr>
