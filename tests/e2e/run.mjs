@@ -532,27 +532,43 @@ async function makeCustomer(page, n) {
 }
 
 const CUSTOMERS = [...SESSION, ['GET', '/api/v1/customers'], ['POST', '/api/v1/customers'], ['GET', '/api/v1/customers/1'], ['GET', '/api/v1/customers/1/timeline']];
+const CUSTOMER_360 = [...CUSTOMERS, ['POST', '/api/v1/interactions']];
 
 for (const [loc, lang] of [['en-US', 'en'], ['zh-CN', 'zh-CN']]) {
   test(`customers list and Customer 360 (${lang}); ID number masked for an agent`, async ({ page }) => {
     await signIn(page, users.agent);
     const c = await makeCustomer(page, lang === 'en' ? 1 : 2);
+    for (const kind of ['call', 'call', 'visit']) {
+      const r = await pageApi(page, 'POST', '/api/v1/interactions', { kind, customer_id: c.id, subject: `${kind} about the lease` });
+      assert(r.status === 201 || r.status === 200, `create interaction: ${r.status} ${JSON.stringify(r.body)}`);
+    }
+    const chartLoads = [];
+    page.on('request', (r) => /\/assets\/charts-/.test(r.url()) && chartLoads.push(page.url()));
     await page.goto('/app/customers');
     await page.waitForSelector('#customers');
     const head = await page.textContent('#customers thead');
     assert(head.includes(lang === 'en' ? 'Name' : '姓名'), `list header: ${head}`);
     assert((await page.textContent('#customers')).includes(c.name ?? 'Test'), 'customer listed');
     await shot(page, `customers-${lang}`);
-    // Keyboard: j moves the selection, Enter opens.
-    await page.locator('body').click({ position: { x: 5, y: 300 } });
-    await page.click(`text=${c.name}`);
+    // Keyboard: j moves the selection down the list, Enter opens the selected customer.
+    const rows = await page.$$eval('#customers tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
+    const idx = rows.findIndex((r) => r.includes(c.name));
+    assert(idx >= 0, `${c.name} in ${rows}`);
+    for (let i = 0; i < idx; i++) await page.keyboard.press('j');
+    eq((await page.textContent('#customers tr.selected')).includes(c.name), true, 'selected row');
+    await page.keyboard.press('Enter');
     await page.waitForURL(/\/app\/customers\/\d+/);
     await page.waitForSelector('#customer-name');
     eq(await page.textContent('#field-id_number'), ID_MASKED, 'masked ID number');
     eq(await page.locator('#reveal').count(), 0, 'no reveal button for an agent');
     assert((await page.textContent('#timeline-h')) === (lang === 'en' ? 'Timeline' : '时间线'), 'timeline heading');
+    eq(await page.locator('#timeline li').count(), 3, 'three interactions on the timeline');
+    assert((await page.textContent('#timeline')).includes(lang === 'en' ? 'Call' : '通话'), 'entry kind translated');
+    // The chart (ECharts, lazy) appears, and its code was fetched only now, on this page.
+    await page.waitForSelector('.chart svg');
+    assert(chartLoads.length === 1 && /\/app\/customers\/\d+/.test(chartLoads[0]), `chart code loaded on: ${chartLoads}`);
     await shot(page, `customer360-${lang}`);
-  }, { needs: CUSTOMERS, users: true, locale: loc });
+  }, { needs: CUSTOMER_360, users: true, locale: loc });
 }
 
 test('a supervisor reveals the ID number', async ({ page }) => {

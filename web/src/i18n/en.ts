@@ -160,6 +160,11 @@ export const en = {
   'field.anonymised_at': 'Anonymised',
   'kind.person': 'Person',
   'kind.company': 'Company',
+  'channel.phone': 'Phone',
+  'channel.email': 'Email',
+  'channel.counter': 'Counter',
+  'channel.web': 'Web',
+  'channel.system': 'System',
 };
 
 export type Messages = typeof en;

@@ -161,4 +161,9 @@ export const zhCN: Messages = {
   'field.anonymised_at': '匿名化时间',
   'kind.person': '个人',
   'kind.company': '企业',
+  'channel.phone': '电话',
+  'channel.email': '邮件',
+  'channel.counter': '柜台',
+  'channel.web': '网站',
+  'channel.system': '系统',
 };

@@ -42,6 +42,10 @@ function value(k: string, v: unknown): string {
   return String(v);
 }
 
+function channelName(ch: string): string {
+  return ['phone', 'email', 'counter', 'web', 'system'].includes(ch) ? t(`channel.${ch}` as MessageKey) : ch;
+}
+
 function entryKind(it: TimelineItem): string {
   const k = it.type === 'case' ? 'case' : it.record.kind ?? '';
   return ['case', 'call', 'email', 'visit', 'note'].includes(k) ? t(`timeline.${k}` as MessageKey) : k;
@@ -92,11 +96,16 @@ export function Customer360(props: { id: string }) {
 
   const byChannel = new Map<string, number>();
   for (const it of timeline ?? []) {
-    const ch = it.record.channel || '—';
+    const ch = it.record.channel ? channelName(it.record.channel) : '—';
     byChannel.set(ch, (byChannel.get(ch) ?? 0) + 1);
   }
+  // Empty fields are left out; so are the name (the heading) and bookkeeping (id, version).
   const fields = Object.entries(c).filter(
-    ([k, v]) => k !== 'id' && k !== 'name' && k !== 'display_name' && (v === null || typeof v !== 'object' || Array.isArray(v)),
+    ([k, v]) =>
+      !['id', 'name', 'display_name', 'version'].includes(k) &&
+      v !== null &&
+      v !== '' &&
+      (Array.isArray(v) ? v.length > 0 : typeof v !== 'object'),
   );
 
   return (
@@ -153,7 +162,7 @@ export function Customer360(props: { id: string }) {
                 ) : (
                   <span>{it.record.subject ?? ''}</span>
                 )}
-                {it.record.channel && <span class="muted"> · {it.record.channel}</span>}
+                {it.record.channel && <span class="muted"> · {channelName(it.record.channel)}</span>}
               </li>
             ))}
           </ol>
