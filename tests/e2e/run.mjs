@@ -550,6 +550,15 @@ for (const [loc, lang] of [['en-US', 'en'], ['zh-CN', 'zh-CN']]) {
     assert(head.includes(lang === 'en' ? 'Name' : '姓名'), `list header: ${head}`);
     assert((await page.textContent('#customers')).includes(c.name ?? 'Test'), 'customer listed');
     await shot(page, `customers-${lang}`);
+    if (lang === 'zh-CN') {
+      // Tablet: the search moves below the bar, the wide columns go, nothing overflows.
+      await page.setViewportSize(TABLET);
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      assert(width <= TABLET.width, `no horizontal scroll on a tablet: ${width}`);
+      assert(!(await page.locator('th.wide').first().isVisible()), 'wide columns hidden on a tablet');
+      await shot(page, 'customers-tablet-zh-CN');
+      await page.setViewportSize(DESKTOP);
+    }
     // Keyboard: j moves the selection down the list, Enter opens the selected customer.
     const rows = await page.$$eval('#customers tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
     const idx = rows.findIndex((r) => r.includes(c.name));
