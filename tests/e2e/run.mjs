@@ -597,7 +597,9 @@ test('search box: type, arrow, Enter opens the customer', async ({ page }) => {
   await page.keyboard.press('/');
   eq(await page.evaluate(() => document.activeElement?.id), 'search', '/ focuses search');
   await page.keyboard.type('Test 4');
-  await page.waitForSelector('#search-results [role=option]');
+  await page.waitForSelector('#search-results li');
+  if ((await page.locator('#search-results [role=option]').count()) === 0)
+    throw new Error(`search found nothing for a customer just created: ${await page.textContent('#search-results')} (does creating a customer index it for search?)`);
   await page.keyboard.press('Enter');
   await page.waitForURL(new RegExp(`/app/customers/${c.id}$`));
 }, { needs: [...CUSTOMERS, ['GET', '/api/v1/search']], users: true });
@@ -671,7 +673,10 @@ test('counter (tablet): arrived → 5 s countdown → greeted → left emits thr
     eq(e.data.site, 'Main St', 'site');
     assert(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(e.occurred_at), `occurred_at ${e.occurred_at}`);
   }
+  if (answers.includes(403))
+    throw new Error(`POST /api/v1/events answered ${answers} for the counter user (role agent): counter staff must be allowed to post visit.* events`);
   assert(answers.length === 3 && answers.every((s) => s >= 200 && s < 300), `answers ${answers}`);
+  eq(await page.locator('#counter-refused').count(), 0, 'no refusal shown');
 }, { needs: [...SESSION, ['POST', '/api/v1/events']], users: true, viewport: TABLET });
 
 // ---------------------------------------------------------------- run
