@@ -489,6 +489,7 @@ test('wrong password says so (zh-CN) and stays on sign-in', async ({ page }) => 
 
 test('401 anywhere → back to sign-in with "session expired"', async ({ page, ctx }) => {
   await signIn(page, users.agent);
+  await page.waitForLoadState('networkidle'); // the list's own request is answered first
   await ctx.clearCookies();
   await page.goto('/app/customers');
   await page.waitForURL(/\/app\/sign-in/);

@@ -22,6 +22,7 @@ export interface Session {
 }
 
 const KEY = 'smile.session';
+const NOTICE_KEY = 'smile.notice';
 let current: Session | null = load();
 let notice: 'expired' | 'signedOut' | null = null;
 const listeners = new Set<() => void>();
@@ -47,10 +48,27 @@ export function session(): Session | null {
   return current;
 }
 
+/** Why the user is on the sign-in page (kept in sessionStorage: it survives a reload). */
 export function takeNotice(): 'expired' | 'signedOut' | null {
-  const n = notice;
+  let n = notice;
   notice = null;
+  try {
+    const v = sessionStorage.getItem(NOTICE_KEY);
+    sessionStorage.removeItem(NOTICE_KEY);
+    if (!n && (v === 'expired' || v === 'signedOut')) n = v;
+  } catch {
+    /* ignore */
+  }
   return n;
+}
+
+function setNotice(n: 'expired' | 'signedOut') {
+  notice = n;
+  try {
+    sessionStorage.setItem(NOTICE_KEY, n);
+  } catch {
+    /* ignore */
+  }
 }
 
 export function useSession(): Session | null {
@@ -114,14 +132,14 @@ export async function signOut() {
   } catch {
     /* signed out locally either way */
   }
-  notice = 'signedOut';
+  setNotice('signedOut');
   store(null);
   navigate('/app/sign-in');
 }
 
 export function expire() {
   if (!current) return;
-  notice = 'expired';
+  setNotice('expired');
   store(null);
   navigate('/app/sign-in');
 }
