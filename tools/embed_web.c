@@ -32,6 +32,8 @@ struct file {
 static struct file files[MAX_FILES];
 static int nfiles;
 
+static void die(const char *fmt, const char *arg) __attribute__((noreturn));
+
 static void
 die(const char *fmt, const char *arg)
 {
@@ -100,7 +102,7 @@ load(const char *root, struct file *f)
 {
     char full[MAX_PATH * 2];
     FILE *in;
-    long size;
+    long size = 0;
 
     snprintf(full, sizeof(full), "%s/%s", root, f->rel);
     in = fopen(full, "rb");
