@@ -179,7 +179,7 @@ async function withPage(opts, fn) {
     page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
   };
   ctx.on('page', watch);
-  ctx.setDefaultTimeout(10000);
+  ctx.setDefaultTimeout(20000); // generous: CI machines have 2 cores and may be busy
   const page = await ctx.newPage();
   try {
     await fn({ page, ctx, errors });
