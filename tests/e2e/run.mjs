@@ -655,7 +655,11 @@ test('counter (tablet): arrived → 5 s countdown → greeted → left emits thr
   await page.click('#counter-arrived');
   await page.waitForSelector('#counter-countdown');
   const cd = await page.textContent('#counter-countdown');
-  assert(/Greet within [1-5] s/.test(cd), `countdown: ${cd}`);
+  assert(/^Greet within [1-5] s$/.test(cd), `countdown: ${cd}`);
+  // It counts down: a second and a bit later it shows less.
+  await page.waitForTimeout(1200);
+  const cd2 = await page.textContent('#counter-countdown');
+  assert(Number(cd2.match(/\d+/)?.[0]) < Number(cd.match(/\d+/)?.[0]), `counts down: ${cd} → ${cd2}`);
   await shot(page, 'counter-en');
   await page.click('#counter-greeted');
   await page.click('#counter-left');

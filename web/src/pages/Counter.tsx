@@ -120,6 +120,7 @@ export function Counter() {
       document.documentElement.requestFullscreen().catch(() => undefined);
     const v: Visit = { id: uuid(), ticket: ticket.trim(), arrivedAt: Date.now(), greetedAt: null };
     setVisit(v);
+    setNow(v.arrivedAt);
     setTicket('');
     void emit('visit.arrived', v);
   };
@@ -135,7 +136,8 @@ export function Counter() {
     setVisit(null);
   };
 
-  const elapsed = visit ? Math.floor(((visit.greetedAt ?? now) - visit.arrivedAt) / 1000) : 0;
+  // `now` ticks every 200 ms and may be a little older than the arrival: never below 0.
+  const elapsed = visit ? Math.max(0, Math.floor(((visit.greetedAt ?? now) - visit.arrivedAt) / 1000)) : 0;
   const remaining = GREET_WITHIN_S - elapsed;
 
   return (
