@@ -105,7 +105,7 @@ load(const char *root, struct file *f)
     long size = 0;
 
     if (snprintf(full, sizeof(full), "%s/%s", root, f->rel) >= (int)sizeof(full))
-        die("path too long: %s/%s", root, f->rel);
+        die("path too long: %s", f->rel);
     in = fopen(full, "rb");
     if (in == NULL || fseek(in, 0, SEEK_END) != 0 || (size = ftell(in)) < 0 ||
         fseek(in, 0, SEEK_SET) != 0)
