@@ -292,7 +292,8 @@ main(int argc, char **argv)
     for (int i = 0; i < nfiles; i++) {
         char full[MAX_PATH * 2];
 
-        snprintf(full, sizeof(full), "%s/%s", root, files[i].rel);
+        if (snprintf(full, sizeof(full), "%s/%s", root, files[i].rel) >= (int)sizeof(full))
+            die("path too long: %s", files[i].rel);
         fprintf(dep, " \\\n ");
         put_dep(dep, full);
     }
