@@ -12,4 +12,4 @@ for b in $B/bench_*; do
     "$b" | tee "bench/out/$name.txt"
 done
 echo "== http"
-python3 bench/http.py $B 10 | tee bench/out/http.txt
+python3 bench/http_bench.py $B 10 | tee bench/out/http.txt

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""http.py — HTTP benchmarks with wrk on 127.0.0.1, each beside its ceiling measured in
+"""http_bench.py — HTTP benchmarks with wrk on 127.0.0.1, each beside its ceiling measured in
 the same run: a bare libmicrohttpd server (bench_hello) with the same thread settings
 answering a fixed JSON body. Bounded: each wrk run lasts DURATION seconds.
 
 Measures GET /api/v1/customers/{id} (reads), POST /api/v1/cases (durable case creation)
 at 64 connections, and the server's peak resident memory (VmHWM) under that load.
-Usage: bench/http.py BUILD_DIR [DURATION]   Prints a Markdown table.
+Usage: bench/http_bench.py BUILD_DIR [DURATION]   Prints a Markdown table.
 """
 import os
 import re
