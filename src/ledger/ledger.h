@@ -124,6 +124,13 @@ int ledger_event_parse(const json_t *obj, const char *ptr, struct ledger_event *
                        char **out_data, struct smile_err *err);
 
 /*
+ * The canonical text of a JSON object (compact, keys sorted at every level, reals in
+ * their shortest round-trip form) as the ledger stores data; caller frees. NULL if obj is
+ * not an object or its text exceeds LEDGER_MAX_DATA. For parts that build events in C.
+ */
+char *ledger_data_canonical(const json_t *obj);
+
+/*
  * Checks an event built in C (the in-transaction path) against the same rules;
  * SMILE_EINVAL with the field in err.
  */

@@ -357,6 +357,29 @@ test_data_canonical(void **state)
     assert_string_equal(b.evs[0].data,
                         "{\"a\":[2,1],\"b\":1,\"c\":\"\xc3\xa9\",\"d\":{\"y\":true,\"z\":null}}");
     ledger_batch_free(&b);
+    /* Reals in their shortest round-trip form and kept real; only required escapes:
+     * 0.1 reads back from "%.1g"; 2.0 prints "2" and gets ".0"; 1e300 is "1e+300";
+     * -0.0 is "-0" + ".0"; 1.5e-7 needs two digits ("2e-07" reads back as 2e-7);
+     * the string holds a " b \ c LF U+0001 /: quote, backslash, LF and U+0001 are
+     * escaped, the slash is not. */
+    assert_int_equal(parse_with(",\"data\":{\"w\":12345678901234,\"v\":1.5e-7,\"u\":-0.0,"
+                                "\"t\":1e300,\"s\":2.0,\"r\":0.1,"
+                                "\"e\":\"a\\\"b\\\\c\\n\\u0001/\"}",
+                                &b, &err),
+                     SMILE_OK);
+    assert_string_equal(b.evs[0].data, "{\"e\":\"a\\\"b\\\\c\\n\\u0001/\",\"r\":0.1,\"s\":2.0,"
+                                       "\"t\":1e+300,\"u\":-0.0,\"v\":1.5e-07,"
+                                       "\"w\":12345678901234}");
+    /* The canonical text reads back to the same value and is its own canonical form. */
+    {
+        json_t *again = json_loads(b.evs[0].data, 0, NULL);
+        char *twice = ledger_data_canonical(again);
+
+        assert_string_equal(twice, b.evs[0].data);
+        free(twice);
+        json_decref(again);
+    }
+    ledger_batch_free(&b);
     /* An empty object is stored as the default "{}" (data NULL). */
     assert_int_equal(parse_with(",\"data\":{}", &b, &err), SMILE_OK);
     assert_null(b.evs[0].data);
@@ -520,6 +543,15 @@ test_render_and_cursor(void **state)
         bad.data = "[1]";
         assert_int_equal(ledger_event_check(&bad, &err), SMILE_EINVAL);
         assert_pointers(&err, 4, "/occurred_at", "/subject", "/source_id", "/data");
+        /* Data must already be canonical: keys out of order or spaces are refused. */
+        smile_err_clear(&err);
+        bad = ev;
+        bad.data = "{\"b\":1,\"a\":2}";
+        assert_int_equal(ledger_event_check(&bad, &err), SMILE_EINVAL);
+        assert_pointers(&err, 1, "/data");
+        bad.data = "{\"a\":2,\"b\":1}";
+        smile_err_clear(&err);
+        assert_int_equal(ledger_event_check(&bad, &err), SMILE_OK);
     }
 }
 
