@@ -26,6 +26,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -526,6 +527,52 @@ ledger_stats(struct ledger *l, struct ledger_stats *out)
     *out = l->st;
     out->queued = l->queued;
     pthread_mutex_unlock(&l->mu);
+}
+
+void
+ledger_metrics_render(struct ledger *l, struct buf *b)
+{
+    struct ledger_stats st;
+    static const struct {
+        const char *name, *type, *help;
+        size_t off;
+        double scale;
+    } m[] = {
+        {"smile_ledger_commits_total", "counter", "Group-commit transactions written.",
+         offsetof(struct ledger_stats, groups), 1},
+        {"smile_ledger_appends_total", "counter", "Append requests answered.",
+         offsetof(struct ledger_stats, requests), 1},
+        {"smile_ledger_events_created_total", "counter", "Events created.",
+         offsetof(struct ledger_stats, created), 1},
+        {"smile_ledger_events_duplicate_total", "counter",
+         "Events answered as duplicates of stored ones.", offsetof(struct ledger_stats, duplicates),
+         1},
+        {"smile_ledger_busy_total", "counter", "Appends refused because the queue was full.",
+         offsetof(struct ledger_stats, busy), 1},
+        {"smile_ledger_retries_total", "counter",
+         "Groups retried one request at a time after an error.",
+         offsetof(struct ledger_stats, retries), 1},
+        {"smile_ledger_commit_seconds_total", "counter", "Time spent writing and committing.",
+         offsetof(struct ledger_stats, commit_ns), 1e-9},
+        {"smile_ledger_window_seconds_total", "counter", "Time spent waiting in the gather window.",
+         offsetof(struct ledger_stats, wait_ns), 1e-9},
+    };
+
+    ledger_stats(l, &st);
+    for (size_t i = 0; i < ARRAY_LEN(m); i++) {
+        uint64_t v;
+
+        memcpy(&v, (const char *)&st + m[i].off, sizeof(v));
+        buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", m[i].name, m[i].help, m[i].name, m[i].type);
+        if (m[i].scale == 1)
+            buf_printf(b, "%s %llu\n", m[i].name, (unsigned long long)v);
+        else
+            buf_printf(b, "%s %.6f\n", m[i].name, (double)v * m[i].scale);
+    }
+    buf_printf(b,
+               "# HELP smile_ledger_queued_events Events waiting for the committer.\n"
+               "# TYPE smile_ledger_queued_events gauge\nsmile_ledger_queued_events %zu\n",
+               st.queued);
 }
 
 int

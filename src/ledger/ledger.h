@@ -207,6 +207,8 @@ void ledger_on_commit(struct ledger *l, ledger_commit_fn *fn, void *ud);
 void ledger_notify(struct ledger *l, const struct ledger_committed *evs, size_t n);
 
 void ledger_stats(struct ledger *l, struct ledger_stats *out);
+/* Appends the statistics as Prometheus text (smile_ledger_* counters and gauges) to b. */
+void ledger_metrics_render(struct ledger *l, struct buf *b);
 
 /*
  * Checks the ledger's queue invariants (counts match the queued requests, no request is

@@ -192,6 +192,12 @@ class TestEvents(unittest.TestCase):
         self.assertEqual(len(rows), 64)
         self.assertEqual(sorted(r["id"] for r in rows), sorted(ids))
         self.assertEqual(len({r["source_id"] for r in rows}), 64)
+        # The ledger's counters are in /metrics.
+        _, _, text = self.srv.client().get("/metrics")
+        created = [l for l in text.splitlines() if l.startswith("smile_ledger_events_created_total ")]
+        self.assertEqual(len(created), 1)
+        self.assertGreaterEqual(int(created[0].split()[1]), 64)
+        self.assertIn("smile_ledger_queued_events 0", text)
 
     # -- reading ------------------------------------------------------------------------
 
