@@ -21,6 +21,7 @@
  *   queued    l->head … l->tail         committer takes it (under l->mu)
  *   writing   committer's local group   committer sets rc, out[], then done
  *   done      caller's stack            caller wakes, returns rc
+ *             (async: heap)             committer calls done_fn outside l->mu, frees it
  */
 #include "ledger/ledger.h"
 
@@ -48,7 +49,9 @@ struct pending {
     int rc;
     struct smile_err *err;
     bool done;
-    pthread_cond_t cv;
+    pthread_cond_t cv;       /* ledger_append: the caller sleeps on it */
+    ledger_done_fn *done_fn; /* ledger_append_async: called instead, then p is freed */
+    void *done_ud;
     struct pending *next;
 };
 
@@ -360,7 +363,7 @@ committer(void *arg)
 
     pthread_mutex_lock(&l->mu);
     for (;;) {
-        struct pending *group, *last, *p;
+        struct pending *group, *last, *p, *async;
         size_t events, nreq = 0;
         uint64_t created = 0, dups = 0, retries = 0;
         int64_t t0;
@@ -399,13 +402,31 @@ committer(void *arg)
         l->st.created += created;
         l->st.duplicates += dups;
         l->st.retries += retries;
+        async = NULL;
         for (p = group; p;) {
             struct pending *next = p->next;
 
-            /* After done is set the caller may return and its stack frame vanish. */
-            p->done = true;
-            pthread_cond_signal(&p->cv);
+            if (p->done_fn) {
+                p->next = async;
+                async = p;
+            } else {
+                /* After done is set the caller may return and its stack frame vanish. */
+                p->done = true;
+                pthread_cond_signal(&p->cv);
+            }
             p = next;
+        }
+        if (async) {
+            /* Asynchronous callers are told outside the lock: they may take locks of
+             * their own (resuming an HTTP connection) or append again. */
+            pthread_mutex_unlock(&l->mu);
+            while (async) {
+                p = async;
+                async = p->next;
+                p->done_fn(p->rc, p->done_ud);
+                free(p);
+            }
+            pthread_mutex_lock(&l->mu);
         }
     }
     pthread_mutex_unlock(&l->mu);
@@ -474,48 +495,88 @@ ledger_close(struct ledger *l)
     free(l);
 }
 
+/* Queues p (filled by the caller); SMILE_EBUSY/ETOOBIG if it cannot be. Takes l->mu. */
+static int
+enqueue(struct ledger *l, struct pending *p, struct smile_err *err)
+{
+    size_t queued;
+
+    if (p->n > l->opt.queue_max)
+        return smile_err_set(err, SMILE_ETOOBIG, "%zu events are more than the ledger queue (%zu)",
+                             p->n, l->opt.queue_max);
+    p->rc = SMILE_EINTERNAL;
+    p->received_at = time_now_ms();
+    pthread_mutex_lock(&l->mu);
+    if (l->stopping || l->queued + p->n > l->opt.queue_max) {
+        queued = l->queued;
+        l->st.busy++;
+        pthread_mutex_unlock(&l->mu);
+        return smile_err_set(err, SMILE_EBUSY,
+                             "the ledger is busy (%zu events queued); try again shortly", queued);
+    }
+    if (l->tail)
+        l->tail->next = p;
+    else
+        l->head = p;
+    l->tail = p;
+    l->queued += p->n;
+    l->nqueued++;
+    pthread_cond_signal(&l->work);
+    return SMILE_OK; /* l->mu still held */
+}
+
 int
 ledger_append(struct ledger *l, const struct ledger_event *evs, size_t n, struct ledger_result *out,
               struct smile_err *err)
 {
     struct pending p;
+    int rc;
 
     if (n == 0)
         return SMILE_OK;
-    if (n > l->opt.queue_max)
-        return smile_err_set(err, SMILE_ETOOBIG, "%zu events are more than the ledger queue (%zu)",
-                             n, l->opt.queue_max);
     memset(&p, 0, sizeof(p));
     p.evs = evs;
     p.n = n;
     p.out = out;
     p.err = err;
-    p.rc = SMILE_EINTERNAL;
-    p.received_at = time_now_ms();
     pthread_cond_init(&p.cv, NULL);
-    pthread_mutex_lock(&l->mu);
-    if (l->stopping || l->queued + n > l->opt.queue_max) {
-        size_t queued = l->queued;
-
-        l->st.busy++;
+    rc = enqueue(l, &p, err);
+    if (rc == SMILE_OK) {
+        while (!p.done)
+            pthread_cond_wait(&p.cv, &l->mu);
         pthread_mutex_unlock(&l->mu);
-        pthread_cond_destroy(&p.cv);
-        return smile_err_set(err, SMILE_EBUSY,
-                             "the ledger is busy (%zu events queued); try again shortly", queued);
+        rc = p.rc;
     }
-    if (l->tail)
-        l->tail->next = &p;
-    else
-        l->head = &p;
-    l->tail = &p;
-    l->queued += n;
-    l->nqueued++;
-    pthread_cond_signal(&l->work);
-    while (!p.done)
-        pthread_cond_wait(&p.cv, &l->mu);
-    pthread_mutex_unlock(&l->mu);
     pthread_cond_destroy(&p.cv);
-    return p.rc;
+    return rc;
+}
+
+int
+ledger_append_async(struct ledger *l, const struct ledger_event *evs, size_t n,
+                    struct ledger_result *out, struct smile_err *err, ledger_done_fn *done,
+                    void *ud)
+{
+    struct pending *p;
+    int rc;
+
+    if (n == 0) {
+        done(SMILE_OK, ud);
+        return SMILE_OK;
+    }
+    p = xcalloc(1, sizeof(*p));
+    p->evs = evs;
+    p->n = n;
+    p->out = out;
+    p->err = err;
+    p->done_fn = done;
+    p->done_ud = ud;
+    rc = enqueue(l, p, err);
+    if (rc != SMILE_OK) {
+        free(p);
+        return rc;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return SMILE_OK;
 }
 
 void

@@ -193,6 +193,21 @@ int ledger_append(struct ledger *l, const struct ledger_event *evs, size_t n,
                   struct ledger_result *out, struct smile_err *err);
 
 /*
+ * The same without blocking, for a transport that can park a request (libmicrohttpd's
+ * suspend/resume): SMILE_OK means queued, and done(rc, ud) is then called exactly once,
+ * on the committer thread and outside the ledger's locks, after the transaction holding
+ * the events committed (rc SMILE_OK, out[] filled) or failed (rc and err filled). evs,
+ * the strings they point to, out and err must stay valid until done is called. SMILE_EBUSY
+ * and SMILE_ETOOBIG are returned at once and done is not called. With n == 0, done(SMILE_OK)
+ * is called at once on the caller's thread. done must be quick (the next group waits for
+ * it); it may append again.
+ */
+typedef void ledger_done_fn(int rc, void *ud);
+int ledger_append_async(struct ledger *l, const struct ledger_event *evs, size_t n,
+                        struct ledger_result *out, struct smile_err *err, ledger_done_fn *done,
+                        void *ud);
+
+/*
  * Appends one event inside the caller's open transaction on s (CRM actions write the
  * event with the change it records). The event is checked first (SMILE_EINVAL). A
  * duplicate (source, source_id) is not an error: *out_id is the existing event's id.

@@ -749,6 +749,113 @@ test_append_in_tx(void **state)
     assert_int_equal(ledger_append_in_tx(f->s, &ev, &id2, &err), SMILE_EINTERNAL);
 }
 
+/* Asynchronous appends: callbacks counted under a lock the test waits on. */
+struct async_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+    int rc[5];
+    struct ledger *l;
+    struct ledger_event chained;
+    struct ledger_result chained_r;
+    struct smile_err chained_err;
+};
+
+struct async_slot {
+    struct async_wait *w;
+    int i;
+};
+
+static void
+on_done(int rc, void *ud)
+{
+    struct async_slot *s = ud;
+
+    pthread_mutex_lock(&s->w->mu);
+    s->w->rc[s->i] = rc;
+    s->w->done++;
+    pthread_cond_broadcast(&s->w->cv);
+    pthread_mutex_unlock(&s->w->mu);
+}
+
+/* Request 2's callback appends again from the committer thread: it must not deadlock. */
+static void
+on_done_chain(int rc, void *ud)
+{
+    static struct async_slot next;
+    struct async_slot *s = ud;
+
+    next = (struct async_slot){s->w, 4};
+    smile_err_clear(&s->w->chained_err);
+    if (ledger_append_async(s->w->l, &s->w->chained, 1, &s->w->chained_r, &s->w->chained_err,
+                            on_done, &next) != SMILE_OK)
+        fail_msg("chained append refused");
+    on_done(rc, ud);
+}
+
+static void
+test_append_async(void **state)
+{
+    struct fixture *f = *state;
+    struct smile_err err[4];
+    struct async_wait w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    struct async_slot slot[4];
+    struct ledger_event e0[2] = {
+        {.type = "email.received",
+         .occurred_at = 946684800000,
+         .subject = "thread:<a@x>",
+         .source = "mail",
+         .source_id = "<a@x>"},
+        {.type = "email.received",
+         .occurred_at = 946684800000,
+         .subject = "thread:<a@x>",
+         .source = "mail",
+         .source_id = "<b@x>"},
+    };
+    struct ledger_event e1 = e0[0]; /* a duplicate of e0[0] */
+    struct ledger_event e2 = {.type = "email.sent",
+                              .occurred_at = 946684801000,
+                              .subject = "thread:<a@x>",
+                              .actor = "ann"};
+    struct ledger_result r0[2], r1, r2;
+
+    for (int i = 0; i < 4; i++) {
+        smile_err_clear(&err[i]);
+        slot[i] = (struct async_slot){&w, i};
+    }
+    assert_int_equal(ledger_open(f->path, NULL, &w.l, &err[0]), SMILE_OK);
+    w.chained = (struct ledger_event){.type = "email.sent",
+                                      .occurred_at = 946684802000,
+                                      .subject = "thread:<a@x>",
+                                      .source = "mail",
+                                      .source_id = "<c@x>"};
+    /* n == 0: answered at once. */
+    assert_int_equal(ledger_append_async(w.l, NULL, 0, NULL, &err[3], on_done, &slot[3]), SMILE_OK);
+    assert_int_equal(w.done, 1);
+    /* Three requests queued without waiting; request 2's callback queues a fourth. */
+    assert_int_equal(ledger_append_async(w.l, e0, 2, r0, &err[0], on_done, &slot[0]), SMILE_OK);
+    assert_int_equal(ledger_append_async(w.l, &e1, 1, &r1, &err[1], on_done, &slot[1]), SMILE_OK);
+    assert_int_equal(ledger_append_async(w.l, &e2, 1, &r2, &err[2], on_done_chain, &slot[2]),
+                     SMILE_OK);
+    pthread_mutex_lock(&w.mu);
+    while (w.done < 5)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(w.rc[i], SMILE_OK);
+    /* Queued in order, so request 1 sees request 0's event: a duplicate with its id. */
+    assert_int_equal(r0[0].status, LEDGER_CREATED);
+    assert_int_equal(r0[1].status, LEDGER_CREATED);
+    assert_int_equal(r1.status, LEDGER_DUPLICATE);
+    assert_int_equal(r1.id, r0[0].id);
+    assert_int_equal(r2.status, LEDGER_CREATED);
+    assert_int_equal(w.chained_r.status, LEDGER_CREATED);
+    assert_true(w.chained_r.id > r2.id);
+    ledger_close(w.l);
+    /* <a@x>, <b@x>, the unkeyed email.sent and <c@x>. */
+    assert_int_equal(count(f->s, "SELECT count(*) FROM events WHERE subject = 'thread:<a@x>'"), 4);
+}
+
 #define THREADS 16
 #define PER_THREAD 100
 
@@ -1030,6 +1137,7 @@ main(void)
         cmocka_unit_test(test_render_and_cursor),
         cmocka_unit_test_setup_teardown(test_append_idempotent, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_append_in_tx, setup_db, teardown_db),
+        cmocka_unit_test_setup_teardown(test_append_async, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_group_commit_concurrent, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_busy_and_isolated_failure, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_list, setup_db, teardown_db),
