@@ -3,8 +3,8 @@
  * call ledger_append() with validated events; each call becomes a pending request in a
  * bounded queue and its thread sleeps on its own condition variable. One committer
  * thread owns the ledger's writer connection: it takes every request queued so far (up to
- * group_max events), writes them all in one transaction (INSERT … ON CONFLICT DO NOTHING
- * RETURNING id, so duplicates cost a look-up, not an error), commits — SQLite runs WAL
+ * group_max events), writes them all in one transaction (INSERT … ON CONFLICT DO NOTHING,
+ * so a duplicate costs a look-up, not an error), commits — SQLite runs WAL
  * with synchronous=FULL, so COMMIT means on disk — calls the post-commit hooks and wakes
  * the requests. Requests that arrive while one transaction is being written and synced
  * form the next group, so a crowd shares one fsync. Left at that, N steady clients split
