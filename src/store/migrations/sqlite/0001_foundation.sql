@@ -112,12 +112,13 @@ CREATE TABLE customer_contacts (
     PRIMARY KEY (kind, value, customer_id)
 ) STRICT;
 CREATE INDEX customer_contacts_customer ON customer_contacts (customer_id);
+CREATE INDEX customers_owner ON customers (owner_id);
 
 CREATE TABLE properties (
     id INTEGER PRIMARY KEY,
     project TEXT NOT NULL,
-    building TEXT NOT NULL DEFAULT '',
-    unit TEXT NOT NULL DEFAULT '',
+    building TEXT,
+    unit TEXT,
     area_m2 REAL,
     status TEXT NOT NULL DEFAULT 'available'
         CHECK (status IN ('available', 'reserved', 'sold', 'delivered', 'rented')),
@@ -129,6 +130,7 @@ CREATE TABLE properties (
     deleted_at INTEGER
 ) STRICT;
 CREATE INDEX properties_customer ON properties (customer_id);
+CREATE INDEX properties_unit ON properties (project, building, unit);
 
 CREATE TABLE contracts (
     id INTEGER PRIMARY KEY,
@@ -161,7 +163,8 @@ CREATE TABLE cases (
     description TEXT,
     assignee_id INTEGER REFERENCES users (id),
     team_id INTEGER REFERENCES teams (id),
-    channel TEXT NOT NULL DEFAULT 'web',
+    channel TEXT NOT NULL DEFAULT 'web'
+        CHECK (channel IN ('phone', 'email', 'counter', 'web', 'system')),
     opened_at INTEGER NOT NULL,
     resolved_at INTEGER,
     closed_at INTEGER,
@@ -173,12 +176,13 @@ CREATE TABLE cases (
 CREATE INDEX cases_customer ON cases (customer_id);
 CREATE INDEX cases_assignee ON cases (assignee_id, status);
 CREATE INDEX cases_status ON cases (status, id);
+CREATE INDEX cases_team ON cases (team_id, status);
 
 CREATE TABLE interactions (
     id INTEGER PRIMARY KEY,
     kind TEXT NOT NULL CHECK (kind IN ('call', 'email', 'visit', 'note')),
     direction TEXT NOT NULL DEFAULT 'in' CHECK (direction IN ('in', 'out', 'internal')),
-    channel TEXT NOT NULL,
+    channel TEXT NOT NULL CHECK (channel IN ('phone', 'email', 'counter', 'web', 'system')),
     customer_id INTEGER REFERENCES customers (id),
     case_id INTEGER REFERENCES cases (id),
     actor_id INTEGER REFERENCES users (id),
@@ -192,6 +196,7 @@ CREATE TABLE interactions (
 ) STRICT;
 CREATE INDEX interactions_customer ON interactions (customer_id, occurred_at);
 CREATE INDEX interactions_case ON interactions (case_id, occurred_at);
+CREATE INDEX interactions_actor ON interactions (actor_id, occurred_at);
 
 -- The ledger: append-only, idempotent on (source, source_id).
 CREATE TABLE events (
