@@ -13,11 +13,34 @@
 
 /* Every type a source may send without the custom. prefix (docs/events.md). */
 static const char *const known_types[] = {
-    "call.offered",     "call.ringing",  "call.answered",   "call.abandoned", "call.ended",
-    "call.transferred", "agent.login",   "agent.logout",    "agent.paused",   "agent.unpaused",
-    "email.received",   "email.sent",    "visit.arrived",   "visit.greeted",  "visit.left",
-    "case.opened",      "case.assigned", "case.replied",    "case.pending",   "case.reopened",
-    "case.resolved",    "case.closed",   "survey.answered", "sla.warning",    "sla.breached",
+    "call.offered",
+    "call.ringing",
+    "call.answered",
+    "call.abandoned",
+    "call.ended",
+    "call.transferred",
+    "agent.login",
+    "agent.logout",
+    "agent.paused",
+    "agent.unpaused",
+    "email.received",
+    "email.sent",
+    "visit.arrived",
+    "visit.greeted",
+    "visit.left",
+    "case.opened",
+    "case.assigned",
+    "case.replied",
+    "case.pending",
+    "case.reopened",
+    "case.resolved",
+    "case.closed",
+    "survey.answered",
+    "sla.warning",
+    "sla.breached",
+    /* The CRM's case state machine (crm/case_state.c) also emits these two. */
+    "case.accepted",
+    "case.resumed",
 };
 
 /* The channel an event gets when it names none, by the prefix of its type. */

@@ -256,6 +256,25 @@ class TestEvents(unittest.TestCase):
             self.assertIn("GET", h["allow"])
         self.assertEqual(self.count("source_id = 'imm' and type = 'call.offered'"), 1)
 
+    def test_crm_actions_reach_the_ledger(self):
+        # An agent cannot post raw events, but opening a case through the CRM writes
+        # case.opened in the same transaction.
+        agent = self.srv.login("ann")
+        st, _, case = agent.post("/api/v1/cases", {"type": "complaint", "subject": "leak"})
+        self.assertEqual(st, 201, case)
+        st, _, page = self.r.get("/api/v1/events?subject=case:%d" % case["id"])
+        self.assertEqual(st, 200)
+        # (other tests post sla.warning events about case:0 … case:9999 from "api")
+        crm = [e for e in page["events"] if e["source"] == "crm"]
+        self.assertEqual([e["type"] for e in crm], ["case.opened"])
+        e = crm[0]
+        self.assertEqual((e["actor"], e["source"]), ("ann", "crm"))
+        # A change the CRM refuses writes no event either.
+        before = self.count("subject = 'case:%d'" % case["id"])
+        st, _, _ = agent.post("/api/v1/cases", {"type": "nonsense", "subject": "x"})
+        self.assertEqual(st, 422)
+        self.assertEqual(self.count("subject = 'case:%d'" % case["id"]), before)
+
     # -- who may ------------------------------------------------------------------------
 
     def test_roles_and_scopes(self):
