@@ -100,13 +100,14 @@ test_type(void **state)
         "email.received",   "email.sent",    "visit.arrived",   "visit.greeted",  "visit.left",
         "case.opened",      "case.assigned", "case.replied",    "case.pending",   "case.reopened",
         "case.resolved",    "case.closed",   "survey.answered", "sla.warning",    "sla.breached",
+        "case.accepted",    "case.resumed",
     };
     struct ledger_batch b;
     struct smile_err err;
     char text[512];
 
     (void)state;
-    /* All 25 types of the brief are known. */
+    /* All 25 types of the brief are known, and the CRM's case.accepted and case.resumed. */
     for (size_t i = 0; i < ARRAY_LEN(known); i++)
         assert_true(ledger_type_known(known[i]));
     assert_false(ledger_type_known("call.offered2"));
