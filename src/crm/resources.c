@@ -6,6 +6,7 @@
  * on a case; an outgoing one on a case emits case.replied).
  */
 #include "crm/crm.h"
+#include "crm/search.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -289,9 +290,17 @@ interaction_after_write(struct crm_ctx *c, int64_t id, const json_t *old, const 
     json_t *data;
     int64_t at = 0;
     char source_id[64];
+    const char *body;
     int rc;
 
-    if (old != NULL || rec == NULL || !json_is_integer(json_object_get(rec, "case_id")) ||
+    if (rec == NULL)
+        return search_index_delete(c->db, "interaction", id, err);
+    body = json_string_value(json_object_get(rec, "body"));
+    if ((rc = search_index_put(c->db, "interaction", id,
+                               json_string_value(json_object_get(rec, "subject")), &body,
+                               body ? 1 : 0, NULL, 0, err)) != SMILE_OK)
+        return rc;
+    if (old != NULL || !json_is_integer(json_object_get(rec, "case_id")) ||
         strcmp(json_string_value(json_object_get(rec, "direction")), "out") != 0)
         return SMILE_OK;
     data =
