@@ -93,9 +93,10 @@ def main():
     c10k, c100, c1, raw = ceilings(tmp)
     rows = []
     harness.BIN = os.path.join(BUILD, "smile")
-    # 64 HTTP workers: a worker blocks while its request waits for the group commit, so
-    # the group can only be as large as the number of workers.
-    srv = harness.Server(extra_args=["--log-level", "warn", "--threads", "64"], dbdir=tmp)
+    # 64 write workers: a worker waits while its request waits for the group commit (the
+    # connection is parked meanwhile), so a commit can hold as many requests as there are
+    # workers.
+    srv = harness.Server(extra_args=["--log-level", "warn", "--workers", "64"], dbdir=tmp)
     try:
         srv.add_user("bench", "admin")
         auth = "Authorization: Bearer " + srv.token("bench", "events:write")
