@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ledger/ledger.h"
@@ -47,6 +48,19 @@ now_s(void)
     return (double)time_mono_ns() / 1e9;
 }
 
+/* CPU seconds of the whole process (all threads): a figure the disk's noise cannot move. */
+static double
+cpu_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU microseconds per event of the last ceiling() or ledger_batches() run. */
+static double last_cpu_us;
+
 /* The row every case writes: like a PBX call.offered with a 40-byte data object. */
 #define DATA "{\"ivr\":\"main\",\"queue\":\"sales\",\"ring\":2}"
 
@@ -60,13 +74,14 @@ ceiling(int txn)
     struct store *s;
     struct smile_err err;
     struct store_stmt *st;
-    double t0, t;
+    double t0, t, c0;
     long n = 0;
 
     smile_err_clear(&err);
     if (store_open(dbpath, 0, &s, &err) != SMILE_OK)
         fatal("bench: %s", err.msg);
     t0 = now_s();
+    c0 = cpu_s();
     do {
         if (store_begin(s, &err) != SMILE_OK)
             fatal("bench: %s", err.msg);
@@ -95,6 +110,7 @@ ceiling(int txn)
             fatal("bench: %s", err.msg);
         t = now_s() - t0;
     } while (t < seconds);
+    last_cpu_us = (cpu_s() - c0) * 1e6 / (double)n;
     store_close(s);
     return (double)n / t;
 }
@@ -123,13 +139,14 @@ ledger_batches(int batch)
     struct ledger_result *out = xcalloc((size_t)batch, sizeof(*out));
     char(*subj)[32] = xcalloc((size_t)batch, 32);
     char(*sid)[32] = xcalloc((size_t)batch, 32);
-    double t0, t;
+    double t0, t, c0;
     long n = 0;
 
     smile_err_clear(&err);
     if (ledger_open(dbpath, NULL, &l, &err) != SMILE_OK)
         fatal("bench: %s", err.msg);
     t0 = now_s();
+    c0 = cpu_s();
     do {
         for (int i = 0; i < batch; i++)
             fill(&evs[i], subj[i], sid[i], n + i, "lb");
@@ -138,6 +155,7 @@ ledger_batches(int batch)
         n += batch;
         t = now_s() - t0;
     } while (t < seconds);
+    last_cpu_us = (cpu_s() - c0) * 1e6 / (double)n;
     ledger_close(l);
     free(evs);
     free(out);
@@ -230,7 +248,8 @@ main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "/tmp";
     double c10k[ROUNDS], c100[ROUNDS], c1[ROUNDS], lb[ROUNDS], ls[ROUNDS], gps[ROUNDS];
-    double m10k, m100, m1, mlb, mls, mgps;
+    double cpu10k[ROUNDS], cpulb[ROUNDS];
+    double m10k, m100, m1, mlb, mls, mgps, mcpu10k, mcpulb;
 
     if (argc > 2)
         seconds = strtod(argv[2], NULL);
@@ -242,10 +261,12 @@ main(int argc, char **argv)
     for (int r = 0; r < ROUNDS; r++) {
         fresh_db(dir, "bench-ceiling");
         c10k[r] = ceiling(10000);
+        cpu10k[r] = last_cpu_us;
         c100[r] = ceiling(100);
         c1[r] = ceiling(1);
         fresh_db(dir, "bench-ledger");
         lb[r] = ledger_batches(1000);
+        cpulb[r] = last_cpu_us;
         fresh_db(dir, "bench-ledger-single");
         ls[r] = ledger_singles(64, &gps[r]);
         fprintf(stderr, "round %d: %.0f %.0f %.0f %.0f %.0f\n", r + 1, c10k[r], c100[r], c1[r],
@@ -257,15 +278,19 @@ main(int argc, char **argv)
     mlb = median(lb, ROUNDS);
     mls = median(ls, ROUNDS);
     mgps = median(gps, ROUNDS);
+    mcpu10k = median(cpu10k, ROUNDS);
+    mcpulb = median(cpulb, ROUNDS);
     printf("# bench_ingest: %s %s, WAL, synchronous=FULL, db in %s; median of %d interleaved "
            "rounds of %.1f s per case\n",
            store_driver_name(), store_driver_version(), dir, ROUNDS, seconds);
-    printf("ceiling_sqlite_txn10000   %10.0f events/s  (the ceiling)\n", m10k);
+    printf("ceiling_sqlite_txn10000   %10.0f events/s  (the ceiling); %.1f us CPU per event\n",
+           m10k, mcpu10k);
     printf("ceiling_sqlite_txn100     %10.0f events/s  %5.1f%% of txn10000\n", m100,
            100.0 * m100 / m10k);
     printf("ceiling_sqlite_txn1       %10.0f events/s  (= commits/s: one fsync each)\n", m1);
-    printf("ledger_batch1000          %10.0f events/s  %5.1f%% of txn10000 (one caller)\n", mlb,
-           100.0 * mlb / m10k);
+    printf("ledger_batch1000          %10.0f events/s  %5.1f%% of txn10000 (one caller); %.1f us "
+           "CPU per event = %.0f%% of the ceiling's CPU rate\n",
+           mlb, 100.0 * mlb / m10k, mcpulb, 100.0 * mcpu10k / mcpulb);
     printf("ledger_64_threads_single  %10.0f events/s  %5.1f%% of txn100; %.0f commits/s = "
            "%.0f%% of txn1's\n",
            mls, 100.0 * mls / m100, mgps, 100.0 * mgps / m1);

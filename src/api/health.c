@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "ledger/ledger.h"
 #include "store/store.h"
 
 extern const struct {
@@ -48,6 +49,8 @@ api_metrics(struct http_request *req)
                "# TYPE smile_start_time_seconds gauge\nsmile_start_time_seconds %.3f\n",
                (double)api_app()->started_ms / 1000.0);
     api_metrics_render(&req->out);
+    if (api_app()->ledger)
+        ledger_metrics_render(api_app()->ledger, &req->out);
 }
 
 void

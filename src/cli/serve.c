@@ -67,6 +67,7 @@ cli_serve(int argc, char **argv)
     struct store_pool *pool = NULL;
     struct http_server *srv = NULL;
     struct ledger *ledger = NULL;
+    struct ledger_crm *crm_events = NULL;
     struct api_app app;
     sigset_t set;
     int sig = 0, rc = 1;
@@ -132,6 +133,7 @@ cli_serve(int argc, char **argv)
         fprintf(stderr, "smile: %s\n", err.msg);
         goto out;
     }
+    crm_events = ledger_crm_attach(ledger); /* CRM actions append their events */
     memset(&app, 0, sizeof(app));
     app.cfg = &cfg;
     app.pool = pool;
@@ -150,6 +152,7 @@ cli_serve(int argc, char **argv)
     rc = 0;
     log_info("msg=stopped");
 out:
+    ledger_crm_detach(crm_events);
     ledger_close(ledger); /* after the server stopped: finishes queued appends first */
     store_pool_close(pool);
     store_close(s);

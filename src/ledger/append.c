@@ -3,8 +3,8 @@
  * call ledger_append() with validated events; each call becomes a pending request in a
  * bounded queue and its thread sleeps on its own condition variable. One committer
  * thread owns the ledger's writer connection: it takes every request queued so far (up to
- * group_max events), writes them all in one transaction (INSERT … ON CONFLICT DO NOTHING
- * RETURNING id, so duplicates cost a look-up, not an error), commits — SQLite runs WAL
+ * group_max events), writes them all in one transaction (INSERT … ON CONFLICT DO NOTHING,
+ * so a duplicate costs a look-up, not an error), commits — SQLite runs WAL
  * with synchronous=FULL, so COMMIT means on disk — calls the post-commit hooks and wakes
  * the requests. Requests that arrive while one transaction is being written and synced
  * form the next group, so a crowd shares one fsync. Left at that, N steady clients split
@@ -21,11 +21,13 @@
  *   queued    l->head … l->tail         committer takes it (under l->mu)
  *   writing   committer's local group   committer sets rc, out[], then done
  *   done      caller's stack            caller wakes, returns rc
+ *             (async: heap)             committer calls done_fn outside l->mu, frees it
  */
 #include "ledger/ledger.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,7 +49,9 @@ struct pending {
     int rc;
     struct smile_err *err;
     bool done;
-    pthread_cond_t cv;
+    pthread_cond_t cv;       /* ledger_append: the caller sleeps on it */
+    ledger_done_fn *done_fn; /* ledger_append_async: called instead, then p is freed */
+    void *done_ud;
     struct pending *next;
 };
 
@@ -110,7 +114,11 @@ gen_source_id(char *out, size_t cap)
 
 /*
  * Inserts one event on s inside an open transaction; *out_id and *out_created say what
- * happened. The statement text is shared by both write paths.
+ * happened. The statement text is shared by both write paths. ON CONFLICT DO NOTHING
+ * makes a duplicate cost nothing but the unique-index probe; store_changes() tells a new
+ * row from a duplicate and one look-up by the key finds the id either way. (RETURNING id
+ * would answer in one statement, but SQLite 3.40 spends more CPU per row on it than on the
+ * plain upsert plus the look-up: 9.6–13 µs against 7.7 µs of CPU, measured.)
  */
 static int
 insert_event(struct store *s, const struct ledger_event *ev, int64_t received_at, int64_t *out_id,
@@ -119,8 +127,8 @@ insert_event(struct store *s, const struct ledger_event *ev, int64_t received_at
     static const char ins[] =
         "INSERT INTO events (type, occurred_at, received_at, subject, actor, customer, channel, "
         "source, source_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-        "ON CONFLICT (source, source_id) DO NOTHING RETURNING id";
-    static const char dup[] = "SELECT id FROM events WHERE source = $1 AND source_id = $2";
+        "ON CONFLICT (source, source_id) DO NOTHING";
+    static const char key[] = "SELECT id FROM events WHERE source = $1 AND source_id = $2";
     struct store_stmt *st;
     char gen[48];
     const char *source = ev->source, *source_id = ev->source_id;
@@ -147,16 +155,11 @@ insert_event(struct store *s, const struct ledger_event *ev, int64_t received_at
     store_stmt_bind_text(st, 9, source_id, -1);
     store_stmt_bind_text(st, 10, ev->data ? ev->data : "{}", -1);
     rc = store_stmt_step(st, err);
-    if (rc == STORE_ROW) {
-        *out_id = store_stmt_int64(st, 0);
-        *out_created = true;
-        store_stmt_reset(st);
-        return SMILE_OK;
-    }
     store_stmt_reset(st);
     if (rc != STORE_DONE)
-        return rc;
-    rc = store_prepare(s, dup, &st, err);
+        return rc == STORE_ROW ? smile_err_set(err, SMILE_EINTERNAL, "INSERT returned a row") : rc;
+    *out_created = store_changes(s) > 0;
+    rc = store_prepare(s, key, &st, err);
     if (rc != SMILE_OK)
         return rc;
     store_stmt_bind_text(st, 1, source, -1);
@@ -164,10 +167,9 @@ insert_event(struct store *s, const struct ledger_event *ev, int64_t received_at
     rc = store_stmt_step(st, err);
     if (rc == STORE_ROW) {
         *out_id = store_stmt_int64(st, 0);
-        *out_created = false;
         rc = SMILE_OK;
     } else if (rc == STORE_DONE) {
-        rc = smile_err_set(err, SMILE_EINTERNAL, "event (%s, %s) conflicted but is not there",
+        rc = smile_err_set(err, SMILE_EINTERNAL, "event (%s, %s) was written but is not there",
                            source, source_id);
     }
     store_stmt_reset(st);
@@ -361,7 +363,7 @@ committer(void *arg)
 
     pthread_mutex_lock(&l->mu);
     for (;;) {
-        struct pending *group, *last, *p;
+        struct pending *group, *last, *p, *async;
         size_t events, nreq = 0;
         uint64_t created = 0, dups = 0, retries = 0;
         int64_t t0;
@@ -400,13 +402,31 @@ committer(void *arg)
         l->st.created += created;
         l->st.duplicates += dups;
         l->st.retries += retries;
+        async = NULL;
         for (p = group; p;) {
             struct pending *next = p->next;
 
-            /* After done is set the caller may return and its stack frame vanish. */
-            p->done = true;
-            pthread_cond_signal(&p->cv);
+            if (p->done_fn) {
+                p->next = async;
+                async = p;
+            } else {
+                /* After done is set the caller may return and its stack frame vanish. */
+                p->done = true;
+                pthread_cond_signal(&p->cv);
+            }
             p = next;
+        }
+        if (async) {
+            /* Asynchronous callers are told outside the lock: they may take locks of
+             * their own (resuming an HTTP connection) or append again. */
+            pthread_mutex_unlock(&l->mu);
+            while (async) {
+                p = async;
+                async = p->next;
+                p->done_fn(p->rc, p->done_ud);
+                free(p);
+            }
+            pthread_mutex_lock(&l->mu);
         }
     }
     pthread_mutex_unlock(&l->mu);
@@ -475,48 +495,88 @@ ledger_close(struct ledger *l)
     free(l);
 }
 
+/* Queues p (filled by the caller); SMILE_EBUSY/ETOOBIG if it cannot be. Takes l->mu. */
+static int
+enqueue(struct ledger *l, struct pending *p, struct smile_err *err)
+{
+    size_t queued;
+
+    if (p->n > l->opt.queue_max)
+        return smile_err_set(err, SMILE_ETOOBIG, "%zu events are more than the ledger queue (%zu)",
+                             p->n, l->opt.queue_max);
+    p->rc = SMILE_EINTERNAL;
+    p->received_at = time_now_ms();
+    pthread_mutex_lock(&l->mu);
+    if (l->stopping || l->queued + p->n > l->opt.queue_max) {
+        queued = l->queued;
+        l->st.busy++;
+        pthread_mutex_unlock(&l->mu);
+        return smile_err_set(err, SMILE_EBUSY,
+                             "the ledger is busy (%zu events queued); try again shortly", queued);
+    }
+    if (l->tail)
+        l->tail->next = p;
+    else
+        l->head = p;
+    l->tail = p;
+    l->queued += p->n;
+    l->nqueued++;
+    pthread_cond_signal(&l->work);
+    return SMILE_OK; /* l->mu still held */
+}
+
 int
 ledger_append(struct ledger *l, const struct ledger_event *evs, size_t n, struct ledger_result *out,
               struct smile_err *err)
 {
     struct pending p;
+    int rc;
 
     if (n == 0)
         return SMILE_OK;
-    if (n > l->opt.queue_max)
-        return smile_err_set(err, SMILE_ETOOBIG, "%zu events are more than the ledger queue (%zu)",
-                             n, l->opt.queue_max);
     memset(&p, 0, sizeof(p));
     p.evs = evs;
     p.n = n;
     p.out = out;
     p.err = err;
-    p.rc = SMILE_EINTERNAL;
-    p.received_at = time_now_ms();
     pthread_cond_init(&p.cv, NULL);
-    pthread_mutex_lock(&l->mu);
-    if (l->stopping || l->queued + n > l->opt.queue_max) {
-        size_t queued = l->queued;
-
-        l->st.busy++;
+    rc = enqueue(l, &p, err);
+    if (rc == SMILE_OK) {
+        while (!p.done)
+            pthread_cond_wait(&p.cv, &l->mu);
         pthread_mutex_unlock(&l->mu);
-        pthread_cond_destroy(&p.cv);
-        return smile_err_set(err, SMILE_EBUSY,
-                             "the ledger is busy (%zu events queued); try again shortly", queued);
+        rc = p.rc;
     }
-    if (l->tail)
-        l->tail->next = &p;
-    else
-        l->head = &p;
-    l->tail = &p;
-    l->queued += n;
-    l->nqueued++;
-    pthread_cond_signal(&l->work);
-    while (!p.done)
-        pthread_cond_wait(&p.cv, &l->mu);
-    pthread_mutex_unlock(&l->mu);
     pthread_cond_destroy(&p.cv);
-    return p.rc;
+    return rc;
+}
+
+int
+ledger_append_async(struct ledger *l, const struct ledger_event *evs, size_t n,
+                    struct ledger_result *out, struct smile_err *err, ledger_done_fn *done,
+                    void *ud)
+{
+    struct pending *p;
+    int rc;
+
+    if (n == 0) {
+        done(SMILE_OK, ud);
+        return SMILE_OK;
+    }
+    p = xcalloc(1, sizeof(*p));
+    p->evs = evs;
+    p->n = n;
+    p->out = out;
+    p->err = err;
+    p->done_fn = done;
+    p->done_ud = ud;
+    rc = enqueue(l, p, err);
+    if (rc != SMILE_OK) {
+        free(p);
+        return rc;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return SMILE_OK;
 }
 
 void
@@ -526,6 +586,52 @@ ledger_stats(struct ledger *l, struct ledger_stats *out)
     *out = l->st;
     out->queued = l->queued;
     pthread_mutex_unlock(&l->mu);
+}
+
+void
+ledger_metrics_render(struct ledger *l, struct buf *b)
+{
+    struct ledger_stats st;
+    static const struct {
+        const char *name, *type, *help;
+        size_t off;
+        double scale;
+    } m[] = {
+        {"smile_ledger_commits_total", "counter", "Group-commit transactions written.",
+         offsetof(struct ledger_stats, groups), 1},
+        {"smile_ledger_appends_total", "counter", "Append requests answered.",
+         offsetof(struct ledger_stats, requests), 1},
+        {"smile_ledger_events_created_total", "counter", "Events created.",
+         offsetof(struct ledger_stats, created), 1},
+        {"smile_ledger_events_duplicate_total", "counter",
+         "Events answered as duplicates of stored ones.", offsetof(struct ledger_stats, duplicates),
+         1},
+        {"smile_ledger_busy_total", "counter", "Appends refused because the queue was full.",
+         offsetof(struct ledger_stats, busy), 1},
+        {"smile_ledger_retries_total", "counter",
+         "Groups retried one request at a time after an error.",
+         offsetof(struct ledger_stats, retries), 1},
+        {"smile_ledger_commit_seconds_total", "counter", "Time spent writing and committing.",
+         offsetof(struct ledger_stats, commit_ns), 1e-9},
+        {"smile_ledger_window_seconds_total", "counter", "Time spent waiting in the gather window.",
+         offsetof(struct ledger_stats, wait_ns), 1e-9},
+    };
+
+    ledger_stats(l, &st);
+    for (size_t i = 0; i < ARRAY_LEN(m); i++) {
+        uint64_t v;
+
+        memcpy(&v, (const char *)&st + m[i].off, sizeof(v));
+        buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", m[i].name, m[i].help, m[i].name, m[i].type);
+        if (m[i].scale == 1)
+            buf_printf(b, "%s %llu\n", m[i].name, (unsigned long long)v);
+        else
+            buf_printf(b, "%s %.6f\n", m[i].name, (double)v * m[i].scale);
+    }
+    buf_printf(b,
+               "# HELP smile_ledger_queued_events Events waiting for the committer.\n"
+               "# TYPE smile_ledger_queued_events gauge\nsmile_ledger_queued_events %zu\n",
+               st.queued);
 }
 
 int

@@ -13,11 +13,34 @@
 
 /* Every type a source may send without the custom. prefix (docs/events.md). */
 static const char *const known_types[] = {
-    "call.offered",     "call.ringing",  "call.answered",   "call.abandoned", "call.ended",
-    "call.transferred", "agent.login",   "agent.logout",    "agent.paused",   "agent.unpaused",
-    "email.received",   "email.sent",    "visit.arrived",   "visit.greeted",  "visit.left",
-    "case.opened",      "case.assigned", "case.replied",    "case.pending",   "case.reopened",
-    "case.resolved",    "case.closed",   "survey.answered", "sla.warning",    "sla.breached",
+    "call.offered",
+    "call.ringing",
+    "call.answered",
+    "call.abandoned",
+    "call.ended",
+    "call.transferred",
+    "agent.login",
+    "agent.logout",
+    "agent.paused",
+    "agent.unpaused",
+    "email.received",
+    "email.sent",
+    "visit.arrived",
+    "visit.greeted",
+    "visit.left",
+    "case.opened",
+    "case.assigned",
+    "case.replied",
+    "case.pending",
+    "case.reopened",
+    "case.resolved",
+    "case.closed",
+    "survey.answered",
+    "sla.warning",
+    "sla.breached",
+    /* The CRM's case state machine (crm/case_state.c) also emits these two. */
+    "case.accepted",
+    "case.resumed",
 };
 
 /* The channel an event gets when it names none, by the prefix of its type. */
@@ -219,13 +242,161 @@ check_source(const char *v, const char *ptr, struct smile_err *err)
     return true;
 }
 
-/* Canonical data: compact, keys sorted, UTF-8 kept; NULL for an empty object. */
-static char *
-canonical(const json_t *obj)
+/*
+ * Canonical JSON, so that equal data is equal bytes: no spaces, object keys sorted
+ * bytewise at every level, strings as UTF-8 with only the escapes JSON requires, integers
+ * as themselves, reals in the shortest form that reads back to the same double (0.1, not
+ * jansson's 0.10000000000000001), always with a '.' or an exponent so they stay reals.
+ */
+static void
+canonical_string(struct buf *b, const char *s, size_t len)
 {
+    static const char hex[] = "0123456789abcdef";
+
+    buf_putc(b, '"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        switch (c) {
+        case '"':
+            buf_puts(b, "\\\"");
+            break;
+        case '\\':
+            buf_puts(b, "\\\\");
+            break;
+        case '\b':
+            buf_puts(b, "\\b");
+            break;
+        case '\f':
+            buf_puts(b, "\\f");
+            break;
+        case '\n':
+            buf_puts(b, "\\n");
+            break;
+        case '\r':
+            buf_puts(b, "\\r");
+            break;
+        case '\t':
+            buf_puts(b, "\\t");
+            break;
+        default:
+            if (c < 0x20) {
+                buf_puts(b, "\\u00");
+                buf_putc(b, hex[c >> 4]);
+                buf_putc(b, hex[c & 0xf]);
+            } else {
+                buf_putc(b, (char)c);
+            }
+        }
+    }
+    buf_putc(b, '"');
+}
+
+static void
+canonical_real(struct buf *b, double v)
+{
+    char s[40];
+
+    for (int p = 1; p <= 17; p++) {
+        snprintf(s, sizeof(s), "%.*g", p, v);
+        if (strtod(s, NULL) == v)
+            break;
+    }
+    buf_puts(b, s);
+    if (strpbrk(s, ".eEn") == NULL) /* "2" → "2.0"; inf/nan cannot come from JSON */
+        buf_puts(b, ".0");
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void
+canonical_value(struct buf *b, const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        size_t n = json_object_size(v), i = 0;
+        const char **keys = xcalloc(n ? n : 1, sizeof(*keys));
+        const char *k;
+        json_t *m;
+
+        json_object_foreach((json_t *)v, k, m) keys[i++] = k;
+        qsort(keys, n, sizeof(*keys), key_cmp);
+        buf_putc(b, '{');
+        for (i = 0; i < n && !buf_overflowed(b); i++) {
+            if (i)
+                buf_putc(b, ',');
+            canonical_string(b, keys[i], strlen(keys[i]));
+            buf_putc(b, ':');
+            canonical_value(b, json_object_get(v, keys[i]));
+        }
+        buf_putc(b, '}');
+        free(keys);
+        break;
+    }
+    case JSON_ARRAY:
+        buf_putc(b, '[');
+        for (size_t i = 0; i < json_array_size(v) && !buf_overflowed(b); i++) {
+            if (i)
+                buf_putc(b, ',');
+            canonical_value(b, json_array_get(v, i));
+        }
+        buf_putc(b, ']');
+        break;
+    case JSON_STRING:
+        canonical_string(b, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        break;
+    case JSON_REAL:
+        canonical_real(b, json_real_value(v));
+        break;
+    case JSON_TRUE:
+        buf_puts(b, "true");
+        break;
+    case JSON_FALSE:
+        buf_puts(b, "false");
+        break;
+    case JSON_NULL:
+        buf_puts(b, "null");
+        break;
+    }
+}
+
+/*
+ * The canonical text of a data object into *out (caller frees), NULL for an empty object.
+ * False if it is longer than LEDGER_MAX_DATA (writing stops there).
+ */
+static bool
+canonical(const json_t *obj, char **out)
+{
+    struct buf b;
+
+    *out = NULL;
     if (json_object_size(obj) == 0)
+        return true;
+    buf_init(&b, LEDGER_MAX_DATA);
+    canonical_value(&b, obj);
+    if (buf_overflowed(&b)) {
+        buf_free(&b);
+        return false;
+    }
+    *out = buf_steal(&b);
+    return true;
+}
+
+char *
+ledger_data_canonical(const json_t *obj)
+{
+    char *s = NULL;
+
+    if (!json_is_object(obj) || !canonical(obj, &s))
         return NULL;
-    return json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
+    return s ? s : xstrdup("{}");
 }
 
 int
@@ -312,12 +483,8 @@ ledger_event_parse(const json_t *obj, const char *ptr, struct ledger_event *out,
         if (!json_is_object(v)) {
             bad(err, ptr, "data", "must be a JSON object");
         } else {
-            data = canonical(v);
-            if (data && strlen(data) > LEDGER_MAX_DATA) {
-                bad(err, ptr, "data", "must be at most 16384 bytes as compact JSON");
-                free(data);
-                data = NULL;
-            }
+            if (!canonical(v, &data))
+                bad(err, ptr, "data", "must be at most 16384 bytes as canonical JSON");
         }
     }
 
@@ -363,10 +530,15 @@ ledger_event_check(const struct ledger_event *ev, struct smile_err *err)
         json_error_t je;
         json_t *d = json_loads(ev->data, JSON_REJECT_DUPLICATES, &je);
 
+        char *c = json_is_object(d) ? ledger_data_canonical(d) : NULL;
+
         if (!json_is_object(d))
             bad(err, "", "data", "must be a JSON object");
-        else if (strlen(ev->data) > LEDGER_MAX_DATA)
-            bad(err, "", "data", "must be at most 16384 bytes as compact JSON");
+        else if (c == NULL)
+            bad(err, "", "data", "must be at most 16384 bytes as canonical JSON");
+        else if (strcmp(c, ev->data) != 0)
+            bad(err, "", "data", "must be canonical JSON (see ledger_data_canonical)");
+        free(c);
         json_decref(d);
     }
     return err->nfields + err->nfields_dropped != before ? SMILE_EINVAL : SMILE_OK;

@@ -124,6 +124,13 @@ int ledger_event_parse(const json_t *obj, const char *ptr, struct ledger_event *
                        char **out_data, struct smile_err *err);
 
 /*
+ * The canonical text of a JSON object (compact, keys sorted at every level, reals in
+ * their shortest round-trip form) as the ledger stores data; caller frees. NULL if obj is
+ * not an object or its text exceeds LEDGER_MAX_DATA. For parts that build events in C.
+ */
+char *ledger_data_canonical(const json_t *obj);
+
+/*
  * Checks an event built in C (the in-transaction path) against the same rules;
  * SMILE_EINVAL with the field in err.
  */
@@ -186,6 +193,21 @@ int ledger_append(struct ledger *l, const struct ledger_event *evs, size_t n,
                   struct ledger_result *out, struct smile_err *err);
 
 /*
+ * The same without blocking, for a transport that can park a request (libmicrohttpd's
+ * suspend/resume): SMILE_OK means queued, and done(rc, ud) is then called exactly once,
+ * on the committer thread and outside the ledger's locks, after the transaction holding
+ * the events committed (rc SMILE_OK, out[] filled) or failed (rc and err filled). evs,
+ * the strings they point to, out and err must stay valid until done is called. SMILE_EBUSY
+ * and SMILE_ETOOBIG are returned at once and done is not called. With n == 0, done(SMILE_OK)
+ * is called at once on the caller's thread. done must be quick (the next group waits for
+ * it); it may append again.
+ */
+typedef void ledger_done_fn(int rc, void *ud);
+int ledger_append_async(struct ledger *l, const struct ledger_event *evs, size_t n,
+                        struct ledger_result *out, struct smile_err *err, ledger_done_fn *done,
+                        void *ud);
+
+/*
  * Appends one event inside the caller's open transaction on s (CRM actions write the
  * event with the change it records). The event is checked first (SMILE_EINVAL). A
  * duplicate (source, source_id) is not an error: *out_id is the existing event's id.
@@ -194,12 +216,24 @@ int ledger_append(struct ledger *l, const struct ledger_event *evs, size_t n,
 int ledger_append_in_tx(struct store *s, const struct ledger_event *ev, int64_t *out_id,
                         struct smile_err *err);
 
+/*
+ * Makes the ledger the CRM's event sink (crm_sink.c): CRM actions then append their case.*
+ * events inside their own transactions, and the post-commit hooks hear of them after the
+ * CRM's COMMIT. Call once at start-up before serving; ledger_crm_detach() (NULL is a
+ * no-op) after the server stopped and before ledger_close().
+ */
+struct ledger_crm;
+struct ledger_crm *ledger_crm_attach(struct ledger *l);
+void ledger_crm_detach(struct ledger_crm *b);
+
 /* Registers a post-commit hook (at most 8). Register before appends begin. */
 void ledger_on_commit(struct ledger *l, ledger_commit_fn *fn, void *ud);
 /* Calls the post-commit hooks with events committed by the caller's own transaction. */
 void ledger_notify(struct ledger *l, const struct ledger_committed *evs, size_t n);
 
 void ledger_stats(struct ledger *l, struct ledger_stats *out);
+/* Appends the statistics as Prometheus text (smile_ledger_* counters and gauges) to b. */
+void ledger_metrics_render(struct ledger *l, struct buf *b);
 
 /*
  * Checks the ledger's queue invariants (counts match the queued requests, no request is

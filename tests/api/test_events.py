@@ -192,6 +192,12 @@ class TestEvents(unittest.TestCase):
         self.assertEqual(len(rows), 64)
         self.assertEqual(sorted(r["id"] for r in rows), sorted(ids))
         self.assertEqual(len({r["source_id"] for r in rows}), 64)
+        # The ledger's counters are in /metrics.
+        _, _, text = self.srv.client().get("/metrics")
+        created = [l for l in text.splitlines() if l.startswith("smile_ledger_events_created_total ")]
+        self.assertEqual(len(created), 1)
+        self.assertGreaterEqual(int(created[0].split()[1]), 64)
+        self.assertIn("smile_ledger_queued_events 0", text)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -249,6 +255,25 @@ class TestEvents(unittest.TestCase):
             self.assertEqual(st, 405, (method, path))
             self.assertIn("GET", h["allow"])
         self.assertEqual(self.count("source_id = 'imm' and type = 'call.offered'"), 1)
+
+    def test_crm_actions_reach_the_ledger(self):
+        # An agent cannot post raw events, but opening a case through the CRM writes
+        # case.opened in the same transaction.
+        agent = self.srv.login("ann")
+        st, _, case = agent.post("/api/v1/cases", {"type": "complaint", "subject": "leak"})
+        self.assertEqual(st, 201, case)
+        st, _, page = self.r.get("/api/v1/events?subject=case:%d" % case["id"])
+        self.assertEqual(st, 200)
+        # (other tests post sla.warning events about case:0 … case:9999 from "api")
+        crm = [e for e in page["events"] if e["source"] == "crm"]
+        self.assertEqual([e["type"] for e in crm], ["case.opened"])
+        e = crm[0]
+        self.assertEqual((e["actor"], e["source"]), ("ann", "crm"))
+        # A change the CRM refuses writes no event either.
+        before = self.count("subject = 'case:%d'" % case["id"])
+        st, _, _ = agent.post("/api/v1/cases", {"type": "nonsense", "subject": "x"})
+        self.assertEqual(st, 422)
+        self.assertEqual(self.count("subject = 'case:%d'" % case["id"]), before)
 
     # -- who may ------------------------------------------------------------------------
 

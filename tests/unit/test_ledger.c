@@ -18,6 +18,9 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "crm/crm.h"
+#include "crm/record.h"
+#include "http/http.h"
 #include "ledger/ledger.h"
 #include "store/store.h"
 
@@ -97,13 +100,14 @@ test_type(void **state)
         "email.received",   "email.sent",    "visit.arrived",   "visit.greeted",  "visit.left",
         "case.opened",      "case.assigned", "case.replied",    "case.pending",   "case.reopened",
         "case.resolved",    "case.closed",   "survey.answered", "sla.warning",    "sla.breached",
+        "case.accepted",    "case.resumed",
     };
     struct ledger_batch b;
     struct smile_err err;
     char text[512];
 
     (void)state;
-    /* All 25 types of the brief are known. */
+    /* All 25 types of the brief are known, and the CRM's case.accepted and case.resumed. */
     for (size_t i = 0; i < ARRAY_LEN(known); i++)
         assert_true(ledger_type_known(known[i]));
     assert_false(ledger_type_known("call.offered2"));
@@ -357,6 +361,29 @@ test_data_canonical(void **state)
     assert_string_equal(b.evs[0].data,
                         "{\"a\":[2,1],\"b\":1,\"c\":\"\xc3\xa9\",\"d\":{\"y\":true,\"z\":null}}");
     ledger_batch_free(&b);
+    /* Reals in their shortest round-trip form and kept real; only required escapes:
+     * 0.1 reads back from "%.1g"; 2.0 prints "2" and gets ".0"; 1e300 is "1e+300";
+     * -0.0 is "-0" + ".0"; 1.5e-7 needs two digits ("2e-07" reads back as 2e-7);
+     * the string holds a " b \ c LF U+0001 /: quote, backslash, LF and U+0001 are
+     * escaped, the slash is not. */
+    assert_int_equal(parse_with(",\"data\":{\"w\":12345678901234,\"v\":1.5e-7,\"u\":-0.0,"
+                                "\"t\":1e300,\"s\":2.0,\"r\":0.1,"
+                                "\"e\":\"a\\\"b\\\\c\\n\\u0001/\"}",
+                                &b, &err),
+                     SMILE_OK);
+    assert_string_equal(b.evs[0].data, "{\"e\":\"a\\\"b\\\\c\\n\\u0001/\",\"r\":0.1,\"s\":2.0,"
+                                       "\"t\":1e+300,\"u\":-0.0,\"v\":1.5e-07,"
+                                       "\"w\":12345678901234}");
+    /* The canonical text reads back to the same value and is its own canonical form. */
+    {
+        json_t *again = json_loads(b.evs[0].data, 0, NULL);
+        char *twice = ledger_data_canonical(again);
+
+        assert_string_equal(twice, b.evs[0].data);
+        free(twice);
+        json_decref(again);
+    }
+    ledger_batch_free(&b);
     /* An empty object is stored as the default "{}" (data NULL). */
     assert_int_equal(parse_with(",\"data\":{}", &b, &err), SMILE_OK);
     assert_null(b.evs[0].data);
@@ -520,6 +547,15 @@ test_render_and_cursor(void **state)
         bad.data = "[1]";
         assert_int_equal(ledger_event_check(&bad, &err), SMILE_EINVAL);
         assert_pointers(&err, 4, "/occurred_at", "/subject", "/source_id", "/data");
+        /* Data must already be canonical: keys out of order or spaces are refused. */
+        smile_err_clear(&err);
+        bad = ev;
+        bad.data = "{\"b\":1,\"a\":2}";
+        assert_int_equal(ledger_event_check(&bad, &err), SMILE_EINVAL);
+        assert_pointers(&err, 1, "/data");
+        bad.data = "{\"a\":2,\"b\":1}";
+        smile_err_clear(&err);
+        assert_int_equal(ledger_event_check(&bad, &err), SMILE_OK);
     }
 }
 
@@ -715,6 +751,176 @@ test_append_in_tx(void **state)
     /* Outside a transaction: a programming error, reported. */
     smile_err_clear(&err);
     assert_int_equal(ledger_append_in_tx(f->s, &ev, &id2, &err), SMILE_EINTERNAL);
+}
+
+/* Asynchronous appends: callbacks counted under a lock the test waits on. */
+struct async_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+    int rc[5];
+    struct ledger *l;
+    struct ledger_event chained;
+    struct ledger_result chained_r;
+    struct smile_err chained_err;
+};
+
+struct async_slot {
+    struct async_wait *w;
+    int i;
+};
+
+static void
+on_done(int rc, void *ud)
+{
+    struct async_slot *s = ud;
+
+    pthread_mutex_lock(&s->w->mu);
+    s->w->rc[s->i] = rc;
+    s->w->done++;
+    pthread_cond_broadcast(&s->w->cv);
+    pthread_mutex_unlock(&s->w->mu);
+}
+
+/* Request 2's callback appends again from the committer thread: it must not deadlock. */
+static void
+on_done_chain(int rc, void *ud)
+{
+    static struct async_slot next;
+    struct async_slot *s = ud;
+
+    next = (struct async_slot){s->w, 4};
+    smile_err_clear(&s->w->chained_err);
+    if (ledger_append_async(s->w->l, &s->w->chained, 1, &s->w->chained_r, &s->w->chained_err,
+                            on_done, &next) != SMILE_OK)
+        fail_msg("chained append refused");
+    on_done(rc, ud);
+}
+
+static void
+test_append_async(void **state)
+{
+    struct fixture *f = *state;
+    struct smile_err err[4];
+    struct async_wait w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    struct async_slot slot[4];
+    struct ledger_event e0[2] = {
+        {.type = "email.received",
+         .occurred_at = 946684800000,
+         .subject = "thread:<a@x>",
+         .source = "mail",
+         .source_id = "<a@x>"},
+        {.type = "email.received",
+         .occurred_at = 946684800000,
+         .subject = "thread:<a@x>",
+         .source = "mail",
+         .source_id = "<b@x>"},
+    };
+    struct ledger_event e1 = e0[0]; /* a duplicate of e0[0] */
+    struct ledger_event e2 = {.type = "email.sent",
+                              .occurred_at = 946684801000,
+                              .subject = "thread:<a@x>",
+                              .actor = "ann"};
+    struct ledger_result r0[2], r1, r2;
+
+    for (int i = 0; i < 4; i++) {
+        smile_err_clear(&err[i]);
+        slot[i] = (struct async_slot){&w, i};
+    }
+    assert_int_equal(ledger_open(f->path, NULL, &w.l, &err[0]), SMILE_OK);
+    w.chained = (struct ledger_event){.type = "email.sent",
+                                      .occurred_at = 946684802000,
+                                      .subject = "thread:<a@x>",
+                                      .source = "mail",
+                                      .source_id = "<c@x>"};
+    /* n == 0: answered at once. */
+    assert_int_equal(ledger_append_async(w.l, NULL, 0, NULL, &err[3], on_done, &slot[3]), SMILE_OK);
+    assert_int_equal(w.done, 1);
+    /* Three requests queued without waiting; request 2's callback queues a fourth. */
+    assert_int_equal(ledger_append_async(w.l, e0, 2, r0, &err[0], on_done, &slot[0]), SMILE_OK);
+    assert_int_equal(ledger_append_async(w.l, &e1, 1, &r1, &err[1], on_done, &slot[1]), SMILE_OK);
+    assert_int_equal(ledger_append_async(w.l, &e2, 1, &r2, &err[2], on_done_chain, &slot[2]),
+                     SMILE_OK);
+    pthread_mutex_lock(&w.mu);
+    while (w.done < 5)
+        pthread_cond_wait(&w.cv, &w.mu);
+    pthread_mutex_unlock(&w.mu);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(w.rc[i], SMILE_OK);
+    /* Queued in order, so request 1 sees request 0's event: a duplicate with its id. */
+    assert_int_equal(r0[0].status, LEDGER_CREATED);
+    assert_int_equal(r0[1].status, LEDGER_CREATED);
+    assert_int_equal(r1.status, LEDGER_DUPLICATE);
+    assert_int_equal(r1.id, r0[0].id);
+    assert_int_equal(r2.status, LEDGER_CREATED);
+    assert_int_equal(w.chained_r.status, LEDGER_CREATED);
+    assert_true(w.chained_r.id > r2.id);
+    ledger_close(w.l);
+    /* <a@x>, <b@x>, the unkeyed email.sent and <c@x>. */
+    assert_int_equal(count(f->s, "SELECT count(*) FROM events WHERE subject = 'thread:<a@x>'"), 4);
+}
+
+/* CRM actions reach the ledger in their own transaction, and the hooks after COMMIT. */
+static void
+test_crm_bridge(void **state)
+{
+    struct fixture *f = *state;
+    struct ledger *l;
+    struct ledger_crm *b;
+    struct smile_err err;
+    struct hook_log h = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    struct http_auth who = {.user_id = 1, .username = "ann"};
+    struct crm_ctx c = {
+        .db = f->s, .actor = &who, .request_id = "t", .address = "", .now_ms = 946684800000};
+    json_t *data = json_pack("{s:s, s:i}", "to", "open", "assignee_id", 3);
+
+    smile_err_clear(&err);
+    assert_int_equal(ledger_open(f->path, NULL, &l, &err), SMILE_OK);
+    ledger_on_commit(l, log_hook, &h);
+    b = ledger_crm_attach(l);
+
+    /* Committed: stored with the CRM's key, heard by the hook after crm_events_finish. */
+    assert_int_equal(store_begin(f->s, &err), SMILE_OK);
+    assert_int_equal(crm_case_event(&c, "case.accepted", 42, 7, 0, "phone",
+                                    "case:42:v2:case.accepted", data, &err),
+                     SMILE_OK);
+    assert_int_equal(h.calls, 0); /* not before COMMIT */
+    assert_int_equal(store_commit(f->s, &err), SMILE_OK);
+    crm_events_finish(&c, true);
+    assert_int_equal(h.calls, 1);
+    assert_int_equal(h.events, 1);
+    assert_string_equal(h.last_subject, "case:42");
+    /* occurred_at 0 means the time of the change, c.now_ms; customer 7 becomes "7";
+     * data is stored canonical (keys sorted). */
+    assert_int_equal(count(f->s, "SELECT count(*) FROM events WHERE type = 'case.accepted' AND "
+                                 "subject = 'case:42' AND actor = 'ann' AND customer = '7' AND "
+                                 "channel = 'phone' AND source = 'crm' AND source_id = "
+                                 "'case:42:v2:case.accepted' AND occurred_at = 946684800000 AND "
+                                 "data = '{\"assignee_id\":3,\"to\":\"open\"}'"),
+                     1);
+    assert_int_equal(count(f->s, "SELECT max(id) FROM events"), h.last_id);
+
+    /* Rolled back: no row, no hook. */
+    assert_int_equal(store_begin(f->s, &err), SMILE_OK);
+    assert_int_equal(crm_case_event(&c, "case.resolved", 42, 0, 0, "phone",
+                                    "case:42:v3:case.resolved", NULL, &err),
+                     SMILE_OK);
+    store_rollback(f->s);
+    crm_events_finish(&c, false);
+    assert_int_equal(h.calls, 1);
+    assert_int_equal(count(f->s, "SELECT count(*) FROM events WHERE type = 'case.resolved'"), 0);
+
+    /* An event the ledger refuses fails the CRM change (the CRM then rolls back). */
+    assert_int_equal(store_begin(f->s, &err), SMILE_OK);
+    assert_int_equal(
+        crm_case_event(&c, "case.lost", 42, 0, 0, "phone", "case:42:v4:case.lost", NULL, &err),
+        SMILE_EINVAL);
+    store_rollback(f->s);
+    crm_events_finish(&c, false);
+
+    ledger_crm_detach(b);
+    ledger_close(l);
+    json_decref(data);
 }
 
 #define THREADS 16
@@ -998,6 +1204,8 @@ main(void)
         cmocka_unit_test(test_render_and_cursor),
         cmocka_unit_test_setup_teardown(test_append_idempotent, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_append_in_tx, setup_db, teardown_db),
+        cmocka_unit_test_setup_teardown(test_append_async, setup_db, teardown_db),
+        cmocka_unit_test_setup_teardown(test_crm_bridge, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_group_commit_concurrent, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_busy_and_isolated_failure, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_list, setup_db, teardown_db),
