@@ -116,7 +116,10 @@ fire(struct store *s, struct ledger *l, int64_t now, int max, int *out_fired, si
     res = xcalloc(n, sizeof(*res));
     for (size_t i = 0; i < n; i++) {
         evs[i].type = d[i].breach ? "sla.breached" : "sla.warning";
-        evs[i].occurred_at = d[i].due_at;
+        /* One millisecond after the due instant: the first instant at which the clock has
+         * passed the point (done exactly at the deadline is met), so the re-fold, whose as_of
+         * this event advances, logs the warning or breach. */
+        evs[i].occurred_at = d[i].due_at + 1;
         evs[i].subject = d[i].subject;
         evs[i].customer = d[i].customer;
         evs[i].source = "smile";
