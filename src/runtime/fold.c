@@ -215,7 +215,7 @@ void
 runtime_deadline_source_id(int64_t process_id, const char *subject, const char *step,
                            int64_t occurrence, bool breach, int idx, char *out, size_t cap)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a 64 */
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a 64 */
 
     for (const unsigned char *p = (const unsigned char *)subject; *p; p++) {
         h ^= *p;

@@ -130,6 +130,9 @@ fire(struct store *s, struct ledger *l, int64_t now, int max, int *out_fired, si
         goto out;
     for (size_t i = 0; i < n; i++)
         *out_created += res[i].status == LEDGER_CREATED;
+    /* All marks in one transaction: one sync, not one per deadline. */
+    if ((rc = store_begin(s, err)) != SMILE_OK)
+        goto out;
     for (size_t i = 0; i < n && rc == SMILE_OK; i++) {
         if ((rc = store_prepare(s, sql_mark, &st, err)) != SMILE_OK)
             break;
@@ -141,6 +144,10 @@ fire(struct store *s, struct ledger *l, int64_t now, int max, int *out_fired, si
         store_stmt_reset(st);
         rc = rc == STORE_DONE ? SMILE_OK : rc;
     }
+    if (rc == SMILE_OK)
+        rc = store_commit(s, err);
+    else
+        store_rollback(s);
     *out_fired = (int)n;
 out:
     for (size_t i = 0; i < n; i++) {
