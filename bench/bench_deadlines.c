@@ -128,6 +128,9 @@ main(int argc, char **argv)
 
     /* The firing loop: everything due now, in batches of 500 as the scheduler does. */
     check(ledger_open(db, NULL, &l, &err), &err, "ledger");
+    /* Make the first nfire fall due right now, so the delay counts the firing alone. */
+    now = time_now_ms();
+    exec1(s, "UPDATE deadlines SET due_at = $1 WHERE measurement_id <= $2", now, nfire, &err);
     t0 = time_mono_ns();
     for (;;) {
         int fired = 0;

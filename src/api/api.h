@@ -152,4 +152,7 @@ void api_measurements_export(struct http_request *req);
 void api_subjects_timeline(struct http_request *req);
 void api_runtime_status(struct http_request *req);
 
+/* Handlers in api/search.c */
+void api_search(struct http_request *req);
+
 #endif
