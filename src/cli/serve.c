@@ -143,6 +143,7 @@ cli_serve(int argc, char **argv)
         goto out;
     }
     runtime_on_due(runtime, scheduler_wake, sched);
+    runtime_crm_sink_install(ledger); /* case actions feed the ledger and the runtime */
     memset(&app, 0, sizeof(app));
     app.cfg = &cfg;
     app.pool = pool;
@@ -162,6 +163,7 @@ cli_serve(int argc, char **argv)
     rc = 0;
     log_info("msg=stopped");
 out:
+    runtime_crm_sink_install(NULL);
     scheduler_close(sched); /* stops appending */
     if (runtime)
         runtime_on_due(runtime, NULL, NULL);

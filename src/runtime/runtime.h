@@ -80,6 +80,14 @@ int runtime_rebuild(struct store *s, int64_t *out_subjects, struct smile_err *er
 void runtime_deadline_source_id(int64_t process_id, const char *subject, const char *step,
                                 int64_t occurrence, bool breach, int idx, char *out, size_t cap);
 
+/*
+ * Registers the CRM event sink (crm_event_sink_set): case actions append their case.* events
+ * with ledger_append_in_tx() inside the CRM's transaction — with the processes' field names
+ * added (data.type, data.assignee and data.team by name, data.by) — and, after COMMIT, hand
+ * them to ledger_notify() so the runtime folds them. NULL unregisters. (crm_sink.c)
+ */
+void runtime_crm_sink_install(struct ledger *l);
+
 /* The live worker ------------------------------------------------------------------------ */
 
 /* Called by the worker when it wrote a deadline due at due_at (the scheduler's wake-up). */

@@ -326,6 +326,59 @@ class TestMeasure(unittest.TestCase):
             srv.stop()
 
 
+class TestCrmFeedsTheRuntime(unittest.TestCase):
+    """Case actions in the CRM emit case.* events into the ledger in their transaction; the
+    runtime measures them with the default complaint process."""
+
+    def test_complaint_case_through_the_crm(self):
+        srv = Server()
+        try:
+            srv.add_user("ada", "admin")
+            adm = srv.client(srv.token("ada", "admin,crm:read,crm:write,kpi:read"))
+            st, _, team = adm.post("/api/v1/teams", {"name": "care"})
+            self.assertEqual(st, 201, team)
+            srv.add_user("eve", "agent", team="care")
+            eve = srv.sql("select id from users where username = 'eve'")[0]["id"]
+            st, _, case = adm.post("/api/v1/cases", {"type": "complaint", "subject": "noise"})
+            self.assertEqual(st, 201, case)
+            t_open = int(time.time() * 1000)
+            st, _, b = adm.post("/api/v1/cases/%d/assign" % case["id"],
+                                {"assignee_id": eve, "team_id": team["id"]})
+            self.assertEqual(st, 200, b)
+            t_assign = int(time.time() * 1000)
+            wait_folded(srv, adm)
+            subject = "case:%d" % case["id"]
+            evs = srv.sql("select type, source, data from events where subject = '%s'"
+                          " order by id" % subject)
+            types = [e["type"] for e in evs]
+            self.assertEqual(types[0], "case.opened")
+            self.assertIn("case.assigned", types)
+            self.assertTrue(all(e["source"] == "crm" for e in evs))
+            assigned = json.loads([e for e in evs if e["type"] == "case.assigned"][0]["data"])
+            self.assertEqual((assigned["assignee"], assigned["team"], assigned["assignee_id"]),
+                             ("eve", "care", eve))
+            self.assertEqual(json.loads(evs[0]["data"])["type"], "complaint")
+            st, _, tl = adm.get("/api/v1/subjects/%s/timeline" % subject)
+            self.assertEqual(tl["instances"][0]["process"], "Complaint handling")
+            steps = {s["step"]: s for s in tl["instances"][0]["steps"]}
+            # Assigned within moments of opening: met, charged to the team it was assigned to;
+            # its business elapsed is at most the wall time between the two requests (zero if
+            # the test runs outside Shanghai office hours).
+            a = steps["assign"]
+            self.assertEqual((a["result"], a["state"], a["charged_team"]), ("met", "done", "care"))
+            self.assertLessEqual(a["elapsed_ms"], t_assign - t_open + 1000)
+            self.assertEqual(steps["first_reply"]["state"], "running")
+            self.assertEqual(steps["resolve"]["state"], "running")
+            # A CRM change that fails writes neither the change nor an event.
+            n = srv.sql("select count(*) as n from events where source = 'crm'")[0]["n"]
+            st, _, b = adm.post("/api/v1/cases/%d/close" % case["id"])
+            self.assertEqual(st, 409, b)
+            self.assertEqual(srv.sql("select count(*) as n from events where source = 'crm'")
+                             [0]["n"], n)
+        finally:
+            srv.stop()
+
+
 QUICK = {
     "name": "Quick reaction",
     "calendar": "none",
