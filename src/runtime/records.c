@@ -547,6 +547,32 @@ out:
     return rc;
 }
 
+/* A process may name "default" (resolved at fold time) or an existing calendar. */
+static int
+calendar_known(struct store *s, const char *name, struct smile_err *err)
+{
+    static const char sql[] = "SELECT count(*) FROM calendars WHERE name = $1 AND"
+                              " deleted_at IS NULL";
+    struct store_stmt *st;
+    int64_t n = 0;
+    int rc;
+
+    if (name == NULL || strcmp(name, "default") == 0)
+        return SMILE_OK;
+    if ((rc = store_prepare(s, sql, &st, err)) != SMILE_OK)
+        return rc;
+    store_stmt_bind_text(st, 1, name, -1);
+    if ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+        n = store_stmt_int64(st, 0);
+        rc = SMILE_OK;
+    }
+    store_stmt_reset(st);
+    if (rc == SMILE_OK && n == 0)
+        rc = smile_err_field(err, "/calendar", "no calendar named '%s' (see GET /api/v1/calendars)",
+                             name);
+    return rc;
+}
+
 int
 runtime_process_publish(struct store *s, int64_t id, int64_t expect, const char *by, int64_t at,
                         json_t **out, struct smile_err *err)
@@ -593,6 +619,8 @@ runtime_process_publish(struct store *s, int64_t id, int64_t expect, const char 
     json_object_set_new(doc, "version", json_integer(num));
     json_object_set_new(doc, "published_at", time_json(at));
     if ((rc = engine_process_compile_json(doc, &p, err)) != SMILE_OK)
+        goto fail;
+    if ((rc = calendar_known(s, engine_process_calendar(p), err)) != SMILE_OK)
         goto fail;
     canon = engine_process_to_json(p);
     if ((rc = store_prepare(s, sql_ins, &st, err)) != SMILE_OK)

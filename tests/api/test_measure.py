@@ -381,7 +381,6 @@ class TestCrmFeedsTheRuntime(unittest.TestCase):
 
 QUICK = {
     "name": "Quick reaction",
-    "calendar": "none",
     "trigger": {"type": "custom.quick_open"},
     "steps": [{"key": "react", "title": "React within 2 s", "function": "other",
                "done_on": {"type": "custom.quick_done"},
@@ -677,6 +676,14 @@ class TestDefinitions(unittest.TestCase):
         ptrs = sorted(e["pointer"] for e in b["errors"])
         self.assertIn("/steps/0/standard/within", ptrs)
         self.assertIn("/steps/0/colour", ptrs)
+        # A calendar that does not exist is refused too ("default" always resolves).
+        st, h, _ = self.agent.get("/api/v1/processes/%d" % pid)
+        nocal = dict(doc, calendar="Atlantis")
+        st, h, b = self.sup.patch("/api/v1/processes/%d" % pid, nocal,
+                                  headers={"If-Match": h["etag"]})
+        self.assertEqual(st, 200, b)
+        st, _, b = self.adm.post("/api/v1/processes/%d/publish" % pid)
+        self.assertEqual((st, [e["pointer"] for e in b["errors"]]), (422, ["/calendar"]), b)
         self.assertEqual(self.srv.sql("select count(*) as n from process_versions where "
                                       "process_id = %d" % pid)[0]["n"], 0)
         st, h, b = self.sup.patch("/api/v1/processes/%d" % pid, doc,
