@@ -118,8 +118,10 @@ fold_batch(struct runtime *rt, char **subjects, size_t n, int64_t upto, int64_t 
            struct smile_err *err)
 {
     static const char sql_cursor[] = "INSERT INTO runtime_cursor (id, last_event_id) VALUES (1, $1)"
-                                     " ON CONFLICT (id) DO UPDATE SET last_event_id ="
-                                     " max(runtime_cursor.last_event_id, excluded.last_event_id)";
+                                     " ON CONFLICT (id) DO UPDATE SET last_event_id = CASE"
+                                     " WHEN excluded.last_event_id > runtime_cursor.last_event_id"
+                                     " THEN excluded.last_event_id"
+                                     " ELSE runtime_cursor.last_event_id END";
     struct store_stmt *st;
     int rc = store_begin(rt->db, err);
 
