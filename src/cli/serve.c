@@ -165,9 +165,9 @@ cli_serve(int argc, char **argv)
     log_info("msg=stopped");
 out:
     runtime_crm_sink_install(NULL);
-    scheduler_close(sched); /* stops appending */
     if (runtime)
-        runtime_on_due(runtime, NULL, NULL);
+        runtime_on_due(runtime, NULL, NULL); /* no more wake-ups of the scheduler */
+    scheduler_close(sched);                  /* stops appending */
     ledger_close(ledger);   /* after the server stopped: finishes queued appends first */
     runtime_close(runtime); /* folds what the ledger committed last */
     store_pool_close(pool);

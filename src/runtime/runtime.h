@@ -102,7 +102,8 @@ typedef void runtime_due_fn(int64_t due_at, void *ud);
 int runtime_open(const char *db_path, struct ledger *l, struct runtime **out,
                  struct smile_err *err);
 void runtime_close(struct runtime *rt);
-/* Sets the deadline callback (before events flow). */
+/* Sets the deadline callback; NULL stops it (when this returns, no call is in flight). The
+ * callback runs with the runtime's lock held: it must be quick and must not call back. */
 void runtime_on_due(struct runtime *rt, runtime_due_fn *fn, void *ud);
 /* Queues a subject for re-folding (duplicates coalesce). */
 void runtime_mark(struct runtime *rt, const char *subject);

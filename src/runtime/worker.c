@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ledger/ledger.h"
 #include "runtime/runtime.h"
@@ -160,6 +161,7 @@ worker(void *arg)
         size_t n;
         int64_t upto, due = INT64_MAX;
         struct smile_err err;
+        uint64_t nerr = 0;
         int rc;
 
         while (rt->fifo_n == 0 && !rt->stop)
@@ -201,22 +203,32 @@ worker(void *arg)
             log_error("msg=\"runtime batch failed\" subjects=%zu err=\"%s\"", n, err.msg);
             for (size_t i = 0; i < n; i++) {
                 int64_t d1 = INT64_MAX;
-                smile_err_clear(&err);
-                if (fold_batch(rt, &batch[i], 1, 0, &d1, &err) != SMILE_OK) {
+                int r1 = SMILE_EDB;
+                /* A busy database passes: three tries, 100 ms apart. */
+                for (int attempt = 0; attempt < 3 && r1 != SMILE_OK; attempt++) {
+                    if (attempt > 0)
+                        usleep(100000);
+                    smile_err_clear(&err);
+                    r1 = fold_batch(rt, &batch[i], 1, 0, &d1, &err);
+                }
+                if (r1 != SMILE_OK) {
                     log_error("msg=\"runtime fold failed\" subject=\"%s\" err=\"%s\"", batch[i],
                               err.msg);
-                    rt->errors++;
+                    nerr++;
                 }
                 if (d1 < due)
                     due = d1;
             }
         }
-        if (due != INT64_MAX && rt->due_fn)
-            rt->due_fn(due, rt->due_ud);
         for (size_t i = 0; i < n; i++)
             free(batch[i]);
         pthread_mutex_lock(&rt->mu);
+        /* Under the lock, so that runtime_on_due(NULL) returns only when no call is in
+         * flight (the scheduler may be closed right after). */
+        if (due != INT64_MAX && rt->due_fn)
+            rt->due_fn(due, rt->due_ud);
         rt->folds += n;
+        rt->errors += nerr;
         rt->busy = 0;
         if (upto > rt->folded)
             rt->folded = upto;
