@@ -12,6 +12,7 @@
 
 struct store_pool;
 struct ledger;
+struct runtime;
 
 enum api_role {
     API_ROLE_AGENT = 1 << 0,
@@ -58,7 +59,8 @@ struct api_app {
     struct config *cfg;
     struct store_pool *pool;
     const char *db_path;
-    struct ledger *ledger; /* the event ledger (group-commit writer), owned by serve */
+    struct ledger *ledger;   /* the event ledger (group-commit writer), owned by serve */
+    struct runtime *runtime; /* the process runtime (worker folding subjects), owned by serve */
     int64_t started_ms;
 };
 const struct api_app *api_app(void);
@@ -130,6 +132,25 @@ void api_teams_patch(struct http_request *req);
 void api_tokens_list(struct http_request *req);
 void api_tokens_create(struct http_request *req);
 void api_tokens_delete(struct http_request *req);
+/* runtime handlers: api/calendars.c, api/processes.c, api/measurements.c */
+void api_calendars_list(struct http_request *req);
+void api_calendars_get(struct http_request *req);
+void api_calendars_create(struct http_request *req);
+void api_calendars_patch(struct http_request *req);
+void api_calendars_delete(struct http_request *req);
+void api_calendars_holidays(struct http_request *req);
+void api_calendars_add(struct http_request *req);
+void api_calendars_diff(struct http_request *req);
+void api_processes_list(struct http_request *req);
+void api_processes_get(struct http_request *req);
+void api_processes_create(struct http_request *req);
+void api_processes_patch(struct http_request *req);
+void api_processes_publish(struct http_request *req);
+void api_processes_version(struct http_request *req);
+void api_measurements_list(struct http_request *req);
+void api_measurements_export(struct http_request *req);
+void api_subjects_timeline(struct http_request *req);
+void api_runtime_status(struct http_request *req);
 
 /* Handlers in api/search.c */
 void api_search(struct http_request *req);

@@ -30,6 +30,7 @@ int cli_routes(int argc, char **argv);
 int cli_user(int argc, char **argv);
 int cli_team(int argc, char **argv);
 int cli_token(int argc, char **argv);
+int cli_rebuild(int argc, char **argv);
 
 /* Opens (creating if asked) and migrates the configured database; prints errors. */
 int cli_open_db(struct config *cfg, bool create, struct store **out);

@@ -15,6 +15,7 @@ const struct cli_command cli_commands[] = {
     {"serve", cli_serve, "run the HTTP server"},
     {"init", cli_init, "create or upgrade a database"},
     {"migrate", cli_migrate, "apply pending migrations (--status to show)"},
+    {"rebuild", cli_rebuild, "drop the derived measurements and rebuild them from the ledger"},
     {"backup", cli_backup, "write an online backup of the database to FILE"},
     {"user", cli_user, "add, list, disable staff accounts and set passwords"},
     {"team", cli_team, "add and list teams"},

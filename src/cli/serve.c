@@ -13,6 +13,8 @@
 #include "base/config.h"
 #include "cli/cli.h"
 #include "ledger/ledger.h"
+#include "runtime/runtime.h"
+#include "scheduler/scheduler.h"
 #include "crm/staff.h"
 #include "http/auth.h"
 #include "store/store.h"
@@ -67,7 +69,8 @@ cli_serve(int argc, char **argv)
     struct store_pool *pool = NULL;
     struct http_server *srv = NULL;
     struct ledger *ledger = NULL;
-    struct ledger_crm *crm_events = NULL;
+    struct runtime *runtime = NULL;
+    struct scheduler *sched = NULL;
     struct api_app app;
     sigset_t set;
     int sig = 0, rc = 1;
@@ -133,12 +136,21 @@ cli_serve(int argc, char **argv)
         fprintf(stderr, "smile: %s\n", err.msg);
         goto out;
     }
-    crm_events = ledger_crm_attach(ledger); /* CRM actions append their events */
+    /* The runtime folds committed events off the request threads; the scheduler fires
+     * deadlines through the ledger and is woken by the runtime for earlier ones. */
+    if (runtime_open(config_str(&cfg, CFG_DB), ledger, &runtime, &err) != SMILE_OK ||
+        scheduler_open(config_str(&cfg, CFG_DB), ledger, &sched, &err) != SMILE_OK) {
+        fprintf(stderr, "smile: %s\n", err.msg);
+        goto out;
+    }
+    runtime_on_due(runtime, scheduler_wake, sched);
+    runtime_crm_sink_install(ledger); /* case actions feed the ledger and the runtime */
     memset(&app, 0, sizeof(app));
     app.cfg = &cfg;
     app.pool = pool;
     app.db_path = config_str(&cfg, CFG_DB);
     app.ledger = ledger;
+    app.runtime = runtime;
     app.started_ms = time_now_ms();
     if (api_start(&app, &srv, &err) != SMILE_OK) {
         fprintf(stderr, "smile: %s\n", err.msg);
@@ -152,8 +164,12 @@ cli_serve(int argc, char **argv)
     rc = 0;
     log_info("msg=stopped");
 out:
-    ledger_crm_detach(crm_events);
-    ledger_close(ledger); /* after the server stopped: finishes queued appends first */
+    runtime_crm_sink_install(NULL);
+    if (runtime)
+        runtime_on_due(runtime, NULL, NULL); /* no more wake-ups of the scheduler */
+    scheduler_close(sched);                  /* stops appending */
+    ledger_close(ledger);   /* after the server stopped: finishes queued appends first */
+    runtime_close(runtime); /* folds what the ledger committed last */
     store_pool_close(pool);
     store_close(s);
     config_free(&cfg);

@@ -216,15 +216,6 @@ int ledger_append_async(struct ledger *l, const struct ledger_event *evs, size_t
 int ledger_append_in_tx(struct store *s, const struct ledger_event *ev, int64_t *out_id,
                         struct smile_err *err);
 
-/*
- * Makes the ledger the CRM's event sink (crm_sink.c): CRM actions then append their case.*
- * events inside their own transactions, and the post-commit hooks hear of them after the
- * CRM's COMMIT. Call once at start-up before serving; ledger_crm_detach() (NULL is a
- * no-op) after the server stopped and before ledger_close().
- */
-struct ledger_crm;
-struct ledger_crm *ledger_crm_attach(struct ledger *l);
-void ledger_crm_detach(struct ledger_crm *b);
 
 /* Registers a post-commit hook (at most 8). Register before appends begin. */
 void ledger_on_commit(struct ledger *l, ledger_commit_fn *fn, void *ud);

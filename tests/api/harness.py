@@ -36,7 +36,7 @@ class Response:
         self.raw = raw
         ctype = headers.get("content-type", "")
         self.json = None
-        if raw and "json" in ctype:
+        if raw and "json" in ctype and "ndjson" not in ctype:
             self.json = json.loads(raw)
 
     def __iter__(self):  # st, hdrs, body = c.req(...)

@@ -860,69 +860,6 @@ test_append_async(void **state)
     assert_int_equal(count(f->s, "SELECT count(*) FROM events WHERE subject = 'thread:<a@x>'"), 4);
 }
 
-/* CRM actions reach the ledger in their own transaction, and the hooks after COMMIT. */
-static void
-test_crm_bridge(void **state)
-{
-    struct fixture *f = *state;
-    struct ledger *l;
-    struct ledger_crm *b;
-    struct smile_err err;
-    struct hook_log h = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    struct http_auth who = {.user_id = 1, .username = "ann"};
-    struct crm_ctx c = {
-        .db = f->s, .actor = &who, .request_id = "t", .address = "", .now_ms = 946684800000};
-    json_t *data = json_pack("{s:s, s:i}", "to", "open", "assignee_id", 3);
-
-    smile_err_clear(&err);
-    assert_int_equal(ledger_open(f->path, NULL, &l, &err), SMILE_OK);
-    ledger_on_commit(l, log_hook, &h);
-    b = ledger_crm_attach(l);
-
-    /* Committed: stored with the CRM's key, heard by the hook after crm_events_finish. */
-    assert_int_equal(store_begin(f->s, &err), SMILE_OK);
-    assert_int_equal(crm_case_event(&c, "case.accepted", 42, 7, 0, "phone",
-                                    "case:42:v2:case.accepted", data, &err),
-                     SMILE_OK);
-    assert_int_equal(h.calls, 0); /* not before COMMIT */
-    assert_int_equal(store_commit(f->s, &err), SMILE_OK);
-    crm_events_finish(&c, true);
-    assert_int_equal(h.calls, 1);
-    assert_int_equal(h.events, 1);
-    assert_string_equal(h.last_subject, "case:42");
-    /* occurred_at 0 means the time of the change, c.now_ms; customer 7 becomes "7";
-     * data is stored canonical (keys sorted). */
-    assert_int_equal(count(f->s, "SELECT count(*) FROM events WHERE type = 'case.accepted' AND "
-                                 "subject = 'case:42' AND actor = 'ann' AND customer = '7' AND "
-                                 "channel = 'phone' AND source = 'crm' AND source_id = "
-                                 "'case:42:v2:case.accepted' AND occurred_at = 946684800000 AND "
-                                 "data = '{\"assignee_id\":3,\"to\":\"open\"}'"),
-                     1);
-    assert_int_equal(count(f->s, "SELECT max(id) FROM events"), h.last_id);
-
-    /* Rolled back: no row, no hook. */
-    assert_int_equal(store_begin(f->s, &err), SMILE_OK);
-    assert_int_equal(crm_case_event(&c, "case.resolved", 42, 0, 0, "phone",
-                                    "case:42:v3:case.resolved", NULL, &err),
-                     SMILE_OK);
-    store_rollback(f->s);
-    crm_events_finish(&c, false);
-    assert_int_equal(h.calls, 1);
-    assert_int_equal(count(f->s, "SELECT count(*) FROM events WHERE type = 'case.resolved'"), 0);
-
-    /* An event the ledger refuses fails the CRM change (the CRM then rolls back). */
-    assert_int_equal(store_begin(f->s, &err), SMILE_OK);
-    assert_int_equal(
-        crm_case_event(&c, "case.lost", 42, 0, 0, "phone", "case:42:v4:case.lost", NULL, &err),
-        SMILE_EINVAL);
-    store_rollback(f->s);
-    crm_events_finish(&c, false);
-
-    ledger_crm_detach(b);
-    ledger_close(l);
-    json_decref(data);
-}
-
 #define THREADS 16
 #define PER_THREAD 100
 
@@ -1205,7 +1142,6 @@ main(void)
         cmocka_unit_test_setup_teardown(test_append_idempotent, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_append_in_tx, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_append_async, setup_db, teardown_db),
-        cmocka_unit_test_setup_teardown(test_crm_bridge, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_group_commit_concurrent, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_busy_and_isolated_failure, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_list, setup_db, teardown_db),

@@ -2,7 +2,9 @@
 -- Times are INTEGER milliseconds since the Unix epoch, UTC. Every record table has
 -- version (for ETag / If-Match), created_at, updated_at and deleted_at (soft delete).
 -- Owners: teams, users → crm/staff.c; sessions, api_tokens, login_failures → http/auth.c;
--- audit → crm/audit.c; customers … interactions → crm/; events → ledger/.
+-- audit → crm/audit.c; customers … interactions → crm/; events → ledger/;
+-- calendars, processes, process_versions and the derived instances … runtime_cursor → runtime/
+-- (deadlines are read and marked fired by scheduler/).
 
 CREATE TABLE teams (
     id INTEGER PRIMARY KEY,
@@ -259,3 +261,117 @@ CREATE TRIGGER search_docs_au AFTER UPDATE ON search_docs BEGIN
     INSERT INTO search_fts (rowid, name, whole, phone, tail, body)
     VALUES (new.id, new.name, new.whole, new.phone, new.tail, new.body);
 END;
+
+-- runtime: business calendars and process definitions (source data), then the state derived
+-- from the ledger by folding each subject's events (instances … deadlines, runtime_cursor).
+-- Derived tables are dropped and refilled by `smile rebuild`; nothing else writes them.
+CREATE TABLE calendars (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    document TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    deleted_at INTEGER
+) STRICT;
+
+CREATE TABLE processes (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    draft TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    deleted_at INTEGER
+) STRICT;
+
+-- Published versions never change (canonical document, with version and published_at).
+CREATE TABLE process_versions (
+    process_id INTEGER NOT NULL REFERENCES processes (id),
+    number INTEGER NOT NULL,
+    document TEXT NOT NULL,
+    published_at INTEGER NOT NULL,
+    published_by TEXT,
+    PRIMARY KEY (process_id, number)
+) STRICT;
+
+CREATE TABLE instances (
+    id INTEGER PRIMARY KEY,
+    process_id INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    subject TEXT NOT NULL,
+    trigger_event_id INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (process_id, subject)
+) STRICT;
+CREATE INDEX instances_subject ON instances (subject);
+
+CREATE TABLE measurements (
+    id INTEGER PRIMARY KEY,
+    instance_id INTEGER NOT NULL REFERENCES instances (id) ON DELETE CASCADE,
+    process_id INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    step_key TEXT NOT NULL,
+    occurrence INTEGER NOT NULL,
+    subject TEXT NOT NULL,
+    channel TEXT,
+    customer TEXT,
+    started_at INTEGER,
+    done_at INTEGER,
+    elapsed_ms INTEGER NOT NULL,
+    target_ms INTEGER NOT NULL,
+    deadline_at INTEGER,
+    result TEXT NOT NULL CHECK (result IN ('open', 'met', 'breached', 'excluded')),
+    state TEXT NOT NULL,
+    charged_actor TEXT,
+    charged_team TEXT,
+    start_event_id INTEGER,
+    end_event_id INTEGER,
+    fold_seq INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (instance_id, step_key, occurrence)
+) STRICT;
+CREATE INDEX measurements_started ON measurements (started_at, id);
+CREATE INDEX measurements_actor ON measurements (charged_actor, started_at);
+CREATE INDEX measurements_subject ON measurements (subject);
+
+CREATE TABLE measurement_segments (
+    measurement_id INTEGER NOT NULL REFERENCES measurements (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    actor TEXT,
+    team TEXT,
+    from_at INTEGER NOT NULL,
+    to_at INTEGER NOT NULL,
+    ms INTEGER NOT NULL,
+    PRIMARY KEY (measurement_id, seq)
+) STRICT;
+
+-- The metric events of each clock (Zendesk's metric events): activate, pause, resume, reset,
+-- warn, breach, fulfil, cancel.
+CREATE TABLE measurement_log (
+    measurement_id INTEGER NOT NULL REFERENCES measurements (id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    event_id INTEGER,
+    PRIMARY KEY (measurement_id, seq)
+) STRICT;
+
+-- Warning and breach instants of running clocks; the scheduler fires those due.
+CREATE TABLE deadlines (
+    measurement_id INTEGER NOT NULL REFERENCES measurements (id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('warning', 'breach')),
+    idx INTEGER NOT NULL,
+    due_at INTEGER NOT NULL,
+    fired_at INTEGER,
+    source_id TEXT NOT NULL,
+    PRIMARY KEY (measurement_id, kind, idx)
+) STRICT;
+CREATE INDEX deadlines_due ON deadlines (due_at) WHERE fired_at IS NULL;
+
+-- How far the runtime has folded the ledger (one row).
+CREATE TABLE runtime_cursor (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    last_event_id INTEGER NOT NULL
+) STRICT;

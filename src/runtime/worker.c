@@ -1,0 +1,346 @@
+/*
+ * worker.c — the live path of the runtime. The ledger's post-commit hook (called on the
+ * committer thread, or on a CRM request thread after ledger_notify) only records each
+ * committed event's subject in a coalescing queue and signals; a worker thread with its own
+ * database connection takes the whole queue, re-folds every subject in one transaction
+ * (runtime_fold_subject), advances runtime_cursor and tells the scheduler about the earliest
+ * deadline it wrote. Ingest therefore never waits for the engine. On start, subjects with
+ * events after runtime_cursor (committed while no runtime ran, or lost in a crash before
+ * their fold committed) are queued first.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ledger/ledger.h"
+#include "runtime/runtime.h"
+#include "store/store.h"
+
+#define BATCH_MAX 256 /* subjects per transaction */
+
+struct runtime {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool stop, started;
+    /* The queue: an open-addressing set of subjects plus their FIFO order. */
+    char **set;
+    size_t set_cap, set_n;
+    char **fifo;
+    size_t fifo_n, fifo_cap;
+    size_t busy; /* subjects taken by the worker and not yet committed */
+    int64_t seen, folded;
+    uint64_t folds, errors;
+    struct store *db;
+    struct runtime_defs *defs;
+    int64_t seq;
+    runtime_due_fn *due_fn;
+    void *due_ud;
+};
+
+static uint64_t
+hash(const char *s)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* Inserts into the set; false if present. Caller holds mu. */
+static bool
+set_add(struct runtime *rt, const char *subject)
+{
+    size_t i;
+
+    if ((rt->set_n + 1) * 2 > rt->set_cap) {
+        size_t cap = rt->set_cap ? rt->set_cap * 2 : 1024;
+        char **old = rt->set;
+        size_t oldcap = rt->set_cap;
+        rt->set = xcalloc(cap, sizeof(*rt->set));
+        rt->set_cap = cap;
+        for (size_t k = 0; k < oldcap; k++) {
+            if (old[k] == NULL)
+                continue;
+            i = hash(old[k]) & (cap - 1);
+            while (rt->set[i])
+                i = (i + 1) & (cap - 1);
+            rt->set[i] = old[k];
+        }
+        free(old);
+    }
+    i = hash(subject) & (rt->set_cap - 1);
+    while (rt->set[i]) {
+        if (strcmp(rt->set[i], subject) == 0)
+            return false;
+        i = (i + 1) & (rt->set_cap - 1);
+    }
+    rt->set[i] = xstrdup(subject);
+    rt->set_n++;
+    if (rt->fifo_n == rt->fifo_cap) {
+        rt->fifo_cap = rt->fifo_cap ? rt->fifo_cap * 2 : 1024;
+        rt->fifo = xrealloc(rt->fifo, rt->fifo_cap * sizeof(*rt->fifo));
+    }
+    rt->fifo[rt->fifo_n++] = rt->set[i];
+    return true;
+}
+
+void
+runtime_mark(struct runtime *rt, const char *subject)
+{
+    pthread_mutex_lock(&rt->mu);
+    if (set_add(rt, subject))
+        pthread_cond_signal(&rt->cv);
+    pthread_mutex_unlock(&rt->mu);
+}
+
+static void
+on_commit(const struct ledger_committed *evs, size_t n, void *ud)
+{
+    struct runtime *rt = ud;
+    bool added = false;
+
+    pthread_mutex_lock(&rt->mu);
+    for (size_t i = 0; i < n; i++) {
+        added |= set_add(rt, evs[i].ev->subject);
+        if (evs[i].id > rt->seen)
+            rt->seen = evs[i].id;
+    }
+    if (added)
+        pthread_cond_signal(&rt->cv);
+    pthread_mutex_unlock(&rt->mu);
+}
+
+static int
+fold_batch(struct runtime *rt, char **subjects, size_t n, int64_t upto, int64_t *next_due,
+           struct smile_err *err)
+{
+    static const char sql_cursor[] = "INSERT INTO runtime_cursor (id, last_event_id) VALUES (1, $1)"
+                                     " ON CONFLICT (id) DO UPDATE SET last_event_id = CASE"
+                                     " WHEN excluded.last_event_id > runtime_cursor.last_event_id"
+                                     " THEN excluded.last_event_id"
+                                     " ELSE runtime_cursor.last_event_id END";
+    struct store_stmt *st;
+    int rc = store_begin(rt->db, err);
+
+    *next_due = INT64_MAX;
+    if (rc != SMILE_OK)
+        return rc;
+    rc = runtime_defs_refresh(rt->defs, rt->db, err);
+    for (size_t i = 0; i < n && rc == SMILE_OK; i++) {
+        int64_t due;
+        rc = runtime_fold_subject(rt->defs, rt->db, subjects[i], ++rt->seq, &due, err);
+        if (due < *next_due)
+            *next_due = due;
+    }
+    if (rc == SMILE_OK && (rc = store_prepare(rt->db, sql_cursor, &st, err)) == SMILE_OK) {
+        int r2;
+        store_stmt_bind_int64(st, 1, upto);
+        r2 = store_stmt_step(st, err);
+        store_stmt_reset(st);
+        rc = r2 == STORE_DONE ? SMILE_OK : r2;
+    }
+    if (rc == SMILE_OK)
+        rc = store_commit(rt->db, err);
+    else
+        store_rollback(rt->db);
+    return rc;
+}
+
+static void *
+worker(void *arg)
+{
+    struct runtime *rt = arg;
+
+    pthread_mutex_lock(&rt->mu);
+    for (;;) {
+        char *batch[BATCH_MAX];
+        size_t n;
+        int64_t upto, due = INT64_MAX;
+        struct smile_err err;
+        uint64_t nerr = 0;
+        int rc;
+
+        while (rt->fifo_n == 0 && !rt->stop)
+            pthread_cond_wait(&rt->cv, &rt->mu);
+        if (rt->fifo_n == 0 && rt->stop)
+            break;
+        /* Take up to BATCH_MAX subjects; remove them from the set so that an event arriving
+         * during the fold queues its subject again. */
+        n = rt->fifo_n < BATCH_MAX ? rt->fifo_n : BATCH_MAX;
+        for (size_t i = 0; i < n; i++) {
+            char *s = rt->fifo[i];
+            size_t k = hash(s) & (rt->set_cap - 1);
+            while (rt->set[k] != s)
+                k = (k + 1) & (rt->set_cap - 1);
+            /* Backward-shift deletion keeps the probe chains intact. */
+            rt->set[k] = NULL;
+            for (size_t j = (k + 1) & (rt->set_cap - 1); rt->set[j];
+                 j = (j + 1) & (rt->set_cap - 1)) {
+                char *moved = rt->set[j];
+                rt->set[j] = NULL;
+                size_t h = hash(moved) & (rt->set_cap - 1);
+                while (rt->set[h])
+                    h = (h + 1) & (rt->set_cap - 1);
+                rt->set[h] = moved;
+            }
+            rt->set_n--;
+            batch[i] = s;
+        }
+        memmove(rt->fifo, rt->fifo + n, (rt->fifo_n - n) * sizeof(*rt->fifo));
+        rt->fifo_n -= n;
+        rt->busy = n;
+        upto = rt->fifo_n == 0 ? rt->seen : rt->folded;
+        pthread_mutex_unlock(&rt->mu);
+
+        smile_err_clear(&err);
+        rc = fold_batch(rt, batch, n, upto, &due, &err);
+        if (rc != SMILE_OK) {
+            /* One bad subject must not block the others: retry one by one. */
+            log_error("msg=\"runtime batch failed\" subjects=%zu err=\"%s\"", n, err.msg);
+            for (size_t i = 0; i < n; i++) {
+                int64_t d1 = INT64_MAX;
+                int r1 = SMILE_EDB;
+                /* A busy database passes: three tries, 100 ms apart. */
+                for (int attempt = 0; attempt < 3 && r1 != SMILE_OK; attempt++) {
+                    if (attempt > 0)
+                        usleep(100000);
+                    smile_err_clear(&err);
+                    r1 = fold_batch(rt, &batch[i], 1, 0, &d1, &err);
+                }
+                if (r1 != SMILE_OK) {
+                    log_error("msg=\"runtime fold failed\" subject=\"%s\" err=\"%s\"", batch[i],
+                              err.msg);
+                    nerr++;
+                }
+                if (d1 < due)
+                    due = d1;
+            }
+        }
+        for (size_t i = 0; i < n; i++)
+            free(batch[i]);
+        pthread_mutex_lock(&rt->mu);
+        /* Under the lock, so that runtime_on_due(NULL) returns only when no call is in
+         * flight (the scheduler may be closed right after). */
+        if (due != INT64_MAX && rt->due_fn)
+            rt->due_fn(due, rt->due_ud);
+        rt->folds += n;
+        rt->errors += nerr;
+        rt->busy = 0;
+        if (upto > rt->folded)
+            rt->folded = upto;
+        if (rt->fifo_n == 0 && rt->seen > rt->folded)
+            rt->folded = rt->seen;
+    }
+    pthread_mutex_unlock(&rt->mu);
+    return NULL;
+}
+
+/* Queues the subjects with events after runtime_cursor. */
+static int
+catch_up(struct runtime *rt, struct smile_err *err)
+{
+    static const char sql_cur[] = "SELECT coalesce((SELECT last_event_id FROM runtime_cursor),"
+                                  " 0), coalesce((SELECT max(id) FROM events), 0)";
+    static const char sql_subj[] = "SELECT DISTINCT subject FROM events WHERE id > $1";
+    struct store_stmt *st;
+    int64_t cur = 0, max = 0;
+    int rc = store_prepare(rt->db, sql_cur, &st, err);
+
+    if (rc != SMILE_OK)
+        return rc;
+    if ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+        cur = store_stmt_int64(st, 0);
+        max = store_stmt_int64(st, 1);
+    }
+    store_stmt_reset(st);
+    if (rc != STORE_ROW)
+        return rc;
+    rt->folded = cur;
+    rt->seen = max;
+    if (max <= cur)
+        return SMILE_OK;
+    if ((rc = store_prepare(rt->db, sql_subj, &st, err)) != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, cur);
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW)
+        set_add(rt, store_stmt_text(st, 0));
+    store_stmt_reset(st);
+    log_info("msg=\"runtime catching up\" subjects=%zu after_event=%lld", rt->fifo_n,
+             (long long)cur);
+    return rc == STORE_DONE ? SMILE_OK : rc;
+}
+
+int
+runtime_open(const char *db_path, struct ledger *l, struct runtime **out, struct smile_err *err)
+{
+    struct runtime *rt = xcalloc(1, sizeof(*rt));
+    int rc;
+
+    *out = NULL;
+    pthread_mutex_init(&rt->mu, NULL);
+    pthread_cond_init(&rt->cv, NULL);
+    rt->seq = time_now_ms() * 1000;
+    rt->defs = runtime_defs_new();
+    if ((rc = store_open(db_path, 0, &rt->db, err)) != SMILE_OK ||
+        (rc = catch_up(rt, err)) != SMILE_OK) {
+        runtime_close(rt);
+        return rc;
+    }
+    if (pthread_create(&rt->thread, NULL, worker, rt) != 0) {
+        runtime_close(rt);
+        return smile_err_set(err, SMILE_EINTERNAL, "cannot start the runtime worker");
+    }
+    rt->started = true;
+    if (l)
+        ledger_on_commit(l, on_commit, rt);
+    *out = rt;
+    return SMILE_OK;
+}
+
+void
+runtime_on_due(struct runtime *rt, runtime_due_fn *fn, void *ud)
+{
+    pthread_mutex_lock(&rt->mu);
+    rt->due_fn = fn;
+    rt->due_ud = ud;
+    pthread_mutex_unlock(&rt->mu);
+}
+
+void
+runtime_close(struct runtime *rt)
+{
+    if (rt == NULL)
+        return;
+    if (rt->started) {
+        pthread_mutex_lock(&rt->mu);
+        rt->stop = true;
+        pthread_cond_signal(&rt->cv);
+        pthread_mutex_unlock(&rt->mu);
+        pthread_join(rt->thread, NULL);
+    }
+    for (size_t i = 0; i < rt->fifo_n; i++)
+        free(rt->fifo[i]);
+    free(rt->fifo);
+    free(rt->set);
+    runtime_defs_free(rt->defs);
+    store_close(rt->db);
+    pthread_cond_destroy(&rt->cv);
+    pthread_mutex_destroy(&rt->mu);
+    free(rt);
+}
+
+void
+runtime_status(struct runtime *rt, struct runtime_status *out)
+{
+    pthread_mutex_lock(&rt->mu);
+    out->pending = rt->fifo_n + rt->busy;
+    out->last_event_id_seen = rt->seen;
+    out->last_event_id_folded = rt->folded;
+    out->folds = rt->folds;
+    out->errors = rt->errors;
+    pthread_mutex_unlock(&rt->mu);
+}
