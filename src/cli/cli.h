@@ -27,6 +27,8 @@ int cli_init(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
 int cli_backup(int argc, char **argv);
 int cli_routes(int argc, char **argv);
+int cli_import(int argc, char **argv); /* import_pbx.c */
+int cli_agent(int argc, char **argv);  /* import_pbx.c */
 
 /* Opens (creating if asked) and migrates the configured database; prints errors. */
 int cli_open_db(struct config *cfg, bool create, struct store **out);

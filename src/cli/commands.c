@@ -17,6 +17,8 @@ const struct cli_command cli_commands[] = {
     {"migrate", cli_migrate, "apply pending migrations (--status to show)"},
     {"backup", cli_backup, "write an online backup of the database to FILE"},
     {"routes", cli_routes, "list every API route with its roles and scope (--json)"},
+    {"import", cli_import, "import a PBX queue_log file as events (queue-log FILE)"},
+    {"agent", cli_agent, "map PBX agent names to staff (map | unmap | list)"},
     {"version", cli_version, "print the version"},
     {NULL, NULL, NULL},
 };

@@ -1,0 +1,267 @@
+/*
+ * intake_store.c — the storage edge of the PBX sources: appends mapped events (with the
+ * file cursor in the same transaction, so a crash never loses or doubles a line) and
+ * keeps the tables intake owns: agent_map (PBX member name → staff username) and
+ * intake_cursor (how far a followed file has been read). It sits at the end of the
+ * intake flow, just before the ledger.
+ *
+ * Until the ledger part lands in main, events are written by one INSERT … ON CONFLICT DO
+ * NOTHING into its `events` table (append_one below); after the merge that single
+ * function becomes ledger_event_parse + ledger_append_in_tx, and nothing else changes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "intake/intake.h"
+#include "store/store.h"
+
+static const char *
+sget(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+/* Appends one API-shaped event on s inside the open transaction; *created says whether it
+ * was new (false = duplicate by (source, source_id)). */
+static int
+append_one(struct store *s, const json_t *ev, int64_t received_at, bool *created,
+           struct smile_err *err)
+{
+    static const char sql[] =
+        "INSERT INTO events (type, occurred_at, received_at, subject, actor, customer, channel, "
+        "source, source_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+        "ON CONFLICT (source, source_id) DO NOTHING";
+    struct store_stmt *st;
+    const char *at = sget(ev, "occurred_at");
+    int64_t ms;
+    char *data;
+    int rc;
+
+    if (at == NULL || time_parse_rfc3339(at, strlen(at), &ms) != SMILE_OK || !sget(ev, "type") ||
+        !sget(ev, "subject") || !sget(ev, "source") || !sget(ev, "source_id"))
+        return smile_err_set(err, SMILE_EINVAL, "event %s: missing or bad field",
+                             sget(ev, "source_id") ? sget(ev, "source_id") : "?");
+    rc = store_prepare(s, sql, &st, err);
+    if (rc != SMILE_OK)
+        return rc;
+    data = json_dumps(json_object_get(ev, "data"), JSON_COMPACT | JSON_SORT_KEYS);
+    store_stmt_bind_text(st, 1, sget(ev, "type"), -1);
+    store_stmt_bind_int64(st, 2, ms);
+    store_stmt_bind_int64(st, 3, received_at);
+    store_stmt_bind_text(st, 4, sget(ev, "subject"), -1);
+    store_stmt_bind_text(st, 5, sget(ev, "actor"), -1);
+    store_stmt_bind_text(st, 6, sget(ev, "customer"), -1);
+    store_stmt_bind_text(st, 7, sget(ev, "channel") ? sget(ev, "channel") : "phone", -1);
+    store_stmt_bind_text(st, 8, sget(ev, "source"), -1);
+    store_stmt_bind_text(st, 9, sget(ev, "source_id"), -1);
+    store_stmt_bind_text(st, 10, data ? data : "{}", -1);
+    rc = store_stmt_step(st, err);
+    store_stmt_reset(st);
+    free(data);
+    if (rc != STORE_DONE)
+        return rc == SMILE_OK ? SMILE_EDB : rc;
+    *created = store_changes(s) > 0;
+    return SMILE_OK;
+}
+
+static int
+cursor_put(struct store *s, const struct intake_cursor *cur, int64_t now, struct smile_err *err)
+{
+    static const char sql[] =
+        "INSERT INTO intake_cursor (source, path, inode, \"offset\", updated_at) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (source, path) DO UPDATE SET "
+        "inode = excluded.inode, \"offset\" = excluded.\"offset\", updated_at = "
+        "excluded.updated_at";
+    struct store_stmt *st;
+    int rc = store_prepare(s, sql, &st, err);
+
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_text(st, 1, cur->source, -1);
+    store_stmt_bind_text(st, 2, cur->path, -1);
+    store_stmt_bind_int64(st, 3, cur->inode);
+    store_stmt_bind_int64(st, 4, cur->offset);
+    store_stmt_bind_int64(st, 5, now);
+    rc = store_stmt_step(st, err);
+    store_stmt_reset(st);
+    return rc == STORE_DONE ? SMILE_OK : rc;
+}
+
+int
+intake_append(struct store *s, json_t *events, const struct intake_cursor *cur,
+              struct intake_counts *out, struct smile_err *err)
+{
+    int64_t now = time_now_ms();
+    struct intake_counts c = {0, 0};
+    size_t i;
+    json_t *ev;
+    int rc;
+
+    if (json_array_size(events) == 0 && cur == NULL) {
+        *out = c;
+        return SMILE_OK;
+    }
+    rc = store_begin(s, err);
+    if (rc != SMILE_OK)
+        return rc;
+    json_array_foreach(events, i, ev)
+    {
+        bool created = false;
+
+        rc = append_one(s, ev, now, &created, err);
+        if (rc != SMILE_OK)
+            goto fail;
+        if (created)
+            c.created++;
+        else
+            c.duplicates++;
+    }
+    if (cur) {
+        rc = cursor_put(s, cur, now, err);
+        if (rc != SMILE_OK)
+            goto fail;
+    }
+    rc = store_commit(s, err);
+    if (rc != SMILE_OK)
+        goto fail;
+    *out = c;
+    return SMILE_OK;
+fail:
+    store_rollback(s);
+    return rc;
+}
+
+int
+intake_cursor_get(struct store *s, const char *source, const char *path, int64_t *out_inode,
+                  int64_t *out_offset, struct smile_err *err)
+{
+    static const char sql[] =
+        "SELECT inode, \"offset\" FROM intake_cursor WHERE source = $1 AND path = $2";
+    struct store_stmt *st;
+    int rc = store_prepare(s, sql, &st, err);
+
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_text(st, 1, source, -1);
+    store_stmt_bind_text(st, 2, path, -1);
+    rc = store_stmt_step(st, err);
+    if (rc == STORE_ROW) {
+        *out_inode = store_stmt_int64(st, 0);
+        *out_offset = store_stmt_int64(st, 1);
+        rc = SMILE_OK;
+    } else if (rc == STORE_DONE) {
+        rc = SMILE_ENOTFOUND;
+    }
+    store_stmt_reset(st);
+    return rc;
+}
+
+int
+intake_agent_map_set(struct store *s, const char *source, const char *agent, const char *username,
+                     struct smile_err *err)
+{
+    static const char sql[] =
+        "INSERT INTO agent_map (source, agent, username) VALUES ($1, $2, $3) "
+        "ON CONFLICT (source, agent) DO UPDATE SET username = excluded.username";
+    struct store_stmt *st;
+    int rc;
+
+    if (!agent[0] || strlen(agent) > 200 || !username[0] || strlen(username) > 64)
+        return smile_err_set(err, SMILE_EINVAL,
+                             "agent (1-200 bytes) and username (1-64 bytes) must not be empty");
+    rc = store_prepare(s, sql, &st, err);
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_text(st, 1, source, -1);
+    store_stmt_bind_text(st, 2, agent, -1);
+    store_stmt_bind_text(st, 3, username, -1);
+    rc = store_stmt_step(st, err);
+    store_stmt_reset(st);
+    return rc == STORE_DONE ? SMILE_OK : rc;
+}
+
+int
+intake_agent_map_unset(struct store *s, const char *source, const char *agent,
+                       struct smile_err *err)
+{
+    static const char sql[] = "DELETE FROM agent_map WHERE source = $1 AND agent = $2";
+    struct store_stmt *st;
+    int rc = store_prepare(s, sql, &st, err);
+
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_text(st, 1, source, -1);
+    store_stmt_bind_text(st, 2, agent, -1);
+    rc = store_stmt_step(st, err);
+    store_stmt_reset(st);
+    if (rc != STORE_DONE)
+        return rc;
+    if (store_changes(s) == 0)
+        return smile_err_set(err, SMILE_ENOTFOUND, "no mapping for agent '%s' (source %s)", agent,
+                             source);
+    return SMILE_OK;
+}
+
+int
+intake_agent_map_list(struct store *s, const char *source, json_t **out, struct smile_err *err)
+{
+    static const char sql[] = "SELECT source, agent, username FROM agent_map "
+                              "WHERE ($1 IS NULL OR source = $1) ORDER BY source, agent";
+    struct store_stmt *st;
+    json_t *a;
+    int rc = store_prepare(s, sql, &st, err);
+
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_text(st, 1, source, -1);
+    a = json_array();
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW)
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "source", store_stmt_text(st, 0),
+                                           "agent", store_stmt_text(st, 1), "username",
+                                           store_stmt_text(st, 2)));
+    store_stmt_reset(st);
+    if (rc != STORE_DONE) {
+        json_decref(a);
+        return rc;
+    }
+    *out = a;
+    return SMILE_OK;
+}
+
+int
+intake_agent_map_load(struct store *s, const char *source, json_t **out, struct smile_err *err)
+{
+    json_t *list, *row, *map;
+    size_t i;
+    int rc = intake_agent_map_list(s, source, &list, err);
+
+    if (rc != SMILE_OK)
+        return rc;
+    map = json_object();
+    json_array_foreach(list, i, row)
+    {
+        json_object_set(map, sget(row, "agent"), json_object_get(row, "username"));
+    }
+    json_decref(list);
+    *out = map;
+    return SMILE_OK;
+}
+
+const char *
+intake_agent_lookup(const char *agent, void *map_object)
+{
+    const json_t *map = map_object;
+    const char *u = json_string_value(json_object_get(map, agent));
+    char alt[256];
+
+    if (u || map == NULL)
+        return u;
+    /* chan_agent (≤ 11) wrote "Agent/1001", app_agent_pool (12+) writes "1001". */
+    if (strncmp(agent, "Agent/", 6) == 0)
+        return json_string_value(json_object_get(map, agent + 6));
+    if (strlen(agent) + 7 > sizeof(alt))
+        return NULL;
+    snprintf(alt, sizeof(alt), "Agent/%s", agent);
+    return json_string_value(json_object_get(map, alt));
+}
