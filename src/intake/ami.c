@@ -85,6 +85,25 @@ ami_parser_next(struct ami_parser *p, struct ami_packet *out)
     for (;;) {
         size_t start;
 
+        if (p->skipping) {
+            /* Discard the rest of an oversized packet, up to its blank line. */
+            at = p->pos;
+            while (p->skipping && line(p, &at, &l)) {
+                p->pos = at;
+                if (p->skip_midline)
+                    p->skip_midline = false; /* the tail of the line that was cut */
+                else if (l.len == 0) {
+                    p->skipping = false;
+                    p->dropped++;
+                }
+            }
+            if (p->skipping) {
+                if (p->pos < p->in.len)
+                    p->skip_midline = true;
+                p->pos = p->in.len;
+                return 0;
+            }
+        }
         /* Skip blank lines between packets. */
         at = p->pos;
         while (line(p, &at, &l) && l.len == 0)
@@ -97,14 +116,13 @@ ami_parser_next(struct ami_parser *p, struct ami_packet *out)
             if (!line(p, &at, &l)) {
                 if (p->in.len - start > AMI_MAX_PACKET) { /* never ends: drop what we have */
                     p->skipping = true;
+                    p->skip_midline = p->in.data[p->in.len - 1] != '\n';
                     p->pos = p->in.len;
                 }
                 return 0;
             }
             if (l.len == 0)
                 break;
-            if (p->skipping)
-                continue;
             if (out->n == AMI_MAX_HEADERS) {
                 out->truncated = true;
                 continue;
@@ -128,8 +146,7 @@ ami_parser_next(struct ami_parser *p, struct ami_packet *out)
             }
         }
         p->pos = at;
-        if (p->skipping || at - start > AMI_MAX_PACKET + 2) {
-            p->skipping = false;
+        if (at - start > AMI_MAX_PACKET + 2) {
             p->dropped++;
             continue;
         }

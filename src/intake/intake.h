@@ -149,9 +149,10 @@ struct ami_parser {
     struct buf in; /* unconsumed bytes */
     size_t pos;    /* start of the next packet in in */
     bool banner_done;
-    char banner[128]; /* the version after the slash, e.g. "9.0.0" */
-    uint64_t dropped; /* packets over AMI_MAX_PACKET */
-    bool skipping;    /* inside an oversized packet */
+    char banner[128];  /* the version after the slash, e.g. "9.0.0" */
+    uint64_t dropped;  /* packets over AMI_MAX_PACKET */
+    bool skipping;     /* inside an oversized packet */
+    bool skip_midline; /* … and the cut fell inside a line */
 };
 
 void ami_parser_init(struct ami_parser *p);

@@ -251,11 +251,12 @@ entry(struct call *c, struct str queue, bool enter)
     }
     if (enter || c->qe[i].n == 0)
         c->qe[i].n++;
-    if (enter) {
+    if (enter || c->queue == NULL) {
         free(c->queue);
         c->queue = xstrndup(queue.p, queue.len);
-        c->answered = c->ended = false;
     }
+    if (enter)
+        c->answered = c->ended = false;
     return c->qe[i].n;
 }
 
