@@ -79,6 +79,22 @@ bool api_param_id(struct http_request *req, int k, int64_t *out);
 /* Reads ?limit= (1–500, default 50); replies 422 and returns false if invalid. */
 bool api_query_limit(struct http_request *req, int *out);
 
+/* Helpers shared by the auth & staff handlers (api/users.c). */
+struct audit_who;
+/* The audit context of a request: its caller, request id and client address. */
+void api_audit_who(const struct http_request *req, struct audit_who *out);
+/*
+ * Reads If-Match: "<version>" for a PATCH/DELETE of a versioned record. Absent → replies
+ * 428; present but not of that form → replies 412; both return false.
+ */
+bool api_if_match_version(struct http_request *req, int64_t *out);
+/* Reads ?cursor= (an id from a previous next_cursor; absent = 0); replies 422 if invalid. */
+bool api_query_cursor(struct http_request *req, int64_t *out);
+/* Sets the ETag header to "<version>". */
+void api_etag(struct http_request *req, int64_t version);
+/* Replies a problem from err, adding Retry-After for SMILE_ERATE. */
+void api_reply_err(struct http_request *req, const struct smile_err *err, int64_t retry_after_s);
+
 /* Metrics (api/metrics.c). */
 void api_metrics_observe(const struct http_request *req, int64_t dur_ns, void *ud);
 void api_metrics_render(struct buf *b);
@@ -88,5 +104,24 @@ void api_healthz(struct http_request *req);
 void api_readyz(struct http_request *req);
 void api_metrics(struct http_request *req);
 void api_openapi(struct http_request *req);
+
+/* auth & staff handlers: api/session.c, api/users.c, api/teams.c, api/tokens.c */
+void api_session_create(struct http_request *req);
+void api_session_get(struct http_request *req);
+void api_session_delete(struct http_request *req);
+void api_session_patch(struct http_request *req);
+void api_session_password(struct http_request *req);
+void api_users_list(struct http_request *req);
+void api_users_get(struct http_request *req);
+void api_users_create(struct http_request *req);
+void api_users_patch(struct http_request *req);
+void api_users_password(struct http_request *req);
+void api_teams_list(struct http_request *req);
+void api_teams_get(struct http_request *req);
+void api_teams_create(struct http_request *req);
+void api_teams_patch(struct http_request *req);
+void api_tokens_list(struct http_request *req);
+void api_tokens_create(struct http_request *req);
+void api_tokens_delete(struct http_request *req);
 
 #endif

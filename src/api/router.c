@@ -149,6 +149,17 @@ api_start(struct api_app *app, struct http_server **out, struct smile_err *err)
         .ud = app,
     };
 
+    struct auth_settings as = {
+        .session_ttl_ms = config_int(app->cfg, CFG_SESSION_TTL) * 1000,
+        .login_attempts = (int)config_int(app->cfg, CFG_LOGIN_ATTEMPTS),
+        .login_window_ms = config_int(app->cfg, CFG_LOGIN_WINDOW) * 1000,
+        .cookie_secure = config_bool(app->cfg, CFG_COOKIE_SECURE),
+    };
+    int rc = auth_init(err);
+
+    if (rc != SMILE_OK)
+        return rc;
+    auth_configure(&as);
     app_state = app;
     return http_server_start(&hc, out, err);
 }

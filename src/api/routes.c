@@ -15,6 +15,33 @@ const struct api_route api_routes[] = {
     {HTTP_GET, "/metrics", api_metrics, 0, 0, API_PUBLIC | API_NO_DB, "Prometheus metrics"},
     {HTTP_GET, "/api/v1/openapi.json", api_openapi, 0, 0, API_PUBLIC | API_NO_DB,
      "this API's OpenAPI 3.1 document"},
+
+    /* auth & staff */
+    {HTTP_POST, "/api/v1/session", api_session_create, 0, 0, API_PUBLIC,
+     "sign in with username and password"},
+    {HTTP_GET, "/api/v1/session", api_session_get, ANY, 0, 0, "the caller and its CSRF token"},
+    {HTTP_PATCH, "/api/v1/session", api_session_patch, ANY, 0, 0, "change the caller's locale"},
+    {HTTP_DELETE, "/api/v1/session", api_session_delete, ANY, 0, 0, "sign out"},
+    {HTTP_POST, "/api/v1/session/password", api_session_password, ANY, 0, 0,
+     "change the caller's own password"},
+    {HTTP_GET, "/api/v1/users", api_users_list, ANY, API_SCOPE_CRM_READ, 0, "list staff"},
+    {HTTP_POST, "/api/v1/users", api_users_create, ADM, API_SCOPE_ADMIN, 0, "create a user"},
+    {HTTP_GET, "/api/v1/users/{id}", api_users_get, ANY, API_SCOPE_CRM_READ, 0, "one user"},
+    {HTTP_PATCH, "/api/v1/users/{id}", api_users_patch, ADM, API_SCOPE_ADMIN, 0,
+     "change a user (If-Match)"},
+    {HTTP_POST, "/api/v1/users/{id}/password", api_users_password, ADM, API_SCOPE_ADMIN, 0,
+     "set a user's password"},
+    {HTTP_GET, "/api/v1/teams", api_teams_list, ANY, API_SCOPE_CRM_READ, 0, "list teams"},
+    {HTTP_POST, "/api/v1/teams", api_teams_create, ADM, API_SCOPE_ADMIN, 0, "create a team"},
+    {HTTP_GET, "/api/v1/teams/{id}", api_teams_get, ANY, API_SCOPE_CRM_READ, 0, "one team"},
+    {HTTP_PATCH, "/api/v1/teams/{id}", api_teams_patch, ADM, API_SCOPE_ADMIN, 0,
+     "change a team (If-Match)"},
+    {HTTP_GET, "/api/v1/tokens", api_tokens_list, ANY, API_SCOPE_CRM_READ, 0,
+     "API tokens (admin: all; others: their own)"},
+    {HTTP_POST, "/api/v1/tokens", api_tokens_create, ADM, API_SCOPE_ADMIN, 0,
+     "create an API token (shown once)"},
+    {HTTP_DELETE, "/api/v1/tokens/{id}", api_tokens_delete, ANY, 0, 0,
+     "revoke an API token (admin or owner)"},
 };
 
 const int api_route_count = (int)ARRAY_LEN(api_routes);

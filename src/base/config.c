@@ -29,6 +29,8 @@ const struct config_option config_options[CFG_COUNT] = {
                             "failed sign-ins allowed per user and per address in the window"},
     [CFG_LOGIN_WINDOW] = {"login_window", CONFIG_INT, "300", 1, 86400,
                           "seconds over which failed sign-ins are counted"},
+    [CFG_COOKIE_SECURE] = {"cookie_secure", CONFIG_BOOL, "no", 0, 0,
+                           "mark the session cookie Secure (set yes when served over HTTPS)"},
     [CFG_DRAIN_MS] = {"drain_ms", CONFIG_INT, "10000", 0, 600000,
                       "how long SIGTERM waits for in-flight requests"},
     [CFG_AMI_HOST] = {"ami_host", CONFIG_STRING, "", 0, 0,

@@ -27,6 +27,9 @@ int cli_init(int argc, char **argv);
 int cli_migrate(int argc, char **argv);
 int cli_backup(int argc, char **argv);
 int cli_routes(int argc, char **argv);
+int cli_user(int argc, char **argv);
+int cli_team(int argc, char **argv);
+int cli_token(int argc, char **argv);
 int cli_import(int argc, char **argv); /* import_pbx.c */
 int cli_agent(int argc, char **argv);  /* import_pbx.c */
 

@@ -11,8 +11,51 @@
 #include "api/api.h"
 #include "base/config.h"
 #include "cli/cli.h"
+#include "crm/staff.h"
+#include "http/auth.h"
 #include "intake/intake.h"
 #include "store/store.h"
+
+/*
+ * --bootstrap-admin: on a database without users, creates `admin` with a random
+ * 16-character password and prints it once on stdout. Later starts find a user and
+ * print nothing.
+ */
+static int
+bootstrap_admin(struct store *s, struct smile_err *err)
+{
+    char pw[17], hash[AUTH_HASH_MAX];
+    struct staff_user u;
+    int64_t n = 0;
+    json_t *in;
+    int rc = store_begin(s, err);
+
+    if (rc == SMILE_OK)
+        rc = staff_user_count(s, &n, err);
+    if (rc != SMILE_OK || n > 0) {
+        store_rollback(s);
+        return rc;
+    }
+    auth_password_generate(pw, 16);
+    rc = auth_password_hash(pw, hash, err);
+    in = json_pack("{s:s, s:s, s:s}", "username", "admin", "role", "admin", "display_name",
+                   "Administrator");
+    if (rc == SMILE_OK)
+        rc = staff_user_create(s, NULL, in, hash, &u, err);
+    json_decref(in);
+    if (rc == SMILE_OK)
+        rc = store_commit(s, err);
+    else
+        store_rollback(s);
+    if (rc == SMILE_OK) {
+        printf("first admin account: admin / %s  (change it with: smile user passwd admin "
+               "--password-stdin)\n",
+               pw);
+        fflush(stdout);
+    }
+    auth_wipe(pw, sizeof(pw));
+    return rc;
+}
 
 int
 cli_serve(int argc, char **argv)
@@ -26,12 +69,16 @@ cli_serve(int argc, char **argv)
     struct ami_client *ami = NULL;
     sigset_t set;
     int sig = 0, rc = 1;
+    bool bootstrap = false;
     const char *lvl;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: smile serve [--db PATH] [--listen HOST:PORT] [options]\n\n"
-                   "Serves the JSON API. Creates and migrates the database if needed.\n");
+            printf("usage: smile serve [--db PATH] [--listen HOST:PORT] [--bootstrap-admin] "
+                   "[options]\n\n"
+                   "Serves the JSON API. Creates and migrates the database if needed.\n"
+                   "--bootstrap-admin: if the database has no users, create `admin` with a "
+                   "random\npassword and print it once.\n");
             config_usage();
             return 0;
         }
@@ -47,6 +94,10 @@ cli_serve(int argc, char **argv)
                   : strcmp(lvl, "error") == 0 ? LOG_ERROR
                                               : LOG_INFO);
     for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--bootstrap-admin") == 0) {
+            bootstrap = true;
+            continue;
+        }
         fprintf(stderr, "smile serve: unknown argument '%s' (see smile serve --help)\n", argv[i]);
         config_free(&cfg);
         return 2;
@@ -55,6 +106,10 @@ cli_serve(int argc, char **argv)
         goto out;
     if (cli_seed_defaults(s, &err) != SMILE_OK) {
         fprintf(stderr, "smile: %s\n", err.msg);
+        goto out;
+    }
+    if (bootstrap && bootstrap_admin(s, &err) != SMILE_OK) {
+        fprintf(stderr, "smile: cannot create the first admin: %s\n", err.msg);
         goto out;
     }
     store_close(s);

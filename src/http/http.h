@@ -36,14 +36,15 @@ struct http_header {
 
 /* Who is calling; filled by the api layer's authentication. */
 struct http_auth {
-    int64_t user_id; /* 0 = anonymous */
-    char username[64];
-    int role;         /* enum api_role bit of the user */
-    int64_t team_id;  /* 0 = none */
-    unsigned scopes;  /* API_SCOPE_* bits the caller holds */
-    bool via_session; /* cookie session (CSRF applies) rather than a bearer token */
+    int64_t user_id;   /* 0 = anonymous */
+    char username[65]; /* up to 64 bytes + NUL */
+    int role;          /* enum api_role bit of the user */
+    int64_t team_id;   /* 0 = none */
+    unsigned scopes;   /* API_SCOPE_* bits the caller holds */
+    bool via_session;  /* cookie session (CSRF applies) rather than a bearer token */
     int64_t session_id;
     int64_t token_id;
+    char csrf_token[48]; /* the session's CSRF token, for auth_csrf_ok() */
 };
 
 struct http_request {

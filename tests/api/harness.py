@@ -185,3 +185,9 @@ class Server:
         p = subprocess.run(["sqlite3", "-json", self.db, query], capture_output=True, text=True,
                            check=True)
         return json.loads(p.stdout) if p.stdout.strip() else []
+
+    def sql_write(self, statement):
+        """Changes the database behind the server's back with the sqlite3 shell, for tests
+        that need a state no API produces (an idle session, an old failure)."""
+        subprocess.run(["sqlite3", "-cmd", ".timeout 10000", self.db, statement],
+                       capture_output=True, text=True, check=True)

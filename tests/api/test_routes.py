@@ -80,7 +80,10 @@ class TestPermissions(unittest.TestCase):
     def test_each_role_as_the_table_says(self):
         for r in self.routes:
             for role in ROLES:
-                st = self.clients[role].req(r["method"], concrete(r["path"]), raw=b"{}",
+                c = self.clients[role]
+                if r["method"] == "DELETE" and r["path"] == "/api/v1/session":
+                    c = self.srv.login("walk_" + role)  # signing out must not end the walk
+                st = c.req(r["method"], concrete(r["path"]), raw=b"{}",
                                             headers={"Content-Type": "application/json"}).status
                 what = "%s %s as %s -> %d" % (r["method"], r["path"], role, st)
                 if role in r["roles"]:

@@ -42,6 +42,7 @@ CREATE TABLE sessions (
     address TEXT
 ) STRICT;
 CREATE INDEX sessions_user ON sessions (user_id);
+CREATE INDEX sessions_expires ON sessions (expires_at);
 
 CREATE TABLE api_tokens (
     id INTEGER PRIMARY KEY,
@@ -54,6 +55,19 @@ CREATE TABLE api_tokens (
     last_used_at INTEGER,
     revoked_at INTEGER
 ) STRICT;
+CREATE INDEX api_tokens_user ON api_tokens (user_id);
+
+-- Failed sign-ins (and ones in progress), counted per username and per address over the
+-- login window; persisted so that a restart does not reset the limit.
+CREATE TABLE login_failures (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL,
+    address TEXT NOT NULL,
+    at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX login_failures_username ON login_failures (username, at);
+CREATE INDEX login_failures_address ON login_failures (address, at);
+CREATE INDEX login_failures_at ON login_failures (at);
 
 CREATE TABLE audit (
     id INTEGER PRIMARY KEY,

@@ -1,0 +1,44 @@
+/*
+ * audit.h — the audit trail: one row in the `audit` table for every change made to a
+ * record by a person or a command (who, when, from where, which record, what it was and
+ * what it became). Every part of the CRM records its changes through audit_record(), in
+ * the same transaction as the change itself. Owner of the audit table.
+ */
+#ifndef SMILE_AUDIT_H
+#define SMILE_AUDIT_H
+
+#include <jansson.h>
+
+#include "base/base.h"
+
+struct store;
+struct http_auth;
+
+/*
+ * Who made a change and where the request came from; a convenience bundle that the
+ * CRM functions pass down to audit_record(). actor NULL means the command line.
+ */
+struct audit_who {
+    const struct http_auth *actor;
+    const char *request_id; /* NULL from the command line */
+    const char *address;    /* client address, NULL from the command line */
+};
+
+/*
+ * Appends one audit row: entity ("user", "team", "customer" …) and its id, the action
+ * ("create", "update", "disable", "password" …), the record before and after (either may
+ * be NULL; they are stored as compact JSON and must never contain secrets such as
+ * password hashes), the request id and client address. actor NULL records the command
+ * line as the actor ("cli"). Call it inside the transaction of the change so that both
+ * commit or neither. SMILE_OK or SMILE_EDB with err set.
+ */
+int audit_record(struct store *db, const struct http_auth *actor, const char *entity, int64_t id,
+                 const char *action, const json_t *before, const json_t *after,
+                 const char *request_id, const char *address, struct smile_err *err);
+
+/* audit_record() with the actor, request id and address taken from who (NULL = CLI). */
+int audit_record_who(struct store *db, const struct audit_who *who, const char *entity, int64_t id,
+                     const char *action, const json_t *before, const json_t *after,
+                     struct smile_err *err);
+
+#endif
