@@ -49,8 +49,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             s = t + 1;
         }
         {
-            struct qlog_row r = {cols[0], cols[1], cols[2], cols[3], cols[4],
-                                 {cols[5], cols[6], cols[7], cols[8], cols[9]}, nc == 6};
+            struct qlog_row r = {cols[0], cols[1], cols[2],
+                                 cols[3], cols[4], {cols[5], cols[6], cols[7], cols[8], cols[9]},
+                                 nc == 6};
 
             if (qlog_row_parse(&r, 28800, &scratch, &l, &e) == SMILE_OK)
                 pbx_map_qlog(m, &l, true, evs);
