@@ -295,19 +295,65 @@ attempt(struct call *c, struct str queue, struct str agent, bool start, bool *wa
     return c->att[i].n;
 }
 
-/* Writes the source_id; keys over 200 bytes become "h|" + two 64-bit hashes. */
-static void
-finish_key(struct buf *k)
-{
-    if (k->len > 200) {
-        char h[40];
+/*
+ * A source_id under construction, on the stack (the mapper's hot path allocates only
+ * the JSON). Bytes past the buffer are still hashed; a key over 200 bytes becomes
+ * "h|" + two 64-bit FNV-1a hashes of the whole key.
+ */
+struct key {
+    char s[256];
+    size_t n;
+    uint64_t h1, h2;
+};
 
-        snprintf(h, sizeof(h), "h|%016llx%016llx",
-                 (unsigned long long)fnv(k->data, k->len, FNV_SEED),
-                 (unsigned long long)fnv(k->data, k->len, UINT64_C(0x9e3779b97f4a7c15)));
-        buf_reset(k);
-        buf_puts(k, h);
+static void
+key_reset(struct key *k)
+{
+    k->n = 0;
+    k->h1 = FNV_SEED;
+    k->h2 = UINT64_C(0x9e3779b97f4a7c15);
+}
+
+static void
+key_put(struct key *k, const char *p, size_t n)
+{
+    if (k->n < sizeof(k->s))
+        memcpy(k->s + k->n, p, n < sizeof(k->s) - k->n ? n : sizeof(k->s) - k->n);
+    k->n += n;
+    k->h1 = fnv(p, n, k->h1);
+    k->h2 = fnv(p, n, k->h2);
+}
+
+static void
+key_sv(struct key *k, struct str v)
+{
+    key_put(k, v.p, v.len);
+}
+
+static void
+key_s(struct key *k, const char *v)
+{
+    key_put(k, v, strlen(v));
+}
+
+static void
+key_i(struct key *k, int64_t v)
+{
+    char t[24];
+    int n = snprintf(t, sizeof(t), "%lld", (long long)v);
+
+    key_put(k, t, (size_t)n);
+}
+
+static struct str
+finish_key(struct key *k)
+{
+    if (k->n > 200) {
+        snprintf(k->s, sizeof(k->s), "h|%016llx%016llx", (unsigned long long)k->h1,
+                 (unsigned long long)k->h2);
+        k->n = strlen(k->s);
     }
+    return (struct str){k->s, k->n};
 }
 
 /* A JSON string of PBX bytes; invalid UTF-8 (the PBX does not promise any encoding) is
@@ -377,28 +423,31 @@ actor_of(struct pbx_map *m, struct str agent)
  */
 static void
 emit(struct pbx_map *m, json_t *events, const char *type, int64_t at_ms, const char *subject_kind,
-     struct str subject_key, const char *actor, struct str customer, struct buf *key, json_t *data)
+     struct str subject_key, const char *actor, struct str customer, struct key *key, json_t *data)
 {
-    char ts[TIME_RFC3339_LEN + 1];
+    char ts[TIME_RFC3339_LEN + 1], subj[208];
+    size_t kl = strlen(subject_kind), sl = subject_key.len;
+    struct str id = finish_key(key);
     json_t *ev;
-    struct buf subj;
 
-    buf_init(&subj, 0);
-    buf_printf(&subj, "%s:%.*s", subject_kind, (int)subject_key.len, subject_key.p);
+    /* "call:<callid>"; cut at 200 bytes (the ledger's limit; callids are ≤ 80). */
+    if (kl + 1 + sl > 200)
+        sl = 200 - kl - 1;
+    memcpy(subj, subject_kind, kl);
+    subj[kl] = ':';
+    memcpy(subj + kl + 1, subject_key.p, sl);
     time_format_rfc3339(at_ms, ts);
-    finish_key(key);
     ev = json_object();
     json_object_set_new_nocheck(ev, "type", json_string_nocheck(type));
     json_object_set_new_nocheck(ev, "occurred_at", json_string_nocheck(ts));
-    json_object_set_new_nocheck(ev, "subject", jstr((struct str){subj.data, subj.len}));
+    json_object_set_new_nocheck(ev, "subject", jstr((struct str){subj, kl + 1 + sl}));
     json_object_set_new_nocheck(ev, "actor", actor ? jstr(str_from(actor)) : json_null());
     json_object_set_new_nocheck(ev, "customer", customer.len ? jstr(customer) : json_null());
     json_object_set_new_nocheck(ev, "channel", json_string_nocheck("phone"));
     json_object_set_new_nocheck(ev, "source", jstr(str_from(m->source)));
-    json_object_set_new_nocheck(ev, "source_id", jstr((struct str){key->data, key->len}));
+    json_object_set_new_nocheck(ev, "source_id", jstr(id));
     json_object_set_new_nocheck(ev, "data", data);
     json_array_append_new(events, ev);
-    buf_free(&subj);
 }
 
 /* Free text from the PBX may not be valid UTF-8; such values are replaced by '?'. */
@@ -409,25 +458,36 @@ put_text(json_t *data, const char *key, struct str v)
 }
 
 static void
-call_key(struct buf *k, struct str callid, const char *what, struct str queue, int n)
+call_key(struct key *k, struct str callid, const char *what, struct str queue, int n)
 {
-    buf_reset(k);
-    buf_printf(k, "%.*s|%s|%.*s|%d", (int)callid.len, callid.p, what, (int)queue.len, queue.p, n);
+    key_reset(k);
+    key_sv(k, callid);
+    key_put(k, "|", 1);
+    key_s(k, what);
+    key_put(k, "|", 1);
+    key_sv(k, queue);
+    key_put(k, "|", 1);
+    key_i(k, n);
 }
 
 static void
-ring_key(struct buf *k, struct str callid, struct str queue, struct str agent, int n)
+ring_key(struct key *k, struct str callid, struct str queue, struct str agent, int n)
 {
-    buf_reset(k);
-    buf_printf(k, "%.*s|ringing|%.*s|%.*s|%d", (int)callid.len, callid.p, (int)queue.len, queue.p,
-               (int)agent.len, agent.p, n);
+    key_reset(k);
+    key_sv(k, callid);
+    key_put(k, "|ringing|", 9);
+    key_sv(k, queue);
+    key_put(k, "|", 1);
+    key_sv(k, agent);
+    key_put(k, "|", 1);
+    key_i(k, n);
 }
 
 /* The k of an agent event key: how many identical keys came before in the same second. */
 static int
-dup_index(struct pbx_map *m, int64_t epoch_s, const struct buf *k)
+dup_index(struct pbx_map *m, int64_t epoch_s, const struct key *k)
 {
-    uint64_t h = fnv(k->data, k->len, FNV_SEED);
+    uint64_t h = k->h1 ^ (k->h2 << 1);
 
     if (epoch_s != m->dup_epoch) {
         m->dup_epoch = epoch_s;
@@ -450,16 +510,23 @@ static void
 agent_event(struct pbx_map *m, const struct qlog_line *l, bool do_emit, json_t *events,
             const char *type, const char *via)
 {
-    struct buf k;
+    struct key k;
     json_t *data;
     int n;
 
-    buf_init(&k, 0);
-    buf_printf(&k, "agent|%lld|%.*s|%.*s|%.*s", (long long)l->epoch_s, (int)l->event.len,
-               l->event.p, (int)l->agent.len, l->agent.p, (int)l->queue.len, l->queue.p);
+    key_reset(&k);
+    key_put(&k, "agent|", 6);
+    key_i(&k, l->epoch_s);
+    key_put(&k, "|", 1);
+    key_sv(&k, l->event);
+    key_put(&k, "|", 1);
+    key_sv(&k, l->agent);
+    key_put(&k, "|", 1);
+    key_sv(&k, l->queue);
     n = dup_index(m, l->epoch_s, &k);
     if (do_emit) {
-        buf_printf(&k, "|%d", n);
+        key_put(&k, "|", 1);
+        key_i(&k, n);
         data = json_object();
         put_s(data, "agent", l->agent);
         if (!is_none(l->queue))
@@ -479,7 +546,6 @@ agent_event(struct pbx_map *m, const struct qlog_line *l, bool do_emit, json_t *
         }
         emit(m, events, type, l->at_ms, "agent", l->agent, actor_of(m, l->agent), NOSTR, &k, data);
     }
-    buf_free(&k);
 }
 
 static void
@@ -487,10 +553,9 @@ ringing(struct pbx_map *m, json_t *events, struct str callid, struct str queue, 
         int n, int64_t at_ms, int64_t ring_ms, const char *outcome, bool derived,
         struct str member_uniqueid, struct str interface)
 {
-    struct buf k;
+    struct key k;
     json_t *data = json_object();
 
-    buf_init(&k, 0);
     ring_key(&k, callid, queue, agent, n);
     put_s(data, "queue", queue);
     put_s(data, "agent", agent);
@@ -504,7 +569,6 @@ ringing(struct pbx_map *m, json_t *events, struct str callid, struct str queue, 
         put_s(data, "interface", interface);
     json_object_set_new_nocheck(data, "attempt", json_integer(n));
     emit(m, events, "call.ringing", at_ms, "call", callid, actor_of(m, agent), NOSTR, &k, data);
-    buf_free(&k);
 }
 
 static const char *
@@ -528,7 +592,7 @@ enum pbx_outcome
 pbx_map_qlog(struct pbx_map *m, const struct qlog_line *l, bool do_emit, json_t *events)
 {
     struct call *c;
-    struct buf k;
+    struct key k;
     json_t *data;
     bool open;
     int n;
@@ -568,7 +632,6 @@ pbx_map_qlog(struct pbx_map *m, const struct qlog_line *l, bool do_emit, json_t 
     }
     /* Call events. */
     c = call_get(m, l->callid, l->at_ms);
-    buf_init(&k, 0);
     switch (l->kind) {
     case QLOG_ENTERQUEUE:
         n = entry(c, l->queue, true);
@@ -684,7 +747,6 @@ pbx_map_qlog(struct pbx_map *m, const struct qlog_line *l, bool do_emit, json_t 
     default:
         break;
     }
-    buf_free(&k);
     return PBX_MAPPED;
 }
 
@@ -717,7 +779,7 @@ pbx_map_ami(struct pbx_map *m, const struct ami_packet *p, int64_t received_ms, 
     struct str agent = ami_str(p, "MemberName"), iface = ami_str(p, "Interface");
     int64_t at_ms = received_ms, v;
     struct call *c;
-    struct buf k;
+    struct key k;
     json_t *data;
     bool open;
     int n;
@@ -734,7 +796,6 @@ pbx_map_ami(struct pbx_map *m, const struct ami_packet *p, int64_t received_ms, 
         return PBX_IGNORED;
     if (callid.len == 0)
         return PBX_IGNORED;
-    buf_init(&k, 0);
     if (str_eq(ev, "Hangup")) {
         uint64_t h = fnv(callid.p, callid.len, FNV_SEED);
 
@@ -755,10 +816,8 @@ pbx_map_ami(struct pbx_map *m, const struct ami_packet *p, int64_t received_ms, 
             json_object_set_new_nocheck(data, "ended_by", json_string_nocheck("hangup"));
             put_s(data, "cause", ami_str(p, "Cause-txt"));
             emit(m, events, "call.ended", at_ms, "call", callid, actor_of(m, a), NOSTR, &k, data);
-            buf_free(&k);
             return PBX_MAPPED;
         }
-        buf_free(&k);
         return PBX_IGNORED;
     }
     c = call_get(m, callid, at_ms);
@@ -837,6 +896,5 @@ pbx_map_ami(struct pbx_map *m, const struct ami_packet *p, int64_t received_ms, 
         put_i(data, "orig_position", ami_num(p, "OriginalPosition"));
         emit(m, events, "call.abandoned", at_ms, "call", callid, NULL, NOSTR, &k, data);
     }
-    buf_free(&k);
     return PBX_MAPPED;
 }

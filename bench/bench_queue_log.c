@@ -1,0 +1,228 @@
+/*
+ * bench_queue_log.c — the queue_log intake path against its ceilings. Reads a generated
+ * file (bench/gen_queue_log.py) into memory and measures: parsing alone (lines/s; goal
+ * ≥ 200,000), parsing + mapping to event objects (lines/s, events/s), and the end-to-end
+ * import (parse, map, append in 5,000-event transactions through intake_append, as
+ * `smile import queue-log` does) beside its ceiling: raw inserts of the same number of
+ * rows into the same `events` table through the store interface, 5,000 per transaction
+ * (WAL, synchronous=FULL). Prints one line per figure.
+ *
+ * usage: bench_queue_log FILE [DIR]   (DIR for the scratch databases, default /tmp;
+ *                                      without it nothing is written when DIR is "-")
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "intake/intake.h"
+#include "store/store.h"
+
+#define BATCH 5000
+
+static char *
+slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    struct buf b;
+    char chunk[1 << 16];
+    size_t r;
+
+    if (f == NULL)
+        fatal("bench: cannot open %s", path);
+    buf_init(&b, 0);
+    while ((r = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_append(&b, chunk, r);
+    fclose(f);
+    *n = b.len;
+    return buf_steal(&b);
+}
+
+static double
+secs(int64_t t0)
+{
+    return (double)(time_mono_ns() - t0) / 1e9;
+}
+
+/* CPU seconds of this process: the machine may be shared, so wall time alone misleads. */
+static double
+cpu(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct store *
+fresh_db(const char *dir, const char *name)
+{
+    struct store *s;
+    struct smile_err err;
+    char p[600];
+
+    snprintf(p, sizeof(p), "%s/%s.db", dir, name);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s/%s.db-wal", dir, name);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s/%s.db-shm", dir, name);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s/%s.db", dir, name);
+    smile_err_clear(&err);
+    if (store_open(p, STORE_CREATE, &s, &err) != SMILE_OK || store_migrate(s, &err) != SMILE_OK)
+        fatal("bench: %s", err.msg);
+    return s;
+}
+
+/* Runs every line through parse (and map when m); append when s. Returns events. */
+static int64_t
+run(const char *data, size_t n, struct pbx_map *m, struct store *s, int64_t *lines)
+{
+    const char *p = data, *end = data + n;
+    json_t *evs = json_array();
+    int64_t events = 0, latest = 0;
+    struct smile_err err;
+
+    *lines = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        struct qlog_line l;
+        struct qlog_error e;
+
+        if (qlog_line_parse(p, len, &l, &e) == SMILE_OK && m) {
+            pbx_map_qlog(m, &l, true, evs);
+            latest = l.at_ms;
+        }
+        (*lines)++;
+        p += len + 1;
+        if (json_array_size(evs) >= BATCH || (p >= end && json_array_size(evs))) {
+            events += (int64_t)json_array_size(evs);
+            if (s) {
+                struct intake_counts c;
+
+                smile_err_clear(&err);
+                if (intake_append(s, evs, NULL, &c, &err) != SMILE_OK)
+                    fatal("bench: %s", err.msg);
+            }
+            json_array_clear(evs);
+            if (m) /* as the importer does after each batch */
+                pbx_map_prune(m, latest, 6 * 3600 * 1000);
+        }
+    }
+    json_decref(evs);
+    return events;
+}
+
+static void
+ceiling(struct store *s, int64_t rows)
+{
+    static const char sql[] =
+        "INSERT INTO events (type, occurred_at, received_at, subject, actor, customer, channel, "
+        "source, source_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+    struct smile_err err;
+    struct store_stmt *st;
+    char sid[64], subj[64];
+
+    smile_err_clear(&err);
+    for (int64_t i = 0; i < rows;) {
+        if (store_begin(s, &err) != SMILE_OK)
+            fatal("bench: %s", err.msg);
+        for (int k = 0; k < BATCH && i < rows; k++, i++) {
+            snprintf(sid, sizeof(sid), "1717391993.%lld|ringing|support|PJSIP/8001|1",
+                     (long long)i);
+            snprintf(subj, sizeof(subj), "call:1717391993.%lld", (long long)(i / 5));
+            if (store_prepare(s, sql, &st, &err) != SMILE_OK)
+                fatal("bench: %s", err.msg);
+            store_stmt_bind_text(st, 1, "call.ringing", -1);
+            store_stmt_bind_int64(st, 2, INT64_C(1717392000000) + i);
+            store_stmt_bind_int64(st, 3, INT64_C(1717392000000) + i);
+            store_stmt_bind_text(st, 4, subj, -1);
+            store_stmt_bind_text(st, 5, "lisi", -1);
+            store_stmt_bind_null(st, 6);
+            store_stmt_bind_text(st, 7, "phone", -1);
+            store_stmt_bind_text(st, 8, "asterisk", -1);
+            store_stmt_bind_text(st, 9, sid, -1);
+            store_stmt_bind_text(st, 10,
+                                 "{\"agent\":\"PJSIP/8001\",\"attempt\":1,\"derived\":true,"
+                                 "\"outcome\":\"no_answer\",\"queue\":\"support\",\"ring_ms\":"
+                                 "15000}",
+                                 -1);
+            if (store_stmt_step(st, &err) != STORE_DONE)
+                fatal("bench: %s", err.msg);
+            store_stmt_reset(st);
+        }
+        if (store_commit(s, &err) != SMILE_OK)
+            fatal("bench: %s", err.msg);
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *dir = argc > 2 ? argv[2] : "/tmp";
+    size_t n;
+    char *data;
+    int64_t t0, lines, events;
+    double t, c0, c;
+    struct pbx_map *m;
+
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_queue_log FILE [DIR|-]\n");
+        return 2;
+    }
+    data = slurp(argv[1], &n);
+    log_set_level(LOG_WARN);
+
+    t0 = time_mono_ns();
+    c0 = cpu();
+    run(data, n, NULL, NULL, &lines);
+    t = secs(t0);
+    c = cpu() - c0;
+    printf("queue_log parse          %9.0f lines/s  (CPU: %.0f lines/s; %lld lines, %.2f s; "
+           "goal 200000)\n",
+           (double)lines / t, (double)lines / c, (long long)lines, t);
+
+    m = pbx_map_new("asterisk", NULL, NULL);
+    t0 = time_mono_ns();
+    c0 = cpu();
+    events = run(data, n, m, NULL, &lines);
+    t = secs(t0);
+    c = cpu() - c0;
+    printf("queue_log parse+map      %9.0f lines/s  %9.0f events/s  (CPU: %.0f lines/s; %lld "
+           "events)\n",
+           (double)lines / t, (double)events / t, (double)lines / c, (long long)events);
+    pbx_map_free(m);
+
+    if (strcmp(dir, "-") != 0) {
+        struct store *s = fresh_db(dir, "bench_queue_log");
+        double e2e, ceil_rate;
+
+        m = pbx_map_new("asterisk", NULL, NULL);
+        t0 = time_mono_ns();
+        c0 = cpu();
+        events = run(data, n, m, s, &lines);
+        t = secs(t0);
+        c = cpu() - c0;
+        e2e = (double)events / t;
+        printf("import end to end        %9.0f lines/s  %9.0f events/s  (%.2f s, CPU %.2f s)\n",
+               (double)lines / t, e2e, t, c);
+        pbx_map_free(m);
+        store_close(s);
+
+        s = fresh_db(dir, "bench_queue_log_ceiling");
+        t0 = time_mono_ns();
+        c0 = cpu();
+        ceiling(s, events);
+        t = secs(t0);
+        c = cpu() - c0;
+        ceil_rate = (double)events / t;
+        printf("ceiling: raw inserts     %9s          %9.0f events/s  (%lld rows, %d per tx)\n", "",
+               ceil_rate, (long long)events, BATCH);
+        printf("import / ceiling         %9.2f\n", e2e / ceil_rate);
+        store_close(s);
+    }
+    free(data);
+    return 0;
+}
