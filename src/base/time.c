@@ -108,7 +108,7 @@ int
 time_parse_date(const char *s, size_t len, int64_t *out_days)
 {
     size_t i = 0;
-    int y, m, d;
+    int y = 0, m = 0, d = 0;
 
     if (!digits(s, len, &i, 4, &y) || !expect(s, len, &i, '-') || !digits(s, len, &i, 2, &m) ||
         !expect(s, len, &i, '-') || !digits(s, len, &i, 2, &d) || i != len)
@@ -123,7 +123,7 @@ int
 time_parse_rfc3339(const char *s, size_t len, int64_t *out_ms)
 {
     size_t i = 0;
-    int y, mo, d, h, mi, sec, ms = 0, offh = 0, offm = 0, sign = 0;
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, ms = 0, offh = 0, offm = 0, sign = 0;
     int64_t days;
 
     if (!digits(s, len, &i, 4, &y) || !expect(s, len, &i, '-') || !digits(s, len, &i, 2, &mo) ||
