@@ -284,7 +284,7 @@ enum ami_state {
 
 struct ami_client_stats {
     enum ami_state state;
-    char last_error[160];
+    char last_error[320];
     int64_t last_error_at;                     /* ms, 0 = never */
     int64_t connected_at;                      /* ms of the current login, 0 if not connected */
     int64_t backoff_ms;                        /* current delay when in AMI_BACKOFF */
