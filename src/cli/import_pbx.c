@@ -47,6 +47,8 @@ struct importer {
     int64_t inode, offset; /* offset: end of the last line handed to the mapper */
     int64_t flushed;       /* offset stored by the last flush */
     int64_t lineno, lines, mapped, ignored, unknown, malformed, created, duplicates, pending;
+    int64_t rejected;
+    char first_reject[200];
     int64_t latest_ms;
     json_t *bad; /* first REPORT_MALFORMED {line, reason} */
     struct buf part;
@@ -56,7 +58,7 @@ struct importer {
 static int
 flush(struct importer *im)
 {
-    struct intake_counts c = {0, 0};
+    struct intake_counts c = {0};
     struct intake_cursor cur = {im->source, im->path, im->inode, im->offset};
     struct smile_err err;
 
@@ -70,6 +72,9 @@ flush(struct importer *im)
     }
     im->created += c.created;
     im->duplicates += c.duplicates;
+    if (c.rejected && im->rejected == 0)
+        memcpy(im->first_reject, c.first_reject, sizeof(im->first_reject));
+    im->rejected += c.rejected;
     json_array_clear(im->batch);
     im->pending = 0;
     im->flushed = im->offset;
@@ -99,6 +104,16 @@ one_line(struct importer *im, const char *p, size_t n, bool emit)
         if (json_array_size(im->bad) < REPORT_MALFORMED)
             json_array_append_new(
                 im->bad, json_pack("{s:I, s:s}", "line", (json_int_t)im->lineno, "reason", e.msg));
+        return;
+    }
+    if (l.at_ms < INT64_C(946684800000) || l.at_ms >= INT64_C(4133980800000)) {
+        /* The ledger keeps events of the years 2000-2100 only. */
+        if (!emit)
+            return;
+        im->malformed++;
+        if (json_array_size(im->bad) < REPORT_MALFORMED)
+            json_array_append_new(im->bad, json_pack("{s:I, s:s}", "line", (json_int_t)im->lineno,
+                                                     "reason", "time outside the years 2000-2100"));
         return;
     }
     if (l.at_ms > im->latest_ms)
@@ -241,7 +256,10 @@ report(struct importer *im, bool json)
             "events_mapped", (json_int_t)im->mapped, "unknown", (json_int_t)im->unknown, "ignored",
             (json_int_t)im->ignored, "malformed", (json_int_t)im->malformed, "malformed_lines",
             im->bad, "unmapped_agents", un);
-        char *s = json_dumps(r, JSON_INDENT(2) | JSON_SORT_KEYS);
+        char *s;
+
+        json_object_set_new(r, "rejected", json_integer(im->rejected));
+        s = json_dumps(r, JSON_INDENT(2) | JSON_SORT_KEYS);
 
         printf("%s\n", s);
         free(s);
@@ -254,6 +272,8 @@ report(struct importer *im, bool json)
     printf("duplicates:       %lld\n", (long long)im->duplicates);
     printf("unknown events:   %lld\n", (long long)im->unknown);
     printf("ignored records:  %lld\n", (long long)im->ignored);
+    if (im->rejected)
+        printf("rejected events:  %lld (first: %s)\n", (long long)im->rejected, im->first_reject);
     printf("malformed lines:  %lld\n", (long long)im->malformed);
     for (size_t i = 0; i < json_array_size(im->bad); i++) {
         json_t *b = json_array_get(im->bad, i);
@@ -316,8 +336,12 @@ import_queue_log(struct config *cfg, int argc, char **argv)
         else
             return usage_import(stderr);
     }
-    if (file == NULL || !im.source[0] || strlen(im.source) > 64)
+    if (file == NULL)
         return usage_import(stderr);
+    if (!intake_source_valid(im.source)) {
+        fprintf(stderr, "smile import: --source must be 1-64 characters of a-z 0-9 _ . : -\n");
+        return 2;
+    }
     smile_err_clear(&err);
     fd = open(file, O_RDONLY | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) != 0) {
@@ -497,6 +521,11 @@ cli_agent(int argc, char **argv)
         (strcmp(pos[0], "map") && strcmp(pos[0], "unmap") && strcmp(pos[0], "list"))) {
         config_free(&cfg);
         return usage_agent(stderr);
+    }
+    if (source && !intake_source_valid(source)) {
+        fprintf(stderr, "smile agent: --source must be 1-64 characters of a-z 0-9 _ . : -\n");
+        config_free(&cfg);
+        return 2;
     }
     if (cli_open_db(&cfg, false, &s) != 0)
         goto out;

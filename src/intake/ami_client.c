@@ -375,8 +375,12 @@ int
 ami_client_start(const struct ami_client_options *o, intake_sink_fn *sink, void *ud,
                  struct ami_client **out, struct smile_err *err)
 {
-    struct ami_client *c = xcalloc(1, sizeof(*c));
+    struct ami_client *c;
 
+    if (o->source && o->source[0] && !intake_source_valid(o->source))
+        return smile_err_set(err, SMILE_EINVAL,
+                             "ami_source must be 1-64 characters of a-z 0-9 _ . : -");
+    c = xcalloc(1, sizeof(*c));
     c->o = *o;
     c->o.host = xstrdup(o->host ? o->host : "127.0.0.1");
     c->o.user = xstrdup(o->user ? o->user : "");

@@ -169,6 +169,11 @@ int ami_parser_next(struct ami_parser *p, struct ami_packet *out);
  */
 int ami_timestamp_parse(struct str v, int64_t *out_ms);
 
+/*
+ * True if name is a valid event source: 1–64 bytes of [a-z0-9_.:-] (the ledger's rule).
+ */
+bool intake_source_valid(const char *name);
+
 /* Mapping to events -------------------------------------------------------------------- */
 
 /* Looks up the staff username for a raw agent name; NULL if unmapped. */
@@ -225,13 +230,17 @@ struct intake_cursor {
 struct intake_counts {
     int64_t created;
     int64_t duplicates;
+    int64_t rejected;       /* events the ledger's rules refuse: skipped, not written */
+    char first_reject[200]; /* why the first one was refused ("" if none) */
 };
 
 /*
  * Appends the events (a JSON array of API-shaped event objects) in one transaction on s
  * and, when cur is not NULL, stores the cursor in the same transaction, so a crash never
- * loses or doubles. Duplicates by (source, source_id) are counted, not errors. All or
- * nothing: on error the transaction is rolled back and the error returned.
+ * loses or doubles. Duplicates by (source, source_id) are counted, not errors; an event
+ * the ledger's validation refuses (a PBX field too long, a time outside 2000–2100) is
+ * counted in rejected and skipped, so one odd line cannot stop an import. All or nothing
+ * otherwise: on a storage error the transaction is rolled back and the error returned.
  */
 int intake_append(struct store *s, json_t *events, const struct intake_cursor *cur,
                   struct intake_counts *out, struct smile_err *err);

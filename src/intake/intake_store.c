@@ -22,10 +22,58 @@ sget(const json_t *o, const char *k)
     return json_string_value(json_object_get(o, k));
 }
 
+bool
+intake_source_valid(const char *name)
+{
+    size_t n = strlen(name);
+
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+              strchr("_.:-", name[i])))
+            return false;
+    return true;
+}
+
+/* UTF-8 characters in s (the ledger counts characters, not bytes). */
+static size_t
+chars(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/*
+ * The ledger's rules for what a PBX can get wrong (lengths, time range), so a bad event
+ * is skipped with a reason instead of failing its batch. The ledger checks again.
+ */
+static const char *
+refuse(const json_t *ev, int64_t ms)
+{
+    const char *a = json_string_value(json_object_get(ev, "actor"));
+    const char *c = json_string_value(json_object_get(ev, "customer"));
+
+    if (ms < INT64_C(946684800000) || ms >= INT64_C(4133980800000))
+        return "occurred_at outside the years 2000-2100";
+    if (chars(json_string_value(json_object_get(ev, "subject"))) > 200)
+        return "subject longer than 200 characters";
+    if (chars(json_string_value(json_object_get(ev, "source_id"))) > 200)
+        return "source_id longer than 200 characters";
+    if (a && (chars(a) > 64 || !a[0]))
+        return "actor must be 1-64 characters";
+    if (c && (chars(c) > 128 || !c[0]))
+        return "customer (caller number) must be 1-128 characters";
+    return NULL;
+}
+
 /* Appends one API-shaped event on s inside the open transaction; *created says whether it
  * was new (false = duplicate by (source, source_id)). */
 static int
-append_one(struct store *s, const json_t *ev, int64_t received_at, bool *created,
+append_one(struct store *s, const json_t *ev, int64_t received_at, bool *created, const char **why,
            struct smile_err *err)
 {
     static const char sql[] =
@@ -42,6 +90,9 @@ append_one(struct store *s, const json_t *ev, int64_t received_at, bool *created
         !sget(ev, "subject") || !sget(ev, "source") || !sget(ev, "source_id"))
         return smile_err_set(err, SMILE_EINVAL, "event %s: missing or bad field",
                              sget(ev, "source_id") ? sget(ev, "source_id") : "?");
+    *why = refuse(ev, ms);
+    if (*why)
+        return SMILE_OK;
     rc = store_prepare(s, sql, &st, err);
     if (rc != SMILE_OK)
         return rc;
@@ -93,11 +144,12 @@ intake_append(struct store *s, json_t *events, const struct intake_cursor *cur,
               struct intake_counts *out, struct smile_err *err)
 {
     int64_t now = time_now_ms();
-    struct intake_counts c = {0, 0};
+    struct intake_counts c;
     size_t i;
     json_t *ev;
     int rc;
 
+    memset(&c, 0, sizeof(c));
     if (json_array_size(events) == 0 && cur == NULL) {
         *out = c;
         return SMILE_OK;
@@ -108,11 +160,16 @@ intake_append(struct store *s, json_t *events, const struct intake_cursor *cur,
     json_array_foreach(events, i, ev)
     {
         bool created = false;
+        const char *why = NULL;
 
-        rc = append_one(s, ev, now, &created, err);
+        rc = append_one(s, ev, now, &created, &why, err);
         if (rc != SMILE_OK)
             goto fail;
-        if (created)
+        if (why) {
+            if (c.rejected++ == 0)
+                snprintf(c.first_reject, sizeof(c.first_reject), "%.60s: %s", sget(ev, "source_id"),
+                         why);
+        } else if (created)
             c.created++;
         else
             c.duplicates++;

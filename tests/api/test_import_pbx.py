@@ -104,6 +104,22 @@ class TestImportQueueLog(unittest.TestCase):
         self.assertNotIn("  line 21:", p.stdout)
         self.assertIn("and 5 more", p.stdout)
 
+    def test_out_of_range_and_rejected(self):
+        # A time before 2000 is reported as malformed; a caller number longer than the
+        # ledger allows (128) makes its event rejected, and the rest still goes in.
+        write(self.path, ["100|c|q|NONE|ENTERQUEUE||1|1",
+                          "1717392000|c2|q|NONE|ENTERQUEUE||%s|1" % ("9" * 200)] + EXAMPLE1)
+        r = self.imp()
+        self.assertEqual(r["malformed"], 1)
+        self.assertEqual(r["malformed_lines"][0], {"line": 1,
+                                                   "reason": "time outside the years 2000-2100"})
+        self.assertEqual(r["rejected"], 1)
+        self.assertEqual(r["events_created"], 5)
+        p = self.srv.cli("import", "queue-log", self.path)
+        self.assertIn("rejected events:  1 (first: c2|offered|q|1: customer", p.stdout)
+        p = self.srv.cli("import", "queue-log", self.path, "--source", "Bad Name", check=False)
+        self.assertEqual(p.returncode, 2)
+
     def test_dry_run_writes_nothing(self):
         write(self.path, EXAMPLE1)
         r = self.imp("--dry-run")
