@@ -11,6 +11,7 @@
 #include "http/http.h"
 
 struct store_pool;
+struct ledger;
 
 enum api_role {
     API_ROLE_AGENT = 1 << 0,
@@ -57,6 +58,7 @@ struct api_app {
     struct config *cfg;
     struct store_pool *pool;
     const char *db_path;
+    struct ledger *ledger; /* the event ledger (group-commit writer), owned by serve */
     int64_t started_ms;
 };
 const struct api_app *api_app(void);
@@ -104,6 +106,11 @@ void api_healthz(struct http_request *req);
 void api_readyz(struct http_request *req);
 void api_metrics(struct http_request *req);
 void api_openapi(struct http_request *req);
+
+/* Handlers in api/events.c (ledger) */
+void api_events_post(struct http_request *req);
+void api_events_list(struct http_request *req);
+void api_events_get(struct http_request *req);
 
 /* auth & staff handlers: api/session.c, api/users.c, api/teams.c, api/tokens.c */
 void api_session_create(struct http_request *req);

@@ -245,7 +245,9 @@ api_users_patch(struct http_request *req)
     rc = store_begin(req->db, &err);
     if (rc == SMILE_OK)
         rc = staff_user_update(req->db, &who, id, version, body, &u, &err);
-    if (rc == SMILE_OK && (u.disabled || strcmp(u.role, "admin") != 0)) {
+    /* Only a change that takes an active admin away can leave no admin behind. */
+    if (rc == SMILE_OK && strcmp(before.role, "admin") == 0 && !before.disabled &&
+        (u.disabled || strcmp(u.role, "admin") != 0)) {
         rc = active_admins(req->db, &admins, &err);
         if (rc == SMILE_OK && admins == 0)
             rc = smile_err_set(&err, SMILE_ECONFLICT,

@@ -1,7 +1,8 @@
 /*
  * serve.c — `smile serve`: opens (creating and migrating if needed) the database, opens
- * the connection pool, starts the HTTP server and waits for SIGTERM or SIGINT, then
- * drains in-flight requests and closes the database cleanly.
+ * the connection pool and the event ledger (its writer connection and committer thread),
+ * starts the HTTP server and waits for SIGTERM or SIGINT, then drains in-flight requests,
+ * lets the ledger finish its queue and closes the database cleanly.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include "api/api.h"
 #include "base/config.h"
 #include "cli/cli.h"
+#include "ledger/ledger.h"
 #include "crm/staff.h"
 #include "http/auth.h"
 #include "intake/intake.h"
@@ -65,6 +67,7 @@ cli_serve(int argc, char **argv)
     struct store *s = NULL;
     struct store_pool *pool = NULL;
     struct http_server *srv = NULL;
+    struct ledger *ledger = NULL;
     struct api_app app;
     struct ami_client *ami = NULL;
     sigset_t set;
@@ -125,10 +128,16 @@ cli_serve(int argc, char **argv)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* The ledger's committer thread starts with the signals blocked too. */
+    if (ledger_open(config_str(&cfg, CFG_DB), NULL, &ledger, &err) != SMILE_OK) {
+        fprintf(stderr, "smile: %s\n", err.msg);
+        goto out;
+    }
     memset(&app, 0, sizeof(app));
     app.cfg = &cfg;
     app.pool = pool;
     app.db_path = config_str(&cfg, CFG_DB);
+    app.ledger = ledger;
     app.started_ms = time_now_ms();
     if (api_start(&app, &srv, &err) != SMILE_OK) {
         fprintf(stderr, "smile: %s\n", err.msg);
@@ -156,6 +165,7 @@ cli_serve(int argc, char **argv)
     rc = 0;
     log_info("msg=stopped");
 out:
+    ledger_close(ledger); /* after the server stopped: finishes queued appends first */
     store_pool_close(pool);
     store_close(s);
     config_free(&cfg);

@@ -310,9 +310,12 @@ user_disable(struct store *db, int argc, char **argv)
     rc = store_begin(db, &err);
     if (rc == SMILE_OK)
         rc = staff_user_update(db, NULL, u.id, 0, patch, &after, &err);
-    if (rc == SMILE_OK)
+    /* Only disabling an active admin can leave no admin behind. */
+    if (rc == SMILE_OK && strcmp(u.role, "admin") == 0 && !u.disabled)
         rc = store_query_int64(
             db, "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0", &admins, &err);
+    else
+        admins = 1;
     if (rc == SMILE_OK && admins == 0)
         rc = smile_err_set(&err, SMILE_ECONFLICT,
                            "%s is the last active admin; add another admin first", u.username);

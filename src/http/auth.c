@@ -418,7 +418,9 @@ auth_signin(struct store *db, const char *username, const char *password, const 
     ok = auth_password_verify(found && hash[0] ? hash : dummy(), password) && found && hash[0];
     sodium_memzero(hash, sizeof(hash));
     if (!ok) {
-        log_info("msg=\"sign-in failed\" user=\"%s\" addr=%s", key, address ? address : "");
+        /* Only a well-formed name reaches the log: anything else could forge log lines. */
+        log_info("msg=\"sign-in failed\" user=%s addr=%s", staff_name_valid(key) ? key : "-",
+                 address ? address : "");
         return smile_err_set(err, SMILE_EAUTH, "wrong username or password");
     }
     if (disabled) {
@@ -580,11 +582,13 @@ resolve_token(struct http_request *req, const char *tok, struct smile_err *err)
     req->auth.via_session = false;
     req->auth.token_id = id;
     if (now - used >= AUTH_TOUCH_MS) {
-        store_prepare(req->db, touch, &st, err);
-        store_stmt_bind_int64(st, 1, now);
-        store_stmt_bind_int64(st, 2, id);
-        store_stmt_step(st, err);
-        store_stmt_reset(st);
+        /* Best effort: a busy database must not refuse an otherwise valid token. */
+        if (store_prepare(req->db, touch, &st, err) == SMILE_OK) {
+            store_stmt_bind_int64(st, 1, now);
+            store_stmt_bind_int64(st, 2, id);
+            store_stmt_step(st, err);
+            store_stmt_reset(st);
+        }
         smile_err_clear(err);
     }
     return SMILE_OK;

@@ -206,6 +206,24 @@ class TestSession(unittest.TestCase):
                                       "or before like '%argon2%'")[0]["n"], 0)
 
 
+class TestCookieSecure(unittest.TestCase):
+    def test_cookie_secure_adds_secure(self):
+        srv = Server(env={"SMILE_COOKIE_SECURE": "yes"})
+        try:
+            srv.add_user("sam", "agent")
+            c = srv.client()
+            r = c.login("sam", PW)
+            self.assertEqual(r.status, 200)
+            attrs = [a.strip() for a in r.headers["set-cookie"].split(";")]
+            self.assertIn("Secure", attrs)
+            self.assertIn("HttpOnly", attrs)
+            r = c.delete("/api/v1/session")
+            self.assertEqual(r.status, 204)
+            self.assertIn("Secure", [a.strip() for a in r.headers["set-cookie"].split(";")])
+        finally:
+            srv.stop()
+
+
 class TestRateLimit(unittest.TestCase):
     """Its own server: failures from 127.0.0.1 would lock every other test out."""
 

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""ingest.py — the ledger's HTTP write path against its ceiling, with wrk on 127.0.0.1.
+
+First runs bench_ingest (raw SQLite inserts of the same rows with the same indexes, WAL,
+synchronous=FULL, in 10,000-, 100- and 1-row transactions: the ceilings), then starts a
+real `smile serve` on a fresh database and measures, each for DURATION seconds:
+  - POST /api/v1/events with batches of 1,000 events (4 connections), events/s and the
+    ratio to the 10,000-row-transaction ceiling (goal >= 60%);
+  - POST /api/v1/events with one event per request from 64 connections (group commit),
+    events/s (goal >= 20,000/s) and commits/s beside the 1-row-transaction ceiling.
+Every request carries a unique source_id (made by the wrk Lua script), and the rows
+stored afterwards are counted: acknowledged == stored.
+Usage: bench/ingest.py BUILD_DIR [DURATION]   Prints a Markdown table.
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+# bench/http.py would shadow the standard library's http package: drop bench/ from the path.
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "api"))
+import harness  # noqa: E402
+
+BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
+DURATION = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+
+LUA_COMMON = r'''
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("tid", #threads)
+end
+function init(args)
+  prefix = string.format("%s-%d-", os.time(), tid)
+  counter = 0
+end
+local ok, bad = 0, 0
+function response(status, headers, body)
+  if status == 201 then ok = ok + 1 else bad = bad + 1 end
+end
+'''
+
+LUA_SINGLE = LUA_COMMON + r'''
+request = function()
+  counter = counter + 1
+  local body = string.format('{"type":"call.offered","occurred_at":"2026-11-29T09:00:00Z",'
+    .. '"subject":"call:%s%d","source":"bench","source_id":"s%s%d","data":{"queue":"sales"}}',
+    prefix, counter, prefix, counter)
+  return wrk.format(nil, nil, nil, body)
+end
+'''
+
+LUA_BATCH = LUA_COMMON + r'''
+request = function()
+  local parts = {}
+  for i = 1, 1000 do
+    counter = counter + 1
+    parts[i] = string.format('{"type":"call.offered","occurred_at":"2026-11-29T09:00:00Z",'
+      .. '"subject":"call:%s%d","source":"bench","source_id":"b%s%d","data":{"queue":"sales"}}',
+      prefix, math.floor(counter / 4), prefix, counter)
+  end
+  return wrk.format(nil, nil, nil, '{"events":[' .. table.concat(parts, ",") .. ']}')
+end
+'''
+
+
+def wrk(url, conns, threads, script, auth):
+    cmd = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % DURATION, "--latency",
+           "-H", auth, "-s", script, url]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=DURATION + 120).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    return rps, float(p99.group(1)) * scale, int(non2xx.group(1)) if non2xx else 0, total
+
+
+def ceilings(tmp):
+    out = subprocess.run([os.path.join(BUILD, "bench_ingest"), tmp, "2"], capture_output=True,
+                         text=True, timeout=600).stdout
+    sys.stderr.write(out)
+    get = lambda name: float(re.search(name + r"\s+([\d.]+)", out).group(1))  # noqa: E731
+    return (get("ceiling_sqlite_txn10000"), get("ceiling_sqlite_txn100"),
+            get("ceiling_sqlite_txn1"), out)
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="smile-ingest-")
+    c10k, c100, c1, raw = ceilings(tmp)
+    rows = []
+    harness.BIN = os.path.join(BUILD, "smile")
+    # 64 HTTP workers: a worker blocks while its request waits for the group commit, so
+    # the group can only be as large as the number of workers.
+    srv = harness.Server(extra_args=["--log-level", "warn", "--threads", "64"], dbdir=tmp)
+    try:
+        srv.add_user("bench", "admin")
+        auth = "Authorization: Bearer " + srv.token("bench", "events:write")
+        url = "http://127.0.0.1:%d/api/v1/events" % srv.port
+        for name, lua, conns, threads, per in (("batch", LUA_BATCH, 4, 1, 1000),
+                                               ("single", LUA_SINGLE, 64, 2, 1)):
+            path = os.path.join(tmp, name + ".lua")
+            with open(path, "w") as f:
+                f.write(lua)
+            before = srv.sql("select count(*) as n from events")[0]["n"]
+            rps, p99, bad, total = wrk(url, conns, threads, path, auth)
+            stored = srv.sql("select count(*) as n from events")[0]["n"] - before
+            eps = rps * per
+            if name == "batch":
+                rows.append(("POST /api/v1/events, batches of 1,000 (4 connections)", eps, p99,
+                             "%.0f%% of txn10000 (goal 60%%)" % (100 * eps / c10k),
+                             "%d non-2xx; %d acknowledged, %d stored" % (bad, (total - bad) * per, stored)))
+            else:
+                rows.append(("POST /api/v1/events, 1 event per request (64 connections)", eps,
+                             p99, "%.0f%% of txn100; %.1f events per fsync at txn1's rate"
+                             % (100 * eps / c100, eps / c1),
+                             "%d non-2xx; %d acknowledged, %d stored"
+                             % (bad, (total - bad) * per, stored)))
+    finally:
+        srv.stop()
+    print("| ingest benchmark (%d s each, 2 cores shared with wrk) | events/s | p99 ms | "
+          "of ceiling | notes |" % DURATION)
+    print("|---|---:|---:|---|---|")
+    print("| ceiling: raw SQLite, 10,000-row transactions | %.0f | | | same rows, indexes, "
+          "WAL, synchronous=FULL |" % c10k)
+    print("| ceiling: raw SQLite, 100-row transactions | %.0f | | | |" % c100)
+    print("| ceiling: raw SQLite, 1-row transactions (= fsyncs/s) | %.0f | | | |" % c1)
+    for name, eps, p99, ratio, note in rows:
+        print("| %s | %.0f | %.1f | %s | %s |" % (name, eps, p99, ratio, note))
+    print("\nbench_ingest (same run):\n")
+    print("```\n" + raw.strip() + "\n```")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,556 @@
+/*
+ * append.c — the durable write path of the ledger: group commit. HTTP worker threads
+ * call ledger_append() with validated events; each call becomes a pending request in a
+ * bounded queue and its thread sleeps on its own condition variable. One committer
+ * thread owns the ledger's writer connection: it takes every request queued so far (up to
+ * group_max events), writes them all in one transaction (INSERT … ON CONFLICT DO NOTHING
+ * RETURNING id, so duplicates cost a look-up, not an error), commits — SQLite runs WAL
+ * with synchronous=FULL, so COMMIT means on disk — calls the post-commit hooks and wakes
+ * the requests. Requests that arrive while one transaction is being written and synced
+ * form the next group, so a crowd shares one fsync. Left at that, N steady clients split
+ * into two halves that alternate (one half commits while the other queues), so the
+ * committer also estimates the concurrency — the previous group's requesters plus those
+ * already queued — and waits up to a short window (at most the previous commit's
+ * duration, window_us) for that many requests before writing. A lone client has an
+ * estimate of one and never waits. If a group's transaction fails, each of its requests
+ * is retried alone so one bad request cannot fail another.
+ *
+ * Request states (struct pending):
+ *
+ *   state     where                     who moves it on
+ *   queued    l->head … l->tail         committer takes it (under l->mu)
+ *   writing   committer's local group   committer sets rc, out[], then done
+ *   done      caller's stack            caller wakes, returns rc
+ */
+#include "ledger/ledger.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "store/store.h"
+
+#define LEDGER_MAX_HOOKS 8
+#define QUEUE_MAX_DEFAULT 50000
+#define GROUP_MAX_DEFAULT 20000
+#define WINDOW_US_DEFAULT 2000
+
+struct pending {
+    const struct ledger_event *evs;
+    size_t n;
+    struct ledger_result *out;
+    int64_t received_at;
+    int rc;
+    struct smile_err *err;
+    bool done;
+    pthread_cond_t cv;
+    struct pending *next;
+};
+
+struct hook {
+    ledger_commit_fn *fn;
+    void *ud;
+};
+
+struct ledger {
+    struct store *w; /* the writer connection; only the committer thread touches it */
+    pthread_t thread;
+    pthread_mutex_t mu; /* guards the queue, stopping and st */
+    pthread_cond_t work;
+    struct pending *head, *tail;
+    size_t queued;    /* events in the queue */
+    size_t nqueued;   /* requests in the queue */
+    size_t last_nreq; /* requests in the previous group */
+    bool last_missed; /* the previous window closed before its target came */
+    int64_t last_commit_ns;
+    bool stopping;
+    struct ledger_options opt;
+    struct ledger_stats st;
+    pthread_mutex_t hook_mu;
+    struct hook hooks[LEDGER_MAX_HOOKS];
+    int nhooks;
+    struct ledger_committed *committed; /* committer's scratch for the hooks */
+    size_t committed_cap;
+};
+
+/* Generated idempotency keys: a random per-process prefix and a counter. */
+static pthread_once_t gen_once = PTHREAD_ONCE_INIT;
+static char gen_prefix[17];
+static atomic_uint_fast64_t gen_counter;
+
+static void
+gen_init(void)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char r[8];
+    uint64_t t = (uint64_t)time_now_ms();
+
+    /* The clock is a fallback only: getrandom does not fail for 8 bytes after boot. */
+    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        for (int i = 0; i < 8; i++)
+            r[i] = (unsigned char)(t >> (8 * i));
+    for (int i = 0; i < 8; i++) {
+        gen_prefix[2 * i] = hex[r[i] >> 4];
+        gen_prefix[2 * i + 1] = hex[r[i] & 0xf];
+    }
+    gen_prefix[16] = '\0';
+}
+
+static void
+gen_source_id(char *out, size_t cap)
+{
+    pthread_once(&gen_once, gen_init);
+    snprintf(out, cap, "%s-%llu", gen_prefix,
+             (unsigned long long)atomic_fetch_add(&gen_counter, 1) + 1);
+}
+
+/*
+ * Inserts one event on s inside an open transaction; *out_id and *out_created say what
+ * happened. The statement text is shared by both write paths.
+ */
+static int
+insert_event(struct store *s, const struct ledger_event *ev, int64_t received_at, int64_t *out_id,
+             bool *out_created, struct smile_err *err)
+{
+    static const char ins[] =
+        "INSERT INTO events (type, occurred_at, received_at, subject, actor, customer, channel, "
+        "source, source_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+        "ON CONFLICT (source, source_id) DO NOTHING RETURNING id";
+    static const char dup[] = "SELECT id FROM events WHERE source = $1 AND source_id = $2";
+    struct store_stmt *st;
+    char gen[48];
+    const char *source = ev->source, *source_id = ev->source_id;
+    int rc;
+
+    if (source_id == NULL) {
+        source = LEDGER_SOURCE_AUTO;
+        gen_source_id(gen, sizeof(gen));
+        source_id = gen;
+    } else if (source == NULL) {
+        source = LEDGER_SOURCE_DEFAULT;
+    }
+    rc = store_prepare(s, ins, &st, err);
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_text(st, 1, ev->type, -1);
+    store_stmt_bind_int64(st, 2, ev->occurred_at);
+    store_stmt_bind_int64(st, 3, received_at);
+    store_stmt_bind_text(st, 4, ev->subject, -1);
+    store_stmt_bind_text(st, 5, ev->actor, -1);
+    store_stmt_bind_text(st, 6, ev->customer, -1);
+    store_stmt_bind_text(st, 7, ev->channel ? ev->channel : ledger_channel_default(ev->type), -1);
+    store_stmt_bind_text(st, 8, source, -1);
+    store_stmt_bind_text(st, 9, source_id, -1);
+    store_stmt_bind_text(st, 10, ev->data ? ev->data : "{}", -1);
+    rc = store_stmt_step(st, err);
+    if (rc == STORE_ROW) {
+        *out_id = store_stmt_int64(st, 0);
+        *out_created = true;
+        store_stmt_reset(st);
+        return SMILE_OK;
+    }
+    store_stmt_reset(st);
+    if (rc != STORE_DONE)
+        return rc;
+    rc = store_prepare(s, dup, &st, err);
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_text(st, 1, source, -1);
+    store_stmt_bind_text(st, 2, source_id, -1);
+    rc = store_stmt_step(st, err);
+    if (rc == STORE_ROW) {
+        *out_id = store_stmt_int64(st, 0);
+        *out_created = false;
+        rc = SMILE_OK;
+    } else if (rc == STORE_DONE) {
+        rc = smile_err_set(err, SMILE_EINTERNAL, "event (%s, %s) conflicted but is not there",
+                           source, source_id);
+    }
+    store_stmt_reset(st);
+    return rc;
+}
+
+int
+ledger_append_in_tx(struct store *s, const struct ledger_event *ev, int64_t *out_id,
+                    struct smile_err *err)
+{
+    bool created;
+    int rc = ledger_event_check(ev, err);
+
+    if (rc != SMILE_OK)
+        return rc;
+    if (!store_in_tx(s))
+        return smile_err_set(err, SMILE_EINTERNAL, "ledger_append_in_tx needs an open transaction");
+    return insert_event(s, ev, time_now_ms(), out_id, &created, err);
+}
+
+void
+ledger_on_commit(struct ledger *l, ledger_commit_fn *fn, void *ud)
+{
+    pthread_mutex_lock(&l->hook_mu);
+    if (l->nhooks < LEDGER_MAX_HOOKS) {
+        l->hooks[l->nhooks].fn = fn;
+        l->hooks[l->nhooks].ud = ud;
+        l->nhooks++;
+    } else {
+        log_error("msg=\"too many ledger hooks\" max=%d", LEDGER_MAX_HOOKS);
+    }
+    pthread_mutex_unlock(&l->hook_mu);
+}
+
+void
+ledger_notify(struct ledger *l, const struct ledger_committed *evs, size_t n)
+{
+    struct hook hooks[LEDGER_MAX_HOOKS];
+    int nhooks;
+
+    if (l == NULL || n == 0)
+        return;
+    pthread_mutex_lock(&l->hook_mu);
+    nhooks = l->nhooks;
+    memcpy(hooks, l->hooks, sizeof(hooks));
+    pthread_mutex_unlock(&l->hook_mu);
+    for (int i = 0; i < nhooks; i++)
+        hooks[i].fn(evs, n, hooks[i].ud);
+}
+
+/* Writes the requests from first up to (not including) stop in one transaction. */
+static int
+write_group(struct ledger *l, struct pending *first, struct pending *stop, struct pending **failed,
+            struct smile_err *err)
+{
+    int rc = store_begin(l->w, err);
+
+    *failed = first;
+    if (rc != SMILE_OK)
+        return rc;
+    for (struct pending *p = first; p != stop; p = p->next) {
+        *failed = p;
+        for (size_t i = 0; i < p->n; i++) {
+            bool created;
+
+            rc = insert_event(l->w, &p->evs[i], p->received_at, &p->out[i].id, &created, err);
+            if (rc != SMILE_OK) {
+                store_rollback(l->w);
+                return rc;
+            }
+            p->out[i].status = created ? LEDGER_CREATED : LEDGER_DUPLICATE;
+        }
+    }
+    *failed = NULL;
+    return store_commit(l->w, err);
+}
+
+/* After COMMIT: tells the hooks about the events the requests created, and counts them. */
+static void
+committed(struct ledger *l, struct pending *first, struct pending *stop, uint64_t *created,
+          uint64_t *dups)
+{
+    size_t n = 0;
+    bool hooks;
+
+    pthread_mutex_lock(&l->hook_mu);
+    hooks = l->nhooks > 0;
+    pthread_mutex_unlock(&l->hook_mu);
+    for (struct pending *p = first; p != stop; p = p->next) {
+        p->rc = SMILE_OK;
+        for (size_t i = 0; i < p->n; i++) {
+            if (p->out[i].status == LEDGER_DUPLICATE) {
+                (*dups)++;
+                continue;
+            }
+            (*created)++;
+            if (!hooks)
+                continue;
+            if (n == l->committed_cap) {
+                l->committed_cap = l->committed_cap ? 2 * l->committed_cap : 256;
+                l->committed = xrealloc(l->committed, l->committed_cap * sizeof(*l->committed));
+            }
+            l->committed[n].id = p->out[i].id;
+            l->committed[n].ev = &p->evs[i];
+            n++;
+        }
+    }
+    ledger_notify(l, l->committed, n);
+}
+
+/* Writes one group; on failure retries its requests one by one. */
+static void
+commit_group(struct ledger *l, struct pending *group, uint64_t *created, uint64_t *dups,
+             uint64_t *retries)
+{
+    struct pending *failed;
+    struct smile_err err;
+    int rc;
+
+    smile_err_clear(&err);
+    rc = write_group(l, group, NULL, &failed, &err);
+    if (rc == SMILE_OK) {
+        committed(l, group, NULL, created, dups);
+        return;
+    }
+    if (group->next == NULL) {
+        group->rc = rc;
+        *group->err = err;
+        log_warn("msg=\"ledger append failed\" events=%zu error=\"%s\"", group->n, err.msg);
+        return;
+    }
+    (*retries)++;
+    log_warn("msg=\"ledger group failed; retrying its requests one by one\" error=\"%s\"", err.msg);
+    for (struct pending *p = group; p; p = p->next) {
+        smile_err_clear(p->err);
+        rc = write_group(l, p, p->next, &failed, p->err);
+        if (rc == SMILE_OK) {
+            committed(l, p, p->next, created, dups);
+        } else {
+            p->rc = rc;
+            log_warn("msg=\"ledger append failed\" events=%zu error=\"%s\"", p->n, p->err->msg);
+        }
+    }
+}
+
+/*
+ * Called with l->mu held, right after the previous group was woken: none of its requesters
+ * can have queued again yet, so previous group + queued now estimates the concurrency.
+ * Waits (releasing the lock) until that many requests are queued, the group is full, or
+ * the window closes. After a window that closed short of its target the next group does
+ * not wait: an estimate that was wrong costs at most every other window.
+ */
+static void
+gather(struct ledger *l)
+{
+    size_t target = l->last_nreq + l->nqueued;
+    int64_t window = (int64_t)l->opt.window_us * 1000;
+    struct timespec ts;
+    bool waited = false;
+    int64_t t0;
+
+    if (l->last_commit_ns < window)
+        window = l->last_commit_ns;
+    if (window <= 0 || target <= 1 || l->last_missed) {
+        l->last_missed = false;
+        return;
+    }
+    t0 = time_mono_ns();
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += window;
+    ts.tv_sec += ts.tv_nsec / 1000000000;
+    ts.tv_nsec %= 1000000000;
+    while (!l->stopping && (l->nqueued < target || l->head == NULL) &&
+           l->queued < l->opt.group_max) {
+        waited = true;
+        if (pthread_cond_timedwait(&l->work, &l->mu, &ts) != 0) {
+            l->last_missed = l->nqueued < target;
+            break;
+        }
+    }
+    if (waited) {
+        l->st.waits++;
+        l->st.wait_ns += (uint64_t)(time_mono_ns() - t0);
+    }
+}
+
+static void *
+committer(void *arg)
+{
+    struct ledger *l = arg;
+
+    pthread_mutex_lock(&l->mu);
+    for (;;) {
+        struct pending *group, *last, *p;
+        size_t events, nreq = 0;
+        uint64_t created = 0, dups = 0, retries = 0;
+        int64_t t0;
+
+        gather(l);
+        while (l->head == NULL && !l->stopping)
+            pthread_cond_wait(&l->work, &l->mu);
+        if (l->head == NULL)
+            break;
+        /* Take requests in arrival order up to group_max events (at least one). */
+        group = last = l->head;
+        events = group->n;
+        nreq = 1;
+        while (last->next && events + last->next->n <= l->opt.group_max) {
+            last = last->next;
+            events += last->n;
+            nreq++;
+        }
+        l->head = last->next;
+        if (l->head == NULL)
+            l->tail = NULL;
+        last->next = NULL;
+        l->queued -= events;
+        l->nqueued -= nreq;
+        pthread_mutex_unlock(&l->mu);
+
+        t0 = time_mono_ns();
+        commit_group(l, group, &created, &dups, &retries);
+
+        pthread_mutex_lock(&l->mu);
+        l->last_commit_ns = time_mono_ns() - t0;
+        l->st.commit_ns += (uint64_t)l->last_commit_ns;
+        l->last_nreq = nreq;
+        l->st.groups++;
+        l->st.requests += nreq;
+        l->st.created += created;
+        l->st.duplicates += dups;
+        l->st.retries += retries;
+        for (p = group; p;) {
+            struct pending *next = p->next;
+
+            /* After done is set the caller may return and its stack frame vanish. */
+            p->done = true;
+            pthread_cond_signal(&p->cv);
+            p = next;
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+int
+ledger_open(const char *db_path, const struct ledger_options *opt, struct ledger **out,
+            struct smile_err *err)
+{
+    struct ledger *l = xcalloc(1, sizeof(*l));
+    pthread_condattr_t ca;
+    int rc = store_open(db_path, 0, &l->w, err);
+
+    if (rc != SMILE_OK) {
+        free(l);
+        return rc;
+    }
+    l->opt.queue_max = opt && opt->queue_max ? opt->queue_max : QUEUE_MAX_DEFAULT;
+    l->opt.group_max = opt && opt->group_max ? opt->group_max : GROUP_MAX_DEFAULT;
+    l->opt.window_us = opt && opt->window_us ? opt->window_us : WINDOW_US_DEFAULT;
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_mutex_init(&l->hook_mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->work, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&l->thread, NULL, committer, l) != 0) {
+        store_close(l->w);
+        pthread_mutex_destroy(&l->mu);
+        pthread_mutex_destroy(&l->hook_mu);
+        pthread_cond_destroy(&l->work);
+        free(l);
+        return smile_err_set(err, SMILE_EINTERNAL, "cannot start the ledger committer thread");
+    }
+    *out = l;
+    return SMILE_OK;
+}
+
+void
+ledger_close(struct ledger *l)
+{
+    if (l == NULL)
+        return;
+    pthread_mutex_lock(&l->mu);
+    l->stopping = true;
+    pthread_cond_signal(&l->work);
+    pthread_mutex_unlock(&l->mu);
+    pthread_join(l->thread, NULL);
+    if (l->st.groups)
+        log_info("msg=\"ledger closed\" groups=%llu requests=%llu created=%llu duplicates=%llu "
+                 "busy=%llu retries=%llu avg_group_requests=%.1f avg_commit_ms=%.2f "
+                 "window_waits=%llu avg_wait_ms=%.2f",
+                 (unsigned long long)l->st.groups, (unsigned long long)l->st.requests,
+                 (unsigned long long)l->st.created, (unsigned long long)l->st.duplicates,
+                 (unsigned long long)l->st.busy, (unsigned long long)l->st.retries,
+                 (double)l->st.requests / (double)l->st.groups,
+                 (double)l->st.commit_ns / 1e6 / (double)l->st.groups,
+                 (unsigned long long)l->st.waits,
+                 l->st.waits ? (double)l->st.wait_ns / 1e6 / (double)l->st.waits : 0.0);
+    store_close(l->w);
+    pthread_mutex_destroy(&l->mu);
+    pthread_mutex_destroy(&l->hook_mu);
+    pthread_cond_destroy(&l->work);
+    free(l->committed);
+    free(l);
+}
+
+int
+ledger_append(struct ledger *l, const struct ledger_event *evs, size_t n, struct ledger_result *out,
+              struct smile_err *err)
+{
+    struct pending p;
+
+    if (n == 0)
+        return SMILE_OK;
+    if (n > l->opt.queue_max)
+        return smile_err_set(err, SMILE_ETOOBIG, "%zu events are more than the ledger queue (%zu)",
+                             n, l->opt.queue_max);
+    memset(&p, 0, sizeof(p));
+    p.evs = evs;
+    p.n = n;
+    p.out = out;
+    p.err = err;
+    p.rc = SMILE_EINTERNAL;
+    p.received_at = time_now_ms();
+    pthread_cond_init(&p.cv, NULL);
+    pthread_mutex_lock(&l->mu);
+    if (l->stopping || l->queued + n > l->opt.queue_max) {
+        size_t queued = l->queued;
+
+        l->st.busy++;
+        pthread_mutex_unlock(&l->mu);
+        pthread_cond_destroy(&p.cv);
+        return smile_err_set(err, SMILE_EBUSY,
+                             "the ledger is busy (%zu events queued); try again shortly", queued);
+    }
+    if (l->tail)
+        l->tail->next = &p;
+    else
+        l->head = &p;
+    l->tail = &p;
+    l->queued += n;
+    l->nqueued++;
+    pthread_cond_signal(&l->work);
+    while (!p.done)
+        pthread_cond_wait(&p.cv, &l->mu);
+    pthread_mutex_unlock(&l->mu);
+    pthread_cond_destroy(&p.cv);
+    return p.rc;
+}
+
+void
+ledger_stats(struct ledger *l, struct ledger_stats *out)
+{
+    pthread_mutex_lock(&l->mu);
+    *out = l->st;
+    out->queued = l->queued;
+    pthread_mutex_unlock(&l->mu);
+}
+
+int
+ledger_check(struct ledger *l, struct smile_err *err)
+{
+    size_t events = 0, nreq = 0;
+    int rc = SMILE_OK;
+    struct pending *last = NULL;
+
+    pthread_mutex_lock(&l->mu);
+    for (struct pending *p = l->head; p; p = p->next) {
+        if (p->done)
+            rc = smile_err_set(err, SMILE_EINTERNAL, "a done request is still queued");
+        events += p->n;
+        nreq++;
+        last = p;
+    }
+    if (last != l->tail)
+        rc = smile_err_set(err, SMILE_EINTERNAL, "the queue's tail is not its last request");
+    if (nreq != l->nqueued)
+        rc = smile_err_set(err, SMILE_EINTERNAL, "nqueued says %zu requests, the queue holds %zu",
+                           l->nqueued, nreq);
+    if (events != l->queued)
+        rc = smile_err_set(err, SMILE_EINTERNAL, "queued says %zu events, the queue holds %zu",
+                           l->queued, events);
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
