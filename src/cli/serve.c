@@ -153,6 +153,7 @@ cli_serve(int argc, char **argv)
             .secret = config_str(&cfg, CFG_AMI_SECRET),
             .source = config_str(&cfg, CFG_AMI_SOURCE),
             .db_path = app.db_path,
+            .ledger = ledger,
         };
 
         if (ami_client_start(&ao, NULL, NULL, &ami, &err) != SMILE_OK)

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "intake/intake.h"
+#include "ledger/ledger.h"
 #include "store/store.h"
 
 struct ami_client {
@@ -163,12 +164,60 @@ send_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+/* Through the ledger's writer (group commit, post-commit hooks). Events the ledger's
+ * validation refuses are dropped with a log line; the rest are appended all or none. */
+static int
+ledger_sink(struct ami_client *c, json_t *events, struct intake_counts *n, struct smile_err *err)
+{
+    size_t cnt = json_array_size(events), k = 0, i;
+    struct ledger_event *evs = xcalloc(cnt, sizeof(*evs));
+    struct ledger_result *res = xcalloc(cnt, sizeof(*res));
+    char **datas = xcalloc(cnt, sizeof(*datas));
+    json_t *ev;
+    int rc = SMILE_OK;
+
+    memset(n, 0, sizeof(*n));
+    json_array_foreach(events, i, ev)
+    {
+        struct smile_err verr;
+
+        smile_err_clear(&verr);
+        if (ledger_event_parse(ev, "", &evs[k], &datas[k], &verr) != SMILE_OK) {
+            log_warn("msg=\"ami: event refused\" source_id=\"%s\" error=\"%s %s\"",
+                     json_string_value(json_object_get(ev, "source_id")),
+                     verr.nfields ? verr.fields[0].path : "",
+                     verr.nfields ? verr.fields[0].msg : verr.msg);
+            free(datas[k]);
+            datas[k] = NULL;
+            n->rejected++;
+            continue;
+        }
+        evs[k].data = datas[k];
+        k++;
+    }
+    if (k)
+        rc = ledger_append(c->o.ledger, evs, k, res, err);
+    for (i = 0; rc == SMILE_OK && i < k; i++) {
+        if (res[i].status == LEDGER_CREATED)
+            n->created++;
+        else
+            n->duplicates++;
+    }
+    for (i = 0; i < k; i++)
+        free(datas[i]);
+    free(datas);
+    free(res);
+    free(evs);
+    return rc;
+}
+
 static int
 default_sink(json_t *events, void *ud, struct smile_err *err)
 {
     struct ami_client *c = ud;
     struct intake_counts n;
-    int rc = intake_append(c->db, events, NULL, &n, err);
+    int rc =
+        c->o.ledger ? ledger_sink(c, events, &n, err) : intake_append(c->db, events, NULL, &n, err);
 
     if (rc == SMILE_OK) {
         pthread_mutex_lock(&c->mu);

@@ -18,6 +18,7 @@
 #include "base/base.h"
 
 struct store;
+struct ledger;
 
 /* queue_log ----------------------------------------------------------------------------- */
 
@@ -277,11 +278,12 @@ struct ami_client_options {
     int port;         /* 5038 */
     const char *user; /* manager.conf user with read = call,agent */
     const char *secret;
-    const char *source;  /* event source, "asterisk" */
-    const char *db_path; /* agent_map is read from here at each connect; default sink too */
-    int backoff_min_ms;  /* first reconnect delay, 1000 */
-    int backoff_max_ms;  /* cap, 60000 */
-    int idle_ping_ms;    /* send Action: Ping after this long without a byte, 60000 */
+    const char *source;    /* event source, "asterisk" */
+    const char *db_path;   /* agent_map is read from here at each connect; default sink too */
+    struct ledger *ledger; /* when set (smile serve), events go through its writer */
+    int backoff_min_ms;    /* first reconnect delay, 1000 */
+    int backoff_max_ms;    /* cap, 60000 */
+    int idle_ping_ms;      /* send Action: Ping after this long without a byte, 60000 */
 };
 
 enum ami_state {
@@ -309,8 +311,9 @@ struct ami_client;
 
 /*
  * Starts the client thread: connect, log in (Events: call,agent), map events, append
- * through sink (NULL = the built-in sink: intake_append on its own connection to
- * o->db_path). Reconnects with exponential back-off (backoff_min → backoff_max, ×2, with
+ * through sink (NULL = the built-in sink: ledger_append on o->ledger, so the ledger's
+ * post-commit hooks see them, or without a ledger intake_append on its own connection
+ * to o->db_path). Reconnects with exponential back-off (backoff_min → backoff_max, ×2, with
  * jitter) after any failure. Strings in o are copied. Stop with ami_client_stop().
  */
 int ami_client_start(const struct ami_client_options *o, intake_sink_fn *sink, void *ud,

@@ -5,15 +5,16 @@
  * intake_cursor (how far a followed file has been read). It sits at the end of the
  * intake flow, just before the ledger.
  *
- * Until the ledger part lands in main, events are written by one INSERT … ON CONFLICT DO
- * NOTHING into its `events` table (append_one below); after the merge that single
- * function becomes ledger_event_parse + ledger_append_in_tx, and nothing else changes.
+ * Events go through the ledger: ledger_event_parse validates each object (an event the
+ * ledger refuses is skipped and counted, so one odd PBX line cannot stop an import) and
+ * ledger_append_in_tx writes it inside the transaction that also moves the cursor.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "intake/intake.h"
+#include "ledger/ledger.h"
 #include "store/store.h"
 
 static const char *
@@ -36,84 +37,32 @@ intake_source_valid(const char *name)
     return true;
 }
 
-/* UTF-8 characters in s (the ledger counts characters, not bytes). */
-static size_t
-chars(const char *s)
-{
-    size_t n = 0;
-
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
 /*
- * The ledger's rules for what a PBX can get wrong (lengths, time range), so a bad event
- * is skipped with a reason instead of failing its batch. The ledger checks again.
+ * Appends one API-shaped event on s inside the open transaction. *why is set (and nothing
+ * written) when the ledger's validation refuses it; *id is the event's id, new or the
+ * earlier one with the same (source, source_id).
  */
-static const char *
-refuse(const json_t *ev, int64_t ms)
-{
-    const char *a = json_string_value(json_object_get(ev, "actor"));
-    const char *c = json_string_value(json_object_get(ev, "customer"));
-
-    if (ms < INT64_C(946684800000) || ms >= INT64_C(4133980800000))
-        return "occurred_at outside the years 2000-2100";
-    if (chars(json_string_value(json_object_get(ev, "subject"))) > 200)
-        return "subject longer than 200 characters";
-    if (chars(json_string_value(json_object_get(ev, "source_id"))) > 200)
-        return "source_id longer than 200 characters";
-    if (a && (chars(a) > 64 || !a[0]))
-        return "actor must be 1-64 characters";
-    if (c && (chars(c) > 128 || !c[0]))
-        return "customer (caller number) must be 1-128 characters";
-    return NULL;
-}
-
-/* Appends one API-shaped event on s inside the open transaction; *created says whether it
- * was new (false = duplicate by (source, source_id)). */
 static int
-append_one(struct store *s, const json_t *ev, int64_t received_at, bool *created, const char **why,
+append_one(struct store *s, const json_t *ev, int64_t *id, char *why, size_t whycap,
            struct smile_err *err)
 {
-    static const char sql[] =
-        "INSERT INTO events (type, occurred_at, received_at, subject, actor, customer, channel, "
-        "source, source_id, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-        "ON CONFLICT (source, source_id) DO NOTHING";
-    struct store_stmt *st;
-    const char *at = sget(ev, "occurred_at");
-    int64_t ms;
-    char *data;
+    struct ledger_event le;
+    struct smile_err verr;
+    char *data = NULL;
     int rc;
 
-    if (at == NULL || time_parse_rfc3339(at, strlen(at), &ms) != SMILE_OK || !sget(ev, "type") ||
-        !sget(ev, "subject") || !sget(ev, "source") || !sget(ev, "source_id"))
-        return smile_err_set(err, SMILE_EINVAL, "event %s: missing or bad field",
-                             sget(ev, "source_id") ? sget(ev, "source_id") : "?");
-    *why = refuse(ev, ms);
-    if (*why)
+    smile_err_clear(&verr);
+    why[0] = '\0';
+    if (ledger_event_parse(ev, "", &le, &data, &verr) != SMILE_OK) {
+        snprintf(why, whycap, "%s %s", verr.nfields ? verr.fields[0].path : "",
+                 verr.nfields ? verr.fields[0].msg : verr.msg);
+        free(data);
         return SMILE_OK;
-    rc = store_prepare(s, sql, &st, err);
-    if (rc != SMILE_OK)
-        return rc;
-    data = json_dumps(json_object_get(ev, "data"), JSON_COMPACT | JSON_SORT_KEYS);
-    store_stmt_bind_text(st, 1, sget(ev, "type"), -1);
-    store_stmt_bind_int64(st, 2, ms);
-    store_stmt_bind_int64(st, 3, received_at);
-    store_stmt_bind_text(st, 4, sget(ev, "subject"), -1);
-    store_stmt_bind_text(st, 5, sget(ev, "actor"), -1);
-    store_stmt_bind_text(st, 6, sget(ev, "customer"), -1);
-    store_stmt_bind_text(st, 7, sget(ev, "channel") ? sget(ev, "channel") : "phone", -1);
-    store_stmt_bind_text(st, 8, sget(ev, "source"), -1);
-    store_stmt_bind_text(st, 9, sget(ev, "source_id"), -1);
-    store_stmt_bind_text(st, 10, data ? data : "{}", -1);
-    rc = store_stmt_step(st, err);
-    store_stmt_reset(st);
+    }
+    le.data = data;
+    rc = ledger_append_in_tx(s, &le, id, err);
     free(data);
-    if (rc != STORE_DONE)
-        return rc == SMILE_OK ? SMILE_EDB : rc;
-    *created = store_changes(s) > 0;
-    return SMILE_OK;
+    return rc;
 }
 
 static int
@@ -144,7 +93,9 @@ intake_append(struct store *s, json_t *events, const struct intake_cursor *cur,
               struct intake_counts *out, struct smile_err *err)
 {
     int64_t now = time_now_ms();
+    static const char max_sql[] = "SELECT coalesce(max(id), 0) FROM events";
     struct intake_counts c;
+    int64_t hi = 0;
     size_t i;
     json_t *ev;
     int rc;
@@ -157,22 +108,29 @@ intake_append(struct store *s, json_t *events, const struct intake_cursor *cur,
     rc = store_begin(s, err);
     if (rc != SMILE_OK)
         return rc;
+    /* Ids grow within the transaction: an id above every id seen so far is a new event;
+     * anything else (an older event, or one earlier in this batch) is a duplicate. */
+    rc = store_query_int64(s, max_sql, &hi, err);
+    if (rc != SMILE_OK)
+        goto fail;
     json_array_foreach(events, i, ev)
     {
-        bool created = false;
-        const char *why = NULL;
+        char why[160];
+        int64_t id = 0;
 
-        rc = append_one(s, ev, now, &created, &why, err);
+        rc = append_one(s, ev, &id, why, sizeof(why), err);
         if (rc != SMILE_OK)
             goto fail;
-        if (why) {
+        if (why[0]) {
             if (c.rejected++ == 0)
-                snprintf(c.first_reject, sizeof(c.first_reject), "%.60s: %s", sget(ev, "source_id"),
-                         why);
-        } else if (created)
+                snprintf(c.first_reject, sizeof(c.first_reject), "%.40s: %.150s",
+                         sget(ev, "source_id") ? sget(ev, "source_id") : "?", why);
+        } else if (id > hi) {
             c.created++;
-        else
+            hi = id;
+        } else {
             c.duplicates++;
+        }
     }
     if (cur) {
         rc = cursor_put(s, cur, now, err);

@@ -116,7 +116,7 @@ class TestImportQueueLog(unittest.TestCase):
         self.assertEqual(r["rejected"], 1)
         self.assertEqual(r["events_created"], 5)
         p = self.srv.cli("import", "queue-log", self.path)
-        self.assertIn("rejected events:  1 (first: c2|offered|q|1: customer", p.stdout)
+        self.assertIn("rejected events:  1 (first: c2|offered|q|1: /customer", p.stdout)
         p = self.srv.cli("import", "queue-log", self.path, "--source", "Bad Name", check=False)
         self.assertEqual(p.returncode, 2)
 
