@@ -179,6 +179,8 @@ feed(struct importer *im, const char *p, size_t n, int64_t base, bool emit)
         im->offset = base + (int64_t)(p - (end - n));
         if (emit && im->pending >= BATCH_EVENTS && flush(im))
             return 1;
+        if (!emit && im->lineno % 100000 == 0) /* warm-up: keep memory bounded too */
+            pbx_map_prune(im->m, im->latest_ms, IDLE_CALL_MS);
     }
     return 0;
 }

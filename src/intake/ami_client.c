@@ -529,6 +529,8 @@ ami_client_status_json(struct ami_client *c)
     }
     if (s.state == AMI_BACKOFF)
         json_object_set_new(o, "backoff_ms", json_integer(s.backoff_ms));
+    json_object_set_new(o, "events_created", json_integer((json_int_t)s.events_created));
+    json_object_set_new(o, "events_duplicate", json_integer((json_int_t)s.events_duplicate));
     return o;
 }
 

@@ -103,6 +103,8 @@ class TestAmiClient(unittest.TestCase):
         self.assertEqual(body["ami"]["connects"], 2)
         self.assertEqual(body["ami"]["disconnects"], 1)
         self.assertIn("closed", body["ami"]["last_error"])
+        self.assertEqual(body["ami"]["events_created"], 5)
+        self.assertEqual(body["ami"]["events_duplicate"], 0)
         st, _, text = self.srv.client().get("/metrics")
         self.assertIn("smile_ami_connected 1", text)
         self.assertIn("smile_ami_connects_total 2", text)
