@@ -54,7 +54,7 @@ append_one(struct store *s, const json_t *ev, int64_t *id, char *why, size_t why
     smile_err_clear(&verr);
     why[0] = '\0';
     if (ledger_event_parse(ev, "", &le, &data, &verr) != SMILE_OK) {
-        snprintf(why, whycap, "%s %s", verr.nfields ? verr.fields[0].path : "",
+        snprintf(why, whycap, "%.40s %.110s", verr.nfields ? verr.fields[0].path : "",
                  verr.nfields ? verr.fields[0].msg : verr.msg);
         free(data);
         return SMILE_OK;
