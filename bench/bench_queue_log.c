@@ -122,7 +122,7 @@ run(const char *data, size_t n, struct pbx_map *m, struct store *s, int64_t *lin
  * seconds spent in the database.
  */
 static double
-ceiling(const char *data, size_t n, struct store *s)
+ceiling(const char *data, size_t n, struct store *s, double *cpu_spent)
 {
     static const char sql[] =
         "INSERT INTO events (type, occurred_at, received_at, subject, actor, customer, channel, "
@@ -149,6 +149,7 @@ ceiling(const char *data, size_t n, struct store *s)
         p += len + 1;
         if (json_array_size(evs) >= BATCH || (p >= end && json_array_size(evs))) {
             int64_t t0;
+            double c0;
 
             json_array_foreach(evs, i, ev)
             {
@@ -158,6 +159,7 @@ ceiling(const char *data, size_t n, struct store *s)
                 datas[i] = json_dumps(json_object_get(ev, "data"), JSON_COMPACT | JSON_SORT_KEYS);
             }
             t0 = time_mono_ns();
+            c0 = cpu();
             if (store_begin(s, &err) != SMILE_OK)
                 fatal("bench: %s", err.msg);
             json_array_foreach(evs, i, ev)
@@ -182,6 +184,7 @@ ceiling(const char *data, size_t n, struct store *s)
             if (store_commit(s, &err) != SMILE_OK)
                 fatal("bench: %s", err.msg);
             spent += secs(t0);
+            *cpu_spent += cpu() - c0;
             json_array_foreach(evs, i, ev)
             {
                 free(datas[i]);
@@ -235,7 +238,7 @@ main(int argc, char **argv)
 
     if (strcmp(dir, "-") != 0) {
         struct store *s = fresh_db(dir, "bench_queue_log");
-        double e2e, ceil_rate;
+        double e2e, ceil_rate, e2e_cpu, ceil_cpu = 0;
 
         m = pbx_map_new("asterisk", NULL, NULL);
         t0 = time_mono_ns();
@@ -244,18 +247,20 @@ main(int argc, char **argv)
         t = secs(t0);
         c = cpu() - c0;
         e2e = (double)events / t;
+        e2e_cpu = (double)events / c;
         printf("import end to end        %9.0f lines/s  %9.0f events/s  (%.2f s, CPU %.2f s)\n",
                (double)lines / t, e2e, t, c);
         pbx_map_free(m);
         store_close(s);
 
         s = fresh_db(dir, "bench_queue_log_ceiling");
-        t = ceiling(data, n, s);
+        t = ceiling(data, n, s, &ceil_cpu);
         ceil_rate = (double)events / t;
         printf("ceiling: raw inserts     %9s          %9.0f events/s  (the same %lld rows, %d "
-               "per tx, database time only)\n",
-               "", ceil_rate, (long long)events, BATCH);
-        printf("import / ceiling         %9.2f\n", e2e / ceil_rate);
+               "per tx, database time only, CPU %.2f s)\n",
+               "", ceil_rate, (long long)events, BATCH, ceil_cpu);
+        printf("import / ceiling         %9.2f wall   %9.2f CPU\n", e2e / ceil_rate,
+               e2e_cpu / ((double)events / ceil_cpu));
         store_close(s);
     }
     free(data);
