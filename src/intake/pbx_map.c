@@ -758,7 +758,8 @@ ami_num(const struct ami_packet *p, const char *key)
     struct str v = ami_packet_get(p, key);
     int64_t n;
 
-    if (v.p == NULL || str_to_int64(v, &n) != SMILE_OK || n < 0)
+    /* Seconds and ms of one call: anything above 10^9 is garbage, not a duration. */
+    if (v.p == NULL || str_to_int64(v, &n) != SMILE_OK || n < 0 || n > 1000000000)
         return -1;
     return n;
 }
