@@ -4,10 +4,14 @@
  * (docs/openapi.json) must describe each of these; tests/api/test_openapi.py checks it.
  */
 #include "api/api.h"
+#include "api/api_crm.h"
+#include "api/assets.h"
 
 #define ANY API_ROLES_ANY
 #define SUP API_ROLES_SUP
 #define ADM API_ROLES_ADMIN
+#define CR API_SCOPE_CRM_READ
+#define CW API_SCOPE_CRM_WRITE
 
 const struct api_route api_routes[] = {
     {HTTP_GET, "/healthz", api_healthz, 0, 0, API_PUBLIC | API_NO_DB, "liveness"},
@@ -50,6 +54,67 @@ const struct api_route api_routes[] = {
      "create an API token (shown once)"},
     {HTTP_DELETE, "/api/v1/tokens/{id}", api_tokens_delete, ANY, 0, 0,
      "revoke an API token (admin or owner)"},
+    /* crm: customers, properties, contracts, cases (+ actions), interactions. Reads: every
+     * role; writes: agents for customers, cases and interactions, supervisors for
+     * properties and contracts; deletes: admins (cases: supervisors); anonymise: admins. */
+    {HTTP_GET, "/api/v1/customers", api_customers_list, ANY, CR, 0, "list customers"},
+    {HTTP_POST, "/api/v1/customers", api_customers_create, ANY, CW, 0, "create a customer"},
+    {HTTP_GET, "/api/v1/customers/{id}", api_customers_get, ANY, CR, 0,
+     "read a customer (?reveal=id_number: supervisors and admins, audited)"},
+    {HTTP_PATCH, "/api/v1/customers/{id}", api_customers_update, ANY, CW, 0, "update a customer"},
+    {HTTP_DELETE, "/api/v1/customers/{id}", api_customers_delete, ADM, CW, 0, "delete a customer"},
+    {HTTP_POST, "/api/v1/customers/{id}/anonymise", api_customers_anonymise, ADM, CW, 0,
+     "erase a customer's personal data (PIPL Art. 47)"},
+    {HTTP_GET, "/api/v1/customers/{id}/timeline", api_customers_timeline, ANY, CR, 0,
+     "a customer's interactions and cases, newest first"},
+    {HTTP_GET, "/api/v1/properties", api_properties_list, ANY, CR, 0, "list properties"},
+    {HTTP_POST, "/api/v1/properties", api_properties_create, SUP, CW, 0, "create a property"},
+    {HTTP_GET, "/api/v1/properties/{id}", api_properties_get, ANY, CR, 0, "read a property"},
+    {HTTP_PATCH, "/api/v1/properties/{id}", api_properties_update, SUP, CW, 0, "update a property"},
+    {HTTP_DELETE, "/api/v1/properties/{id}", api_properties_delete, ADM, CW, 0,
+     "delete a property"},
+    {HTTP_GET, "/api/v1/contracts", api_contracts_list, ANY, CR, 0, "list contracts"},
+    {HTTP_POST, "/api/v1/contracts", api_contracts_create, SUP, CW, 0, "create a contract"},
+    {HTTP_GET, "/api/v1/contracts/{id}", api_contracts_get, ANY, CR, 0, "read a contract"},
+    {HTTP_PATCH, "/api/v1/contracts/{id}", api_contracts_update, SUP, CW, 0, "update a contract"},
+    {HTTP_DELETE, "/api/v1/contracts/{id}", api_contracts_delete, ADM, CW, 0, "delete a contract"},
+    {HTTP_GET, "/api/v1/cases", api_cases_list, ANY, CR, 0, "list cases"},
+    {HTTP_POST, "/api/v1/cases", api_cases_create, ANY, CW, 0, "open a case"},
+    {HTTP_GET, "/api/v1/cases/{id}", api_cases_get, ANY, CR, 0, "read a case"},
+    {HTTP_PATCH, "/api/v1/cases/{id}", api_cases_update, ANY, CW, 0, "update a case"},
+    {HTTP_DELETE, "/api/v1/cases/{id}", api_cases_delete, SUP, CW, 0, "delete a case"},
+    {HTTP_POST, "/api/v1/cases/{id}/assign", api_cases_assign, ANY, CW, 0,
+     "assign a case to a person and/or team"},
+    {HTTP_POST, "/api/v1/cases/{id}/pending", api_cases_pending, ANY, CW, 0,
+     "set a case pending (waiting on the customer or a third party)"},
+    {HTTP_POST, "/api/v1/cases/{id}/resolve", api_cases_resolve, ANY, CW, 0, "resolve a case"},
+    {HTTP_POST, "/api/v1/cases/{id}/reopen", api_cases_reopen, ANY, CW, 0,
+     "reopen a resolved case"},
+    {HTTP_POST, "/api/v1/cases/{id}/close", api_cases_close, ANY, CW, 0, "close a resolved case"},
+    {HTTP_GET, "/api/v1/interactions", api_interactions_list, ANY, CR, 0, "list interactions"},
+    {HTTP_POST, "/api/v1/interactions", api_interactions_create, ANY, CW, 0, "log an interaction"},
+    {HTTP_GET, "/api/v1/interactions/{id}", api_interactions_get, ANY, CR, 0,
+     "read an interaction"},
+    {HTTP_PATCH, "/api/v1/interactions/{id}", api_interactions_update, ANY, CW, 0,
+     "update an interaction"},
+    {HTTP_DELETE, "/api/v1/interactions/{id}", api_interactions_delete, ADM, CW, 0,
+     "delete an interaction"},
+
+    /* search */
+    {HTTP_GET, "/api/v1/search", api_search, ANY, API_SCOPE_CRM_READ, 0,
+     "full-text search over customers, cases and interactions"},
+    /* web: the embedded web UI (api/assets.c); public, no database. Client-side routes
+     * live under /app/ (up to three segments deep) and all answer index.html. */
+    {HTTP_GET, "/", api_web_index, 0, 0, API_PUBLIC | API_NO_DB, "the web UI"},
+    {HTTP_GET, "/app", api_web_index, 0, 0, API_PUBLIC | API_NO_DB, "the web UI"},
+    {HTTP_GET, "/app/", api_web_index, 0, 0, API_PUBLIC | API_NO_DB, "the web UI"},
+    {HTTP_GET, "/app/{p1}", api_web_index, 0, 0, API_PUBLIC | API_NO_DB, "the web UI"},
+    {HTTP_GET, "/app/{p1}/{p2}", api_web_index, 0, 0, API_PUBLIC | API_NO_DB, "the web UI"},
+    {HTTP_GET, "/app/{p1}/{p2}/{p3}", api_web_index, 0, 0, API_PUBLIC | API_NO_DB, "the web UI"},
+    {HTTP_GET, "/assets/{file}", api_web_asset, 0, 0, API_PUBLIC | API_NO_DB,
+     "a content-hashed web UI file"},
+    {HTTP_GET, "/static/{file}", api_web_static, 0, 0, API_PUBLIC | API_NO_DB,
+     "a web UI file with a fixed name"},
 };
 
 const int api_route_count = (int)ARRAY_LEN(api_routes);

@@ -112,12 +112,13 @@ CREATE TABLE customer_contacts (
     PRIMARY KEY (kind, value, customer_id)
 ) STRICT;
 CREATE INDEX customer_contacts_customer ON customer_contacts (customer_id);
+CREATE INDEX customers_owner ON customers (owner_id);
 
 CREATE TABLE properties (
     id INTEGER PRIMARY KEY,
     project TEXT NOT NULL,
-    building TEXT NOT NULL DEFAULT '',
-    unit TEXT NOT NULL DEFAULT '',
+    building TEXT,
+    unit TEXT,
     area_m2 REAL,
     status TEXT NOT NULL DEFAULT 'available'
         CHECK (status IN ('available', 'reserved', 'sold', 'delivered', 'rented')),
@@ -129,6 +130,7 @@ CREATE TABLE properties (
     deleted_at INTEGER
 ) STRICT;
 CREATE INDEX properties_customer ON properties (customer_id);
+CREATE INDEX properties_unit ON properties (project, building, unit);
 
 CREATE TABLE contracts (
     id INTEGER PRIMARY KEY,
@@ -161,7 +163,8 @@ CREATE TABLE cases (
     description TEXT,
     assignee_id INTEGER REFERENCES users (id),
     team_id INTEGER REFERENCES teams (id),
-    channel TEXT NOT NULL DEFAULT 'web',
+    channel TEXT NOT NULL DEFAULT 'web'
+        CHECK (channel IN ('phone', 'email', 'counter', 'web', 'system')),
     opened_at INTEGER NOT NULL,
     resolved_at INTEGER,
     closed_at INTEGER,
@@ -173,12 +176,13 @@ CREATE TABLE cases (
 CREATE INDEX cases_customer ON cases (customer_id);
 CREATE INDEX cases_assignee ON cases (assignee_id, status);
 CREATE INDEX cases_status ON cases (status, id);
+CREATE INDEX cases_team ON cases (team_id, status);
 
 CREATE TABLE interactions (
     id INTEGER PRIMARY KEY,
     kind TEXT NOT NULL CHECK (kind IN ('call', 'email', 'visit', 'note')),
     direction TEXT NOT NULL DEFAULT 'in' CHECK (direction IN ('in', 'out', 'internal')),
-    channel TEXT NOT NULL,
+    channel TEXT NOT NULL CHECK (channel IN ('phone', 'email', 'counter', 'web', 'system')),
     customer_id INTEGER REFERENCES customers (id),
     case_id INTEGER REFERENCES cases (id),
     actor_id INTEGER REFERENCES users (id),
@@ -192,6 +196,7 @@ CREATE TABLE interactions (
 ) STRICT;
 CREATE INDEX interactions_customer ON interactions (customer_id, occurred_at);
 CREATE INDEX interactions_case ON interactions (case_id, occurred_at);
+CREATE INDEX interactions_actor ON interactions (actor_id, occurred_at);
 
 -- The ledger: append-only, idempotent on (source, source_id).
 CREATE TABLE events (
@@ -210,6 +215,50 @@ CREATE TABLE events (
 ) STRICT;
 CREATE INDEX events_subject ON events (subject, occurred_at, id);
 CREATE INDEX events_time ON events (occurred_at, id);
+
+-- search (owner: crm/search.c)
+-- One row per indexed customer, case or interaction, written by search_index_put in the
+-- transaction that changes the record. id = ref_id * 4 + kind code (1 customer, 2 case,
+-- 3 interaction), so an FTS row's kind is its rowid % 4. name and body hold text prepared
+-- by search_prepare_text (a ZERO WIDTH SPACE around each CJK character), whole the title's
+-- exact-match key, phone the phone digits, tail the same digits reversed (last-digit
+-- search). search_fts is an external-content FTS5 index over these columns (a virtual
+-- table cannot be STRICT), kept in step by the triggers below.
+CREATE TABLE search_docs (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('customer', 'case', 'interaction')),
+    ref_id INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    name TEXT NOT NULL,
+    whole TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    tail TEXT NOT NULL,
+    body TEXT NOT NULL,
+    CHECK (id = ref_id * 4 + CASE kind WHEN 'customer' THEN 1 WHEN 'case' THEN 2 ELSE 3 END)
+) STRICT;
+
+CREATE VIRTUAL TABLE search_fts USING fts5 (
+    name, whole, phone, tail, body,
+    content = 'search_docs', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER search_docs_ai AFTER INSERT ON search_docs BEGIN
+    INSERT INTO search_fts (rowid, name, whole, phone, tail, body)
+    VALUES (new.id, new.name, new.whole, new.phone, new.tail, new.body);
+END;
+
+CREATE TRIGGER search_docs_ad AFTER DELETE ON search_docs BEGIN
+    INSERT INTO search_fts (search_fts, rowid, name, whole, phone, tail, body)
+    VALUES ('delete', old.id, old.name, old.whole, old.phone, old.tail, old.body);
+END;
+
+CREATE TRIGGER search_docs_au AFTER UPDATE ON search_docs BEGIN
+    INSERT INTO search_fts (search_fts, rowid, name, whole, phone, tail, body)
+    VALUES ('delete', old.id, old.name, old.whole, old.phone, old.tail, old.body);
+    INSERT INTO search_fts (rowid, name, whole, phone, tail, body)
+    VALUES (new.id, new.name, new.whole, new.phone, new.tail, new.body);
+END;
 
 -- intake (owner: intake/) — src/intake/intake_store.c.
 -- agent_map: a PBX's member / agent name (queue_log agent column, AMI MemberName, e.g.

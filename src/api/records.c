@@ -1,0 +1,154 @@
+/*
+ * records.c — the generic CRM handlers: list, create, read, update and delete of any
+ * crm_resource. Each parses the request (JSON body, If-Match, query), calls the record
+ * layer and renders the result (ETag, Location, problem+json). Nothing else lives here.
+ */
+#include "api/api_crm.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+void
+api_crm_ctx(struct http_request *req, struct crm_ctx *c)
+{
+    c->db = req->db;
+    c->actor = &req->auth;
+    c->request_id = req->request_id;
+    c->address = req->address;
+    c->now_ms = time_now_ms();
+}
+
+void
+api_reply_record(struct http_request *req, int status, json_t *rec)
+{
+    char etag[32];
+
+    snprintf(etag, sizeof(etag), "\"%" PRId64 "\"",
+             (int64_t)json_integer_value(json_object_get(rec, "version")));
+    http_response_header(req, "ETag", etag);
+    http_reply_json(req, status, rec);
+}
+
+bool
+api_body_optional(struct http_request *req, json_t **out)
+{
+    struct smile_err err;
+
+    if (req->body == NULL || req->body_len == 0) {
+        *out = json_object();
+        return true;
+    }
+    smile_err_clear(&err);
+    if (http_body_json(req, out, &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return false;
+    }
+    return true;
+}
+
+static const char *
+query_get(void *ud, const char *name)
+{
+    return http_request_query(ud, name);
+}
+
+void
+api_record_list(struct http_request *req, const struct crm_resource *r)
+{
+    struct crm_list_query q;
+    struct crm_ctx c;
+    struct smile_err err;
+    json_t *out = NULL;
+
+    smile_err_clear(&err);
+    api_crm_ctx(req, &c);
+    if (crm_list_query_parse(r, query_get, req, &q, &err) != SMILE_OK ||
+        crm_record_list(&c, r, &q, &out, &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    http_reply_json(req, 200, out);
+}
+
+void
+api_record_create(struct http_request *req, const struct crm_resource *r)
+{
+    struct crm_ctx c;
+    struct smile_err err;
+    json_t *body = NULL, *out = NULL;
+    int64_t id = 0;
+    char loc[128];
+
+    smile_err_clear(&err);
+    api_crm_ctx(req, &c);
+    if (http_body_json(req, &body, &err) != SMILE_OK ||
+        crm_record_create(&c, r, body, &id, &out, &err) != SMILE_OK) {
+        json_decref(body);
+        http_reply_problem(req, &err);
+        return;
+    }
+    json_decref(body);
+    snprintf(loc, sizeof(loc), "%s/%" PRId64, r->path, id);
+    http_response_header(req, "Location", loc);
+    api_reply_record(req, 201, out);
+}
+
+void
+api_record_get(struct http_request *req, const struct crm_resource *r)
+{
+    struct crm_ctx c;
+    struct smile_err err;
+    json_t *out = NULL;
+    int64_t id;
+
+    if (!api_param_id(req, 0, &id))
+        return;
+    smile_err_clear(&err);
+    api_crm_ctx(req, &c);
+    if (crm_record_get(&c, r, id, 0, &out, &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    api_reply_record(req, 200, out);
+}
+
+void
+api_record_update(struct http_request *req, const struct crm_resource *r)
+{
+    struct crm_ctx c;
+    struct smile_err err;
+    json_t *body = NULL, *out = NULL;
+    const char *if_match = http_request_header(req, "If-Match");
+    int64_t id;
+
+    if (!api_param_id(req, 0, &id))
+        return;
+    smile_err_clear(&err);
+    api_crm_ctx(req, &c);
+    if (http_body_json(req, &body, &err) != SMILE_OK ||
+        crm_record_update(&c, r, id, if_match, body, &out, &err) != SMILE_OK) {
+        json_decref(body);
+        http_reply_problem(req, &err);
+        return;
+    }
+    json_decref(body);
+    api_reply_record(req, 200, out);
+}
+
+void
+api_record_delete(struct http_request *req, const struct crm_resource *r)
+{
+    struct crm_ctx c;
+    struct smile_err err;
+    int64_t id;
+
+    if (!api_param_id(req, 0, &id))
+        return;
+    smile_err_clear(&err);
+    api_crm_ctx(req, &c);
+    if (crm_record_delete(&c, r, id, http_request_header(req, "If-Match"), &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    http_reply_empty(req, 204);
+}

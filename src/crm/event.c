@@ -1,0 +1,58 @@
+/*
+ * event.c — the hook through which CRM actions reach the ledger. The ledger registers one
+ * sink at start-up; case actions call crm_case_event() inside their transaction, so the
+ * event is appended if and only if the change commits. Without a sink the call does
+ * nothing (the CRM works before the ledger exists).
+ */
+#include "crm/crm.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "http/http.h"
+
+static crm_event_sink_fn *sink;
+static crm_event_done_fn *sink_done;
+static void *sink_ud;
+
+void
+crm_event_sink_set(crm_event_sink_fn *fn, crm_event_done_fn *done, void *ud)
+{
+    sink = fn;
+    sink_done = done;
+    sink_ud = ud;
+}
+
+void
+crm_events_finish(struct crm_ctx *c, bool committed)
+{
+    if (c->nevents > 0 && sink_done)
+        sink_done(c->db, committed, sink_ud);
+    c->nevents = 0;
+}
+
+int
+crm_case_event(struct crm_ctx *c, const char *type, int64_t case_id, int64_t customer_id,
+               int64_t occurred_at, const char *channel, const char *source_id, const json_t *data,
+               struct smile_err *err)
+{
+    char subject[40];
+    struct crm_event ev;
+
+    if (sink == NULL)
+        return SMILE_OK;
+    snprintf(subject, sizeof(subject), "case:%" PRId64, case_id);
+    ev = (struct crm_event){
+        .type = type,
+        .subject = subject,
+        .actor = c->actor ? c->actor->username : "",
+        .customer_id = customer_id,
+        .occurred_at = occurred_at ? occurred_at : c->now_ms,
+        .channel = channel,
+        .source = "crm",
+        .source_id = source_id,
+        .data = data,
+    };
+    c->nevents++;
+    return sink(c->db, &ev, sink_ud, err);
+}

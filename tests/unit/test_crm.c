@@ -1,0 +1,532 @@
+/*
+ * test_crm.c — unit tests of the pure parts of src/crm: phone normalisation, e-mail
+ * checks, resident ID numbers (GB 11643 check character) and their masks, the case
+ * state machine, and list cursors. Expected values are worked out by hand in comments.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "crm/crm.h"
+#include "http/http.h"
+#include "store/store.h"
+
+static void
+phone_ok(const char *in, const char *want)
+{
+    char out[CRM_PHONE_MAX + 1];
+    struct smile_err err;
+
+    smile_err_clear(&err);
+    if (crm_phone_normalise(in, out, &err) != SMILE_OK)
+        fail_msg("'%s' refused: %s", in, err.msg);
+    assert_string_equal(out, want);
+}
+
+static void
+phone_bad(const char *in)
+{
+    char out[CRM_PHONE_MAX + 1];
+    struct smile_err err;
+
+    smile_err_clear(&err);
+    if (crm_phone_normalise(in, out, &err) == SMILE_OK)
+        fail_msg("'%s' accepted as %s", in, out);
+    assert_true(err.msg[0] != '\0');
+}
+
+static void
+test_phone_normalise(void **state)
+{
+    (void)state;
+    /* Mobiles: 11 digits 1[3-9]…; separators dropped, +86 / 0086 prefix removed. */
+    phone_ok("13800138000", "13800138000");
+    phone_ok("138 0013 8000", "13800138000");
+    phone_ok("+86 138-0013-8000", "13800138000");
+    phone_ok("+86(138)00138000", "13800138000");
+    phone_ok("0086 13800138000", "13800138000");
+    phone_ok("  19912345678", "19912345678");
+    /* Landlines keep their area code: 010 + 8 digits = 11; 0755 + 8 digits = 12. */
+    phone_ok("010-12345678", "01012345678");
+    phone_ok("(010) 1234-5678", "01012345678");
+    phone_ok("0755 8888 9999", "075588889999");
+    phone_ok("021-6666.7777", "02166667777");
+    /* After +86 the area code's leading 0 is dropped by convention and restored here:
+     * "+86 10 12345678" → "0" + "1012345678" = "01012345678". */
+    phone_ok("+86 10 12345678", "01012345678");
+    phone_ok("+86 755 88889999", "075588889999");
+    /* Service numbers 400/800 + 7 digits = 10 digits. */
+    phone_ok("400-123-4567", "4001234567");
+    phone_ok("800 123 4567", "8001234567");
+    /* Foreign numbers stay E.164: '+' and 8–15 digits. */
+    phone_ok("+44 20 7946 0958", "+442079460958");
+    phone_ok("+1 (415) 555-2671", "+14155552671");
+
+    phone_bad("");
+    phone_bad("   ");
+    phone_bad("12345678");     /* local number without its area code */
+    phone_bad("1380013800");   /* 10 digits: a mobile has 11 */
+    phone_bad("138001380001"); /* 12 digits starting with 1 */
+    phone_bad("12800138000");  /* 12… is no mobile prefix */
+    phone_bad("13800l38000");  /* letter l for digit 1 */
+    phone_bad("138-0013-8000 ext 12");
+    phone_bad("0123456789");  /* 01 is only valid as 010 */
+    phone_bad("0101234567");  /* 010 + 7 digits: Beijing numbers have 8 */
+    phone_bad("+1234567");    /* 7 digits after + */
+    phone_bad("+0441234567"); /* a country code does not start with 0 */
+    phone_bad("++8613800138000");
+    phone_bad("+86");
+}
+
+static void
+email_ok(const char *in, const char *want)
+{
+    char out[CRM_EMAIL_MAX + 1];
+    struct smile_err err;
+
+    smile_err_clear(&err);
+    if (crm_email_normalise(in, out, &err) != SMILE_OK)
+        fail_msg("'%s' refused: %s", in, err.msg);
+    assert_string_equal(out, want);
+}
+
+static void
+email_bad(const char *in)
+{
+    char out[CRM_EMAIL_MAX + 1];
+    struct smile_err err;
+
+    smile_err_clear(&err);
+    if (crm_email_normalise(in, out, &err) == SMILE_OK)
+        fail_msg("'%s' accepted as %s", in, out);
+}
+
+static void
+test_email(void **state)
+{
+    char longlocal[80];
+
+    (void)state;
+    /* Only the domain is lower-cased; the local part is the mailbox owner's business. */
+    email_ok("Zhang.San@Example.COM", "Zhang.San@example.com");
+    email_ok("li+crm@mail.qq.com", "li+crm@mail.qq.com");
+    email_ok("a@b-c.cn", "a@b-c.cn");
+    email_bad("");
+    email_bad("zhang");
+    email_bad("@example.com");
+    email_bad("zhang@");
+    email_bad("zhang@localhost"); /* no dot */
+    email_bad("zhang san@example.com");
+    email_bad("zhang@exa mple.com");
+    email_bad("zhang@-example.com");
+    email_bad("zhang@example-.com");
+    email_bad("zhang@example..com");
+    email_bad(".zhang@example.com");
+    email_bad("zhang.@example.com");
+    email_bad("zhang@example.c");   /* one-letter top-level domain */
+    email_bad("zhang@example.c0m"); /* digit in the top-level domain */
+    email_bad("<zhang@example.com>");
+    /* 65 characters before '@' is one too many. */
+    memset(longlocal, 'a', 65);
+    memcpy(longlocal + 65, "@x.cn", 6);
+    email_bad(longlocal);
+    longlocal[1] = '@';
+    longlocal[2] = '\0';
+    email_bad(longlocal);
+}
+
+static void
+test_id_number(void **state)
+{
+    char out[19], m[32];
+    struct smile_err err;
+
+    (void)state;
+    smile_err_clear(&err);
+    /*
+     * 11010519491231002X: the digits 1 1 0 1 0 5 1 9 4 9 1 2 3 1 0 0 2 times the weights
+     * 7 9 10 5 8 4 2 1 6 3 7 9 10 5 8 4 2 are
+     *   7 + 9 + 0 + 5 + 0 + 20 + 2 + 9 + 24 + 27 + 7 + 18 + 30 + 5 + 0 + 0 + 4 = 167;
+     * 167 = 15 × 11 + 2, and position 2 of "10X98765432" is 'X'. Valid.
+     */
+    assert_int_equal(crm_id_number_check("11010519491231002"), 'X');
+    assert_int_equal(crm_id_number_normalise("11010519491231002X", out, &err), SMILE_OK);
+    assert_string_equal(out, "11010519491231002X");
+    /* A lower-case x is accepted and stored upper-case. */
+    assert_int_equal(crm_id_number_normalise("11010519491231002x", out, &err), SMILE_OK);
+    assert_string_equal(out, "11010519491231002X");
+    /*
+     * 440308199901011234: 4·7 + 4·9 + 0·10 + 3·5 + 0·8 + 8·4 + 1·2 + 9·1 + 9·6 + 9·3 +
+     * 0·7 + 1·9 + 0·10 + 1·5 + 1·8 + 2·4 + 3·2 = 28+36+0+15+0+32+2+9+54+27+0+9+0+5+8+8+6
+     * = 239 = 21 × 11 + 8; position 8 of "10X98765432" is '4'. Valid.
+     */
+    assert_int_equal(crm_id_number_check("44030819990101123"), '4');
+    assert_int_equal(crm_id_number_normalise("440308199901011234", out, &err), SMILE_OK);
+    /*
+     * Hutool's example 51343620000320711X: 35+9+30+20+24+24+4+0+0+0+0+27+20+0+56+4+2
+     * = 255 = 23 × 11 + 2 → 'X'. Valid.
+     */
+    assert_int_equal(crm_id_number_normalise("51343620000320711X", out, &err), SMILE_OK);
+
+    /* Wrong check character (X expected, 1 given). */
+    assert_int_equal(crm_id_number_normalise("110105194912310021", out, &err), SMILE_EINVAL);
+    /* One digit changed: 440308199901011234 → …1334 changes the sum by (3-2)·4 = 4 → 243
+     * = 22 × 11 + 1 → '0', not '4'. */
+    assert_int_equal(crm_id_number_normalise("440308199901011334", out, &err), SMILE_EINVAL);
+    /* 17 and 19 characters; letters; X not last; region code 0…; impossible dates. */
+    assert_int_equal(crm_id_number_normalise("11010519491231002", out, &err), SMILE_EINVAL);
+    assert_int_equal(crm_id_number_normalise("11010519491231002X1", out, &err), SMILE_EINVAL);
+    assert_int_equal(crm_id_number_normalise("1101051949123100AX", out, &err), SMILE_EINVAL);
+    assert_int_equal(crm_id_number_normalise("X10105194912310020", out, &err), SMILE_EINVAL);
+    assert_int_equal(crm_id_number_normalise("010105194912310020", out, &err), SMILE_EINVAL);
+    /* 1949-02-30 does not exist (whatever the check character). */
+    assert_int_equal(crm_id_number_normalise("110105194902300020", out, &err), SMILE_EINVAL);
+    /* 1850 is before 1900. */
+    assert_int_equal(crm_id_number_normalise("110105185001010020", out, &err), SMILE_EINVAL);
+
+    /* Mask: first 3, eleven '*', last 4 = 18 characters. */
+    crm_id_number_mask("11010519491231002X", m, sizeof(m));
+    assert_string_equal(m, "110***********002X");
+    crm_id_number_mask("440308199901011234", m, sizeof(m));
+    assert_string_equal(m, "440***********1234");
+    assert_int_equal(strlen(m), 18);
+}
+
+static void
+test_phone_mask(void **state)
+{
+    char m[32];
+
+    (void)state;
+    /* Mobile: first 3 + **** + last 4 (GB/T 35273 practice, Hutool's mobilePhone). */
+    crm_phone_mask("13800138000", m, sizeof(m));
+    assert_string_equal(m, "138****8000");
+    /* Landline 01012345678 (11): first 4 "0101", 11 − 6 = 5 stars, last 2 "78". */
+    crm_phone_mask("01012345678", m, sizeof(m));
+    assert_string_equal(m, "0101*****78");
+}
+
+static void
+test_case_state_machine(void **state)
+{
+    (void)state;
+    assert_int_equal(crm_case_status_parse("new"), CRM_CASE_NEW);
+    assert_int_equal(crm_case_status_parse("closed"), CRM_CASE_CLOSED);
+    assert_int_equal(crm_case_status_parse("done"), -1);
+    assert_int_equal(crm_case_status_parse(NULL), -1);
+    assert_string_equal(crm_case_status_name(CRM_CASE_PENDING), "pending");
+
+    /* The nine legal transitions of the table in case_state.c and their events. */
+    assert_string_equal(crm_case_transition_event(CRM_CASE_NEW, CRM_CASE_OPEN), "case.accepted");
+    assert_string_equal(crm_case_transition_event(CRM_CASE_NEW, CRM_CASE_RESOLVED),
+                        "case.resolved");
+    assert_string_equal(crm_case_transition_event(CRM_CASE_OPEN, CRM_CASE_PENDING), "case.pending");
+    assert_string_equal(crm_case_transition_event(CRM_CASE_OPEN, CRM_CASE_RESOLVED),
+                        "case.resolved");
+    assert_string_equal(crm_case_transition_event(CRM_CASE_PENDING, CRM_CASE_OPEN), "case.resumed");
+    assert_string_equal(crm_case_transition_event(CRM_CASE_PENDING, CRM_CASE_RESOLVED),
+                        "case.resolved");
+    assert_string_equal(crm_case_transition_event(CRM_CASE_RESOLVED, CRM_CASE_OPEN),
+                        "case.reopened");
+    assert_string_equal(crm_case_transition_event(CRM_CASE_RESOLVED, CRM_CASE_CLOSED),
+                        "case.closed");
+
+    /* Count: of the 5 × 5 = 25 pairs exactly those 8 are legal; staying put is not a
+     * transition, closed is final, nothing returns to new. */
+    {
+        int legal = 0;
+
+        for (int f = 0; f < CRM_CASE_NSTATUS; f++)
+            for (int t = 0; t < CRM_CASE_NSTATUS; t++)
+                legal += crm_case_transition_ok(f, t);
+        assert_int_equal(legal, 8);
+    }
+    for (int s = 0; s < CRM_CASE_NSTATUS; s++) {
+        assert_false(crm_case_transition_ok(s, s));
+        assert_false(crm_case_transition_ok(CRM_CASE_CLOSED, s));
+        assert_false(crm_case_transition_ok(s, CRM_CASE_NEW));
+    }
+    assert_false(crm_case_transition_ok(CRM_CASE_NEW, CRM_CASE_CLOSED));
+    assert_false(crm_case_transition_ok(CRM_CASE_OPEN, CRM_CASE_CLOSED));
+    assert_false(crm_case_transition_ok(CRM_CASE_NEW, CRM_CASE_PENDING));
+    assert_false(crm_case_transition_ok(CRM_CASE_RESOLVED, CRM_CASE_PENDING));
+    assert_false(crm_case_transition_ok(-1, CRM_CASE_OPEN));
+    assert_false(crm_case_transition_ok(CRM_CASE_OPEN, CRM_CASE_NSTATUS));
+}
+
+static void
+test_cursor(void **state)
+{
+    char c[40];
+    int64_t id;
+
+    (void)state;
+    /* "120" = 0x31 0x32 0x30 = 001100 010011 001000 110000 = 12 19 8 48 = "MTIw". */
+    crm_cursor_encode(120, c, sizeof(c));
+    assert_string_equal(c, "MTIw");
+    assert_true(crm_cursor_decode("MTIw", &id));
+    assert_int_equal(id, 120);
+    /* "5" = 0x35 = 001101 01(0000) = 13 16 = "NQ" (no padding). */
+    crm_cursor_encode(5, c, sizeof(c));
+    assert_string_equal(c, "NQ");
+    assert_true(crm_cursor_decode("NQ", &id));
+    assert_int_equal(id, 5);
+    /* "NR" decodes to the same byte but is not canonical; "MDA" is "00"; "LTE" is "-1";
+     * '=' padding and '+' (standard base64) are refused; so is the empty cursor. */
+    assert_false(crm_cursor_decode("NR", &id));
+    assert_false(crm_cursor_decode("MDA", &id));
+    assert_false(crm_cursor_decode("LTE", &id));
+    assert_false(crm_cursor_decode("NQ==", &id));
+    assert_false(crm_cursor_decode("M+Iw", &id));
+    assert_false(crm_cursor_decode("", &id));
+    assert_false(crm_cursor_decode("a", &id));
+    /* Round trip of a large id. */
+    crm_cursor_encode(INT64_C(9007199254740993), c, sizeof(c));
+    assert_true(crm_cursor_decode(c, &id));
+    assert_int_equal(id, INT64_C(9007199254740993));
+}
+
+static void
+test_utf8_len(void **state)
+{
+    (void)state;
+    /* 张 and 三 are three bytes each in UTF-8: 6 bytes, 2 characters. */
+    assert_int_equal(strlen("张三"), 6);
+    assert_int_equal(crm_utf8_len("张三"), 2);
+    assert_int_equal(crm_utf8_len("Li 张"), 4);
+    assert_int_equal(crm_utf8_len(""), 0);
+}
+
+/* With a real database ------------------------------------------------------------- */
+
+struct seen {
+    int n;
+    char type[32][24];
+    char subject[32][24];
+    char source_id[32][48];
+    int64_t customer[32];
+    int64_t at[32];
+    bool fail;
+    int committed, rolled_back;
+};
+
+static void
+sink_done(struct store *s, bool committed, void *ud)
+{
+    struct seen *v = ud;
+
+    (void)s;
+    if (committed)
+        v->committed++;
+    else
+        v->rolled_back++;
+}
+
+static int
+sink(struct store *s, const struct crm_event *ev, void *ud, struct smile_err *err)
+{
+    struct seen *v = ud;
+
+    (void)s;
+    if (v->fail)
+        return smile_err_set(err, SMILE_EDB, "the ledger is full");
+    assert_string_equal(ev->source, "crm");
+    if (v->n < 32) {
+        snprintf(v->type[v->n], sizeof(v->type[0]), "%s", ev->type);
+        snprintf(v->subject[v->n], sizeof(v->subject[0]), "%s", ev->subject);
+        snprintf(v->source_id[v->n], sizeof(v->source_id[0]), "%s", ev->source_id);
+        v->customer[v->n] = ev->customer_id;
+        v->at[v->n] = ev->occurred_at;
+        v->n++;
+    }
+    return SMILE_OK;
+}
+
+static int64_t
+count(struct store *db, const char *sql)
+{
+    struct smile_err err;
+    int64_t n = -1;
+
+    smile_err_clear(&err);
+    assert_int_equal(store_query_int64(db, sql, &n, &err), SMILE_OK);
+    return n;
+}
+
+static json_t *
+do_action(struct crm_ctx *c, int64_t id, const char *action, const char *body_text)
+{
+    struct smile_err err;
+    json_t *body = body_text ? json_loads(body_text, 0, NULL) : json_object(), *out = NULL;
+
+    smile_err_clear(&err);
+    if (crm_case_action(c, id, action, NULL, body, &out, &err) != SMILE_OK)
+        fail_msg("%s: %s", action, err.msg);
+    json_decref(body);
+    return out;
+}
+
+static void
+test_case_events_in_the_transaction(void **state)
+{
+    char dir[] = "/tmp/smile-crm-XXXXXX", path[64];
+    struct store *db = NULL;
+    struct smile_err err;
+    struct http_auth who = {.user_id = 0};
+    struct crm_ctx c;
+    struct seen seen = {0};
+    json_t *body, *out = NULL;
+    int64_t cust, kase, ids[4];
+    int n;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/t.db", dir);
+    smile_err_clear(&err);
+    assert_int_equal(store_open(path, STORE_CREATE, &db, &err), SMILE_OK);
+    assert_int_equal(store_migrate(db, &err), SMILE_OK);
+    assert_int_equal(store_exec(db,
+                                "INSERT INTO teams (id, name, created_at, updated_at) VALUES "
+                                "(7, 'desk', 0, 0); INSERT INTO users (id, username, role, "
+                                "team_id, created_at, updated_at) VALUES (3, 'ann', 'agent', 7, "
+                                "0, 0)",
+                                &err),
+                     SMILE_OK);
+    c = (struct crm_ctx){.db = db, .actor = &who, .request_id = "t", .address = "", .now_ms = 1000};
+    crm_event_sink_set(sink, sink_done, &seen);
+
+    body = json_pack("{s:s, s:s, s:[s, s], s:[s]}", "kind", "person", "name", "张三", "phones",
+                     "+86 138 0013 8000", "010-12345678", "emails", "Z@Example.CN");
+    assert_int_equal(crm_record_create(&c, &crm_customers, body, &cust, &out, &err), SMILE_OK);
+    json_decref(body);
+    json_decref(out);
+    /* Contact look-ups normalise their input like the record does. */
+    assert_int_equal(crm_customer_find_by_phone(db, "138-0013-8000", ids, 4, &n, &err), SMILE_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], cust);
+    assert_int_equal(crm_customer_find_by_phone(db, "(010) 1234 5678", ids, 4, &n, &err), SMILE_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(crm_customer_find_by_email(db, "Z@EXAMPLE.cn", ids, 4, &n, &err), SMILE_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(crm_customer_find_by_email(db, "z@example.cn", ids, 4, &n, &err), SMILE_OK);
+    assert_int_equal(n, 0); /* the local part is case-sensitive */
+    assert_int_equal(crm_customer_find_by_phone(db, "junk", ids, 4, &n, &err), SMILE_OK);
+    assert_int_equal(n, 0);
+
+    /* A case created with a team: case.opened, then case.assigned. */
+    body = json_pack("{s:s, s:s, s:I, s:i}", "type", "repair", "subject", "leak", "customer_id",
+                     (json_int_t)cust, "team_id", 7);
+    assert_int_equal(crm_record_create(&c, &crm_cases, body, &kase, &out, &err), SMILE_OK);
+    json_decref(body);
+    json_decref(out);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.type[0], "case.opened");
+    assert_string_equal(seen.type[1], "case.assigned");
+    assert_int_equal(seen.customer[0], cust);
+    {
+        char want[48];
+
+        snprintf(want, sizeof(want), "case:%lld", (long long)kase);
+        assert_string_equal(seen.subject[0], want);
+        /* Both events of the creation come from version 1; the type tells them apart. */
+        snprintf(want, sizeof(want), "case:%lld:v1:case.opened", (long long)kase);
+        assert_string_equal(seen.source_id[0], want);
+        snprintf(want, sizeof(want), "case:%lld:v1:case.assigned", (long long)kase);
+        assert_string_equal(seen.source_id[1], want);
+    }
+    /* Assigning a new case opens it: the status event, then the assignment. */
+    json_decref(do_action(&c, kase, "assign", "{\"assignee_id\": 3}"));
+    assert_int_equal(seen.n, 4);
+    assert_string_equal(seen.type[2], "case.accepted");
+    assert_string_equal(seen.type[3], "case.assigned");
+    json_decref(do_action(&c, kase, "pending", NULL));
+    assert_string_equal(seen.type[4], "case.pending");
+    /* An outgoing e-mail logged on the case is its reply, at the e-mail's own time:
+     * 1970-01-01T00:00:05Z = 5000 ms. */
+    body = json_pack("{s:s, s:s, s:I, s:s}", "kind", "email", "direction", "out", "case_id",
+                     (json_int_t)kase, "occurred_at", "1970-01-01T00:00:05Z");
+    assert_int_equal(crm_record_create(&c, &crm_interactions, body, ids, &out, &err), SMILE_OK);
+    assert_int_equal(json_integer_value(json_object_get(out, "customer_id")), cust);
+    json_decref(body);
+    json_decref(out);
+    assert_string_equal(seen.type[5], "case.replied");
+    {
+        char want[48];
+
+        snprintf(want, sizeof(want), "interaction:%lld:case.replied", (long long)ids[0]);
+        assert_string_equal(seen.source_id[5], want);
+    }
+    assert_int_equal(seen.at[5], 5000);
+    assert_int_equal(seen.at[4], 1000);
+    json_decref(do_action(&c, kase, "resolve", NULL));
+    assert_string_equal(seen.type[6], "case.resolved");
+    json_decref(do_action(&c, kase, "reopen", NULL));
+    assert_string_equal(seen.type[7], "case.reopened");
+    json_decref(do_action(&c, kase, "resolve", NULL));
+    assert_int_equal(seen.n, 9);
+
+    /* The sink refuses: the close is rolled back, event, audit row and all. */
+    {
+        int64_t audit = count(db, "SELECT count(*) FROM audit");
+        int64_t version = count(db, "SELECT max(version) FROM cases");
+
+        seen.fail = true;
+        smile_err_clear(&err);
+        body = json_object();
+        assert_int_equal(crm_case_action(&c, kase, "close", NULL, body, &out, &err), SMILE_EDB);
+        json_decref(body);
+        assert_int_equal(count(db, "SELECT count(*) FROM audit"), audit);
+        assert_int_equal(count(db, "SELECT max(version) FROM cases"), version);
+        assert_int_equal(count(db, "SELECT count(*) FROM cases WHERE status = 'resolved'"), 1);
+        assert_false(store_in_tx(db));
+        /* The refusing sink was called, so the done hook hears of the rollback. */
+        assert_int_equal(seen.rolled_back, 1);
+        seen.fail = false;
+    }
+    json_decref(do_action(&c, kase, "close", NULL));
+    assert_string_equal(seen.type[9], "case.closed");
+    /* One done call per committed transaction that emitted events: case create, assign,
+     * pending, reply, resolve, reopen, resolve, close = 8 (the customer emitted none). */
+    assert_int_equal(seen.committed, 8);
+    /* Without a sink, changes go through and nothing is emitted. */
+    crm_event_sink_set(NULL, NULL, NULL);
+    body = json_pack("{s:s, s:s}", "type", "inquiry", "subject", "hours?");
+    assert_int_equal(crm_record_create(&c, &crm_cases, body, &kase, &out, &err), SMILE_OK);
+    json_decref(body);
+    json_decref(out);
+    assert_int_equal(seen.n, 10);
+    store_close(db);
+    unlink(path);
+    {
+        char p2[80];
+
+        snprintf(p2, sizeof(p2), "%s-wal", path);
+        unlink(p2);
+        snprintf(p2, sizeof(p2), "%s-shm", path);
+        unlink(p2);
+    }
+    rmdir(dir);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_phone_normalise),
+        cmocka_unit_test(test_email),
+        cmocka_unit_test(test_id_number),
+        cmocka_unit_test(test_phone_mask),
+        cmocka_unit_test(test_case_state_machine),
+        cmocka_unit_test(test_cursor),
+        cmocka_unit_test(test_utf8_len),
+        cmocka_unit_test(test_case_events_in_the_transaction),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
