@@ -43,9 +43,10 @@ struct importer {
     const char *source;
     char *path; /* absolute, the cursor's key */
     bool dry_run, follow;
-    json_t *batch;
-    int64_t inode, offset; /* offset: end of the last line handed to the mapper */
-    int64_t flushed;       /* offset stored by the last flush */
+    json_t *batch;             /* the events of the current line */
+    struct intake_batch *rows; /* validated events waiting for the next flush */
+    int64_t inode, offset;     /* offset: end of the last line handed to the mapper */
+    int64_t flushed;           /* offset stored by the last flush */
     int64_t lineno, lines, mapped, ignored, unknown, malformed, created, duplicates, pending;
     int64_t rejected;
     char first_reject[200];
@@ -63,12 +64,13 @@ flush(struct importer *im)
     struct smile_err err;
 
     smile_err_clear(&err);
-    if (!im->dry_run) {
-        if (intake_append(im->s, im->batch, &cur, &c, &err) != SMILE_OK) {
-            fprintf(stderr, "smile import: %s\n", err.msg);
-            im->failed = true;
+    if (im->dry_run) {
+        if (intake_batch_append(NULL, im->rows, NULL, &c, &err) != SMILE_OK)
             return 1;
-        }
+    } else if (intake_batch_append(im->s, im->rows, &cur, &c, &err) != SMILE_OK) {
+        fprintf(stderr, "smile import: %s\n", err.msg);
+        im->failed = true;
+        return 1;
     }
     im->created += c.created;
     im->duplicates += c.duplicates;
@@ -118,7 +120,7 @@ one_line(struct importer *im, const char *p, size_t n, bool emit)
     }
     if (l.at_ms > im->latest_ms)
         im->latest_ms = l.at_ms;
-    before = json_array_size(im->batch);
+    before = intake_batch_len(im->rows);
     switch (pbx_map_qlog(im->m, &l, emit, im->batch)) {
     case PBX_MAPPED:
         if (emit)
@@ -133,7 +135,9 @@ one_line(struct importer *im, const char *p, size_t n, bool emit)
             im->unknown++;
         break;
     }
-    im->pending += (int64_t)(json_array_size(im->batch) - before);
+    if (json_array_size(im->batch))
+        intake_batch_add(im->rows, im->batch); /* validated now, JSON freed at once */
+    im->pending += (int64_t)(intake_batch_len(im->rows) - before);
 }
 
 /*
@@ -364,6 +368,7 @@ import_queue_log(struct config *cfg, int argc, char **argv)
     }
     im.m = pbx_map_new(im.source, intake_agent_lookup, im.agents);
     im.batch = json_array();
+    im.rows = intake_batch_new();
     im.bad = json_array();
     buf_init(&im.part, 0);
     memset(&sa, 0, sizeof(sa));
@@ -447,6 +452,7 @@ out:
         close(fd);
     buf_free(&im.part);
     json_decref(im.batch);
+    intake_batch_free(im.rows);
     json_decref(im.bad);
     pbx_map_free(im.m);
     json_decref(im.agents);

@@ -242,9 +242,25 @@ struct intake_counts {
  * the ledger's validation refuses (a PBX field too long, a time outside 2000–2100) is
  * counted in rejected and skipped, so one odd line cannot stop an import. All or nothing
  * otherwise: on a storage error the transaction is rolled back and the error returned.
+ * The array is emptied. For thousands of events use intake_batch_* (cheaper).
  */
 int intake_append(struct store *s, json_t *events, const struct intake_cursor *cur,
                   struct intake_counts *out, struct smile_err *err);
+
+/*
+ * A batch of validated events kept as compact rows (the JSON is freed as it is added).
+ * intake_batch_add validates each object of events with the ledger's rules (refused
+ * ones are counted, not kept) and empties the array. intake_batch_append writes the batch
+ * like intake_append and resets it on success; on error the rows stay for a retry. With
+ * s NULL (a dry run) nothing is written: the batch is counted (rejected) and reset.
+ */
+struct intake_batch;
+struct intake_batch *intake_batch_new(void);
+void intake_batch_free(struct intake_batch *b);
+void intake_batch_add(struct intake_batch *b, json_t *events);
+size_t intake_batch_len(const struct intake_batch *b);
+int intake_batch_append(struct store *s, struct intake_batch *b, const struct intake_cursor *cur,
+                        struct intake_counts *out, struct smile_err *err);
 
 /* The stored cursor for (source, path); SMILE_ENOTFOUND if none. */
 int intake_cursor_get(struct store *s, const char *source, const char *path, int64_t *out_inode,

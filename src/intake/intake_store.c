@@ -38,31 +38,117 @@ intake_source_valid(const char *name)
 }
 
 /*
- * Appends one API-shaped event on s inside the open transaction. *why is set (and nothing
- * written) when the ledger's validation refuses it; *id is the event's id, new or the
- * earlier one with the same (source, source_id).
+ * A batch holds validated events as compact rows: the strings of every event in one
+ * growable buffer (offsets, since it moves), the JSON freed as soon as it is read. Keeping
+ * 5,000 mapped JSON objects alive instead costs glibc's allocator several times the work
+ * of the mapping itself (measured with bench_queue_log: 62k vs 276k lines/s).
  */
-static int
-append_one(struct store *s, const json_t *ev, int64_t *id, char *why, size_t whycap,
-           struct smile_err *err)
-{
-    struct ledger_event le;
-    struct smile_err verr;
-    char *data = NULL;
-    int rc;
+enum { F_TYPE, F_SUBJECT, F_ACTOR, F_CUSTOMER, F_CHANNEL, F_SOURCE, F_SOURCE_ID, F_DATA, F_N };
 
-    smile_err_clear(&verr);
-    why[0] = '\0';
-    if (ledger_event_parse(ev, "", &le, &data, &verr) != SMILE_OK) {
-        snprintf(why, whycap, "%.40s %.110s", verr.nfields ? verr.fields[0].path : "",
-                 verr.nfields ? verr.fields[0].msg : verr.msg);
+struct row {
+    int64_t at;
+    size_t off[F_N]; /* SIZE_MAX = NULL */
+};
+
+struct intake_batch {
+    struct buf bytes;
+    struct row *rows;
+    size_t n, cap;
+    int64_t rejected;
+    char first_reject[200];
+};
+
+struct intake_batch *
+intake_batch_new(void)
+{
+    struct intake_batch *b = xcalloc(1, sizeof(*b));
+
+    buf_init(&b->bytes, 0);
+    return b;
+}
+
+void
+intake_batch_free(struct intake_batch *b)
+{
+    if (b == NULL)
+        return;
+    buf_free(&b->bytes);
+    free(b->rows);
+    free(b);
+}
+
+size_t
+intake_batch_len(const struct intake_batch *b)
+{
+    return b->n;
+}
+
+static size_t
+put(struct intake_batch *b, const char *v)
+{
+    size_t off = b->bytes.len;
+
+    if (v == NULL)
+        return SIZE_MAX;
+    buf_append(&b->bytes, v, strlen(v) + 1);
+    return off;
+}
+
+void
+intake_batch_add(struct intake_batch *b, json_t *events)
+{
+    size_t i;
+    json_t *ev;
+
+    json_array_foreach(events, i, ev)
+    {
+        struct ledger_event le;
+        struct smile_err verr;
+        char *data = NULL;
+        struct row *r;
+
+        smile_err_clear(&verr);
+        if (ledger_event_parse(ev, "", &le, &data, &verr) != SMILE_OK) {
+            if (b->rejected++ == 0)
+                snprintf(b->first_reject, sizeof(b->first_reject), "%.40s: %.40s %.110s",
+                         sget(ev, "source_id") ? sget(ev, "source_id") : "?",
+                         verr.nfields ? verr.fields[0].path : "",
+                         verr.nfields ? verr.fields[0].msg : verr.msg);
+            free(data);
+            continue;
+        }
+        if (b->n == b->cap) {
+            b->cap = b->cap ? b->cap * 2 : 1024;
+            b->rows = xrealloc(b->rows, b->cap * sizeof(*b->rows));
+        }
+        r = &b->rows[b->n++];
+        r->at = le.occurred_at;
+        r->off[F_TYPE] = put(b, le.type);
+        r->off[F_SUBJECT] = put(b, le.subject);
+        r->off[F_ACTOR] = put(b, le.actor);
+        r->off[F_CUSTOMER] = put(b, le.customer);
+        r->off[F_CHANNEL] = put(b, le.channel);
+        r->off[F_SOURCE] = put(b, le.source);
+        r->off[F_SOURCE_ID] = put(b, le.source_id);
+        r->off[F_DATA] = put(b, data);
         free(data);
-        return SMILE_OK;
     }
-    le.data = data;
-    rc = ledger_append_in_tx(s, &le, id, err);
-    free(data);
-    return rc;
+    json_array_clear(events);
+}
+
+static void
+batch_reset(struct intake_batch *b)
+{
+    buf_reset(&b->bytes);
+    b->n = 0;
+    b->rejected = 0;
+    b->first_reject[0] = '\0';
+}
+
+static const char *
+at(const struct intake_batch *b, size_t off)
+{
+    return off == SIZE_MAX ? NULL : b->bytes.data + off;
 }
 
 static int
@@ -89,22 +175,19 @@ cursor_put(struct store *s, const struct intake_cursor *cur, int64_t now, struct
 }
 
 int
-intake_append(struct store *s, json_t *events, const struct intake_cursor *cur,
-              struct intake_counts *out, struct smile_err *err)
+intake_batch_append(struct store *s, struct intake_batch *b, const struct intake_cursor *cur,
+                    struct intake_counts *out, struct smile_err *err)
 {
-    int64_t now = time_now_ms();
     static const char max_sql[] = "SELECT coalesce(max(id), 0) FROM events";
+    int64_t now = time_now_ms(), hi = 0;
     struct intake_counts c;
-    int64_t hi = 0;
-    size_t i;
-    json_t *ev;
     int rc;
 
     memset(&c, 0, sizeof(c));
-    if (json_array_size(events) == 0 && cur == NULL) {
-        *out = c;
-        return SMILE_OK;
-    }
+    c.rejected = b->rejected;
+    memcpy(c.first_reject, b->first_reject, sizeof(c.first_reject));
+    if (s == NULL || (b->n == 0 && cur == NULL)) /* s NULL: a dry run, nothing written */
+        goto done;
     rc = store_begin(s, err);
     if (rc != SMILE_OK)
         return rc;
@@ -113,19 +196,25 @@ intake_append(struct store *s, json_t *events, const struct intake_cursor *cur,
     rc = store_query_int64(s, max_sql, &hi, err);
     if (rc != SMILE_OK)
         goto fail;
-    json_array_foreach(events, i, ev)
-    {
-        char why[160];
+    for (size_t i = 0; i < b->n; i++) {
+        const struct row *r = &b->rows[i];
+        struct ledger_event le = {
+            .type = at(b, r->off[F_TYPE]),
+            .occurred_at = r->at,
+            .subject = at(b, r->off[F_SUBJECT]),
+            .actor = at(b, r->off[F_ACTOR]),
+            .customer = at(b, r->off[F_CUSTOMER]),
+            .channel = at(b, r->off[F_CHANNEL]),
+            .source = at(b, r->off[F_SOURCE]),
+            .source_id = at(b, r->off[F_SOURCE_ID]),
+            .data = at(b, r->off[F_DATA]),
+        };
         int64_t id = 0;
 
-        rc = append_one(s, ev, &id, why, sizeof(why), err);
+        rc = ledger_append_in_tx(s, &le, &id, err);
         if (rc != SMILE_OK)
             goto fail;
-        if (why[0]) {
-            if (c.rejected++ == 0)
-                snprintf(c.first_reject, sizeof(c.first_reject), "%.40s: %.150s",
-                         sget(ev, "source_id") ? sget(ev, "source_id") : "?", why);
-        } else if (id > hi) {
+        if (id > hi) {
             c.created++;
             hi = id;
         } else {
@@ -140,10 +229,25 @@ intake_append(struct store *s, json_t *events, const struct intake_cursor *cur,
     rc = store_commit(s, err);
     if (rc != SMILE_OK)
         goto fail;
+done:
+    batch_reset(b);
     *out = c;
     return SMILE_OK;
 fail:
     store_rollback(s);
+    return rc;
+}
+
+int
+intake_append(struct store *s, json_t *events, const struct intake_cursor *cur,
+              struct intake_counts *out, struct smile_err *err)
+{
+    struct intake_batch *b = intake_batch_new();
+    int rc;
+
+    intake_batch_add(b, events);
+    rc = intake_batch_append(s, b, cur, out, err);
+    intake_batch_free(b);
     return rc;
 }
 
