@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ledger/ledger.h"
+#include "intake/intake.h"
 #include "store/store.h"
 
 extern const struct {
@@ -27,14 +28,17 @@ api_readyz(struct http_request *req)
 {
     struct smile_err err;
     int have = 0, want = 0;
+    json_t *body;
     bool ok;
 
     smile_err_clear(&err);
     ok = store_schema_version(req->db, &have, &want, &err) == SMILE_OK && have == want;
-    http_reply_json(req, ok ? 200 : 503,
-                    json_pack("{s:s, s:{s:s, s:i, s:i}}", "status", ok ? "ready" : "not_ready",
-                              "database", "status", ok ? "ok" : "error", "schema_version", have,
-                              "binary_schema_version", want));
+    body = json_pack("{s:s, s:{s:s, s:i, s:i}}", "status", ok ? "ready" : "not_ready", "database",
+                     "status", ok ? "ok" : "error", "schema_version", have, "binary_schema_version",
+                     want);
+    if (ami_client_active()) /* intake: reported, not a readiness condition */
+        json_object_set_new(body, "ami", ami_client_status_json(ami_client_active()));
+    http_reply_json(req, ok ? 200 : 503, body);
 }
 
 void
@@ -51,6 +55,8 @@ api_metrics(struct http_request *req)
     api_metrics_render(&req->out);
     if (api_app()->ledger)
         ledger_metrics_render(api_app()->ledger, &req->out);
+    if (ami_client_active())
+        ami_client_metrics_render(ami_client_active(), &req->out);
 }
 
 void

@@ -36,6 +36,13 @@ const struct config_option config_options[CFG_COUNT] = {
                            "mark the session cookie Secure (set yes when served over HTTPS)"},
     [CFG_DRAIN_MS] = {"drain_ms", CONFIG_INT, "10000", 0, 600000,
                       "how long SIGTERM waits for in-flight requests"},
+    [CFG_AMI_HOST] = {"ami_host", CONFIG_STRING, "", 0, 0,
+                      "Asterisk Manager Interface host; empty = no AMI client"},
+    [CFG_AMI_PORT] = {"ami_port", CONFIG_INT, "5038", 1, 65535, "Asterisk Manager Interface port"},
+    [CFG_AMI_USER] = {"ami_user", CONFIG_STRING, "", 0, 0, "manager.conf user (read = call,agent)"},
+    [CFG_AMI_SECRET] = {"ami_secret", CONFIG_STRING, "", 0, 0, "that user's secret"},
+    [CFG_AMI_SOURCE] = {"ami_source", CONFIG_STRING, "asterisk", 0, 0,
+                        "event source name of the PBX (same as import --source)"},
 };
 
 static int

@@ -24,6 +24,11 @@ enum config_key {
     CFG_LOGIN_WINDOW,
     CFG_COOKIE_SECURE,
     CFG_DRAIN_MS,
+    CFG_AMI_HOST,
+    CFG_AMI_PORT,
+    CFG_AMI_USER,
+    CFG_AMI_SECRET,
+    CFG_AMI_SOURCE,
     CFG_COUNT
 };
 

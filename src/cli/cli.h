@@ -31,6 +31,8 @@ int cli_user(int argc, char **argv);
 int cli_team(int argc, char **argv);
 int cli_token(int argc, char **argv);
 int cli_rebuild(int argc, char **argv);
+int cli_import(int argc, char **argv); /* import_pbx.c */
+int cli_agent(int argc, char **argv);  /* import_pbx.c */
 
 /* Opens (creating if asked) and migrates the configured database; prints errors. */
 int cli_open_db(struct config *cfg, bool create, struct store **out);

@@ -17,6 +17,7 @@
 #include "scheduler/scheduler.h"
 #include "crm/staff.h"
 #include "http/auth.h"
+#include "intake/intake.h"
 #include "store/store.h"
 
 /*
@@ -72,6 +73,7 @@ cli_serve(int argc, char **argv)
     struct runtime *runtime = NULL;
     struct scheduler *sched = NULL;
     struct api_app app;
+    struct ami_client *ami = NULL;
     sigset_t set;
     int sig = 0, rc = 1;
     bool bootstrap = false;
@@ -158,9 +160,24 @@ cli_serve(int argc, char **argv)
     }
     log_info("msg=listening addr=%s port=%d db=%s version=%s", config_str(&cfg, CFG_LISTEN),
              http_server_port(srv), app.db_path, SMILE_VERSION);
+    if (config_str(&cfg, CFG_AMI_HOST)[0]) { /* intake: the live PBX source */
+        struct ami_client_options ao = {
+            .host = config_str(&cfg, CFG_AMI_HOST),
+            .port = (int)config_int(&cfg, CFG_AMI_PORT),
+            .user = config_str(&cfg, CFG_AMI_USER),
+            .secret = config_str(&cfg, CFG_AMI_SECRET),
+            .source = config_str(&cfg, CFG_AMI_SOURCE),
+            .db_path = app.db_path,
+            .ledger = ledger,
+        };
+
+        if (ami_client_start(&ao, NULL, NULL, &ami, &err) != SMILE_OK)
+            log_error("msg=\"ami client not started\" error=\"%s\"", err.msg);
+    }
     sigwait(&set, &sig);
     log_info("msg=stopping signal=%d inflight=%d", sig, http_server_inflight(srv));
     http_server_stop(srv, (int)config_int(&cfg, CFG_DRAIN_MS));
+    ami_client_stop(ami); /* after HTTP: /readyz and /metrics read the client */
     rc = 0;
     log_info("msg=stopped");
 out:

@@ -375,3 +375,24 @@ CREATE TABLE runtime_cursor (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     last_event_id INTEGER NOT NULL
 ) STRICT;
+
+-- intake (owner: intake/) — src/intake/intake_store.c.
+-- agent_map: a PBX's member / agent name (queue_log agent column, AMI MemberName, e.g.
+-- "PJSIP/8001", "Zhang Wei", "Agent/1001") → the staff username it belongs to.
+CREATE TABLE agent_map (
+    source TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    username TEXT NOT NULL,
+    PRIMARY KEY (source, agent)
+) STRICT;
+
+-- intake_cursor: how far `smile import queue-log --follow` has read a file, written in the
+-- same transaction as the events of the lines before "offset" (bytes).
+CREATE TABLE intake_cursor (
+    source TEXT NOT NULL,
+    path TEXT NOT NULL,
+    inode INTEGER NOT NULL,
+    "offset" INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (source, path)
+) STRICT;
