@@ -87,7 +87,7 @@ int crm_case_status_parse(const char *name);
 const char *crm_case_status_name(int status);
 /* Whether from → to is a legal transition (from == to is not a transition). */
 bool crm_case_transition_ok(int from, int to);
-/* The event a transition emits ("case.resolved" …); NULL if illegal. */
+/* The event a transition emits ("case.resolved" …); "" if it emits none; NULL if illegal. */
 const char *crm_case_transition_event(int from, int to);
 
 /*

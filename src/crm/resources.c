@@ -3,7 +3,7 @@
  * properties (a unit of a project: building, unit, area, sales status, owner or tenant),
  * contracts (purchase or lease: unique number, amount in cents, signing and delivery
  * dates) and interactions (each call, e-mail, visit or note with a customer, optionally
- * on a case; an outgoing one on a case emits case.replied).
+ * on a case; one in or out on a case emits case.replied).
  */
 #include "crm/crm.h"
 
@@ -281,22 +281,29 @@ interaction_validate(struct crm_ctx *c, const json_t *old, json_t *rec, struct s
     return err->code;
 }
 
-/* An outgoing interaction logged on a case is the case's reply. */
+/*
+ * An interaction logged on a case is a reply in the case's conversation: out is the
+ * staff's reply, in the customer's (data.by "staff" / "customer", as the default processes
+ * expect: a customer's reply resumes a pending case's clock). Internal notes are not.
+ */
 static int
 interaction_after_write(struct crm_ctx *c, int64_t id, const json_t *old, const json_t *rec,
                         struct smile_err *err)
 {
+    const char *dir;
     json_t *data;
     int64_t at = 0;
     char source_id[64];
     int rc;
 
-    if (old != NULL || rec == NULL || !json_is_integer(json_object_get(rec, "case_id")) ||
-        strcmp(json_string_value(json_object_get(rec, "direction")), "out") != 0)
+    if (old != NULL || rec == NULL || !json_is_integer(json_object_get(rec, "case_id")))
         return SMILE_OK;
-    data =
-        json_pack("{s:I, s:O, s:O}", "interaction_id", (json_int_t)id, "kind",
-                  json_object_get(rec, "kind"), "occurred_at", json_object_get(rec, "occurred_at"));
+    dir = json_string_value(json_object_get(rec, "direction"));
+    if (strcmp(dir, "internal") == 0)
+        return SMILE_OK;
+    data = json_pack("{s:s, s:I, s:O, s:O}", "by", strcmp(dir, "out") == 0 ? "staff" : "customer",
+                     "interaction_id", (json_int_t)id, "kind", json_object_get(rec, "kind"),
+                     "occurred_at", json_object_get(rec, "occurred_at"));
     snprintf(source_id, sizeof(source_id), "interaction:%" PRId64 ":case.replied", id);
     time_parse_rfc3339(json_string_value(json_object_get(rec, "occurred_at")),
                        json_string_length(json_object_get(rec, "occurred_at")), &at);

@@ -222,20 +222,22 @@ test_case_state_machine(void **state)
     assert_int_equal(crm_case_status_parse(NULL), -1);
     assert_string_equal(crm_case_status_name(CRM_CASE_PENDING), "pending");
 
-    /* The nine legal transitions of the table in case_state.c and their events. */
-    assert_string_equal(crm_case_transition_event(CRM_CASE_NEW, CRM_CASE_OPEN), "case.accepted");
+    /* The eight legal transitions of the table in case_state.c and their events; two of
+     * them (taking a new case, resuming a pending one) are legal but emit nothing (""). */
+    assert_string_equal(crm_case_transition_event(CRM_CASE_NEW, CRM_CASE_OPEN), "");
     assert_string_equal(crm_case_transition_event(CRM_CASE_NEW, CRM_CASE_RESOLVED),
                         "case.resolved");
     assert_string_equal(crm_case_transition_event(CRM_CASE_OPEN, CRM_CASE_PENDING), "case.pending");
     assert_string_equal(crm_case_transition_event(CRM_CASE_OPEN, CRM_CASE_RESOLVED),
                         "case.resolved");
-    assert_string_equal(crm_case_transition_event(CRM_CASE_PENDING, CRM_CASE_OPEN), "case.resumed");
+    assert_string_equal(crm_case_transition_event(CRM_CASE_PENDING, CRM_CASE_OPEN), "");
     assert_string_equal(crm_case_transition_event(CRM_CASE_PENDING, CRM_CASE_RESOLVED),
                         "case.resolved");
     assert_string_equal(crm_case_transition_event(CRM_CASE_RESOLVED, CRM_CASE_OPEN),
                         "case.reopened");
     assert_string_equal(crm_case_transition_event(CRM_CASE_RESOLVED, CRM_CASE_CLOSED),
                         "case.closed");
+    assert_null(crm_case_transition_event(CRM_CASE_NEW, CRM_CASE_CLOSED));
 
     /* Count: of the 5 × 5 = 25 pairs exactly those 8 are legal; staying put is not a
      * transition, closed is final, nothing returns to new. */
@@ -310,6 +312,9 @@ struct seen {
     char type[32][24];
     char subject[32][24];
     char source_id[32][48];
+    char assignee[32][16]; /* data.assignee, "-" if null */
+    char team[32][16];     /* data.team */
+    char by[32][16];       /* data.by of case.replied */
     int64_t customer[32];
     int64_t at[32];
     bool fail;
@@ -341,6 +346,15 @@ sink(struct store *s, const struct crm_event *ev, void *ud, struct smile_err *er
         snprintf(v->type[v->n], sizeof(v->type[0]), "%s", ev->type);
         snprintf(v->subject[v->n], sizeof(v->subject[0]), "%s", ev->subject);
         snprintf(v->source_id[v->n], sizeof(v->source_id[0]), "%s", ev->source_id);
+        {
+            const char *a = json_string_value(json_object_get(ev->data, "assignee"));
+            const char *t = json_string_value(json_object_get(ev->data, "team"));
+            const char *b = json_string_value(json_object_get(ev->data, "by"));
+
+            snprintf(v->assignee[v->n], sizeof(v->assignee[0]), "%s", a ? a : "-");
+            snprintf(v->team[v->n], sizeof(v->team[0]), "%s", t ? t : "-");
+            snprintf(v->by[v->n], sizeof(v->by[0]), "%s", b ? b : "-");
+        }
         v->customer[v->n] = ev->customer_id;
         v->at[v->n] = ev->occurred_at;
         v->n++;
@@ -440,13 +454,17 @@ test_case_events_in_the_transaction(void **state)
         snprintf(want, sizeof(want), "case:%lld:v1:case.assigned", (long long)kase);
         assert_string_equal(seen.source_id[1], want);
     }
-    /* Assigning a new case opens it: the status event, then the assignment. */
+    /* The engine's ownership rule reads data.assignee (username) and data.team (name). */
+    assert_string_equal(seen.assignee[1], "-");
+    assert_string_equal(seen.team[1], "desk");
+    /* Assigning a new case opens it; new → open itself emits nothing, the assignment does. */
     json_decref(do_action(&c, kase, "assign", "{\"assignee_id\": 3}"));
-    assert_int_equal(seen.n, 4);
-    assert_string_equal(seen.type[2], "case.accepted");
-    assert_string_equal(seen.type[3], "case.assigned");
+    assert_int_equal(seen.n, 3);
+    assert_string_equal(seen.type[2], "case.assigned");
+    assert_string_equal(seen.assignee[2], "ann");
+    assert_string_equal(seen.team[2], "desk");
     json_decref(do_action(&c, kase, "pending", NULL));
-    assert_string_equal(seen.type[4], "case.pending");
+    assert_string_equal(seen.type[3], "case.pending");
     /* An outgoing e-mail logged on the case is its reply, at the e-mail's own time:
      * 1970-01-01T00:00:05Z = 5000 ms. */
     body = json_pack("{s:s, s:s, s:I, s:s}", "kind", "email", "direction", "out", "case_id",
@@ -455,15 +473,39 @@ test_case_events_in_the_transaction(void **state)
     assert_int_equal(json_integer_value(json_object_get(out, "customer_id")), cust);
     json_decref(body);
     json_decref(out);
-    assert_string_equal(seen.type[5], "case.replied");
+    assert_string_equal(seen.type[4], "case.replied");
+    assert_string_equal(seen.by[4], "staff");
     {
         char want[48];
 
         snprintf(want, sizeof(want), "interaction:%lld:case.replied", (long long)ids[0]);
-        assert_string_equal(seen.source_id[5], want);
+        assert_string_equal(seen.source_id[4], want);
     }
-    assert_int_equal(seen.at[5], 5000);
-    assert_int_equal(seen.at[4], 1000);
+    assert_int_equal(seen.at[4], 5000);
+    assert_int_equal(seen.at[3], 1000);
+    /* The customer's answer is a reply by the customer; an internal note is no reply. */
+    body = json_pack("{s:s, s:s, s:I}", "kind", "call", "direction", "in", "case_id",
+                     (json_int_t)kase);
+    assert_int_equal(crm_record_create(&c, &crm_interactions, body, ids, &out, &err), SMILE_OK);
+    json_decref(body);
+    json_decref(out);
+    assert_string_equal(seen.type[5], "case.replied");
+    assert_string_equal(seen.by[5], "customer");
+    body = json_pack("{s:s, s:s, s:I}", "kind", "note", "direction", "internal", "case_id",
+                     (json_int_t)kase);
+    assert_int_equal(crm_record_create(&c, &crm_interactions, body, ids, &out, &err), SMILE_OK);
+    json_decref(body);
+    json_decref(out);
+    assert_int_equal(seen.n, 6);
+    /* pending → open by PATCH is legal and emits nothing. */
+    {
+        json_t *patch = json_pack("{s:s}", "status", "open");
+
+        assert_int_equal(crm_record_update(&c, &crm_cases, kase, "*", patch, &out, &err), SMILE_OK);
+        json_decref(patch);
+        json_decref(out);
+        assert_int_equal(seen.n, 6);
+    }
     json_decref(do_action(&c, kase, "resolve", NULL));
     assert_string_equal(seen.type[6], "case.resolved");
     json_decref(do_action(&c, kase, "reopen", NULL));
@@ -492,8 +534,9 @@ test_case_events_in_the_transaction(void **state)
     json_decref(do_action(&c, kase, "close", NULL));
     assert_string_equal(seen.type[9], "case.closed");
     /* One done call per committed transaction that emitted events: case create, assign,
-     * pending, reply, resolve, reopen, resolve, close = 8 (the customer emitted none). */
-    assert_int_equal(seen.committed, 8);
+     * pending, two replies, resolve, reopen, resolve, close = 9 (the customer, the
+     * internal note and the resume emitted none). */
+    assert_int_equal(seen.committed, 9);
     /* Without a sink, changes go through and nothing is emitted. */
     crm_event_sink_set(NULL, NULL, NULL);
     body = json_pack("{s:s, s:s}", "type", "inquiry", "subject", "hours?");
