@@ -168,9 +168,9 @@ emit(struct crm_ctx *c, const char *type, const json_t *rec, json_t *data, struc
     json_object_set_new(data, "team",
                         name_of(c, team_sql, json_object_get(rec, "team_id"), err, &rc));
     if (rc == SMILE_OK)
-        rc =
-            crm_case_event(c, type, id, cust, 0, json_string_value(json_object_get(rec, "channel")),
-                           source_id, data, err);
+        rc = crm_case_event(c, type, id, cust, 0, NULL,
+                            json_string_value(json_object_get(rec, "channel")), source_id, data,
+                            err);
     json_decref(data);
     return rc;
 }

@@ -293,7 +293,7 @@ interaction_after_write(struct crm_ctx *c, int64_t id, const json_t *old, const 
     const char *dir;
     json_t *data;
     int64_t at = 0;
-    char source_id[64];
+    char source_id[64], actor[80] = "";
     int rc;
 
     if (old != NULL || rec == NULL || !json_is_integer(json_object_get(rec, "case_id")))
@@ -307,9 +307,24 @@ interaction_after_write(struct crm_ctx *c, int64_t id, const json_t *old, const 
     snprintf(source_id, sizeof(source_id), "interaction:%" PRId64 ":case.replied", id);
     time_parse_rfc3339(json_string_value(json_object_get(rec, "occurred_at")),
                        json_string_length(json_object_get(rec, "occurred_at")), &at);
+    /* The reply is charged to who replied (actor_id), not to who logged it. */
+    if (json_is_integer(json_object_get(rec, "actor_id"))) {
+        static const char sql[] = "SELECT username FROM users WHERE id = $1";
+        struct store_stmt *st;
+
+        if ((rc = store_prepare(c->db, sql, &st, err)) != SMILE_OK) {
+            json_decref(data);
+            return rc;
+        }
+        store_stmt_bind_int64(st, 1, json_integer_value(json_object_get(rec, "actor_id")));
+        if (store_stmt_step(st, err) == STORE_ROW)
+            snprintf(actor, sizeof(actor), "%s", store_stmt_text(st, 0));
+        store_stmt_reset(st);
+    }
     rc = crm_case_event(c, "case.replied", json_integer_value(json_object_get(rec, "case_id")),
                         json_integer_value(json_object_get(rec, "customer_id")), at,
-                        json_string_value(json_object_get(rec, "channel")), source_id, data, err);
+                        actor[0] ? actor : NULL, json_string_value(json_object_get(rec, "channel")),
+                        source_id, data, err);
     json_decref(data);
     return rc;
 }

@@ -315,6 +315,7 @@ struct seen {
     char assignee[32][16]; /* data.assignee, "-" if null */
     char team[32][16];     /* data.team */
     char by[32][16];       /* data.by of case.replied */
+    char actor[32][16];
     int64_t customer[32];
     int64_t at[32];
     bool fail;
@@ -354,6 +355,7 @@ sink(struct store *s, const struct crm_event *ev, void *ud, struct smile_err *er
             snprintf(v->assignee[v->n], sizeof(v->assignee[0]), "%s", a ? a : "-");
             snprintf(v->team[v->n], sizeof(v->team[0]), "%s", t ? t : "-");
             snprintf(v->by[v->n], sizeof(v->by[0]), "%s", b ? b : "-");
+            snprintf(v->actor[v->n], sizeof(v->actor[0]), "%s", ev->actor);
         }
         v->customer[v->n] = ev->customer_id;
         v->at[v->n] = ev->occurred_at;
@@ -467,14 +469,17 @@ test_case_events_in_the_transaction(void **state)
     assert_string_equal(seen.type[3], "case.pending");
     /* An outgoing e-mail logged on the case is its reply, at the e-mail's own time:
      * 1970-01-01T00:00:05Z = 5000 ms. */
-    body = json_pack("{s:s, s:s, s:I, s:s}", "kind", "email", "direction", "out", "case_id",
-                     (json_int_t)kase, "occurred_at", "1970-01-01T00:00:05Z");
+    body = json_pack("{s:s, s:s, s:I, s:s, s:i}", "kind", "email", "direction", "out", "case_id",
+                     (json_int_t)kase, "occurred_at", "1970-01-01T00:00:05Z", "actor_id", 3);
     assert_int_equal(crm_record_create(&c, &crm_interactions, body, ids, &out, &err), SMILE_OK);
     assert_int_equal(json_integer_value(json_object_get(out, "customer_id")), cust);
     json_decref(body);
     json_decref(out);
     assert_string_equal(seen.type[4], "case.replied");
     assert_string_equal(seen.by[4], "staff");
+    /* Logged from the command line (actor "") but written by ann: the reply is hers. */
+    assert_string_equal(seen.actor[4], "ann");
+    assert_string_equal(seen.actor[3], "");
     {
         char want[48];
 
