@@ -131,4 +131,7 @@ void api_tokens_list(struct http_request *req);
 void api_tokens_create(struct http_request *req);
 void api_tokens_delete(struct http_request *req);
 
+/* Handlers in api/search.c */
+void api_search(struct http_request *req);
+
 #endif

@@ -98,6 +98,10 @@ const struct api_route api_routes[] = {
      "update an interaction"},
     {HTTP_DELETE, "/api/v1/interactions/{id}", api_interactions_delete, ADM, CW, 0,
      "delete an interaction"},
+
+    /* search */
+    {HTTP_GET, "/api/v1/search", api_search, ANY, API_SCOPE_CRM_READ, 0,
+     "full-text search over customers, cases and interactions"},
 };
 
 const int api_route_count = (int)ARRAY_LEN(api_routes);

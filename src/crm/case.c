@@ -8,6 +8,7 @@
  * The status state machine is in case_state.c (pure, with its table).
  */
 #include "crm/crm.h"
+#include "crm/search.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -182,10 +183,15 @@ after_write(struct crm_ctx *c, int64_t id, const json_t *old, const json_t *rec,
 {
     int rc = SMILE_OK;
     bool assigned;
+    const char *desc;
 
-    (void)id;
     if (rec == NULL)
-        return SMILE_OK;
+        return search_index_delete(c->db, "case", id, err);
+    desc = json_string_value(json_object_get(rec, "description"));
+    if ((rc =
+             search_index_put(c->db, "case", id, json_string_value(json_object_get(rec, "subject")),
+                              &desc, desc ? 1 : 0, NULL, 0, err)) != SMILE_OK)
+        return rc;
     if (old == NULL) {
         rc = emit(c, "case.opened", rec, json_object(), err);
         assigned = !json_is_null(json_object_get(rec, "assignee_id")) ||

@@ -6,6 +6,7 @@
  * timeline (interactions and cases, newest first).
  */
 #include "crm/crm.h"
+#include "crm/search.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -193,12 +194,39 @@ contacts_clear(struct crm_ctx *c, int64_t id, struct smile_err *err)
     return rc == STORE_DONE ? SMILE_OK : rc;
 }
 
-/* Keeps customer_contacts equal to the live record's phones and e-mails. */
+/* Puts the live customer into the search index, or takes it out (rec NULL: deleted). */
+static int
+index_customer(struct crm_ctx *c, int64_t id, const json_t *rec, struct smile_err *err)
+{
+    const char *texts[64], *phones[64];
+    size_t nt = 0, np = 0, i;
+    json_t *v;
+
+    if (rec == NULL)
+        return search_index_delete(c->db, "customer", id, err);
+    json_array_foreach(json_object_get(rec, "emails"), i, v)
+    {
+        if (nt < ARRAY_LEN(texts))
+            texts[nt++] = json_string_value(v);
+    }
+    json_array_foreach(json_object_get(rec, "phones"), i, v)
+    {
+        if (np < ARRAY_LEN(phones))
+            phones[np++] = json_string_value(v);
+    }
+    return search_index_put(c->db, "customer", id, json_string_value(json_object_get(rec, "name")),
+                            texts, nt, phones, np, err);
+}
+
+/* Keeps customer_contacts equal to the live record's phones and e-mails, and the index. */
 static int
 after_write(struct crm_ctx *c, int64_t id, const json_t *old, const json_t *rec,
             struct smile_err *err)
 {
     int rc;
+
+    if ((rc = index_customer(c, id, rec, err)) != SMILE_OK)
+        return rc;
 
     if (old && rec && json_equal(json_object_get(old, "phones"), json_object_get(rec, "phones")) &&
         json_equal(json_object_get(old, "emails"), json_object_get(rec, "emails")))
@@ -274,6 +302,46 @@ exec2(struct crm_ctx *c, const char *sql, int64_t a, int64_t b, int64_t *changed
     return SMILE_OK;
 }
 
+/*
+ * Anonymisation in the search index: the customer leaves it, its cases are re-indexed
+ * with their erased subject, its interactions (subject and body erased) leave it.
+ */
+static int
+unindex_customer(struct crm_ctx *c, int64_t id, struct smile_err *err)
+{
+    static const char sel[] = "SELECT 'case', id FROM cases WHERE customer_id = $1 AND "
+                              "deleted_at IS NULL UNION ALL SELECT 'interaction', id FROM "
+                              "interactions WHERE customer_id = $1 AND deleted_at IS NULL";
+    struct store_stmt *st;
+    int64_t *ids = NULL;
+    bool *is_case = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+
+    if ((rc = search_index_delete(c->db, "customer", id, err)) != SMILE_OK)
+        return rc;
+    if ((rc = store_prepare(c->db, sel, &st, err)) != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, id);
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            ids = xrealloc(ids, cap * sizeof(*ids));
+            is_case = xrealloc(is_case, cap * sizeof(*is_case));
+        }
+        is_case[n] = strcmp(store_stmt_text(st, 0), "case") == 0;
+        ids[n++] = store_stmt_int64(st, 1);
+    }
+    store_stmt_reset(st);
+    rc = rc == STORE_DONE ? SMILE_OK : rc;
+    for (size_t i = 0; i < n && rc == SMILE_OK; i++)
+        rc = is_case[i] ? search_index_put(c->db, "case", ids[i], "(erased)", NULL, 0, NULL, 0, err)
+                        : search_index_delete(c->db, "interaction", ids[i], err);
+    free(ids);
+    free(is_case);
+    return rc;
+}
+
 int
 crm_customer_anonymise(struct crm_ctx *c, int64_t id, json_t **out, struct smile_err *err)
 {
@@ -346,6 +414,8 @@ crm_customer_anonymise(struct crm_ctx *c, int64_t id, json_t **out, struct smile
     if ((rc = exec2(c, upd_interactions, c->now_ms, id, &n_int, err)) != SMILE_OK)
         goto out;
     if ((rc = exec2(c, upd_cases, c->now_ms, id, &n_cases, err)) != SMILE_OK)
+        goto out;
+    if ((rc = unindex_customer(c, id, err)) != SMILE_OK)
         goto out;
     time_format_rfc3339(c->now_ms, t);
     before = json_pack("{s:O}", "erased", erased);

@@ -6,6 +6,7 @@
  * on a case; one in or out on a case emits case.replied).
  */
 #include "crm/crm.h"
+#include "crm/search.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -282,7 +283,8 @@ interaction_validate(struct crm_ctx *c, const json_t *old, json_t *rec, struct s
 }
 
 /*
- * An interaction logged on a case is a reply in the case's conversation: out is the
+ * Keeps the search index in step with the interaction's text. An interaction logged on
+ * a case is also a reply in the case's conversation: out is the
  * staff's reply, in the customer's (data.by "staff" / "customer", as the default processes
  * expect: a customer's reply resumes a pending case's clock). Internal notes are not.
  */
@@ -294,9 +296,17 @@ interaction_after_write(struct crm_ctx *c, int64_t id, const json_t *old, const 
     json_t *data;
     int64_t at = 0;
     char source_id[64], actor[80] = "";
+    const char *body;
     int rc;
 
-    if (old != NULL || rec == NULL || !json_is_integer(json_object_get(rec, "case_id")))
+    if (rec == NULL)
+        return search_index_delete(c->db, "interaction", id, err);
+    body = json_string_value(json_object_get(rec, "body"));
+    if ((rc = search_index_put(c->db, "interaction", id,
+                               json_string_value(json_object_get(rec, "subject")), &body,
+                               body ? 1 : 0, NULL, 0, err)) != SMILE_OK)
+        return rc;
+    if (old != NULL || !json_is_integer(json_object_get(rec, "case_id")))
         return SMILE_OK;
     dir = json_string_value(json_object_get(rec, "direction"));
     if (strcmp(dir, "internal") == 0)

@@ -215,3 +215,47 @@ CREATE TABLE events (
 ) STRICT;
 CREATE INDEX events_subject ON events (subject, occurred_at, id);
 CREATE INDEX events_time ON events (occurred_at, id);
+
+-- search (owner: crm/search.c)
+-- One row per indexed customer, case or interaction, written by search_index_put in the
+-- transaction that changes the record. id = ref_id * 4 + kind code (1 customer, 2 case,
+-- 3 interaction), so an FTS row's kind is its rowid % 4. name and body hold text prepared
+-- by search_prepare_text (a ZERO WIDTH SPACE around each CJK character), whole the title's
+-- exact-match key, phone the phone digits, tail the same digits reversed (last-digit
+-- search). search_fts is an external-content FTS5 index over these columns (a virtual
+-- table cannot be STRICT), kept in step by the triggers below.
+CREATE TABLE search_docs (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('customer', 'case', 'interaction')),
+    ref_id INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    name TEXT NOT NULL,
+    whole TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    tail TEXT NOT NULL,
+    body TEXT NOT NULL,
+    CHECK (id = ref_id * 4 + CASE kind WHEN 'customer' THEN 1 WHEN 'case' THEN 2 ELSE 3 END)
+) STRICT;
+
+CREATE VIRTUAL TABLE search_fts USING fts5 (
+    name, whole, phone, tail, body,
+    content = 'search_docs', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER search_docs_ai AFTER INSERT ON search_docs BEGIN
+    INSERT INTO search_fts (rowid, name, whole, phone, tail, body)
+    VALUES (new.id, new.name, new.whole, new.phone, new.tail, new.body);
+END;
+
+CREATE TRIGGER search_docs_ad AFTER DELETE ON search_docs BEGIN
+    INSERT INTO search_fts (search_fts, rowid, name, whole, phone, tail, body)
+    VALUES ('delete', old.id, old.name, old.whole, old.phone, old.tail, old.body);
+END;
+
+CREATE TRIGGER search_docs_au AFTER UPDATE ON search_docs BEGIN
+    INSERT INTO search_fts (search_fts, rowid, name, whole, phone, tail, body)
+    VALUES ('delete', old.id, old.name, old.whole, old.phone, old.tail, old.body);
+    INSERT INTO search_fts (rowid, name, whole, phone, tail, body)
+    VALUES (new.id, new.name, new.whole, new.phone, new.tail, new.body);
+END;
