@@ -235,8 +235,8 @@ static const struct crm_field interaction_fields[] = {
 
 /*
  * Defaults: channel from kind (call → phone, email → email, visit → counter, note →
- * system), occurred_at now, actor the caller. On a case the customer is the case's: taken
- * from it when absent, refused (422) when different.
+ * system), occurred_at now (a given one lies in 2000–2100), actor the caller. On a case the
+ * customer is the case's: taken from it when absent, refused (422) when different.
  */
 static int
 interaction_validate(struct crm_ctx *c, const json_t *old, json_t *rec, struct smile_err *err)
@@ -257,6 +257,14 @@ interaction_validate(struct crm_ctx *c, const json_t *old, json_t *rec, struct s
 
         time_format_rfc3339(c->now_ms, t);
         json_object_set_new(rec, "occurred_at", json_string(t));
+    } else {
+        /* The ledger's time range (2000 ≤ t < 2101): a reply becomes an event. */
+        const json_t *t = json_object_get(rec, "occurred_at");
+        int64_t ms = 0;
+
+        time_parse_rfc3339(json_string_value(t), json_string_length(t), &ms);
+        if (ms < INT64_C(946684800000) || ms >= INT64_C(4133980800000))
+            smile_err_field(err, "/occurred_at", "must be from 2000-01-01 to 2100-12-31");
     }
     if (old == NULL && json_is_null(json_object_get(rec, "actor_id")) && c->actor &&
         c->actor->user_id > 0)

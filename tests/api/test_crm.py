@@ -698,6 +698,9 @@ class TestInteractions(CrmTest):
         r = self.agent.post("/api/v1/interactions", {"kind": "call", "case_id": k["id"],
                                                      "customer_id": other["id"]})
         self.assertEqual(self.pointers(r), ["/customer_id"])
+        r = self.agent.post("/api/v1/interactions", {"kind": "note",
+                                                     "occurred_at": "1999-12-31T23:59:59Z"})
+        self.assertEqual(self.pointers(r), ["/occurred_at"])
         r = self.agent.post("/api/v1/interactions", {"kind": "fax", "direction": "up",
                                                      "occurred_at": "yesterday",
                                                      "case_id": 999999})
@@ -719,7 +722,7 @@ class TestInteractions(CrmTest):
         k = self.case(customer_id=cust["id"])
         i2 = self.agent.post("/api/v1/interactions", {
             "kind": "visit", "customer_id": cust["id"],
-            "occurred_at": "2999-01-01T00:00:00Z"}).json
+            "occurred_at": "2100-01-01T00:00:00Z"}).json
         r = self.agent.get("/api/v1/customers/%d/timeline" % cust["id"])
         self.assertEqual(r.status, 200, r)
         got = [(x["type"], x["record"]["id"]) for x in r.json["items"]]

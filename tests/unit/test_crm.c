@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "api/api_crm.h"
 #include "crm/crm.h"
 #include "http/http.h"
 #include "store/store.h"
@@ -468,9 +469,9 @@ test_case_events_in_the_transaction(void **state)
     json_decref(do_action(&c, kase, "pending", NULL));
     assert_string_equal(seen.type[3], "case.pending");
     /* An outgoing e-mail logged on the case is its reply, at the e-mail's own time:
-     * 1970-01-01T00:00:05Z = 5000 ms. */
+     * 2000-01-01T00:00:05Z = 946684800000 + 5000 ms (10957 days × 86,400,000 ms). */
     body = json_pack("{s:s, s:s, s:I, s:s, s:i}", "kind", "email", "direction", "out", "case_id",
-                     (json_int_t)kase, "occurred_at", "1970-01-01T00:00:05Z", "actor_id", 3);
+                     (json_int_t)kase, "occurred_at", "2000-01-01T00:00:05Z", "actor_id", 3);
     assert_int_equal(crm_record_create(&c, &crm_interactions, body, ids, &out, &err), SMILE_OK);
     assert_int_equal(json_integer_value(json_object_get(out, "customer_id")), cust);
     json_decref(body);
@@ -486,7 +487,7 @@ test_case_events_in_the_transaction(void **state)
         snprintf(want, sizeof(want), "interaction:%lld:case.replied", (long long)ids[0]);
         assert_string_equal(seen.source_id[4], want);
     }
-    assert_int_equal(seen.at[4], 5000);
+    assert_int_equal(seen.at[4], INT64_C(946684805000));
     assert_int_equal(seen.at[3], 1000);
     /* The customer's answer is a reply by the customer; an internal note is no reply. */
     body = json_pack("{s:s, s:s, s:I}", "kind", "call", "direction", "in", "case_id",
@@ -562,6 +563,102 @@ test_case_events_in_the_transaction(void **state)
     rmdir(dir);
 }
 
+static void
+test_events_reach_the_ledger(void **state)
+{
+    char dir[] = "/tmp/smile-crm-XXXXXX", path[64];
+    struct store *db = NULL;
+    struct smile_err err;
+    struct http_auth who = {.user_id = 3, .username = "ann"};
+    struct crm_ctx c;
+    json_t *body, *out = NULL;
+    int64_t cust, kase, iid;
+    struct store_stmt *st;
+    char want[64];
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/t.db", dir);
+    smile_err_clear(&err);
+    assert_int_equal(store_open(path, STORE_CREATE, &db, &err), SMILE_OK);
+    assert_int_equal(store_migrate(db, &err), SMILE_OK);
+    assert_int_equal(store_exec(db,
+                                "INSERT INTO teams (id, name, created_at, updated_at) VALUES "
+                                "(7, 'desk', 0, 0); INSERT INTO users (id, username, role, "
+                                "team_id, created_at, updated_at) VALUES (3, 'ann', 'agent', 7, "
+                                "0, 0)",
+                                &err),
+                     SMILE_OK);
+    /* 2026-11-29T09:00:00Z: 20,786 days after 1970-01-01 (56 years of 365 days = 20,440,
+     * 14 leap days 1972…2024, and 332 days from 1 January to 29 November 2026) = 1,795,910,400
+     * s, plus 9 h = 1,795,942,800 s. */
+    c = (struct crm_ctx){.db = db,
+                         .actor = &who,
+                         .request_id = "t",
+                         .address = "",
+                         .now_ms = INT64_C(1795942800000)};
+    api_crm_events_wire(NULL);
+    body = json_pack("{s:s, s:s}", "kind", "company", "name", "翠湖物业");
+    assert_int_equal(crm_record_create(&c, &crm_customers, body, &cust, &out, &err), SMILE_OK);
+    json_decref(body);
+    json_decref(out);
+    body = json_pack("{s:s, s:s, s:I, s:i, s:s}", "type", "complaint", "subject", "noise",
+                     "customer_id", (json_int_t)cust, "team_id", 7, "channel", "phone");
+    assert_int_equal(crm_record_create(&c, &crm_cases, body, &kase, &out, &err), SMILE_OK);
+    json_decref(body);
+    json_decref(out);
+    body = json_pack("{s:s, s:s, s:I}", "kind", "call", "direction", "out", "case_id",
+                     (json_int_t)kase);
+    assert_int_equal(crm_record_create(&c, &crm_interactions, body, &iid, &out, &err), SMILE_OK);
+    json_decref(body);
+    json_decref(out);
+
+    /* Three rows in the ledger, in order, with the CRM's idempotency keys. */
+    assert_int_equal(store_prepare(db,
+                                   "SELECT type, subject, actor, customer, channel, source, "
+                                   "source_id, data, occurred_at FROM events ORDER BY id",
+                                   &st, &err),
+                     SMILE_OK);
+    snprintf(want, sizeof(want), "case:%lld", (long long)kase);
+    assert_int_equal(store_stmt_step(st, &err), STORE_ROW);
+    assert_string_equal(store_stmt_text(st, 0), "case.opened");
+    assert_string_equal(store_stmt_text(st, 1), want);
+    assert_string_equal(store_stmt_text(st, 2), "ann");
+    {
+        char cs[24];
+
+        snprintf(cs, sizeof(cs), "%lld", (long long)cust);
+        assert_string_equal(store_stmt_text(st, 3), cs);
+    }
+    assert_string_equal(store_stmt_text(st, 4), "phone");
+    assert_string_equal(store_stmt_text(st, 5), "crm");
+    assert_int_equal(store_stmt_int64(st, 8), INT64_C(1795942800000));
+    /* Canonical data: compact, keys sorted. */
+    assert_non_null(strstr(store_stmt_text(st, 7), "\"team\":\"desk\",\"team_id\":7,"
+                                                   "\"type\":\"complaint\""));
+    assert_int_equal(store_stmt_step(st, &err), STORE_ROW);
+    assert_string_equal(store_stmt_text(st, 0), "case.assigned");
+    assert_int_equal(store_stmt_step(st, &err), STORE_ROW);
+    assert_string_equal(store_stmt_text(st, 0), "case.replied");
+    snprintf(want, sizeof(want), "interaction:%lld:case.replied", (long long)iid);
+    assert_string_equal(store_stmt_text(st, 6), want);
+    assert_int_equal(store_stmt_step(st, &err), STORE_DONE);
+    store_stmt_reset(st);
+
+    crm_event_sink_set(NULL, NULL, NULL);
+    store_close(db);
+    unlink(path);
+    {
+        char p2[80];
+
+        snprintf(p2, sizeof(p2), "%s-wal", path);
+        unlink(p2);
+        snprintf(p2, sizeof(p2), "%s-shm", path);
+        unlink(p2);
+    }
+    rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -574,6 +671,7 @@ main(void)
         cmocka_unit_test(test_cursor),
         cmocka_unit_test(test_utf8_len),
         cmocka_unit_test(test_case_events_in_the_transaction),
+        cmocka_unit_test(test_events_reach_the_ledger),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
