@@ -2,15 +2,17 @@
 # packages, as root), build, and run the service or every test.
 
 BUILD_DEPS := gcc pkg-config meson ninja-build libmicrohttpd-dev libjansson-dev \
-	libsqlite3-dev libsodium-dev libinih-dev libcmocka-dev tzdata ca-certificates
-TEST_DEPS := $(BUILD_DEPS) python3 clang-format sqlite3
+	libsqlite3-dev libsodium-dev libinih-dev libcmocka-dev zlib1g-dev tzdata ca-certificates
+# Browser tests: Debian's Chromium driven by playwright-core (never a downloaded browser),
+# and a CJK font so Chinese pages render (and screenshot) as text, not boxes.
+TEST_DEPS := $(BUILD_DEPS) python3 clang-format sqlite3 chromium fonts-wqy-microhei
 BENCH_DEPS := $(BUILD_DEPS) wrk python3
 FUZZ_DEPS := $(BUILD_DEPS) clang
 
 DB ?= data/smile.db
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all build run test bench fuzz format clean deps-build deps-test
+.PHONY: all build run test bench fuzz format clean deps-build deps-test deps-node web
 
 all: build
 
@@ -20,10 +22,31 @@ deps-build:
 deps-test:
 	@tools/deps.sh $(TEST_DEPS)
 
+# Node.js and npm build the web UI (web/). Debian's nodejs and npm are installed only when
+# node or npm is not on PATH (a newer Node from elsewhere is kept; Vite 8 needs Node ≥ 20.19).
+deps-node:
+	@if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+		tools/deps.sh nodejs npm; fi
+
+# The web UI: npm ci when package-lock.json changed, then the Vite build into web/dist,
+# which meson embeds into the binary (tools/embed_web.c). Missing web/dist fails the build.
+WEB_SRC := $(shell find web/src web/public -type f 2>/dev/null) web/index.html \
+	web/vite.config.ts web/tsconfig.json web/package.json
+
+web/node_modules/.installed: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+web/dist/index.html: web/node_modules/.installed $(WEB_SRC)
+	cd web && npm run build
+	@touch $@
+
+web: deps-node web/dist/index.html
+
 build/build.ninja:
 	meson setup build --buildtype=debugoptimized
 
-build: deps-build build/build.ninja
+build: deps-build web build/build.ninja
 	ninja -C build
 
 build-san/build.ninja:
@@ -33,7 +56,7 @@ run: build
 	@mkdir -p $(dir $(DB))
 	./build/smile serve --db $(DB) --listen $(LISTEN) --bootstrap-admin
 
-test: deps-test build-san/build.ninja
+test: deps-test web build-san/build.ninja
 	ninja -C build-san
 	python3 tests/run.py build-san
 
@@ -44,7 +67,7 @@ bench: build
 build-fuzz/build.ninja:
 	CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false
 
-fuzz: build-fuzz/build.ninja
+fuzz: web build-fuzz/build.ninja
 	@tools/deps.sh $(FUZZ_DEPS)
 	ninja -C build-fuzz
 	fuzz/run.sh build-fuzz
@@ -53,4 +76,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz web/dist

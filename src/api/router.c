@@ -140,6 +140,7 @@ api_start(struct api_app *app, struct http_server **out, struct smile_err *err)
     struct http_server_config hc = {
         .listen = config_str(app->cfg, CFG_LISTEN),
         .threads = (int)config_int(app->cfg, CFG_THREADS),
+        .workers = (int)config_int(app->cfg, CFG_WORKERS),
         .max_body = (size_t)config_int(app->cfg, CFG_MAX_BODY),
         .conn_limit = (unsigned)config_int(app->cfg, CFG_CONN_LIMIT),
         .per_ip_limit = (unsigned)config_int(app->cfg, CFG_PER_IP_LIMIT),

@@ -5,6 +5,7 @@
  */
 #include "api/api.h"
 #include "api/api_crm.h"
+#include "api/assets.h"
 
 #define ANY API_ROLES_ANY
 #define SUP API_ROLES_SUP
@@ -102,6 +103,18 @@ const struct api_route api_routes[] = {
     /* search */
     {HTTP_GET, "/api/v1/search", api_search, ANY, API_SCOPE_CRM_READ, 0,
      "full-text search over customers, cases and interactions"},
+    /* web: the embedded web UI (api/assets.c); public, no database. Client-side routes
+     * live under /app/ (up to three segments deep) and all answer index.html. */
+    {HTTP_GET, "/", api_web_index, 0, 0, API_PUBLIC | API_NO_DB, "the web UI"},
+    {HTTP_GET, "/app", api_web_index, 0, 0, API_PUBLIC | API_NO_DB, "the web UI"},
+    {HTTP_GET, "/app/", api_web_index, 0, 0, API_PUBLIC | API_NO_DB, "the web UI"},
+    {HTTP_GET, "/app/{p1}", api_web_index, 0, 0, API_PUBLIC | API_NO_DB, "the web UI"},
+    {HTTP_GET, "/app/{p1}/{p2}", api_web_index, 0, 0, API_PUBLIC | API_NO_DB, "the web UI"},
+    {HTTP_GET, "/app/{p1}/{p2}/{p3}", api_web_index, 0, 0, API_PUBLIC | API_NO_DB, "the web UI"},
+    {HTTP_GET, "/assets/{file}", api_web_asset, 0, 0, API_PUBLIC | API_NO_DB,
+     "a content-hashed web UI file"},
+    {HTTP_GET, "/static/{file}", api_web_static, 0, 0, API_PUBLIC | API_NO_DB,
+     "a web UI file with a fixed name"},
 };
 
 const int api_route_count = (int)ARRAY_LEN(api_routes);

@@ -15,7 +15,10 @@
 const struct config_option config_options[CFG_COUNT] = {
     [CFG_DB] = {"db", CONFIG_STRING, "data/smile.db", 0, 0, "database file (SQLite)"},
     [CFG_LISTEN] = {"listen", CONFIG_STRING, "127.0.0.1:8080", 0, 0, "HOST:PORT to serve on"},
-    [CFG_THREADS] = {"threads", CONFIG_INT, "2", 1, 256, "HTTP worker threads"},
+    [CFG_THREADS] = {"threads", CONFIG_INT, "2", 1, 256,
+                     "HTTP I/O threads (reads are answered on these)"},
+    [CFG_WORKERS] = {"workers", CONFIG_INT, "32", 1, 1024,
+                     "threads for writes; as many writes as workers can share one commit"},
     [CFG_MAX_BODY] = {"max_body", CONFIG_INT, "1048576", 1024, INT64_C(1) << 30,
                       "largest request body in bytes"},
     [CFG_CONN_LIMIT] = {"conn_limit", CONFIG_INT, "1024", 1, 65536, "most open connections"},

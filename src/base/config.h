@@ -13,6 +13,7 @@ enum config_key {
     CFG_DB,
     CFG_LISTEN,
     CFG_THREADS,
+    CFG_WORKERS,
     CFG_MAX_BODY,
     CFG_CONN_LIMIT,
     CFG_PER_IP_LIMIT,

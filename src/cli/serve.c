@@ -115,8 +115,9 @@ cli_serve(int argc, char **argv)
     }
     store_close(s);
     s = NULL;
-    if (store_pool_open(config_str(&cfg, CFG_DB), (int)config_int(&cfg, CFG_THREADS) + 2, &pool,
-                        &err) != SMILE_OK) {
+    if (store_pool_open(config_str(&cfg, CFG_DB),
+                        (int)(config_int(&cfg, CFG_THREADS) + config_int(&cfg, CFG_WORKERS)) + 2,
+                        &pool, &err) != SMILE_OK) {
         fprintf(stderr, "smile: %s\n", err.msg);
         goto out;
     }

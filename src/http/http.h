@@ -83,7 +83,8 @@ typedef void http_observe_fn(const struct http_request *req, int64_t dur_ns, voi
 
 struct http_server_config {
     const char *listen; /* "127.0.0.1:8080" */
-    int threads;
+    int threads;        /* I/O threads (MHD's pool): reads are answered on these */
+    int workers;        /* threads for requests that write (may wait for a commit); 0 = inline */
     size_t max_body;
     unsigned conn_limit;
     unsigned per_ip_limit;

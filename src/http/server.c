@@ -4,12 +4,19 @@
  * the configured maximum, one dispatch call per request made on MHD's second callback
  * (answering on the first drops keep-alive), one logfmt line per request, and a drain
  * on stop. The first stage of the API path: bytes in, struct http_request out.
+ *
+ * Reads (GET, HEAD) are dispatched on MHD's own I/O threads: they never wait. Every other
+ * method may wait for a durable commit shared with other requests (group commit), so it is
+ * handed to a pool of worker threads while MHD suspends the connection; the worker resumes
+ * it when the response is ready. A few I/O threads thus serve many connections, and as
+ * many writes as there are workers can join one commit.
  */
 #include "http/http.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +24,27 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* A request's place in the worker hand-off (only for requests dispatched to workers). */
+enum req_state { REQ_NEW, REQ_QUEUED, REQ_DONE };
+
 struct http_server {
     struct MHD_Daemon *d;
     struct http_server_config cfg;
     int port;
     atomic_int inflight;
+
+    /* The worker pool: a FIFO of suspended requests. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct http_request *head, *tail;
+    bool stopping;
+    int nworkers;
+    pthread_t *workers;
+};
+
+struct req_link {
+    struct http_request *next;
+    enum req_state state;
 };
 
 static atomic_uint_fast64_t request_seq;
@@ -58,10 +81,22 @@ client_address(struct MHD_Connection *c, char *out, size_t cap)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
 }
 
+/* The worker hand-off fields live after the request in the same allocation. */
+struct request_box {
+    struct http_request req;
+    struct req_link link;
+};
+
+static struct req_link *
+link_of(struct http_request *req)
+{
+    return &((struct request_box *)req)->link;
+}
+
 static struct http_request *
 request_new(struct http_server *s, struct MHD_Connection *c, const char *url, const char *method)
 {
-    struct http_request *req = xcalloc(1, sizeof(*req));
+    struct http_request *req = xcalloc(1, sizeof(struct request_box));
     uint64_t seq = atomic_fetch_add(&request_seq, 1) + 1;
     static const char hex[] = "0123456789abcdef";
     const char *cl;
@@ -169,6 +204,10 @@ access_handler(void *cls, struct MHD_Connection *c, const char *url, const char 
         *con_cls = request_new(s, c, url, method);
         return MHD_YES;
     }
+    if (link_of(req)->state == REQ_DONE)
+        return send_response(s, c, req);
+    if (link_of(req)->state == REQ_QUEUED)
+        return MHD_YES; /* resumed spuriously: the worker has not finished */
     if (*upload_data_size) {
         if (!req->body_too_big) {
             if (req->body_len + *upload_data_size > s->cfg.max_body) {
@@ -188,12 +227,55 @@ access_handler(void *cls, struct MHD_Connection *c, const char *url, const char 
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (req->body_too_big)
+    if (req->body_too_big) {
         http_reply_error(req, SMILE_ETOOBIG, "request body is larger than %zu bytes",
                          s->cfg.max_body);
-    else
+    } else if (req->method != HTTP_GET && req->method != HTTP_HEAD && s->nworkers > 0) {
+        link_of(req)->state = REQ_QUEUED;
+        MHD_suspend_connection(c);
+        pthread_mutex_lock(&s->mu);
+        link_of(req)->next = NULL;
+        if (s->tail)
+            link_of(s->tail)->next = req;
+        else
+            s->head = req;
+        s->tail = req;
+        pthread_cond_signal(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        return MHD_YES;
+    } else {
         s->cfg.dispatch(req, s->cfg.ud);
+    }
     return send_response(s, c, req);
+}
+
+/* A worker: takes suspended requests in arrival order, dispatches each (it may block on
+ * a commit) and resumes its connection so that MHD sends the response. Drains the queue
+ * before it exits. */
+static void *
+worker_main(void *arg)
+{
+    struct http_server *s = arg;
+
+    for (;;) {
+        struct http_request *req;
+
+        pthread_mutex_lock(&s->mu);
+        while (s->head == NULL && !s->stopping)
+            pthread_cond_wait(&s->cv, &s->mu);
+        req = s->head;
+        if (req == NULL) {
+            pthread_mutex_unlock(&s->mu);
+            return NULL;
+        }
+        s->head = link_of(req)->next;
+        if (s->head == NULL)
+            s->tail = NULL;
+        pthread_mutex_unlock(&s->mu);
+        s->cfg.dispatch(req, s->cfg.ud);
+        link_of(req)->state = REQ_DONE;
+        MHD_resume_connection(req->conn);
+    }
 }
 
 static void
@@ -250,9 +332,10 @@ http_server_start(const struct http_server_config *cfg, struct http_server **out
     s->cfg = *cfg;
     atomic_store(&request_seq, (uint64_t)time_now_ms() << 20);
     s->d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL,
-        NULL, access_handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
-        (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+            MHD_USE_ERROR_LOG,
+        0, NULL, NULL, access_handler, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)(cfg->threads > 0 ? cfg->threads : 2), MHD_OPTION_CONNECTION_LIMIT,
         cfg->conn_limit ? cfg->conn_limit : 1024u, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         cfg->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s ? cfg->timeout_s : 30u,
@@ -264,6 +347,13 @@ http_server_start(const struct http_server_config *cfg, struct http_server **out
     }
     di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = di ? di->port : ntohs(sa.sin_port);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->nworkers = cfg->workers;
+    s->workers = xcalloc((size_t)(s->nworkers ? s->nworkers : 1), sizeof(pthread_t));
+    for (int i = 0; i < s->nworkers; i++)
+        if (pthread_create(&s->workers[i], NULL, worker_main, s) != 0)
+            fatal("cannot start HTTP worker thread %d", i);
     *out = s;
     return SMILE_OK;
 }
@@ -294,7 +384,20 @@ http_server_stop(struct http_server *s, int drain_ms)
      * have not started; wait for the busy ones only up to drain_ms. */
     for (int waited = 0; waited < drain_ms && atomic_load(&s->inflight) > 0; waited += 10)
         usleep(10000);
+    /* Workers finish what is queued, then exit; their responses are sent before MHD
+     * stops. */
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; i < s->nworkers; i++)
+        pthread_join(s->workers[i], NULL);
+    for (int waited = 0; waited < 1000 && atomic_load(&s->inflight) > 0; waited += 10)
+        usleep(10000);
     MHD_stop_daemon(s->d);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s->workers);
     free(s);
 }
 

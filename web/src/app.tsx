@@ -1,0 +1,46 @@
+// The application: picks the page for the path, keeps signed-out users on the sign-in
+// page, and wraps workspace pages in the shell. The counter page is full screen.
+import { useEffect } from 'preact/hooks';
+import { useLocale } from './i18n';
+import { match, navigate, usePath } from './router';
+import { useSession } from './session';
+import { Shell } from './components/Shell';
+import { SignIn } from './pages/SignIn';
+import { Customers } from './pages/Customers';
+import { Customer360 } from './pages/Customer360';
+import { CaseView } from './pages/CaseView';
+import { Counter } from './pages/Counter';
+
+/** Where the app must go instead of rendering path, or null to render it. */
+function redirectFor(signedIn: boolean, path: string): string | null {
+  if (!signedIn)
+    return path === '/app/sign-in' ? null : `/app/sign-in${path.startsWith('/app/') ? `?next=${encodeURIComponent(path)}` : ''}`;
+  if (path === '/app/sign-in' || path === '/' || path === '/app' || path === '/app/') {
+    const next = new URLSearchParams(location.search).get('next');
+    return next && next.startsWith('/app/') && next !== '/app/sign-in' ? next : '/app/customers';
+  }
+  return null;
+}
+
+export function App() {
+  useLocale(); // re-render everything when the language changes
+  const path = usePath();
+  const s = useSession();
+  const to = redirectFor(!!s, path);
+
+  useEffect(() => {
+    if (to) navigate(to, true);
+  }, [to]);
+
+  // Nothing is mounted on the way to another page (it would fetch for nothing).
+  if (!s) return <SignIn />;
+  if (to) return null;
+  if (path === '/app/counter') return <Counter />;
+
+  let page;
+  let p: Record<string, string> | null;
+  if ((p = match('/app/customers/:id', path))) page = <Customer360 id={p.id!} />;
+  else if ((p = match('/app/cases/:id', path))) page = <CaseView id={p.id!} />;
+  else page = <Customers />;
+  return <Shell>{page}</Shell>;
+}
