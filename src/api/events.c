@@ -12,6 +12,36 @@
 #include "api/api.h"
 #include "ledger/ledger.h"
 
+/*
+ * Agents act through CRM functions, with one exception: the counter (reception desk) has
+ * no CRM record to act on, so an agent may post visit.* events, and only as themselves
+ * (actor absent → the agent; another actor → 403). Anything else an agent posts is refused
+ * whole, naming the first event that is not allowed.
+ */
+static bool
+agent_may_post(struct http_request *req, struct ledger_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        struct ledger_event *ev = &b->evs[i];
+
+        if (strncmp(ev->type, "visit.", 6) != 0) {
+            http_reply_error(req, SMILE_EPERM,
+                             "agents may post only visit.* events (the counter); event %zu is %s",
+                             i, ev->type);
+            return false;
+        }
+        if (ev->actor == NULL) {
+            ev->actor = req->auth.username;
+        } else if (strcmp(ev->actor, req->auth.username) != 0) {
+            http_reply_error(req, SMILE_EPERM,
+                             "agents post visit events only as themselves; event %zu names %s", i,
+                             ev->actor);
+            return false;
+        }
+    }
+    return true;
+}
+
 void
 api_events_post(struct http_request *req)
 {
@@ -29,6 +59,8 @@ api_events_post(struct http_request *req)
         http_reply_problem(req, &err);
         goto out;
     }
+    if (req->auth.role == API_ROLE_AGENT && !agent_may_post(req, &b))
+        goto out;
     out = xcalloc(b.n, sizeof(*out));
     rc = ledger_append(api_app()->ledger, b.evs, b.n, out, &err);
     if (rc != SMILE_OK) {

@@ -20,9 +20,10 @@ const struct api_route api_routes[] = {
     {HTTP_GET, "/api/v1/openapi.json", api_openapi, 0, 0, API_PUBLIC | API_NO_DB,
      "this API's OpenAPI 3.1 document"},
 
-    /* ledger: events are appended and read, never changed (PATCH/DELETE → 405). Agents do
-       not post raw events: their actions reach the ledger through CRM functions. */
-    {HTTP_POST, "/api/v1/events", api_events_post, SUP, API_SCOPE_EVENTS_WRITE, 0,
+    /* ledger: events are appended and read, never changed (PATCH/DELETE → 405). Agents
+       act through CRM functions; they may post only visit.* events as themselves (the
+       counter), which api_events_post checks. */
+    {HTTP_POST, "/api/v1/events", api_events_post, ANY, API_SCOPE_EVENTS_WRITE, 0,
      "append one event or a batch of up to 10,000 (idempotent on source, source_id)"},
     {HTTP_GET, "/api/v1/events", api_events_list, SUP, API_SCOPE_EVENTS_READ, 0,
      "list events by subject, type and time, cursor-paged"},

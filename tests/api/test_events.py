@@ -262,6 +262,18 @@ class TestEvents(unittest.TestCase):
         agent = self.srv.login("ann")
         self.assertEqual(agent.post("/api/v1/events", body).status, 403)
         self.assertEqual(agent.get("/api/v1/events").status, 403)
+        # ... except the counter's visit.* events, and only as themselves: a batch with
+        # another actor or another type is refused whole.
+        visit = ev("visit:roles", "roles-v1", type_="visit.arrived", channel="counter")
+        other = ev("visit:roles", "roles-v2", type_="visit.greeted", actor="sam")
+        self.assertEqual(agent.post("/api/v1/events", {"events": [visit, other]}).status, 403)
+        self.assertEqual(agent.post("/api/v1/events", {"events": [visit, body]}).status, 403)
+        self.assertEqual(self.count(), before)
+        st, _, res = agent.post("/api/v1/events", visit)
+        self.assertEqual(st, 201, res)
+        self.assertEqual(self.srv.sql("select actor from events where source_id = 'roles-v1'"),
+                         [{"actor": "ann"}])
+        before += 1
         # Tokens need the matching scope.
         self.assertEqual(self.r.post("/api/v1/events", body).status, 403)
         self.assertEqual(self.w.get("/api/v1/events").status, 403)
