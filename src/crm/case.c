@@ -1,6 +1,6 @@
 /*
- * case.c — the case resource: its field table, the status state machine (the table
- * below), the server-maintained milestones (opened_at, resolved_at, closed_at), the
+ * case.c — the case resource: its field table, the status state machine applied to
+ * every change, the server-maintained milestones (opened_at, resolved_at, closed_at), the
  * actions assign / pending / resolve / reopen / close, and the case events handed to the
  * ledger's sink in the transaction of the change, so the process engine can measure
  * "assign within …", "resolve within …".
@@ -123,22 +123,55 @@ validate(struct crm_ctx *c, const json_t *old, json_t *rec, struct smile_err *er
     return SMILE_OK;
 }
 
+/* The username of a user id or the name of a team id, for event data (null if none). */
+static json_t *
+name_of(struct crm_ctx *c, const char *sql, const json_t *id, struct smile_err *err, int *rc)
+{
+    struct store_stmt *st;
+    json_t *v = json_null();
+
+    if (!json_is_integer(id) || *rc != SMILE_OK)
+        return v;
+    if ((*rc = store_prepare(c->db, sql, &st, err)) != SMILE_OK)
+        return v;
+    store_stmt_bind_int64(st, 1, json_integer_value(id));
+    if (store_stmt_step(st, err) == STORE_ROW) {
+        json_decref(v);
+        v = json_string(store_stmt_text(st, 0));
+    }
+    store_stmt_reset(st);
+    return v;
+}
+
+/*
+ * Emits one case event. data gets what the default processes read (docs/processes.md):
+ * "type" (the case type), "priority", "assignee" (username) and "team" (team name) of the
+ * case as it now is, with their ids.
+ */
 static int
 emit(struct crm_ctx *c, const char *type, const json_t *rec, json_t *data, struct smile_err *err)
 {
+    static const char user_sql[] = "SELECT username FROM users WHERE id = $1";
+    static const char team_sql[] = "SELECT name FROM teams WHERE id = $1";
     int64_t id = json_integer_value(json_object_get(rec, "id"));
     int64_t cust = json_integer_value(json_object_get(rec, "customer_id"));
     char source_id[96];
-    int rc;
+    int rc = SMILE_OK;
 
     snprintf(source_id, sizeof(source_id), "case:%" PRId64 ":v%" PRId64 ":%s", id,
              (int64_t)json_integer_value(json_object_get(rec, "version")), type);
-    json_object_set(data, "case_type", json_object_get(rec, "type"));
+    json_object_set(data, "type", json_object_get(rec, "type"));
     json_object_set(data, "priority", json_object_get(rec, "priority"));
     json_object_set(data, "assignee_id", json_object_get(rec, "assignee_id"));
     json_object_set(data, "team_id", json_object_get(rec, "team_id"));
-    rc = crm_case_event(c, type, id, cust, 0, json_string_value(json_object_get(rec, "channel")),
-                        source_id, data, err);
+    json_object_set_new(data, "assignee",
+                        name_of(c, user_sql, json_object_get(rec, "assignee_id"), err, &rc));
+    json_object_set_new(data, "team",
+                        name_of(c, team_sql, json_object_get(rec, "team_id"), err, &rc));
+    if (rc == SMILE_OK)
+        rc = crm_case_event(c, type, id, cust, 0, NULL,
+                            json_string_value(json_object_get(rec, "channel")), source_id, data,
+                            err);
     json_decref(data);
     return rc;
 }
@@ -165,9 +198,10 @@ after_write(struct crm_ctx *c, int64_t id, const json_t *old, const json_t *rec,
                    !json_is_null(json_object_get(rec, "team_id"));
     } else {
         int from = status_of(old), to = status_of(rec);
+        const char *ev = crm_case_transition_event(from, to);
 
-        if (from != to)
-            rc = emit(c, crm_case_transition_event(from, to), rec,
+        if (from != to && ev && ev[0])
+            rc = emit(c, ev, rec,
                       json_pack("{s:s, s:s}", "from", crm_case_status_name(from), "to",
                                 crm_case_status_name(to)),
                       err);

@@ -3,20 +3,27 @@
  * which event each emits. case.c applies it to PATCH and the case actions.
  *
  * Status transitions (anything else is 409 naming from and to; closed is final, a closed
- * case cannot be edited at all):
+ * case cannot be edited at all). Each cell is the event the transition emits; "(none)"
+ * is legal but emits nothing:
  *
  *   from \ to   open            pending        resolved        closed
- *   new         case.accepted   -              case.resolved   -
+ *   new         (none)          -              case.resolved   -
  *   open        .               case.pending   case.resolved   -
- *   pending     case.resumed    .              case.resolved   -
+ *   pending     (none)          .              case.resolved   -
  *   resolved    case.reopened   -              .               case.closed
  *   closed      -               -              -               .
  *
+ * The events are the case types the ledger knows (src/ledger/ledger.c) and the default
+ * processes use (src/engine/defaults.c). new → open needs none: taking a case is an
+ * assignment (case.assigned). pending → open has no type of its own yet: the engine
+ * resumes a paused clock on case.assigned, case.reopened or a customer's reply; a
+ * "case.resumed" type in the ledger would let this cell emit it.
+ *
  * Other events: case.opened when a case is created; case.assigned whenever assignee_id
- * or team_id changes (also at creation if set); case.replied when an outgoing
- * interaction is logged on the case (resources.c). Assigning a new case also moves it
- * to open (case.accepted). resolved_at is set on resolving and cleared on reopening;
- * closed_at is set on closing.
+ * or team_id changes (also at creation if set); case.replied when an interaction in or
+ * out is logged on the case (resources.c; data.by "staff" or "customer"). Assigning a
+ * new case also moves it to open. resolved_at is set on resolving and cleared on
+ * reopening; closed_at is set on closing.
  */
 #include "crm/crm.h"
 
@@ -25,11 +32,11 @@
 const char *const crm_case_status_names[CRM_CASE_NSTATUS + 1] = {"new",      "open",   "pending",
                                                                  "resolved", "closed", NULL};
 
-/* The event of each legal transition [from][to]; NULL = illegal. */
+/* The event of each legal transition [from][to]; "" = legal, no event; NULL = illegal. */
 static const char *const transitions[CRM_CASE_NSTATUS][CRM_CASE_NSTATUS] = {
-    [CRM_CASE_NEW] = {[CRM_CASE_OPEN] = "case.accepted", [CRM_CASE_RESOLVED] = "case.resolved"},
+    [CRM_CASE_NEW] = {[CRM_CASE_OPEN] = "", [CRM_CASE_RESOLVED] = "case.resolved"},
     [CRM_CASE_OPEN] = {[CRM_CASE_PENDING] = "case.pending", [CRM_CASE_RESOLVED] = "case.resolved"},
-    [CRM_CASE_PENDING] = {[CRM_CASE_OPEN] = "case.resumed", [CRM_CASE_RESOLVED] = "case.resolved"},
+    [CRM_CASE_PENDING] = {[CRM_CASE_OPEN] = "", [CRM_CASE_RESOLVED] = "case.resolved"},
     [CRM_CASE_RESOLVED] = {[CRM_CASE_OPEN] = "case.reopened", [CRM_CASE_CLOSED] = "case.closed"},
     [CRM_CASE_CLOSED] = {NULL},
 };

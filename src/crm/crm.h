@@ -87,7 +87,7 @@ int crm_case_status_parse(const char *name);
 const char *crm_case_status_name(int status);
 /* Whether from → to is a legal transition (from == to is not a transition). */
 bool crm_case_transition_ok(int from, int to);
-/* The event a transition emits ("case.resolved" …); NULL if illegal. */
+/* The event a transition emits ("case.resolved" …); "" if it emits none; NULL if illegal. */
 const char *crm_case_transition_event(int from, int to);
 
 /*
@@ -182,10 +182,11 @@ void crm_events_finish(struct crm_ctx *c, bool committed);
 
 /*
  * Emits a case event through the sink; SMILE_OK without a sink. occurred_at 0 means the
- * time of the change (c->now_ms). source_id as described at struct crm_event.
+ * time of the change (c->now_ms); actor NULL means the caller. source_id as described at
+ * struct crm_event.
  */
 int crm_case_event(struct crm_ctx *c, const char *type, int64_t case_id, int64_t customer_id,
-                   int64_t occurred_at, const char *channel, const char *source_id,
-                   const json_t *data, struct smile_err *err);
+                   int64_t occurred_at, const char *actor, const char *channel,
+                   const char *source_id, const json_t *data, struct smile_err *err);
 
 #endif

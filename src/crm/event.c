@@ -33,8 +33,8 @@ crm_events_finish(struct crm_ctx *c, bool committed)
 
 int
 crm_case_event(struct crm_ctx *c, const char *type, int64_t case_id, int64_t customer_id,
-               int64_t occurred_at, const char *channel, const char *source_id, const json_t *data,
-               struct smile_err *err)
+               int64_t occurred_at, const char *actor, const char *channel, const char *source_id,
+               const json_t *data, struct smile_err *err)
 {
     char subject[40];
     struct crm_event ev;
@@ -45,7 +45,9 @@ crm_case_event(struct crm_ctx *c, const char *type, int64_t case_id, int64_t cus
     ev = (struct crm_event){
         .type = type,
         .subject = subject,
-        .actor = c->actor ? c->actor->username : "",
+        .actor = actor      ? actor
+                 : c->actor ? c->actor->username
+                            : "",
         .customer_id = customer_id,
         .occurred_at = occurred_at ? occurred_at : c->now_ms,
         .channel = channel,

@@ -3,7 +3,7 @@
  * properties (a unit of a project: building, unit, area, sales status, owner or tenant),
  * contracts (purchase or lease: unique number, amount in cents, signing and delivery
  * dates) and interactions (each call, e-mail, visit or note with a customer, optionally
- * on a case; an outgoing one on a case emits case.replied).
+ * on a case; one in or out on a case emits case.replied).
  */
 #include "crm/crm.h"
 #include "crm/search.h"
@@ -235,8 +235,8 @@ static const struct crm_field interaction_fields[] = {
 
 /*
  * Defaults: channel from kind (call → phone, email → email, visit → counter, note →
- * system), occurred_at now, actor the caller. On a case the customer is the case's: taken
- * from it when absent, refused (422) when different.
+ * system), occurred_at now (a given one lies in 2000–2100), actor the caller. On a case the
+ * customer is the case's: taken from it when absent, refused (422) when different.
  */
 static int
 interaction_validate(struct crm_ctx *c, const json_t *old, json_t *rec, struct smile_err *err)
@@ -257,6 +257,14 @@ interaction_validate(struct crm_ctx *c, const json_t *old, json_t *rec, struct s
 
         time_format_rfc3339(c->now_ms, t);
         json_object_set_new(rec, "occurred_at", json_string(t));
+    } else {
+        /* The ledger's time range (2000 ≤ t < 2101): a reply becomes an event. */
+        const json_t *t = json_object_get(rec, "occurred_at");
+        int64_t ms = 0;
+
+        time_parse_rfc3339(json_string_value(t), json_string_length(t), &ms);
+        if (ms < INT64_C(946684800000) || ms >= INT64_C(4133980800000))
+            smile_err_field(err, "/occurred_at", "must be from 2000-01-01 to 2100-12-31");
     }
     if (old == NULL && json_is_null(json_object_get(rec, "actor_id")) && c->actor &&
         c->actor->user_id > 0)
@@ -282,14 +290,20 @@ interaction_validate(struct crm_ctx *c, const json_t *old, json_t *rec, struct s
     return err->code;
 }
 
-/* An outgoing interaction logged on a case is the case's reply. */
+/*
+ * Keeps the search index in step with the interaction's text. An interaction logged on
+ * a case is also a reply in the case's conversation: out is the
+ * staff's reply, in the customer's (data.by "staff" / "customer", as the default processes
+ * expect: a customer's reply resumes a pending case's clock). Internal notes are not.
+ */
 static int
 interaction_after_write(struct crm_ctx *c, int64_t id, const json_t *old, const json_t *rec,
                         struct smile_err *err)
 {
+    const char *dir;
     json_t *data;
     int64_t at = 0;
-    char source_id[64];
+    char source_id[64], actor[80] = "";
     const char *body;
     int rc;
 
@@ -300,18 +314,35 @@ interaction_after_write(struct crm_ctx *c, int64_t id, const json_t *old, const 
                                json_string_value(json_object_get(rec, "subject")), &body,
                                body ? 1 : 0, NULL, 0, err)) != SMILE_OK)
         return rc;
-    if (old != NULL || !json_is_integer(json_object_get(rec, "case_id")) ||
-        strcmp(json_string_value(json_object_get(rec, "direction")), "out") != 0)
+    if (old != NULL || !json_is_integer(json_object_get(rec, "case_id")))
         return SMILE_OK;
-    data =
-        json_pack("{s:I, s:O, s:O}", "interaction_id", (json_int_t)id, "kind",
-                  json_object_get(rec, "kind"), "occurred_at", json_object_get(rec, "occurred_at"));
+    dir = json_string_value(json_object_get(rec, "direction"));
+    if (strcmp(dir, "internal") == 0)
+        return SMILE_OK;
+    data = json_pack("{s:s, s:I, s:O, s:O}", "by", strcmp(dir, "out") == 0 ? "staff" : "customer",
+                     "interaction_id", (json_int_t)id, "kind", json_object_get(rec, "kind"),
+                     "occurred_at", json_object_get(rec, "occurred_at"));
     snprintf(source_id, sizeof(source_id), "interaction:%" PRId64 ":case.replied", id);
     time_parse_rfc3339(json_string_value(json_object_get(rec, "occurred_at")),
                        json_string_length(json_object_get(rec, "occurred_at")), &at);
+    /* The reply is charged to who replied (actor_id), not to who logged it. */
+    if (json_is_integer(json_object_get(rec, "actor_id"))) {
+        static const char sql[] = "SELECT username FROM users WHERE id = $1";
+        struct store_stmt *st;
+
+        if ((rc = store_prepare(c->db, sql, &st, err)) != SMILE_OK) {
+            json_decref(data);
+            return rc;
+        }
+        store_stmt_bind_int64(st, 1, json_integer_value(json_object_get(rec, "actor_id")));
+        if (store_stmt_step(st, err) == STORE_ROW)
+            snprintf(actor, sizeof(actor), "%s", store_stmt_text(st, 0));
+        store_stmt_reset(st);
+    }
     rc = crm_case_event(c, "case.replied", json_integer_value(json_object_get(rec, "case_id")),
                         json_integer_value(json_object_get(rec, "customer_id")), at,
-                        json_string_value(json_object_get(rec, "channel")), source_id, data, err);
+                        actor[0] ? actor : NULL, json_string_value(json_object_get(rec, "channel")),
+                        source_id, data, err);
     json_decref(data);
     return rc;
 }

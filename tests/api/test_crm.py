@@ -5,6 +5,7 @@ check that NOTHING was written (the record tables and the audit table are counte
 and after); ETags and If-Match; cursor paging; filters; reveal and anonymisation audited;
 soft delete."""
 import json
+import threading
 import unittest
 
 from harness import Server
@@ -221,6 +222,28 @@ class TestCustomers(CrmTest):
         self.assertEqual((r.status, r.headers["etag"]), (200, '"3"'))
         self.assertNothingWritten(before)
 
+    def test_concurrent_patches_one_wins(self):
+        """Eight clients PATCH with the same If-Match at once: exactly one succeeds, the
+        others get 412, and the record moved by exactly one version."""
+        c = self.customer()
+        path = "/api/v1/customers/%d" % c["id"]
+        clients = [self.srv.login("ann") for _ in range(8)]
+        results = []
+
+        def go(k):
+            r = clients[k].patch(path, {"notes": "writer %d" % k}, headers={"If-Match": '"1"'})
+            results.append(r.status)
+
+        threads = [threading.Thread(target=go, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(sorted(results), [200] + [412] * 7)
+        self.assertEqual(self.agent.get(path).json["version"], 2)
+        self.assertEqual(len([a for a in self.audit("customer", c["id"])
+                              if a["action"] == "update"]), 1)
+
     def test_delete_soft(self):
         c = self.customer(phones=["13600136000"])
         path = "/api/v1/customers/%d" % c["id"]
@@ -261,6 +284,8 @@ class TestCustomers(CrmTest):
         self.assertEqual(r.status, 422)
         self.assertEqual(self.pointers(r), ["/query/reveal"])
         self.assertEqual(self.sup.get("/api/v1/customers/999999?reveal=id_number").status, 404)
+        r = self.sup.get(path + "?reveal=id_number&reason=" + "x" * 201)
+        self.assertEqual(self.pointers(r), ["/query/reason"])
         self.assertEqual(self.sup.get(path).json["id_number"], "440***********1234")
         self.assertNothingWritten(before)
         r = self.sup.get(path + "?reveal=id_number&reason=owner%20verification")
@@ -673,6 +698,9 @@ class TestInteractions(CrmTest):
         r = self.agent.post("/api/v1/interactions", {"kind": "call", "case_id": k["id"],
                                                      "customer_id": other["id"]})
         self.assertEqual(self.pointers(r), ["/customer_id"])
+        r = self.agent.post("/api/v1/interactions", {"kind": "note",
+                                                     "occurred_at": "1999-12-31T23:59:59Z"})
+        self.assertEqual(self.pointers(r), ["/occurred_at"])
         r = self.agent.post("/api/v1/interactions", {"kind": "fax", "direction": "up",
                                                      "occurred_at": "yesterday",
                                                      "case_id": 999999})
@@ -694,7 +722,7 @@ class TestInteractions(CrmTest):
         k = self.case(customer_id=cust["id"])
         i2 = self.agent.post("/api/v1/interactions", {
             "kind": "visit", "customer_id": cust["id"],
-            "occurred_at": "2999-01-01T00:00:00Z"}).json
+            "occurred_at": "2100-01-01T00:00:00Z"}).json
         r = self.agent.get("/api/v1/customers/%d/timeline" % cust["id"])
         self.assertEqual(r.status, 200, r)
         got = [(x["type"], x["record"]["id"]) for x in r.json["items"]]

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "api/api_crm.h"
 #include "crm/crm.h"
 #include "http/http.h"
 #include "store/store.h"
@@ -222,20 +223,22 @@ test_case_state_machine(void **state)
     assert_int_equal(crm_case_status_parse(NULL), -1);
     assert_string_equal(crm_case_status_name(CRM_CASE_PENDING), "pending");
 
-    /* The nine legal transitions of the table in case_state.c and their events. */
-    assert_string_equal(crm_case_transition_event(CRM_CASE_NEW, CRM_CASE_OPEN), "case.accepted");
+    /* The eight legal transitions of the table in case_state.c and their events; two of
+     * them (taking a new case, resuming a pending one) are legal but emit nothing (""). */
+    assert_string_equal(crm_case_transition_event(CRM_CASE_NEW, CRM_CASE_OPEN), "");
     assert_string_equal(crm_case_transition_event(CRM_CASE_NEW, CRM_CASE_RESOLVED),
                         "case.resolved");
     assert_string_equal(crm_case_transition_event(CRM_CASE_OPEN, CRM_CASE_PENDING), "case.pending");
     assert_string_equal(crm_case_transition_event(CRM_CASE_OPEN, CRM_CASE_RESOLVED),
                         "case.resolved");
-    assert_string_equal(crm_case_transition_event(CRM_CASE_PENDING, CRM_CASE_OPEN), "case.resumed");
+    assert_string_equal(crm_case_transition_event(CRM_CASE_PENDING, CRM_CASE_OPEN), "");
     assert_string_equal(crm_case_transition_event(CRM_CASE_PENDING, CRM_CASE_RESOLVED),
                         "case.resolved");
     assert_string_equal(crm_case_transition_event(CRM_CASE_RESOLVED, CRM_CASE_OPEN),
                         "case.reopened");
     assert_string_equal(crm_case_transition_event(CRM_CASE_RESOLVED, CRM_CASE_CLOSED),
                         "case.closed");
+    assert_null(crm_case_transition_event(CRM_CASE_NEW, CRM_CASE_CLOSED));
 
     /* Count: of the 5 × 5 = 25 pairs exactly those 8 are legal; staying put is not a
      * transition, closed is final, nothing returns to new. */
@@ -310,6 +313,10 @@ struct seen {
     char type[32][24];
     char subject[32][24];
     char source_id[32][48];
+    char assignee[32][16]; /* data.assignee, "-" if null */
+    char team[32][16];     /* data.team */
+    char by[32][16];       /* data.by of case.replied */
+    char actor[32][16];
     int64_t customer[32];
     int64_t at[32];
     bool fail;
@@ -341,6 +348,16 @@ sink(struct store *s, const struct crm_event *ev, void *ud, struct smile_err *er
         snprintf(v->type[v->n], sizeof(v->type[0]), "%s", ev->type);
         snprintf(v->subject[v->n], sizeof(v->subject[0]), "%s", ev->subject);
         snprintf(v->source_id[v->n], sizeof(v->source_id[0]), "%s", ev->source_id);
+        {
+            const char *a = json_string_value(json_object_get(ev->data, "assignee"));
+            const char *t = json_string_value(json_object_get(ev->data, "team"));
+            const char *b = json_string_value(json_object_get(ev->data, "by"));
+
+            snprintf(v->assignee[v->n], sizeof(v->assignee[0]), "%s", a ? a : "-");
+            snprintf(v->team[v->n], sizeof(v->team[0]), "%s", t ? t : "-");
+            snprintf(v->by[v->n], sizeof(v->by[0]), "%s", b ? b : "-");
+            snprintf(v->actor[v->n], sizeof(v->actor[0]), "%s", ev->actor);
+        }
         v->customer[v->n] = ev->customer_id;
         v->at[v->n] = ev->occurred_at;
         v->n++;
@@ -440,30 +457,61 @@ test_case_events_in_the_transaction(void **state)
         snprintf(want, sizeof(want), "case:%lld:v1:case.assigned", (long long)kase);
         assert_string_equal(seen.source_id[1], want);
     }
-    /* Assigning a new case opens it: the status event, then the assignment. */
+    /* The engine's ownership rule reads data.assignee (username) and data.team (name). */
+    assert_string_equal(seen.assignee[1], "-");
+    assert_string_equal(seen.team[1], "desk");
+    /* Assigning a new case opens it; new → open itself emits nothing, the assignment does. */
     json_decref(do_action(&c, kase, "assign", "{\"assignee_id\": 3}"));
-    assert_int_equal(seen.n, 4);
-    assert_string_equal(seen.type[2], "case.accepted");
-    assert_string_equal(seen.type[3], "case.assigned");
+    assert_int_equal(seen.n, 3);
+    assert_string_equal(seen.type[2], "case.assigned");
+    assert_string_equal(seen.assignee[2], "ann");
+    assert_string_equal(seen.team[2], "desk");
     json_decref(do_action(&c, kase, "pending", NULL));
-    assert_string_equal(seen.type[4], "case.pending");
+    assert_string_equal(seen.type[3], "case.pending");
     /* An outgoing e-mail logged on the case is its reply, at the e-mail's own time:
-     * 1970-01-01T00:00:05Z = 5000 ms. */
-    body = json_pack("{s:s, s:s, s:I, s:s}", "kind", "email", "direction", "out", "case_id",
-                     (json_int_t)kase, "occurred_at", "1970-01-01T00:00:05Z");
+     * 2000-01-01T00:00:05Z = 946684800000 + 5000 ms (10957 days × 86,400,000 ms). */
+    body = json_pack("{s:s, s:s, s:I, s:s, s:i}", "kind", "email", "direction", "out", "case_id",
+                     (json_int_t)kase, "occurred_at", "2000-01-01T00:00:05Z", "actor_id", 3);
     assert_int_equal(crm_record_create(&c, &crm_interactions, body, ids, &out, &err), SMILE_OK);
     assert_int_equal(json_integer_value(json_object_get(out, "customer_id")), cust);
     json_decref(body);
     json_decref(out);
-    assert_string_equal(seen.type[5], "case.replied");
+    assert_string_equal(seen.type[4], "case.replied");
+    assert_string_equal(seen.by[4], "staff");
+    /* Logged from the command line (actor "") but written by ann: the reply is hers. */
+    assert_string_equal(seen.actor[4], "ann");
+    assert_string_equal(seen.actor[3], "");
     {
         char want[48];
 
         snprintf(want, sizeof(want), "interaction:%lld:case.replied", (long long)ids[0]);
-        assert_string_equal(seen.source_id[5], want);
+        assert_string_equal(seen.source_id[4], want);
     }
-    assert_int_equal(seen.at[5], 5000);
-    assert_int_equal(seen.at[4], 1000);
+    assert_int_equal(seen.at[4], INT64_C(946684805000));
+    assert_int_equal(seen.at[3], 1000);
+    /* The customer's answer is a reply by the customer; an internal note is no reply. */
+    body = json_pack("{s:s, s:s, s:I}", "kind", "call", "direction", "in", "case_id",
+                     (json_int_t)kase);
+    assert_int_equal(crm_record_create(&c, &crm_interactions, body, ids, &out, &err), SMILE_OK);
+    json_decref(body);
+    json_decref(out);
+    assert_string_equal(seen.type[5], "case.replied");
+    assert_string_equal(seen.by[5], "customer");
+    body = json_pack("{s:s, s:s, s:I}", "kind", "note", "direction", "internal", "case_id",
+                     (json_int_t)kase);
+    assert_int_equal(crm_record_create(&c, &crm_interactions, body, ids, &out, &err), SMILE_OK);
+    json_decref(body);
+    json_decref(out);
+    assert_int_equal(seen.n, 6);
+    /* pending → open by PATCH is legal and emits nothing. */
+    {
+        json_t *patch = json_pack("{s:s}", "status", "open");
+
+        assert_int_equal(crm_record_update(&c, &crm_cases, kase, "*", patch, &out, &err), SMILE_OK);
+        json_decref(patch);
+        json_decref(out);
+        assert_int_equal(seen.n, 6);
+    }
     json_decref(do_action(&c, kase, "resolve", NULL));
     assert_string_equal(seen.type[6], "case.resolved");
     json_decref(do_action(&c, kase, "reopen", NULL));
@@ -492,8 +540,9 @@ test_case_events_in_the_transaction(void **state)
     json_decref(do_action(&c, kase, "close", NULL));
     assert_string_equal(seen.type[9], "case.closed");
     /* One done call per committed transaction that emitted events: case create, assign,
-     * pending, reply, resolve, reopen, resolve, close = 8 (the customer emitted none). */
-    assert_int_equal(seen.committed, 8);
+     * pending, two replies, resolve, reopen, resolve, close = 9 (the customer, the
+     * internal note and the resume emitted none). */
+    assert_int_equal(seen.committed, 9);
     /* Without a sink, changes go through and nothing is emitted. */
     crm_event_sink_set(NULL, NULL, NULL);
     body = json_pack("{s:s, s:s}", "type", "inquiry", "subject", "hours?");
@@ -501,6 +550,102 @@ test_case_events_in_the_transaction(void **state)
     json_decref(body);
     json_decref(out);
     assert_int_equal(seen.n, 10);
+    store_close(db);
+    unlink(path);
+    {
+        char p2[80];
+
+        snprintf(p2, sizeof(p2), "%s-wal", path);
+        unlink(p2);
+        snprintf(p2, sizeof(p2), "%s-shm", path);
+        unlink(p2);
+    }
+    rmdir(dir);
+}
+
+static void
+test_events_reach_the_ledger(void **state)
+{
+    char dir[] = "/tmp/smile-crm-XXXXXX", path[64];
+    struct store *db = NULL;
+    struct smile_err err;
+    struct http_auth who = {.user_id = 3, .username = "ann"};
+    struct crm_ctx c;
+    json_t *body, *out = NULL;
+    int64_t cust, kase, iid;
+    struct store_stmt *st;
+    char want[64];
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/t.db", dir);
+    smile_err_clear(&err);
+    assert_int_equal(store_open(path, STORE_CREATE, &db, &err), SMILE_OK);
+    assert_int_equal(store_migrate(db, &err), SMILE_OK);
+    assert_int_equal(store_exec(db,
+                                "INSERT INTO teams (id, name, created_at, updated_at) VALUES "
+                                "(7, 'desk', 0, 0); INSERT INTO users (id, username, role, "
+                                "team_id, created_at, updated_at) VALUES (3, 'ann', 'agent', 7, "
+                                "0, 0)",
+                                &err),
+                     SMILE_OK);
+    /* 2026-11-29T09:00:00Z: 20,786 days after 1970-01-01 (56 years of 365 days = 20,440,
+     * 14 leap days 1972…2024, and 332 days from 1 January to 29 November 2026) = 1,795,910,400
+     * s, plus 9 h = 1,795,942,800 s. */
+    c = (struct crm_ctx){.db = db,
+                         .actor = &who,
+                         .request_id = "t",
+                         .address = "",
+                         .now_ms = INT64_C(1795942800000)};
+    api_crm_events_wire(NULL);
+    body = json_pack("{s:s, s:s}", "kind", "company", "name", "翠湖物业");
+    assert_int_equal(crm_record_create(&c, &crm_customers, body, &cust, &out, &err), SMILE_OK);
+    json_decref(body);
+    json_decref(out);
+    body = json_pack("{s:s, s:s, s:I, s:i, s:s}", "type", "complaint", "subject", "noise",
+                     "customer_id", (json_int_t)cust, "team_id", 7, "channel", "phone");
+    assert_int_equal(crm_record_create(&c, &crm_cases, body, &kase, &out, &err), SMILE_OK);
+    json_decref(body);
+    json_decref(out);
+    body = json_pack("{s:s, s:s, s:I}", "kind", "call", "direction", "out", "case_id",
+                     (json_int_t)kase);
+    assert_int_equal(crm_record_create(&c, &crm_interactions, body, &iid, &out, &err), SMILE_OK);
+    json_decref(body);
+    json_decref(out);
+
+    /* Three rows in the ledger, in order, with the CRM's idempotency keys. */
+    assert_int_equal(store_prepare(db,
+                                   "SELECT type, subject, actor, customer, channel, source, "
+                                   "source_id, data, occurred_at FROM events ORDER BY id",
+                                   &st, &err),
+                     SMILE_OK);
+    snprintf(want, sizeof(want), "case:%lld", (long long)kase);
+    assert_int_equal(store_stmt_step(st, &err), STORE_ROW);
+    assert_string_equal(store_stmt_text(st, 0), "case.opened");
+    assert_string_equal(store_stmt_text(st, 1), want);
+    assert_string_equal(store_stmt_text(st, 2), "ann");
+    {
+        char cs[24];
+
+        snprintf(cs, sizeof(cs), "%lld", (long long)cust);
+        assert_string_equal(store_stmt_text(st, 3), cs);
+    }
+    assert_string_equal(store_stmt_text(st, 4), "phone");
+    assert_string_equal(store_stmt_text(st, 5), "crm");
+    assert_int_equal(store_stmt_int64(st, 8), INT64_C(1795942800000));
+    /* Canonical data: compact, keys sorted. */
+    assert_non_null(strstr(store_stmt_text(st, 7), "\"team\":\"desk\",\"team_id\":7,"
+                                                   "\"type\":\"complaint\""));
+    assert_int_equal(store_stmt_step(st, &err), STORE_ROW);
+    assert_string_equal(store_stmt_text(st, 0), "case.assigned");
+    assert_int_equal(store_stmt_step(st, &err), STORE_ROW);
+    assert_string_equal(store_stmt_text(st, 0), "case.replied");
+    snprintf(want, sizeof(want), "interaction:%lld:case.replied", (long long)iid);
+    assert_string_equal(store_stmt_text(st, 6), want);
+    assert_int_equal(store_stmt_step(st, &err), STORE_DONE);
+    store_stmt_reset(st);
+
+    crm_event_sink_set(NULL, NULL, NULL);
     store_close(db);
     unlink(path);
     {
@@ -526,6 +671,7 @@ main(void)
         cmocka_unit_test(test_cursor),
         cmocka_unit_test(test_utf8_len),
         cmocka_unit_test(test_case_events_in_the_transaction),
+        cmocka_unit_test(test_events_reach_the_ledger),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
