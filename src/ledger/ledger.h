@@ -216,7 +216,6 @@ int ledger_append_async(struct ledger *l, const struct ledger_event *evs, size_t
 int ledger_append_in_tx(struct store *s, const struct ledger_event *ev, int64_t *out_id,
                         struct smile_err *err);
 
-
 /* Registers a post-commit hook (at most 8). Register before appends begin. */
 void ledger_on_commit(struct ledger *l, ledger_commit_fn *fn, void *ud);
 /* Calls the post-commit hooks with events committed by the caller's own transaction. */

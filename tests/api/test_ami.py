@@ -71,8 +71,10 @@ class TestAmiClient(unittest.TestCase):
         self.peer.stop()
 
     def events(self):
+        # The PBX's events only: the scheduler may append sla.* events (source 'smile') for
+        # the hotline's standards at any moment, since these 2024 calls are long overdue.
         return self.srv.sql("select type, occurred_at, actor, customer, source, source_id, data "
-                            "from events order by id")
+                            "from events where source <> 'smile' order by id")
 
     def test_events_reconnect_and_no_doubles(self):
         # Connection 1: join, 8001 rings, then the socket drops in the middle of the

@@ -99,7 +99,7 @@ class TestSession(unittest.TestCase):
         r = c.patch("/api/v1/session", {"locale": "zh-CN"})
         self.assertEqual(r.status, 403)
         self.assertIn("CSRF", r.json["detail"])
-        r = c.patch("/api/v1/session", {"locale": "zh-CN"}, headers={"X-CSRF-Token": csrf[:-1] + "A"})
+        r = c.patch("/api/v1/session", {"locale": "zh-CN"}, headers={"X-CSRF-Token": csrf[:-1] + ("B" if csrf[-1] == "A" else "A")})
         self.assertEqual(r.status, 403)
         r = c.delete("/api/v1/session")
         self.assertEqual(r.status, 403)
