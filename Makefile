@@ -12,7 +12,7 @@ FUZZ_DEPS := $(BUILD_DEPS) clang
 DB ?= data/smile.db
 LISTEN ?= 127.0.0.1:8080
 
-.PHONY: all build run test bench fuzz format clean deps-build deps-test deps-node web
+.PHONY: all build run test bench fuzz format clean deps-build deps-test deps-node web screenshots
 
 all: build
 
@@ -77,3 +77,8 @@ format:
 
 clean:
 	rm -rf build build-san build-fuzz web/dist
+
+# Screenshots of the main screens in both languages, for docs/ (the e2e run takes them).
+screenshots: deps-test web build-san/build.ninja
+	ninja -C build-san
+	SMILE_SCREENSHOTS=1 node tests/e2e/run.mjs build-san/smile

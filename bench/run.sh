@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 mkdir -p bench/out
 B=build
 for b in $B/bench_*; do
+    [ -f "$b" ] && [ -x "$b" ] || continue
     name=$(basename "$b")
     case "$name" in bench_hello) continue ;; esac
     echo "== $name"
