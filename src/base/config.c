@@ -131,8 +131,8 @@ ini_cb(void *ud, const char *section, const char *name, const char *value)
     return 1;
 }
 
-int
-config_load(struct config *c, int *argc, char **argv, struct smile_err *err)
+static int
+load(struct config *c, int *argc, char **argv, struct smile_err *err)
 {
     const char *path = getenv("SMILE_CONFIG");
     bool explicit_path = path != NULL;
@@ -222,6 +222,16 @@ config_load(struct config *c, int *argc, char **argv, struct smile_err *err)
     argv[out] = NULL;
     *argc = out;
     return SMILE_OK;
+}
+
+int
+config_load(struct config *c, int *argc, char **argv, struct smile_err *err)
+{
+    int rc = load(c, argc, argv, err);
+
+    if (rc != SMILE_OK)
+        config_free(c); /* callers only free a configuration that loaded */
+    return rc;
 }
 
 void

@@ -53,7 +53,8 @@ struct config {
  * Fills c from defaults, the config file (--config FILE, SMILE_CONFIG, or ./smile.conf if
  * present), the environment and the flags in argv. Flags that are config options are
  * removed from argv (argc updated); other arguments are left for the subcommand. Errors
- * name the source (file and line, variable, or flag). Free with config_free().
+ * name the source (file and line, variable, or flag); on an error nothing is left to free.
+ * Free a loaded configuration with config_free().
  */
 int config_load(struct config *c, int *argc, char **argv, struct smile_err *err);
 void config_free(struct config *c);
