@@ -6,11 +6,14 @@
  * (runtime_fold_subject), advances runtime_cursor and tells the scheduler about the earliest
  * deadline it wrote. Ingest therefore never waits for the engine. On start, subjects with
  * events after runtime_cursor (committed while no runtime ran, or lost in a crash before
- * their fold committed) are queued first.
+ * their fold committed) are queued first. Events committed by another process — `smile
+ * import queue-log`, a second server on the same database — reach no hook here, so when
+ * idle the worker looks once a second for event ids beyond the newest it has heard of.
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ledger/ledger.h"
@@ -150,6 +153,48 @@ fold_batch(struct runtime *rt, char **subjects, size_t n, int64_t upto, int64_t 
     return rc;
 }
 
+/* Queues the subjects of events committed by other processes (ids beyond rt->seen). Called
+ * by the worker with rt->mu held; the lock is released while the database is read. */
+static void
+poll_foreign(struct runtime *rt)
+{
+    static const char sql_max[] = "SELECT coalesce(max(id), 0) FROM events";
+    static const char sql_subj[] = "SELECT DISTINCT subject FROM events WHERE id > $1 AND id <= $2";
+    struct smile_err err;
+    struct store_stmt *st;
+    int64_t seen = rt->seen, max = 0;
+    char **subjects = NULL;
+    size_t n = 0, cap = 0;
+
+    pthread_mutex_unlock(&rt->mu);
+    smile_err_clear(&err);
+    if (store_query_int64(rt->db, sql_max, &max, &err) == SMILE_OK && max > seen &&
+        store_prepare(rt->db, sql_subj, &st, &err) == SMILE_OK) {
+        store_stmt_bind_int64(st, 1, seen);
+        store_stmt_bind_int64(st, 2, max);
+        while (store_stmt_step(st, &err) == STORE_ROW) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                subjects = xrealloc(subjects, cap * sizeof(*subjects));
+            }
+            subjects[n++] = xstrdup(store_stmt_text(st, 0));
+        }
+        store_stmt_reset(st);
+    }
+    pthread_mutex_lock(&rt->mu);
+    for (size_t i = 0; i < n; i++) {
+        set_add(rt, subjects[i]);
+        free(subjects[i]);
+    }
+    free(subjects);
+    if (n > 0) {
+        log_info("msg=\"runtime found events of other processes\" subjects=%zu upto=%lld", n,
+                 (long long)max);
+        if (max > rt->seen)
+            rt->seen = max;
+    }
+}
+
 static void *
 worker(void *arg)
 {
@@ -164,8 +209,14 @@ worker(void *arg)
         uint64_t nerr = 0;
         int rc;
 
-        while (rt->fifo_n == 0 && !rt->stop)
-            pthread_cond_wait(&rt->cv, &rt->mu);
+        while (rt->fifo_n == 0 && !rt->stop) {
+            struct timespec ts;
+
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            if (pthread_cond_timedwait(&rt->cv, &rt->mu, &ts) != 0 && rt->fifo_n == 0 && !rt->stop)
+                poll_foreign(rt);
+        }
         if (rt->fifo_n == 0 && rt->stop)
             break;
         /* Take up to BATCH_MAX subjects; remove them from the set so that an event arriving

@@ -53,6 +53,34 @@ class TestImportQueueLog(unittest.TestCase):
     def count(self, where="1=1"):
         return self.srv.sql("select count(*) as n from events where " + where)[0]["n"]
 
+    def test_running_server_measures_imported_calls(self):
+        # The import is another process: the server hears of its events by looking for
+        # event ids beyond the newest it saw (once a second when idle), then measures them.
+        self.srv.start()
+        try:
+            self.srv.add_user("sup", "supervisor")
+            c = self.srv.client(token=self.srv.token("sup", "kpi:read"))
+            write(self.path, EXAMPLE1 + EXAMPLE2)
+            self.imp()
+
+            def answer_steps():
+                st, _, body = c.get("/api/v1/measurements?step=answer&limit=50")
+                self.assertEqual(st, 200, body)
+                got = {m["subject"]: m for m in body["items"]}
+                return got if len(got) == 2 else None
+
+            got = wait_for(answer_steps, timeout=20)
+            self.assertIsNotNone(got, "no measurements of the imported calls")
+            # Example 1: ENTERQUEUE 1717392000 → CONNECT 1717392027: waited 27 s; 3 rings in
+            # China = 15 s → breached, 27,000 ms elapsed against a 15,000 ms target.
+            m1 = got["call:1717391993.1042"]
+            self.assertEqual((m1["result"], m1["elapsed_ms"], m1["target_ms"]),
+                             ("breached", 27000, 15000))
+            # Example 2: abandoned after 31 s (> 15 s standard) → breached, not a short abandon.
+            self.assertEqual(got["call:1717393488.1101"]["result"], "breached")
+        finally:
+            self.srv.stop()
+
     def test_import_and_reimport_changes_nothing(self):
         write(self.path, EXAMPLE1 + EXAMPLE2 + ["1717393600|NONE|NONE|NONE|QUEUESTART|",
                                                 "1717393601|x|q|a|MYSURVEY|5|of 5"])
