@@ -13,6 +13,7 @@
 struct store_pool;
 struct ledger;
 struct runtime;
+struct scheduler;
 
 enum api_role {
     API_ROLE_AGENT = 1 << 0,
@@ -59,8 +60,9 @@ struct api_app {
     struct config *cfg;
     struct store_pool *pool;
     const char *db_path;
-    struct ledger *ledger;   /* the event ledger (group-commit writer), owned by serve */
-    struct runtime *runtime; /* the process runtime (worker folding subjects), owned by serve */
+    struct ledger *ledger;       /* the event ledger (group-commit writer), owned by serve */
+    struct runtime *runtime;     /* the process runtime (worker folding subjects), owned by serve */
+    struct scheduler *scheduler; /* fires sla.* events; owned by serve */
     int64_t started_ms;
 };
 const struct api_app *api_app(void);

@@ -9,6 +9,8 @@
 
 #include "ledger/ledger.h"
 #include "intake/intake.h"
+#include "runtime/runtime.h"
+#include "scheduler/scheduler.h"
 #include "store/store.h"
 
 extern const struct {
@@ -57,6 +59,43 @@ api_metrics(struct http_request *req)
         ledger_metrics_render(api_app()->ledger, &req->out);
     if (ami_client_active())
         ami_client_metrics_render(ami_client_active(), &req->out);
+    if (api_app()->runtime) {
+        struct runtime_status rs;
+
+        runtime_status(api_app()->runtime, &rs);
+        buf_printf(&req->out,
+                   "# HELP smile_runtime_pending_subjects Subjects queued or being folded.\n"
+                   "# TYPE smile_runtime_pending_subjects gauge\n"
+                   "smile_runtime_pending_subjects %zu\n"
+                   "# HELP smile_runtime_lag_events Committed events not yet folded.\n"
+                   "# TYPE smile_runtime_lag_events gauge\n"
+                   "smile_runtime_lag_events %lld\n"
+                   "# HELP smile_runtime_folds_total Subjects folded since start.\n"
+                   "# TYPE smile_runtime_folds_total counter\n"
+                   "smile_runtime_folds_total %llu\n"
+                   "# HELP smile_runtime_errors_total Folds that failed.\n"
+                   "# TYPE smile_runtime_errors_total counter\n"
+                   "smile_runtime_errors_total %llu\n",
+                   rs.pending, (long long)(rs.last_event_id_seen - rs.last_event_id_folded),
+                   (unsigned long long)rs.folds, (unsigned long long)rs.errors);
+    }
+    if (api_app()->scheduler) {
+        struct scheduler_stats ss;
+
+        scheduler_stats(api_app()->scheduler, &ss);
+        buf_printf(&req->out,
+                   "# HELP smile_scheduler_fired_total Deadlines handled.\n"
+                   "# TYPE smile_scheduler_fired_total counter\n"
+                   "smile_scheduler_fired_total %llu\n"
+                   "# HELP smile_scheduler_events_created_total sla.* events appended.\n"
+                   "# TYPE smile_scheduler_events_created_total counter\n"
+                   "smile_scheduler_events_created_total %llu\n"
+                   "# HELP smile_scheduler_max_late_seconds The latest fire after its due time.\n"
+                   "# TYPE smile_scheduler_max_late_seconds gauge\n"
+                   "smile_scheduler_max_late_seconds %.3f\n",
+                   (unsigned long long)ss.fired, (unsigned long long)ss.created,
+                   (double)ss.max_late_ms / 1000.0);
+    }
 }
 
 void

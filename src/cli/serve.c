@@ -153,6 +153,7 @@ cli_serve(int argc, char **argv)
     app.db_path = config_str(&cfg, CFG_DB);
     app.ledger = ledger;
     app.runtime = runtime;
+    app.scheduler = sched;
     app.started_ms = time_now_ms();
     if (api_start(&app, &srv, &err) != SMILE_OK) {
         fprintf(stderr, "smile: %s\n", err.msg);

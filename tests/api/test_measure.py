@@ -444,6 +444,14 @@ class TestScheduler(unittest.TestCase):
         wait_folded(self.srv, self.adm)
         time.sleep(1.2)
         self.assertEqual(len(self.sla("quick:1")), 2)
+        # /metrics: the two deadlines fired, each created its event, nothing is left to fold.
+        _, _, text = self.srv.client().get("/metrics")
+        m = dict(l.rsplit(" ", 1) for l in text.splitlines() if l and not l.startswith("#"))
+        self.assertEqual(int(m["smile_scheduler_fired_total"]), 2)
+        self.assertEqual(int(m["smile_scheduler_events_created_total"]), 2)
+        self.assertLessEqual(float(m["smile_scheduler_max_late_seconds"]), 1.0)
+        self.assertEqual(int(m["smile_runtime_lag_events"]), 0)
+        self.assertEqual(int(m["smile_runtime_errors_total"]), 0)
 
     def test_done_in_time_fires_warning_only(self):
         t0 = int(time.time() * 1000) + 200
