@@ -7,6 +7,7 @@
  * and calendar/ → render.
  */
 #include "api/api.h"
+#include "api/documents.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -24,99 +25,28 @@ time_json(int64_t ms)
     return json_string(b);
 }
 
-static void
-reply_page(struct http_request *req, json_t *items, int64_t next)
-{
-    char c[24];
-    snprintf(c, sizeof(c), "%lld", (long long)next);
-    http_reply_json(req, 200,
-                    json_pack("{s:o, s:o}", "items", items, "next_cursor",
-                              next ? json_string(c) : json_null()));
-}
-
 void
 api_calendars_list(struct http_request *req)
 {
-    struct smile_err err;
-    json_t *items = NULL;
-    int64_t after = 0, next = 0;
-    int limit;
-
-    smile_err_clear(&err);
-    if (!api_query_limit(req, &limit) || !api_query_cursor(req, &after))
-        return;
-    if (runtime_calendar_list(req->db, after, limit, &items, &next, &err) != SMILE_OK) {
-        json_decref(items);
-        http_reply_problem(req, &err);
-        return;
-    }
-    reply_page(req, items, next);
-}
-
-static void
-reply_record(struct http_request *req, int status, json_t *rec)
-{
-    api_etag(req, json_integer_value(json_object_get(rec, "version")));
-    http_reply_json(req, status, rec);
+    api_doc_list(req, runtime_calendar_list);
 }
 
 void
 api_calendars_get(struct http_request *req)
 {
-    struct smile_err err;
-    json_t *rec;
-    int64_t id;
-
-    smile_err_clear(&err);
-    if (!api_param_id(req, 0, &id))
-        return;
-    if (runtime_calendar_get(req->db, id, &rec, NULL, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    reply_record(req, 200, rec);
+    api_doc_get(req, runtime_calendar_get);
 }
 
 void
 api_calendars_create(struct http_request *req)
 {
-    struct smile_err err;
-    json_t *body = NULL, *rec = NULL;
-    char loc[64];
-
-    smile_err_clear(&err);
-    if (http_body_json(req, &body, &err) != SMILE_OK ||
-        runtime_calendar_create(req->db, body, time_now_ms(), &rec, &err) != SMILE_OK) {
-        json_decref(body);
-        http_reply_problem(req, &err);
-        return;
-    }
-    json_decref(body);
-    snprintf(loc, sizeof(loc), "/api/v1/calendars/%lld",
-             (long long)json_integer_value(json_object_get(rec, "id")));
-    http_response_header(req, "Location", loc);
-    reply_record(req, 201, rec);
+    api_doc_create(req, runtime_calendar_create, "/api/v1/calendars");
 }
 
 void
 api_calendars_patch(struct http_request *req)
 {
-    struct smile_err err;
-    json_t *body = NULL, *rec = NULL;
-    int64_t id, expect;
-
-    smile_err_clear(&err);
-    if (!api_param_id(req, 0, &id) || !api_if_match_version(req, &expect))
-        return;
-    if (http_body_json(req, &body, &err) != SMILE_OK ||
-        runtime_calendar_replace(req->db, id, expect, body, time_now_ms(), &rec, &err) !=
-            SMILE_OK) {
-        json_decref(body);
-        http_reply_problem(req, &err);
-        return;
-    }
-    json_decref(body);
-    reply_record(req, 200, rec);
+    api_doc_replace(req, runtime_calendar_replace);
 }
 
 void
@@ -166,7 +96,7 @@ api_calendars_holidays(struct http_request *req)
         http_reply_problem(req, &err);
         return;
     }
-    reply_record(req, 200, rec);
+    api_doc_reply(req, 200, rec);
 }
 
 /* Reads a required RFC 3339 query parameter into *out; adds a field error otherwise. */
