@@ -10,16 +10,6 @@
 #include "api/api.h"
 #include "crm/crm.h"
 
-struct ledger;
-
-/*
- * Connects CRM case events to the ledger (api/crm_events.c): every event is appended
- * with ledger_append_in_tx() in the CRM change's transaction and, once that commits,
- * passed to ledger_notify(l). Call once at start-up after ledger_open(), before serving.
- * l NULL appends without notifying (tests). crm_event_sink_set(NULL, NULL, NULL) undoes it.
- */
-void api_crm_events_wire(struct ledger *l);
-
 /* Generic handlers (api/records.c). */
 void api_record_list(struct http_request *req, const struct crm_resource *r);
 void api_record_create(struct http_request *req, const struct crm_resource *r);

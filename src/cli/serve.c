@@ -182,7 +182,7 @@ cli_serve(int argc, char **argv)
     rc = 0;
     log_info("msg=stopped");
 out:
-    runtime_crm_sink_install(NULL);
+    runtime_crm_sink_uninstall();
     if (runtime)
         runtime_on_due(runtime, NULL, NULL); /* no more wake-ups of the scheduler */
     scheduler_close(sched);                  /* stops appending */

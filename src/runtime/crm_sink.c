@@ -204,5 +204,14 @@ runtime_crm_sink_install(struct ledger *l)
     pthread_mutex_lock(&mu);
     the_ledger = l;
     pthread_mutex_unlock(&mu);
-    crm_event_sink_set(l ? sink : NULL, l ? done : NULL, NULL);
+    crm_event_sink_set(sink, done, NULL);
+}
+
+void
+runtime_crm_sink_uninstall(void)
+{
+    crm_event_sink_set(NULL, NULL, NULL);
+    pthread_mutex_lock(&mu);
+    the_ledger = NULL;
+    pthread_mutex_unlock(&mu);
 }

@@ -84,9 +84,12 @@ void runtime_deadline_source_id(int64_t process_id, const char *subject, const c
  * Registers the CRM event sink (crm_event_sink_set): case actions append their case.* events
  * with ledger_append_in_tx() inside the CRM's transaction — with the processes' field names
  * added (data.type, data.assignee and data.team by name, data.by) — and, after COMMIT, hand
- * them to ledger_notify() so the runtime folds them. NULL unregisters. (crm_sink.c)
+ * them to ledger_notify() so the runtime folds them; with l NULL (tests, tools) the events
+ * are appended and nobody is notified. (crm_sink.c)
  */
 void runtime_crm_sink_install(struct ledger *l);
+/* Stops CRM actions from emitting events (shutdown). */
+void runtime_crm_sink_uninstall(void);
 
 /* The live worker ------------------------------------------------------------------------ */
 

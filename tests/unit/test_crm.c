@@ -16,6 +16,7 @@
 #include "api/api_crm.h"
 #include "crm/crm.h"
 #include "http/http.h"
+#include "runtime/runtime.h"
 #include "store/store.h"
 
 static void
@@ -597,7 +598,7 @@ test_events_reach_the_ledger(void **state)
                          .request_id = "t",
                          .address = "",
                          .now_ms = INT64_C(1795942800000)};
-    api_crm_events_wire(NULL);
+    runtime_crm_sink_install(NULL); /* append in the transaction; no server to notify */
     body = json_pack("{s:s, s:s}", "kind", "company", "name", "翠湖物业");
     assert_int_equal(crm_record_create(&c, &crm_customers, body, &cust, &out, &err), SMILE_OK);
     json_decref(body);
@@ -645,7 +646,7 @@ test_events_reach_the_ledger(void **state)
     assert_int_equal(store_stmt_step(st, &err), STORE_DONE);
     store_stmt_reset(st);
 
-    crm_event_sink_set(NULL, NULL, NULL);
+    runtime_crm_sink_uninstall();
     store_close(db);
     unlink(path);
     {
