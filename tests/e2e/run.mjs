@@ -599,6 +599,10 @@ test('search box: type, arrow, Enter opens the customer', async ({ page }) => {
   await signIn(page, users.agent);
   const c = await makeCustomer(page, 4);
   await page.goto('/app/customers');
+  // Wait for the shell (and its key handler) before typing: pressing right after goto
+  // raced the first render on a busy machine.
+  await page.waitForSelector('#search');
+  await page.waitForLoadState('networkidle');
   await page.keyboard.press('/');
   eq(await page.evaluate(() => document.activeElement?.id), 'search', '/ focuses search');
   await page.keyboard.type('Test 4');
