@@ -339,8 +339,8 @@ http_server_start(const struct http_server_config *cfg, struct http_server **out
         (unsigned)(cfg->threads > 0 ? cfg->threads : 2), MHD_OPTION_CONNECTION_LIMIT,
         cfg->conn_limit ? cfg->conn_limit : 1024u, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         cfg->per_ip_limit, MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s ? cfg->timeout_s : 30u,
-        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+        MHD_OPTION_END);
     if (s->d == NULL) {
         free(s);
         return smile_err_set(err, SMILE_EIO, "cannot listen on %s (address in use?)", cfg->listen);
@@ -377,9 +377,9 @@ http_server_stop(struct http_server *s, int drain_ms)
 
     if (s == NULL)
         return;
+    /* The listening socket is ours to close, but only after MHD_stop_daemon(): its epoll
+     * threads still remove it from their sets while stopping. */
     fd = MHD_quiesce_daemon(s->d);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
     /* In-flight counts requests not yet completed, including idle keep-alive ones that
      * have not started; wait for the busy ones only up to drain_ms. */
     for (int waited = 0; waited < drain_ms && atomic_load(&s->inflight) > 0; waited += 10)
@@ -395,6 +395,8 @@ http_server_stop(struct http_server *s, int drain_ms)
     for (int waited = 0; waited < 1000 && atomic_load(&s->inflight) > 0; waited += 10)
         usleep(10000);
     MHD_stop_daemon(s->d);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s->workers);
