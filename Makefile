@@ -2,10 +2,14 @@
 # packages, as root), build, and run the service or every test.
 
 BUILD_DEPS := gcc pkg-config meson ninja-build libmicrohttpd-dev libjansson-dev \
-	libsqlite3-dev libsodium-dev libinih-dev libcmocka-dev zlib1g-dev tzdata ca-certificates
+	libsqlite3-dev libsodium-dev libinih-dev libcmocka-dev zlib1g-dev tzdata ca-certificates \
+	libcurl4-openssl-dev libgmime-3.0-dev libcsv-dev libxlsxwriter-dev
 # Browser tests: Debian's Chromium driven by playwright-core (never a downloaded browser),
 # and a CJK font so Chinese pages render (and screenshot) as text, not boxes.
-TEST_DEPS := $(BUILD_DEPS) python3 clang-format sqlite3 chromium fonts-wqy-microhei
+# Mail tests run a real Dovecot IMAP server and an aiosmtpd SMTP receiver; XLSX exports are
+# read back with openpyxl.
+TEST_DEPS := $(BUILD_DEPS) python3 clang-format sqlite3 chromium fonts-wqy-microhei \
+	dovecot-imapd python3-aiosmtpd python3-openpyxl
 BENCH_DEPS := $(BUILD_DEPS) wrk python3
 FUZZ_DEPS := $(BUILD_DEPS) clang
 

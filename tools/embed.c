@@ -1,11 +1,27 @@
 /*
  * embed.c — build tool: turns files into a C source with one byte array per file and a
  * table of {name, data, size}, so that SQL migrations (and later web assets) are part of
- * the binary. Usage: embed OUT.c SYMBOL FILE...  Names are the files' base names.
+ * the binary. Usage: embed OUT.c SYMBOL FILE...  Names are the files' base names; the table
+ * is sorted by name, so numbered migrations come out in order whatever order the build lists
+ * them in.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static const char *
+base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    return slash ? slash + 1 : path;
+}
+
+static int
+by_base_name(const void *a, const void *b)
+{
+    return strcmp(base_name(*(char *const *)a), base_name(*(char *const *)b));
+}
 
 int
 main(int argc, char **argv)
@@ -16,6 +32,7 @@ main(int argc, char **argv)
         fprintf(stderr, "usage: embed OUT.c SYMBOL FILE...\n");
         return 2;
     }
+    qsort(argv + 3, (size_t)(argc - 3), sizeof argv[0], by_base_name);
     out = fopen(argv[1], "w");
     if (out == NULL) {
         perror(argv[1]);
@@ -44,11 +61,10 @@ main(int argc, char **argv)
             "%s[] = {\n",
             argv[2]);
     for (int i = 3; i < argc; i++) {
-        const char *base = strrchr(argv[i], '/');
+        const char *base = base_name(argv[i]);
         FILE *in = fopen(argv[i], "rb");
         long size;
 
-        base = base ? base + 1 : argv[i];
         fseek(in, 0, SEEK_END);
         size = ftell(in);
         fclose(in);

@@ -564,6 +564,17 @@ store_migrate(struct store *s, struct smile_err *err)
                              "database schema version %d is newer than this binary's %d; "
                              "upgrade smile before using this database",
                              have, want);
+    /* Migration N is the file named NNNN_*.sql (tools/embed.c sorts by name): a gap or a
+     * duplicate number in the build would silently renumber every later migration. */
+    for (int i = 0; i < want; i++) {
+        char want_prefix[16];
+
+        snprintf(want_prefix, sizeof(want_prefix), "%04d_", i + 1);
+        if (strncmp(store_sqlite_migrations[i].name, want_prefix, 5) != 0)
+            return smile_err_set(err, SMILE_EINTERNAL,
+                                 "built-in migration %d is named %s; expected %s*.sql", i + 1,
+                                 store_sqlite_migrations[i].name, want_prefix);
+    }
     for (int i = have; i < want; i++) {
         char *sql = xstrndup((const char *)store_sqlite_migrations[i].data,
                              store_sqlite_migrations[i].size);
