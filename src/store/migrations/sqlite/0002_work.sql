@@ -1,0 +1,2 @@
+-- 0002_work.sql — reserved for the work part (filled by its own change).
+SELECT 1;
