@@ -86,6 +86,15 @@ int store_begin(struct store *s, struct smile_err *err);
 int store_commit(struct store *s, struct smile_err *err);
 void store_rollback(struct store *s);
 bool store_in_tx(struct store *s);
+/*
+ * A read snapshot: the statements run until store_read_end() see one consistent state of
+ * the database and share one WAL read lock instead of taking one each (a GET that checks
+ * the session, reads a record and its children took three). store_begin() ends an open
+ * snapshot first, so a handler may still write. Only reads may run on the connection while
+ * it is open. store_read_begin() is a no-op inside a transaction; SMILE_EDB if BEGIN fails.
+ */
+int store_read_begin(struct store *s);
+void store_read_end(struct store *s);
 /* Rows changed by the last INSERT/UPDATE/DELETE on this connection. */
 int64_t store_changes(struct store *s);
 

@@ -74,6 +74,7 @@ struct store {
     struct store_group *group; /* set for pooled connections */
     struct store *tx;          /* the writer, while this connection is in a group tx */
     uint64_t tx_gen;
+    bool read_tx; /* a store_read_begin() snapshot is open on db */
 };
 
 static int
@@ -387,11 +388,36 @@ group_commit(struct store_group *g)
 }
 
 int
+store_read_begin(struct store *s)
+{
+    if (s->in_tx || s->read_tx)
+        return SMILE_OK;
+    if (sqlite3_exec(s->db, "BEGIN DEFERRED", NULL, NULL, NULL) != SQLITE_OK)
+        return SMILE_EDB;
+    s->read_tx = true;
+    return SMILE_OK;
+}
+
+void
+store_read_end(struct store *s)
+{
+    if (!s->read_tx)
+        return;
+    /* Only reads ran (writes end the snapshot first), so COMMIT cannot fail for lack of
+     * disk; if it does anyway, ROLLBACK leaves the connection clean for the next user. */
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK &&
+        !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->read_tx = false;
+}
+
+int
 store_begin(struct store *s, struct smile_err *err)
 {
     struct store_group *g = s->group;
     int rc;
 
+    store_read_end(s);
     if (g == NULL) {
         rc = store_exec(s, "BEGIN IMMEDIATE", err);
         if (rc == SMILE_OK)
@@ -738,6 +764,7 @@ store_pool_acquire(struct store_pool *p)
 void
 store_pool_release(struct store_pool *p, struct store *s)
 {
+    store_read_end(s);
     if (store_in_tx(s))
         store_rollback(s);
     pthread_mutex_lock(&p->mu);
