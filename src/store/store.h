@@ -113,5 +113,12 @@ void store_pool_close(struct store_pool *p);
 /* Blocks until a connection is free. */
 struct store *store_pool_acquire(struct store_pool *p);
 void store_pool_release(struct store_pool *p, struct store *s);
+/*
+ * Opens a connection of the caller's own (not lent out by acquire) that writes through p's
+ * group like the pooled ones, so that a background worker's transactions share the
+ * requests' group commits — one fsync for both — instead of fighting them for SQLite's file
+ * lock. Close it with store_close() before store_pool_close(p).
+ */
+int store_pool_open_member(struct store_pool *p, struct store **out, struct smile_err *err);
 
 #endif
