@@ -134,7 +134,8 @@ cli_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* The ledger's committer thread starts with the signals blocked too. */
-    if (ledger_open(config_str(&cfg, CFG_DB), NULL, &ledger, &err) != SMILE_OK) {
+    if (ledger_open(config_str(&cfg, CFG_DB), &(struct ledger_options){.pool = pool}, &ledger,
+                    &err) != SMILE_OK) {
         fprintf(stderr, "smile: %s\n", err.msg);
         goto out;
     }
