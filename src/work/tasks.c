@@ -1,0 +1,222 @@
+/*
+ * tasks.c — the task inbox: every open clock (a measurement running or paused) charged to
+ * a person or a team, with its process, step (title in English and Chinese, the CRM
+ * function that completes it), subject, case, customer, holder, deadline and the time
+ * left in the step's own clock (business ms with the process's calendar, or wall ms),
+ * negative once breached, plus warned / breached flags. Read from the runtime's tables
+ * through partial indexes on open clocks (0002_work.sql); sorted in memory by time left,
+ * since time left depends on each process's calendar. Paging is by offset (the cursor).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calendar/calendar.h"
+#include "store/store.h"
+#include "work/work_int.h"
+
+#define T_COLS                                                                                     \
+    "SELECT m.id, m.process_id, m.version, m.step_key, m.subject, m.started_at, m.deadline_at,"    \
+    " m.elapsed_ms, m.target_ms, m.result, m.state, m.charged_actor, m.charged_team, p.name,"      \
+    " k.id, cu.id, cu.name,"                                                                       \
+    " EXISTS (SELECT 1 FROM deadlines d WHERE d.measurement_id = m.id AND d.kind = 'warning'"      \
+    " AND d.due_at <= $1) OR EXISTS (SELECT 1 FROM measurement_log l"                              \
+    " WHERE l.measurement_id = m.id AND l.kind = 'warn')"                                          \
+    " FROM measurements m LEFT JOIN processes p ON p.id = m.process_id"                            \
+    " LEFT JOIN cases k ON substr(m.subject, 1, 5) = 'case:'"                                      \
+    " AND k.id = CAST(substr(m.subject, 6) AS INTEGER) AND k.deleted_at IS NULL"                   \
+    " LEFT JOIN customers cu ON cu.id = coalesce(k.customer_id, CASE WHEN m.customer GLOB"         \
+    " '[0-9]*' AND length(m.customer) < 16 THEN CAST(m.customer AS INTEGER) END)"                  \
+    " AND cu.deleted_at IS NULL"
+#define T_DUE " AND ($3 IS NULL OR m.deadline_at < $3)"
+
+/* One variant per shape, each able to use an index (store caches by SQL address). */
+static const char sql_actor[] =
+    T_COLS " WHERE m.charged_actor = $2" T_DUE " AND ($4 IS NULL OR m.charged_team = $4)"
+           " AND m.state IN ('running', 'paused')";
+static const char sql_team[] =
+    T_COLS " WHERE m.charged_team = $2" T_DUE " AND m.state IN ('running', 'paused')";
+static const char sql_scope[] = T_COLS " WHERE (m.charged_actor = $2 OR m.charged_team = $3)"
+                                       " AND ($4 IS NULL OR m.deadline_at < $4)"
+                                       " AND m.state IN ('running', 'paused')";
+static const char sql_all[] = T_COLS " WHERE (m.charged_actor IS NOT NULL OR"
+                                     " m.charged_team IS NOT NULL) AND $2 IS NULL" T_DUE
+                                     " AND m.state IN ('running', 'paused')";
+
+struct task {
+    int64_t id, left;
+    json_t *j;
+};
+
+static int
+task_cmp(const void *a, const void *b)
+{
+    const struct task *x = a, *y = b;
+
+    if (x->left != y->left)
+        return x->left < y->left ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static json_t *
+time_or_null(struct store_stmt *st, int col)
+{
+    char b[TIME_RFC3339_LEN + 1];
+
+    if (store_stmt_is_null(st, col))
+        return json_null();
+    time_format_rfc3339(store_stmt_int64(st, col), b);
+    return json_string(b);
+}
+
+static json_t *
+text_or_null(struct store_stmt *st, int col)
+{
+    const char *t = store_stmt_text(st, col);
+    return t ? json_string(t) : json_null();
+}
+
+int
+work_tasks_list(struct store *s, const struct work_task_query *q, json_t **out,
+                struct smile_err *err)
+{
+    const char *sql;
+    struct work_defs *d;
+    struct store_stmt *st;
+    struct task *t = NULL;
+    size_t n = 0, cap = 0;
+    json_t *items;
+    int rc;
+
+    *out = NULL;
+    if ((d = work_defs_get(s, err)) == NULL)
+        return err->code ? err->code : SMILE_EDB;
+    if (q->actor)
+        sql = sql_actor;
+    else if (q->team)
+        sql = sql_team;
+    else if (q->scope_user)
+        sql = sql_scope;
+    else
+        sql = sql_all;
+    if ((rc = store_prepare(s, sql, &st, err)) != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, q->now);
+    if (sql == sql_actor) {
+        store_stmt_bind_text(st, 2, q->actor, -1);
+        store_stmt_bind_text(st, 4, q->team, -1);
+    } else if (sql == sql_team) {
+        store_stmt_bind_text(st, 2, q->team, -1);
+    } else if (sql == sql_scope) {
+        store_stmt_bind_text(st, 2, q->scope_user, -1);
+        store_stmt_bind_text(st, 3, q->scope_team ? q->scope_team : "", -1);
+    } else {
+        store_stmt_bind_null(st, 2);
+    }
+    {
+        int due = sql == sql_scope ? 4 : 3;
+        if (q->has_due_before)
+            store_stmt_bind_int64(st, due, q->due_before);
+        else
+            store_stmt_bind_null(st, due);
+    }
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+        int64_t pid = store_stmt_int64(st, 1);
+        int ver = (int)store_stmt_int64(st, 2);
+        const char *key = store_stmt_text(st, 3), *result = store_stmt_text(st, 9);
+        const char *state = store_stmt_text(st, 10);
+        bool paused = state && strcmp(state, "paused") == 0, has_dl = !store_stmt_is_null(st, 6);
+        int64_t dl = store_stmt_int64(st, 6), left;
+        bool breached, warned = store_stmt_int64(st, 17) != 0;
+        const struct work_version *v = NULL;
+        struct smile_err e2;
+        json_t *j, *title, *cust = json_null();
+        const char *fn = NULL;
+        int k = -1;
+        char *keyc = xstrdup(key ? key : "");
+
+        smile_err_clear(&e2);
+        /* Runs at most one query per version ever seen by this thread; st stays valid. */
+        v = work_defs_version(d, s, pid, ver, &e2);
+        if (v && v->p)
+            k = engine_process_step_find(v->p, keyc);
+        if (paused || !has_dl) {
+            left = store_stmt_int64(st, 8) - store_stmt_int64(st, 7);
+        } else if (k >= 0 && v->business[k] && v->cal) {
+            left = calendar_diff(v->cal, q->now, dl);
+        } else {
+            left = dl - q->now;
+        }
+        breached =
+            (result && strcmp(result, "breached") == 0) || (!paused && has_dl && dl < q->now);
+        if (breached)
+            warned = true;
+        if (q->state && ((strcmp(q->state, "breached") == 0 && !breached) ||
+                         (strcmp(q->state, "warned") == 0 && (!warned || breached)))) {
+            free(keyc);
+            continue;
+        }
+        if (k >= 0) {
+            fn = engine_process_step_function(v->p, (size_t)k);
+            title =
+                json_pack("{s:s?, s:s?}", "en", engine_process_step_title(v->p, (size_t)k, "en"),
+                          "zh", engine_process_step_title(v->p, (size_t)k, "zh"));
+        } else {
+            title = json_pack("{s:s, s:s}", "en", keyc, "zh", keyc);
+        }
+        if (!store_stmt_is_null(st, 15))
+            cust = json_pack("{s:I, s:o}", "id", (json_int_t)store_stmt_int64(st, 15), "name",
+                             text_or_null(st, 16));
+        j = json_object();
+        json_object_set_new(j, "id", json_integer(store_stmt_int64(st, 0)));
+        json_object_set_new(
+            j, "process",
+            json_pack("{s:I, s:o}", "id", (json_int_t)pid, "name", text_or_null(st, 13)));
+        json_object_set_new(j, "step", json_pack("{s:s, s:o}", "key", keyc, "title", title));
+        json_object_set_new(j, "function", fn ? json_string(fn) : json_null());
+        json_object_set_new(j, "subject", text_or_null(st, 4));
+        json_object_set_new(j, "case_id",
+                            store_stmt_is_null(st, 14) ? json_null()
+                                                       : json_integer(store_stmt_int64(st, 14)));
+        json_object_set_new(j, "customer", cust);
+        json_object_set_new(j, "assignee", text_or_null(st, 11));
+        json_object_set_new(j, "team", text_or_null(st, 12));
+        json_object_set_new(j, "started_at", time_or_null(st, 5));
+        json_object_set_new(j, "deadline_at", time_or_null(st, 6));
+        json_object_set_new(j, "time_left_ms", json_integer(left));
+        json_object_set_new(j, "paused", json_boolean(paused));
+        json_object_set_new(j, "warned", json_boolean(warned));
+        json_object_set_new(j, "breached", json_boolean(breached));
+        free(keyc);
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            t = xrealloc(t, cap * sizeof(*t));
+        }
+        t[n++] = (struct task){store_stmt_int64(st, 0), left, j};
+    }
+    store_stmt_reset(st);
+    if (rc != STORE_DONE) {
+        for (size_t i = 0; i < n; i++)
+            json_decref(t[i].j);
+        free(t);
+        return err->code ? err->code : SMILE_EDB;
+    }
+    if (n > 1)
+        qsort(t, n, sizeof(*t), task_cmp);
+    items = json_array();
+    for (size_t i = 0; i < n; i++) {
+        if ((int64_t)i >= q->offset && (int64_t)i < q->offset + q->limit)
+            json_array_append(items, t[i].j);
+        json_decref(t[i].j);
+    }
+    free(t);
+    {
+        char c[24];
+        bool more = q->offset + q->limit < (int64_t)n;
+        snprintf(c, sizeof(c), "%" PRId64, q->offset + q->limit);
+        *out = json_pack("{s:o, s:o}", "items", items, "next_cursor",
+                         more ? json_string(c) : json_null());
+    }
+    return SMILE_OK;
+}
