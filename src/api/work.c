@@ -130,6 +130,11 @@ api_presence_put(struct http_request *req)
     smile_err_clear(&err);
     if (!api_param_id(req, 0, &id))
         return;
+    if (work_user_get(req->db, id, time_now_ms(), &out, &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    json_decref(out);
     if (id != req->auth.user_id && !is_sup(req)) {
         http_reply_error(req, SMILE_EPERM, "agents set their own presence only");
         return;
