@@ -20,9 +20,10 @@
     "SELECT m.id, m.process_id, m.version, m.step_key, m.subject, m.started_at, m.deadline_at,"    \
     " m.elapsed_ms, m.target_ms, m.result, m.state, m.charged_actor, m.charged_team, p.name,"      \
     " k.id, cu.id, cu.name,"                                                                       \
-    " EXISTS (SELECT 1 FROM deadlines d WHERE d.measurement_id = m.id AND d.kind = 'warning'"      \
-    " AND d.due_at <= $1) OR EXISTS (SELECT 1 FROM measurement_log l"                              \
-    " WHERE l.measurement_id = m.id AND l.kind = 'warn')"                                          \
+    " CASE WHEN m.state = 'running' THEN EXISTS (SELECT 1 FROM deadlines d"                        \
+    " WHERE d.measurement_id = m.id AND d.kind = 'warning' AND d.due_at <= $1)"                    \
+    " ELSE EXISTS (SELECT 1 FROM measurement_log l WHERE l.measurement_id = m.id"                  \
+    " AND l.kind = 'warn') END"                                                                    \
     " FROM measurements m LEFT JOIN processes p ON p.id = m.process_id"                            \
     " LEFT JOIN cases k ON substr(m.subject, 1, 5) = 'case:'"                                      \
     " AND k.id = CAST(substr(m.subject, 6) AS INTEGER) AND k.deleted_at IS NULL"                   \
@@ -148,8 +149,12 @@ work_tasks_list(struct store *s, const struct work_task_query *q, json_t **out,
         } else {
             left = dl - q->now;
         }
-        breached =
-            (result && strcmp(result, "breached") == 0) || (!paused && has_dl && dl < q->now);
+        /* A running clock is breached once its deadline has passed as of now (the stored
+         * result depends on when it was folded); a paused one keeps the result it had. */
+        if (!paused && has_dl)
+            breached = dl < q->now;
+        else
+            breached = result && strcmp(result, "breached") == 0;
         if (breached)
             warned = true;
         if (q->state && ((strcmp(q->state, "breached") == 0 && !breached) ||
