@@ -352,18 +352,30 @@ class TestRouting(unittest.TestCase):
         self.assertEqual(r["log"][0]["reason"], "no_skill_match")
 
     def test_4_shift_calendar(self):
-        # A shift calendar that never works: 7 days without intervals → ann counts as off.
-        st, _, b = self.adm.post("/api/v1/calendars", {
-            "name": "never", "document": {"time_zone": "Asia/Shanghai", "week": {}}})
-        if st != 201:
-            self.skipTest("calendar shape: %r" % (b,))
-        st, _, b = self.adm.req("PUT", "/api/v1/users/%d/skills" % self.ids["ann"],
-                                {"shift_calendar": "never"})
-        self.assertEqual(st, 200, b)
+        # Two shift calendars: "round-the-clock" (always open) and "never" (every day closed by
+        # an override-free empty week). Outside its shift a member counts as off.
+        for name, version in (("round-the-clock", {"always_open": True}),
+                              ("never", {"week": {}})):
+            version.update({"effective_from": "2020-01-01", "ring_ms": 5000})
+            st, _, b = self.adm.post("/api/v1/calendars", {
+                "name": name, "time_zone": "Asia/Shanghai", "versions": [version]})
+            self.assertEqual(st, 201, b)
+        self.assertEqual(self.adm.req("PUT", "/api/v1/teams/%d/routing" % self.team,
+                                      {"rule": "round_robin"}).status, 200)
+        for n, cal in (("ann", "never"), ("bob", "never"), ("cat", "round-the-clock")):
+            st, _, b = self.adm.req("PUT", "/api/v1/users/%d/skills" % self.ids[n],
+                                    {"shift_calendar": cal})
+            self.assertEqual(st, 200, b)
         st, _, b = self.adm.get("/api/v1/users/%d/presence" % self.ids["ann"])
         self.assertEqual((b["presence"], b["effective"], b["shift_calendar"]),
                          ("available", "off", "never"))
-        self.adm.req("PUT", "/api/v1/users/%d/skills" % self.ids["ann"], {"shift_calendar": None})
+        st, _, b = self.adm.get("/api/v1/users/%d/presence" % self.ids["cat"])
+        self.assertEqual(b["effective"], "available")
+        # ann and bob are off shift: every case goes to cat.
+        for _ in range(2):
+            self.assertEqual(self.name_of(self.open_case(self.team)["assignee_id"]), "cat")
+        for n in ("ann", "bob", "cat"):
+            self.adm.req("PUT", "/api/v1/users/%d/skills" % self.ids[n], {"shift_calendar": None})
 
     def test_5_out_of_order_on_timeline(self):
         self.adm.req("PUT", "/api/v1/teams/%d/routing" % self.team, {"rule": "manual"})
