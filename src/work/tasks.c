@@ -16,6 +16,7 @@
 #include "store/store.h"
 #include "work/work_int.h"
 
+#define T_OPEN " state IN ('running', 'paused')"
 #define T_COLS                                                                                     \
     "SELECT m.id, m.process_id, m.version, m.step_key, m.subject, m.started_at, m.deadline_at,"    \
     " m.elapsed_ms, m.target_ms, m.result, m.state, m.charged_actor, m.charged_team, p.name,"      \
@@ -23,27 +24,67 @@
     " CASE WHEN m.state = 'running' THEN EXISTS (SELECT 1 FROM deadlines d"                        \
     " WHERE d.measurement_id = m.id AND d.kind = 'warning' AND d.due_at <= $1)"                    \
     " ELSE EXISTS (SELECT 1 FROM measurement_log l WHERE l.measurement_id = m.id"                  \
-    " AND l.kind = 'warn') END"                                                                    \
+    " AND l.kind = 'warn') END, ku.username, kt.name"                                              \
     " FROM measurements m LEFT JOIN processes p ON p.id = m.process_id"                            \
     " LEFT JOIN cases k ON substr(m.subject, 1, 5) = 'case:'"                                      \
     " AND k.id = CAST(substr(m.subject, 6) AS INTEGER) AND k.deleted_at IS NULL"                   \
+    " LEFT JOIN users ku ON ku.id = k.assignee_id LEFT JOIN teams kt ON kt.id = k.team_id"         \
     " LEFT JOIN customers cu ON cu.id = coalesce(k.customer_id, CASE WHEN m.customer GLOB"         \
     " '[0-9]*' AND length(m.customer) < 16 THEN CAST(m.customer AS INTEGER) END)"                  \
-    " AND cu.deleted_at IS NULL"
-#define T_DUE " AND ($3 IS NULL OR m.deadline_at < $3)"
+    " AND cu.deleted_at IS NULL WHERE m." T_OPEN " AND ($2 IS NULL OR m.deadline_at < $2)"
+/* Open clocks of cases held by a user ($3) or a team ($4 / $3). */
+#define T_CASES_OF_USER(n)                                                                         \
+    " SELECT m2.id FROM cases k2 JOIN measurements m2 ON m2.subject = 'case:' || k2.id"            \
+    " AND m2." T_OPEN " WHERE k2.deleted_at IS NULL AND k2.assignee_id ="                          \
+    " (SELECT id FROM users WHERE username = $" n ")"
+#define T_CASES_OF_TEAM(n)                                                                         \
+    " SELECT m2.id FROM cases k2 JOIN measurements m2 ON m2.subject = 'case:' || k2.id"            \
+    " AND m2." T_OPEN " WHERE k2.deleted_at IS NULL AND k2.team_id ="                              \
+    " (SELECT id FROM teams WHERE name = $" n " AND deleted_at IS NULL)"
 
-/* One variant per shape, each able to use an index (store caches by SQL address). */
+/*
+ * One candidate query per shape, each able to use an index (the store caches statements by
+ * SQL address): clocks charged to the person / team, plus the open clocks of the cases the
+ * person / team holds now. The exact holder test is then made per row (holder()).
+ */
 static const char sql_actor[] =
-    T_COLS " WHERE m.charged_actor = $2" T_DUE " AND ($4 IS NULL OR m.charged_team = $4)"
-           " AND m.state IN ('running', 'paused')";
+    T_COLS " AND m.id IN (SELECT id FROM measurements WHERE charged_actor = $3 AND" T_OPEN
+           " UNION" T_CASES_OF_USER("3") ")";
 static const char sql_team[] =
-    T_COLS " WHERE m.charged_team = $2" T_DUE " AND m.state IN ('running', 'paused')";
-static const char sql_scope[] = T_COLS " WHERE (m.charged_actor = $2 OR m.charged_team = $3)"
-                                       " AND ($4 IS NULL OR m.deadline_at < $4)"
-                                       " AND m.state IN ('running', 'paused')";
-static const char sql_all[] = T_COLS " WHERE (m.charged_actor IS NOT NULL OR"
-                                     " m.charged_team IS NOT NULL) AND $2 IS NULL" T_DUE
-                                     " AND m.state IN ('running', 'paused')";
+    T_COLS " AND m.id IN (SELECT id FROM measurements WHERE charged_team = $3 AND" T_OPEN
+           " UNION" T_CASES_OF_TEAM("3") ")";
+static const char sql_scope[] =
+    T_COLS " AND m.id IN (SELECT id FROM measurements WHERE (charged_actor = $3 OR"
+           " charged_team = $4) AND" T_OPEN
+           " UNION" T_CASES_OF_USER("3") " UNION" T_CASES_OF_TEAM("4") ")";
+static const char sql_all[] = T_COLS;
+
+static bool
+same(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+/*
+ * Who holds an open clock now. On a live case the case row is the truth: a step charged
+ * to a person belongs to the case's assignee (a step charged by segments would otherwise
+ * stay with whoever held it longest), and every step to the case's team. Elsewhere (calls,
+ * e-mails, visits) the measurement's charged actor and team.
+ */
+static void
+holder(struct store_stmt *st, const char **actor, const char **team)
+{
+    bool on_case = !store_stmt_is_null(st, 14);
+
+    *actor = store_stmt_text(st, 11);
+    *team = store_stmt_text(st, 12);
+    if (on_case) {
+        if (*actor)
+            *actor = store_stmt_text(st, 18);
+        if (store_stmt_text(st, 19))
+            *team = store_stmt_text(st, 19);
+    }
+}
 
 struct task {
     int64_t id, left;
@@ -104,23 +145,17 @@ work_tasks_list(struct store *s, const struct work_task_query *q, json_t **out,
     if ((rc = store_prepare(s, sql, &st, err)) != SMILE_OK)
         return rc;
     store_stmt_bind_int64(st, 1, q->now);
-    if (sql == sql_actor) {
-        store_stmt_bind_text(st, 2, q->actor, -1);
-        store_stmt_bind_text(st, 4, q->team, -1);
-    } else if (sql == sql_team) {
-        store_stmt_bind_text(st, 2, q->team, -1);
-    } else if (sql == sql_scope) {
-        store_stmt_bind_text(st, 2, q->scope_user, -1);
-        store_stmt_bind_text(st, 3, q->scope_team ? q->scope_team : "", -1);
-    } else {
+    if (q->has_due_before)
+        store_stmt_bind_int64(st, 2, q->due_before);
+    else
         store_stmt_bind_null(st, 2);
-    }
-    {
-        int due = sql == sql_scope ? 4 : 3;
-        if (q->has_due_before)
-            store_stmt_bind_int64(st, due, q->due_before);
-        else
-            store_stmt_bind_null(st, due);
+    if (sql == sql_actor) {
+        store_stmt_bind_text(st, 3, q->actor, -1);
+    } else if (sql == sql_team) {
+        store_stmt_bind_text(st, 3, q->team, -1);
+    } else if (sql == sql_scope) {
+        store_stmt_bind_text(st, 3, q->scope_user, -1);
+        store_stmt_bind_text(st, 4, q->scope_team ? q->scope_team : "", -1);
     }
     while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
         int64_t pid = store_stmt_int64(st, 1);
@@ -133,10 +168,17 @@ work_tasks_list(struct store *s, const struct work_task_query *q, json_t **out,
         const struct work_version *v = NULL;
         struct smile_err e2;
         json_t *j, *title, *cust = json_null();
-        const char *fn = NULL;
+        const char *fn = NULL, *h_actor, *h_team;
         int k = -1;
         char *keyc = xstrdup(key ? key : "");
 
+        holder(st, &h_actor, &h_team);
+        if ((h_actor == NULL && h_team == NULL) || (q->actor && !same(h_actor, q->actor)) ||
+            (q->team && !same(h_team, q->team)) ||
+            (q->scope_user && !same(h_actor, q->scope_user) && !same(h_team, q->scope_team))) {
+            free(keyc);
+            continue;
+        }
         smile_err_clear(&e2);
         /* Runs at most one query per version ever seen by this thread; st stays valid. */
         v = work_defs_version(d, s, pid, ver, &e2);
@@ -185,8 +227,8 @@ work_tasks_list(struct store *s, const struct work_task_query *q, json_t **out,
                             store_stmt_is_null(st, 14) ? json_null()
                                                        : json_integer(store_stmt_int64(st, 14)));
         json_object_set_new(j, "customer", cust);
-        json_object_set_new(j, "assignee", text_or_null(st, 11));
-        json_object_set_new(j, "team", text_or_null(st, 12));
+        json_object_set_new(j, "assignee", h_actor ? json_string(h_actor) : json_null());
+        json_object_set_new(j, "team", h_team ? json_string(h_team) : json_null());
         json_object_set_new(j, "started_at", time_or_null(st, 5));
         json_object_set_new(j, "deadline_at", time_or_null(st, 6));
         json_object_set_new(j, "time_left_ms", json_integer(left));

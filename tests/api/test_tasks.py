@@ -296,6 +296,22 @@ class TestRouting(unittest.TestCase):
                                  {"assignee_id": self.ids["cat"]})
         self.assertEqual(st, 200, b)
         self.assertEqual(b["assignee_id"], self.ids["cat"])
+        # The inbox follows the case: its open steps are cat's now, no longer bob's (resolve,
+        # charged by segments, would otherwise stay with whoever held it longest).
+        wait_folded(self.srv, self.adm)
+        subj = "case:%d" % case
+        cat = self.srv.login("cat")
+        bob = self.srv.login("bob")
+        st, _, mine = cat.get("/api/v1/tasks?mine=1")
+        self.assertEqual(st, 200, mine)
+        steps = sorted(t["step"]["key"] for t in mine["items"] if t["subject"] == subj)
+        self.assertEqual(steps, ["first_reply", "resolve"])
+        for t in mine["items"]:
+            if t["subject"] == subj:
+                self.assertEqual((t["case_id"], t["assignee"], t["team"]),
+                                 (case, "cat", "complaints"))
+        st, _, mine = bob.get("/api/v1/tasks?mine=1")
+        self.assertEqual([t for t in mine["items"] if t["subject"] == subj], [])
 
     def test_2_nobody_available(self):
         st, _, b = self.adm.req("PUT", "/api/v1/teams/%d/routing" % self.team,
