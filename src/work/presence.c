@@ -81,6 +81,28 @@ work_user_get(struct store *s, int64_t id, int64_t now, json_t **out, struct smi
     return rc;
 }
 
+void
+work_users_decorate(struct store *s, json_t *users, int64_t now)
+{
+    size_t n = json_is_array(users) ? json_array_size(users) : 1;
+
+    for (size_t i = 0; i < n; i++) {
+        json_t *u = json_is_array(users) ? json_array_get(users, i) : users, *w = NULL;
+        struct smile_err err;
+
+        smile_err_clear(&err);
+        if (!json_is_integer(json_object_get(u, "id")) ||
+            work_user_get(s, json_integer_value(json_object_get(u, "id")), now, &w, &err) !=
+                SMILE_OK)
+            continue;
+        json_object_set(u, "presence", json_object_get(w, "presence"));
+        json_object_set(u, "effective_presence", json_object_get(w, "effective"));
+        json_object_set(u, "skills", json_object_get(w, "skills"));
+        json_object_set(u, "shift_calendar", json_object_get(w, "shift_calendar"));
+        json_decref(w);
+    }
+}
+
 /* Runs fn's writes in a transaction of its own unless the caller has one. */
 static int
 tx_begin(struct store *s, bool *own, struct smile_err *err)

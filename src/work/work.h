@@ -117,6 +117,12 @@ int work_tasks_list(struct store *s, const struct work_task_query *q, json_t **o
  * "presence_at", "skills", "shift_calendar"} of user id. SMILE_ENOTFOUND if absent.
  */
 int work_user_get(struct store *s, int64_t id, int64_t now, json_t **out, struct smile_err *err);
+/*
+ * Adds "presence", "effective_presence", "skills" and "shift_calendar" to a user object of
+ * the users API (by its "id"), or to each user of an array. Users it cannot read are left
+ * as they are.
+ */
+void work_users_decorate(struct store *s, json_t *users, int64_t now);
 /* Sets presence (audited as "presence"). SMILE_EINVAL for an unknown value. */
 int work_presence_set(struct store *s, const struct audit_who *who, int64_t id,
                       const char *presence, int64_t now, json_t **out, struct smile_err *err);

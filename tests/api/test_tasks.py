@@ -341,6 +341,12 @@ class TestRouting(unittest.TestCase):
                                 {"skills": ["repair", "cantonese", "repair"]})
         self.assertEqual(st, 200, b)
         self.assertEqual(b["skills"], ["repair", "cantonese"])
+        st, _, u = self.sam.get("/api/v1/users/%d" % self.ids["eve"])
+        self.assertEqual((u["skills"], u["presence"], u["effective_presence"]),
+                         (["repair", "cantonese"], "available", "available"))
+        st, _, page = self.sam.get("/api/v1/users?team=repairs")
+        self.assertEqual({x["username"]: x["skills"] for x in page["items"]},
+                         {"dan": ["repair"], "eve": ["repair", "cantonese"]})
         # Rejected: bad tag, unknown field, unknown calendar, agent caller — nothing written.
         n = self.audit_count()
         for body in ({"skills": ["Bad Tag"]}, {"skils": []}, {"shift_calendar": "Mars"}):

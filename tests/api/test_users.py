@@ -71,7 +71,10 @@ class TestStaff(unittest.TestCase):
         self.assertEqual(r.headers["etag"], '"%d"' % r.json["version"])
         self.assertEqual(set(r.json), {"id", "username", "display_name", "role", "team_id", "team",
                                        "email", "locale", "disabled", "version", "created_at",
-                                       "updated_at"})
+                                       "updated_at",
+                                       # work: docs/work.md
+                                       "presence", "effective_presence", "skills",
+                                       "shift_calendar"})
         self.assertNotIn("argon2", r.raw)
         self.assertNotIn("argon2", self.admin.get("/api/v1/users").raw)
 
