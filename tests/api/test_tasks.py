@@ -418,6 +418,26 @@ class TestRouting(unittest.TestCase):
         self.assertTrue(data["case.closed"]["out_of_order"])
         self.assertEqual(sorted(data["case.closed"]["expected"]), ["call_back", "reply"])
 
+    def test_6_least_open(self):
+        # Open cases per member so far: ann 2 (1st, 3rd of test_1), bob 1 (2nd; his 4th was
+        # reassigned to cat), cat 4 (test_1's 5th and reassigned 4th, test_4's two).
+        self.assertEqual(self.adm.req("PUT", "/api/v1/teams/%d/routing" % self.team,
+                                      {"rule": "least_open"}).status, 200)
+        got = [self.name_of(self.open_case(self.team)["assignee_id"]) for _ in range(3)]
+        # 1st: bob has the fewest (1) → bob (now 2). 2nd: ann 2, bob 2 tie; the rotation
+        # starts after bob (the last chosen): cat (4), ann (2) → ann (now 3). 3rd: bob (2).
+        self.assertEqual(got, ["bob", "ann", "bob"])
+
+    def test_7_moved_to_a_team_without_assignee(self):
+        # A complaint held by ann is handed to the repairs team with its assignee cleared:
+        # skill_match with no required skills is least open among dan (1) and eve (1); the
+        # tie goes to eve, the first after dan (chosen last in test_3).
+        c = self.open_case(self.team)
+        st, _, b = self.adm.post("/api/v1/cases/%d/assign" % c["id"],
+                                 {"team_id": self.repairs, "assignee_id": None})
+        self.assertEqual(st, 200, b)
+        self.assertEqual((b["team_id"], self.name_of(b["assignee_id"])), (self.repairs, "eve"))
+
 
 if __name__ == "__main__":
     unittest.main()
