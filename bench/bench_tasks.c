@@ -58,7 +58,10 @@ fill(struct store *db, struct smile_err *err)
     static const char sql_dl[] = "INSERT INTO deadlines (measurement_id, kind, idx, due_at,"
                                  " source_id) VALUES ($1, 'warning', $2, $3, $4)";
     struct store_stmt *st;
-    int64_t pid = 0, base = 1772672400000; /* 2026-03-05T01:00Z, Thu 09:00 Shanghai */
+    /* Cases opened from an hour ago on, one every 10 s: every deadline and warning lies in
+     * the future, so a server started on this database (bench_tasks_http.py) has nothing
+     * to fire while it is measured. */
+    int64_t pid = 0, base = time_now_ms() - 3600000;
     char name[32], subj[32], sid[64];
     int rc;
 
@@ -84,7 +87,7 @@ fill(struct store *db, struct smile_err *err)
     }
     for (int c = 1; c <= CASES; c++) {
         int u = c % STAFF;
-        int64_t t0 = base + (int64_t)c * 60000; /* a case a minute */
+        int64_t t0 = base + (int64_t)c * 10000;
         static const char *const steps[] = {"first_reply", "resolve"};
         static const int64_t target[] = {86400000, 81000000};
         static const int64_t dl_off[] = {86400000, 5 * 86400000LL};
@@ -149,7 +152,7 @@ main(int argc, char **argv)
     char dir[] = "/tmp/smile-bench-XXXXXX", path[64];
     long calls = argc > 1 ? strtol(argv[1], NULL, 10) : 2000;
     bool keep = argc > 2 && strcmp(argv[2], "keep") == 0;
-    int64_t *lat, *bare, now = 1772762400000; /* Fri 2026-03-06 10:00 Shanghai */
+    int64_t *lat, *bare, now = time_now_ms();
     struct smile_err err;
     struct store *db;
     long items = 0;

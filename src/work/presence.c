@@ -84,23 +84,56 @@ work_user_get(struct store *s, int64_t id, int64_t now, json_t **out, struct smi
 void
 work_users_decorate(struct store *s, json_t *users, int64_t now)
 {
+    /* One range query over the ids of the page (the users API pages by id). */
+    static const char sql[] = "SELECT id, presence, disabled, skills, shift_calendar FROM users"
+                              " WHERE id BETWEEN $1 AND $2";
     size_t n = json_is_array(users) ? json_array_size(users) : 1;
+    int64_t lo = INT64_MAX, hi = 0;
+    struct work_defs *d = NULL;
+    struct store_stmt *st;
+    struct smile_err err;
 
+    smile_err_clear(&err);
     for (size_t i = 0; i < n; i++) {
-        json_t *u = json_is_array(users) ? json_array_get(users, i) : users, *w = NULL;
-        struct smile_err err;
-
-        smile_err_clear(&err);
-        if (!json_is_integer(json_object_get(u, "id")) ||
-            work_user_get(s, json_integer_value(json_object_get(u, "id")), now, &w, &err) !=
-                SMILE_OK)
-            continue;
-        json_object_set(u, "presence", json_object_get(w, "presence"));
-        json_object_set(u, "effective_presence", json_object_get(w, "effective"));
-        json_object_set(u, "skills", json_object_get(w, "skills"));
-        json_object_set(u, "shift_calendar", json_object_get(w, "shift_calendar"));
-        json_decref(w);
+        json_t *u = json_is_array(users) ? json_array_get(users, i) : users;
+        int64_t id = json_integer_value(json_object_get(u, "id"));
+        if (id > 0 && id < lo)
+            lo = id;
+        if (id > hi)
+            hi = id;
     }
+    if (hi == 0 || store_prepare(s, sql, &st, &err) != SMILE_OK)
+        return;
+    store_stmt_bind_int64(st, 1, lo);
+    store_stmt_bind_int64(st, 2, hi);
+    while (store_stmt_step(st, &err) == STORE_ROW) {
+        int64_t id = store_stmt_int64(st, 0);
+        const char *p = store_stmt_text(st, 1), *shift = store_stmt_text(st, 4), *eff = p;
+        json_t *skills;
+
+        for (size_t i = 0; i < n; i++) {
+            json_t *u = json_is_array(users) ? json_array_get(users, i) : users;
+            if (json_integer_value(json_object_get(u, "id")) != id)
+                continue;
+            if (store_stmt_int64(st, 2) != 0) {
+                eff = "off";
+            } else if (shift && p && strcmp(p, "available") == 0) {
+                const struct calendar *cal;
+                if (d == NULL)
+                    d = work_defs_get(s, &err);
+                cal = d ? work_defs_calendar(d, shift) : NULL;
+                if (cal == NULL || !calendar_is_working(cal, now))
+                    eff = "off";
+            }
+            skills = json_loads(store_stmt_text(st, 3) ? store_stmt_text(st, 3) : "[]", 0, NULL);
+            json_object_set_new(u, "presence", json_string(p ? p : "available"));
+            json_object_set_new(u, "effective_presence", json_string(eff ? eff : "available"));
+            json_object_set_new(u, "skills", skills ? skills : json_array());
+            json_object_set_new(u, "shift_calendar", shift ? json_string(shift) : json_null());
+            break;
+        }
+    }
+    store_stmt_reset(st);
 }
 
 /* Runs fn's writes in a transaction of its own unless the caller has one. */
