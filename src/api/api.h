@@ -156,6 +156,7 @@ void api_runtime_status(struct http_request *req);
 
 /* work: api/work.c (tasks, presence, skills, team routing) */
 void api_tasks_list(struct http_request *req);
+void api_tasks_summary(struct http_request *req);
 void api_presence_get(struct http_request *req);
 void api_presence_put(struct http_request *req);
 void api_skills_put(struct http_request *req);

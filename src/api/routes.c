@@ -162,6 +162,8 @@ const struct api_route api_routes[] = {
        checks); supervisors anyone's; admins edit skills and routing rules. */
     {HTTP_GET, "/api/v1/tasks", api_tasks_list, ANY, CR, 0,
      "open steps charged to people and teams, by time left (mine, team, assignee, due)"},
+    {HTTP_GET, "/api/v1/tasks/summary", api_tasks_summary, ANY, CR, 0,
+     "open, warned, breached and paused tasks per holder (workload)"},
     {HTTP_GET, "/api/v1/users/{id}/presence", api_presence_get, ANY, CR, 0,
      "a user's presence, skills and shift calendar"},
     {HTTP_PUT, "/api/v1/users/{id}/presence", api_presence_put, ANY, CW, 0,

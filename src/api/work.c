@@ -44,56 +44,90 @@ q_time(struct http_request *req, const char *name, int64_t *out, bool *has, stru
     return false;
 }
 
-void
-api_tasks_list(struct http_request *req)
+/*
+ * Reads the inbox query (mine, team, assignee, due_before, state, as_of, limit, cursor)
+ * and applies the caller's visibility; false when a reply (422, 403) was sent.
+ */
+static bool
+task_query(struct http_request *req, struct work_task_query *q, struct staff_user *me)
 {
-    struct work_task_query q = {0};
     struct smile_err err;
-    struct staff_user me;
     const char *mine = q_nonempty(req, "mine"), *team = q_nonempty(req, "team");
     const char *assignee = q_nonempty(req, "assignee"), *state = q_nonempty(req, "state");
     bool has_at = false;
-    json_t *out;
 
     smile_err_clear(&err);
-    if (!api_query_limit(req, &q.limit) || !api_query_cursor(req, &q.offset))
-        return;
+    memset(q, 0, sizeof(*q));
+    if (!api_query_limit(req, &q->limit) || !api_query_cursor(req, &q->offset))
+        return false;
     if (mine && strcmp(mine, "1") != 0 && strcmp(mine, "true") != 0 && strcmp(mine, "0") != 0 &&
         strcmp(mine, "false") != 0)
         smile_err_field(&err, "/query/mine", "must be 1 or 0");
     if (state && strcmp(state, "warned") != 0 && strcmp(state, "breached") != 0)
         smile_err_field(&err, "/query/state", "must be warned or breached");
-    q_time(req, "due_before", &q.due_before, &q.has_due_before, &err);
-    q_time(req, "as_of", &q.now, &has_at, &err);
+    q_time(req, "due_before", &q->due_before, &q->has_due_before, &err);
+    q_time(req, "as_of", &q->now, &has_at, &err);
     if (err.code != SMILE_OK) {
         http_reply_problem(req, &err);
-        return;
+        return false;
     }
     if (!has_at)
-        q.now = time_now_ms();
-    q.state = state;
-    if (staff_user_get(req->db, req->auth.user_id, &me, &err) != SMILE_OK) {
+        q->now = time_now_ms();
+    q->state = state;
+    if (staff_user_get(req->db, req->auth.user_id, me, &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return false;
+    }
+    if (assignee && !is_sup(req) && strcmp(assignee, me->username) != 0) {
+        http_reply_error(req, SMILE_EPERM, "only supervisors and admins see others' tasks");
+        return false;
+    }
+    if (team && !is_sup(req) && strcmp(team, me->team) != 0) {
+        http_reply_error(req, SMILE_EPERM, "agents see the tasks of their own team only");
+        return false;
+    }
+    if (mine && (strcmp(mine, "1") == 0 || strcmp(mine, "true") == 0))
+        q->actor = me->username;
+    else if (assignee)
+        q->actor = assignee;
+    q->team = team;
+    if (!is_sup(req) && q->actor == NULL && q->team == NULL) {
+        q->scope_user = me->username;
+        q->scope_team = me->team;
+    }
+    return true;
+}
+
+void
+api_tasks_list(struct http_request *req)
+{
+    struct work_task_query q;
+    struct staff_user me;
+    struct smile_err err;
+    json_t *out;
+
+    smile_err_clear(&err);
+    if (!task_query(req, &q, &me))
+        return;
+    if (work_tasks_list(req->db, &q, &out, &err) != SMILE_OK) {
         http_reply_problem(req, &err);
         return;
     }
-    if (assignee && !is_sup(req) && strcmp(assignee, me.username) != 0) {
-        http_reply_error(req, SMILE_EPERM, "only supervisors and admins see others' tasks");
+    http_reply_json(req, 200, out);
+}
+
+void
+api_tasks_summary(struct http_request *req)
+{
+    struct work_task_query q;
+    struct staff_user me;
+    struct smile_err err;
+    json_t *out;
+
+    smile_err_clear(&err);
+    if (!task_query(req, &q, &me))
         return;
-    }
-    if (team && !is_sup(req) && strcmp(team, me.team) != 0) {
-        http_reply_error(req, SMILE_EPERM, "agents see the tasks of their own team only");
-        return;
-    }
-    if (mine && (strcmp(mine, "1") == 0 || strcmp(mine, "true") == 0))
-        q.actor = me.username;
-    else if (assignee)
-        q.actor = assignee;
-    q.team = team;
-    if (!is_sup(req) && q.actor == NULL && q.team == NULL) {
-        q.scope_user = me.username;
-        q.scope_team = me.team;
-    }
-    if (work_tasks_list(req->db, &q, &out, &err) != SMILE_OK) {
+    if (work_tasks_summary(req->db, &q, &out, &err) != SMILE_OK) {
         http_reply_problem(req, &err);
         return;
     }

@@ -119,19 +119,20 @@ text_or_null(struct store_stmt *st, int col)
     return t ? json_string(t) : json_null();
 }
 
-int
-work_tasks_list(struct store *s, const struct work_task_query *q, json_t **out,
-                struct smile_err *err)
+/* Every task matching q (q->limit and q->offset ignored), sorted; *out owned by the caller. */
+static int
+collect(struct store *s, const struct work_task_query *q, struct task **out, size_t *out_n,
+        struct smile_err *err)
 {
     const char *sql;
     struct work_defs *d;
     struct store_stmt *st;
     struct task *t = NULL;
     size_t n = 0, cap = 0;
-    json_t *items;
     int rc;
 
     *out = NULL;
+    *out_n = 0;
     if ((d = work_defs_get(s, err)) == NULL)
         return err->code ? err->code : SMILE_EDB;
     if (q->actor)
@@ -251,6 +252,23 @@ work_tasks_list(struct store *s, const struct work_task_query *q, json_t **out,
     }
     if (n > 1)
         qsort(t, n, sizeof(*t), task_cmp);
+    *out = t;
+    *out_n = n;
+    return SMILE_OK;
+}
+
+int
+work_tasks_list(struct store *s, const struct work_task_query *q, json_t **out,
+                struct smile_err *err)
+{
+    struct task *t = NULL;
+    size_t n = 0;
+    json_t *items;
+    int rc;
+
+    *out = NULL;
+    if ((rc = collect(s, q, &t, &n, err)) != SMILE_OK)
+        return rc;
     items = json_array();
     for (size_t i = 0; i < n; i++) {
         if ((int64_t)i >= q->offset && (int64_t)i < q->offset + q->limit)
@@ -265,5 +283,98 @@ work_tasks_list(struct store *s, const struct work_task_query *q, json_t **out,
         *out = json_pack("{s:o, s:o}", "items", items, "next_cursor",
                          more ? json_string(c) : json_null());
     }
+    return SMILE_OK;
+}
+
+/* One holder's line of the summary. */
+struct line {
+    const char *assignee, *team; /* borrowed from the tasks' JSON */
+    int64_t open, warned, breached, paused, urgent;
+};
+
+static int
+str_cmp_null_first(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return a == b ? 0 : a == NULL ? -1 : 1;
+    return strcmp(a, b);
+}
+
+static int
+line_cmp(const void *a, const void *b)
+{
+    const struct line *x = a, *y = b;
+    int c = str_cmp_null_first(x->team, y->team);
+
+    return c ? c : str_cmp_null_first(x->assignee, y->assignee);
+}
+
+static void
+count(struct line *l, json_t *j)
+{
+    bool breached = json_is_true(json_object_get(j, "breached"));
+    int64_t left = json_integer_value(json_object_get(j, "time_left_ms"));
+
+    if (l->open == 0 || left < l->urgent)
+        l->urgent = left;
+    l->open++;
+    l->breached += breached;
+    l->warned += !breached && json_is_true(json_object_get(j, "warned"));
+    l->paused += json_is_true(json_object_get(j, "paused"));
+}
+
+static json_t *
+line_json(const struct line *l)
+{
+    return json_pack("{s:s?, s:s?, s:I, s:I, s:I, s:I, s:I}", "assignee", l->assignee, "team",
+                     l->team, "open", (json_int_t)l->open, "warned", (json_int_t)l->warned,
+                     "breached", (json_int_t)l->breached, "paused", (json_int_t)l->paused,
+                     "most_urgent_ms", (json_int_t)l->urgent);
+}
+
+int
+work_tasks_summary(struct store *s, const struct work_task_query *q, json_t **out,
+                   struct smile_err *err)
+{
+    struct task *t = NULL;
+    struct line *lines = NULL, total = {0};
+    size_t n = 0, nl = 0;
+    json_t *items, *tot;
+    int rc;
+
+    *out = NULL;
+    if ((rc = collect(s, q, &t, &n, err)) != SMILE_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        const char *a = json_string_value(json_object_get(t[i].j, "assignee"));
+        const char *tm = json_string_value(json_object_get(t[i].j, "team"));
+        size_t k;
+
+        for (k = 0; k < nl; k++)
+            if (str_cmp_null_first(lines[k].assignee, a) == 0 &&
+                str_cmp_null_first(lines[k].team, tm) == 0)
+                break;
+        if (k == nl) {
+            lines = xrealloc(lines, (nl + 1) * sizeof(*lines));
+            lines[nl++] = (struct line){.assignee = a, .team = tm};
+        }
+        count(&lines[k], t[i].j);
+        count(&total, t[i].j);
+    }
+    if (nl > 1)
+        qsort(lines, nl, sizeof(*lines), line_cmp);
+    items = json_array();
+    for (size_t k = 0; k < nl; k++)
+        json_array_append_new(items, line_json(&lines[k]));
+    tot = line_json(&total);
+    json_object_del(tot, "assignee");
+    json_object_del(tot, "team");
+    if (total.open == 0)
+        json_object_set_new(tot, "most_urgent_ms", json_null());
+    *out = json_pack("{s:o, s:o}", "items", items, "total", tot);
+    for (size_t i = 0; i < n; i++)
+        json_decref(t[i].j);
+    free(t);
+    free(lines);
     return SMILE_OK;
 }

@@ -110,6 +110,15 @@ struct work_task_query {
 int work_tasks_list(struct store *s, const struct work_task_query *q, json_t **out,
                     struct smile_err *err);
 
+/*
+ * Workload: the tasks matching q (limit and offset ignored) counted per holder —
+ * {"items": [{"assignee", "team", "open", "warned" (not breached), "breached", "paused",
+ * "most_urgent_ms" (smallest time left)}], ordered by team then assignee (a team's own
+ * queue, assignee null, first), "total": {the same counts over all}}. Caller owns *out.
+ */
+int work_tasks_summary(struct store *s, const struct work_task_query *q, json_t **out,
+                       struct smile_err *err);
+
 /* Presence, skills, team rules ------------------------------------------------------------ */
 
 /*

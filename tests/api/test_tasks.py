@@ -189,6 +189,29 @@ class TestTasks(unittest.TestCase):
         self.assertEqual([t["time_left_ms"] for t in p2["items"]], [25 * H, 28 * H])
         self.assertIsNone(p2["next_cursor"])
 
+    def test_summary(self):
+        # Per holder at Fri 10:00 CST (see the table above): ann holds 4 (two breached first
+        # replies, her open resolve, the paused one), bob 2; the most urgent is ann's −1 h.
+        st, _, b = self.sam.get("/api/v1/tasks/summary?as_of=" + AS_OF)
+        self.assertEqual(st, 200, b)
+        self.assertEqual(b["items"], [
+            {"assignee": "ann", "team": "complaints", "open": 4, "warned": 0, "breached": 2,
+             "paused": 1, "most_urgent_ms": -1 * H},
+            {"assignee": "bob", "team": "complaints", "open": 2, "warned": 0, "breached": 0,
+             "paused": 0, "most_urgent_ms": 25 * H},
+        ])
+        self.assertEqual(b["total"], {"open": 6, "warned": 0, "breached": 2, "paused": 1,
+                                      "most_urgent_ms": -1 * H})
+        # Thursday 22:00 CST: ann's two first replies are warned, not breached; 11 h left.
+        st, _, b = self.ann.get("/api/v1/tasks/summary?mine=1&as_of=2026-03-05T14:00:00Z")
+        self.assertEqual(b["items"], [
+            {"assignee": "ann", "team": "complaints", "open": 4, "warned": 2, "breached": 0,
+             "paused": 1, "most_urgent_ms": 11 * H}])
+        st, _, b = self.rex.get("/api/v1/tasks/summary")
+        self.assertEqual((st, b["items"], b["total"]["open"], b["total"]["most_urgent_ms"]),
+                         (200, [], 0, None))
+        self.assertEqual(self.rex.get("/api/v1/tasks/summary?team=complaints").status, 403)
+
     def test_bad_queries(self):
         for q in ("state=late", "due_before=tomorrow", "as_of=x", "mine=yes", "limit=0",
                   "cursor=-1"):
