@@ -4,8 +4,10 @@
  * function that completes it), subject, case, customer, holder, deadline and the time
  * left in the step's own clock (business ms with the process's calendar, or wall ms),
  * negative once breached, plus warned / breached flags. Read from the runtime's tables
- * through partial indexes on open clocks (0002_work.sql); sorted in memory by time left,
- * since time left depends on each process's calendar. Paging is by offset (the cursor).
+ * through partial indexes on open clocks (0002_work.sql) in two passes: a light pass over
+ * the candidates computes holder, time left and flags and sorts them in memory (time left
+ * depends on each process's calendar); only the page's tasks are then read in full and
+ * rendered. Paging is by offset (the cursor).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -32,6 +34,15 @@
     " LEFT JOIN customers cu ON cu.id = coalesce(k.customer_id, CASE WHEN m.customer GLOB"         \
     " '[0-9]*' AND length(m.customer) < 16 THEN CAST(m.customer AS INTEGER) END)"                  \
     " AND cu.deleted_at IS NULL WHERE m." T_OPEN " AND ($2 IS NULL OR m.deadline_at < $2)"
+/* The light pass: the same column positions as T_COLS, the costly ones left out. */
+#define T_LIGHT                                                                                    \
+    "SELECT m.id, m.process_id, m.version, m.step_key, NULL, NULL, m.deadline_at,"                 \
+    " m.elapsed_ms, m.target_ms, m.result, m.state, m.charged_actor, m.charged_team, NULL,"        \
+    " k.id, NULL, NULL, $1 IS NULL, ku.username, kt.name FROM measurements m"                      \
+    " LEFT JOIN cases k ON substr(m.subject, 1, 5) = 'case:'"                                      \
+    " AND k.id = CAST(substr(m.subject, 6) AS INTEGER) AND k.deleted_at IS NULL"                   \
+    " LEFT JOIN users ku ON ku.id = k.assignee_id LEFT JOIN teams kt ON kt.id = k.team_id"         \
+    " WHERE m." T_OPEN " AND ($2 IS NULL OR m.deadline_at < $2)"
 /* Open clocks of cases held by a user ($3) or a team ($4 / $3). */
 #define T_CASES_OF_USER(n)                                                                         \
     " SELECT m2.id FROM cases k2 JOIN measurements m2 ON m2.subject = 'case:' || k2.id"            \
@@ -48,16 +59,23 @@
  * person / team holds now. The exact holder test is then made per row (holder()).
  */
 static const char sql_actor[] =
-    T_COLS " AND m.id IN (SELECT id FROM measurements WHERE charged_actor = $3 AND" T_OPEN
-           " UNION" T_CASES_OF_USER("3") ")";
+    T_LIGHT " AND m.id IN (SELECT id FROM measurements WHERE charged_actor = $3 AND" T_OPEN
+            " UNION" T_CASES_OF_USER("3") ")";
 static const char sql_team[] =
-    T_COLS " AND m.id IN (SELECT id FROM measurements WHERE charged_team = $3 AND" T_OPEN
-           " UNION" T_CASES_OF_TEAM("3") ")";
+    T_LIGHT " AND m.id IN (SELECT id FROM measurements WHERE charged_team = $3 AND" T_OPEN
+            " UNION" T_CASES_OF_TEAM("3") ")";
 static const char sql_scope[] =
-    T_COLS " AND m.id IN (SELECT id FROM measurements WHERE (charged_actor = $3 OR"
-           " charged_team = $4) AND" T_OPEN
-           " UNION" T_CASES_OF_USER("3") " UNION" T_CASES_OF_TEAM("4") ")";
-static const char sql_all[] = T_COLS;
+    T_LIGHT " AND m.id IN (SELECT id FROM measurements WHERE (charged_actor = $3 OR"
+            " charged_team = $4) AND" T_OPEN
+            " UNION" T_CASES_OF_USER("3") " UNION" T_CASES_OF_TEAM("4") ")";
+static const char sql_all[] = T_LIGHT;
+/* The full row of one task (the page), and whether one has passed a warning point. */
+static const char sql_one[] = T_COLS " AND m.id = $3";
+static const char sql_warned[] =
+    "SELECT CASE WHEN m.state = 'running' THEN EXISTS (SELECT 1 FROM deadlines d"
+    " WHERE d.measurement_id = m.id AND d.kind = 'warning' AND d.due_at <= $1)"
+    " ELSE EXISTS (SELECT 1 FROM measurement_log l WHERE l.measurement_id = m.id"
+    " AND l.kind = 'warn') END FROM measurements m WHERE m.id = $2";
 
 static bool
 same(const char *a, const char *b)
@@ -88,8 +106,20 @@ holder(struct store_stmt *st, const char **actor, const char **team)
 
 struct task {
     int64_t id, left;
-    json_t *j;
+    bool paused, breached;
+    int warned;         /* 1, 0, or -1 not yet read */
+    char *actor, *team; /* the holder */
 };
+
+static void
+tasks_free(struct task *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(t[i].actor);
+        free(t[i].team);
+    }
+    free(t);
+}
 
 static int
 task_cmp(const void *a, const void *b)
@@ -119,16 +149,76 @@ text_or_null(struct store_stmt *st, int col)
     return t ? json_string(t) : json_null();
 }
 
-/* Every task matching q (q->limit and q->offset ignored), sorted; *out owned by the caller. */
+/* What a row of T_LIGHT or T_COLS says about a task, evaluated as of q->now. */
+struct eval {
+    const struct work_version *v;
+    int step; /* index in v->p, or -1 */
+    const char *actor, *team;
+    int64_t left;
+    bool paused, breached;
+};
+
+static void
+evaluate(struct work_defs *d, struct store *s, struct store_stmt *st, int64_t now, struct eval *e)
+{
+    const char *result = store_stmt_text(st, 9), *state = store_stmt_text(st, 10);
+    bool has_dl = !store_stmt_is_null(st, 6);
+    int64_t dl = store_stmt_int64(st, 6);
+    struct smile_err e2;
+
+    smile_err_clear(&e2);
+    e->paused = state && strcmp(state, "paused") == 0;
+    holder(st, &e->actor, &e->team);
+    /* Runs at most one query per version ever seen by this thread; st stays valid. */
+    e->v = work_defs_version(d, s, store_stmt_int64(st, 1), (int)store_stmt_int64(st, 2), &e2);
+    e->step = e->v && e->v->p && store_stmt_text(st, 3)
+                  ? engine_process_step_find(e->v->p, store_stmt_text(st, 3))
+                  : -1;
+    if (e->paused || !has_dl)
+        e->left = store_stmt_int64(st, 8) - store_stmt_int64(st, 7);
+    else if (e->step >= 0 && e->v->business[e->step] && e->v->cal)
+        e->left = calendar_diff(e->v->cal, now, dl);
+    else
+        e->left = dl - now;
+    /* A running clock is breached once its deadline has passed as of now (the stored
+     * result depends on when it was folded); a paused one keeps the result it had. */
+    if (!e->paused && has_dl)
+        e->breached = dl < now;
+    else
+        e->breached = result && strcmp(result, "breached") == 0;
+}
+
 static int
-collect(struct store *s, const struct work_task_query *q, struct task **out, size_t *out_n,
-        struct smile_err *err)
+warned_of(struct store *s, int64_t id, int64_t now, struct smile_err *err)
+{
+    struct store_stmt *st;
+    int rc, w = 0;
+
+    if ((rc = store_prepare(s, sql_warned, &st, err)) != SMILE_OK)
+        return -1;
+    store_stmt_bind_int64(st, 1, now);
+    store_stmt_bind_int64(st, 2, id);
+    rc = store_stmt_step(st, err);
+    if (rc == STORE_ROW)
+        w = store_stmt_int64(st, 0) != 0;
+    store_stmt_reset(st);
+    return rc == STORE_ROW || rc == STORE_DONE ? w : -1;
+}
+
+/*
+ * Every task matching q (q->limit and q->offset ignored), sorted; *out owned by the caller
+ * (tasks_free). need_warned: read the warned flag of each (the summary counts it).
+ */
+static int
+collect(struct store *s, const struct work_task_query *q, bool need_warned, struct task **out,
+        size_t *out_n, struct smile_err *err)
 {
     const char *sql;
     struct work_defs *d;
     struct store_stmt *st;
     struct task *t = NULL;
     size_t n = 0, cap = 0;
+    bool want_warned = q->state && strcmp(q->state, "warned") == 0;
     int rc;
 
     *out = NULL;
@@ -159,102 +249,117 @@ collect(struct store *s, const struct work_task_query *q, struct task **out, siz
         store_stmt_bind_text(st, 4, q->scope_team ? q->scope_team : "", -1);
     }
     while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
-        int64_t pid = store_stmt_int64(st, 1);
-        int ver = (int)store_stmt_int64(st, 2);
-        const char *key = store_stmt_text(st, 3), *result = store_stmt_text(st, 9);
-        const char *state = store_stmt_text(st, 10);
-        bool paused = state && strcmp(state, "paused") == 0, has_dl = !store_stmt_is_null(st, 6);
-        int64_t dl = store_stmt_int64(st, 6), left;
-        bool breached, warned = store_stmt_int64(st, 17) != 0;
-        const struct work_version *v = NULL;
-        struct smile_err e2;
-        json_t *j, *title, *cust = json_null();
-        const char *fn = NULL, *h_actor, *h_team;
-        int k = -1;
-        char *keyc = xstrdup(key ? key : "");
+        struct eval e;
+        int64_t id = store_stmt_int64(st, 0);
+        int warned = -1;
 
-        holder(st, &h_actor, &h_team);
-        if ((h_actor == NULL && h_team == NULL) || (q->actor && !same(h_actor, q->actor)) ||
-            (q->team && !same(h_team, q->team)) ||
-            (q->scope_user && !same(h_actor, q->scope_user) && !same(h_team, q->scope_team))) {
-            free(keyc);
+        evaluate(d, s, st, q->now, &e);
+        if ((e.actor == NULL && e.team == NULL) || (q->actor && !same(e.actor, q->actor)) ||
+            (q->team && !same(e.team, q->team)) ||
+            (q->scope_user && !same(e.actor, q->scope_user) && !same(e.team, q->scope_team)))
             continue;
-        }
-        smile_err_clear(&e2);
-        /* Runs at most one query per version ever seen by this thread; st stays valid. */
-        v = work_defs_version(d, s, pid, ver, &e2);
-        if (v && v->p)
-            k = engine_process_step_find(v->p, keyc);
-        if (paused || !has_dl) {
-            left = store_stmt_int64(st, 8) - store_stmt_int64(st, 7);
-        } else if (k >= 0 && v->business[k] && v->cal) {
-            left = calendar_diff(v->cal, q->now, dl);
-        } else {
-            left = dl - q->now;
-        }
-        /* A running clock is breached once its deadline has passed as of now (the stored
-         * result depends on when it was folded); a paused one keeps the result it had. */
-        if (!paused && has_dl)
-            breached = dl < q->now;
-        else
-            breached = result && strcmp(result, "breached") == 0;
-        if (breached)
-            warned = true;
-        if (q->state && ((strcmp(q->state, "breached") == 0 && !breached) ||
-                         (strcmp(q->state, "warned") == 0 && (!warned || breached)))) {
-            free(keyc);
+        if (q->state && strcmp(q->state, "breached") == 0 && !e.breached)
             continue;
+        if (e.breached)
+            warned = 1;
+        else if (want_warned || need_warned)
+            warned = warned_of(s, id, q->now, err);
+        if (warned < 0 && (want_warned || need_warned) && !e.breached) {
+            rc = err->code ? err->code : SMILE_EDB;
+            break;
         }
-        if (k >= 0) {
-            fn = engine_process_step_function(v->p, (size_t)k);
-            title =
-                json_pack("{s:s?, s:s?}", "en", engine_process_step_title(v->p, (size_t)k, "en"),
-                          "zh", engine_process_step_title(v->p, (size_t)k, "zh"));
-        } else {
-            title = json_pack("{s:s, s:s}", "en", keyc, "zh", keyc);
-        }
-        if (!store_stmt_is_null(st, 15))
-            cust = json_pack("{s:I, s:o}", "id", (json_int_t)store_stmt_int64(st, 15), "name",
-                             text_or_null(st, 16));
-        j = json_object();
-        json_object_set_new(j, "id", json_integer(store_stmt_int64(st, 0)));
-        json_object_set_new(
-            j, "process",
-            json_pack("{s:I, s:o}", "id", (json_int_t)pid, "name", text_or_null(st, 13)));
-        json_object_set_new(j, "step", json_pack("{s:s, s:o}", "key", keyc, "title", title));
-        json_object_set_new(j, "function", fn ? json_string(fn) : json_null());
-        json_object_set_new(j, "subject", text_or_null(st, 4));
-        json_object_set_new(j, "case_id",
-                            store_stmt_is_null(st, 14) ? json_null()
-                                                       : json_integer(store_stmt_int64(st, 14)));
-        json_object_set_new(j, "customer", cust);
-        json_object_set_new(j, "assignee", h_actor ? json_string(h_actor) : json_null());
-        json_object_set_new(j, "team", h_team ? json_string(h_team) : json_null());
-        json_object_set_new(j, "started_at", time_or_null(st, 5));
-        json_object_set_new(j, "deadline_at", time_or_null(st, 6));
-        json_object_set_new(j, "time_left_ms", json_integer(left));
-        json_object_set_new(j, "paused", json_boolean(paused));
-        json_object_set_new(j, "warned", json_boolean(warned));
-        json_object_set_new(j, "breached", json_boolean(breached));
-        free(keyc);
+        if (want_warned && (warned != 1 || e.breached))
+            continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             t = xrealloc(t, cap * sizeof(*t));
         }
-        t[n++] = (struct task){store_stmt_int64(st, 0), left, j};
+        t[n++] = (struct task){.id = id,
+                               .left = e.left,
+                               .paused = e.paused,
+                               .breached = e.breached,
+                               .warned = warned,
+                               .actor = e.actor ? xstrdup(e.actor) : NULL,
+                               .team = e.team ? xstrdup(e.team) : NULL};
     }
     store_stmt_reset(st);
     if (rc != STORE_DONE) {
-        for (size_t i = 0; i < n; i++)
-            json_decref(t[i].j);
-        free(t);
-        return err->code ? err->code : SMILE_EDB;
+        tasks_free(t, n);
+        return rc == STORE_ROW ? SMILE_EDB : (err->code ? err->code : SMILE_EDB);
     }
     if (n > 1)
         qsort(t, n, sizeof(*t), task_cmp);
     *out = t;
     *out_n = n;
     return SMILE_OK;
+}
+
+/* Reads task id in full and renders it; NULL if it is gone (closed in the meantime). */
+static json_t *
+render(struct store *s, int64_t id, int64_t now, struct smile_err *err, int *rc)
+{
+    struct work_defs *d = work_defs_get(s, err);
+    struct store_stmt *st;
+    json_t *j = NULL, *title, *cust = json_null();
+    const char *fn = NULL, *key;
+    struct eval e;
+    bool warned;
+
+    if (d == NULL) {
+        *rc = err->code ? err->code : SMILE_EDB;
+        return NULL;
+    }
+    if ((*rc = store_prepare(s, sql_one, &st, err)) != SMILE_OK)
+        return NULL;
+    store_stmt_bind_int64(st, 1, now);
+    store_stmt_bind_null(st, 2);
+    store_stmt_bind_int64(st, 3, id);
+    *rc = store_stmt_step(st, err);
+    if (*rc != STORE_ROW) {
+        store_stmt_reset(st);
+        *rc = *rc == STORE_DONE ? SMILE_OK : (err->code ? err->code : SMILE_EDB);
+        json_decref(cust);
+        return NULL;
+    }
+    *rc = SMILE_OK;
+    evaluate(d, s, st, now, &e);
+    key = store_stmt_text(st, 3) ? store_stmt_text(st, 3) : "";
+    warned = e.breached || store_stmt_int64(st, 17) != 0;
+    if (e.step >= 0) {
+        fn = engine_process_step_function(e.v->p, (size_t)e.step);
+        title =
+            json_pack("{s:s?, s:s?}", "en", engine_process_step_title(e.v->p, (size_t)e.step, "en"),
+                      "zh", engine_process_step_title(e.v->p, (size_t)e.step, "zh"));
+    } else {
+        title = json_pack("{s:s, s:s}", "en", key, "zh", key);
+    }
+    if (!store_stmt_is_null(st, 15)) {
+        json_decref(cust);
+        cust = json_pack("{s:I, s:o}", "id", (json_int_t)store_stmt_int64(st, 15), "name",
+                         text_or_null(st, 16));
+    }
+    j = json_object();
+    json_object_set_new(j, "id", json_integer(id));
+    json_object_set_new(j, "process",
+                        json_pack("{s:I, s:o}", "id", (json_int_t)store_stmt_int64(st, 1), "name",
+                                  text_or_null(st, 13)));
+    json_object_set_new(j, "step", json_pack("{s:s, s:o}", "key", key, "title", title));
+    json_object_set_new(j, "function", fn ? json_string(fn) : json_null());
+    json_object_set_new(j, "subject", text_or_null(st, 4));
+    json_object_set_new(j, "case_id",
+                        store_stmt_is_null(st, 14) ? json_null()
+                                                   : json_integer(store_stmt_int64(st, 14)));
+    json_object_set_new(j, "customer", cust);
+    json_object_set_new(j, "assignee", e.actor ? json_string(e.actor) : json_null());
+    json_object_set_new(j, "team", e.team ? json_string(e.team) : json_null());
+    json_object_set_new(j, "started_at", time_or_null(st, 5));
+    json_object_set_new(j, "deadline_at", time_or_null(st, 6));
+    json_object_set_new(j, "time_left_ms", json_integer(e.left));
+    json_object_set_new(j, "paused", json_boolean(e.paused));
+    json_object_set_new(j, "warned", json_boolean(warned));
+    json_object_set_new(j, "breached", json_boolean(e.breached));
+    store_stmt_reset(st);
+    return j;
 }
 
 int
@@ -267,15 +372,21 @@ work_tasks_list(struct store *s, const struct work_task_query *q, json_t **out,
     int rc;
 
     *out = NULL;
-    if ((rc = collect(s, q, &t, &n, err)) != SMILE_OK)
+    if ((rc = collect(s, q, false, &t, &n, err)) != SMILE_OK)
         return rc;
     items = json_array();
-    for (size_t i = 0; i < n; i++) {
-        if ((int64_t)i >= q->offset && (int64_t)i < q->offset + q->limit)
-            json_array_append(items, t[i].j);
-        json_decref(t[i].j);
+    for (size_t i = 0; i < n && rc == SMILE_OK; i++) {
+        json_t *j;
+        if ((int64_t)i < q->offset || (int64_t)i >= q->offset + q->limit)
+            continue;
+        if ((j = render(s, t[i].id, q->now, err, &rc)) != NULL)
+            json_array_append_new(items, j);
     }
-    free(t);
+    if (rc != SMILE_OK) {
+        json_decref(items);
+        tasks_free(t, n);
+        return rc;
+    }
     {
         char c[24];
         bool more = q->offset + q->limit < (int64_t)n;
@@ -283,12 +394,13 @@ work_tasks_list(struct store *s, const struct work_task_query *q, json_t **out,
         *out = json_pack("{s:o, s:o}", "items", items, "next_cursor",
                          more ? json_string(c) : json_null());
     }
+    tasks_free(t, n);
     return SMILE_OK;
 }
 
 /* One holder's line of the summary. */
 struct line {
-    const char *assignee, *team; /* borrowed from the tasks' JSON */
+    const char *assignee, *team; /* borrowed from the tasks */
     int64_t open, warned, breached, paused, urgent;
 };
 
@@ -310,17 +422,14 @@ line_cmp(const void *a, const void *b)
 }
 
 static void
-count(struct line *l, json_t *j)
+count(struct line *l, const struct task *t)
 {
-    bool breached = json_is_true(json_object_get(j, "breached"));
-    int64_t left = json_integer_value(json_object_get(j, "time_left_ms"));
-
-    if (l->open == 0 || left < l->urgent)
-        l->urgent = left;
+    if (l->open == 0 || t->left < l->urgent)
+        l->urgent = t->left;
     l->open++;
-    l->breached += breached;
-    l->warned += !breached && json_is_true(json_object_get(j, "warned"));
-    l->paused += json_is_true(json_object_get(j, "paused"));
+    l->breached += t->breached;
+    l->warned += !t->breached && t->warned == 1;
+    l->paused += t->paused;
 }
 
 static json_t *
@@ -343,11 +452,10 @@ work_tasks_summary(struct store *s, const struct work_task_query *q, json_t **ou
     int rc;
 
     *out = NULL;
-    if ((rc = collect(s, q, &t, &n, err)) != SMILE_OK)
+    if ((rc = collect(s, q, true, &t, &n, err)) != SMILE_OK)
         return rc;
     for (size_t i = 0; i < n; i++) {
-        const char *a = json_string_value(json_object_get(t[i].j, "assignee"));
-        const char *tm = json_string_value(json_object_get(t[i].j, "team"));
+        const char *a = t[i].actor, *tm = t[i].team;
         size_t k;
 
         for (k = 0; k < nl; k++)
@@ -358,8 +466,8 @@ work_tasks_summary(struct store *s, const struct work_task_query *q, json_t **ou
             lines = xrealloc(lines, (nl + 1) * sizeof(*lines));
             lines[nl++] = (struct line){.assignee = a, .team = tm};
         }
-        count(&lines[k], t[i].j);
-        count(&total, t[i].j);
+        count(&lines[k], &t[i]);
+        count(&total, &t[i]);
     }
     if (nl > 1)
         qsort(lines, nl, sizeof(*lines), line_cmp);
@@ -372,9 +480,7 @@ work_tasks_summary(struct store *s, const struct work_task_query *q, json_t **ou
     if (total.open == 0)
         json_object_set_new(tot, "most_urgent_ms", json_null());
     *out = json_pack("{s:o, s:o}", "items", items, "total", tot);
-    for (size_t i = 0; i < n; i++)
-        json_decref(t[i].j);
-    free(t);
+    tasks_free(t, n);
     free(lines);
     return SMILE_OK;
 }
