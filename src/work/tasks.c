@@ -64,11 +64,15 @@ static const char sql_actor[] =
 static const char sql_team[] =
     T_LIGHT " AND m.id IN (SELECT id FROM measurements WHERE charged_team = $3 AND" T_OPEN
             " UNION" T_CASES_OF_TEAM("3") ")";
-static const char sql_scope[] =
-    T_LIGHT " AND m.id IN (SELECT id FROM measurements WHERE (charged_actor = $3 OR"
-            " charged_team = $4) AND" T_OPEN
-            " UNION" T_CASES_OF_USER("3") " UNION" T_CASES_OF_TEAM("4") ")";
 static const char sql_all[] = T_LIGHT;
+/* A person's inbox is small: read it in full at once (no second read per task). */
+static const char sql_actor_full[] =
+    T_COLS " AND m.id IN (SELECT id FROM measurements WHERE charged_actor = $3 AND" T_OPEN
+           " UNION" T_CASES_OF_USER("3") ")";
+static const char sql_scope_full[] =
+    T_COLS " AND m.id IN (SELECT id FROM measurements WHERE (charged_actor = $3 OR"
+           " charged_team = $4) AND" T_OPEN
+           " UNION" T_CASES_OF_USER("3") " UNION" T_CASES_OF_TEAM("4") ")";
 /* The full row of one task (the page), and whether one has passed a warning point. */
 static const char sql_one[] = T_COLS " AND m.id = $3";
 static const char sql_warned[] =
@@ -109,6 +113,7 @@ struct task {
     bool paused, breached;
     int warned;         /* 1, 0, or -1 not yet read */
     char *actor, *team; /* the holder */
+    json_t *j;          /* rendered already (a person's inbox), or NULL */
 };
 
 static void
@@ -117,6 +122,7 @@ tasks_free(struct task *t, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(t[i].actor);
         free(t[i].team);
+        json_decref(t[i].j);
     }
     free(t);
 }
@@ -205,6 +211,81 @@ warned_of(struct store *s, int64_t id, int64_t now, struct smile_err *err)
     return rc == STORE_ROW || rc == STORE_DONE ? w : -1;
 }
 
+/* Renders the T_COLS row st of an evaluated task. */
+static json_t *
+render_row(struct store_stmt *st, const struct eval *e)
+{
+    json_t *j, *title, *cust = json_null();
+    const char *fn = NULL, *key = store_stmt_text(st, 3) ? store_stmt_text(st, 3) : "";
+    bool warned = e->breached || store_stmt_int64(st, 17) != 0;
+
+    if (e->step >= 0) {
+        fn = engine_process_step_function(e->v->p, (size_t)e->step);
+        title = json_pack("{s:s?, s:s?}", "en",
+                          engine_process_step_title(e->v->p, (size_t)e->step, "en"), "zh",
+                          engine_process_step_title(e->v->p, (size_t)e->step, "zh"));
+    } else {
+        title = json_pack("{s:s, s:s}", "en", key, "zh", key);
+    }
+    if (!store_stmt_is_null(st, 15)) {
+        json_decref(cust);
+        cust = json_pack("{s:I, s:o}", "id", (json_int_t)store_stmt_int64(st, 15), "name",
+                         text_or_null(st, 16));
+    }
+    j = json_object();
+    json_object_set_new(j, "id", json_integer(store_stmt_int64(st, 0)));
+    json_object_set_new(j, "process",
+                        json_pack("{s:I, s:o}", "id", (json_int_t)store_stmt_int64(st, 1), "name",
+                                  text_or_null(st, 13)));
+    json_object_set_new(j, "step", json_pack("{s:s, s:o}", "key", key, "title", title));
+    json_object_set_new(j, "function", fn ? json_string(fn) : json_null());
+    json_object_set_new(j, "subject", text_or_null(st, 4));
+    json_object_set_new(j, "case_id",
+                        store_stmt_is_null(st, 14) ? json_null()
+                                                   : json_integer(store_stmt_int64(st, 14)));
+    json_object_set_new(j, "customer", cust);
+    json_object_set_new(j, "assignee", e->actor ? json_string(e->actor) : json_null());
+    json_object_set_new(j, "team", e->team ? json_string(e->team) : json_null());
+    json_object_set_new(j, "started_at", time_or_null(st, 5));
+    json_object_set_new(j, "deadline_at", time_or_null(st, 6));
+    json_object_set_new(j, "time_left_ms", json_integer(e->left));
+    json_object_set_new(j, "paused", json_boolean(e->paused));
+    json_object_set_new(j, "warned", json_boolean(warned));
+    json_object_set_new(j, "breached", json_boolean(e->breached));
+    return j;
+}
+
+/* Reads task id in full and renders it; NULL if it is gone (closed in the meantime). */
+static json_t *
+render(struct store *s, int64_t id, int64_t now, struct smile_err *err, int *rc)
+{
+    struct work_defs *d = work_defs_get(s, err);
+    struct store_stmt *st;
+    json_t *j;
+    struct eval e;
+
+    if (d == NULL) {
+        *rc = err->code ? err->code : SMILE_EDB;
+        return NULL;
+    }
+    if ((*rc = store_prepare(s, sql_one, &st, err)) != SMILE_OK)
+        return NULL;
+    store_stmt_bind_int64(st, 1, now);
+    store_stmt_bind_null(st, 2);
+    store_stmt_bind_int64(st, 3, id);
+    *rc = store_stmt_step(st, err);
+    if (*rc != STORE_ROW) {
+        store_stmt_reset(st);
+        *rc = *rc == STORE_DONE ? SMILE_OK : (err->code ? err->code : SMILE_EDB);
+        return NULL;
+    }
+    *rc = SMILE_OK;
+    evaluate(d, s, st, now, &e);
+    j = render_row(st, &e);
+    store_stmt_reset(st);
+    return j;
+}
+
 /*
  * Every task matching q (q->limit and q->offset ignored), sorted; *out owned by the caller
  * (tasks_free). need_warned: read the warned flag of each (the summary counts it).
@@ -218,7 +299,7 @@ collect(struct store *s, const struct work_task_query *q, bool need_warned, stru
     struct store_stmt *st;
     struct task *t = NULL;
     size_t n = 0, cap = 0;
-    bool want_warned = q->state && strcmp(q->state, "warned") == 0;
+    bool want_warned = q->state && strcmp(q->state, "warned") == 0, full;
     int rc;
 
     *out = NULL;
@@ -226,13 +307,14 @@ collect(struct store *s, const struct work_task_query *q, bool need_warned, stru
     if ((d = work_defs_get(s, err)) == NULL)
         return err->code ? err->code : SMILE_EDB;
     if (q->actor)
-        sql = sql_actor;
+        sql = q->team ? sql_actor : sql_actor_full;
     else if (q->team)
         sql = sql_team;
     else if (q->scope_user)
-        sql = sql_scope;
+        sql = sql_scope_full;
     else
         sql = sql_all;
+    full = sql == sql_actor_full || sql == sql_scope_full;
     if ((rc = store_prepare(s, sql, &st, err)) != SMILE_OK)
         return rc;
     store_stmt_bind_int64(st, 1, q->now);
@@ -240,11 +322,11 @@ collect(struct store *s, const struct work_task_query *q, bool need_warned, stru
         store_stmt_bind_int64(st, 2, q->due_before);
     else
         store_stmt_bind_null(st, 2);
-    if (sql == sql_actor) {
+    if (sql == sql_actor || sql == sql_actor_full) {
         store_stmt_bind_text(st, 3, q->actor, -1);
     } else if (sql == sql_team) {
         store_stmt_bind_text(st, 3, q->team, -1);
-    } else if (sql == sql_scope) {
+    } else if (sql == sql_scope_full) {
         store_stmt_bind_text(st, 3, q->scope_user, -1);
         store_stmt_bind_text(st, 4, q->scope_team ? q->scope_team : "", -1);
     }
@@ -262,6 +344,8 @@ collect(struct store *s, const struct work_task_query *q, bool need_warned, stru
             continue;
         if (e.breached)
             warned = 1;
+        else if (full)
+            warned = store_stmt_int64(st, 17) != 0;
         else if (want_warned || need_warned)
             warned = warned_of(s, id, q->now, err);
         if (warned < 0 && (want_warned || need_warned) && !e.breached) {
@@ -280,7 +364,8 @@ collect(struct store *s, const struct work_task_query *q, bool need_warned, stru
                                .breached = e.breached,
                                .warned = warned,
                                .actor = e.actor ? xstrdup(e.actor) : NULL,
-                               .team = e.team ? xstrdup(e.team) : NULL};
+                               .team = e.team ? xstrdup(e.team) : NULL,
+                               .j = full ? render_row(st, &e) : NULL};
     }
     store_stmt_reset(st);
     if (rc != STORE_DONE) {
@@ -292,74 +377,6 @@ collect(struct store *s, const struct work_task_query *q, bool need_warned, stru
     *out = t;
     *out_n = n;
     return SMILE_OK;
-}
-
-/* Reads task id in full and renders it; NULL if it is gone (closed in the meantime). */
-static json_t *
-render(struct store *s, int64_t id, int64_t now, struct smile_err *err, int *rc)
-{
-    struct work_defs *d = work_defs_get(s, err);
-    struct store_stmt *st;
-    json_t *j = NULL, *title, *cust = json_null();
-    const char *fn = NULL, *key;
-    struct eval e;
-    bool warned;
-
-    if (d == NULL) {
-        *rc = err->code ? err->code : SMILE_EDB;
-        return NULL;
-    }
-    if ((*rc = store_prepare(s, sql_one, &st, err)) != SMILE_OK)
-        return NULL;
-    store_stmt_bind_int64(st, 1, now);
-    store_stmt_bind_null(st, 2);
-    store_stmt_bind_int64(st, 3, id);
-    *rc = store_stmt_step(st, err);
-    if (*rc != STORE_ROW) {
-        store_stmt_reset(st);
-        *rc = *rc == STORE_DONE ? SMILE_OK : (err->code ? err->code : SMILE_EDB);
-        json_decref(cust);
-        return NULL;
-    }
-    *rc = SMILE_OK;
-    evaluate(d, s, st, now, &e);
-    key = store_stmt_text(st, 3) ? store_stmt_text(st, 3) : "";
-    warned = e.breached || store_stmt_int64(st, 17) != 0;
-    if (e.step >= 0) {
-        fn = engine_process_step_function(e.v->p, (size_t)e.step);
-        title =
-            json_pack("{s:s?, s:s?}", "en", engine_process_step_title(e.v->p, (size_t)e.step, "en"),
-                      "zh", engine_process_step_title(e.v->p, (size_t)e.step, "zh"));
-    } else {
-        title = json_pack("{s:s, s:s}", "en", key, "zh", key);
-    }
-    if (!store_stmt_is_null(st, 15)) {
-        json_decref(cust);
-        cust = json_pack("{s:I, s:o}", "id", (json_int_t)store_stmt_int64(st, 15), "name",
-                         text_or_null(st, 16));
-    }
-    j = json_object();
-    json_object_set_new(j, "id", json_integer(id));
-    json_object_set_new(j, "process",
-                        json_pack("{s:I, s:o}", "id", (json_int_t)store_stmt_int64(st, 1), "name",
-                                  text_or_null(st, 13)));
-    json_object_set_new(j, "step", json_pack("{s:s, s:o}", "key", key, "title", title));
-    json_object_set_new(j, "function", fn ? json_string(fn) : json_null());
-    json_object_set_new(j, "subject", text_or_null(st, 4));
-    json_object_set_new(j, "case_id",
-                        store_stmt_is_null(st, 14) ? json_null()
-                                                   : json_integer(store_stmt_int64(st, 14)));
-    json_object_set_new(j, "customer", cust);
-    json_object_set_new(j, "assignee", e.actor ? json_string(e.actor) : json_null());
-    json_object_set_new(j, "team", e.team ? json_string(e.team) : json_null());
-    json_object_set_new(j, "started_at", time_or_null(st, 5));
-    json_object_set_new(j, "deadline_at", time_or_null(st, 6));
-    json_object_set_new(j, "time_left_ms", json_integer(e.left));
-    json_object_set_new(j, "paused", json_boolean(e.paused));
-    json_object_set_new(j, "warned", json_boolean(warned));
-    json_object_set_new(j, "breached", json_boolean(e.breached));
-    store_stmt_reset(st);
-    return j;
 }
 
 int
@@ -379,7 +396,9 @@ work_tasks_list(struct store *s, const struct work_task_query *q, json_t **out,
         json_t *j;
         if ((int64_t)i < q->offset || (int64_t)i >= q->offset + q->limit)
             continue;
-        if ((j = render(s, t[i].id, q->now, err, &rc)) != NULL)
+        if (t[i].j)
+            json_array_append(items, t[i].j);
+        else if ((j = render(s, t[i].id, q->now, err, &rc)) != NULL)
             json_array_append_new(items, j);
     }
     if (rc != SMILE_OK) {
