@@ -204,7 +204,7 @@ typedef int crm_case_route_fn(struct store *s, int64_t case_id, const json_t *re
  * data that the hook may extend (data.out_of_order). A failure rolls the change back.
  */
 typedef int crm_case_annotate_fn(struct store *s, const char *type, const char *subject,
-                                 json_t *data, struct smile_err *err);
+                                 const char *actor, json_t *data, struct smile_err *err);
 /* Registers both hooks (NULL unregisters). Call once at start-up, before serving. */
 void crm_case_hooks_set(crm_case_route_fn *route, crm_case_annotate_fn *annotate);
 /* The registered routing hook, or NULL. */

@@ -61,7 +61,8 @@ crm_case_event(struct crm_ctx *c, const char *type, int64_t case_id, int64_t cus
     snprintf(subject, sizeof(subject), "case:%" PRId64, case_id);
     if (annotate_hook) {
         own = data ? json_deep_copy(data) : json_object();
-        if ((rc = annotate_hook(c->db, type, subject, own, err)) != SMILE_OK) {
+        const char *who = actor ? actor : c->actor ? c->actor->username : "";
+        if ((rc = annotate_hook(c->db, type, subject, who, own, err)) != SMILE_OK) {
             json_decref(own);
             return rc;
         }

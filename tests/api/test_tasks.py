@@ -456,10 +456,21 @@ class TestRouting(unittest.TestCase):
         # skill_match with no required skills is least open among dan (1) and eve (1); the
         # tie goes to eve, the first after dan (chosen last in test_3).
         c = self.open_case(self.team)
+        wait_folded(self.srv, self.adm)
         st, _, b = self.adm.post("/api/v1/cases/%d/assign" % c["id"],
                                  {"team_id": self.repairs, "assignee_id": None})
         self.assertEqual(st, 200, b)
         self.assertEqual((b["team_id"], self.name_of(b["assignee_id"])), (self.repairs, "eve"))
+        # The process's assign step was done when the case was routed at opening, so ada's
+        # hand-over is out of order (first_reply and resolve were open); routing's own
+        # assignment that follows is never marked.
+        evs = self.srv.sql("select actor, data from events where subject = 'case:%d' and "
+                           "type = 'case.assigned' order by id" % c["id"])
+        self.assertEqual([e["actor"] for e in evs], ["ada", "routing", "ada", "routing"])
+        self.assertNotIn("out_of_order", evs[1]["data"])
+        self.assertIn('"out_of_order":true', evs[2]["data"])
+        self.assertIn('"expected":["reply","resolve"]', evs[2]["data"])
+        self.assertNotIn("out_of_order", evs[3]["data"])
 
 
 if __name__ == "__main__":
