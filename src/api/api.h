@@ -154,6 +154,15 @@ void api_measurements_export(struct http_request *req);
 void api_subjects_timeline(struct http_request *req);
 void api_runtime_status(struct http_request *req);
 
+/* work: api/work.c (tasks, presence, skills, team routing) */
+void api_tasks_list(struct http_request *req);
+void api_tasks_summary(struct http_request *req);
+void api_presence_get(struct http_request *req);
+void api_presence_put(struct http_request *req);
+void api_skills_put(struct http_request *req);
+void api_team_routing_get(struct http_request *req);
+void api_team_routing_put(struct http_request *req);
+
 /* Handlers in api/search.c */
 void api_search(struct http_request *req);
 

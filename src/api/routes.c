@@ -156,6 +156,24 @@ const struct api_route api_routes[] = {
      API_SCOPE_KPI_READ, 0, "a subject's events and measured steps"},
     {HTTP_GET, "/api/v1/runtime/status", api_runtime_status, ANY, API_SCOPE_KPI_READ, 0,
      "how far the runtime has folded the ledger"},
+
+    /* work: task inboxes, presence and skills, team routing (api/work.c, docs/work.md).
+       Agents read their own and their team's tasks and set their own presence (handler
+       checks); supervisors anyone's; admins edit skills and routing rules. */
+    {HTTP_GET, "/api/v1/tasks", api_tasks_list, ANY, CR, 0,
+     "open steps charged to people and teams, by time left (mine, team, assignee, due)"},
+    {HTTP_GET, "/api/v1/tasks/summary", api_tasks_summary, ANY, CR, 0,
+     "open, warned, breached and paused tasks per holder (workload)"},
+    {HTTP_GET, "/api/v1/users/{id}/presence", api_presence_get, ANY, CR, 0,
+     "a user's presence, skills and shift calendar"},
+    {HTTP_PUT, "/api/v1/users/{id}/presence", api_presence_put, ANY, CW, 0,
+     "set presence: available, away or off (self, or supervisor+)"},
+    {HTTP_PUT, "/api/v1/users/{id}/skills", api_skills_put, ADM, API_SCOPE_ADMIN, 0,
+     "set a user's skills and shift calendar"},
+    {HTTP_GET, "/api/v1/teams/{id}/routing", api_team_routing_get, SUP, CR, 0,
+     "a team's routing rule, round-robin position and decision log"},
+    {HTTP_PUT, "/api/v1/teams/{id}/routing", api_team_routing_put, ADM, API_SCOPE_ADMIN, 0,
+     "set a team's routing rule"},
 };
 
 const int api_route_count = (int)ARRAY_LEN(api_routes);

@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "ledger/ledger.h"
 #include "runtime/runtime.h"
+#include "work/work.h"
 #include "scheduler/scheduler.h"
 #include "crm/staff.h"
 #include "http/auth.h"
@@ -148,6 +149,7 @@ cli_serve(int argc, char **argv)
     }
     runtime_on_due(runtime, scheduler_wake, sched);
     runtime_crm_sink_install(ledger); /* case actions feed the ledger and the runtime */
+    work_install(); /* routing and out-of-order marking of case actions (src/work) */
     memset(&app, 0, sizeof(app));
     app.cfg = &cfg;
     app.pool = pool;

@@ -51,8 +51,9 @@ audit_record(struct store *db, const struct http_auth *actor, const char *entity
             store_stmt_bind_text(st, 3, who, -1);
         }
     } else {
+        /* A server-side actor without an account (work routing: "routing") names itself. */
         store_stmt_bind_null(st, 2);
-        store_stmt_bind_text(st, 3, "cli", -1);
+        store_stmt_bind_text(st, 3, actor && actor->username[0] ? actor->username : "cli", -1);
     }
     store_stmt_bind_text(st, 4, entity, -1);
     if (id)
