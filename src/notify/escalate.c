@@ -633,6 +633,22 @@ cursor_set(struct store *s, int64_t id, struct smile_err *err)
     return rc == STORE_DONE ? SMILE_OK : rc;
 }
 
+/* SMILE_ECONFLICT if the escalation log already has rows for event_id. */
+static int
+logged(struct store *s, int64_t event_id, struct smile_err *err)
+{
+    static const char sql[] = "SELECT 1 FROM escalations WHERE event_id = $1 LIMIT 1";
+    struct store_stmt *st;
+    int rc = store_prepare(s, sql, &st, err);
+
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, event_id);
+    rc = store_stmt_step(st, err);
+    store_stmt_reset(st);
+    return rc == STORE_ROW ? SMILE_ECONFLICT : rc == STORE_DONE ? SMILE_OK : rc;
+}
+
 struct pending_ev {
     int64_t id;
     char *subject;
@@ -669,9 +685,15 @@ handle(struct store *s, const struct pending_ev *pe, struct smile_err *err)
     }
     if ((rc = store_begin(s, err)) != SMILE_OK)
         return rc;
-    /* Another node (or an earlier run that crashed after COMMIT) may have done it. */
+    /* Another node (or an earlier run that crashed after COMMIT) may have done it; the log
+     * guards too, should the cursor ever move back (a restored copy of notify_cursor). */
     if ((rc = cursor_get(s, &cur, err)) != SMILE_OK || cur >= pe->id)
         goto out;
+    if ((rc = logged(s, pe->id, err)) != SMILE_OK) {
+        if (rc == SMILE_ECONFLICT) /* already escalated: only move the cursor */
+            rc = cursor_set(s, pe->id, err);
+        goto out;
+    }
     if (f.step_key && f.pid > 0 && (f.p = process_load(s, f.pid, f.ver, err)) != NULL)
         rc = escalate_one(s, &ctx, &f, err);
     if (rc == SMILE_OK)
