@@ -132,8 +132,7 @@ struct http_stream;
 /* SMILE_EBUSY (with a message) when a limit is reached. role is the caller's role bit. */
 int http_stream_open(struct http_request *req, int64_t user_id, unsigned role,
                      struct smile_err *err);
-void http_stream_backlog(struct http_request *req, const char *event, int64_t id,
-                         const char *json);
+void http_stream_backlog(struct http_request *req, const char *event, int64_t id, const char *json);
 void http_stream_ready(struct http_request *req);
 /*
  * Queues one event to the streams of user_id, or, with user_id 0, to every stream whose
