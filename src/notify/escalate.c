@@ -121,10 +121,11 @@ struct fired {
     int64_t new_assignee, new_team;
     int64_t notes[MAX_NOTES];
     int nnotes;
+    int actions, skipped;
 };
 
 static int
-log_rule(struct store *s, const struct fired *f, uint32_t rule, const char *action, bool done,
+log_rule(struct store *s, struct fired *f, uint32_t rule, const char *action, bool done,
          const char *detail, struct smile_err *err)
 {
     static const char sql[] =
@@ -149,6 +150,8 @@ log_rule(struct store *s, const struct fired *f, uint32_t rule, const char *acti
     store_stmt_bind_text(st, 8, f->breach ? "breach" : "warning", -1);
     store_stmt_bind_text(st, 9, action, -1);
     store_stmt_bind_text(st, 10, done ? "done" : "skipped", -1);
+    if (!done)
+        f->skipped++;
     store_stmt_bind_text(st, 11, detail ? detail : "", -1);
     store_stmt_bind_int64(st, 12, time_now_ms());
     rc = store_stmt_step(st, err);
@@ -303,6 +306,7 @@ do_raise(struct store *s, struct crm_ctx *ctx, struct fired *f, uint32_t rule,
         SMILE_OK)
         return err->code;
     f->raised_to = prio_names[to];
+    f->actions++;
     snprintf(detail, sizeof(detail), "%s → %s", prio_names[cur], prio_names[to]);
     return log_rule(s, f, rule, "raise_priority", true, detail, err);
 }
@@ -355,6 +359,7 @@ do_reassign(struct store *s, struct crm_ctx *ctx, struct fired *f, uint32_t rule
         json_object_set_new(patch, "status", json_string("open"));
     if (apply(ctx, f, "assign", patch, err) != SMILE_OK)
         return err->code;
+    f->actions++;
     snprintf(detail, sizeof(detail), "to %s", f->reassigned_to);
     return log_rule(s, f, rule, "reassign", true, detail, err);
 }
@@ -704,9 +709,14 @@ out:
     else if (store_in_tx(s))
         store_rollback(s);
     crm_events_finish(&ctx, rc == SMILE_OK);
-    if (rc == SMILE_OK)
+    if (rc == SMILE_OK) {
+        notify_metrics_count(0, (uint64_t)f.nnotes);
+        notify_metrics_count(1, (uint64_t)f.actions);
+        notify_metrics_count(2, (uint64_t)f.skipped);
+        notify_metrics_count(3, 1);
         for (int i = 0; i < f.nnotes; i++)
             notify_published(s, f.notes[i]);
+    }
     json_decref(f.kase);
     engine_process_unref(f.p);
     return rc;

@@ -8,6 +8,7 @@
 #include "notify/notify.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@
 #include "store/store.h"
 
 #define MAX_HOOKS 8
+
+static _Atomic uint64_t counters[4];
 
 static pthread_mutex_t hooks_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
@@ -366,4 +369,33 @@ notify_published(struct store *s, int64_t id)
     for (int i = 0; i < count; i++)
         hooks[i].fn(user, id, n, hooks[i].ud);
     json_decref(n);
+}
+
+void
+notify_metrics_count(int kind, uint64_t n)
+{
+    if (kind >= 0 && kind < 4)
+        atomic_fetch_add(&counters[kind], n);
+}
+
+void
+notify_metrics_render(struct buf *b)
+{
+    buf_printf(b,
+               "# HELP smile_notify_notifications_total In-app notifications created.\n"
+               "# TYPE smile_notify_notifications_total counter\n"
+               "smile_notify_notifications_total %llu\n"
+               "# HELP smile_notify_actions_total Escalation reassignments and priority raises.\n"
+               "# TYPE smile_notify_actions_total counter\n"
+               "smile_notify_actions_total %llu\n"
+               "# HELP smile_notify_skipped_total Escalation rules skipped (see the log).\n"
+               "# TYPE smile_notify_skipped_total counter\n"
+               "smile_notify_skipped_total %llu\n"
+               "# HELP smile_notify_escalated_total sla.* events escalated.\n"
+               "# TYPE smile_notify_escalated_total counter\n"
+               "smile_notify_escalated_total %llu\n",
+               (unsigned long long)atomic_load(&counters[0]),
+               (unsigned long long)atomic_load(&counters[1]),
+               (unsigned long long)atomic_load(&counters[2]),
+               (unsigned long long)atomic_load(&counters[3]));
 }

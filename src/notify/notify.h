@@ -123,4 +123,10 @@ struct notify_stats {
 };
 void notify_runner_stats(struct notify_runner *r, struct notify_stats *out);
 
+/* Appends Prometheus text (smile_notify_* counters of this process) to b. */
+void notify_metrics_render(struct buf *b);
+/* For escalate.c: counts what committed (kind 0 notifications, 1 actions done, 2 rules
+ * skipped, 3 sla events escalated). */
+void notify_metrics_count(int kind, uint64_t n);
+
 #endif
