@@ -378,6 +378,103 @@ test_escalate_once(void **state)
 }
 
 static void
+test_escalate_reassign_to_team(void **state)
+{
+    /* A process whose step breach rules are: reassign to team vip, reassign to the
+     * supervisor (skipped: an earlier rule reassigned), raise priority (skipped on the
+     * closed case 2). */
+    static const char doc[] =
+        "{\"name\":\"r\",\"trigger\":{\"type\":\"custom.open\"},\"steps\":[{\"key\":\"s\","
+        "\"title\":{\"en\":\"Act\",\"zh\":\"处理\"},\"function\":\"other\","
+        "\"done_on\":{\"type\":\"custom.done\"},\"standard\":{\"within\":\"1h\"},"
+        "\"escalate\":[{\"on\":\"breach\",\"do\":\"reassign\",\"to\":\"team:vip\"},"
+        "{\"on\":\"breach\",\"do\":\"reassign\",\"to\":\"supervisor\"},"
+        "{\"on\":\"breach\",\"do\":\"raise_priority\"}]}]}";
+    struct db d;
+    struct smile_err err;
+    struct store_stmt *st;
+    char sql[1024];
+    int done = -1;
+
+    (void)state;
+    db_open(&d);
+    exec(&d, "INSERT INTO teams (id, name, created_at, updated_at) VALUES (1, 'complaints', 0, 0);"
+             "INSERT INTO users (id, username, role, team_id, created_at, updated_at) VALUES"
+             " (1, 'ann', 'agent', 1, 0, 0), (3, 'vic', 'supervisor', NULL, 0, 0);"
+             "INSERT INTO teams (id, name, supervisor_id, created_at, updated_at) VALUES"
+             " (2, 'vip', 3, 0, 0);"
+             "INSERT INTO cases (id, type, priority, status, subject, assignee_id, team_id,"
+             " channel, opened_at, created_at, updated_at) VALUES"
+             " (1, 'repair', 'normal', 'open', 'Door', 1, 1, 'web', 0, 0, 0),"
+             " (2, 'repair', 'normal', 'closed', 'Gate', 1, 1, 'web', 0, 0, 0);"
+             "INSERT INTO processes (id, name, draft, created_at, updated_at) VALUES"
+             " (90, 'r', '{}', 0, 0);");
+    smile_err_clear(&err);
+    assert_int_equal(store_prepare(d.s,
+                                   "INSERT INTO process_versions (process_id, number, document,"
+                                   " published_at) VALUES (90, 1, $1, 0)",
+                                   &st, &err),
+                     SMILE_OK);
+    store_stmt_bind_text(st, 1, doc, -1);
+    assert_int_equal(store_stmt_step(st, &err), STORE_DONE);
+    store_stmt_reset(st);
+    for (int c = 1; c <= 2; c++) {
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO instances (id, process_id, version, subject, trigger_event_id,"
+                 " started_at, updated_at) VALUES (%d, 90, 1, 'case:%d', 1, 0, 0);"
+                 "INSERT INTO measurements (instance_id, process_id, version, step_key,"
+                 " occurrence, subject, elapsed_ms, target_ms, result, state, charged_actor,"
+                 " charged_team, fold_seq, updated_at) VALUES (%d, 90, 1, 's', 0, 'case:%d', 0,"
+                 " 0, 'open', 'running', 'ann', 'complaints', 1, 0);",
+                 c, c, c, c);
+        exec(&d, sql);
+    }
+    {
+        static const char data[] = "{\"due_at\":\"2023-11-14T22:13:20.000Z\",\"index\":0,"
+                                   "\"kind\":\"breach\",\"occurrence\":0,\"process_id\":90,"
+                                   "\"step\":\"s\",\"version\":1}";
+        struct ledger_event e1 = {"sla.breached", 1700000000000, "case:1", NULL, NULL,
+                                  NULL,           "smile",       "c1",     data};
+        struct ledger_event e2 = e1;
+        int64_t id;
+
+        e2.subject = "case:2";
+        e2.source_id = "c2";
+        assert_int_equal(store_begin(d.s, &err), SMILE_OK);
+        assert_int_equal(ledger_append_in_tx(d.s, &e1, &id, &err), SMILE_OK);
+        assert_int_equal(ledger_append_in_tx(d.s, &e2, &id, &err), SMILE_OK);
+        assert_int_equal(store_commit(d.s, &err), SMILE_OK);
+    }
+    assert_int_equal(notify_escalate_pending(d.s, 64, &done, &err), SMILE_OK);
+    assert_int_equal(done, 2);
+    /* Case 1: to team vip's queue (team 2, nobody assigned), priority normal → high; vic,
+     * vip's supervisor, is told it came to his team. */
+    assert_int_equal(count(&d, "SELECT count(*) FROM cases WHERE id = 1 AND team_id = 2"
+                               " AND assignee_id IS NULL AND priority = 'high'"),
+                     1);
+    assert_int_equal(count(&d, "SELECT count(*) FROM notifications WHERE user_id = 3"
+                               " AND kind = 'escalation.assigned' AND case_id = 1"),
+                     1);
+    assert_int_equal(count(&d, "SELECT count(*) FROM escalations WHERE subject = 'case:1'"
+                               " AND outcome = 'done'"),
+                     2); /* rules 0 and 2 */
+    assert_int_equal(count(&d, "SELECT count(*) FROM escalations WHERE subject = 'case:1'"
+                               " AND rule = 1 AND detail = 'reassigned by an earlier rule'"),
+                     1);
+    /* Case 2 is closed: every action skipped, nothing changed. */
+    assert_int_equal(count(&d, "SELECT count(*) FROM escalations WHERE subject = 'case:2'"
+                               " AND outcome = 'skipped'"),
+                     3);
+    assert_int_equal(count(&d, "SELECT count(*) FROM cases WHERE id = 2 AND team_id = 1"
+                               " AND assignee_id = 1 AND priority = 'normal'"),
+                     1);
+    assert_int_equal(count(&d, "SELECT count(*) FROM audit WHERE actor = 'escalation'"
+                               " AND entity_id = 1 AND action = 'assign'"),
+                     1);
+    db_close(&d);
+}
+
+static void
 test_notifications_store(void **state)
 {
     struct db d;
@@ -442,6 +539,7 @@ main(void)
         cmocka_unit_test(test_no_rules_keeps_the_document),
         cmocka_unit_test(test_default_complaint_rules),
         cmocka_unit_test(test_escalate_once),
+        cmocka_unit_test(test_escalate_reassign_to_team),
         cmocka_unit_test(test_notifications_store),
     };
 
