@@ -658,6 +658,7 @@ struct pending_ev {
     int64_t id;
     char *subject;
     char *type;
+    char *actor;
     json_t *data;
 };
 
@@ -722,13 +723,93 @@ out:
     return rc;
 }
 
+/*
+ * A case.assigned the CRM committed: tells the new assignee, unless they assigned it to
+ * themselves, only the team changed, or escalation did it (it sends its own notice). In
+ * one transaction with the cursor move, like an escalation.
+ */
+static int
+handle_assigned(struct store *s, const struct pending_ev *pe, struct smile_err *err)
+{
+    struct crm_ctx ctx = {.db = s, .actor = &escalation_actor};
+    json_t *to = json_object_get(pe->data, "assignee_id");
+    json_t *prev = json_object_get(pe->data, "previous_assignee_id");
+    const char *by = pe->actor && pe->actor[0] ? pe->actor : NULL;
+    const char *who = json_string_value(json_object_get(pe->data, "assignee"));
+    json_t *kase = NULL, *data = NULL;
+    int64_t cur = 0, case_id = 0, id = 0;
+    struct smile_err e2;
+    int rc;
+
+    ctx.now_ms = time_now_ms();
+    if ((rc = store_begin(s, err)) != SMILE_OK)
+        return rc;
+    if ((rc = cursor_get(s, &cur, err)) != SMILE_OK || cur >= pe->id)
+        goto out;
+    smile_err_clear(&e2);
+    if (json_is_integer(to) && !(json_is_integer(prev) && json_equal(to, prev)) &&
+        !(by && who && strcmp(by, who) == 0) && !(by && strcmp(by, "escalation") == 0) &&
+        strncmp(pe->subject, "case:", 5) == 0 &&
+        str_to_int64(str_from(pe->subject + 5), &case_id) == SMILE_OK &&
+        crm_record_load(&ctx, &crm_cases, case_id, &kase, &e2) == SMILE_OK) {
+        const char *subj = json_string_value(json_object_get(kase, "subject"));
+        const char *prio = json_string_value(json_object_get(kase, "priority"));
+        struct buf te, tz, be, bz;
+        struct notify_new n = {.user_id = json_integer_value(to),
+                               .kind = NOTIFY_KIND_ASSIGNED,
+                               .subject = pe->subject,
+                               .case_id = case_id,
+                               .event_id = pe->id};
+
+        buf_init(&te, 512);
+        buf_init(&tz, 512);
+        buf_init(&be, 1024);
+        buf_init(&bz, 1024);
+        buf_printf(&te, "Case #%" PRId64 " assigned to you", case_id);
+        buf_printf(&tz, "工单 #%" PRId64 " 已分派给您", case_id);
+        buf_printf(&be, "\u201c%.200s\u201d (priority %s) \u2014 assigned by %s.", subj ? subj : "",
+                   prio ? prio : "normal", by ? by : "the command line");
+        buf_printf(&bz, "\u201c%.200s\u201d（优先级：%s）\u2014\u2014由 %s 分派。",
+                   subj ? subj : "", prio_zh[prio_index(prio)], by ? by : "命令行");
+        data = json_pack("{s:s?, s:s?, s:s?}", "assigned_by", by, "priority", prio, "case_type",
+                         json_string_value(json_object_get(kase, "type")));
+        n.title_en = te.data;
+        n.title_zh = tz.data;
+        n.body_en = be.data;
+        n.body_zh = bz.data;
+        n.data = data;
+        rc = notify_create(s, &n, &id, err);
+        buf_free(&te);
+        buf_free(&tz);
+        buf_free(&be);
+        buf_free(&bz);
+    } else if (e2.code != SMILE_OK && e2.code != SMILE_ENOTFOUND) {
+        rc = smile_err_set(err, e2.code, "%s", e2.msg);
+    }
+    if (rc == SMILE_OK)
+        rc = cursor_set(s, pe->id, err);
+out:
+    if (rc == SMILE_OK)
+        rc = store_commit(s, err);
+    else
+        store_rollback(s);
+    if (rc == SMILE_OK && id > 0) {
+        notify_metrics_count(0, 1);
+        notify_published(s, id);
+    }
+    json_decref(kase);
+    json_decref(data);
+    return rc;
+}
+
 int
 notify_escalate_pending(struct store *s, int max, int *out_done, struct smile_err *err)
 {
     static const char sql_hi[] = "SELECT COALESCE(MAX(id), 0) FROM events";
-    static const char sql[] = "SELECT id, type, subject, data FROM events"
-                              " WHERE id > $1 AND id <= $2 AND source = 'smile'"
-                              " AND type IN ('sla.warning', 'sla.breached') ORDER BY id LIMIT $3";
+    static const char sql[] =
+        "SELECT id, type, subject, data, actor FROM events WHERE id > $1 AND id <= $2"
+        " AND ((source = 'smile' AND type IN ('sla.warning', 'sla.breached'))"
+        " OR (source = 'crm' AND type = 'case.assigned')) ORDER BY id LIMIT $3";
     struct pending_ev *pe = xcalloc((size_t)max, sizeof(*pe));
     struct store_stmt *st;
     int64_t cur = 0, hi = 0;
@@ -751,6 +832,7 @@ notify_escalate_pending(struct store *s, int max, int *out_done, struct smile_er
         pe[n].id = store_stmt_int64(st, 0);
         pe[n].type = xstrdup(store_stmt_text(st, 1));
         pe[n].subject = xstrdup(store_stmt_text(st, 2));
+        pe[n].actor = store_stmt_text(st, 4) ? xstrdup(store_stmt_text(st, 4)) : NULL;
         pe[n].data = d ? json_loads(d, 0, NULL) : NULL;
         if (pe[n].data == NULL)
             pe[n].data = json_object();
@@ -761,9 +843,13 @@ notify_escalate_pending(struct store *s, int max, int *out_done, struct smile_er
         goto out;
     rc = SMILE_OK;
     for (int i = 0; i < n && rc == SMILE_OK; i++) {
-        rc = handle(s, &pe[i], err);
-        if (rc == SMILE_OK)
-            (*out_done)++;
+        if (strcmp(pe[i].type, "case.assigned") == 0) {
+            rc = handle_assigned(s, &pe[i], err);
+        } else {
+            rc = handle(s, &pe[i], err);
+            if (rc == SMILE_OK)
+                (*out_done)++;
+        }
     }
     /* Nothing more up to hi: move over the other events in one small write. */
     if (rc == SMILE_OK && n < max) {
@@ -779,6 +865,7 @@ out:
     for (int i = 0; i < n; i++) {
         free(pe[i].type);
         free(pe[i].subject);
+        free(pe[i].actor);
         json_decref(pe[i].data);
     }
     free(pe);
@@ -825,7 +912,7 @@ on_commit(const struct ledger_committed *evs, size_t n, void *ud)
             notify_board_emit(is_sla ? "sla" : "case", ev);
             json_decref(ev);
         }
-        sla |= is_sla;
+        sla |= is_sla || strcmp(e->type, "case.assigned") == 0;
     }
     if (!sla)
         return;

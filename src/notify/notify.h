@@ -33,6 +33,7 @@ struct notify_runner;
 #define NOTIFY_KIND_SLA_BREACHED "sla.breached"      /* to the assignee: a step is overdue */
 #define NOTIFY_KIND_ESCALATED "escalation"           /* to the supervisor: warning or breach */
 #define NOTIFY_KIND_REASSIGNED "escalation.assigned" /* to whom escalation assigned a case */
+#define NOTIFY_KIND_ASSIGNED "case.assigned"         /* to whom someone assigned a case */
 
 /* A notification to create. Strings are borrowed for the call; ids 0 = none. */
 struct notify_new {
@@ -103,8 +104,10 @@ void notify_board_set(notify_board_fn *fn, void *ud);
  * Escalates every sla.* event of source "smile" after the cursor, each in its own
  * transaction on s (effects, escalation log, cursor move together), up to max events;
  * then moves the cursor over the non-sla events it passed. *out_done gets the number of
- * sla events handled. Notifications are handed to the hooks after each commit. Used by the
- * runner thread and by tests.
+ * sla events handled. A case.assigned of source "crm" (a person, routing or a command
+ * assigned a case) notifies the new assignee the same way, exactly once, unless they
+ * assigned it to themselves or escalation did (it sends its own). Notifications are handed to the
+ * hooks after each commit. Used by the runner thread and by tests.
  */
 int notify_escalate_pending(struct store *s, int max, int *out_done, struct smile_err *err);
 

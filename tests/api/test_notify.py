@@ -149,10 +149,22 @@ class Base(unittest.TestCase):
         self.assertEqual(st, 201, b)
         return b["id"]
 
-    def notes(self, user):
-        return self.srv.sql("select id, kind, title_en, title_zh, body_en, body_zh, case_id,"
+    def notes(self, user, assigned=False):
+        """The user's notifications in id order; without the case.assigned ones unless asked
+        (opening a case assigned to ann tells her so)."""
+        rows = self.srv.sql("select id, kind, title_en, title_zh, body_en, body_zh, case_id,"
                             " data, read_at from notifications where user_id = %d order by id"
                             % self.ids[user])
+        return [r for r in rows if assigned or r["kind"] != "case.assigned"]
+
+    @staticmethod
+    def collect(stream, ids):
+        """Notification frames until every id in ids has come (others are skipped)."""
+        want, got = set(ids), {}
+        while not want <= set(got):
+            f = stream.next("notification")
+            got[int(f["id"])] = f
+        return [got[i] for i in ids]
 
 
 class TestComplaintEscalation(Base):
@@ -240,15 +252,13 @@ class TestComplaintEscalation(Base):
 
         # Live: ann's stream got her three notifications, with ids; sue's the board's sla
         # events (3) and her two notifications.
-        got = [ann_stream.next("notification") for _ in range(3)]
-        self.assertEqual([int(f["id"]) for f in got], [n["id"] for n in ann])
+        got = self.collect(ann_stream, [n["id"] for n in ann])
         first = json.loads(got[2]["data"])
         self.assertEqual(first["title"], {"en": ann[2]["title_en"], "zh": ann[2]["title_zh"]})
         self.assertEqual(first["kind"], "sla.breached")
         kinds = sorted(json.loads(sue_stream.next("sla")["data"])["type"] for _ in range(3))
         self.assertEqual(kinds, ["sla.breached", "sla.warning", "sla.warning"])
-        got = [sue_stream.next("notification") for _ in range(2)]
-        self.assertEqual([int(f["id"]) for f in got], [n["id"] for n in sue])
+        self.collect(sue_stream, [n["id"] for n in sue])
 
         # Resume: a reconnect with Last-Event-ID gets what came after that id, in order.
         again = self.stream(self.ann, headers={"Last-Event-ID": str(ann[0]["id"])})
@@ -260,7 +270,8 @@ class TestComplaintEscalation(Base):
         self.srv.start()
         time.sleep(2.5)
         self.assertEqual(len(self.srv.sql("select id from escalations")), 6)
-        self.assertEqual(len(self.srv.sql("select id from notifications")), 5)
+        # 5 from escalation and ann's "case assigned to you" from opening the case.
+        self.assertEqual(len(self.srv.sql("select id from notifications")), 6)
         self.assertEqual(len(self.srv.sql(
             "select id from audit where action = 'raise_priority'")), 1)
         st, _, c = self.adm.get("/api/v1/cases/%d" % cid)
@@ -325,7 +336,10 @@ class TestReassign(Base):
         acts = self.srv.sql("select actor, action from audit where entity = 'case' and"
                             " entity_id = %d and actor = 'escalation' order by id" % cid)
         self.assertEqual([a["action"] for a in acts], ["assign", "raise_priority"])
-        self.assertEqual([n["kind"] for n in self.notes("ann")], ["sla.warning"])
+        # ann was told when the case was opened for her; escalation's own reassignment does
+        # not send a second "assigned" notice (it sends escalation.assigned).
+        self.assertEqual([n["kind"] for n in self.notes("ann", assigned=True)],
+                         ["case.assigned", "sla.warning"])
         sue = self.notes("sue")
         self.assertEqual([n["kind"] for n in sue], ["escalation.assigned", "escalation"])
         self.assertEqual(sue[0]["title_en"], "Assigned to you by escalation: case #%d" % cid)
@@ -341,6 +355,31 @@ class TestReassign(Base):
                          ["notify_supervisor", "raise_priority", "reassign", "notify_assignee"])
         st, _, b = self.ann.get("/api/v1/escalations")
         self.assertEqual(st, 403)
+
+    def test_manual_assignment_notifies_the_assignee(self):
+        cid = self.open_case("Broken intercom")
+        mine = wait_for(lambda: self.notes("ann", assigned=True), what="ann's notice")
+        self.assertEqual(mine[0]["kind"], "case.assigned")
+        self.assertEqual(mine[0]["title_en"], "Case #%d assigned to you" % cid)
+        self.assertEqual(mine[0]["title_zh"], "工单 #%d 已分派给您" % cid)
+        self.assertEqual(mine[0]["body_en"],
+                         "\u201cBroken intercom\u201d (priority normal) \u2014 assigned by ada.")
+        self.assertEqual(mine[0]["body_zh"],
+                         "\u201cBroken intercom\u201d（优先级：普通）\u2014\u2014由 ada 分派。")
+        # ann hands it to sue: sue is told; then sue takes it back from nobody to herself
+        # (a self-assignment tells nobody).
+        st, _, b = self.ann.post("/api/v1/cases/%d/assign" % cid, {"assignee_id": self.ids["sue"]})
+        self.assertEqual(st, 200, b)
+        sue = wait_for(lambda: self.notes("sue", assigned=True), what="sue's notice")
+        self.assertEqual([n["kind"] for n in sue], ["case.assigned"])
+        self.assertTrue(sue[0]["body_en"].endswith("assigned by ann."), sue[0]["body_en"])
+        st, _, b = self.sue.post("/api/v1/cases/%d/assign" % cid, {"assignee_id": self.ids["ann"]})
+        self.assertEqual(st, 200, b)
+        wait_for(lambda: len(self.notes("ann", assigned=True)) == 2, what="ann's second notice")
+        st, _, b = self.ann.post("/api/v1/cases/%d/assign" % cid, {"assignee_id": self.ids["ann"]})
+        time.sleep(1.5)
+        self.assertEqual(len(self.notes("ann", assigned=True)), 2)  # no change, no notice
+        self.assertEqual(len(self.notes("sue", assigned=True)), 1)
 
     def test_bad_rules_are_refused_with_pointers_and_nothing_written(self):
         bad = json.loads(json.dumps(QUICK))
