@@ -125,7 +125,7 @@ struct fired {
 };
 
 static int
-log_rule(struct store *s, struct fired *f, uint32_t rule, const char *action, bool done,
+log_rule(struct store *s, struct fired *f, int64_t rule, const char *action, bool done,
          const char *detail, struct smile_err *err)
 {
     static const char sql[] =
@@ -664,6 +664,34 @@ struct pending_ev {
 
 static const struct http_auth escalation_actor = {.username = "escalation"};
 
+/*
+ * An escalation the CRM refused (say a case that no longer validates): rolled back, so log
+ * one row (rule -1, "error", skipped, the message) and move the cursor past the event.
+ */
+static int
+give_up(struct store *s, struct fired *f, struct smile_err *err)
+{
+    char detail[300];
+    int rc;
+
+    snprintf(detail, sizeof(detail), "failed: %.280s", err->msg);
+    log_error("msg=\"escalation refused\" event_id=%lld err=\"%s\"", (long long)f->event_id,
+              err->msg);
+    f->nnotes = f->actions = f->skipped = 0;
+    smile_err_clear(err);
+    if ((rc = store_begin(s, err)) != SMILE_OK)
+        return rc;
+    if (f->step_key == NULL)
+        f->step_key = "";
+    rc = log_rule(s, f, -1, "error", false, detail, err);
+    if (rc == SMILE_OK)
+        rc = cursor_set(s, f->event_id, err);
+    if (rc == SMILE_OK)
+        return store_commit(s, err);
+    store_rollback(s);
+    return rc;
+}
+
 /* Handles one sla event in its own transaction; notes go to the hooks after COMMIT. */
 static int
 handle(struct store *s, const struct pending_ev *pe, struct smile_err *err)
@@ -710,6 +738,8 @@ out:
     else if (store_in_tx(s))
         store_rollback(s);
     crm_events_finish(&ctx, rc == SMILE_OK);
+    if (rc != SMILE_OK && rc != SMILE_EDB && rc != SMILE_EBUSY && rc != SMILE_EIO)
+        rc = give_up(s, &f, err); /* a refusal, not an outage: log it, do not retry forever */
     if (rc == SMILE_OK) {
         notify_metrics_count(0, (uint64_t)f.nnotes);
         notify_metrics_count(1, (uint64_t)f.actions);
