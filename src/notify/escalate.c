@@ -957,10 +957,37 @@ on_commit(const struct ledger_committed *evs, size_t n, void *ud)
     pthread_mutex_unlock(&live_mu);
 }
 
+/* Drops notifications read more than NOTIFY_KEEP_READ_DAYS ago (unread ones stay). */
+static void
+purge(struct store *s)
+{
+    static const char sql[] =
+        "DELETE FROM notifications WHERE read_at IS NOT NULL AND read_at < $1";
+    struct store_stmt *st;
+    struct smile_err err;
+
+    smile_err_clear(&err);
+    if (store_begin(s, &err) != SMILE_OK)
+        return;
+    if (store_prepare(s, sql, &st, &err) == SMILE_OK) {
+        store_stmt_bind_int64(st, 1, time_now_ms() - (int64_t)NOTIFY_KEEP_READ_DAYS * 86400000);
+        if (store_stmt_step(st, &err) == STORE_DONE) {
+            store_stmt_reset(st);
+            if (store_commit(s, &err) == SMILE_OK)
+                return;
+            log_warn("msg=\"notification purge failed\" err=\"%s\"", err.msg);
+            return;
+        }
+        store_stmt_reset(st);
+    }
+    store_rollback(s);
+}
+
 static void *
 loop(void *arg)
 {
     struct notify_runner *r = arg;
+    int64_t purged_at = 0;
 
     pthread_mutex_lock(&r->mu);
     while (!r->stop) {
@@ -982,6 +1009,10 @@ loop(void *arg)
                 log_info("msg=\"deadlines escalated\" count=%d", done);
             }
         } while (done == BATCH);
+        if (time_now_ms() - purged_at > 3600 * 1000) { /* hourly */
+            purge(r->db);
+            purged_at = time_now_ms();
+        }
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1; /* events committed by another process: look once a second */
         pthread_mutex_lock(&r->mu);

@@ -25,6 +25,9 @@ struct store;
 struct ledger;
 struct notify_runner;
 
+/* Read notifications older than this are deleted by the runner (hourly); unread ones stay. */
+#define NOTIFY_KEEP_READ_DAYS 90
+
 /* Role bits of the stream audience (the api part's API_ROLE_SUPERVISOR | API_ROLE_ADMIN). */
 #define NOTIFY_ROLES_SUP 0x6u
 
