@@ -162,6 +162,14 @@ void api_presence_put(struct http_request *req);
 void api_skills_put(struct http_request *req);
 void api_team_routing_get(struct http_request *req);
 void api_team_routing_put(struct http_request *req);
+/* notify: api/notifications.c (built with notify_src) */
+void api_notifications_list(struct http_request *req);
+void api_notifications_read(struct http_request *req);
+void api_notifications_read_all(struct http_request *req);
+void api_escalations_list(struct http_request *req);
+void api_stream(struct http_request *req);
+/* Connects the notify part's hooks to the event stream; once, before serving. */
+void api_notify_wire(void);
 
 /* Handlers in api/search.c */
 void api_search(struct http_request *req);

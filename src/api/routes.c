@@ -174,6 +174,19 @@ const struct api_route api_routes[] = {
      "a team's routing rule, round-robin position and decision log"},
     {HTTP_PUT, "/api/v1/teams/{id}/routing", api_team_routing_put, ADM, API_SCOPE_ADMIN, 0,
      "set a team's routing rule"},
+    /* notify: each user reads and marks their own notifications; the stream pushes them
+       (and, to supervisors and admins, the live sla.* and case.* board events); the
+       escalation log is for supervisors and admins. */
+    {HTTP_GET, "/api/v1/notifications", api_notifications_list, ANY, CR, 0,
+     "the caller's notifications, newest first (?unread=1), cursor-paged"},
+    {HTTP_POST, "/api/v1/notifications/{id}/read", api_notifications_read, ANY, CR, 0,
+     "mark one of the caller's notifications read"},
+    {HTTP_POST, "/api/v1/notifications/read-all", api_notifications_read_all, ANY, CR, 0,
+     "mark all the caller's notifications read"},
+    {HTTP_GET, "/api/v1/stream", api_stream, ANY, CR, 0,
+     "Server-Sent Events: the caller's notifications and, for supervisors, the live board"},
+    {HTTP_GET, "/api/v1/escalations", api_escalations_list, SUP, API_SCOPE_KPI_READ, 0,
+     "what each escalation rule did for each fired deadline, newest first"},
 };
 
 const int api_route_count = (int)ARRAY_LEN(api_routes);

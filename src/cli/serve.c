@@ -13,6 +13,7 @@
 #include "base/config.h"
 #include "cli/cli.h"
 #include "ledger/ledger.h"
+#include "notify/notify.h"
 #include "runtime/runtime.h"
 #include "work/work.h"
 #include "scheduler/scheduler.h"
@@ -73,6 +74,7 @@ cli_serve(int argc, char **argv)
     struct ledger *ledger = NULL;
     struct runtime *runtime = NULL;
     struct scheduler *sched = NULL;
+    struct notify_runner *notifier = NULL;
     struct api_app app;
     struct ami_client *ami = NULL;
     sigset_t set;
@@ -142,7 +144,11 @@ cli_serve(int argc, char **argv)
     }
     /* The runtime folds committed events off the request threads; the scheduler fires
      * deadlines through the ledger and is woken by the runtime for earlier ones. */
+    /* The escalation runner follows the sla.* events the scheduler appends (its ledger hook
+     * is registered before the scheduler starts) and hands notifications to the stream. */
+    api_notify_wire();
     if (runtime_open(config_str(&cfg, CFG_DB), pool, ledger, &runtime, &err) != SMILE_OK ||
+        notify_runner_open(config_str(&cfg, CFG_DB), ledger, &notifier, &err) != SMILE_OK ||
         scheduler_open(config_str(&cfg, CFG_DB), pool, ledger, &sched, &err) != SMILE_OK) {
         fprintf(stderr, "smile: %s\n", err.msg);
         goto out;
@@ -185,6 +191,7 @@ cli_serve(int argc, char **argv)
     rc = 0;
     log_info("msg=stopped");
 out:
+    notify_runner_close(notifier); /* before the CRM sink and the ledger it appends through */
     runtime_crm_sink_uninstall();
     if (runtime)
         runtime_on_due(runtime, NULL, NULL); /* no more wake-ups of the scheduler */
@@ -193,6 +200,7 @@ out:
     runtime_close(runtime); /* folds what the ledger committed last */
     store_pool_close(pool);
     store_close(s);
+    notify_hooks_clear();
     config_free(&cfg);
     return rc;
 }

@@ -50,6 +50,10 @@ audit_record(struct store *db, const struct http_auth *actor, const char *entity
             buf_free(&w);
             store_stmt_bind_text(st, 3, who, -1);
         }
+    } else if (actor && actor->username[0]) {
+        /* A server process acting on its own ("escalation"): named, no user id. */
+        store_stmt_bind_null(st, 2);
+        store_stmt_bind_text(st, 3, actor->username, -1);
     } else {
         /* A server-side actor without an account (work routing: "routing") names itself. */
         store_stmt_bind_null(st, 2);
