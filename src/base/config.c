@@ -43,6 +43,17 @@ const struct config_option config_options[CFG_COUNT] = {
     [CFG_AMI_SECRET] = {"ami_secret", CONFIG_STRING, "", 0, 0, "that user's secret"},
     [CFG_AMI_SOURCE] = {"ami_source", CONFIG_STRING, "asterisk", 0, 0,
                         "event source name of the PBX (same as import --source)"},
+    /* webhook */
+    [CFG_WEBHOOK_RETRY_MS] = {"webhook_retry_ms", CONFIG_INT, "10000", 10, 86400000,
+                              "first webhook retry back-off in ms (doubles per try)"},
+    [CFG_WEBHOOK_RETRY_MAX_MS] = {"webhook_retry_max_ms", CONFIG_INT, "3600000", 10, 86400000,
+                                  "longest webhook retry back-off in ms"},
+    [CFG_WEBHOOK_MAX_ATTEMPTS] = {"webhook_max_attempts", CONFIG_INT, "25", 1, 1000,
+                                  "webhook tries before a delivery is marked failed"},
+    [CFG_WEBHOOK_CONCURRENCY] = {"webhook_concurrency", CONFIG_INT, "8", 1, 256,
+                                 "webhook requests in flight at most (one per subscription)"},
+    [CFG_WEBHOOK_TIMEOUT_MS] = {"webhook_timeout_ms", CONFIG_INT, "10000", 100, 120000,
+                                "whole webhook request timeout in ms (connect: 5 s at most)"},
 };
 
 static int
