@@ -54,6 +54,8 @@ const struct config_option config_options[CFG_COUNT] = {
                                  "webhook requests in flight at most (one per subscription)"},
     [CFG_WEBHOOK_TIMEOUT_MS] = {"webhook_timeout_ms", CONFIG_INT, "10000", 100, 120000,
                                 "whole webhook request timeout in ms (connect: 5 s at most)"},
+    [CFG_WEBHOOK_LOG_DAYS] = {"webhook_log_days", CONFIG_INT, "30", 0, 3650,
+                              "days finished webhook deliveries stay in the log (0 = forever)"},
 };
 
 static int

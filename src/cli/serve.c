@@ -155,6 +155,7 @@ cli_serve(int argc, char **argv)
             .max_attempts = (int)config_int(&cfg, CFG_WEBHOOK_MAX_ATTEMPTS),
             .concurrency = (int)config_int(&cfg, CFG_WEBHOOK_CONCURRENCY),
             .timeout_ms = config_int(&cfg, CFG_WEBHOOK_TIMEOUT_MS),
+            .log_days = config_int(&cfg, CFG_WEBHOOK_LOG_DAYS),
         };
 
         if (webhook_open(config_str(&cfg, CFG_DB), ledger, &wo, &webhook, &err) != SMILE_OK) {

@@ -27,6 +27,8 @@
 #define ENQUEUE_BATCH 500 /* events per enqueue transaction */
 #define ENQUEUE_STEPS 20  /* transactions before the thread sends again */
 #define GAUGE_MS 2000     /* how often the pending/failed gauges are recounted */
+#define ENQUEUE_MIN_MS 20 /* at most one enqueue transaction per this, however busy the ledger */
+#define PRUNE_MS 3600000  /* how often old deliveries are pruned */
 
 struct job {
     int64_t did, webhook_id;
@@ -499,7 +501,7 @@ static void *
 run(void *arg)
 {
     struct webhook *w = arg;
-    int64_t next_poll = 0, due = 0;
+    int64_t next_poll = 0, due = 0, last_enqueue = -ENQUEUE_MIN_MS, next_prune = 0;
 
     while (!atomic_load(&w->stop)) {
         int64_t now = time_now_ms(), wait;
@@ -507,10 +509,25 @@ run(void *arg)
         CURLMsg *m;
         int left;
 
-        if (atomic_exchange(&w->dirty, false) || now >= next_poll) {
+        /* Commits wake us at ledger speed; enqueue at most every ENQUEUE_MIN_MS so the
+         * webhook's write transactions never crowd the ledger's writer. */
+        if ((atomic_load(&w->dirty) && now - last_enqueue >= ENQUEUE_MIN_MS) || now >= next_poll) {
+            atomic_store(&w->dirty, false);
             enqueue_all(w, now);
+            last_enqueue = now;
             next_poll = now + w->opt.poll_ms;
             due = now; /* new rows, a ping or a redelivery may be due */
+        }
+        if (w->opt.log_days > 0 && now >= next_prune) {
+            struct smile_err err;
+            int64_t n = 0;
+
+            smile_err_clear(&err);
+            if (webhook_log_prune(w->db, now - w->opt.log_days * 86400000, &n, &err) != SMILE_OK)
+                log_error("msg=\"webhook log prune failed\" error=\"%s\"", err.msg);
+            else if (n > 0)
+                log_info("msg=\"webhook log pruned\" deliveries=%lld", (long long)n);
+            next_prune = now + PRUNE_MS;
         }
         if (now >= due) {
             if (w->njobs < w->opt.concurrency)
@@ -539,6 +556,8 @@ run(void *arg)
         if (now - w->gauge_at >= GAUGE_MS)
             gauges(w, now);
         wait = (due < next_poll ? due : next_poll) - now;
+        if (atomic_load(&w->dirty) && last_enqueue + ENQUEUE_MIN_MS - now < wait)
+            wait = last_enqueue + ENQUEUE_MIN_MS - now;
         if (wait > w->opt.poll_ms)
             wait = w->opt.poll_ms;
         if (wait > 0)
@@ -563,7 +582,7 @@ webhook_open(const char *db_path, struct ledger *l, const struct webhook_options
     *out = NULL;
     pthread_once(&curl_once, curl_init_once);
     pthread_mutex_init(&w->mu, NULL);
-    w->opt = (struct webhook_options){10000, 3600000, 25, 8, 10000, 1000};
+    w->opt = (struct webhook_options){10000, 3600000, 25, 8, 10000, 1000, 30};
     if (opt) {
         if (opt->retry_ms > 0)
             w->opt.retry_ms = opt->retry_ms;
@@ -577,6 +596,8 @@ webhook_open(const char *db_path, struct ledger *l, const struct webhook_options
             w->opt.timeout_ms = opt->timeout_ms;
         if (opt->poll_ms > 0)
             w->opt.poll_ms = opt->poll_ms;
+        if (opt->log_days >= 0)
+            w->opt.log_days = opt->log_days;
     }
     w->multi = curl_multi_init();
     curl_multi_setopt(w->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)w->opt.concurrency);

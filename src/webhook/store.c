@@ -807,3 +807,31 @@ webhook_enqueue(struct store *db, int limit, int64_t now, int64_t *out_events,
     }
     return rc;
 }
+
+int
+webhook_log_prune(struct store *db, int64_t before_ms, int64_t *out_n, struct smile_err *err)
+{
+    static const char sql_attempts[] =
+        "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries "
+        "WHERE status <> 'pending' AND updated_at < $1)";
+    static const char sql_deliveries[] =
+        "DELETE FROM webhook_deliveries WHERE status <> 'pending' AND updated_at < $1";
+    struct store_stmt *st;
+    int rc = store_begin(db, err);
+
+    *out_n = 0;
+    if (rc == SMILE_OK && (rc = store_prepare(db, sql_attempts, &st, err)) == SMILE_OK) {
+        store_stmt_bind_int64(st, 1, before_ms);
+        rc = step_done(st, err);
+    }
+    if (rc == SMILE_OK && (rc = store_prepare(db, sql_deliveries, &st, err)) == SMILE_OK) {
+        store_stmt_bind_int64(st, 1, before_ms);
+        rc = step_done(st, err);
+        *out_n = store_changes(db);
+    }
+    if (rc == SMILE_OK)
+        return store_commit(db, err);
+    store_rollback(db);
+    *out_n = 0;
+    return rc;
+}

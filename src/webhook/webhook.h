@@ -146,6 +146,13 @@ int webhook_ping(struct store *db, const struct audit_who *who, int64_t webhook_
 int webhook_enqueue(struct store *db, int limit, int64_t now, int64_t *out_events,
                     int64_t *out_deliveries, struct smile_err *err);
 
+/*
+ * Deletes delivered and failed deliveries (with their attempts) last changed before
+ * before_ms, in one transaction; pending ones are kept whatever their age. *out_n gets the
+ * deliveries deleted.
+ */
+int webhook_log_prune(struct store *db, int64_t before_ms, int64_t *out_n, struct smile_err *err);
+
 /* The delivery thread (sender.c) --------------------------------------------------------- */
 
 struct webhook_options {
@@ -155,6 +162,7 @@ struct webhook_options {
     int concurrency;      /* requests in flight at most (default 8) */
     int64_t timeout_ms;   /* whole request (default 10000); connect: min(5000, this) */
     int64_t poll_ms;      /* look for events of other processes this often (default 1000) */
+    int64_t log_days;     /* prune finished deliveries older than this (default 30; 0 = keep) */
 };
 
 /*

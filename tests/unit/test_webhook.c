@@ -387,6 +387,43 @@ test_create_validation(void **state)
     db_close(&d);
 }
 
+static void
+test_prune(void **state)
+{
+    struct db d;
+    struct smile_err err;
+    int64_t n = -1;
+
+    (void)state;
+    db_open(&d);
+    smile_err_clear(&err);
+    add_hook(&d, "{\"url\": \"http://127.0.0.1:9/a\", \"event_types\": [\"*\"]}");
+    /* Five deliveries last changed at 100, 100, 100, 300, 100 ms: delivered, failed,
+     * pending, delivered (too new), delivered; attempts on 1 (two), 3 and 4. Pruning
+     * before 200 deletes 1, 2 and 5 (finished and old) with 1's two attempts; 3 stays
+     * (pending, whatever its age) and 4 stays (new). */
+    assert_int_equal(
+        store_exec(d.s,
+                   "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, status, "
+                   "next_at, created_at, updated_at) VALUES "
+                   "(1, 1, 1, 'case.opened', 'delivered', 0, 0, 100), "
+                   "(2, 1, 2, 'case.opened', 'failed', 0, 0, 100), "
+                   "(3, 1, 3, 'case.opened', 'pending', 0, 0, 100), "
+                   "(4, 1, 4, 'case.opened', 'delivered', 0, 0, 300), "
+                   "(5, 1, NULL, 'webhook.ping', 'delivered', 0, 0, 100);"
+                   "INSERT INTO webhook_attempts (delivery_id, started_at, duration_ms) VALUES "
+                   "(1, 0, 1), (1, 0, 1), (3, 0, 1), (4, 0, 1);",
+                   &err),
+        SMILE_OK);
+    assert_int_equal(webhook_log_prune(d.s, 200, &n, &err), SMILE_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(count(&d, "SELECT count(*) FROM webhook_deliveries"), 2);
+    assert_int_equal(count(&d, "SELECT sum(id) FROM webhook_deliveries"), 3 + 4);
+    assert_int_equal(count(&d, "SELECT count(*) FROM webhook_attempts"), 2);
+    assert_int_equal(count(&d, "SELECT sum(delivery_id) FROM webhook_attempts"), 3 + 4);
+    db_close(&d);
+}
+
 int
 main(void)
 {
@@ -400,6 +437,7 @@ main(void)
         cmocka_unit_test(test_enqueue),
         cmocka_unit_test(test_no_subscribers_skip),
         cmocka_unit_test(test_create_validation),
+        cmocka_unit_test(test_prune),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
