@@ -7,9 +7,9 @@
  * again anyway for events other processes committed (`smile import`). It claims due
  * deliveries — the oldest due one of each subscription, at most one request in flight per
  * subscription and `concurrency` in all — POSTs them signed, and records each attempt with
- * the delivery's new state in one transaction. A request in flight when the process dies
- * is still pending in the database and is sent again after a restart: delivery is
- * at-least-once, and X-Smile-Delivery lets receivers drop the repeat.
+ * the delivery's new state (the requests that finished together, in one transaction). A request in
+ * flight when the process dies is still pending in the database and is sent again after a restart:
+ * delivery is at-least-once, and X-Smile-Delivery lets receivers drop the repeat.
  */
 #include "webhook/webhook.h"
 
@@ -38,8 +38,15 @@ struct job {
     char *body;
     char resp[WEBHOOK_RESPONSE_MAX + 1];
     size_t resp_len;
-    int64_t started_ms, started_ns;
+    int64_t started_ms, started_ns, done_ns;
     char errbuf[CURL_ERROR_SIZE];
+    /* The outcome, set when the request finished (job_record). */
+    CURLcode res;
+    long code;
+    bool ok;
+    const char *status; /* delivered | pending | failed */
+    int64_t dur_ms;
+    char error[CURL_ERROR_SIZE + 32];
 };
 
 struct webhook {
@@ -369,9 +376,13 @@ next_due(struct webhook *w, int64_t now)
     return v;
 }
 
-/* Records the attempt and the delivery's new state in one transaction. */
-static void
-job_finish(struct webhook *w, struct job *j, CURLcode res)
+/*
+ * Works out a finished request's outcome and writes it — the attempt and the delivery's new
+ * state — inside the caller's transaction (one per batch of finished requests, so a burst
+ * costs one commit, not one per delivery).
+ */
+static int
+job_record(struct webhook *w, struct job *j, struct smile_err *err)
 {
     static const char sql_upd[] =
         "UPDATE webhook_deliveries SET attempts = attempts + 1, tries = $1, status = $2, "
@@ -380,90 +391,112 @@ job_finish(struct webhook *w, struct job *j, CURLcode res)
     static const char sql_log[] =
         "INSERT INTO webhook_attempts (delivery_id, started_at, duration_ms, status_code, error, "
         "response) VALUES ($1, $2, $3, $4, $5, $6)";
-    struct smile_err err;
     struct store_stmt *st;
-    long code = 0;
-    int64_t now = time_now_ms(), dur = (time_mono_ns() - j->started_ns) / 1000000;
-    int tries = j->tries + 1;
-    char error[CURL_ERROR_SIZE + 32] = "";
-    const char *status;
-    int64_t next = now;
-    bool ok;
+    int64_t now = time_now_ms(), next;
     int rc;
 
-    curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &code);
-    ok = res == CURLE_OK && code >= 200 && code < 300;
-    if (res != CURLE_OK)
-        snprintf(error, sizeof(error), "%s", j->errbuf[0] ? j->errbuf : curl_easy_strerror(res));
-    else if (!ok)
-        snprintf(error, sizeof(error), "HTTP %ld", code);
+    j->dur_ms = (j->done_ns - j->started_ns) / 1000000;
+    curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &j->code);
+    j->ok = j->res == CURLE_OK && j->code >= 200 && j->code < 300;
+    if (j->res != CURLE_OK)
+        snprintf(j->error, sizeof(j->error), "%s",
+                 j->errbuf[0] ? j->errbuf : curl_easy_strerror(j->res));
+    else if (!j->ok)
+        snprintf(j->error, sizeof(j->error), "HTTP %ld", j->code);
     utf8_clean(j->resp, j->resp_len);
-    if (ok) {
-        status = "delivered";
-    } else if (tries >= w->opt.max_attempts) {
-        status = "failed";
+    next = now;
+    if (j->ok) {
+        j->status = "delivered";
+    } else if (j->tries + 1 >= w->opt.max_attempts) {
+        j->status = "failed";
     } else {
-        status = "pending";
-        next = now + webhook_backoff_ms(w->opt.retry_ms, w->opt.retry_max_ms, tries,
+        j->status = "pending";
+        next = now + webhook_backoff_ms(w->opt.retry_ms, w->opt.retry_max_ms, j->tries + 1,
                                         randombytes_random());
     }
+    if ((rc = store_prepare(w->db, sql_upd, &st, err)) != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, j->tries + 1);
+    store_stmt_bind_text(st, 2, j->status, -1);
+    store_stmt_bind_int64(st, 3, next);
+    store_stmt_bind_int64(st, 4, now);
+    if (j->ok)
+        store_stmt_bind_int64(st, 5, now);
+    else
+        store_stmt_bind_null(st, 5);
+    if (j->code > 0)
+        store_stmt_bind_int64(st, 6, j->code);
+    else
+        store_stmt_bind_null(st, 6);
+    store_stmt_bind_text(st, 7, j->error[0] ? j->error : NULL, -1);
+    store_stmt_bind_int64(st, 8, j->did);
+    rc = store_stmt_step(st, err) == STORE_DONE ? SMILE_OK : err->code;
+    store_stmt_reset(st);
+    /* A delivery deleted meanwhile (with its webhook) is left alone. */
+    if (rc != SMILE_OK || store_changes(w->db) != 1)
+        return rc;
+    if ((rc = store_prepare(w->db, sql_log, &st, err)) != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, j->did);
+    store_stmt_bind_int64(st, 2, j->started_ms);
+    store_stmt_bind_int64(st, 3, j->dur_ms);
+    if (j->code > 0)
+        store_stmt_bind_int64(st, 4, j->code);
+    else
+        store_stmt_bind_null(st, 4);
+    store_stmt_bind_text(st, 5, j->error[0] ? j->error : NULL, -1);
+    store_stmt_bind_text(st, 6, j->resp, -1);
+    rc = store_stmt_step(st, err) == STORE_DONE ? SMILE_OK : err->code;
+    store_stmt_reset(st);
+    return rc;
+}
+
+/*
+ * Records n finished requests in one transaction, then logs and counts them. If the
+ * transaction fails the deliveries stay pending and are sent again (at-least-once).
+ */
+static void
+jobs_finish(struct webhook *w, struct job **done, int n)
+{
+    struct smile_err err;
+    int rc;
+
     smile_err_clear(&err);
     rc = store_begin(w->db, &err);
-    if (rc == SMILE_OK && (rc = store_prepare(w->db, sql_upd, &st, &err)) == SMILE_OK) {
-        store_stmt_bind_int64(st, 1, tries);
-        store_stmt_bind_text(st, 2, status, -1);
-        store_stmt_bind_int64(st, 3, next);
-        store_stmt_bind_int64(st, 4, now);
-        if (ok)
-            store_stmt_bind_int64(st, 5, now);
-        else
-            store_stmt_bind_null(st, 5);
-        if (code > 0)
-            store_stmt_bind_int64(st, 6, code);
-        else
-            store_stmt_bind_null(st, 6);
-        store_stmt_bind_text(st, 7, error[0] ? error : NULL, -1);
-        store_stmt_bind_int64(st, 8, j->did);
-        rc = store_stmt_step(st, &err) == STORE_DONE ? SMILE_OK : err.code;
-        store_stmt_reset(st);
-    }
-    /* A delivery deleted (with its webhook) or redelivered meanwhile is left alone. */
-    if (rc == SMILE_OK && store_changes(w->db) == 1 &&
-        (rc = store_prepare(w->db, sql_log, &st, &err)) == SMILE_OK) {
-        store_stmt_bind_int64(st, 1, j->did);
-        store_stmt_bind_int64(st, 2, j->started_ms);
-        store_stmt_bind_int64(st, 3, dur);
-        if (code > 0)
-            store_stmt_bind_int64(st, 4, code);
-        else
-            store_stmt_bind_null(st, 4);
-        store_stmt_bind_text(st, 5, error[0] ? error : NULL, -1);
-        store_stmt_bind_text(st, 6, j->resp, -1);
-        rc = store_stmt_step(st, &err) == STORE_DONE ? SMILE_OK : err.code;
-        store_stmt_reset(st);
-    }
+    for (int i = 0; i < n && rc == SMILE_OK; i++)
+        rc = job_record(w, done[i], &err);
     if (rc == SMILE_OK)
         rc = store_commit(w->db, &err);
     else
         store_rollback(w->db);
-    if (rc != SMILE_OK)
-        log_error("msg=\"webhook attempt not recorded\" delivery=%lld error=\"%s\"",
-                  (long long)j->did, err.msg);
-    if (ok)
-        log_debug("msg=\"webhook delivered\" delivery=%lld webhook=%lld status=%ld ms=%lld",
-                  (long long)j->did, (long long)j->webhook_id, code, (long long)dur);
-    else
-        log_info("msg=\"webhook attempt failed\" delivery=%lld webhook=%lld try=%d status=%ld "
-                 "error=\"%s\" next=%s",
-                 (long long)j->did, (long long)j->webhook_id, tries, code, error,
-                 strcmp(status, "failed") == 0 ? "none" : "retry");
+    if (rc != SMILE_OK) {
+        log_error("msg=\"webhook attempts not recorded\" n=%d error=\"%s\"", n, err.msg);
+        return;
+    }
     pthread_mutex_lock(&w->mu);
-    w->attempts++;
-    if (ok)
-        w->delivered++;
-    else if (strcmp(status, "failed") == 0)
-        w->failed_final++;
+    for (int i = 0; i < n; i++) {
+        struct job *j = done[i];
+        bool failed = strcmp(j->status, "failed") == 0;
+
+        w->attempts++;
+        if (j->ok)
+            w->delivered++;
+        else if (failed)
+            w->failed_final++;
+    }
     pthread_mutex_unlock(&w->mu);
+    for (int i = 0; i < n; i++) {
+        struct job *j = done[i];
+
+        if (j->ok)
+            log_debug("msg=\"webhook delivered\" delivery=%lld webhook=%lld status=%ld ms=%lld",
+                      (long long)j->did, (long long)j->webhook_id, j->code, (long long)j->dur_ms);
+        else
+            log_info("msg=\"webhook attempt failed\" delivery=%lld webhook=%lld try=%d "
+                     "status=%ld error=\"%s\" next=%s",
+                     (long long)j->did, (long long)j->webhook_id, j->tries + 1, j->code, j->error,
+                     strcmp(j->status, "failed") == 0 ? "none" : "retry");
+    }
 }
 
 static void
@@ -502,12 +535,13 @@ run(void *arg)
 {
     struct webhook *w = arg;
     int64_t next_poll = 0, due = 0, last_enqueue = -ENQUEUE_MIN_MS, next_prune = 0;
+    struct job **done = xcalloc((size_t)w->opt.concurrency, sizeof(*done));
 
     while (!atomic_load(&w->stop)) {
         int64_t now = time_now_ms(), wait;
         int running = 0;
         CURLMsg *m;
-        int left;
+        int left, ndone;
 
         /* Commits wake us at ledger speed; enqueue at most every ENQUEUE_MIN_MS so the
          * webhook's write transactions never crowd the ledger's writer. */
@@ -535,6 +569,7 @@ run(void *arg)
             due = next_due(w, now);
         }
         curl_multi_perform(w->multi, &running);
+        ndone = 0;
         while ((m = curl_multi_info_read(w->multi, &left)) != NULL) {
             struct job *j = NULL;
 
@@ -542,15 +577,21 @@ run(void *arg)
                 continue;
             curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
             curl_multi_remove_handle(w->multi, m->easy_handle);
-            job_finish(w, j, m->data.result);
+            j->res = m->data.result;
+            j->done_ns = time_mono_ns();
             for (int k = 0; k < w->njobs; k++)
                 if (w->jobs[k] == j) {
                     w->jobs[k] = w->jobs[--w->njobs];
-                    atomic_store(&w->inflight, w->njobs);
                     break;
                 }
-            job_free(j);
-            due = 0; /* a slot is free and the subscription may have more */
+            done[ndone++] = j;
+        }
+        if (ndone > 0) {
+            jobs_finish(w, done, ndone);
+            for (int k = 0; k < ndone; k++)
+                job_free(done[k]);
+            atomic_store(&w->inflight, w->njobs);
+            due = 0; /* slots are free and the subscriptions may have more */
         }
         now = time_now_ms();
         if (now - w->gauge_at >= GAUGE_MS)
@@ -569,6 +610,7 @@ run(void *arg)
         job_free(w->jobs[k]);
     }
     w->njobs = 0;
+    free(done);
     return NULL;
 }
 
