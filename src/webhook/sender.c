@@ -391,6 +391,9 @@ job_record(struct webhook *w, struct job *j, struct smile_err *err)
     static const char sql_log[] =
         "INSERT INTO webhook_attempts (delivery_id, started_at, duration_ms, status_code, error, "
         "response) VALUES ($1, $2, $3, $4, $5, $6)";
+    static const char sql_gone[] =
+        "UPDATE webhooks SET active = 0, version = version + 1, updated_at = $1 "
+        "WHERE id = $2 AND active = 1";
     struct store_stmt *st;
     int64_t now = time_now_ms(), next;
     int rc;
@@ -407,12 +410,28 @@ job_record(struct webhook *w, struct job *j, struct smile_err *err)
     next = now;
     if (j->ok) {
         j->status = "delivered";
+    } else if (j->code == 410) {
+        /* Gone: the receiver asks to be unsubscribed (REST Hooks); no retry. */
+        j->status = "failed";
+        snprintf(j->error, sizeof(j->error), "HTTP 410 Gone: subscription deactivated");
     } else if (j->tries + 1 >= w->opt.max_attempts) {
         j->status = "failed";
     } else {
+        curl_off_t after = 0;
+
         j->status = "pending";
         next = now + webhook_backoff_ms(w->opt.retry_ms, w->opt.retry_max_ms, j->tries + 1,
                                         randombytes_random());
+        /* 429/503 with Retry-After (seconds): wait at least that long, within the cap. */
+        if ((j->code == 429 || j->code == 503) &&
+            curl_easy_getinfo(j->easy, CURLINFO_RETRY_AFTER, &after) == CURLE_OK && after > 0) {
+            int64_t ra = (int64_t)after * 1000;
+
+            if (ra > w->opt.retry_max_ms)
+                ra = w->opt.retry_max_ms;
+            if (now + ra > next)
+                next = now + ra;
+        }
     }
     if ((rc = store_prepare(w->db, sql_upd, &st, err)) != SMILE_OK)
         return rc;
@@ -448,6 +467,16 @@ job_record(struct webhook *w, struct job *j, struct smile_err *err)
     store_stmt_bind_text(st, 6, j->resp, -1);
     rc = store_stmt_step(st, err) == STORE_DONE ? SMILE_OK : err->code;
     store_stmt_reset(st);
+    if (rc == SMILE_OK && j->code == 410 && !j->ok &&
+        (rc = store_prepare(w->db, sql_gone, &st, err)) == SMILE_OK) {
+        store_stmt_bind_int64(st, 1, now);
+        store_stmt_bind_int64(st, 2, j->webhook_id);
+        rc = store_stmt_step(st, err) == STORE_DONE ? SMILE_OK : err->code;
+        store_stmt_reset(st);
+        if (rc == SMILE_OK && store_changes(w->db) == 1)
+            log_warn("msg=\"webhook deactivated: the receiver answered 410 Gone\" webhook=%lld",
+                     (long long)j->webhook_id);
+    }
     return rc;
 }
 

@@ -27,6 +27,8 @@ class Receiver:
         self.port = port or free_port()
         self.requests = []
         self.status = 200
+        self.extra = {}  # response headers to add
+        self.times = []  # when each request arrived
         self.delay = 0.0
         self.lock = threading.Lock()
         self.httpd = None
@@ -40,13 +42,17 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 with rec.lock:
                     rec.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                    rec.times.append(time.time())
                     status = rec.status
+                    extra = dict(rec.extra)
                 if rec.delay:
                     time.sleep(rec.delay)
                 msg = b"ok" if status < 300 else b"receiver says no \xe4\xb8\x8d"
                 try:
                     self.send_response(status)
                     self.send_header("Content-Length", str(len(msg)))
+                    for k, v in extra.items():
+                        self.send_header(k, v)
                     self.end_headers()
                     self.wfile.write(msg)
                 except OSError:
@@ -461,6 +467,42 @@ class TestRetry(WebhookBase):
             got = [p for _, p, _ in rx.events("case.opened")]
             self.assertEqual(len(got), 1)
             self.assertEqual(got[0]["event"]["subject"], "case:%d" % c["id"])
+        finally:
+            rx.stop()
+
+    def test_retry_after_is_honoured(self):
+        rx = Receiver()
+        try:
+            rx.status = 429
+            rx.extra = {"Retry-After": "2"}
+            w = self.subscribe(rx.url, ["case.opened"])
+            self.case("retry-after")
+            rx.wait(lambda: len(rx.snapshot()) >= 2, what="second try")
+            # The back-off alone would be 200–220 ms; Retry-After: 2 makes it ≥ 2 s, within
+            # the cap (webhook_retry_max_ms 400 ms here caps it: so expect 400–440 ms).
+            gap = rx.times[1] - rx.times[0]
+            self.assertGreaterEqual(gap, 0.38, gap)
+            d = self.deliveries(w["id"])["items"][0]
+            self.assertEqual(d["last_status_code"], 429)
+        finally:
+            rx.stop()
+
+    def test_410_gone_deactivates(self):
+        rx = Receiver()
+        try:
+            rx.status = 410
+            w = self.subscribe(rx.url, ["case.*"])
+            self.case("gone")
+            self.wait_status(w["id"], "failed", 1)
+            d = self.deliveries(w["id"])["items"][0]
+            self.assertEqual((d["tries"], d["last_status_code"]), (1, 410))
+            self.assertIn("deactivated", d["last_error"])
+            st, h, hook = self.admin.get("/api/v1/webhooks/%d" % w["id"])
+            self.assertEqual((hook["active"], hook["version"], h["etag"]), (False, 2, '"2"'))
+            self.case("after gone")
+            time.sleep(1.5)
+            self.assertEqual(len(self.deliveries(w["id"])["items"]), 1)
+            self.assertEqual(len(rx.snapshot()), 1)
         finally:
             rx.stop()
 
