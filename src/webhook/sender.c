@@ -208,6 +208,25 @@ job_free(struct job *j)
     free(j);
 }
 
+/* Marks a delivery that can never be sent (its event is gone) failed, with the reason. */
+static void
+give_up(struct webhook *w, int64_t did, const char *why, int64_t now)
+{
+    static const char sql[] = "UPDATE webhook_deliveries SET status = 'failed', last_error = $1, "
+                              "updated_at = $2 WHERE id = $3 AND status = 'pending'";
+    struct smile_err err;
+    struct store_stmt *st;
+
+    smile_err_clear(&err);
+    if (store_prepare(w->db, sql, &st, &err) != SMILE_OK)
+        return;
+    store_stmt_bind_text(st, 1, why, -1);
+    store_stmt_bind_int64(st, 2, now);
+    store_stmt_bind_int64(st, 3, did);
+    store_stmt_step(st, &err);
+    store_stmt_reset(st);
+}
+
 /* Loads delivery did and starts its request; false if it cannot be sent now. */
 static bool
 job_start(struct webhook *w, int64_t did, int64_t now)
@@ -252,6 +271,8 @@ job_start(struct webhook *w, int64_t did, int64_t now)
         if (rc == STORE_ROW)
             log_error("msg=\"webhook event unreadable\" delivery=%lld error=\"%s\"", (long long)did,
                       err.msg);
+        if (rc == STORE_ROW && err.code == SMILE_ENOTFOUND)
+            give_up(w, did, err.msg, now);
         free(type);
         free(url);
         free(secret);
