@@ -233,13 +233,15 @@ job_start(struct webhook *w, int64_t did, int64_t now)
 {
     static const char sql[] =
         "SELECT d.webhook_id, d.event_id, d.event_type, d.tries, d.created_at, w.url, w.secret, "
-        "CASE WHEN w.previous_expires_at > $1 THEN w.previous_secret END "
+        "CASE WHEN w.previous_expires_at > $1 THEN w.previous_secret END, w.headers "
         "FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id "
         "WHERE d.id = $2 AND d.status = 'pending'";
     struct smile_err err;
     struct store_stmt *st;
     struct job *j;
     char *url = NULL, *secret = NULL, *previous = NULL, *type = NULL;
+    json_t *extra = NULL, *hv;
+    const char *hk;
     int64_t event_id = 0, created_at = 0;
     bool is_ping = false;
     json_t *ev = NULL;
@@ -264,6 +266,7 @@ job_start(struct webhook *w, int64_t did, int64_t now)
         url = xstrdup(store_stmt_text(st, 5));
         secret = xstrdup(store_stmt_text(st, 6));
         previous = store_stmt_is_null(st, 7) ? NULL : xstrdup(store_stmt_text(st, 7));
+        extra = json_loads(store_stmt_text(st, 8), 0, NULL);
     }
     store_stmt_reset(st);
     if (rc != STORE_ROW || event_json(w->db, did, j->webhook_id, is_ping, event_id, created_at, &ev,
@@ -273,6 +276,7 @@ job_start(struct webhook *w, int64_t did, int64_t now)
                       err.msg);
         if (rc == STORE_ROW && err.code == SMILE_ENOTFOUND)
             give_up(w, did, err.msg, now);
+        json_decref(extra);
         free(type);
         free(url);
         free(secret);
@@ -294,6 +298,16 @@ job_start(struct webhook *w, int64_t did, int64_t now)
     j->hdrs = curl_slist_append(j->hdrs, h);
     snprintf(h, sizeof(h), "X-Smile-Signature: %s", sig);
     j->hdrs = curl_slist_append(j->hdrs, h);
+    json_object_foreach(extra, hk, hv)
+    {
+        struct buf b;
+
+        buf_init(&b, 0);
+        buf_printf(&b, "%s: %s", hk, json_string_value(hv) ? json_string_value(hv) : "");
+        j->hdrs = curl_slist_append(j->hdrs, b.data);
+        buf_free(&b);
+    }
+    json_decref(extra);
 
     j->easy = curl_easy_init();
     curl_easy_setopt(j->easy, CURLOPT_URL, url);

@@ -12,13 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "crm/audit.h"
 #include "store/store.h"
 
 #define HOOK_COLS                                                                                  \
     "id, url, description, event_types, active, version, created_at, updated_at, secret, "         \
-    "previous_expires_at, after_event_id "
+    "previous_expires_at, after_event_id, headers "
 #define DELIVERY_COLS                                                                              \
     "id, webhook_id, event_id, event_type, status, attempts, tries, next_at, created_at, "         \
     "updated_at, delivered_at, last_status_code, last_error "
@@ -71,18 +72,25 @@ opt_time_json(struct store_stmt *st, int col)
 static json_t *
 hook_json(struct store_stmt *st)
 {
-    const char *secret = store_stmt_text(st, 8);
+    const char *secret = store_stmt_text(st, 8), *k;
     size_t n = secret ? strlen(secret) : 0;
     char hint[32];
     json_t *types = json_loads(store_stmt_text(st, 3), 0, NULL);
+    json_t *hdrs = json_loads(store_stmt_text(st, 11), 0, NULL), *masked = json_object(), *v;
 
+    /* Header values may be credentials: reads show the names only. */
+    json_object_foreach(hdrs, k, v)
+    {
+        json_object_set_new(masked, k, json_string("***"));
+    }
+    json_decref(hdrs);
     snprintf(hint, sizeof(hint), "%s…%s", WEBHOOK_SECRET_PREFIX, n >= 4 ? secret + n - 4 : "");
     return json_pack(
-        "{s:I, s:s, s:s, s:o, s:b, s:I, s:s, s:o, s:o, s:o}", "id",
+        "{s:I, s:s, s:s, s:o, s:o, s:b, s:I, s:s, s:o, s:o, s:o}", "id",
         (json_int_t)store_stmt_int64(st, 0), "url", store_stmt_text(st, 1), "description",
-        store_stmt_text(st, 2), "event_types", types ? types : json_array(), "active",
-        (int)store_stmt_int64(st, 4), "version", (json_int_t)store_stmt_int64(st, 5), "secret_hint",
-        hint, "previous_secret_expires_at", opt_time_json(st, 9), "created_at",
+        store_stmt_text(st, 2), "event_types", types ? types : json_array(), "headers", masked,
+        "active", (int)store_stmt_int64(st, 4), "version", (json_int_t)store_stmt_int64(st, 5),
+        "secret_hint", hint, "previous_secret_expires_at", opt_time_json(st, 9), "created_at",
         time_json(store_stmt_int64(st, 6)), "updated_at", time_json(store_stmt_int64(st, 7)));
 }
 
@@ -154,9 +162,74 @@ webhook_list(struct store *db, int64_t after_id, int limit, json_t **out, int64_
 struct hook_fields {
     const char *url;
     const char *description;
-    json_t *types; /* canonical array (owned), NULL = unchanged */
-    int active;    /* -1 = unchanged */
+    json_t *types;   /* canonical array (owned), NULL = unchanged */
+    json_t *headers; /* object (owned), NULL = unchanged */
+    int active;      /* -1 = unchanged */
 };
+
+/* Headers Smile sets itself (or that would break the request) may not be overridden. */
+static bool
+header_reserved(const char *name)
+{
+    static const char *const reserved[] = {"host",       "content-type",      "content-length",
+                                           "user-agent", "transfer-encoding", "connection",
+                                           "expect"};
+
+    for (size_t i = 0; i < ARRAY_LEN(reserved); i++)
+        if (strcasecmp(name, reserved[i]) == 0)
+            return true;
+    return strncasecmp(name, "x-smile-", 8) == 0;
+}
+
+/* Extra request headers: up to WEBHOOK_MAX_HEADERS, RFC 9110 token names, printable values. */
+static void
+headers_parse(json_t *v, struct hook_fields *f, struct smile_err *err)
+{
+    const char *k;
+    json_t *x;
+    bool ok = true;
+
+    if (!json_is_object(v) || json_object_size(v) > WEBHOOK_MAX_HEADERS) {
+        smile_err_field(err, "/headers", "headers must be an object of at most %d names",
+                        WEBHOOK_MAX_HEADERS);
+        return;
+    }
+    json_object_foreach(v, k, x)
+    {
+        char path[160];
+        size_t n = strlen(k), m;
+        bool name_ok = n > 0 && n <= 64;
+
+        snprintf(path, sizeof(path), "/headers/%.100s", k);
+        for (size_t i = 0; i < n && name_ok; i++)
+            name_ok = (k[i] >= 'a' && k[i] <= 'z') || (k[i] >= 'A' && k[i] <= 'Z') ||
+                      (k[i] >= '0' && k[i] <= '9') || k[i] == '-' || k[i] == '_';
+        if (!name_ok) {
+            smile_err_field(err, path, "a header name is 1 to 64 letters, digits, - or _");
+            ok = false;
+            continue;
+        }
+        if (header_reserved(k)) {
+            smile_err_field(err, path, "Smile sets this header itself");
+            ok = false;
+            continue;
+        }
+        if (!json_is_string(x) || (m = json_string_length(x)) > 1024 ||
+            strlen(json_string_value(x)) != m) {
+            smile_err_field(err, path, "a header value is a string of at most 1024 bytes");
+            ok = false;
+            continue;
+        }
+        for (const char *p = json_string_value(x); *p; p++)
+            if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+                smile_err_field(err, path, "a header value has no control characters");
+                ok = false;
+                break;
+            }
+    }
+    if (ok)
+        f->headers = json_deep_copy(v);
+}
 
 static int
 hook_parse(const json_t *body, bool create, struct hook_fields *f, struct smile_err *err)
@@ -216,6 +289,8 @@ hook_parse(const json_t *body, bool create, struct hook_fields *f, struct smile_
             }
             if (ok)
                 f->types = json_deep_copy(v);
+        } else if (strcmp(key, "headers") == 0) {
+            headers_parse(v, f, err);
         } else if (strcmp(key, "active") == 0) {
             if (!json_is_boolean(v))
                 smile_err_field(err, "/active", "active must be true or false");
@@ -239,7 +314,9 @@ hook_parse(const json_t *body, bool create, struct hook_fields *f, struct smile_
                         "event_types is required (e.g. [\"case.*\", \"sla.breached\"])");
     if (err->code != SMILE_OK) {
         json_decref(f->types);
+        json_decref(f->headers);
         f->types = NULL;
+        f->headers = NULL;
         return err->code;
     }
     return SMILE_OK;
@@ -262,12 +339,12 @@ webhook_create(struct store *db, const struct audit_who *who, const json_t *body
 {
     static const char sql[] =
         "INSERT INTO webhooks (url, description, event_types, active, secret, after_event_id, "
-        "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, "
-        "(SELECT coalesce(max(id), 0) FROM events), $6, $6) RETURNING id";
+        "created_at, updated_at, headers) VALUES ($1, $2, $3, $4, $5, "
+        "(SELECT coalesce(max(id), 0) FROM events), $6, $6, $7) RETURNING id";
     struct hook_fields f;
     struct store_stmt *st;
     char secret[WEBHOOK_SECRET_LEN + 1];
-    char *types = NULL;
+    char *types = NULL, *hdrs = NULL;
     json_t *after = NULL;
     int64_t id = 0, now = time_now_ms();
     bool own = false;
@@ -277,6 +354,7 @@ webhook_create(struct store *db, const struct audit_who *who, const json_t *body
     if ((rc = hook_parse(body, true, &f, err)) != SMILE_OK)
         return rc;
     types = json_dumps(f.types, JSON_COMPACT);
+    hdrs = f.headers ? json_dumps(f.headers, JSON_COMPACT) : NULL;
     secret_new(secret);
     if ((rc = tx_begin(db, &own, err)) != SMILE_OK)
         goto out;
@@ -287,6 +365,7 @@ webhook_create(struct store *db, const struct audit_who *who, const json_t *body
         store_stmt_bind_int64(st, 4, f.active != 0);
         store_stmt_bind_text(st, 5, secret, -1);
         store_stmt_bind_int64(st, 6, now);
+        store_stmt_bind_text(st, 7, hdrs ? hdrs : "{}", -1);
         rc = store_stmt_step(st, err);
         if (rc == STORE_ROW) {
             id = store_stmt_int64(st, 0);
@@ -308,7 +387,9 @@ out:
     sodium_memzero(secret, sizeof(secret));
     json_decref(after);
     json_decref(f.types);
+    json_decref(f.headers);
     free(types);
+    free(hdrs);
     return rc;
 }
 
@@ -329,11 +410,12 @@ webhook_update(struct store *db, const struct audit_who *who, int64_t id, int64_
     static const char sql[] =
         "UPDATE webhooks SET url = coalesce($1, url), description = coalesce($2, description), "
         "event_types = coalesce($3, event_types), active = coalesce($4, active), "
-        "version = version + 1, updated_at = $5 WHERE id = $6 AND version = $7";
+        "headers = coalesce($5, headers), version = version + 1, updated_at = $6 "
+        "WHERE id = $7 AND version = $8";
     struct hook_fields f;
     struct store_stmt *st;
     json_t *before = NULL, *after = NULL;
-    char *types = NULL;
+    char *types = NULL, *hdrs = NULL;
     int64_t have = 0;
     bool own = false;
     int rc;
@@ -358,9 +440,11 @@ webhook_update(struct store *db, const struct audit_who *who, int64_t id, int64_
             store_stmt_bind_null(st, 4);
         else
             store_stmt_bind_int64(st, 4, f.active);
-        store_stmt_bind_int64(st, 5, time_now_ms());
-        store_stmt_bind_int64(st, 6, id);
-        store_stmt_bind_int64(st, 7, have);
+        hdrs = f.headers ? json_dumps(f.headers, JSON_COMPACT) : NULL;
+        store_stmt_bind_text(st, 5, hdrs, -1);
+        store_stmt_bind_int64(st, 6, time_now_ms());
+        store_stmt_bind_int64(st, 7, id);
+        store_stmt_bind_int64(st, 8, have);
         rc = step_done(st, err);
         if (rc == SMILE_OK && store_changes(db) != 1)
             rc =
@@ -378,7 +462,9 @@ webhook_update(struct store *db, const struct audit_who *who, int64_t id, int64_
     json_decref(before);
     json_decref(after);
     json_decref(f.types);
+    json_decref(f.headers);
     free(types);
+    free(hdrs);
     return rc;
 }
 

@@ -36,6 +36,7 @@ struct webhook;
 #define WEBHOOK_MAX_URL 2048        /* bytes */
 #define WEBHOOK_MAX_DESCRIPTION 500 /* bytes */
 #define WEBHOOK_MAX_TYPES 64        /* patterns per subscription */
+#define WEBHOOK_MAX_HEADERS 10      /* extra request headers per subscription */
 #define WEBHOOK_SECRET_PREFIX "whsec_"
 #define WEBHOOK_SECRET_LEN 70     /* "whsec_" + 64 hex digits */
 #define WEBHOOK_RESPONSE_MAX 1024 /* bytes of a response body kept per attempt */
@@ -90,7 +91,8 @@ char *webhook_payload(int64_t did, int64_t webhook_id, const json_t *event);
 /* Subscriptions (store.c). JSON in, JSON out; every change audited ---------------------- */
 
 /*
- * Creates a subscription from body {url, description?, event_types, active?}; validation
+ * Creates a subscription from body {url, description?, event_types, headers?, active?}
+ * (headers: extra request headers such as the receiver's Authorization); validation
  * problems carry their pointer (SMILE_EINVAL). Generates the secret with libsodium and
  * returns it in *out this once ("secret"); *out (caller owns) is the webhook's JSON.
  */
@@ -102,7 +104,10 @@ int webhook_get(struct store *db, int64_t id, json_t **out, int64_t *out_version
 /* Subscriptions with id > after_id, up to limit; *out_next the last id if more follow. */
 int webhook_list(struct store *db, int64_t after_id, int limit, json_t **out, int64_t *out_next,
                  struct smile_err *err);
-/* Changes url, description, event_types, active; SMILE_EPRECOND if not at version. */
+/*
+ * Changes url, description, event_types, headers (replaced whole), active; SMILE_EPRECOND if
+ * not at version. Reads show header names with "***" for each value.
+ */
 int webhook_update(struct store *db, const struct audit_who *who, int64_t id, int64_t version,
                    const json_t *patch, json_t **out, int64_t *out_version, struct smile_err *err);
 /* Deletes the subscription and its delivery log; SMILE_EPRECOND if not at version. */

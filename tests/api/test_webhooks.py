@@ -229,7 +229,16 @@ class TestSubscriptions(WebhookBase):
                ({"url": "http://a.cn/", "event_types": ["*"], "active": "yes"}, ["/active"]),
                ({"url": "http://a.cn/", "event_types": ["*"], "description": "x" * 501},
                 ["/description"]),
-               ({"url": "http://a.cn/", "event_types": ["*"], "colour": 1}, ["/colour"])]
+               ({"url": "http://a.cn/", "event_types": ["*"], "colour": 1}, ["/colour"]),
+               ({"url": "http://a.cn/", "event_types": ["*"], "headers": {
+                   "Content-Type": "text/plain", "x-smile-event": "forged", "bad name": "x",
+                   "X-Ok": "line\nbreak", "X-Num": 7}},
+                ["/headers/Content-Type", "/headers/X-Num", "/headers/X-Ok", "/headers/bad name",
+                 "/headers/x-smile-event"]),
+               ({"url": "http://a.cn/", "event_types": ["*"],
+                 "headers": {"H%d" % i: "v" for i in range(11)}}, ["/headers"]),
+               ({"url": "http://a.cn/", "event_types": ["*"], "headers": ["Authorization"]},
+                ["/headers"])]
         for body, ptrs in bad:
             r = self.admin.post("/api/v1/webhooks", body)
             self.assertEqual((r.status, self.pointers(r)), (422, ptrs), body)
@@ -285,7 +294,11 @@ class TestDelivery(WebhookBase):
         super().tearDownClass()
 
     def test_signed_case_event(self):
-        w = self.subscribe(self.rx.url, ["case.*"])
+        w = self.subscribe(self.rx.url, ["case.*"], headers={"Authorization": "Bearer t0k3n",
+                                                             "X-Tenant": "vanke-sz"})
+        # Header values are credentials: shown masked, never in the audit trail.
+        self.assertEqual(w["headers"], {"Authorization": "***", "X-Tenant": "***"})
+        self.assertNotIn("t0k3n", json.dumps(self.srv.sql("select after from audit")))
         secret = w["secret"]
         c = self.case()
         self.rx.wait(lambda: any(p["webhook_id"] == w["id"] for _, p, _ in
@@ -299,6 +312,7 @@ class TestDelivery(WebhookBase):
         self.assertEqual(h["x-smile-event"], "case.opened")
         self.assertEqual(h["x-smile-delivery"], str(p["id"]))
         self.assertEqual(h["x-smile-webhook"], str(w["id"]))
+        self.assertEqual((h["authorization"], h["x-tenant"]), ("Bearer t0k3n", "vanke-sz"))
         self.assertEqual(list(p.keys()), ["id", "event", "webhook_id"])
         # The event exactly as GET /api/v1/events/{id} returns it.
         ev = self.admin.get("/api/v1/events/%d" % p["event"]["id"]).json

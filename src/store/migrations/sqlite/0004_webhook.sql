@@ -3,6 +3,7 @@
 -- the key itself, unlike API tokens which keep only a hash): see docs/webhooks.md. During a
 -- rotation the previous secret also signs until previous_expires_at.
 -- after_event_id: the newest event when the subscription was made; it receives only later ones.
+-- headers: extra request headers (a JSON object, e.g. the receiver's Authorization).
 CREATE TABLE webhooks (
     id INTEGER PRIMARY KEY,
     url TEXT NOT NULL,
@@ -13,6 +14,7 @@ CREATE TABLE webhooks (
     previous_secret TEXT,
     previous_expires_at INTEGER,
     after_event_id INTEGER NOT NULL DEFAULT 0,
+    headers TEXT NOT NULL DEFAULT '{}',
     version INTEGER NOT NULL DEFAULT 1,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
