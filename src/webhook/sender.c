@@ -60,6 +60,7 @@ struct webhook {
     struct job **jobs;
     int njobs;
     atomic_int inflight; /* njobs, for /metrics */
+    int64_t rr;          /* the subscription started last (claim's round-robin) */
     /* Statistics for /metrics. */
     uint64_t attempts, delivered, failed_final, enqueued;
     int64_t g_pending, g_failed, g_delivered;
@@ -346,47 +347,69 @@ job_start(struct webhook *w, int64_t did, int64_t now)
     return true;
 }
 
-/* Starts the oldest due delivery of each subscription with nothing in flight. */
+/*
+ * Starts the oldest due delivery of each subscription with nothing in flight, taking the
+ * subscriptions round-robin (from the one after the last started) so that none starves when
+ * more are due than there are slots.
+ */
 static void
 claim(struct webhook *w, int64_t now)
 {
-    static const char sql[] =
-        "SELECT min(d.id), d.webhook_id FROM webhook_deliveries d "
-        "JOIN webhooks w ON w.id = d.webhook_id "
-        "WHERE d.status = 'pending' AND d.next_at <= $1 AND (w.active = 1 OR d.event_id IS NULL) "
-        "GROUP BY d.webhook_id ORDER BY 1 LIMIT $2";
+    static const char sql_hooks[] = "SELECT id, active FROM webhooks ORDER BY id";
+    /* +next_at: walk the partial index of pending rows in id order, not the due index. */
+    static const char sql_head[] =
+        "SELECT id FROM webhook_deliveries WHERE webhook_id = $1 AND status = 'pending' "
+        "AND +next_at <= $2 AND ($3 = 1 OR event_id IS NULL) ORDER BY id LIMIT 1";
     struct smile_err err;
     struct store_stmt *st;
-    int64_t(*due)[2] = NULL;
-    size_t n = 0, cap = 0;
+    int64_t(*hooks)[2] = NULL, *start = NULL;
+    size_t n = 0, cap = 0, first = 0, nstart = 0;
+    int free_slots = w->opt.concurrency - w->njobs;
     int rc;
 
     smile_err_clear(&err);
-    if (store_prepare(w->db, sql, &st, &err) != SMILE_OK)
+    if (free_slots <= 0 || store_prepare(w->db, sql_hooks, &st, &err) != SMILE_OK)
         return;
-    store_stmt_bind_int64(st, 1, now);
-    store_stmt_bind_int64(st, 2, 1000);
     while ((rc = store_stmt_step(st, &err)) == STORE_ROW) {
+        int64_t id = store_stmt_int64(st, 0);
+        bool busy = false;
+
+        for (int k = 0; k < w->njobs && !busy; k++)
+            busy = w->jobs[k]->webhook_id == id;
+        if (busy)
+            continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
-            due = xrealloc(due, cap * sizeof(*due));
+            hooks = xrealloc(hooks, cap * sizeof(*hooks));
         }
-        due[n][0] = store_stmt_int64(st, 0);
-        due[n][1] = store_stmt_int64(st, 1);
+        hooks[n][0] = id;
+        hooks[n][1] = store_stmt_int64(st, 1);
+        if (id <= w->rr)
+            first = n + 1;
         n++;
     }
     store_stmt_reset(st);
     if (rc != STORE_DONE)
         log_error("msg=\"webhook claim failed\" error=\"%s\"", err.msg);
-    for (size_t i = 0; i < n && w->njobs < w->opt.concurrency; i++) {
-        bool busy = false;
+    start = xcalloc(n + 1, sizeof(*start));
+    for (size_t i = 0; i < n && (int)nstart < free_slots; i++) {
+        size_t k = (first + i) % n;
 
-        for (int k = 0; k < w->njobs && !busy; k++)
-            busy = w->jobs[k]->webhook_id == due[i][1];
-        if (!busy)
-            job_start(w, due[i][0], now);
+        if (store_prepare(w->db, sql_head, &st, &err) != SMILE_OK)
+            break;
+        store_stmt_bind_int64(st, 1, hooks[k][0]);
+        store_stmt_bind_int64(st, 2, now);
+        store_stmt_bind_int64(st, 3, hooks[k][1]);
+        if (store_stmt_step(st, &err) == STORE_ROW)
+            start[nstart++] = store_stmt_int64(st, 0);
+        store_stmt_reset(st);
     }
-    free(due);
+    /* Started after the reads: job_start runs statements of its own. */
+    for (size_t i = 0; i < nstart; i++)
+        if (job_start(w, start[i], now))
+            w->rr = w->jobs[w->njobs - 1]->webhook_id;
+    free(start);
+    free(hooks);
 }
 
 /* When the next pending delivery falls due (after now), or INT64_MAX. */
