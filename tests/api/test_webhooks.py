@@ -424,12 +424,13 @@ class TestDelivery(WebhookBase):
         deadline = time.time() + 10
         while True:
             m = self.srv.client().get("/metrics").raw
-            if 'smile_webhook_deliveries{status="delivered"} 0' not in m:
+            if "smile_webhook_delivered_total 0\n" not in m:
                 break
             self.assertLess(time.time(), deadline)
             time.sleep(0.2)
         self.assertIn('smile_webhook_deliveries{status="pending"}', m)
-        self.assertIn("smile_webhook_delivered_total", m)
+        self.assertIn('smile_webhook_deliveries{status="failed"}', m)
+        self.assertIn("smile_webhook_in_flight", m)
         self.assertIn("smile_webhook_attempts_total", m)
 
 
