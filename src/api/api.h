@@ -174,4 +174,16 @@ void api_notify_wire(void);
 /* Handlers in api/search.c */
 void api_search(struct http_request *req);
 
+/* webhook: outbound webhooks, api/webhooks.c (admins only) */
+void api_webhooks_list(struct http_request *req);
+void api_webhooks_create(struct http_request *req);
+void api_webhooks_get(struct http_request *req);
+void api_webhooks_patch(struct http_request *req);
+void api_webhooks_delete(struct http_request *req);
+void api_webhooks_rotate(struct http_request *req);
+void api_webhooks_ping(struct http_request *req);
+void api_webhooks_deliveries(struct http_request *req);
+void api_webhooks_delivery(struct http_request *req);
+void api_webhooks_redeliver(struct http_request *req);
+
 #endif

@@ -187,6 +187,28 @@ const struct api_route api_routes[] = {
      "Server-Sent Events: the caller's notifications and, for supervisors, the live board"},
     {HTTP_GET, "/api/v1/escalations", api_escalations_list, SUP, API_SCOPE_KPI_READ, 0,
      "what each escalation rule did for each fired deadline, newest first"},
+    /* webhook: outbound webhooks (api/webhooks.c, src/webhook/). Admins only: a
+       subscription's secret signs every delivery, and its log shows event contents. */
+    {HTTP_GET, "/api/v1/webhooks", api_webhooks_list, ADM, API_SCOPE_ADMIN, 0,
+     "list webhook subscriptions"},
+    {HTTP_POST, "/api/v1/webhooks", api_webhooks_create, ADM, API_SCOPE_ADMIN, 0,
+     "subscribe a URL to event types (the signing secret is shown once)"},
+    {HTTP_GET, "/api/v1/webhooks/{id}", api_webhooks_get, ADM, API_SCOPE_ADMIN, 0,
+     "one webhook subscription"},
+    {HTTP_PATCH, "/api/v1/webhooks/{id}", api_webhooks_patch, ADM, API_SCOPE_ADMIN, 0,
+     "change a webhook subscription (If-Match)"},
+    {HTTP_DELETE, "/api/v1/webhooks/{id}", api_webhooks_delete, ADM, API_SCOPE_ADMIN, 0,
+     "delete a webhook subscription and its delivery log (If-Match)"},
+    {HTTP_POST, "/api/v1/webhooks/{id}/rotate-secret", api_webhooks_rotate, ADM, API_SCOPE_ADMIN, 0,
+     "issue a new signing secret (shown once)"},
+    {HTTP_POST, "/api/v1/webhooks/{id}/ping", api_webhooks_ping, ADM, API_SCOPE_ADMIN, 0,
+     "queue a webhook.ping delivery"},
+    {HTTP_GET, "/api/v1/webhooks/{id}/deliveries", api_webhooks_deliveries, ADM, API_SCOPE_ADMIN, 0,
+     "the delivery log, newest first, cursor-paged"},
+    {HTTP_GET, "/api/v1/webhooks/{id}/deliveries/{delivery_id}", api_webhooks_delivery, ADM,
+     API_SCOPE_ADMIN, 0, "one delivery with every attempt"},
+    {HTTP_POST, "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", api_webhooks_redeliver,
+     ADM, API_SCOPE_ADMIN, 0, "send a delivery again"},
 };
 
 const int api_route_count = (int)ARRAY_LEN(api_routes);

@@ -21,6 +21,7 @@
 #include "http/auth.h"
 #include "intake/intake.h"
 #include "store/store.h"
+#include "webhook/webhook.h"
 
 /*
  * --bootstrap-admin: on a database without users, creates `admin` with a random
@@ -77,6 +78,7 @@ cli_serve(int argc, char **argv)
     struct notify_runner *notifier = NULL;
     struct api_app app;
     struct ami_client *ami = NULL;
+    struct webhook *webhook = NULL;
     sigset_t set;
     int sig = 0, rc = 1;
     bool bootstrap = false;
@@ -154,6 +156,21 @@ cli_serve(int argc, char **argv)
         goto out;
     }
     runtime_on_due(runtime, scheduler_wake, sched);
+    { /* webhook: follows the ledger and sends deliveries (closed after the ledger) */
+        struct webhook_options wo = {
+            .retry_ms = config_int(&cfg, CFG_WEBHOOK_RETRY_MS),
+            .retry_max_ms = config_int(&cfg, CFG_WEBHOOK_RETRY_MAX_MS),
+            .max_attempts = (int)config_int(&cfg, CFG_WEBHOOK_MAX_ATTEMPTS),
+            .concurrency = (int)config_int(&cfg, CFG_WEBHOOK_CONCURRENCY),
+            .timeout_ms = config_int(&cfg, CFG_WEBHOOK_TIMEOUT_MS),
+            .log_days = config_int(&cfg, CFG_WEBHOOK_LOG_DAYS),
+        };
+
+        if (webhook_open(config_str(&cfg, CFG_DB), ledger, &wo, &webhook, &err) != SMILE_OK) {
+            fprintf(stderr, "smile: %s\n", err.msg);
+            goto out;
+        }
+    }
     runtime_crm_sink_install(ledger); /* case actions feed the ledger and the runtime */
     work_install(); /* routing and out-of-order marking of case actions (src/work) */
     memset(&app, 0, sizeof(app));
@@ -198,6 +215,7 @@ out:
     scheduler_close(sched);                  /* stops appending */
     ledger_close(ledger);   /* after the server stopped: finishes queued appends first */
     runtime_close(runtime); /* folds what the ledger committed last */
+    webhook_close(webhook); /* after the ledger: its hook points here */
     store_pool_close(pool);
     store_close(s);
     notify_hooks_clear();
