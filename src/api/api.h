@@ -154,6 +154,16 @@ void api_measurements_export(struct http_request *req);
 void api_subjects_timeline(struct http_request *req);
 void api_runtime_status(struct http_request *req);
 
+/* Handlers in api/mailboxes.c (mail: mailboxes, replies by e-mail) */
+void api_mailboxes_list(struct http_request *req);
+void api_mailboxes_get(struct http_request *req);
+void api_mailboxes_create(struct http_request *req);
+void api_mailboxes_patch(struct http_request *req);
+void api_mailboxes_delete(struct http_request *req);
+void api_mailboxes_poll(struct http_request *req);
+void api_cases_reply(struct http_request *req);
+void api_cases_emails(struct http_request *req);
+
 /* Handlers in api/search.c */
 void api_search(struct http_request *req);
 
