@@ -103,8 +103,7 @@ const struct api_route api_routes[] = {
 
     /* mail: admins connect mailboxes (IMAP in, SMTP out; passwords write-only) and may poll
        one at once; every role replies to a case by e-mail and reads its messages. */
-    {HTTP_GET, "/api/v1/mailboxes", api_mailboxes_list, ADM, API_SCOPE_ADMIN, 0,
-     "list mailboxes"},
+    {HTTP_GET, "/api/v1/mailboxes", api_mailboxes_list, ADM, API_SCOPE_ADMIN, 0, "list mailboxes"},
     {HTTP_POST, "/api/v1/mailboxes", api_mailboxes_create, ADM, API_SCOPE_ADMIN, 0,
      "connect a mailbox"},
     {HTTP_GET, "/api/v1/mailboxes/{id}", api_mailboxes_get, ADM, API_SCOPE_ADMIN, 0,

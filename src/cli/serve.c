@@ -183,7 +183,7 @@ cli_serve(int argc, char **argv)
     sigwait(&set, &sig);
     log_info("msg=stopping signal=%d inflight=%d", sig, http_server_inflight(srv));
     http_server_stop(srv, (int)config_int(&cfg, CFG_DRAIN_MS));
-    ami_client_stop(ami); /* after HTTP: /readyz and /metrics read the client */
+    ami_client_stop(ami);   /* after HTTP: /readyz and /metrics read the client */
     mail_poller_stop(mail); /* before the ledger closes: a poll may be appending */
     rc = 0;
     log_info("msg=stopped");

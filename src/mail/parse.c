@@ -265,6 +265,8 @@ tidy_text(struct buf *b)
         }
         b->data[w++] = ch;
     }
+    while (w > 0 && (b->data[w - 1] == '\n' || b->data[w - 1] == ' ' || b->data[w - 1] == '\t'))
+        w--; /* trailing blank lines and spaces */
     b->len = w;
     if (b->data)
         b->data[w] = '\0';

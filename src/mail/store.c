@@ -1000,8 +1000,9 @@ mail_import_message(struct store *s, struct ledger *l, const struct mail_origin 
         goto out;
     if ((rc = message_known(s, msgid, &known, err)) != SMILE_OK)
         goto out;
+    /* INTERNALDATE has whole seconds: compare with the second the mailbox was created. */
     if (known || (!mb.import_existing && o->uid > 0 && o->received_at > 0 &&
-                  o->received_at < mb.created_at)) {
+                  o->received_at < mb.created_at / 1000 * 1000)) {
         out->outcome = known ? MAIL_DUPLICATE : MAIL_SKIPPED;
         if (o->uid > 0)
             rc = mail_mbox_state(s, mb.id, o->uidvalidity, o->uid, 0, err);
@@ -1251,8 +1252,8 @@ addr_list(const json_t *v, const char *path, json_t *out, struct smile_err *err)
 static int64_t
 only_sending_mailbox(struct store *s)
 {
-    static const char sql[] = "SELECT id FROM mailboxes WHERE deleted_at IS NULL AND active = 1 "
-                              "AND smtp_url IS NOT NULL ORDER BY id LIMIT 2";
+    static const char sql[] = "SELECT id FROM mailboxes WHERE deleted_at IS NULL AND smtp_url IS "
+                              "NOT NULL ORDER BY id LIMIT 2";
     struct store_stmt *st;
     struct smile_err err;
     int64_t id = 0;

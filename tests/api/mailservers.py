@@ -107,13 +107,13 @@ service stats {{
 }}
 """.format(d=self.dir, user=user, group=group, login_user=login_user, uid=uid, gid=gid,
            port=self.port))
+        self.errlog = open(os.path.join(self.dir, "stderr.log"), "wb")
         self.proc = subprocess.Popen(["dovecot", "-c", self.conf, "-F"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                     stdout=subprocess.DEVNULL, stderr=self.errlog)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError("dovecot exited: %s %s" % (
-                    self.proc.stderr.read().decode(errors="replace"), self.log()))
+                raise AssertionError("dovecot exited: " + self.log())
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return
@@ -171,6 +171,7 @@ service stats {{
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        self.errlog.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
