@@ -176,10 +176,10 @@ api_mailboxes_poll(struct http_request *req)
         return;
     }
     http_reply_json(req, 200,
-                    json_pack("{s:i, s:i, s:i, s:i, s:I, s:I}", "imported", r.imported,
-                              "duplicates", r.duplicates, "skipped", r.skipped, "failed", r.failed,
-                              "uidvalidity", (json_int_t)r.uidvalidity, "last_uid",
-                              (json_int_t)r.last_uid));
+                    json_pack("{s:i, s:i, s:i, s:i, s:i, s:I, s:I}", "imported", r.imported,
+                              "automatic", r.automatic, "duplicates", r.duplicates, "skipped",
+                              r.skipped, "failed", r.failed, "uidvalidity",
+                              (json_int_t)r.uidvalidity, "last_uid", (json_int_t)r.last_uid));
 }
 
 void

@@ -359,6 +359,8 @@ mail_poll_mailbox(struct store *s, struct ledger *l, int64_t id, struct mail_pol
             out->duplicates++;
         } else if (r.outcome == MAIL_SKIPPED) {
             out->skipped++;
+        } else if (r.outcome == MAIL_IMPORTED_AUTO) {
+            out->automatic++;
         } else {
             out->imported++;
         }

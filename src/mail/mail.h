@@ -53,6 +53,13 @@ struct mail_parsed {
     json_t *attachments; /* [{"name", "type", "size"}] (size: decoded bytes) */
     int nattachments;    /* all attachments, also those beyond MAIL_MAX_ATTACHMENTS */
     size_t size;         /* bytes of the raw message */
+    /*
+     * Why the message looks machine-made, "" if it does not (RFC 3834 Auto-Submitted other
+     * than "no" → "auto-submitted"; X-Autoreply / X-Autorespond → "auto-replied";
+     * Precedence bulk, junk or list → "bulk"; a multipart/report or a sender named
+     * mailer-daemon or postmaster → "bounce"). Such mail starts no reply clock.
+     */
+    char auto_kind[16];
 };
 
 /* Initialises GMime once (thread-safe; every entry point of this part calls it). */
@@ -162,6 +169,7 @@ enum mail_import_outcome {
     MAIL_IMPORTED_FOLLOWUP, /* the thread's case was closed: a follow-up case was opened */
     MAIL_DUPLICATE,         /* its Message-ID was imported before: nothing written */
     MAIL_SKIPPED,           /* received before the mailbox was connected (import_existing off) */
+    MAIL_IMPORTED_AUTO,     /* machine-made (auto-reply, bounce, bulk): logged, no clock, no case */
 };
 
 struct mail_import_result {
@@ -186,7 +194,7 @@ int mail_import_message(struct store *s, struct ledger *l, const struct mail_ori
 /* Polling (imap.c) ------------------------------------------------------------------- */
 
 struct mail_poll_result {
-    int imported, duplicates, skipped, failed;
+    int imported, duplicates, skipped, failed, automatic;
     int64_t uidvalidity, last_uid;
 };
 

@@ -511,6 +511,42 @@ msgid_keep(const char *id)
     return v;
 }
 
+/* Sets m->auto_kind for machine-made mail (see struct mail_parsed). */
+static void
+auto_detect(GMimeMessage *msg, struct mail_parsed *m)
+{
+    GMimeObject *o = GMIME_OBJECT(msg);
+    const char *h = g_mime_object_get_header(o, "Auto-Submitted");
+    GMimeContentType *ct = g_mime_object_get_content_type(
+        g_mime_message_get_mime_part(msg) ? g_mime_message_get_mime_part(msg) : o);
+    InternetAddressList *from = g_mime_message_get_from(msg);
+    const char *kind = "";
+
+    while (h && (*h == ' ' || *h == '\t'))
+        h++;
+    if (h && strncasecmp(h, "no", 2) != 0)
+        kind = "auto-submitted";
+    else if (g_mime_object_get_header(o, "X-Autoreply") ||
+             g_mime_object_get_header(o, "X-Autorespond"))
+        kind = "auto-replied";
+    else if ((h = g_mime_object_get_header(o, "Precedence")) != NULL &&
+             (strcasestr(h, "bulk") || strcasestr(h, "junk") || strcasestr(h, "list")))
+        kind = "bulk";
+    else if (ct && g_mime_content_type_is_type(ct, "multipart", "report"))
+        kind = "bounce";
+    if (!kind[0] && from && internet_address_list_length(from) > 0) {
+        InternetAddress *a = internet_address_list_get_address(from, 0);
+        const char *addr = INTERNET_ADDRESS_IS_MAILBOX(a)
+                               ? internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(a))
+                               : NULL;
+
+        if (addr && (strncasecmp(addr, "mailer-daemon@", 14) == 0 ||
+                     strncasecmp(addr, "postmaster@", 11) == 0))
+            kind = "bounce";
+    }
+    snprintf(m->auto_kind, sizeof(m->auto_kind), "%s", kind);
+}
+
 int
 mail_parse(const char *data, size_t len, struct mail_parsed *out, struct smile_err *err)
 {
@@ -559,6 +595,7 @@ mail_parse(const char *data, size_t len, struct mail_parsed *out, struct smile_e
         if (r)
             g_mime_references_free(r);
     }
+    auto_detect(msg, out);
     h = g_mime_object_get_header(GMIME_OBJECT(msg), "References");
     if (h) {
         GMimeReferences *r = g_mime_references_parse(opts, h);
@@ -775,5 +812,7 @@ mail_event_data(const struct mail_parsed *m)
     json_object_set_new(d, "attachments", att);
     json_object_set_new(d, "attachment_count", json_integer(m->nattachments));
     json_object_set_new(d, "size", json_integer((json_int_t)m->size));
+    if (m->auto_kind[0])
+        json_object_set_new(d, "auto", json_string(m->auto_kind));
     return d;
 }

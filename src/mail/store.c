@@ -1054,83 +1054,21 @@ mail_import_message(struct store *s, struct ledger *l, const struct mail_origin 
             customer = ids[0];
     }
 
-    /* The case: attach, reopen, resume, or open (a new thread or a closed case's). */
-    out->outcome = MAIL_IMPORTED_REPLY;
-    if (t.case_id > 0) {
-        struct smile_err e2;
-
-        smile_err_clear(&e2);
-        if (crm_record_load(&c, &crm_cases, t.case_id, &case_rec, &e2) != SMILE_OK)
-            case_rec = NULL; /* deleted: open a new one */
-    }
-    if (case_rec) {
-        const char *st = json_string_value(json_object_get(case_rec, "status"));
-        int status = crm_case_status_parse(st);
-
-        case_id = t.case_id;
-        if (status == CRM_CASE_CLOSED) {
-            json_decref(case_rec);
-            case_rec = NULL;
-            out->outcome = MAIL_IMPORTED_FOLLOWUP;
-        } else if (status == CRM_CASE_RESOLVED || status == CRM_CASE_PENDING) {
-            json_t *patch = json_pack("{s:s}", "status", "open");
-            json_t *res = NULL;
-
-            rc = crm_record_apply(&c, &crm_cases, case_id, NULL, patch, false,
-                                  status == CRM_CASE_RESOLVED ? "reopen" : "resume", &res, err);
-            json_decref(patch);
-            json_decref(res);
-            if (rc != SMILE_OK)
-                goto out;
-        }
-    } else if (out->outcome != MAIL_IMPORTED_FOLLOWUP) {
-        out->outcome = MAIL_IMPORTED_NEW;
-    }
-    if (case_rec == NULL) {
-        char *desc = cut_dup(m.text, 20000);
-
-        mail_subject_base(m.subject, base, sizeof(base));
-        body = json_pack("{s:s, s:s, s:s}", "type", mb.case_type, "subject",
-                         base[0] ? base : "(no subject)", "channel", "email");
-        if (desc[0])
-            json_object_set_new(body, "description", json_string(desc));
-        free(desc);
-        if (customer > 0)
-            json_object_set_new(body, "customer_id", json_integer(customer));
-        if (mb.team_id > 0)
-            json_object_set_new(body, "team_id", json_integer(mb.team_id));
-        rc = crm_record_insert(&c, &crm_cases, body, false, &case_id, &rec, err);
-        json_decref(body);
-        body = NULL;
-        json_decref(rec);
-        rec = NULL;
-        if (rc != SMILE_OK)
-            goto out;
-        if (out->outcome == MAIL_IMPORTED_FOLLOWUP)
-            t.case_id = 0; /* moves to the follow-up below */
-    }
-    if (t.case_id != case_id && (rc = thread_set_case(s, t.id, case_id, at, err)) != SMILE_OK)
-        goto out;
-    if (case_rec == NULL) {
-        struct smile_err e2;
-
-        smile_err_clear(&e2);
-        crm_record_load(&c, &crm_cases, case_id, &case_rec, &e2);
-    }
-    /* The case's customer is the interaction's; the sender's if the case has none. */
-    if (case_rec && json_is_integer(json_object_get(case_rec, "customer_id")))
-        customer = json_integer_value(json_object_get(case_rec, "customer_id"));
-
-    /* The inbound interaction: on the case, so it is the customer's reply (case.replied). */
-    {
+    if (m.auto_kind[0]) {
+        /* Machine-made (auto-reply, bounce, bulk): logged for the customer, but it opens,
+         * reopens or resumes no case and starts no reply clock. */
         char *text = cut_dup(m.text, MAIL_MAX_TEXT);
 
-        body = json_pack("{s:s, s:s, s:s, s:I, s:o, s:s}", "kind", "email", "direction", "in",
-                         "channel", "email", "case_id", (json_int_t)case_id, "occurred_at",
-                         rfc3339(at), "subject", m.subject[0] ? m.subject : "(no subject)");
+        out->outcome = MAIL_IMPORTED_AUTO;
+        case_id = t.case_id;
+        body = json_pack("{s:s, s:s, s:s, s:o, s:s}", "kind", "email", "direction", "in", "channel",
+                         "email", "occurred_at", rfc3339(at), "subject",
+                         m.subject[0] ? m.subject : "(no subject)");
         if (text[0])
             json_object_set_new(body, "body", json_string(text));
         free(text);
+        if (customer > 0)
+            json_object_set_new(body, "customer_id", json_integer(customer));
         rc = crm_record_insert(&c, &crm_interactions, body, false, &out->interaction_id, &rec, err);
         json_decref(body);
         body = NULL;
@@ -1138,6 +1076,93 @@ mail_import_message(struct store *s, struct ledger *l, const struct mail_origin 
         rec = NULL;
         if (rc != SMILE_OK)
             goto out;
+    } else {
+        /* The case: attach, reopen, resume, or open (a new thread or a closed case's). */
+        out->outcome = MAIL_IMPORTED_REPLY;
+        if (t.case_id > 0) {
+            struct smile_err e2;
+
+            smile_err_clear(&e2);
+            if (crm_record_load(&c, &crm_cases, t.case_id, &case_rec, &e2) != SMILE_OK)
+                case_rec = NULL; /* deleted: open a new one */
+        }
+        if (case_rec) {
+            const char *st = json_string_value(json_object_get(case_rec, "status"));
+            int status = crm_case_status_parse(st);
+
+            case_id = t.case_id;
+            if (status == CRM_CASE_CLOSED) {
+                json_decref(case_rec);
+                case_rec = NULL;
+                out->outcome = MAIL_IMPORTED_FOLLOWUP;
+            } else if (status == CRM_CASE_RESOLVED || status == CRM_CASE_PENDING) {
+                json_t *patch = json_pack("{s:s}", "status", "open");
+                json_t *res = NULL;
+
+                rc = crm_record_apply(&c, &crm_cases, case_id, NULL, patch, false,
+                                      status == CRM_CASE_RESOLVED ? "reopen" : "resume", &res, err);
+                json_decref(patch);
+                json_decref(res);
+                if (rc != SMILE_OK)
+                    goto out;
+            }
+        } else if (out->outcome != MAIL_IMPORTED_FOLLOWUP) {
+            out->outcome = MAIL_IMPORTED_NEW;
+        }
+        if (case_rec == NULL) {
+            char *desc = cut_dup(m.text, 20000);
+
+            mail_subject_base(m.subject, base, sizeof(base));
+            body = json_pack("{s:s, s:s, s:s}", "type", mb.case_type, "subject",
+                             base[0] ? base : "(no subject)", "channel", "email");
+            if (desc[0])
+                json_object_set_new(body, "description", json_string(desc));
+            free(desc);
+            if (customer > 0)
+                json_object_set_new(body, "customer_id", json_integer(customer));
+            if (mb.team_id > 0)
+                json_object_set_new(body, "team_id", json_integer(mb.team_id));
+            rc = crm_record_insert(&c, &crm_cases, body, false, &case_id, &rec, err);
+            json_decref(body);
+            body = NULL;
+            json_decref(rec);
+            rec = NULL;
+            if (rc != SMILE_OK)
+                goto out;
+            if (out->outcome == MAIL_IMPORTED_FOLLOWUP)
+                t.case_id = 0; /* moves to the follow-up below */
+        }
+        if (t.case_id != case_id && (rc = thread_set_case(s, t.id, case_id, at, err)) != SMILE_OK)
+            goto out;
+        if (case_rec == NULL) {
+            struct smile_err e2;
+
+            smile_err_clear(&e2);
+            crm_record_load(&c, &crm_cases, case_id, &case_rec, &e2);
+        }
+        /* The case's customer is the interaction's; the sender's if the case has none. */
+        if (case_rec && json_is_integer(json_object_get(case_rec, "customer_id")))
+            customer = json_integer_value(json_object_get(case_rec, "customer_id"));
+
+        /* The inbound interaction: on the case, so it is the customer's reply (case.replied). */
+        {
+            char *text = cut_dup(m.text, MAIL_MAX_TEXT);
+
+            body = json_pack("{s:s, s:s, s:s, s:I, s:o, s:s}", "kind", "email", "direction", "in",
+                             "channel", "email", "case_id", (json_int_t)case_id, "occurred_at",
+                             rfc3339(at), "subject", m.subject[0] ? m.subject : "(no subject)");
+            if (text[0])
+                json_object_set_new(body, "body", json_string(text));
+            free(text);
+            rc = crm_record_insert(&c, &crm_interactions, body, false, &out->interaction_id, &rec,
+                                   err);
+            json_decref(body);
+            body = NULL;
+            json_decref(rec);
+            rec = NULL;
+            if (rc != SMILE_OK)
+                goto out;
+        }
     }
 
     /* email.received on the thread: the customer-email process measures from here. */
@@ -1162,7 +1187,7 @@ mail_import_message(struct store *s, struct ledger *l, const struct mail_origin 
     if (n > 1)
         json_object_set_new(data, "customers_matched", json_integer(n));
     ev = (struct ledger_event){
-        .type = "email.received",
+        .type = m.auto_kind[0] ? "custom.email_auto" : "email.received",
         .occurred_at = at,
         .subject = subject,
         .customer = customer > 0 ? cust : NULL,

@@ -99,7 +99,7 @@ class TestMail(unittest.TestCase):
         self.fail("no reply occurrence %d in %r" % (occ, b))
 
     # --- the scenario of issue 4 ----------------------------------------------------------
-    def test_1_mail_case_reply_answer_reply_measured_exactly(self):
+    def test_01_mail_case_reply_answer_reply_measured_exactly(self):
         now = int(time.time())
         # The customer's mail reached our server 3 h ago (INTERNALDATE, set by APPEND; whole
         # seconds, written in +08:00 to exercise the offset): t0 = now − 10800 s.
@@ -218,7 +218,7 @@ class TestMail(unittest.TestCase):
         self.assertEqual([e["direction"] for e in em["items"]], ["in", "out", "in", "out"])
         self.assertEqual(em["items"][0]["thread"], "thread:m1@customer.cn")
 
-    def test_2_breach_after_24_hours(self):
+    def test_02_breach_after_24_hours(self):
         # A mail received 25 h ago and not replied to: its clock passed 24 h at t3 + 24 h,
         # so it is breached as of now, breached_at = t3 + 86,400,000 ms.
         t3 = int(time.time()) - 25 * 3600
@@ -250,7 +250,7 @@ class TestMail(unittest.TestCase):
         self.assertEqual((o["result"], o["elapsed_ms"], o["charged_actor"]),
                          ("breached", rfc3339_ms(rep["sent_at"]) - t3 * 1000, "ann"))
 
-    def test_3_gb18030_and_attachment(self):
+    def test_03_gb18030_and_attachment(self):
         # GBK text declared as gb2312 (堃 is in GBK, not in GB2312), an RFC 2047 subject in
         # GB2312 base64, and a PDF attachment named in RFC 2231.
         text = "您好，我是堃先生，合同附件请查收。"
@@ -281,7 +281,7 @@ class TestMail(unittest.TestCase):
         self.assertEqual((c["subject"], c["description"], c["customer_id"]),
                          ("购房合同", text, None))
 
-    def test_4_case_tag_threads_and_closed_case_gets_follow_up(self):
+    def test_04_case_tag_threads_and_closed_case_gets_follow_up(self):
         case = self.case
         # A new mail (no In-Reply-To) with the case tag in its subject joins the case.
         self.imap.append("service", mail("tagged@customer.cn",
@@ -312,7 +312,7 @@ class TestMail(unittest.TestCase):
         self.assertEqual(st, 409, b)
         self.assertEqual((len(self.smtp.messages), self.counts()), (n, before))
 
-    def test_5_smtp_refusal_writes_nothing(self):
+    def test_05_smtp_refusal_writes_nothing(self):
         self.imap.append("service", mail("refuse@customer.cn", "停车位咨询"))
         self.poll()
         case_id = self.events("thread:refuse@customer.cn")[0]["data"]["case_id"]
@@ -343,7 +343,7 @@ class TestMail(unittest.TestCase):
                                   headers={"If-Match": '"%d"' % self.mailbox()["version"]})
         self.assertEqual(st, 200, b)
 
-    def test_6_rejected_replies_write_nothing(self):
+    def test_06_rejected_replies_write_nothing(self):
         case_id = self.case["id"]
         st, _, c = self.ann.post("/api/v1/cases", {"type": "inquiry", "subject": "电话咨询",
                                                    "channel": "phone"})
@@ -376,7 +376,7 @@ class TestMail(unittest.TestCase):
         self.assertEqual(st, 200, b)
         return b
 
-    def test_7_mailbox_crud_and_rejections(self):
+    def test_07_mailbox_crud_and_rejections(self):
         mb = self.mailbox()
         self.assertNotIn("password", mb)
         self.assertNotIn("smtp_password", mb)
@@ -419,7 +419,7 @@ class TestMail(unittest.TestCase):
         self.assertEqual(self.counts(), before)
         self.assertEqual(self.mailbox()["version"], mb["version"])
 
-    def test_8_only_new_mail_unless_import_existing(self):
+    def test_08_only_new_mail_unless_import_existing(self):
         # A second mailbox without import_existing: mail received before it was connected is
         # passed over (its UID remembered), mail after it is imported; the same message in
         # two mailboxes is imported once.
@@ -447,6 +447,70 @@ class TestMail(unittest.TestCase):
         st, _, b = self.adm.get("/api/v1/mailboxes/%d" % mb2["id"])
         self.assertTrue(b["last_error"], b)
         self.assertEqual(b["last_uid"], 3)
+
+    def test_09_auto_replies_start_no_clock(self):
+        # An out-of-office answer in the thread (Auto-Submitted: auto-replied, RFC 3834) and
+        # a bounce: logged, but no reply clock, no case opened, reopened or resumed.
+        case_id = self.events("thread:refuse@customer.cn")[0]["data"]["case_id"]
+        status = self.srv.sql("select status from cases where id = %d" % case_id)[0]
+        ncases = self.srv.sql("select count(*) n from cases")[0]["n"]
+        self.imap.append("service", mail("ooo@customer.cn", "自动回复: 停车位咨询", "我休假中",
+                                         in_reply_to="refuse@customer.cn",
+                                         extra="Auto-Submitted: auto-replied"))
+        self.imap.append("service", mail("bounce@mx.example", "Undelivered Mail",
+                                         frm="MAILER-DAEMON@mx.example"))
+        r = self.poll()
+        self.assertEqual((r["imported"], r["automatic"]), (0, 2), r)
+        ev = self.events("thread:refuse@customer.cn")
+        self.assertEqual([e["type"] for e in ev], ["email.received", "custom.email_auto"])
+        self.assertEqual(ev[1]["data"]["auto"], "auto-submitted")
+        self.assertEqual(self.events("thread:bounce@mx.example")[0]["data"]["auto"], "bounce")
+        self.assertEqual(self.srv.sql("select status from cases where id = %d" % case_id)[0],
+                         status)
+        self.assertEqual(self.srv.sql("select count(*) n from cases")[0]["n"], ncases)
+        wait_folded(self.srv, self.ann)
+        st, _, tl = self.ann.get("/api/v1/subjects/thread:refuse@customer.cn/timeline")
+        self.assertEqual(len([s for i in tl["instances"] for s in i["steps"]]), 1, tl)
+
+    def test_10_complaint_mailbox_and_the_poller_thread(self):
+        # A complaints mailbox, active: the poller of smile serve polls it at once (never
+        # polled yet) without anyone asking. Its cases are complaints, so the Complaint
+        # handling process measures them too: first_reply from case.opened (at our receipt
+        # time t) to the staff's case.replied (at the send time s): elapsed = s − t.
+        t = int(time.time()) - 600  # ten minutes ago, whole seconds
+        self.imap.users["complaints"] = "c-secret"
+        with open(self.imap.dir + "/passwd", "a") as f:
+            f.write("complaints:{PLAIN}c-secret::::::\n")
+        self.imap.append("complaints", mail("angry@customer.cn", "投诉：维修迟迟不来"),
+                         when=datetime.datetime.fromtimestamp(t, SHANGHAI))
+        st, _, mb = self.adm.post("/api/v1/mailboxes", {
+            "name": "complaints", "imap_url": self.imap.url(), "username": "complaints",
+            "password": "c-secret", "smtp_url": self.smtp.url(),
+            "from_address": "complaints@smile-estate.cn", "case_type": "complaint",
+            "tag_prefix": "[TS-", "import_existing": True, "poll_seconds": 3600})
+        self.assertEqual(st, 201, mb)
+        deadline = time.time() + 20
+        while time.time() < deadline and not self.events("thread:angry@customer.cn"):
+            time.sleep(0.1)
+        ev = self.events("thread:angry@customer.cn")
+        self.assertEqual(len(ev), 1, "the poller thread imported it")
+        case_id = ev[0]["data"]["case_id"]
+        st, _, c = self.ann.get("/api/v1/cases/%d" % case_id)
+        self.assertEqual((c["type"], rfc3339_ms(c["opened_at"])), ("complaint", t * 1000))
+        st, _, rep = self.ann.post("/api/v1/cases/%d/reply" % case_id, {"body": "非常抱歉"})
+        self.assertEqual(st, 201, rep)
+        self.assertIn("[TS-%d]" % case_id, rep["interaction"]["subject"])
+        s = rfc3339_ms(rep["sent_at"])
+        wait_folded(self.srv, self.ann)
+        st, _, tl = self.ann.get("/api/v1/subjects/case:%d/timeline" % case_id)
+        fr = [x for i in tl["instances"] for x in i["steps"] if x["step"] == "first_reply"]
+        self.assertEqual([(x["result"], x["elapsed_ms"], x["charged_actor"]) for x in fr],
+                         [("met", s - t * 1000, "ann")])
+        reply = self.step("thread:angry@customer.cn", 0)
+        self.assertEqual((reply["result"], reply["elapsed_ms"]), ("met", s - t * 1000))
+        st, _, b = self.adm.get("/api/v1/mailboxes/%d" % mb["id"])
+        self.assertEqual((b["imported"], b["last_error"]), (1, None))
+        self.assertIsNotNone(b["last_ok_at"])
 
 
 if __name__ == "__main__":
