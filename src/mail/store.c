@@ -1063,7 +1063,7 @@ mail_import_message(struct store *s, struct ledger *l, const struct mail_origin 
         case_id = t.case_id;
         body = json_pack("{s:s, s:s, s:s, s:o, s:s}", "kind", "email", "direction", "in", "channel",
                          "email", "occurred_at", rfc3339(at), "subject",
-                         m.subject[0] ? m.subject : "(no subject)");
+                         m.subject[0] ? m.subject : "(no subject / 无主题)");
         if (text[0])
             json_object_set_new(body, "body", json_string(text));
         free(text);
@@ -1114,7 +1114,7 @@ mail_import_message(struct store *s, struct ledger *l, const struct mail_origin 
 
             mail_subject_base(m.subject, base, sizeof(base));
             body = json_pack("{s:s, s:s, s:s}", "type", mb.case_type, "subject",
-                             base[0] ? base : "(no subject)", "channel", "email");
+                             base[0] ? base : "(no subject / 无主题)", "channel", "email");
             if (desc[0])
                 json_object_set_new(body, "description", json_string(desc));
             free(desc);
@@ -1150,7 +1150,8 @@ mail_import_message(struct store *s, struct ledger *l, const struct mail_origin 
 
             body = json_pack("{s:s, s:s, s:s, s:I, s:o, s:s}", "kind", "email", "direction", "in",
                              "channel", "email", "case_id", (json_int_t)case_id, "occurred_at",
-                             rfc3339(at), "subject", m.subject[0] ? m.subject : "(no subject)");
+                             rfc3339(at), "subject",
+                             m.subject[0] ? m.subject : "(no subject / 无主题)");
             if (text[0])
                 json_object_set_new(body, "body", json_string(text));
             free(text);
