@@ -264,7 +264,7 @@ mail_poll_mailbox(struct store *s, struct ledger *l, int64_t id, struct mail_pol
         goto out;
     h = curl_easy_init();
     /* STATUS "folder" (UIDVALIDITY UIDNEXT): cheap, and tells whether anything is new. */
-    snprintf(cmd, sizeof(cmd), "STATUS \"%s\" (UIDVALIDITY UIDNEXT)", u.folder);
+    snprintf(cmd, sizeof(cmd), "STATUS \"%s\" (UIDVALIDITY UIDNEXT)", u.folder_wire);
     if ((rc = request(h, &mb, &u, u.base, cmd, 1 << 16, &resp, err)) != SMILE_OK)
         goto out;
     mail_imap_status_parse(resp.data, &uv, &unext);
@@ -299,9 +299,8 @@ mail_poll_mailbox(struct store *s, struct ledger *l, int64_t id, struct mail_pol
         goto done; /* nothing new */
     /* The new UIDs with their receipt times ("n:*" also answers the last one if none is
      * newer: filtered below). */
-    snprintf(url, sizeof(url), "%s%s", u.base, u.folder);
     {
-        char *esc = curl_easy_escape(h, u.folder, 0);
+        char *esc = curl_easy_escape(h, u.folder_wire, 0);
 
         snprintf(url, sizeof(url), "%s%s", u.base, esc);
         curl_free(esc);
@@ -327,7 +326,7 @@ mail_poll_mailbox(struct store *s, struct ledger *l, int64_t id, struct mail_pol
             continue;
         too_big = items[i].size > mb.max_bytes;
         {
-            char *esc = curl_easy_escape(h, u.folder, 0);
+            char *esc = curl_easy_escape(h, u.folder_wire, 0);
 
             /* Too big: the header only, so the mail is still threaded and measured. */
             snprintf(burl, sizeof(burl), "%s%s;UIDVALIDITY=%" PRId64 "/;UID=%" PRId64 "%s", u.base,

@@ -33,9 +33,10 @@ struct mail_url {
     char *scheme; /* "imap", "imaps", "smtp", "smtps" */
     char *host;
     long port;
-    char *folder; /* IMAP: decoded folder name ("INBOX" if none); SMTP: NULL */
-    char *base;   /* scheme://host:port/ */
-    bool tls;     /* implicit TLS (imaps, smtps) */
+    char *folder;      /* IMAP: decoded folder name ("INBOX" if none); SMTP: NULL */
+    char *folder_wire; /* the same in modified UTF-7, as IMAP commands name it */
+    char *base;        /* scheme://host:port/ */
+    bool tls;          /* implicit TLS (imaps, smtps) */
     bool loopback;
 };
 
@@ -46,6 +47,9 @@ struct mail_url {
  */
 int mail_url_parse(const char *url, const char *kind, struct mail_url *out, struct smile_err *err);
 void mail_url_free(struct mail_url *u);
+
+/* Appends a UTF-8 folder name in IMAP's modified UTF-7 (RFC 3501 §5.1.3). */
+void mail_folder_mutf7(const char *utf8, struct buf *out);
 
 /* curl_global_init once (thread-safe). */
 void mail_curl_init(void);

@@ -30,6 +30,69 @@ mail_curl_init(void)
     pthread_once(&curl_once, curl_init_once);
 }
 
+/*
+ * A UTF-8 folder name in IMAP's modified UTF-7 (RFC 3501 §5.1.3): printable ASCII as is
+ * ('&' as "&-"), other characters as '&' + base64 of their UTF-16BE with ',' for '/' + '-'.
+ * "客服" → "&W6JnDQ-". Invalid UTF-8 bytes are taken as U+FFFD.
+ */
+void
+mail_folder_mutf7(const char *utf8, struct buf *out)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+    const unsigned char *p = (const unsigned char *)utf8;
+
+    while (*p) {
+        uint32_t bits = 0;
+        int nbits = 0;
+
+        if (*p >= 0x20 && *p <= 0x7e) {
+            buf_puts(out, *p == '&' ? "&-" : (char[]){(char)*p, 0});
+            p++;
+            continue;
+        }
+        buf_putc(out, '&');
+        while (*p && !(*p >= 0x20 && *p <= 0x7e)) {
+            uint32_t cp = 0xfffd;
+            uint16_t units[2];
+            int nu, len = 1;
+
+            if (*p >= 0xc2 && *p <= 0xdf && (p[1] & 0xc0) == 0x80) {
+                cp = ((uint32_t)(*p & 0x1f) << 6) | (p[1] & 0x3f);
+                len = 2;
+            } else if (*p >= 0xe0 && *p <= 0xef && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80) {
+                cp = ((uint32_t)(*p & 0x0f) << 12) | ((uint32_t)(p[1] & 0x3f) << 6) | (p[2] & 0x3f);
+                len = 3;
+            } else if (*p >= 0xf0 && *p <= 0xf4 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80 &&
+                       (p[3] & 0xc0) == 0x80) {
+                cp = ((uint32_t)(*p & 0x07) << 18) | ((uint32_t)(p[1] & 0x3f) << 12) |
+                     ((uint32_t)(p[2] & 0x3f) << 6) | (p[3] & 0x3f);
+                len = 4;
+            }
+            p += len;
+            if (cp >= 0x10000) {
+                cp -= 0x10000;
+                units[0] = (uint16_t)(0xd800 + (cp >> 10));
+                units[1] = (uint16_t)(0xdc00 + (cp & 0x3ff));
+                nu = 2;
+            } else {
+                units[0] = (uint16_t)cp;
+                nu = 1;
+            }
+            for (int i = 0; i < nu; i++) {
+                bits = (bits << 16) | units[i];
+                nbits += 16;
+                while (nbits >= 6) {
+                    nbits -= 6;
+                    buf_putc(out, b64[(bits >> nbits) & 0x3f]);
+                }
+            }
+        }
+        if (nbits > 0)
+            buf_putc(out, b64[(bits << (6 - nbits)) & 0x3f]);
+        buf_putc(out, '-');
+    }
+}
+
 int
 mail_url_parse(const char *url, const char *kind, struct mail_url *out, struct smile_err *err)
 {
@@ -89,6 +152,13 @@ mail_url_parse(const char *url, const char *kind, struct mail_url *out, struct s
             goto out;
         }
         out->folder = xstrdup(f[0] ? f : "INBOX");
+        {
+            struct buf w;
+
+            buf_init(&w, 0);
+            mail_folder_mutf7(out->folder, &w);
+            out->folder_wire = buf_steal(&w);
+        }
     }
     {
         char b[600];
@@ -118,6 +188,7 @@ mail_url_free(struct mail_url *u)
     free(u->scheme);
     free(u->host);
     free(u->folder);
+    free(u->folder_wire);
     free(u->base);
     memset(u, 0, sizeof(*u));
 }

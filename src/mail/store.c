@@ -1542,17 +1542,35 @@ mail_reply(struct crm_ctx *c, struct ledger *l, int64_t case_id, const json_t *i
         goto out;
     /* Replying moves a new case to open; status asks for pending or resolved too. */
     {
-        int cur = crm_case_status_parse(json_string_value(json_object_get(cs, "status")));
+        /* The case as it is now (it may have changed while the mail was sent): a change
+         * that is no longer legal is skipped, the reply itself is recorded regardless. */
+        json_t *now_rec = NULL;
+        struct smile_err e2;
+        int cur;
         const char *steps[2] = {NULL, NULL};
 
+        smile_err_clear(&e2);
+        if (crm_record_load(c, &crm_cases, case_id, &now_rec, &e2) == SMILE_OK) {
+            json_decref(cs);
+            cs = now_rec;
+        }
+        cur = crm_case_status_parse(json_string_value(json_object_get(cs, "status")));
         if (cur == CRM_CASE_NEW)
             steps[0] = "open";
         if (status && strcmp(status, crm_case_status_name(cur)) != 0)
             steps[steps[0] ? 1 : 0] = status;
-        for (int i = 0; i < 2 && steps[i]; i++) {
-            json_t *patch = json_pack("{s:s}", "status", steps[i]);
-            json_t *res = NULL;
+        for (int i = 0, from = cur; i < 2 && steps[i]; i++) {
+            int next = crm_case_status_parse(steps[i]);
+            json_t *patch, *res = NULL;
 
+            if (!crm_case_transition_ok(from, next)) {
+                log_warn("msg=\"reply recorded without its status change\" case=%" PRId64
+                         " from=%s to=%s",
+                         case_id, crm_case_status_name(from), steps[i]);
+                break;
+            }
+            from = next;
+            patch = json_pack("{s:s}", "status", steps[i]);
             rc = crm_record_apply(c, &crm_cases, case_id, NULL, patch, false,
                                   strcmp(steps[i], "open") == 0 ? "update" : steps[i], &res, err);
             json_decref(patch);

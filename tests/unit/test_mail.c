@@ -330,6 +330,24 @@ test_urls(void **state)
 }
 
 static void
+test_folder_mutf7(void **state)
+{
+    struct buf b;
+
+    (void)state;
+    buf_init(&b, 0);
+    /* RFC 3501 §5.1.3's own example. */
+    mail_folder_mutf7("~peter/mail/台北/日本語", &b);
+    assert_string_equal(b.data, "~peter/mail/&U,BTFw-/&ZeVnLIqe-");
+    buf_reset(&b);
+    /* 客 U+5BA2 服 U+670D: UTF-16BE 5B A2 67 0D = 010110 111010 001001 100111 000011 01(0000)
+     * → 22 58 9 39 3 16 → "W6JnDQ". '&' is written "&-". */
+    mail_folder_mutf7("INBOX.客服 & Co", &b);
+    assert_string_equal(b.data, "INBOX.&W6JnDQ- &- Co");
+    buf_free(&b);
+}
+
+static void
 test_event_data_bounded(void **state)
 {
     struct buf raw;
@@ -404,11 +422,17 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_imap_date),          cmocka_unit_test(test_imap_responses),
-        cmocka_unit_test(test_subjects),           cmocka_unit_test(test_charsets),
-        cmocka_unit_test(test_parse_multipart),    cmocka_unit_test(test_parse_html_only_and_odd),
-        cmocka_unit_test(test_compose_reads_back), cmocka_unit_test(test_urls),
-        cmocka_unit_test(test_event_data_bounded), cmocka_unit_test(test_long_message_id_hashed),
+        cmocka_unit_test(test_imap_date),
+        cmocka_unit_test(test_imap_responses),
+        cmocka_unit_test(test_subjects),
+        cmocka_unit_test(test_charsets),
+        cmocka_unit_test(test_parse_multipart),
+        cmocka_unit_test(test_parse_html_only_and_odd),
+        cmocka_unit_test(test_compose_reads_back),
+        cmocka_unit_test(test_urls),
+        cmocka_unit_test(test_folder_mutf7),
+        cmocka_unit_test(test_event_data_bounded),
+        cmocka_unit_test(test_long_message_id_hashed),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
