@@ -42,7 +42,8 @@ def mail(msgid, subject, body="", frm="陈杰 <chenjie@customer.cn>", in_reply_t
 class TestMail(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.imap = Dovecot(users={"service": "imap-secret", "other": "other-secret"})
+        cls.imap = Dovecot(users={"service": "imap-secret", "other": "other-secret",
+                                  "complaints": "c-secret"})
         cls.smtp = SmtpSink()
         cls.srv = Server()
         cls.srv.add_user("ada", "admin")
@@ -478,9 +479,6 @@ class TestMail(unittest.TestCase):
         # handling process measures them too: first_reply from case.opened (at our receipt
         # time t) to the staff's case.replied (at the send time s): elapsed = s − t.
         t = int(time.time()) - 600  # ten minutes ago, whole seconds
-        self.imap.users["complaints"] = "c-secret"
-        with open(self.imap.dir + "/passwd", "a") as f:
-            f.write("complaints:{PLAIN}c-secret::::::\n")
         self.imap.append("complaints", mail("angry@customer.cn", "投诉：维修迟迟不来"),
                          when=datetime.datetime.fromtimestamp(t, SHANGHAI))
         st, _, mb = self.adm.post("/api/v1/mailboxes", {
@@ -511,6 +509,21 @@ class TestMail(unittest.TestCase):
         st, _, b = self.adm.get("/api/v1/mailboxes/%d" % mb["id"])
         self.assertEqual((b["imported"], b["last_error"]), (1, None))
         self.assertIsNotNone(b["last_ok_at"])
+
+    def test_11_uidvalidity_change_imports_nothing_twice(self):
+        # As if the server renumbered the folder (a restored or migrated mailbox): Smile saw
+        # UIDVALIDITY 1 with last UID 0, the server says otherwise → the folder is read again
+        # from UID 1, every message is recognised by its Message-ID, nothing is written.
+        n = self.srv.sql("select count(*) n from mail_messages where mailbox_id = %d "
+                         "and direction = 'in'" % self.mb["id"])[0]["n"]
+        self.srv.sql_write("update mailboxes set uidvalidity = 1, last_uid = 0 where id = %d"
+                           % self.mb["id"])
+        before = self.counts()
+        r = self.poll()
+        self.assertEqual((r["imported"], r["automatic"]), (0, 0), r)
+        self.assertEqual(r["duplicates"], n, r)
+        self.assertEqual(r["uidvalidity"], self.imap.uidvalidity("service"))
+        self.assertEqual(self.counts(), before)
 
 
 if __name__ == "__main__":
