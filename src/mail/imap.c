@@ -160,6 +160,20 @@ busy_give(int64_t id)
     pthread_mutex_unlock(&busy_mu);
 }
 
+/* Set while smile serve stops: transfers in flight are aborted at once. */
+static volatile int stopping;
+
+static int
+progress_cb(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+    (void)ud;
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return __atomic_load_n(&stopping, __ATOMIC_RELAXED) ? 1 : 0;
+}
+
 static size_t
 write_cb(char *p, size_t size, size_t n, void *ud)
 {
@@ -184,7 +198,12 @@ request(CURL *h, const struct mail_mbox *mb, const struct mail_url *u, const cha
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "imap,imaps");
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 300000L);
+    /* No fixed total timeout (a 25 MiB message on a slow line is fine), but a connection
+     * that moves less than 1 byte/s for a minute is given up. */
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, progress_cb);
     if (!u->tls)
         curl_easy_setopt(h, CURLOPT_USE_SSL,
                          u->loopback ? (long)CURLUSESSL_TRY : (long)CURLUSESSL_ALL);
@@ -484,11 +503,13 @@ mail_poller_stop(struct mail_poller *p)
 {
     if (p == NULL)
         return;
+    __atomic_store_n(&stopping, 1, __ATOMIC_RELAXED);
     pthread_mutex_lock(&p->mu);
     p->stop = true;
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
     pthread_join(p->thread, NULL);
+    __atomic_store_n(&stopping, 0, __ATOMIC_RELAXED);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p->db_path);
