@@ -525,6 +525,25 @@ class TestMail(unittest.TestCase):
         self.assertEqual(r["uidvalidity"], self.imap.uidvalidity("service"))
         self.assertEqual(self.counts(), before)
 
+    def test_12_restart_keeps_the_folder_state(self):
+        # The folder state lives in the database: after a restart the poller goes on from the
+        # last UID, importing only the mail that arrived while Smile was down.
+        st, _, mbs = self.adm.get("/api/v1/mailboxes")
+        mb = [m for m in mbs["items"] if m["name"] == "complaints"][0]
+        st, _, mb = self.adm.patch("/api/v1/mailboxes/%d" % mb["id"], {"poll_seconds": 10},
+                                   headers={"If-Match": '"%d"' % mb["version"]})
+        self.assertEqual(st, 200, mb)
+        self.srv.stop()
+        self.imap.append("complaints", mail("while-down@customer.cn", "停电了"))
+        self.srv.start()
+        deadline = time.time() + 30
+        while time.time() < deadline and not self.events("thread:while-down@customer.cn"):
+            time.sleep(0.2)
+        self.assertEqual(len(self.events("thread:while-down@customer.cn")), 1)
+        # The mail imported before the restart was not imported again.
+        self.assertEqual([e["type"] for e in self.events("thread:angry@customer.cn")],
+                         ["email.received", "email.sent"])
+
 
 if __name__ == "__main__":
     unittest.main()
