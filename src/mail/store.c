@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "crm/audit.h"
 #include "crm/crm.h"
@@ -827,6 +828,7 @@ struct msg_row {
     const char *direction;
     int64_t case_id, interaction_id, event_id, uidvalidity, uid, at;
     const char *from_addr, *reply_to, *subject;
+    const char *cc; /* JSON array text or NULL */
 };
 
 static int
@@ -834,8 +836,8 @@ message_insert(struct store *s, const struct msg_row *r, struct smile_err *err)
 {
     static const char sql[] =
         "INSERT INTO mail_messages (message_id, thread_id, mailbox_id, direction, case_id, "
-        "interaction_id, event_id, uidvalidity, uid, at, from_addr, reply_to, subject) VALUES "
-        "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+        "interaction_id, event_id, uidvalidity, uid, at, from_addr, reply_to, subject, cc) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
     struct store_stmt *st;
     int rc = store_prepare(s, sql, &st, err);
 
@@ -862,6 +864,7 @@ message_insert(struct store *s, const struct msg_row *r, struct smile_err *err)
     store_stmt_bind_text(st, 11, r->from_addr && r->from_addr[0] ? r->from_addr : NULL, -1);
     store_stmt_bind_text(st, 12, r->reply_to && r->reply_to[0] ? r->reply_to : NULL, -1);
     store_stmt_bind_text(st, 13, r->subject, -1);
+    store_stmt_bind_text(st, 14, r->cc, -1);
     rc = store_stmt_step(st, err);
     store_stmt_reset(st);
     return rc == STORE_DONE ? SMILE_OK : rc;
@@ -958,6 +961,46 @@ notify(struct ledger *l, struct ledger_event *ev, int64_t id)
 
     if (l && id > 0)
         ledger_notify(l, &c, 1);
+}
+
+/*
+ * The other people a customer's message went to (To and Cc without the sender and without
+ * this mailbox), as JSON text for mail_messages.cc; NULL if nobody. Caller frees.
+ */
+static char *
+others_json(const struct mail_parsed *m, const struct mail_mbox *mb)
+{
+    json_t *a = json_array();
+    size_t i;
+    json_t *v;
+    char *out = NULL;
+
+    json_array_foreach(m->to, i, v)
+    {
+        char addr[CRM_EMAIL_MAX + 1];
+        struct smile_err e2;
+        bool dup = false;
+        size_t k;
+        json_t *w;
+
+        smile_err_clear(&e2);
+        if (crm_email_normalise(json_string_value(v), addr, &e2) != SMILE_OK)
+            continue; /* not an address we could send to */
+
+        if (strcasecmp(addr, m->from_addr) == 0 || strcasecmp(addr, m->reply_to) == 0 ||
+            strcasecmp(addr, mb->from_address) == 0 || strcasecmp(addr, mb->username) == 0)
+            continue;
+        json_array_foreach(a, k, w)
+        {
+            dup = dup || strcasecmp(json_string_value(w), addr) == 0;
+        }
+        if (!dup && json_array_size(a) < 20)
+            json_array_append_new(a, json_string(addr));
+    }
+    if (json_array_size(a) > 0)
+        out = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    return out;
 }
 
 /* Importing -------------------------------------------------------------------------------------
@@ -1199,6 +1242,7 @@ mail_import_message(struct store *s, struct ledger *l, const struct mail_origin 
     if ((rc = append_event(s, &ev, data, &event_id, err)) != SMILE_OK)
         goto out;
     {
+        char *cc_text = others_json(&m, &mb);
         struct msg_row r = {
             .message_id = msgid,
             .thread_id = t.id,
@@ -1213,9 +1257,12 @@ mail_import_message(struct store *s, struct ledger *l, const struct mail_origin 
             .from_addr = m.from_addr,
             .reply_to = m.reply_to,
             .subject = m.subject,
+            .cc = cc_text,
         };
 
-        if ((rc = message_insert(s, &r, err)) != SMILE_OK)
+        rc = message_insert(s, &r, err);
+        free(cc_text);
+        if (rc != SMILE_OK)
             goto out;
     }
     rc = mail_mbox_state(s, mb.id, o->uidvalidity, o->uid, imported, err);
@@ -1298,14 +1345,16 @@ only_sending_mailbox(struct store *s)
 
 /* The thread's ids, oldest first (up to 10 newest), and the last customer address. */
 static void
-thread_history(struct store *s, int64_t thread_id, json_t *ids, char *last_in, size_t cap)
+thread_history(struct store *s, int64_t thread_id, json_t *ids, char *last_in, size_t cap,
+               json_t **last_cc)
 {
     static const char sql[] = "SELECT message_id, direction, COALESCE(reply_to, from_addr) FROM "
                               "mail_messages WHERE thread_id = $1 ORDER BY at DESC, id DESC LIMIT "
                               "10";
-    static const char sql_in[] = "SELECT COALESCE(reply_to, from_addr) FROM mail_messages WHERE "
-                                 "thread_id = $1 AND direction = 'in' AND COALESCE(reply_to, "
-                                 "from_addr) IS NOT NULL ORDER BY at DESC, id DESC LIMIT 1";
+    static const char sql_in[] =
+        "SELECT COALESCE(reply_to, from_addr), cc FROM mail_messages WHERE "
+        "thread_id = $1 AND direction = 'in' AND COALESCE(reply_to, "
+        "from_addr) IS NOT NULL ORDER BY at DESC, id DESC LIMIT 1";
     struct store_stmt *st;
     struct smile_err err;
 
@@ -1319,8 +1368,11 @@ thread_history(struct store *s, int64_t thread_id, json_t *ids, char *last_in, s
     }
     if (store_prepare(s, sql_in, &st, &err) == SMILE_OK) {
         store_stmt_bind_int64(st, 1, thread_id);
-        if (store_stmt_step(st, &err) == STORE_ROW)
+        if (store_stmt_step(st, &err) == STORE_ROW) {
             snprintf(last_in, cap, "%s", store_stmt_text(st, 0));
+            if (store_stmt_text(st, 1))
+                *last_cc = json_loads(store_stmt_text(st, 1), 0, NULL);
+        }
         store_stmt_reset(st);
     }
 }
@@ -1331,7 +1383,7 @@ mail_reply(struct crm_ctx *c, struct ledger *l, int64_t case_id, const json_t *i
 {
     static const char *const known[] = {"body", "to", "cc", "subject", "mailbox_id", "status"};
     json_t *cs = NULL, *to = json_array(), *cc = json_array(), *ids = json_array();
-    json_t *data = NULL, *body = NULL, *rec = NULL;
+    json_t *data = NULL, *body = NULL, *rec = NULL, *last_cc = NULL;
     struct mail_mbox mb;
     struct thread t;
     struct ledger_event ev;
@@ -1428,9 +1480,20 @@ mail_reply(struct crm_ctx *c, struct ledger *l, int64_t case_id, const json_t *i
         goto out;
     }
     if (have_thread)
-        thread_history(c->db, t.id, ids, last_in, sizeof(last_in));
+        thread_history(c->db, t.id, ids, last_in, sizeof(last_in), &last_cc);
     else
         last_in[0] = '\0';
+    /* Neither to nor cc given: reply to all — the customer and the people they copied. */
+    if (json_array_size(to) == 0 && json_object_get(in, "cc") == NULL && json_is_array(last_cc)) {
+        size_t i;
+        json_t *e;
+
+        json_array_foreach(last_cc, i, e)
+        {
+            if (json_is_string(e) && json_array_size(cc) < 20)
+                json_array_append(cc, e);
+        }
+    }
     if (json_array_size(to) == 0) {
         if (last_in[0]) {
             json_array_append_new(to, json_string(last_in));
@@ -1646,6 +1709,7 @@ out:
     json_decref(to);
     json_decref(cc);
     json_decref(ids);
+    json_decref(last_cc);
     json_decref(data);
     json_decref(body);
     json_decref(rec);

@@ -544,6 +544,28 @@ class TestMail(unittest.TestCase):
         self.assertEqual([e["type"] for e in self.events("thread:angry@customer.cn")],
                          ["email.received", "email.sent"])
 
+    def test_13_reply_keeps_the_people_copied(self):
+        # The customer wrote to us and copied a colleague (Cc) and a second address (To):
+        # the reply goes to the sender with both in Cc — not to our own address.
+        self.imap.append("service", mail(
+            "cc1@customer.cn", "车位合同", "请一并回复我的同事",
+            extra="Cc: Boss <Boss@Customer.cn>, service@smile-estate.cn\r\n"
+                  "X-Note: the To header below is ours"))
+        self.assertEqual(self.poll()["imported"], 1)
+        case_id = self.events("thread:cc1@customer.cn")[0]["data"]["case_id"]
+        n = len(self.smtp.messages)
+        st, _, rep = self.ann.post("/api/v1/cases/%d/reply" % case_id, {"body": "已收到"})
+        self.assertEqual(st, 201, rep)
+        self.assertEqual((rep["to"], rep["cc"]), (["chenjie@customer.cn"], ["Boss@customer.cn"]))
+        got = self.smtp.messages[n]
+        self.assertEqual(sorted(got["rcpt"]), ["Boss@customer.cn", "chenjie@customer.cn"])
+        m = email.message_from_bytes(got["data"], policy=email.policy.default)
+        self.assertEqual(m["Cc"], "Boss@customer.cn")
+        # An explicit recipient means the agent chose: no one is copied unasked.
+        st, _, rep = self.ann.post("/api/v1/cases/%d/reply" % case_id,
+                                   {"body": "单独回复", "to": "chenjie@customer.cn"})
+        self.assertEqual((st, rep["cc"]), (201, []))
+
 
 if __name__ == "__main__":
     unittest.main()

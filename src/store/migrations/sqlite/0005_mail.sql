@@ -65,6 +65,7 @@ CREATE TABLE mail_messages (
     at INTEGER NOT NULL,
     from_addr TEXT,
     reply_to TEXT,
+    cc TEXT, -- JSON array: the other people a customer's message went to (kept on replies)
     subject TEXT
 ) STRICT;
 CREATE INDEX mail_messages_thread ON mail_messages (thread_id, at);
