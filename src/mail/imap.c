@@ -356,7 +356,7 @@ mail_poll_mailbox(struct store *s, struct ledger *l, int64_t id, struct mail_pol
             SMILE_OK)
             goto out;
         rc = mail_import_message(s, l, &o, resp.data, resp.len, time_now_ms(), &r, err);
-        if (rc == SMILE_EINVAL) {
+        if (rc == SMILE_EMALFORMED) {
             /* Not a message at all: counted, logged, passed over (never retried). */
             struct smile_err e2;
 

@@ -186,6 +186,8 @@ struct mail_import_result {
  * "imap:<mailbox id>", source_id the Message-ID or "uid:<uidvalidity>:<uid>") and, when
  * o->uid > 0, the mailbox's last UID — so a crash loses or repeats nothing. After the
  * commit the ledger (may be NULL) is notified of the event. now_ms stamps the records.
+ * Bytes that are not a message at all: SMILE_EMALFORMED, nothing written. Any other error
+ * (storage, a CRM check) rolls everything back; the poller stops and retries later.
  */
 int mail_import_message(struct store *s, struct ledger *l, const struct mail_origin *o,
                         const char *raw, size_t len, int64_t now_ms, struct mail_import_result *out,

@@ -1030,7 +1030,8 @@ mail_import_message(struct store *s, struct ledger *l, const struct mail_origin 
     memset(&ev, 0, sizeof(ev));
     if ((rc = mail_parse(raw, len, &m, err)) != SMILE_OK) {
         mail_parsed_free(&m);
-        return rc;
+        err->code = SMILE_EMALFORMED; /* the bytes, not Smile: the poller passes over them */
+        return SMILE_EMALFORMED;
     }
     if (m.message_id[0])
         snprintf(msgid, sizeof(msgid), "%s", m.message_id);
@@ -1163,8 +1164,15 @@ mail_import_message(struct store *s, struct ledger *l, const struct mail_origin 
             free(desc);
             if (customer > 0)
                 json_object_set_new(body, "customer_id", json_integer(customer));
-            if (mb.team_id > 0)
-                json_object_set_new(body, "team_id", json_integer(mb.team_id));
+            if (mb.team_id > 0) {
+                bool live = false;
+                struct smile_err e2;
+
+                smile_err_clear(&e2);
+                /* A team deleted since the mailbox was set up: the case goes to no team. */
+                if (crm_ref_exists(&c, "teams", mb.team_id, &live, &e2) == SMILE_OK && live)
+                    json_object_set_new(body, "team_id", json_integer(mb.team_id));
+            }
             rc = crm_record_insert(&c, &crm_cases, body, false, &case_id, &rec, err);
             json_decref(body);
             body = NULL;
