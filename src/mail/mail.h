@@ -254,6 +254,9 @@ struct mail_compose {
     const char *const *refs; /* References, oldest first */
     size_t nrefs;
     int64_t date_ms;
+    /* RFC 3834 Auto-Submitted: NULL = "no" (a person's reply); "auto-generated" for
+     * notifications, so that out-of-office robots do not answer them. */
+    const char *auto_submitted;
 };
 
 /*
@@ -268,6 +271,17 @@ void mail_compose_build(const struct mail_compose *m, struct buf *out);
  * brackets) into out (cap ≥ 128).
  */
 void mail_message_id_new(int64_t case_id, const char *from_address, char *out, size_t cap);
+
+/*
+ * Sends a plain-text message from a mailbox's SMTP server, for other parts (notifications,
+ * escalations): From the mailbox's name and address, a new Message-ID, Auto-Submitted:
+ * auto-generated, nothing recorded in Smile. mailbox_id 0 = the first live mailbox with
+ * an SMTP server (SMILE_ENOTFOUND if there is none). Results as mail_smtp_send; the
+ * Message-ID sent (without brackets) into msgid_out if not NULL (cap ≥ 128).
+ */
+int mail_send_text(struct store *s, int64_t mailbox_id, const char *const *to, size_t nto,
+                   const char *subject, const char *body, char *msgid_out, size_t cap,
+                   struct smile_err *err);
 
 /*
  * Replies to case case_id by e-mail as c's caller. body: {"body" (required), "to"

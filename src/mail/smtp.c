@@ -339,7 +339,8 @@ mail_compose_build(const struct mail_compose *m, struct buf *out)
     if (refs.len)
         g_mime_object_set_header(GMIME_OBJECT(msg), "References", refs.data, NULL);
     buf_free(&refs);
-    g_mime_object_set_header(GMIME_OBJECT(msg), "Auto-Submitted", "no", NULL);
+    g_mime_object_set_header(GMIME_OBJECT(msg), "Auto-Submitted",
+                             m->auto_submitted ? m->auto_submitted : "no", NULL);
     part = g_mime_text_part_new_with_subtype("plain");
     g_mime_text_part_set_text(part, m->body ? m->body : ""); /* charset utf-8, best encoding */
     g_mime_message_set_mime_part(msg, GMIME_OBJECT(part));

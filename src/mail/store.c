@@ -1386,6 +1386,68 @@ thread_history(struct store *s, int64_t thread_id, json_t *ids, char *last_in, s
 }
 
 int
+mail_send_text(struct store *s, int64_t mailbox_id, const char *const *to, size_t nto,
+               const char *subject, const char *body, char *msgid_out, size_t cap,
+               struct smile_err *err)
+{
+    static const char sql[] = "SELECT id FROM mailboxes WHERE deleted_at IS NULL AND smtp_url IS "
+                              "NOT NULL ORDER BY id LIMIT 1";
+    struct mail_mbox mb;
+    struct buf msg;
+    char msgid[160];
+    int rc;
+
+    smile_err_clear(err);
+    if (mailbox_id == 0) {
+        struct store_stmt *st;
+
+        if ((rc = store_prepare(s, sql, &st, err)) != SMILE_OK)
+            return rc;
+        if (store_stmt_step(st, err) == STORE_ROW)
+            mailbox_id = store_stmt_int64(st, 0);
+        store_stmt_reset(st);
+        if (mailbox_id == 0)
+            return smile_err_set(err, SMILE_ENOTFOUND, "no mailbox can send (none has smtp_url)");
+    }
+    if ((rc = mail_mbox_load(s, mailbox_id, &mb, err)) != SMILE_OK)
+        return rc;
+    if (mb.smtp_url == NULL) {
+        rc = smile_err_set(err, SMILE_ENOTFOUND, "mailbox %" PRId64 " has no SMTP server",
+                           mailbox_id);
+        mail_mbox_free(&mb);
+        return rc;
+    }
+    mail_message_id_new(0, mb.from_address, msgid, sizeof(msgid));
+    buf_init(&msg, 0);
+    {
+        struct mail_compose mc = {
+            .from_address = mb.from_address,
+            .from_name = mb.from_name,
+            .to = to,
+            .nto = nto,
+            .subject = subject,
+            .body = body,
+            .message_id = msgid,
+            .date_ms = time_now_ms(),
+            .auto_submitted = "auto-generated",
+        };
+        struct mail_smtp smtp = {
+            .url = mb.smtp_url,
+            .username = mb.smtp_username ? mb.smtp_username : mb.username,
+            .password = mb.smtp_username ? mb.smtp_password : mb.password,
+        };
+
+        mail_compose_build(&mc, &msg);
+        rc = mail_smtp_send(&smtp, mb.from_address, to, nto, msg.data, msg.len, err);
+    }
+    if (rc == SMILE_OK && msgid_out)
+        snprintf(msgid_out, cap, "%s", msgid);
+    buf_free(&msg);
+    mail_mbox_free(&mb);
+    return rc;
+}
+
+int
 mail_reply(struct crm_ctx *c, struct ledger *l, int64_t case_id, const json_t *in, json_t **out,
            struct smile_err *err)
 {

@@ -12,11 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "ledger/ledger.h"
 #include "mail/mail.h"
 #include "mail/mail_int.h"
+#include "store/store.h"
 
 /*
  * Day numbers by hand: 1970 → 2026 is 56 years with 14 leap days (1972 … 2024), so
@@ -418,6 +420,46 @@ test_long_message_id_hashed(void **state)
     buf_free(&raw);
 }
 
+static void
+test_send_text_needs_a_sending_mailbox(void **state)
+{
+    char path[] = "/tmp/smile-test-mail-XXXXXX";
+    const char *to[] = {"ops@example.cn"};
+    struct smile_err err;
+    struct store *db = NULL;
+    int fd = mkstemp(path);
+
+    (void)state;
+    assert_true(fd >= 0);
+    close(fd);
+    smile_err_clear(&err);
+    assert_int_equal(store_open(path, STORE_CREATE, &db, &err), SMILE_OK);
+    assert_int_equal(store_migrate(db, &err), SMILE_OK);
+    /* No mailbox can send: not found. */
+    assert_int_equal(mail_send_text(db, 0, to, 1, "s", "b", NULL, 0, &err), SMILE_ENOTFOUND);
+    /* One whose SMTP server is not there (port 1 on this machine refuses): an I/O error
+     * naming the server, nothing else happens. */
+    assert_int_equal(store_exec(db,
+                                "INSERT INTO mailboxes (name, imap_url, username, smtp_url, "
+                                "from_address, created_at, updated_at) VALUES ('m', "
+                                "'imap://127.0.0.1:1/INBOX', 'u', 'smtp://127.0.0.1:1', "
+                                "'ops@smile.cn', 0, 0)",
+                                &err),
+                     SMILE_OK);
+    assert_int_equal(mail_send_text(db, 0, to, 1, "s", "b", NULL, 0, &err), SMILE_EIO);
+    assert_non_null(strstr(err.msg, "smtp://127.0.0.1:1/"));
+    store_close(db);
+    unlink(path);
+    {
+        char side[64];
+
+        snprintf(side, sizeof(side), "%s-wal", path);
+        unlink(side);
+        snprintf(side, sizeof(side), "%s-shm", path);
+        unlink(side);
+    }
+}
+
 int
 main(void)
 {
@@ -433,6 +475,7 @@ main(void)
         cmocka_unit_test(test_folder_mutf7),
         cmocka_unit_test(test_event_data_bounded),
         cmocka_unit_test(test_long_message_id_hashed),
+        cmocka_unit_test(test_send_text_needs_a_sending_mailbox),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
