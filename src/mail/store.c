@@ -1461,7 +1461,7 @@ mail_reply(struct crm_ctx *c, struct ledger *l, int64_t case_id, const json_t *i
     char last_in[CRM_EMAIL_MAX + 1], msgid[160], subject_buf[400], base[256], tag[40],
         thread_subj[256], source[40], cust[32];
     const char *text = NULL, *status = NULL, *subject = NULL, *key;
-    int64_t mailbox_id = 0, sent_at, event_id = 0, interaction_id = 0, customer = 0;
+    int64_t mailbox_id = 0, sent_at = 0, event_id = 0, interaction_id = 0, customer = 0;
     bool have_thread = false;
     json_t *v;
     int rc = SMILE_OK;
