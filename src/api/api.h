@@ -170,6 +170,15 @@ void api_escalations_list(struct http_request *req);
 void api_stream(struct http_request *req);
 /* Connects the notify part's hooks to the event stream; once, before serving. */
 void api_notify_wire(void);
+/* Handlers in api/mailboxes.c (mail: mailboxes, replies by e-mail) */
+void api_mailboxes_list(struct http_request *req);
+void api_mailboxes_get(struct http_request *req);
+void api_mailboxes_create(struct http_request *req);
+void api_mailboxes_patch(struct http_request *req);
+void api_mailboxes_delete(struct http_request *req);
+void api_mailboxes_poll(struct http_request *req);
+void api_cases_reply(struct http_request *req);
+void api_cases_emails(struct http_request *req);
 
 /* Handlers in api/search.c */
 void api_search(struct http_request *req);

@@ -101,6 +101,24 @@ const struct api_route api_routes[] = {
     {HTTP_DELETE, "/api/v1/interactions/{id}", api_interactions_delete, ADM, CW, 0,
      "delete an interaction"},
 
+    /* mail: admins connect mailboxes (IMAP in, SMTP out; passwords write-only) and may poll
+       one at once; every role replies to a case by e-mail and reads its messages. */
+    {HTTP_GET, "/api/v1/mailboxes", api_mailboxes_list, ADM, API_SCOPE_ADMIN, 0, "list mailboxes"},
+    {HTTP_POST, "/api/v1/mailboxes", api_mailboxes_create, ADM, API_SCOPE_ADMIN, 0,
+     "connect a mailbox"},
+    {HTTP_GET, "/api/v1/mailboxes/{id}", api_mailboxes_get, ADM, API_SCOPE_ADMIN, 0,
+     "one mailbox with its polling state"},
+    {HTTP_PATCH, "/api/v1/mailboxes/{id}", api_mailboxes_patch, ADM, API_SCOPE_ADMIN, 0,
+     "change a mailbox (If-Match)"},
+    {HTTP_DELETE, "/api/v1/mailboxes/{id}", api_mailboxes_delete, ADM, API_SCOPE_ADMIN, 0,
+     "disconnect a mailbox (If-Match)"},
+    {HTTP_POST, "/api/v1/mailboxes/{id}/poll", api_mailboxes_poll, ADM, API_SCOPE_ADMIN, 0,
+     "poll a mailbox now"},
+    {HTTP_POST, "/api/v1/cases/{id}/reply", api_cases_reply, ANY, CW, 0,
+     "reply to a case by e-mail (sent over SMTP, then recorded)"},
+    {HTTP_GET, "/api/v1/cases/{id}/emails", api_cases_emails, ANY, CR, 0,
+     "the e-mails of a case, in and out"},
+
     /* search */
     {HTTP_GET, "/api/v1/search", api_search, ANY, API_SCOPE_CRM_READ, 0,
      "full-text search over customers, cases and interactions"},

@@ -20,6 +20,7 @@
 #include "crm/staff.h"
 #include "http/auth.h"
 #include "intake/intake.h"
+#include "mail/mail.h"
 #include "store/store.h"
 #include "webhook/webhook.h"
 
@@ -79,6 +80,7 @@ cli_serve(int argc, char **argv)
     struct api_app app;
     struct ami_client *ami = NULL;
     struct webhook *webhook = NULL;
+    struct mail_poller *mail = NULL;
     sigset_t set;
     int sig = 0, rc = 1;
     bool bootstrap = false;
@@ -201,10 +203,14 @@ cli_serve(int argc, char **argv)
         if (ami_client_start(&ao, NULL, NULL, &ami, &err) != SMILE_OK)
             log_error("msg=\"ami client not started\" error=\"%s\"", err.msg);
     }
+    /* mail: polls the active mailboxes (table mailboxes) on its own thread. */
+    if (mail_poller_start(app.db_path, ledger, &mail, &err) != SMILE_OK)
+        log_error("msg=\"mail poller not started\" error=\"%s\"", err.msg);
     sigwait(&set, &sig);
     log_info("msg=stopping signal=%d inflight=%d", sig, http_server_inflight(srv));
     http_server_stop(srv, (int)config_int(&cfg, CFG_DRAIN_MS));
-    ami_client_stop(ami); /* after HTTP: /readyz and /metrics read the client */
+    ami_client_stop(ami);   /* after HTTP: /readyz and /metrics read the client */
+    mail_poller_stop(mail); /* before the ledger closes: a poll may be appending */
     rc = 0;
     log_info("msg=stopped");
 out:

@@ -642,21 +642,18 @@ crm_if_match(const char *if_match, int64_t version, struct smile_err *err)
         "the record has changed: its version is now %" PRId64 "; read it again and retry", version);
 }
 
-int
-crm_record_create(struct crm_ctx *c, const struct crm_resource *r, const json_t *body,
-                  int64_t *out_id, json_t **out, struct smile_err *err)
+/* The create without its transaction: crm_record_create and crm_record_insert. */
+static int
+create_in_tx(struct crm_ctx *c, const struct crm_resource *r, const json_t *body, bool internal,
+             int64_t *out_id, json_t **out_stored, struct smile_err *err)
 {
     json_t *rec = json_object(), *stored = NULL;
     struct store_stmt *st = NULL;
     int64_t id = 0;
-    int rc;
+    int rc = SMILE_OK;
 
-    smile_err_clear(err);
     sql_build(r);
-    rc = store_begin(c->db, err);
-    if (rc != SMILE_OK)
-        goto out;
-    apply_input(c, r, body, false, rec, err);
+    apply_input(c, r, body, internal, rec, err);
     if (err->code != SMILE_OK && err->code != SMILE_EINVAL) {
         rc = err->code;
         goto out;
@@ -705,10 +702,47 @@ crm_record_create(struct crm_ctx *c, const struct crm_resource *r, const json_t 
         rc = crm_audit(c, r, id, "create", NULL, shown, err);
         json_decref(shown);
     }
-    if (rc != SMILE_OK)
-        goto out;
-    rc = store_commit(c->db, err);
 out:
+    if (rc != SMILE_OK) {
+        if (err->code == SMILE_OK)
+            err->code = rc;
+        json_decref(stored);
+    } else {
+        *out_stored = stored;
+        *out_id = id;
+    }
+    json_decref(rec);
+    return rc;
+}
+
+int
+crm_record_insert(struct crm_ctx *c, const struct crm_resource *r, const json_t *body,
+                  bool internal, int64_t *out_id, json_t **out, struct smile_err *err)
+{
+    json_t *stored = NULL;
+    int rc = create_in_tx(c, r, body, internal, out_id, &stored, err);
+
+    if (rc == SMILE_OK) {
+        *out = crm_record_render(r, stored, 0);
+        json_decref(stored);
+    }
+    return rc;
+}
+
+int
+crm_record_create(struct crm_ctx *c, const struct crm_resource *r, const json_t *body,
+                  int64_t *out_id, json_t **out, struct smile_err *err)
+{
+    json_t *stored = NULL;
+    int64_t id = 0;
+    int rc;
+
+    smile_err_clear(err);
+    rc = store_begin(c->db, err);
+    if (rc == SMILE_OK)
+        rc = create_in_tx(c, r, body, false, &id, &stored, err);
+    if (rc == SMILE_OK)
+        rc = store_commit(c->db, err);
     if (rc != SMILE_OK) {
         if (store_in_tx(c->db))
             store_rollback(c->db);
@@ -720,7 +754,6 @@ out:
     }
     crm_events_finish(c, rc == SMILE_OK);
     json_decref(stored);
-    json_decref(rec);
     return rc;
 }
 

@@ -149,6 +149,15 @@ enum crm_read_flags {
 int crm_record_create(struct crm_ctx *c, const struct crm_resource *r, const json_t *body,
                       int64_t *out_id, json_t **out, struct smile_err *err);
 
+/*
+ * Same as crm_record_create but inside the caller's open transaction (the mail import
+ * writes a case, an interaction and its own rows in one): no begin, commit or
+ * crm_events_finish (the caller does them). internal allows read-only fields in body.
+ * On failure the caller rolls back.
+ */
+int crm_record_insert(struct crm_ctx *c, const struct crm_resource *r, const json_t *body,
+                      bool internal, int64_t *out_id, json_t **out, struct smile_err *err);
+
 /* Renders the live record id into *out (caller owns it); SMILE_ENOTFOUND if absent/deleted. */
 int crm_record_get(struct crm_ctx *c, const struct crm_resource *r, int64_t id, unsigned flags,
                    json_t **out, struct smile_err *err);

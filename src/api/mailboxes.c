@@ -1,0 +1,271 @@
+/*
+ * mailboxes.c — the mail part's endpoints: /api/v1/mailboxes (admins connect IMAP/SMTP
+ * mailboxes; passwords are write-only), POST /api/v1/mailboxes/{id}/poll (poll now),
+ * POST /api/v1/cases/{id}/reply (answer a case by e-mail: sent over SMTP first, recorded
+ * only once the server accepted it; a refusal is 502 and writes nothing) and
+ * GET /api/v1/cases/{id}/emails (the case's messages in and out). Thin: parse →
+ * src/mail → render.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "api/api.h"
+#include "api/api_crm.h"
+#include "mail/mail.h"
+#include "store/store.h"
+
+/* A problem whose cause is another server (SMTP/IMAP refused or unreachable): 502. */
+static void
+reply_upstream(struct http_request *req, const struct smile_err *err)
+{
+    json_t *p = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "type", "urn:smile:problem:upstream",
+                          "title", "The mail server refused or could not be reached", "status", 502,
+                          "detail", err->msg, "instance", req->path, "request_id", req->request_id);
+
+    http_reply_json(req, 502, p);
+    req->content_type = "application/problem+json";
+}
+
+static void
+reply_mailbox(struct http_request *req, int status, json_t *mb)
+{
+    api_etag(req, json_integer_value(json_object_get(mb, "version")));
+    http_reply_json(req, status, mb);
+}
+
+void
+api_mailboxes_list(struct http_request *req)
+{
+    struct smile_err err;
+    json_t *out = NULL;
+
+    smile_err_clear(&err);
+    if (mail_mailbox_list(req->db, &out, &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    http_reply_json(req, 200, out);
+}
+
+void
+api_mailboxes_get(struct http_request *req)
+{
+    struct smile_err err;
+    json_t *out = NULL;
+    int64_t id;
+
+    smile_err_clear(&err);
+    if (!api_param_id(req, 0, &id))
+        return;
+    if (mail_mailbox_get(req->db, id, &out, &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    reply_mailbox(req, 200, out);
+}
+
+void
+api_mailboxes_create(struct http_request *req)
+{
+    struct smile_err err;
+    struct crm_ctx c;
+    json_t *body = NULL, *out = NULL;
+    char loc[64];
+
+    smile_err_clear(&err);
+    if (http_body_json(req, &body, &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    api_crm_ctx(req, &c);
+    if (mail_mailbox_create(&c, body, &out, &err) != SMILE_OK) {
+        json_decref(body);
+        http_reply_problem(req, &err);
+        return;
+    }
+    json_decref(body);
+    snprintf(loc, sizeof(loc), "/api/v1/mailboxes/%" PRId64,
+             (int64_t)json_integer_value(json_object_get(out, "id")));
+    http_response_header(req, "Location", loc);
+    reply_mailbox(req, 201, out);
+}
+
+void
+api_mailboxes_patch(struct http_request *req)
+{
+    struct smile_err err;
+    struct crm_ctx c;
+    json_t *body = NULL, *out = NULL;
+    int64_t id, version;
+
+    smile_err_clear(&err);
+    if (!api_param_id(req, 0, &id))
+        return;
+    if (mail_mailbox_get(req->db, id, &out, &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    json_decref(out);
+    out = NULL;
+    if (!api_if_match_version(req, &version))
+        return;
+    if (http_body_json(req, &body, &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    api_crm_ctx(req, &c);
+    if (mail_mailbox_update(&c, id, version, body, &out, &err) != SMILE_OK) {
+        json_decref(body);
+        http_reply_problem(req, &err);
+        return;
+    }
+    json_decref(body);
+    reply_mailbox(req, 200, out);
+}
+
+void
+api_mailboxes_delete(struct http_request *req)
+{
+    struct smile_err err;
+    struct crm_ctx c;
+    json_t *out = NULL;
+    int64_t id, version;
+
+    smile_err_clear(&err);
+    if (!api_param_id(req, 0, &id))
+        return;
+    if (mail_mailbox_get(req->db, id, &out, &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    json_decref(out);
+    if (!api_if_match_version(req, &version))
+        return;
+    api_crm_ctx(req, &c);
+    if (mail_mailbox_delete(&c, id, version, &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    http_reply_empty(req, 204);
+}
+
+void
+api_mailboxes_poll(struct http_request *req)
+{
+    struct smile_err err;
+    struct mail_poll_result r;
+    json_t *mb = NULL;
+    int64_t id;
+    int rc;
+
+    smile_err_clear(&err);
+    if (!api_param_id(req, 0, &id))
+        return;
+    if (mail_mailbox_get(req->db, id, &mb, &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    json_decref(mb);
+    rc = mail_poll_mailbox(req->db, api_app()->ledger, id, &r, &err);
+    if (rc == SMILE_EIO) {
+        reply_upstream(req, &err);
+        return;
+    }
+    if (rc != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    http_reply_json(req, 200,
+                    json_pack("{s:i, s:i, s:i, s:i, s:i, s:I, s:I}", "imported", r.imported,
+                              "automatic", r.automatic, "duplicates", r.duplicates, "skipped",
+                              r.skipped, "failed", r.failed, "uidvalidity",
+                              (json_int_t)r.uidvalidity, "last_uid", (json_int_t)r.last_uid));
+}
+
+void
+api_cases_reply(struct http_request *req)
+{
+    struct smile_err err;
+    struct crm_ctx c;
+    json_t *body = NULL, *out = NULL;
+    int64_t id;
+    int rc;
+
+    smile_err_clear(&err);
+    if (!api_param_id(req, 0, &id))
+        return;
+    if (http_body_json(req, &body, &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    api_crm_ctx(req, &c);
+    rc = mail_reply(&c, api_app()->ledger, id, body, &out, &err);
+    json_decref(body);
+    if (rc == SMILE_EIO) {
+        reply_upstream(req, &err);
+        return;
+    }
+    if (rc != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    http_reply_json(req, 201, out);
+}
+
+void
+api_cases_emails(struct http_request *req)
+{
+    static const char sql[] =
+        "SELECT m.id, m.direction, m.message_id, m.from_addr, m.reply_to, m.subject, m.at, "
+        "m.interaction_id, m.event_id, m.mailbox_id, t.root FROM mail_messages m JOIN "
+        "mail_threads t ON t.id = m.thread_id WHERE m.case_id = $1 ORDER BY m.at, m.id";
+    struct smile_err err;
+    struct crm_ctx c;
+    struct store_stmt *st;
+    json_t *cs = NULL, *items;
+    int64_t id;
+    int rc;
+
+    smile_err_clear(&err);
+    if (!api_param_id(req, 0, &id))
+        return;
+    api_crm_ctx(req, &c);
+    if (crm_record_load(&c, &crm_cases, id, &cs, &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    json_decref(cs);
+    if (store_prepare(req->db, sql, &st, &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    items = json_array();
+    store_stmt_bind_int64(st, 1, id);
+    while ((rc = store_stmt_step(st, &err)) == STORE_ROW) {
+        char t[TIME_RFC3339_LEN + 1], subj[256];
+        json_t *o;
+
+        time_format_rfc3339(store_stmt_int64(st, 6), t);
+        mail_thread_subject(store_stmt_text(st, 10), subj, sizeof(subj));
+        o = json_pack("{s:I, s:s, s:s, s:s?, s:s?, s:s?, s:s, s:s}", "id",
+                      (json_int_t)store_stmt_int64(st, 0), "direction", store_stmt_text(st, 1),
+                      "message_id", store_stmt_text(st, 2), "from", store_stmt_text(st, 3),
+                      "reply_to", store_stmt_text(st, 4), "subject", store_stmt_text(st, 5), "at",
+                      t, "thread", subj);
+        json_object_set_new(o, "interaction_id",
+                            store_stmt_is_null(st, 7) ? json_null()
+                                                      : json_integer(store_stmt_int64(st, 7)));
+        json_object_set_new(o, "event_id",
+                            store_stmt_is_null(st, 8) ? json_null()
+                                                      : json_integer(store_stmt_int64(st, 8)));
+        json_object_set_new(o, "mailbox_id", json_integer(store_stmt_int64(st, 9)));
+        json_array_append_new(items, o);
+    }
+    store_stmt_reset(st);
+    if (rc != STORE_DONE) {
+        json_decref(items);
+        http_reply_problem(req, &err);
+        return;
+    }
+    http_reply_json(req, 200, json_pack("{s:o}", "items", items));
+}
