@@ -139,6 +139,14 @@ int crm_customer_find_by_email(struct store *s, const char *email, int64_t *ids,
 int crm_customer_timeline(struct crm_ctx *c, int64_t id, int limit, const char *cursor,
                           json_t **out, struct smile_err *err);
 
+/*
+ * Live properties with this project, building and unit (NULL or "" = none), newest first:
+ * the natural key bulk import uses for a property. Up to max ids into ids; *n the count.
+ */
+int crm_property_find_by_unit(struct store *s, const char *project, const char *building,
+                              const char *unit, int64_t *ids, int max, int *n,
+                              struct smile_err *err);
+
 /* Events towards the ledger --------------------------------------------------------- */
 
 /*

@@ -643,19 +643,15 @@ crm_if_match(const char *if_match, int64_t version, struct smile_err *err)
 }
 
 int
-crm_record_create(struct crm_ctx *c, const struct crm_resource *r, const json_t *body,
-                  int64_t *out_id, json_t **out, struct smile_err *err)
+crm_record_insert(struct crm_ctx *c, const struct crm_resource *r, const json_t *body,
+                  int64_t *out_id, json_t **out_stored, struct smile_err *err)
 {
     json_t *rec = json_object(), *stored = NULL;
     struct store_stmt *st = NULL;
     int64_t id = 0;
     int rc;
 
-    smile_err_clear(err);
     sql_build(r);
-    rc = store_begin(c->db, err);
-    if (rc != SMILE_OK)
-        goto out;
     apply_input(c, r, body, false, rec, err);
     if (err->code != SMILE_OK && err->code != SMILE_EINVAL) {
         rc = err->code;
@@ -705,6 +701,35 @@ crm_record_create(struct crm_ctx *c, const struct crm_resource *r, const json_t 
         rc = crm_audit(c, r, id, "create", NULL, shown, err);
         json_decref(shown);
     }
+out:
+    if (rc != SMILE_OK) {
+        if (err->code == SMILE_OK)
+            err->code = rc;
+    } else {
+        *out_id = id;
+        if (out_stored) {
+            *out_stored = stored;
+            stored = NULL;
+        }
+    }
+    json_decref(stored);
+    json_decref(rec);
+    return rc;
+}
+
+int
+crm_record_create(struct crm_ctx *c, const struct crm_resource *r, const json_t *body,
+                  int64_t *out_id, json_t **out, struct smile_err *err)
+{
+    json_t *stored = NULL;
+    int64_t id = 0;
+    int rc;
+
+    smile_err_clear(err);
+    rc = store_begin(c->db, err);
+    if (rc != SMILE_OK)
+        goto out;
+    rc = crm_record_insert(c, r, body, &id, &stored, err);
     if (rc != SMILE_OK)
         goto out;
     rc = store_commit(c->db, err);
@@ -720,7 +745,6 @@ out:
     }
     crm_events_finish(c, rc == SMILE_OK);
     json_decref(stored);
-    json_decref(rec);
     return rc;
 }
 

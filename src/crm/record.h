@@ -149,6 +149,16 @@ enum crm_read_flags {
 int crm_record_create(struct crm_ctx *c, const struct crm_resource *r, const json_t *body,
                       int64_t *out_id, json_t **out, struct smile_err *err);
 
+/*
+ * The body of crm_record_create inside the caller's transaction (bulk import runs many in
+ * one): same validation, hooks and audit row; err is not cleared (problems accumulate
+ * only if the caller cleared it). On success *out_id is the new id and, if out_stored is
+ * not NULL, *out_stored the stored record (crm_record_load form; caller owns it). On
+ * failure the caller rolls back: a hook may have written before it failed.
+ */
+int crm_record_insert(struct crm_ctx *c, const struct crm_resource *r, const json_t *body,
+                      int64_t *out_id, json_t **out_stored, struct smile_err *err);
+
 /* Renders the live record id into *out (caller owns it); SMILE_ENOTFOUND if absent/deleted. */
 int crm_record_get(struct crm_ctx *c, const struct crm_resource *r, int64_t id, unsigned flags,
                    json_t **out, struct smile_err *err);
