@@ -156,6 +156,14 @@ const struct api_route api_routes[] = {
      API_SCOPE_KPI_READ, 0, "a subject's events and measured steps"},
     {HTTP_GET, "/api/v1/runtime/status", api_runtime_status, ANY, API_SCOPE_KPI_READ, 0,
      "how far the runtime has folded the ledger"},
+
+    /* bulk: CSV import of customers, properties and contracts (api/imports.c); all or
+       nothing, dry run first. Supervisors and admins (the roles that write properties and
+       contracts). */
+    {HTTP_POST, "/api/v1/imports", api_imports_create, SUP, CW, 0,
+     "import customers, properties or contracts from a CSV file (multipart or text/csv)"},
+    {HTTP_GET, "/api/v1/imports", api_imports_list, SUP, CR, 0, "committed imports, newest first"},
+    {HTTP_GET, "/api/v1/imports/{id}", api_imports_get, SUP, CR, 0, "one committed import"},
 };
 
 const int api_route_count = (int)ARRAY_LEN(api_routes);

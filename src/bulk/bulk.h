@@ -123,7 +123,8 @@ int bulk_import_finish(struct bulk_import *im, json_t **report, bool *ok, struct
 void bulk_import_free(struct bulk_import *im);
 
 /*
- * Past runs, newest first ({"items": [...], "next_cursor"}), and one run (without the
+ * Past runs, newest first ({"items": [...], "next_cursor"}: the decimal id to pass as
+ * before_id for the next page), and one run (without the
  * problems of failed runs: only committed runs are recorded). SMILE_ENOTFOUND if absent.
  */
 int bulk_import_list(struct crm_ctx *c, int limit, int64_t before_id, json_t **out,

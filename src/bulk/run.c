@@ -43,6 +43,7 @@ struct bulk_import {
 
     int record; /* records seen (the header is record 1) */
     bool have_header;
+    bool header_bad; /* the header had a problem: rows are not checked */
     struct bulk_header h;
 
     int64_t rows, valid, problem_rows;
@@ -68,24 +69,24 @@ add_problem_checked(struct bulk_import *im)
 
 /* Maps a CRM problem pointer ("/phones/0", "/customer_id") back to the row's column. */
 static int
-column_of(const struct bulk_import *im, const char *path, const json_t *refs, const char **field)
+column_of(const struct bulk_import *im, const char *path, const json_t *refs, char *name,
+          size_t cap, const char **field)
 {
-    char name[64];
     size_t n = 0;
     int col;
 
     if (path[0] == '/')
         path++;
-    while (path[n] && path[n] != '/' && n + 1 < sizeof(name)) {
+    while (path[n] && path[n] != '/' && n + 1 < cap) {
         name[n] = path[n];
         n++;
     }
     name[n] = '\0';
     *field = NULL;
     if (strcmp(name, "area_m2") == 0)
-        snprintf(name, sizeof(name), "area");
+        snprintf(name, cap, "area");
     if (strcmp(name, "amount_cents") == 0 && bulk_header_col(&im->h, "amount") >= 0)
-        snprintf(name, sizeof(name), "amount");
+        snprintf(name, cap, "amount");
     col = bulk_header_col(&im->h, name);
     if (col < 0 && strcmp(name, "customer_id") == 0) {
         if (json_object_get(refs, "customer_phone"))
@@ -96,7 +97,7 @@ column_of(const struct bulk_import *im, const char *path, const json_t *refs, co
     if (col < 0 && strcmp(name, "property_id") == 0)
         col = bulk_header_col(&im->h, "property_unit");
     if (col >= 0)
-        *field = im->h.col[col] >= 0 ? name : NULL;
+        *field = name;
     return col;
 }
 
@@ -105,7 +106,8 @@ crm_problems(struct bulk_import *im, int row, const json_t *refs, const struct s
 {
     for (int i = 0; i < e->nfields; i++) {
         const char *field = NULL;
-        int col = column_of(im, e->fields[i].path, refs, &field);
+        char name[64];
+        int col = column_of(im, e->fields[i].path, refs, name, sizeof(name), &field);
         const char *f = e->fields[i].path[0] == '/' ? e->fields[i].path + 1 : e->fields[i].path;
         char fname[64];
 
@@ -393,8 +395,11 @@ on_record(int c, void *ud)
             memmove(im->cells[0], im->cells[0] + 3, im->lens[0] - 2);
             im->lens[0] -= 3;
         }
-        bulk_header_map(im->kind, im->cells, im->lens, im->ncells, &im->h, im->problems);
+        im->header_bad =
+            bulk_header_map(im->kind, im->cells, im->lens, im->ncells, &im->h, im->problems) > 0;
         im->have_header = true;
+    } else if (im->header_bad) {
+        im->rows++; /* counted, not checked: every row would repeat the header's problem */
     } else {
         one_row(im);
     }
@@ -602,6 +607,7 @@ bulk_import_finish(struct bulk_import *im, json_t **report, bool *ok, struct smi
     if (!im->input_bad && !im->failed && csv_fini(&im->csv, on_field, on_record, im) != 0) {
         bulk_problem_add(im->problems, im->record + 1, NULL, -1, NULL,
                          "malformed CSV: the file ends inside a quoted cell");
+        im->input_bad = true;
     }
     if (im->failed) {
         *err = im->store_err;
@@ -609,7 +615,9 @@ bulk_import_finish(struct bulk_import *im, json_t **report, bool *ok, struct smi
             err->code = SMILE_EDB;
         return err->code;
     }
-    if (!im->have_header)
+    if (im->input_bad)
+        ; /* the syntax problem says it all */
+    else if (!im->have_header)
         bulk_problem_add(im->problems, 1, NULL, -1, NULL, "the file is empty: no header row");
     else if (im->rows == 0)
         bulk_problem_add(im->problems, 2, NULL, -1, NULL, "the file has a header but no rows");
@@ -731,7 +739,7 @@ bulk_import_list(struct crm_ctx *c, int limit, int64_t before_id, json_t **out,
     if (last) {
         char cur[32];
 
-        crm_cursor_encode(last, cur, sizeof(cur));
+        snprintf(cur, sizeof(cur), "%" PRId64, last);
         json_object_set_new(*out, "next_cursor", json_string(cur));
     } else {
         json_object_set_new(*out, "next_cursor", json_null());
