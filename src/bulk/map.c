@@ -465,7 +465,7 @@ strip_suffix(const char *s, size_t n, const char *const *sfx)
     for (int i = 0; sfx[i]; i++) {
         size_t k = strlen(sfx[i]);
 
-        if (n >= k && strcasecmp(s + n - k, sfx[i]) == 0)
+        if (n >= k && strncasecmp(s + n - k, sfx[i], k) == 0)
             return n - k;
     }
     return n;

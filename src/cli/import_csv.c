@@ -21,6 +21,7 @@
 #include "store/store.h"
 
 #define CHUNK 65536
+#define PRINT_MAX 100 /* problems printed one per line; --json has them all */
 
 int
 cli_import_csv_usage(FILE *f)
@@ -67,6 +68,12 @@ print_report(const json_t *r, const char *file, double secs)
         const char *col = json_string_value(json_object_get(p, "column"));
         const char *hdr = json_string_value(json_object_get(p, "header"));
         const char *field = json_string_value(json_object_get(p, "field"));
+
+        if (i == PRINT_MAX) {
+            printf("%s: … %zu more problems (--json lists up to %d)\n", file,
+                   json_array_size(problems) - i, BULK_MAX_PROBLEMS);
+            break;
+        }
 
         printf("%s: row %lld", file, (long long)json_integer_value(json_object_get(p, "row")));
         if (col)
