@@ -436,7 +436,7 @@ parse_date(const char *s, size_t n, char out[11])
     const char *p = s, *e = s + n;
     int y, m, d;
     int64_t days;
-    char buf[11];
+    char buf[16];
 
     if (!digits(&p, e, 4, &y) || p - s != 4)
         return false;
@@ -451,7 +451,7 @@ parse_date(const char *s, size_t n, char out[11])
     eat(&p, e, "日");
     if (p != e || m < 1 || m > 12 || d < 1 || d > 31)
         return false;
-    snprintf(buf, sizeof(buf), "%04d-%02d-%02d", y, m, d);
+    snprintf(buf, sizeof(buf), "%04d-%02d-%02d", y % 10000, m, d);
     if (time_parse_date(buf, 10, &days) != SMILE_OK)
         return false;
     memcpy(out, buf, 11);
