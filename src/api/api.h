@@ -158,6 +158,8 @@ void api_runtime_status(struct http_request *req);
 void api_imports_create(struct http_request *req);
 void api_imports_list(struct http_request *req);
 void api_imports_get(struct http_request *req);
+/* what-if: api/whatif.c */
+void api_processes_whatif(struct http_request *req);
 
 /* Handlers in api/search.c */
 void api_search(struct http_request *req);

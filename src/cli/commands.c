@@ -24,6 +24,7 @@ const struct cli_command cli_commands[] = {
     {"import", cli_import,
      "import a PBX queue_log (queue-log FILE) or CRM records from CSV "
      "(customers|properties|contracts FILE)"},
+    {"replay", cli_replay, "what-if: replay a period through the live process and a draft"},
     {"agent", cli_agent, "map PBX agent names to staff (map | unmap | list)"},
     {"version", cli_version, "print the version"},
     {NULL, NULL, NULL},
