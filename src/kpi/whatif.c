@@ -311,15 +311,51 @@ kpi_whatif_counts(const struct kpi_whatif *w, int64_t *events, int64_t *subjects
 
 /* Report --------------------------------------------------------------------------------- */
 
-static int
-cmp64(const void *a, const void *b)
+/* Puts the k-th smallest of a[0..n) at a[k], smaller ones before it (quickselect: linear
+ * on average, so a report over millions of occurrences needs no full sort). */
+static void
+select_kth(int64_t *a, size_t n, size_t k)
 {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    size_t lo = 0, hi = n - 1;
 
-    return x < y ? -1 : x > y;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2, i = lo, j = hi;
+        int64_t x, t;
+
+        /* median of three as the pivot */
+        if (a[mid] < a[lo]) {
+            t = a[mid], a[mid] = a[lo], a[lo] = t;
+        }
+        if (a[hi] < a[lo]) {
+            t = a[hi], a[hi] = a[lo], a[lo] = t;
+        }
+        if (a[hi] < a[mid]) {
+            t = a[hi], a[hi] = a[mid], a[mid] = t;
+        }
+        x = a[mid];
+        while (i <= j) {
+            while (a[i] < x)
+                i++;
+            while (a[j] > x)
+                j--;
+            if (i <= j) {
+                t = a[i], a[i] = a[j], a[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return;
+    }
 }
 
-/* Nearest rank: the value at rank ceil(pct/100 × n) of the sorted values (sorted here). */
+/* Nearest rank: the value at rank ceil(pct/100 × n) of the values in sorted order. */
 static json_t *
 percentile(struct vals *v, int pct)
 {
@@ -330,6 +366,7 @@ percentile(struct vals *v, int pct)
     rank = ((size_t)pct * v->n + 99) / 100;
     if (rank < 1)
         rank = 1;
+    select_kth(v->v, v->n, rank - 1);
     return json_integer(v->v[rank - 1]);
 }
 
@@ -351,7 +388,6 @@ stat_json(struct stat *s)
 {
     json_t *o = json_object();
 
-    qsort(s->el.v, s->el.n, sizeof(*s->el.v), cmp64);
     json_object_set_new(o, "count", json_integer(s->count));
     json_object_set_new(o, "met", json_integer(s->met));
     json_object_set_new(o, "breached", json_integer(s->breached));
