@@ -158,6 +158,7 @@ void api_runtime_status(struct http_request *req);
 void api_imports_create(struct http_request *req);
 void api_imports_list(struct http_request *req);
 void api_imports_get(struct http_request *req);
+void api_imports_template(struct http_request *req);
 /* what-if: api/whatif.c */
 void api_processes_whatif(struct http_request *req);
 

@@ -286,3 +286,38 @@ api_imports_get(struct http_request *req)
     }
     http_reply_json(req, 200, out);
 }
+
+void
+api_imports_template(struct http_request *req)
+{
+    const char *lang = http_request_query(req, "lang");
+    char kind_s[32], disp[96];
+    struct buf b;
+    int kind = -1;
+
+    if (req->nparams > 0 && req->params[0].len < sizeof(kind_s)) {
+        memcpy(kind_s, req->params[0].p, req->params[0].len);
+        kind_s[req->params[0].len] = '\0';
+        kind = bulk_kind_parse(kind_s);
+    }
+    if (kind < 0) {
+        http_reply_error(req, SMILE_ENOTFOUND,
+                         "no import template of that kind (customers, properties, contracts)");
+        return;
+    }
+    if (lang && strcmp(lang, "zh") != 0 && strcmp(lang, "en") != 0) {
+        struct smile_err err;
+
+        smile_err_clear(&err);
+        smile_err_field(&err, "/query/lang", "is en or zh");
+        http_reply_problem(req, &err);
+        return;
+    }
+    buf_init(&b, 0);
+    bulk_template(kind, lang && strcmp(lang, "zh") == 0, &b);
+    snprintf(disp, sizeof(disp), "attachment; filename=\"%s%s.csv\"", kind_s,
+             lang && strcmp(lang, "zh") == 0 ? "-zh" : "");
+    http_response_header(req, "Content-Disposition", disp);
+    http_reply_text(req, 200, "text/csv; charset=utf-8", b.data, b.len);
+    buf_free(&b);
+}

@@ -93,6 +93,14 @@ void bulk_problem_add(json_t *problems, int row, const struct bulk_header *h, in
                       const char *field, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
+/*
+ * Writes a template for kind into out: the header row (field names, or with zh the usual
+ * Chinese headers after a UTF-8 byte-order mark, which Excel needs), CRLF-terminated.
+ * Columns that are alternatives to another (customer_email, property_id, amount_cents)
+ * are left out. SMILE_EINVAL for an unknown kind.
+ */
+int bulk_template(int kind, bool zh, struct buf *out);
+
 /* Writes the spreadsheet letter of a 0-based column ("A", "Z", "AA") into out (8 bytes). */
 void bulk_column_letter(int col, char *out);
 

@@ -32,6 +32,7 @@ struct column {
     enum conv conv;
     const char *aliases;      /* '|'-separated header names besides field */
     const char *const *words; /* C_ENUM: pairs word → value, NULL-terminated */
+    bool alt;                 /* an alternative to another column: left out of templates */
 };
 
 static const char *const customer_kinds[] = {"person", "person",  "company", "company", "个人",
@@ -62,7 +63,7 @@ static const struct column customer_cols[] = {
     {"id_number", NULL, C_TEXT, "id|id_card|证件号码|证件号|身份证|身份证号|身份证号码", NULL},
     {"address", NULL, C_TEXT, "地址|联系地址|通讯地址|住址", NULL},
     {"tags", NULL, C_LIST, "tag|标签", NULL},
-    {"owner_id", NULL, C_ID, "负责人id", NULL},
+    {"owner_id", NULL, C_ID, "负责人ID", NULL},
     {"notes", NULL, C_TEXT, "note|remarks|备注|说明", NULL},
 };
 
@@ -72,24 +73,24 @@ static const struct column property_cols[] = {
     {"unit", NULL, C_TEXT, "房号|单元|房间号|室|户号", NULL},
     {"area", "area_m2", C_REAL, "area_m2|面积|建筑面积|面积(㎡)|面积㎡", NULL},
     {"status", NULL, C_ENUM, "状态|销售状态|房屋状态", property_statuses},
-    {"customer_id", NULL, C_ID, "客户id|业主id", NULL},
+    {"customer_id", NULL, C_ID, "客户ID|业主ID", NULL},
     {"customer_phone", NULL, C_REF, "客户手机|客户电话|业主手机|业主电话", NULL},
-    {"customer_email", NULL, C_REF, "客户邮箱|业主邮箱", NULL},
+    {"customer_email", NULL, C_REF, "客户邮箱|业主邮箱", NULL, true},
     {"notes", NULL, C_TEXT, "note|remarks|备注|说明", NULL},
 };
 
 static const struct column contract_cols[] = {
     {"number", NULL, C_TEXT, "contract_number|合同编号|合同号|合同编码", NULL},
-    {"customer_id", NULL, C_ID, "客户id|业主id", NULL},
+    {"customer_id", NULL, C_ID, "客户ID|业主ID", NULL},
     {"customer_phone", NULL, C_REF, "phone|客户手机|客户电话|业主手机|业主电话|手机|电话", NULL},
-    {"customer_email", NULL, C_REF, "email|客户邮箱|业主邮箱|邮箱", NULL},
-    {"property_id", NULL, C_ID, "房产id|房屋id", NULL},
+    {"customer_email", NULL, C_REF, "email|客户邮箱|业主邮箱|邮箱", NULL, true},
+    {"property_id", NULL, C_ID, "房产ID|房屋ID", NULL, true},
     {"property_project", NULL, C_REF, "project|项目|项目名称|楼盘|小区", NULL},
     {"property_building", NULL, C_REF, "building|楼栋|栋|楼号|楼座|幢", NULL},
     {"property_unit", NULL, C_REF, "unit|房号|单元|房间号|室|户号", NULL},
     {"signed_on", NULL, C_DATE, "signed|signing_date|签约日期|签订日期|签约时间", NULL},
     {"amount", "amount_cents", C_YUAN, "amount_yuan|金额|合同金额|总价|成交价|总金额", NULL},
-    {"amount_cents", NULL, C_CENTS, "金额(分)", NULL},
+    {"amount_cents", NULL, C_CENTS, "金额(分)", NULL, true},
     {"delivery_date", NULL, C_DATE, "delivery|交付日期|交房日期", NULL},
     {"status", NULL, C_ENUM, "状态|合同状态", contract_statuses},
     {"notes", NULL, C_TEXT, "note|remarks|备注|说明", NULL},
@@ -372,6 +373,17 @@ bulk_header_map(int kind, char *const *cells, const size_t *lens, int n, struct 
             continue;
         }
         for (int j = 0; j < i; j++) {
+            const struct column *cj = h->col[j] >= 0 ? &kinds[kind].cols[h->col[j]] : NULL;
+            const struct column *ci = &kinds[kind].cols[c];
+
+            if (cj && cj != ci &&
+                strcmp(cj->key ? cj->key : cj->field, ci->key ? ci->key : ci->field) == 0) {
+                bulk_problem_add(problems, 1, h, i, ci->field,
+                                 "column %s gives %s already; use one of the two", h->name[j],
+                                 ci->key ? ci->key : ci->field);
+                c = -1;
+                break;
+            }
             if (h->col[j] == c && kinds[kind].cols[c].conv != C_LIST) {
                 bulk_problem_add(problems, 1, h, i, kinds[kind].cols[c].field,
                                  "column %s means %s too; name each field once", h->name[j],
@@ -721,4 +733,41 @@ bulk_row_map(const struct bulk_header *h, char *const *cells, const size_t *lens
         }
     }
     return (int)(json_array_size(problems) - before);
+}
+
+int
+bulk_template(int kind, bool zh, struct buf *out)
+{
+    const struct column *cols;
+    int n = 0;
+
+    if (kind < 0 || kind >= BULK_NKINDS)
+        return SMILE_EINVAL;
+    cols = kinds[kind].cols;
+    if (zh)
+        buf_puts(out, "\xef\xbb\xbf"); /* so that Excel reads the Chinese as UTF-8 */
+    for (int i = 0; i < kinds[kind].ncols; i++) {
+        const char *a = cols[i].aliases, *name = cols[i].field;
+        size_t len = strlen(name);
+
+        if (cols[i].alt)
+            continue;
+        /* In Chinese: the first alias that is not ASCII. */
+        while (zh && a && *a) {
+            const char *e = strchr(a, '|');
+            size_t l = e ? (size_t)(e - a) : strlen(a);
+
+            if ((unsigned char)a[0] >= 0x80) {
+                name = a;
+                len = l;
+                break;
+            }
+            a = e ? e + 1 : NULL;
+        }
+        if (n++)
+            buf_putc(out, ',');
+        buf_append(out, name, len);
+    }
+    buf_puts(out, "\r\n");
+    return SMILE_OK;
 }

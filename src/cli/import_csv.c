@@ -27,10 +27,12 @@ int
 cli_import_csv_usage(FILE *f)
 {
     fprintf(f, "usage: smile import customers|properties|contracts FILE.csv [--dry-run]\n"
-               "       [--encoding auto|utf-8|gb18030] [--json] [--db PATH]\n\n"
+               "       [--encoding auto|utf-8|gb18030] [--json] [--db PATH]\n"
+               "       smile import customers|properties|contracts --template [zh|en]\n\n"
                "Imports CRM records from a CSV file with a header row (English field names or\n"
                "the usual Chinese headers: see docs/import.md). Every row is checked as the\n"
-               "API checks it; the import is all or nothing. --dry-run only reports.\n");
+               "API checks it; the import is all or nothing. --dry-run only reports.\n"
+               "--template prints the header row to start a file from (zh: Chinese headers).\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -178,6 +180,17 @@ cli_import_csv(struct config *cfg, int argc, char **argv)
     bool dry = false, json = false;
 
     for (int i = 1; i < argc; i++) {
+        if (kind >= 0 && strcmp(argv[i], "--template") == 0) {
+            /* smile import KIND --template [zh|en]: print the header row to start from */
+            struct buf b;
+            bool zh = i + 1 < argc && strcmp(argv[i + 1], "zh") == 0;
+
+            buf_init(&b, 0);
+            bulk_template(kind, zh, &b);
+            fwrite(b.data, 1, b.len, stdout);
+            buf_free(&b);
+            return 0;
+        }
         if (strcmp(argv[i], "--dry-run") == 0) {
             dry = true;
         } else if (strcmp(argv[i], "--json") == 0) {

@@ -211,6 +211,33 @@ class ImportTest(unittest.TestCase):
         self.refused("customers", b"", [(1, None, None)])
         self.refused("customers", "\ufeffname,phone\r\n".encode(), [(2, None, None)])
 
+    def test_same_field_twice_and_templates(self):
+        # amount (yuan) and amount_cents both set amount_cents: refused on the second (B).
+        self.refused("contracts", "number,amount,amount_cents,customer_id\nX9,1,100,1\n".encode(),
+                     [(1, "C", "amount_cents")])
+        for kind, zh_first in (("customers", "类型"), ("properties", "项目"),
+                               ("contracts", "合同编号")):
+            r = self.sup.get("/api/v1/imports/templates/%s?lang=zh" % kind)
+            self.assertEqual(r.status, 200, r)
+            self.assertTrue(r.headers["content-type"].startswith("text/csv"))
+            self.assertIn('filename="%s-zh.csv"' % kind, r.headers["content-disposition"])
+            # The BOM, then the first column's Chinese header.
+            self.assertTrue(r.raw.startswith("\ufeff" + zh_first + ","), r.raw[:40])
+            # A template's header maps back without a problem: a dry run of it alone is
+            # refused only for having no rows (row 2, no column).
+            for lang in ("zh", "en"):
+                t = self.sup.get("/api/v1/imports/templates/%s?lang=%s" % (kind, lang)).raw
+                r = self.post_csv(kind, t.encode(), dry=True)
+                self.assertEqual(r.status, 422, r)
+                self.assertEqual([(p["row"], p["column"]) for p in r.json["problems"]],
+                                 [(2, None)])
+        self.assertEqual(self.sup.get("/api/v1/imports/templates/widgets").status, 404)
+        self.assertEqual(self.sup.get("/api/v1/imports/templates/customers?lang=fr").status, 422)
+        self.assertEqual(self.agent.get("/api/v1/imports/templates/customers").status, 403)
+        p = subprocess.run([BIN, "import", "properties", "--template"], capture_output=True)
+        self.assertEqual(p.stdout, b"project,building,unit,area,status,customer_id,"
+                                   b"customer_phone,notes\r\n")
+
     # request errors ------------------------------------------------------------------------
     def test_request_errors_write_nothing(self):
         before = self.counts()
