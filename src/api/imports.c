@@ -148,17 +148,18 @@ api_imports_create(struct http_request *req)
     const char *kind_s = http_request_query(req, "kind");
     const char *dry_s = http_request_query(req, "dry_run");
     const char *enc_s = http_request_query(req, "encoding");
+    const char *upd_s = http_request_query(req, "update");
     struct part parts[8];
     int nparts = 0, kind, enc;
     const char *data = NULL;
     const char *fname = NULL;
     size_t len = 0;
-    char fkind[32], fdry[8], fenc[16];
+    char fkind[32], fdry[8], fenc[16], fupd[8];
     struct smile_err err;
     struct bulk_import *im = NULL;
     struct crm_ctx c;
     json_t *report = NULL;
-    bool dry = false, ok = false;
+    bool dry = false, ok = false, update = false;
 
     smile_err_clear(&err);
     if (ctype && strncasecmp(ctype, "multipart/form-data", 19) == 0) {
@@ -184,6 +185,8 @@ api_imports_create(struct http_request *req)
             dry_s = form_value(parts, nparts, "dry_run", fdry, sizeof(fdry));
         if (enc_s == NULL)
             enc_s = form_value(parts, nparts, "encoding", fenc, sizeof(fenc));
+        if (upd_s == NULL)
+            upd_s = form_value(parts, nparts, "update", fupd, sizeof(fupd));
         if (data == NULL)
             smile_err_field(&err, "/body/file", "no file part (name=\"file\")");
     } else if (ctype && (strncasecmp(ctype, "text/csv", 8) == 0 ||
@@ -202,6 +205,8 @@ api_imports_create(struct http_request *req)
         smile_err_field(&err, "/query/kind", "is customers, properties or contracts");
     if (!parse_bool(dry_s, &dry))
         smile_err_field(&err, "/query/dry_run", "is 1 or 0 (true or false)");
+    if (!parse_bool(upd_s, &update))
+        smile_err_field(&err, "/query/update", "is 1 or 0 (true or false)");
     enc = enc_s ? bulk_encoding_parse(enc_s) : BULK_ENC_AUTO;
     if (enc < 0)
         smile_err_field(&err, "/query/encoding", "is auto, utf-8 or gb18030");
@@ -213,8 +218,12 @@ api_imports_create(struct http_request *req)
         enc = bulk_utf8_valid(data, len) ? BULK_ENC_UTF8 : BULK_ENC_GB18030;
     api_crm_ctx(req, &c);
     if (bulk_import_begin(&c, kind, enc, dry, fname && fname[0] ? fname : NULL, &im, &err) !=
-            SMILE_OK ||
-        bulk_import_feed(im, data, len, &err) != SMILE_OK ||
+        SMILE_OK) {
+        api_reply_err(req, &err, 1);
+        return;
+    }
+    bulk_import_set_update(im, update);
+    if (bulk_import_feed(im, data, len, &err) != SMILE_OK ||
         bulk_import_finish(im, &report, &ok, &err) != SMILE_OK) {
         bulk_import_free(im);
         api_reply_err(req, &err, 1);

@@ -10,6 +10,7 @@
  *
  * The report (JSON): {"kind", "encoding", "rows" (data rows, header excluded), "valid"
  * (rows without a problem), "imported" (rows written: 0 unless the run committed),
+ * "created", "updated" (of imported; updated only in create-or-update mode), "update",
  * "dry_run", "problems": [{"row", "column", "header", "field", "detail"}],
  * "problems_dropped"}. Rows are numbered as a spreadsheet shows them: the header is row 1.
  * Columns are spreadsheet letters ("A", "B" … "AA"); null when a problem has no column.
@@ -116,6 +117,14 @@ struct bulk_import;
  */
 int bulk_import_begin(struct crm_ctx *c, int kind, int encoding, bool dry_run, const char *name,
                       struct bulk_import **out, struct smile_err *err);
+/*
+ * Create-or-update: a row whose natural key names a live record (customer: any of its
+ * phones; property: project + building + unit; contract: number) updates it with the
+ * row's non-empty cells (a list cell replaces the list) instead of being a duplicate,
+ * audited as "update"; other rows create. Two rows naming one record, or a row whose
+ * phones belong to two customers, are problems. Call before the first feed.
+ */
+void bulk_import_set_update(struct bulk_import *im, bool update);
 /*
  * Feeds the next bytes of the file. Problems go into the report; SMILE_OK unless the
  * store failed (then err says why and the run can only be freed).

@@ -25,6 +25,9 @@ struct bulk_import {
     struct crm_ctx *c;
     int kind, encoding;
     bool dry_run;
+    bool update;     /* create-or-update by natural key */
+    json_t *touched; /* update mode: "<id>" → row of the records matched so far */
+    int64_t created, updated;
     char *name;
     int64_t started_ms;
 
@@ -299,6 +302,97 @@ check_customer_phones(struct bulk_import *im, int row, const json_t *body)
     return bad;
 }
 
+/*
+ * Update mode: the live record this row's natural key names, *id = 0 if none. Adds a
+ * problem (returns 1) for phones of two customers or a record an earlier row matched.
+ */
+static int
+find_existing(struct bulk_import *im, int row, const json_t *body, int64_t *id)
+{
+    struct smile_err e;
+    int col = -1;
+    const char *field = NULL;
+    char key[32], from[64];
+    const json_t *seen;
+
+    *id = 0;
+    smile_err_clear(&e);
+    if (im->kind == BULK_CUSTOMERS) {
+        const json_t *arr = json_object_get(body, "phones");
+        size_t i;
+        json_t *v;
+
+        col = bulk_header_col(&im->h, "phones");
+        field = "phones";
+        json_array_foreach(arr, i, v)
+        {
+            char norm[CRM_PHONE_MAX + 1];
+            int64_t ids[2];
+            int n = 0;
+            struct smile_err e2;
+
+            smile_err_clear(&e2);
+            if (crm_phone_normalise(json_string_value(v), norm, &e2) != SMILE_OK)
+                continue; /* the CRM reports it */
+            if (crm_customer_find_by_phone(im->c->db, norm, ids, 2, &n, &e) != SMILE_OK)
+                goto fail;
+            for (int k = 0; k < n; k++) {
+                if (*id && *id != ids[k]) {
+                    bulk_problem_add(im->problems, row, &im->h, col, field,
+                                     "the phones belong to different customers (#%" PRId64
+                                     " and #%" PRId64 "); give one customer's numbers",
+                                     *id, ids[k]);
+                    return 1;
+                }
+                *id = ids[k];
+            }
+        }
+    } else if (im->kind == BULK_PROPERTIES) {
+        const char *p = json_string_value(json_object_get(body, "project"));
+        int64_t ids[2];
+        int n = 0;
+
+        col = bulk_header_col(&im->h, "unit");
+        field = "unit";
+        if (p == NULL)
+            return 0; /* the CRM reports the missing project */
+        if (crm_property_find_by_unit(
+                im->c->db, p, json_string_value(json_object_get(body, "building")),
+                json_string_value(json_object_get(body, "unit")), ids, 2, &n, &e) != SMILE_OK)
+            goto fail;
+        if (n)
+            *id = ids[0];
+    } else {
+        const char *number = json_string_value(json_object_get(body, "number"));
+
+        col = bulk_header_col(&im->h, "number");
+        field = "number";
+        if (number && crm_contract_find_by_number(im->c->db, number, id, &e) != SMILE_OK)
+            goto fail;
+    }
+    if (*id == 0)
+        return 0;
+    snprintf(key, sizeof(key), "%" PRId64, *id);
+    seen = json_object_get(im->touched, key);
+    if (seen) {
+        bulk_problem_add(im->problems, row, &im->h, col, field,
+                         "duplicate: row %" PRId64 " of this file already has this %s (#%" PRId64
+                         ")",
+                         (int64_t)json_integer_value(seen),
+                         im->kind == BULK_CUSTOMERS    ? "customer"
+                         : im->kind == BULK_PROPERTIES ? "property"
+                                                       : "contract",
+                         *id);
+        return 1;
+    }
+    (void)from;
+    return 0;
+fail:
+    im->failed = true;
+    im->store_err = e;
+    return 1;
+}
+
 static void
 one_row(struct bulk_import *im)
 {
@@ -313,12 +407,16 @@ one_row(struct bulk_import *im)
                          BULK_MAX_CELL);
         bad++;
     }
+    int64_t existing = 0;
+
     if (bad == 0) {
         if (im->kind != BULK_CUSTOMERS)
             bad += resolve_customer(im, row, body, refs);
         if (im->kind == BULK_CONTRACTS)
             bad += resolve_property(im, row, body, refs);
-        if (im->kind == BULK_CUSTOMERS)
+        if (im->update && bad == 0)
+            bad += find_existing(im, row, body, &existing);
+        if (im->kind == BULK_CUSTOMERS && existing == 0 && bad == 0)
             bad += check_customer_phones(im, row, body);
     }
     if (bad == 0 && !im->failed) {
@@ -329,13 +427,37 @@ one_row(struct bulk_import *im)
         int64_t id = 0;
         int rc;
 
-        if (im->kind == BULK_CUSTOMERS && json_object_get(body, "kind") == NULL)
+        if (im->kind == BULK_CUSTOMERS && existing == 0 && json_object_get(body, "kind") == NULL)
             json_object_set_new(body, "kind", json_string("person"));
         smile_err_clear(&e);
-        rc = crm_record_insert(im->c, r, body, &id, NULL, &e);
+        if (existing) {
+            json_t *out = NULL;
+            char key[32];
+
+            rc = crm_record_apply(im->c, r, existing, NULL, body, false, "update", &out, &e);
+            json_decref(out);
+            if (rc == SMILE_OK) {
+                snprintf(key, sizeof(key), "%" PRId64, existing);
+                json_object_set_new(im->touched, key, json_integer(row));
+                im->updated++;
+            }
+        } else {
+            rc = crm_record_insert(im->c, r, body, &id, NULL, &e);
+            if (rc == SMILE_OK) {
+                remember(im, id, row);
+                if (im->update) {
+                    char key[32];
+
+                    snprintf(key, sizeof(key), "%" PRId64, id);
+                    json_object_set_new(im->touched, key, json_integer(row));
+                }
+                im->created++;
+            }
+        }
         if (rc == SMILE_OK) {
-            remember(im, id, row);
-        } else if (rc == SMILE_EINVAL || rc == SMILE_ECONFLICT || rc == SMILE_ENOTFOUND) {
+            /* counted above */
+        } else if (rc == SMILE_EINVAL || rc == SMILE_ECONFLICT || rc == SMILE_ENOTFOUND ||
+                   rc == SMILE_EPRECOND) {
             crm_problems(im, row, refs, &e);
             bad++;
         } else {
@@ -484,6 +606,7 @@ bulk_import_begin(struct crm_ctx *c, int kind, int encoding, bool dry_run, const
     im->started_ms = c->now_ms;
     im->cd = (iconv_t)-1;
     im->problems = json_array();
+    im->touched = json_object();
     if (encoding == BULK_ENC_GB18030) {
         im->cd = iconv_open("UTF-8", "GB18030");
         if (im->cd == (iconv_t)-1) {
@@ -501,6 +624,12 @@ bulk_import_begin(struct crm_ctx *c, int kind, int encoding, bool dry_run, const
     }
     *out = im;
     return SMILE_OK;
+}
+
+void
+bulk_import_set_update(struct bulk_import *im, bool update)
+{
+    im->update = update;
 }
 
 int
@@ -551,8 +680,8 @@ record_run(struct bulk_import *im, int64_t *out_id, struct smile_err *err)
 {
     static const char sql[] =
         "INSERT INTO imports (kind, file_name, encoding, rows, imported, first_id, last_id, "
-        "actor_id, actor, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-        "$10, $11) RETURNING id";
+        "actor_id, actor, started_at, finished_at, updated) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+        "$8, $9, $10, $11, $12) RETURNING id";
     const struct http_auth *a = im->c->actor;
     struct store_stmt *st;
     int rc = store_prepare(im->c->db, sql, &st, err);
@@ -573,6 +702,7 @@ record_run(struct bulk_import *im, int64_t *out_id, struct smile_err *err)
     store_stmt_bind_text(st, 9, a && a->user_id ? a->username : "cli", -1);
     store_stmt_bind_int64(st, 10, im->started_ms);
     store_stmt_bind_int64(st, 11, time_now_ms());
+    store_stmt_bind_int64(st, 12, im->updated);
     rc = store_stmt_step(st, err);
     if (rc == STORE_ROW) {
         *out_id = store_stmt_int64(st, 0);
@@ -643,6 +773,9 @@ bulk_import_finish(struct bulk_import *im, json_t **report, bool *ok, struct smi
     json_object_set_new(r, "rows", json_integer(im->rows));
     json_object_set_new(r, "valid", json_integer(im->valid));
     json_object_set_new(r, "imported", json_integer(*ok && !im->dry_run ? im->valid : 0));
+    json_object_set_new(r, "created", json_integer(*ok && !im->dry_run ? im->created : 0));
+    json_object_set_new(r, "updated", json_integer(*ok && !im->dry_run ? im->updated : 0));
+    json_object_set_new(r, "update", json_boolean(im->update));
     json_object_set_new(r, "dry_run", json_boolean(im->dry_run));
     json_object_set_new(r, "import_id", import_id ? json_integer(import_id) : json_null());
     json_object_set_new(r, "problems", json_incref(im->problems));
@@ -670,6 +803,7 @@ bulk_import_free(struct bulk_import *im)
     free(im->row_of);
     free(im->name);
     json_decref(im->problems);
+    json_decref(im->touched);
     free(im);
 }
 
@@ -691,6 +825,7 @@ import_row(struct store_stmt *st)
     json_object_set_new(o, "encoding", json_string(store_stmt_text(st, 3)));
     json_object_set_new(o, "rows", json_integer(store_stmt_int64(st, 4)));
     json_object_set_new(o, "imported", json_integer(store_stmt_int64(st, 5)));
+    json_object_set_new(o, "updated", json_integer(store_stmt_int64(st, 12)));
     json_object_set_new(o, "first_id", json_integer(store_stmt_int64(st, 6)));
     json_object_set_new(o, "last_id", json_integer(store_stmt_int64(st, 7)));
     json_object_set_new(o, "actor_id",
@@ -708,7 +843,9 @@ bulk_import_list(struct crm_ctx *c, int limit, int64_t before_id, json_t **out,
 {
     static const char sql[] =
         "SELECT id, kind, file_name, encoding, rows, imported, first_id, last_id, actor_id, "
-        "actor, started_at, finished_at FROM imports WHERE ($1 = 0 OR id < $1) ORDER BY id DESC "
+        "actor, started_at, finished_at, updated FROM imports WHERE ($1 = 0 OR id < $1) ORDER BY "
+        "id "
+        "DESC "
         "LIMIT $2";
     struct store_stmt *st;
     json_t *items = json_array();
@@ -752,7 +889,7 @@ bulk_import_get(struct crm_ctx *c, int64_t id, json_t **out, struct smile_err *e
 {
     static const char sql[] =
         "SELECT id, kind, file_name, encoding, rows, imported, first_id, last_id, actor_id, "
-        "actor, started_at, finished_at FROM imports WHERE id = $1";
+        "actor, started_at, finished_at, updated FROM imports WHERE id = $1";
     struct store_stmt *st;
     int rc = store_prepare(c->db, sql, &st, err);
 

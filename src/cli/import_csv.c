@@ -26,13 +26,16 @@
 int
 cli_import_csv_usage(FILE *f)
 {
-    fprintf(f, "usage: smile import customers|properties|contracts FILE.csv [--dry-run]\n"
-               "       [--encoding auto|utf-8|gb18030] [--json] [--db PATH]\n"
-               "       smile import customers|properties|contracts --template [zh|en]\n\n"
-               "Imports CRM records from a CSV file with a header row (English field names or\n"
-               "the usual Chinese headers: see docs/import.md). Every row is checked as the\n"
-               "API checks it; the import is all or nothing. --dry-run only reports.\n"
-               "--template prints the header row to start a file from (zh: Chinese headers).\n");
+    fprintf(f,
+            "usage: smile import customers|properties|contracts FILE.csv [--dry-run] [--update]\n"
+            "       [--encoding auto|utf-8|gb18030] [--json] [--db PATH]\n"
+            "       smile import customers|properties|contracts --template [zh|en]\n\n"
+            "Imports CRM records from a CSV file with a header row (English field names or\n"
+            "the usual Chinese headers: see docs/import.md). Every row is checked as the\n"
+            "API checks it; the import is all or nothing. --dry-run only reports.\n"
+            "--update: a row naming an existing record by its natural key (customer: a\n"
+            "phone; property: project, building, unit; contract: number) updates it.\n"
+            "--template prints the header row to start a file from (zh: Chinese headers).\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -97,15 +100,18 @@ print_report(const json_t *r, const char *file, double secs)
                (long long)rows, json_string_value(json_object_get(r, "kind")),
                json_string_value(json_object_get(r, "encoding")));
     else
-        printf("%s: imported %lld %s (%s) in %.2f s, %.0f rows/s (import #%lld)\n", file,
-               (long long)imported, json_string_value(json_object_get(r, "kind")),
+        printf("%s: imported %lld %s (%lld created, %lld updated; %s) in %.2f s, %.0f rows/s "
+               "(import #%lld)\n",
+               file, (long long)imported, json_string_value(json_object_get(r, "kind")),
+               (long long)json_integer_value(json_object_get(r, "created")),
+               (long long)json_integer_value(json_object_get(r, "updated")),
                json_string_value(json_object_get(r, "encoding")), secs,
                secs > 0 ? (double)rows / secs : 0.0,
                (long long)json_integer_value(json_object_get(r, "import_id")));
 }
 
 static int
-run(struct config *cfg, int kind, const char *file, int enc, bool dry, bool json)
+run(struct config *cfg, int kind, const char *file, int enc, bool dry, bool update, bool json)
 {
     struct smile_err err;
     struct store *s = NULL;
@@ -141,6 +147,7 @@ run(struct config *cfg, int kind, const char *file, int enc, bool dry, bool json
     t0 = time_mono_ns();
     if (bulk_import_begin(&c, kind, enc, dry, base, &im, &err) != SMILE_OK)
         goto fail;
+    bulk_import_set_update(im, update);
     b = xmalloc(CHUNK);
     while ((n = read(fd, b, CHUNK)) > 0)
         if (bulk_import_feed(im, b, (size_t)n, &err) != SMILE_OK)
@@ -177,7 +184,7 @@ cli_import_csv(struct config *cfg, int argc, char **argv)
 {
     int kind = bulk_kind_parse(argv[0]), enc = BULK_ENC_AUTO;
     const char *file = NULL;
-    bool dry = false, json = false;
+    bool dry = false, json = false, update = false;
 
     for (int i = 1; i < argc; i++) {
         if (kind >= 0 && strcmp(argv[i], "--template") == 0) {
@@ -193,6 +200,8 @@ cli_import_csv(struct config *cfg, int argc, char **argv)
         }
         if (strcmp(argv[i], "--dry-run") == 0) {
             dry = true;
+        } else if (strcmp(argv[i], "--update") == 0) {
+            update = true;
         } else if (strcmp(argv[i], "--json") == 0) {
             json = true;
         } else if (strcmp(argv[i], "--encoding") == 0 && i + 1 < argc) {
@@ -211,5 +220,5 @@ cli_import_csv(struct config *cfg, int argc, char **argv)
         fprintf(stderr, "smile import: --encoding is auto, utf-8 or gb18030\n");
         return 2;
     }
-    return run(cfg, kind, file, enc, dry, json);
+    return run(cfg, kind, file, enc, dry, update, json);
 }

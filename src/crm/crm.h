@@ -147,6 +147,10 @@ int crm_property_find_by_unit(struct store *s, const char *project, const char *
                               const char *unit, int64_t *ids, int max, int *n,
                               struct smile_err *err);
 
+/* The live contract with this number (unique among live contracts), or *id = 0. */
+int crm_contract_find_by_number(struct store *s, const char *number, int64_t *id,
+                                struct smile_err *err);
+
 /* Events towards the ledger --------------------------------------------------------- */
 
 /*

@@ -384,3 +384,22 @@ crm_property_find_by_unit(struct store *s, const char *project, const char *buil
     store_stmt_reset(st);
     return rc == STORE_DONE ? SMILE_OK : rc;
 }
+
+int
+crm_contract_find_by_number(struct store *s, const char *number, int64_t *id, struct smile_err *err)
+{
+    static const char sql[] =
+        "SELECT id FROM contracts WHERE number = $1 AND deleted_at IS NULL ORDER BY id DESC";
+    struct store_stmt *st;
+    int rc = store_prepare(s, sql, &st, err);
+
+    *id = 0;
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_text(st, 1, number, -1);
+    rc = store_stmt_step(st, err);
+    if (rc == STORE_ROW)
+        *id = store_stmt_int64(st, 0);
+    store_stmt_reset(st);
+    return rc == STORE_ROW || rc == STORE_DONE ? SMILE_OK : rc;
+}

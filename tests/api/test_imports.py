@@ -53,11 +53,11 @@ class ImportTest(unittest.TestCase):
         path = "/api/v1/imports?kind=%s%s%s" % (kind, "&dry_run=1" if dry else "", query)
         return (c or self.sup).req("POST", path, raw=data, headers={"Content-Type": "text/csv"})
 
-    def refused(self, kind, data, expect, c=None):
+    def refused(self, kind, data, expect, c=None, query=""):
         """Posts a file that must be refused; checks the report's problems and that nothing
         was written."""
         before = self.counts()
-        r = self.post_csv(kind, data, c)
+        r = self.post_csv(kind, data, c, query=query)
         self.assertEqual(r.status, 422, r)
         self.assertEqual(r.headers["content-type"], "application/problem+json")
         got = [(p["row"], p["column"], p["field"]) for p in r.json["problems"]]
@@ -237,6 +237,45 @@ class ImportTest(unittest.TestCase):
         p = subprocess.run([BIN, "import", "properties", "--template"], capture_output=True)
         self.assertEqual(p.stdout, b"project,building,unit,area,status,customer_id,"
                                    b"customer_phone,notes\r\n")
+
+    def test_update_mode(self):
+        r = self.post_csv("customers", "姓名,手机,标签\n吴一,13500135001,a\n郑二,13500135002,\n".encode())
+        self.assertEqual(r.status, 201, r)
+        ids = {x["name"]: x["id"] for x in self.srv.sql(
+            "select id, name from customers where name in ('吴一', '郑二')")}
+        # Without --update the same phones are duplicates; with it row 2 updates 吴一 (new
+        # address, tags replaced), row 3 creates 冯三.
+        data = "手机,地址,标签,姓名\n13500135001,上海市,b;c,吴一\n13500135003,,,冯三\n".encode()
+        before = self.counts()
+        r = self.post_csv("customers", data)
+        self.assertEqual(r.status, 422)
+        self.assertEqual(self.counts(), before)
+        r = self.post_csv("customers", data, query="&update=1")
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual((r.json["imported"], r.json["created"], r.json["updated"]), (2, 1, 1))
+        row = self.srv.sql("select address, tags, version from customers where id = %d"
+                           % ids["吴一"])[0]
+        self.assertEqual((row["address"], json.loads(row["tags"]), row["version"]),
+                         ("上海市", ["b", "c"], 2))
+        n = self.srv.sql("select count(*) as n from audit where entity = 'customer' and "
+                         "action = 'update' and entity_id = %d" % ids["吴一"])[0]["n"]
+        self.assertEqual(n, 1)
+        st, _, one = self.sup.get("/api/v1/imports/%d" % r.json["import_id"])
+        self.assertEqual((one["imported"], one["updated"]), (2, 1))
+        # Two rows naming one customer, and a row whose phones belong to two customers.
+        j = self.refused("customers", "手机,姓名\n13500135001,吴一\n135 0013 5001,吴一\n".encode(),
+                         [(3, "A", "phones")], query="&update=1")
+        self.assertIn("row 2 of this file", j["problems"][0]["detail"])
+        self.refused("customers", "手机,姓名\n13500135001/13500135002,谁\n".encode(),
+                     [(2, "A", "phones")], query="&update=1")
+        # Contracts by number, properties by project + building + unit.
+        r = self.post_csv("properties", "项目,楼栋,房号,状态\n星河湾,2,301,可售\n".encode())
+        self.assertEqual(r.status, 201, r)
+        r = self.post_csv("properties", "项目,楼栋,房号,状态\n星河湾,2,301,已售\n".encode(),
+                          query="&update=1")
+        self.assertEqual((r.status, r.json["updated"]), (201, 1))
+        self.assertEqual(self.srv.sql("select status from properties where project = '星河湾'"),
+                         [{"status": "sold"}])
 
     # request errors ------------------------------------------------------------------------
     def test_request_errors_write_nothing(self):

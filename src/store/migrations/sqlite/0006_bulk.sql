@@ -8,6 +8,7 @@ CREATE TABLE imports (
     encoding TEXT NOT NULL,
     rows INTEGER NOT NULL,
     imported INTEGER NOT NULL,
+    updated INTEGER NOT NULL DEFAULT 0, -- of imported, rows that updated a record (--update)
     first_id INTEGER,
     last_id INTEGER,
     actor_id INTEGER,
