@@ -5,7 +5,7 @@
  * (RFC 3339, from < to, at most 400 days apart), "target": 0 < t <= 1 (optional)}.
  * Reads only; nothing is written.
  */
-#include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "api/api.h"

@@ -312,7 +312,7 @@ find_existing(struct bulk_import *im, int row, const json_t *body, int64_t *id)
     struct smile_err e;
     int col = -1;
     const char *field = NULL;
-    char key[32], from[64];
+    char key[32];
     const json_t *seen;
 
     *id = 0;
@@ -385,7 +385,6 @@ find_existing(struct bulk_import *im, int row, const json_t *body, int64_t *id)
                          *id);
         return 1;
     }
-    (void)from;
     return 0;
 fail:
     im->failed = true;
