@@ -179,6 +179,13 @@ void api_mailboxes_delete(struct http_request *req);
 void api_mailboxes_poll(struct http_request *req);
 void api_cases_reply(struct http_request *req);
 void api_cases_emails(struct http_request *req);
+/* bulk: api/imports.c */
+void api_imports_create(struct http_request *req);
+void api_imports_list(struct http_request *req);
+void api_imports_get(struct http_request *req);
+void api_imports_template(struct http_request *req);
+/* what-if: api/whatif.c */
+void api_processes_whatif(struct http_request *req);
 
 /* Handlers in api/search.c */
 void api_search(struct http_request *req);

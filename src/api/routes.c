@@ -227,6 +227,19 @@ const struct api_route api_routes[] = {
      API_SCOPE_ADMIN, 0, "one delivery with every attempt"},
     {HTTP_POST, "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", api_webhooks_redeliver,
      ADM, API_SCOPE_ADMIN, 0, "send a delivery again"},
+    /* bulk: CSV import of customers, properties and contracts (api/imports.c); all or
+       nothing, dry run first. Supervisors and admins (the roles that write properties and
+       contracts). */
+    {HTTP_POST, "/api/v1/imports", api_imports_create, SUP, CW, 0,
+     "import customers, properties or contracts from a CSV file (multipart or text/csv)"},
+    {HTTP_GET, "/api/v1/imports", api_imports_list, SUP, CR, 0, "committed imports, newest first"},
+    {HTTP_GET, "/api/v1/imports/{id}", api_imports_get, SUP, CR, 0, "one committed import"},
+    {HTTP_GET, "/api/v1/imports/templates/{kind}", api_imports_template, SUP, CR, 0,
+     "an empty CSV with the header row of a kind (?lang=zh: Chinese headers)"},
+    /* what-if (kpi/whatif.c, api/whatif.c): a period replayed through the live versions and
+       a draft, nothing written; supervisors and admins (the roles that edit drafts). */
+    {HTTP_POST, "/api/v1/processes/{id}/whatif", api_processes_whatif, SUP, API_SCOPE_KPI_READ, 0,
+     "replay a period through the live process and a draft: indicators side by side"},
 };
 
 const int api_route_count = (int)ARRAY_LEN(api_routes);

@@ -7,6 +7,7 @@
 #define SMILE_CLI_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "base/base.h"
 
@@ -33,6 +34,11 @@ int cli_token(int argc, char **argv);
 int cli_rebuild(int argc, char **argv);
 int cli_import(int argc, char **argv); /* import_pbx.c */
 int cli_agent(int argc, char **argv);  /* import_pbx.c */
+/* bulk: `smile import customers|properties|contracts` (import_csv.c); argv[0] is the kind. */
+int cli_import_csv(struct config *cfg, int argc, char **argv);
+int cli_import_csv_usage(FILE *f);
+/* what-if: `smile replay` (replay.c). */
+int cli_replay(int argc, char **argv);
 
 /* Opens (creating if asked) and migrates the configured database; prints errors. */
 int cli_open_db(struct config *cfg, bool create, struct store **out);
