@@ -88,7 +88,7 @@ read_query(struct http_request *req, struct query *q, bool many)
     }
     if (!kpi_by_parse(http_request_query(req, "by"), &q->by))
         smile_err_field(&err, "/query/by",
-                        "must be staff, team, process, step, channel, day, week, month or "
+                        "must be staff, team, process, step, channel, tag, day, week, month or "
                         "quarter");
     if ((v = q_nonempty(req, "period")) != NULL) {
         struct smile_err e2;
@@ -107,8 +107,7 @@ read_query(struct http_request *req, struct query *q, bool many)
     q->f.staff = q_nonempty(req, "staff");
     q->f.team = q_nonempty(req, "team");
     q->f.channel = q_nonempty(req, "channel");
-    if (q_nonempty(req, "tag"))
-        smile_err_field(&err, "/query/tag", "slicing by customer tag is not available yet");
+    q->f.tag = q_nonempty(req, "tag");
     if (err.code != SMILE_OK) {
         http_reply_problem(req, &err);
         return false;
@@ -157,6 +156,8 @@ filters_json(const struct query *q)
         json_object_set_new(o, "step", json_string(q->f.step));
     if (q->f.channel)
         json_object_set_new(o, "channel", json_string(q->f.channel));
+    if (q->f.tag)
+        json_object_set_new(o, "tag", json_string(q->f.tag));
     return o;
 }
 

@@ -28,11 +28,13 @@ def wait_folded(srv, client, timeout=30):
     raise AssertionError("runtime did not catch up: %r" % (b,))
 
 
-def ev(type_, subject, t, actor=None, data=None):
+def ev(type_, subject, t, actor=None, data=None, customer=None):
     e = {"type": type_, "subject": subject, "occurred_at": t, "source": "test",
          "source_id": "%s@%s@%s" % (subject, type_, t)}
     if actor:
         e["actor"] = actor
+    if customer:
+        e["customer"] = customer
     if data:
         e["data"] = data
     return e
@@ -65,6 +67,8 @@ def call(n, day, agent, delay_s):
 #   dan: 1 h (11-02), 2 h (11-16) → 2/2;  eve: 30 h (11-03) breached, 1 h (11-17) met → 1/2
 # Counter (greet within 5 s, charged to data.staff): fay: 3 s (11-09) met, 7 s (11-20) breached.
 # Case: case:1 opened 11-18, resolved by eve 11-19, survey 5 on 11-20 → fcr 1/1, satisfaction 5.
+# Customer 1 (tags vip, 业主) wrote mail:1 (met) and mail:3 (breached): reply compliance 1/2
+# under each tag.
 MONTH = (call(1, 2, "ann", 5) + call(2, 3, "ann", 8) + call(3, 4, "ann", 20) +
          call(4, 5, "bob", 10) + call(5, 10, "bob", 12) + call(6, 11, "cat", 16) +
          call(7, 12, "cat", 30) + [
@@ -72,11 +76,11 @@ MONTH = (call(1, 2, "ann", 5) + call(2, 3, "ann", 8) + call(3, 4, "ann", 20) +
     ev("call.abandoned", "call:8", at(13, "02:00:30")),
     ev("call.offered", "call:9", at(13, "03:00:00"), data={"queue": "phone"}),
     ev("call.abandoned", "call:9", at(13, "03:00:02")),
-    ev("email.received", "mail:1", at(2, "01:00:00")),
+    ev("email.received", "mail:1", at(2, "01:00:00"), customer="1"),
     ev("email.sent", "mail:1", at(2, "02:00:00"), actor="dan"),
     ev("email.received", "mail:2", at(16, "01:00:00")),
     ev("email.sent", "mail:2", at(16, "03:00:00"), actor="dan"),
-    ev("email.received", "mail:3", at(3, "01:00:00")),
+    ev("email.received", "mail:3", at(3, "01:00:00"), customer="1"),
     ev("email.sent", "mail:3", at(4, "07:00:00"), actor="eve"),
     ev("email.received", "mail:4", at(17, "01:00:00")),
     ev("email.sent", "mail:4", at(17, "02:00:00"), actor="eve"),
@@ -106,6 +110,10 @@ class TestIndicators(unittest.TestCase):
         cls.w = cls.srv.client(cls.srv.token("ada", "events:write,events:read"))
         cls.sup = cls.srv.client(cls.srv.token("sam", "kpi:read"))
         cls.ann = cls.srv.login("ann")
+        crm = cls.srv.client(cls.srv.token("ada", "crm:write"))
+        st, _, b = crm.post("/api/v1/customers", {"kind": "person", "name": "王小明",
+                                                   "tags": ["vip", "业主"]})
+        assert st == 201 and b["id"] == 1, b
         st, _, b = cls.w.post("/api/v1/events", {"events": MONTH})
         assert st == 201, b
         wait_folded(cls.srv, cls.sup)
@@ -209,6 +217,17 @@ class TestIndicators(unittest.TestCase):
         self.assertEqual([r["key"] for r in b["rows"]], ["2026-10", "2026-11", "2026-12"])
         self.assertEqual(b["rows"][1]["value"], 0.75)
 
+    def test_customer_tags(self):
+        r = self.one(name="compliance", tag="vip", step="reply")
+        self.assertEqual((r["value"], r["count"]), (0.5, 2))
+        b = self.get(name="compliance", by="tag", period="2026-11", step="reply")
+        got = {r["key"]: (r["value"], r["count"]) for r in b["rows"]}
+        self.assertEqual(got, {"vip": (0.5, 2), "业主": (0.5, 2)})
+        # the untagged figures count every mail once: 3/4
+        self.assertEqual(self.one(name="compliance", step="reply")["value"], 0.75)
+        r = self.one(name="compliance", tag="nobody", step="reply")
+        self.assertFalse(r["has_data"])
+
     def test_agent_reads_only_own(self):
         b = self.get(self.ann, name="compliance", by="staff", period="2026-11")
         self.assertEqual([r["key"] for r in b["rows"]], ["ann"])
@@ -228,8 +247,7 @@ class TestIndicators(unittest.TestCase):
                         ("name=compliance&by=fortnight", "/query/by"),
                         ("name=compliance&period=2026-13", "/query/period"),
                         ("name=compliance&period=2026-11-30..2026-11-01", "/query/period"),
-                        ("name=compliance&process=x", "/query/process"),
-                        ("name=compliance&tag=vip", "/query/tag")]:
+                        ("name=compliance&process=x", "/query/process")]:
             st, _, b = self.sup.get("/api/v1/indicators?" + qs)
             self.assertEqual(st, 422, (qs, b))
             self.assertIn(ptr, [e["pointer"] for e in b["errors"]], qs)
