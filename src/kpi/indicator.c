@@ -431,6 +431,8 @@ kpi_indicator_rows(struct store *s, const char *name, enum kpi_by by, const stru
         return smile_err_set(err, SMILE_EINVAL, "unknown indicator '%s'", name ? name : "");
     if (from > to)
         return smile_err_set(err, SMILE_EINVAL, "the period ends before it starts");
+    if (is_time(by) && to - from > 3 * 366)
+        return smile_err_set(err, SMILE_EINVAL, "a time series spans at most 3 years");
     ind = (enum ind)(info - kpi_indicators);
     backlog = ind == IND_BACKLOG;
     hist = ind == IND_ELAPSED_P50 || ind == IND_ELAPSED_P90 || ind == IND_ELAPSED_P99;
