@@ -245,47 +245,11 @@ api_indicators_catalog(struct http_request *req)
     http_reply_json(req, 200, json_pack("{s:o}", "items", arr));
 }
 
-/* The export table: one line per key (the union over the indicators, in order), one pair of
- * columns (value, count) per indicator. */
+/* The export table: nkeys lines of nnames values (kpi_indicator_table's layout). */
 struct table {
-    char (*keys)[64];
-    int64_t *from, *to;
-    size_t nkeys;
-    struct kpi_value *cell; /* nkeys × nnames, row-major */
-    size_t nnames;
+    struct kpi_row *rows;
+    size_t nkeys, nnames;
 };
-
-static size_t
-table_key(struct table *t, const struct kpi_row *r)
-{
-    for (size_t i = 0; i < t->nkeys; i++)
-        if (strcmp(t->keys[i], r->key) == 0)
-            return i;
-    t->keys = xrealloc(t->keys, (t->nkeys + 1) * sizeof(*t->keys));
-    t->from = xrealloc(t->from, (t->nkeys + 1) * sizeof(*t->from));
-    t->to = xrealloc(t->to, (t->nkeys + 1) * sizeof(*t->to));
-    t->cell = xrealloc(t->cell, (t->nkeys + 1) * t->nnames * sizeof(*t->cell));
-    memset(&t->cell[t->nkeys * t->nnames], 0, t->nnames * sizeof(*t->cell));
-    snprintf(t->keys[t->nkeys], sizeof(t->keys[0]), "%s", r->key);
-    t->from[t->nkeys] = r->from_day;
-    t->to[t->nkeys] = r->to_day;
-    return t->nkeys++;
-}
-
-static int
-cmp_key(const void *a, const void *b)
-{
-    return strcmp((const char *)a, (const char *)b);
-}
-
-static void
-table_free(struct table *t)
-{
-    free(t->keys);
-    free(t->from);
-    free(t->to);
-    free(t->cell);
-}
 
 static void
 csv_field(struct buf *b, const char *v, bool last)
@@ -320,13 +284,14 @@ render_csv(struct http_request *req, const struct query *q, const struct table *
         csv_field(b, num, k + 1 == q->nnames);
     }
     for (size_t i = 0; i < t->nkeys; i++) {
-        time_format_date(t->from[i], a);
-        time_format_date(t->to[i], c);
-        csv_field(b, t->keys[i], false);
+        const struct kpi_row *row = &t->rows[i * t->nnames];
+        time_format_date(row->from_day, a);
+        time_format_date(row->to_day, c);
+        csv_field(b, row->key, false);
         csv_field(b, a, false);
         csv_field(b, c, false);
         for (size_t k = 0; k < q->nnames; k++) {
-            const struct kpi_value *v = &t->cell[i * q->nnames + k];
+            const struct kpi_value *v = &t->rows[i * t->nnames + k].v;
             if (v->has_data)
                 snprintf(num, sizeof(num), "%.10g", v->value);
             else
@@ -381,13 +346,14 @@ render_xlsx(struct http_request *req, const struct query *q, const struct table 
     }
     for (size_t i = 0; i < t->nkeys; i++) {
         lxw_row_t r = (lxw_row_t)(i + 1);
-        time_format_date(t->from[i], a);
-        time_format_date(t->to[i], c);
-        worksheet_write_string(ws, r, 0, t->keys[i], NULL);
+        const struct kpi_row *row = &t->rows[i * t->nnames];
+        time_format_date(row->from_day, a);
+        time_format_date(row->to_day, c);
+        worksheet_write_string(ws, r, 0, row->key, NULL);
         worksheet_write_string(ws, r, 1, a, NULL);
         worksheet_write_string(ws, r, 2, c, NULL);
         for (size_t k = 0; k < q->nnames; k++) {
-            const struct kpi_value *v = &t->cell[i * q->nnames + k];
+            const struct kpi_value *v = &t->rows[i * t->nnames + k].v;
             const struct kpi_indicator_info *info = kpi_indicator_find(q->names[k]);
             if (v->has_data)
                 worksheet_write_number(ws, r, (lxw_col_t)(3 + 2 * k), v->value,
@@ -443,40 +409,8 @@ api_indicators_export(struct http_request *req)
         return;
     }
     t.nnames = q.nnames;
-    for (size_t k = 0; k < q.nnames && rc == SMILE_OK; k++) {
-        struct kpi_row *rows = NULL;
-        size_t n = 0;
-        rc = kpi_indicator_rows(req->db, q.names[k], q.by, &q.f, q.from, q.to, &rows, &n, &err);
-        for (size_t i = 0; i < n && rc == SMILE_OK; i++) {
-            size_t at = table_key(&t, &rows[i]); /* may move t.cell */
-            t.cell[at * q.nnames + k] = rows[i].v;
-        }
-        free(rows);
-    }
-    if (rc == SMILE_OK && q.by != KPI_BY_DAY && q.by != KPI_BY_WEEK && q.by != KPI_BY_MONTH &&
-        q.by != KPI_BY_QUARTER && t.nkeys > 1) {
-        /* keys of non-time groups sorted, keeping each key's cells with it */
-        struct table s = {.nnames = t.nnames};
-        size_t *ord = xcalloc(t.nkeys, sizeof(*ord));
-        char(*sorted)[64] = xcalloc(t.nkeys, sizeof(*sorted));
-        memcpy(sorted, t.keys, t.nkeys * sizeof(*sorted));
-        qsort(sorted, t.nkeys, sizeof(*sorted), cmp_key);
-        for (size_t i = 0; i < t.nkeys; i++) {
-            struct kpi_row r = {0};
-            snprintf(r.key, sizeof(r.key), "%s", sorted[i]);
-            for (size_t j = 0; j < t.nkeys; j++)
-                if (strcmp(t.keys[j], sorted[i]) == 0)
-                    ord[i] = j;
-            r.from_day = t.from[ord[i]];
-            r.to_day = t.to[ord[i]];
-            table_key(&s, &r);
-            memcpy(&s.cell[i * s.nnames], &t.cell[ord[i] * t.nnames], t.nnames * sizeof(*t.cell));
-        }
-        free(ord);
-        free(sorted);
-        table_free(&t);
-        t = s;
-    }
+    rc = kpi_indicator_table(req->db, q.names, q.nnames, q.by, &q.f, q.from, q.to, &t.rows,
+                             &t.nkeys, &err);
     if (rc == SMILE_OK) {
         if (strcmp(fmt, "csv") == 0)
             render_csv(req, &q, &t);
@@ -485,6 +419,6 @@ api_indicators_export(struct http_request *req)
     }
     if (rc != SMILE_OK)
         http_reply_problem(req, &err);
-    table_free(&t);
+    free(t.rows);
     query_free(&q);
 }

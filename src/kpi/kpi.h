@@ -95,6 +95,17 @@ int kpi_indicator_rows(struct store *s, const char *name, enum kpi_by by,
                        size_t *n, struct smile_err *err);
 
 /*
+ * Several indicators in one read of the rollups (what a scorecard or an export needs):
+ * groups as kpi_indicator_rows (non-time groups: the keys where any of the indicators has
+ * data), and for each group nnames rows, one per name in order: (*out)[i * nnames + k] is
+ * names[k] of group i; *n counts groups. 1 ≤ nnames ≤ KPI_MAX_NAMES. Caller frees *out.
+ */
+#define KPI_MAX_NAMES 32
+int kpi_indicator_table(struct store *s, const char *const *names, size_t nnames, enum kpi_by by,
+                        const struct kpi_filter *f, int64_t from, int64_t to, struct kpi_row **out,
+                        size_t *n, struct smile_err *err);
+
+/*
  * Parses a period: "2026-11-05" (a day), "2026-W47" (ISO week), "2026-11" (month),
  * "2026-Q4" (quarter), "2026" (year) or "2026-11-01..2026-11-15" (inclusive range) into
  * day numbers. SMILE_EINVAL if malformed or the range is reversed or longer than 3 years.
