@@ -412,8 +412,66 @@ compute_backlog(const struct acc *a, int64_t carry, int64_t carry_rows)
 
     r.count = carry + a->v[KPI_OPENED] - a->v[KPI_CLOSED];
     r.value = (double)r.count;
-    r.has_data = a->rows + carry_rows > 0;
+    (void)carry_rows;
+    r.has_data = a->rows > 0 || carry != 0; /* activity in the period, or items left open */
     return r;
+}
+
+/* Binds $5 … $9 of the kpi_daily statements: process, step, channel, tag, by-tag. */
+static void
+bind_rest_from(struct store_stmt *st, int first, const struct kpi_filter *f, enum kpi_by by)
+{
+    if (f->process_id)
+        store_stmt_bind_int64(st, first, f->process_id);
+    else
+        store_stmt_bind_null(st, first);
+    store_stmt_bind_text(st, first + 1, f->step, -1);
+    store_stmt_bind_text(st, first + 2, f->channel, -1);
+    store_stmt_bind_text(st, first + 3,
+                         f->tag && f->tag[0] ? f->tag
+                         : by == KPI_BY_TAG  ? NULL
+                                             : "",
+                         -1);
+    store_stmt_bind_int64(st, first + 4, by == KPI_BY_TAG && !(f->tag && f->tag[0]));
+}
+
+static void
+bind_rest(struct store_stmt *st, const struct kpi_filter *f, enum kpi_by by)
+{
+    bind_rest_from(st, 5, f, by);
+}
+
+/* The group of a row with these key columns under grouping `by` (not a time grouping). */
+static struct gacc *
+group_of(struct groups *G, enum kpi_by by, const char *staff, const char *team, int64_t pid,
+         const char *step, const char *channel, const char *tag)
+{
+    char key[64];
+
+    switch (by) {
+    case KPI_BY_STAFF:
+        snprintf(key, sizeof(key), "%s", staff);
+        break;
+    case KPI_BY_TEAM:
+        snprintf(key, sizeof(key), "%s", team);
+        break;
+    case KPI_BY_PROCESS:
+        snprintf(key, sizeof(key), "%lld", (long long)pid);
+        break;
+    case KPI_BY_STEP:
+        snprintf(key, sizeof(key), "%s", step);
+        break;
+    case KPI_BY_CHANNEL:
+        snprintf(key, sizeof(key), "%s", channel);
+        break;
+    case KPI_BY_TAG:
+        snprintf(key, sizeof(key), "%s", tag);
+        break;
+    default:
+        key[0] = '\0';
+        break;
+    }
+    return &groups_get(G, key)->g;
 }
 
 int
@@ -434,10 +492,15 @@ kpi_indicator_table(struct store *s, const char *const *names, size_t nnames, en
                                   " AND ($4 IS NULL OR team = $4) AND ($5 IS NULL OR"
                                   " process_id = $5) AND ($6 IS NULL OR step = $6)"
                                   " AND ($7 IS NULL OR channel = $7)" TAG_COND;
+    static const char sql_open[] =
+        "SELECT staff, team, process_id, step, channel, tag, open FROM kpi_open"
+        " WHERE ($1 IS NULL OR staff = $1) AND ($2 IS NULL OR team = $2) AND ($3 IS NULL OR"
+        " process_id = $3) AND ($4 IS NULL OR step = $4) AND ($5 IS NULL OR channel = $5)"
+        " AND (tag = $6 OR ($7 = 1 AND tag <> ''))";
     struct kpi_filter none = {0};
     enum ind ind[KPI_MAX_NAMES];
     bool backlog = false, hist = false, time = is_time(by);
-    int64_t qfrom, *pidx = NULL, np = 0;
+    int64_t *pidx = NULL, np = 0;
     struct gacc *per = NULL; /* time groups: one per period */
     struct groups G = {0};
     struct kpi_row *rows = NULL;
@@ -464,7 +527,6 @@ kpi_indicator_table(struct store *s, const char *const *names, size_t nnames, en
         return smile_err_set(err, SMILE_EINVAL, "the period ends before it starts");
     if (time && to - from > 3 * 366)
         return smile_err_set(err, SMILE_EINVAL, "a time series spans at most 3 years");
-    qfrom = backlog ? INT32_MIN : from; /* the backlog needs everything opened before */
 
     /* time groups: the periods meeting [from, to], and each day's period index */
     if (time) {
@@ -483,83 +545,86 @@ kpi_indicator_table(struct store *s, const char *const *names, size_t nnames, en
         }
     }
 
-    if (f->staff)
-        rc = store_prepare(s, sql_staff, &st, err);
-    else if (f->team)
-        rc = store_prepare(s, sql_team, &st, err);
-    else
-        rc = store_prepare(s, sql_all, &st, err);
-    if (rc != SMILE_OK)
-        goto out;
-    if (f->staff || f->team) {
-        store_stmt_bind_text(st, 1, f->staff ? f->staff : f->team, -1);
-        store_stmt_bind_int64(st, 2, qfrom);
-        store_stmt_bind_int64(st, 3, to);
-        store_stmt_bind_text(st, 4, f->staff ? f->team : NULL, -1);
-    } else {
-        store_stmt_bind_int64(st, 1, qfrom);
-        store_stmt_bind_int64(st, 2, to);
-        store_stmt_bind_null(st, 3);
-        store_stmt_bind_text(st, 4, f->team, -1);
-    }
-    if (f->process_id)
-        store_stmt_bind_int64(st, 5, f->process_id);
-    else
-        store_stmt_bind_null(st, 5);
-    store_stmt_bind_text(st, 6, f->step, -1);
-    store_stmt_bind_text(st, 7, f->channel, -1);
-    store_stmt_bind_text(st, 8, f->tag && f->tag[0] ? f->tag : by == KPI_BY_TAG ? NULL : "", -1);
-    store_stmt_bind_int64(st, 9, by == KPI_BY_TAG && !(f->tag && f->tag[0]));
-    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
-        int64_t v[KPI_NCOL], day = store_stmt_int64(st, 0);
-        uint32_t h[KPI_HIST_BUCKETS];
-        struct gacc *g;
-        char key[64];
-
-        for (int c = 0; c < KPI_NCOL; c++)
-            v[c] = store_stmt_int64(st, 6 + c);
-        if (time) {
-            g = day < from ? &per[0] : &per[pidx[day - from]];
+    /* the period; then, for the backlog, what opened and closed after it (subtracted from
+     * the open counts of kpi_open below: the history before the period is never read) */
+    for (int pass = 0; pass < (backlog ? 2 : 1); pass++) {
+        int64_t lo = pass ? to + 1 : from, hi = pass ? INT32_MAX : to;
+        if (f->staff)
+            rc = store_prepare(s, sql_staff, &st, err);
+        else if (f->team)
+            rc = store_prepare(s, sql_team, &st, err);
+        else
+            rc = store_prepare(s, sql_all, &st, err);
+        if (rc != SMILE_OK)
+            goto out;
+        if (f->staff || f->team) {
+            store_stmt_bind_text(st, 1, f->staff ? f->staff : f->team, -1);
+            store_stmt_bind_int64(st, 2, lo);
+            store_stmt_bind_int64(st, 3, hi);
+            store_stmt_bind_text(st, 4, f->staff ? f->team : NULL, -1);
         } else {
-            switch (by) {
-            case KPI_BY_STAFF:
-                snprintf(key, sizeof(key), "%s", store_stmt_text(st, 1));
-                break;
-            case KPI_BY_TEAM:
-                snprintf(key, sizeof(key), "%s", store_stmt_text(st, 2));
-                break;
-            case KPI_BY_PROCESS:
-                snprintf(key, sizeof(key), "%lld", (long long)store_stmt_int64(st, 3));
-                break;
-            case KPI_BY_STEP:
-                snprintf(key, sizeof(key), "%s", store_stmt_text(st, 4));
-                break;
-            case KPI_BY_CHANNEL:
-                snprintf(key, sizeof(key), "%s", store_stmt_text(st, 5));
-                break;
-            case KPI_BY_TAG:
-                snprintf(key, sizeof(key), "%s", store_stmt_text(st, 7 + KPI_NCOL));
-                break;
-            default:
-                key[0] = '\0';
-                break;
+            store_stmt_bind_int64(st, 1, lo);
+            store_stmt_bind_int64(st, 2, hi);
+            store_stmt_bind_null(st, 3);
+            store_stmt_bind_text(st, 4, f->team, -1);
+        }
+        bind_rest(st, f, by);
+        while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+            int64_t v[KPI_NCOL], day = store_stmt_int64(st, 0);
+            uint32_t h[KPI_HIST_BUCKETS];
+            struct gacc *g;
+
+            for (int c = 0; c < KPI_NCOL; c++)
+                v[c] = store_stmt_int64(st, 6 + c);
+            if (time)
+                g = pass ? &per[0] : &per[pidx[day - from]];
+            else
+                g = group_of(&G, by, store_stmt_text(st, 1), store_stmt_text(st, 2),
+                             store_stmt_int64(st, 3), store_stmt_text(st, 4),
+                             store_stmt_text(st, 5), store_stmt_text(st, 7 + KPI_NCOL));
+            if (pass) {
+                g->carry -= v[KPI_OPENED] - v[KPI_CLOSED];
+                g->carry_rows++;
+                continue;
             }
-            g = &groups_get(&G, key)->g;
+            if (hist && v[KPI_DONE])
+                kpi_hist_decode(store_stmt_blob(st, 6 + KPI_NCOL),
+                                store_stmt_bytes(st, 6 + KPI_NCOL), h);
+            acc_add(&g->a, v, h, hist);
         }
-        if (day < from) { /* only the backlog looks before the period */
-            g->carry += v[KPI_OPENED] - v[KPI_CLOSED];
-            g->carry_rows++;
-            continue;
-        }
-        if (hist && v[KPI_DONE])
-            kpi_hist_decode(store_stmt_blob(st, 6 + KPI_NCOL), store_stmt_bytes(st, 6 + KPI_NCOL),
-                            h);
-        acc_add(&g->a, v, h, hist);
+        store_stmt_reset(st);
+        if (rc != STORE_DONE)
+            goto out;
+        rc = SMILE_OK;
     }
-    store_stmt_reset(st);
-    if (rc != STORE_DONE)
-        goto out;
-    rc = SMILE_OK;
+    if (backlog) {
+        /* open now, per key: carry = open − after − in the period */
+        if ((rc = store_prepare(s, sql_open, &st, err)) != SMILE_OK)
+            goto out;
+        store_stmt_bind_text(st, 1, f->staff, -1);
+        store_stmt_bind_text(st, 2, f->team, -1);
+        bind_rest_from(st, 3, f, by);
+        while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+            struct gacc *g = time ? &per[0]
+                                  : group_of(&G, by, store_stmt_text(st, 0), store_stmt_text(st, 1),
+                                             store_stmt_int64(st, 2), store_stmt_text(st, 3),
+                                             store_stmt_text(st, 4), store_stmt_text(st, 5));
+            g->carry += store_stmt_int64(st, 6);
+            g->carry_rows++;
+        }
+        store_stmt_reset(st);
+        if (rc != STORE_DONE)
+            goto out;
+        rc = SMILE_OK;
+        if (time) {
+            for (int64_t p = 0; p < np; p++)
+                per[0].carry -= per[p].a.v[KPI_OPENED] - per[p].a.v[KPI_CLOSED];
+        } else {
+            for (size_t i = 0; i < G.cap; i++)
+                if (G.g[i].used)
+                    G.g[i].g.carry -= G.g[i].g.a.v[KPI_OPENED] - G.g[i].g.a.v[KPI_CLOSED];
+        }
+    }
 
     if (time) {
         int64_t carry = per[0].carry, carry_rows = per[0].carry_rows;
