@@ -503,11 +503,11 @@ open_apply(struct store *s, const struct delta *x, struct smile_err *err)
     static const char sql_add[] =
         "INSERT INTO kpi_open (staff, team, process_id, step, channel, tag, open)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (staff, team, process_id, step,"
-        " channel, tag) DO UPDATE SET open = open + excluded.open";
+        " channel, tag) DO UPDATE SET open = open + excluded.open RETURNING open";
     static const char sql_gc[] =
         "DELETE FROM kpi_open WHERE staff = $1 AND team = $2 AND process_id = $3 AND step = $4"
         " AND channel = $5 AND tag = $6 AND open = 0";
-    int64_t net = x->v[KPI_OPENED] - x->v[KPI_CLOSED];
+    int64_t net = x->v[KPI_OPENED] - x->v[KPI_CLOSED], now;
     struct store_stmt *st;
     int rc;
 
@@ -522,8 +522,13 @@ open_apply(struct store *s, const struct delta *x, struct smile_err *err)
     store_stmt_bind_text(st, 5, x->k->channel, -1);
     store_stmt_bind_text(st, 6, x->k->tag, -1);
     store_stmt_bind_int64(st, 7, net);
-    if ((rc = step_done(st, err)) != SMILE_OK)
+    rc = store_stmt_step(st, err);
+    now = rc == STORE_ROW ? store_stmt_int64(st, 0) : -1;
+    store_stmt_reset(st);
+    if (rc != STORE_ROW && rc != STORE_DONE)
         return rc;
+    if (now != 0)
+        return SMILE_OK;
     if ((rc = store_prepare(s, sql_gc, &st, err)) != SMILE_OK)
         return rc;
     store_stmt_bind_text(st, 1, x->k->staff, -1);
