@@ -161,41 +161,133 @@ filters_json(const struct query *q)
     return o;
 }
 
+/* The period before q's: the previous month, quarter or year for those periods, else the same
+ * number of days just before. */
+static void
+previous_period(const struct query *q, int64_t *from, int64_t *to)
+{
+    const char *p = q->period;
+    size_t n = strlen(p);
+    int64_t y, f2, t2;
+    unsigned m, d;
+    struct smile_err e;
+
+    smile_err_clear(&e);
+    time_civil_from_days(q->from, &y, &m, &d);
+    if (n == 0 || (n == 7 && p[4] == '-' && p[5] != 'Q' && p[5] != 'W')) { /* a month */
+        int64_t py = m == 1 ? y - 1 : y;
+        unsigned pm = m == 1 ? 12 : m - 1;
+        *from = time_days_from_civil(py, pm, 1);
+        *to = q->from - 1;
+        return;
+    }
+    if (n == 7 && p[5] == 'Q') { /* a quarter */
+        char prev[32];
+        unsigned qn = (m - 1) / 3;
+        snprintf(prev, sizeof(prev), "%04lld-Q%u", (long long)(qn ? y : y - 1), qn ? qn : 4);
+        if (kpi_period_parse(prev, &f2, &t2, &e) == SMILE_OK) {
+            *from = f2;
+            *to = t2;
+            return;
+        }
+    }
+    if (n == 4) { /* a year */
+        *from = time_days_from_civil(y - 1, 1, 1);
+        *to = q->from - 1;
+        return;
+    }
+    *to = q->from - 1;
+    *from = *to - (q->to - q->from);
+}
+
+static bool
+time_by(enum kpi_by by)
+{
+    return by == KPI_BY_DAY || by == KPI_BY_WEEK || by == KPI_BY_MONTH || by == KPI_BY_QUARTER;
+}
+
+static json_t *
+value_json(const struct kpi_value *v)
+{
+    return json_pack("{s:o, s:I, s:b}", "value", v->has_data ? json_real(v->value) : json_null(),
+                     "count", (json_int_t)v->count, "has_data", v->has_data);
+}
+
 void
 api_indicators_get(struct http_request *req)
 {
     const struct kpi_indicator_info *info;
+    const char *cmp = q_nonempty(req, "compare");
     struct smile_err err;
-    struct kpi_row *rows = NULL;
+    struct kpi_row *rows = NULL, *prev = NULL;
     struct query q;
-    json_t *arr;
-    size_t n = 0;
+    json_t *arr, *body;
+    size_t n = 0, np = 0;
+    int64_t pf = 0, pt = 0;
     char a[11], b[11];
 
     smile_err_clear(&err);
+    if (cmp && strcmp(cmp, "previous") != 0) {
+        smile_err_field(&err, "/query/compare", "must be previous");
+        http_reply_problem(req, &err);
+        return;
+    }
     if (!read_query(req, &q, false)) {
         query_free(&q);
         return;
     }
     info = kpi_indicator_find(q.names[0]);
     if (kpi_indicator_rows(req->db, q.names[0], q.by, &q.f, q.from, q.to, &rows, &n, &err) !=
-        SMILE_OK) {
-        query_free(&q);
-        http_reply_problem(req, &err);
-        return;
+        SMILE_OK)
+        goto fail;
+    if (cmp) {
+        enum kpi_by pby = q.by;
+        previous_period(&q, &pf, &pt);
+        /* a time series compares its whole span; the rows compare group with group */
+        if (time_by(pby))
+            pby = KPI_BY_NONE;
+        if (kpi_indicator_rows(req->db, q.names[0], pby, &q.f, pf, pt, &prev, &np, &err) !=
+            SMILE_OK)
+            goto fail;
     }
     arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, row_json(&rows[i]));
+    for (size_t i = 0; i < n; i++) {
+        json_t *r = row_json(&rows[i]);
+        if (cmp && !time_by(q.by)) {
+            struct kpi_value none = {0};
+            const struct kpi_value *pv = &none;
+            for (size_t k = 0; k < np; k++)
+                if (strcmp(prev[k].key, rows[i].key) == 0)
+                    pv = &prev[k].v;
+            json_object_set_new(r, "previous", value_json(pv));
+        }
+        json_array_append_new(arr, r);
+    }
     time_format_date(q.from, a);
     time_format_date(q.to, b);
-    http_reply_json(req, 200,
-                    json_pack("{s:s, s:s, s:b, s:s, s:{s:s, s:s}, s:o, s:o}", "name", info->name,
-                              "unit", info->unit, "higher_is_better", info->higher_is_better, "by",
-                              kpi_by_name(q.by), "period", "from", a, "to", b, "filters",
-                              filters_json(&q), "rows", arr));
+    body =
+        json_pack("{s:s, s:s, s:b, s:s, s:{s:s, s:s}, s:o, s:o}", "name", info->name, "unit",
+                  info->unit, "higher_is_better", info->higher_is_better, "by", kpi_by_name(q.by),
+                  "period", "from", a, "to", b, "filters", filters_json(&q), "rows", arr);
+    if (cmp) {
+        json_t *pp;
+        time_format_date(pf, a);
+        time_format_date(pt, b);
+        pp = json_pack("{s:s, s:s}", "from", a, "to", b);
+        if (np == 1 && time_by(q.by))
+            json_object_update_new(pp, value_json(&prev[0].v));
+        json_object_set_new(body, "previous_period", pp);
+    }
+    http_reply_json(req, 200, body);
     free(rows);
+    free(prev);
     query_free(&q);
+    return;
+fail:
+    free(rows);
+    free(prev);
+    query_free(&q);
+    http_reply_problem(req, &err);
 }
 
 /* Titles of the indicators for the catalog and the export headers, English and Chinese. */

@@ -326,10 +326,10 @@ compute(enum ind i, const struct acc *a)
 
 /* A group's key and its sums over [from, to]; carry: opened − closed before from (backlog). */
 struct gacc {
-    char key[64];
+    char key[KPI_KEY_MAX];
     int64_t from_day, to_day;
     struct acc a;
-    int64_t carry, carry_rows;
+    int64_t carry;
 };
 
 /* Groups by string key (open addressing; non-time groupings). */
@@ -401,18 +401,14 @@ is_time(enum kpi_by by)
 #define ROW_COLS "day, staff, team, process_id, step, channel, " KPI_COLS ", hist, tag"
 /* $8: the tag ('' = the untagged rows, NULL = none); $9 = 1: every tagged row (by=tag) */
 #define TAG_COND " AND (tag = $8 OR ($9 = 1 AND tag <> ''))"
-#define ROW_FILTERS                                                                                \
-    " AND ($5 IS NULL OR process_id = $5) AND ($6 IS NULL OR step = $6)"                           \
-    " AND ($7 IS NULL OR channel = $7)"
 
 static struct kpi_value
-compute_backlog(const struct acc *a, int64_t carry, int64_t carry_rows)
+compute_backlog(const struct acc *a, int64_t carry)
 {
     struct kpi_value r;
 
     r.count = carry + a->v[KPI_OPENED] - a->v[KPI_CLOSED];
     r.value = (double)r.count;
-    (void)carry_rows;
     r.has_data = a->rows > 0 || carry != 0; /* activity in the period, or items left open */
     return r;
 }
@@ -446,7 +442,7 @@ static struct gacc *
 group_of(struct groups *G, enum kpi_by by, const char *staff, const char *team, int64_t pid,
          const char *step, const char *channel, const char *tag)
 {
-    char key[64];
+    char key[KPI_KEY_MAX];
 
     switch (by) {
     case KPI_BY_STAFF:
@@ -584,7 +580,6 @@ kpi_indicator_table(struct store *s, const char *const *names, size_t nnames, en
                              store_stmt_text(st, 5), store_stmt_text(st, 7 + KPI_NCOL));
             if (pass) {
                 g->carry -= v[KPI_OPENED] - v[KPI_CLOSED];
-                g->carry_rows++;
                 continue;
             }
             if (hist && v[KPI_DONE])
@@ -610,7 +605,6 @@ kpi_indicator_table(struct store *s, const char *const *names, size_t nnames, en
                                              store_stmt_int64(st, 2), store_stmt_text(st, 3),
                                              store_stmt_text(st, 4), store_stmt_text(st, 5));
             g->carry += store_stmt_int64(st, 6);
-            g->carry_rows++;
         }
         store_stmt_reset(st);
         if (rc != STORE_DONE)
@@ -627,7 +621,7 @@ kpi_indicator_table(struct store *s, const char *const *names, size_t nnames, en
     }
 
     if (time) {
-        int64_t carry = per[0].carry, carry_rows = per[0].carry_rows;
+        int64_t carry = per[0].carry;
         rows = xcalloc((size_t)np * nnames, sizeof(*rows));
         for (int64_t p = 0; p < np; p++) {
             for (size_t k = 0; k < nnames; k++) {
@@ -635,12 +629,11 @@ kpi_indicator_table(struct store *s, const char *const *names, size_t nnames, en
                 snprintf(r->key, sizeof(r->key), "%s", per[p].key);
                 r->from_day = per[p].from_day;
                 r->to_day = per[p].to_day;
-                r->v = ind[k] == IND_BACKLOG ? compute_backlog(&per[p].a, carry, carry_rows)
+                r->v = ind[k] == IND_BACKLOG ? compute_backlog(&per[p].a, carry)
                                              : compute(ind[k], &per[p].a);
             }
             /* the backlog at the end of the next period starts from this one's */
             carry += per[p].a.v[KPI_OPENED] - per[p].a.v[KPI_CLOSED];
-            carry_rows += per[p].a.rows;
         }
         ng = (size_t)np;
     } else {
@@ -658,7 +651,7 @@ kpi_indicator_table(struct store *s, const char *const *names, size_t nnames, en
                 snprintf(r->key, sizeof(r->key), "%s", g->key);
                 r->from_day = from;
                 r->to_day = to;
-                r->v = ind[k] == IND_BACKLOG ? compute_backlog(&g->a, g->carry, g->carry_rows)
+                r->v = ind[k] == IND_BACKLOG ? compute_backlog(&g->a, g->carry)
                                              : compute(ind[k], &g->a);
                 any |= r->v.has_data;
             }

@@ -76,8 +76,9 @@ enum kpi_by {
 bool kpi_by_parse(const char *s, enum kpi_by *out);
 const char *kpi_by_name(enum kpi_by by);
 
+#define KPI_KEY_MAX 96
 struct kpi_row {
-    char key[64]; /* the group: staff name, team, process id, step, channel, "2026-11-05",
+    char key[KPI_KEY_MAX]; /* the group: staff name, team, process id, step, channel, "2026-11-05",
                      "2026-W47", "2026-11", "2026-Q4"; "" for KPI_BY_NONE */
     int64_t from_day, to_day; /* the days the row covers (time groups; else the period) */
     struct kpi_value v;
