@@ -17,7 +17,9 @@
 
 #include <xlsxwriter.h>
 
+#include "calendar/calendar.h"
 #include "kpi/kpi.h"
+#include "runtime/runtime.h"
 
 #define MAX_NAMES 16
 
@@ -141,6 +143,94 @@ row_json(const struct kpi_row *r)
                      (json_int_t)r->v.count, "has_data", r->v.has_data);
 }
 
+/* Percent-encodes v (RFC 3986 unreserved characters kept) as a query value. */
+static void
+url_value(struct buf *b, const char *v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+            buf_putc(b, (char)*p);
+        } else {
+            buf_putc(b, '%');
+            buf_putc(b, hex[*p >> 4]);
+            buf_putc(b, hex[*p & 15]);
+        }
+    }
+}
+
+static void
+url_param(struct buf *b, const char *name, const char *v)
+{
+    buf_putc(b, b->len ? '&' : '?');
+    buf_puts(b, name);
+    buf_putc(b, '=');
+    url_value(b, v);
+}
+
+/* The instant (UTC ms) a local day starts in cal's zone (China Standard Time without one). */
+static int64_t
+day_start(const struct calendar *cal, int64_t day)
+{
+    return cal ? calendar_tz_to_utc(calendar_tz(cal), day * 86400000LL)
+               : day * 86400000LL - 8 * 3600000LL;
+}
+
+/* Does the indicator come from measurements (so GET /api/v1/measurements can list them)? */
+static bool
+from_measurements(const char *name)
+{
+    static const char *const m[] = {"compliance",  "breached",     "met",
+                                    "volume",      "elapsed_mean", "elapsed_p50",
+                                    "elapsed_p90", "elapsed_p99",  "abandonment"};
+    for (size_t i = 0; i < ARRAY_LEN(m); i++)
+        if (strcmp(m[i], name) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * The drill-down link of a row: GET /api/v1/measurements with the row's filters and the
+ * instants its days start and end, or NULL where that list cannot express the row (event
+ * indicators, channel or tag slices, the group of nobody).
+ */
+static json_t *
+drill_link(const struct query *q, const struct kpi_row *r, const struct calendar *cal)
+{
+    struct buf b;
+    char t[TIME_RFC3339_LEN + 1], id[24];
+    const char *key = r->key;
+    json_t *out;
+
+    if (!from_measurements(q->names[0]) || q->f.channel || q->f.tag || q->by == KPI_BY_CHANNEL ||
+        q->by == KPI_BY_TAG ||
+        (key[0] == '\0' && (q->by == KPI_BY_STAFF || q->by == KPI_BY_TEAM || q->by == KPI_BY_STEP ||
+                            q->by == KPI_BY_PROCESS)))
+        return json_null();
+    buf_init(&b, 4096);
+    if (q->by == KPI_BY_PROCESS)
+        url_param(&b, "process", key);
+    else if (q->f.process_id) {
+        snprintf(id, sizeof(id), "%lld", (long long)q->f.process_id);
+        url_param(&b, "process", id);
+    }
+    if (q->by == KPI_BY_STEP || q->f.step)
+        url_param(&b, "step", q->by == KPI_BY_STEP ? key : q->f.step);
+    if (q->by == KPI_BY_STAFF || q->f.staff)
+        url_param(&b, "staff", q->by == KPI_BY_STAFF ? key : q->f.staff);
+    if (q->by == KPI_BY_TEAM || q->f.team)
+        url_param(&b, "team", q->by == KPI_BY_TEAM ? key : q->f.team);
+    time_format_rfc3339(day_start(cal, r->from_day), t);
+    url_param(&b, "from", t);
+    time_format_rfc3339(day_start(cal, r->to_day + 1), t);
+    url_param(&b, "to", t);
+    out = json_pack("s+", "/api/v1/measurements", b.data);
+    buf_free(&b);
+    return out;
+}
+
 static json_t *
 filters_json(const struct query *q)
 {
@@ -220,6 +310,8 @@ api_indicators_get(struct http_request *req)
     const char *cmp = q_nonempty(req, "compare");
     struct smile_err err;
     struct kpi_row *rows = NULL, *prev = NULL;
+    struct runtime_defs *defs = NULL;
+    const struct calendar *cal;
     struct query q;
     json_t *arr, *body;
     size_t n = 0, np = 0;
@@ -250,9 +342,14 @@ api_indicators_get(struct http_request *req)
             SMILE_OK)
             goto fail;
     }
+    defs = runtime_defs_new();
+    if (runtime_defs_refresh(defs, req->db, &err) != SMILE_OK)
+        goto fail;
+    cal = runtime_defs_calendar(defs, "default");
     arr = json_array();
     for (size_t i = 0; i < n; i++) {
         json_t *r = row_json(&rows[i]);
+        json_object_set_new(r, "measurements", drill_link(&q, &rows[i], cal));
         if (cmp && !time_by(q.by)) {
             struct kpi_value none = {0};
             const struct kpi_value *pv = &none;
@@ -279,11 +376,13 @@ api_indicators_get(struct http_request *req)
         json_object_set_new(body, "previous_period", pp);
     }
     http_reply_json(req, 200, body);
+    runtime_defs_free(defs);
     free(rows);
     free(prev);
     query_free(&q);
     return;
 fail:
+    runtime_defs_free(defs);
     free(rows);
     free(prev);
     query_free(&q);

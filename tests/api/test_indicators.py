@@ -141,6 +141,18 @@ class TestIndicators(unittest.TestCase):
         self.assertEqual(b["period"], {"from": "2026-11-01", "to": "2026-11-30"})
         got = {r["key"]: (round(r["value"], 6), r["count"]) for r in b["rows"]}
         self.assertEqual(got, {"ann": (round(2 / 3, 6), 3), "bob": (1.0, 2), "cat": (0.0, 2)})
+        # each row links to its measurements: November in Shanghai is
+        # 2026-10-31T16:00Z .. 2026-11-30T16:00Z; ann's link lists her 3 ring_at_agent clocks
+        ann = [r for r in b["rows"] if r["key"] == "ann"][0]
+        self.assertEqual(ann["measurements"],
+                         "/api/v1/measurements?step=ring_at_agent&staff=ann"
+                         "&from=2026-10-31T16%3A00%3A00.000Z&to=2026-11-30T16%3A00%3A00.000Z")
+        st, _, m = self.sup.get(ann["measurements"])
+        self.assertEqual(st, 200, m)
+        self.assertEqual(sorted(i["result"] for i in m["items"]), ["breached", "met", "met"])
+        # event indicators have no such link
+        b2 = self.get(name="calls_answered", by="staff", period="2026-11")
+        self.assertIsNone(b2["rows"][0]["measurements"])
         # email: dan 2/2, eve 1/2
         b = self.get(name="compliance", by="staff", period="2026-11", step="reply")
         got = {r["key"]: (r["value"], r["count"]) for r in b["rows"]}
