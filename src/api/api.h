@@ -186,6 +186,10 @@ void api_imports_get(struct http_request *req);
 void api_imports_template(struct http_request *req);
 /* what-if: api/whatif.c */
 void api_processes_whatif(struct http_request *req);
+/* kpi handlers: api/indicators.c */
+void api_indicators_get(struct http_request *req);
+void api_indicators_export(struct http_request *req);
+void api_indicators_catalog(struct http_request *req);
 
 /* Handlers in api/search.c */
 void api_search(struct http_request *req);

@@ -240,6 +240,14 @@ const struct api_route api_routes[] = {
        a draft, nothing written; supervisors and admins (the roles that edit drafts). */
     {HTTP_POST, "/api/v1/processes/{id}/whatif", api_processes_whatif, SUP, API_SCOPE_KPI_READ, 0,
      "replay a period through the live process and a draft: indicators side by side"},
+    /* kpi: indicators from the daily rollups. Every role reads; an agent only their own
+       figures (the handler pins staff to the caller and refuses anyone else's: 403). */
+    {HTTP_GET, "/api/v1/indicators", api_indicators_get, ANY, API_SCOPE_KPI_READ, 0,
+     "one indicator over a period, grouped by staff, team, process, step, channel or time"},
+    {HTTP_GET, "/api/v1/indicators/export", api_indicators_export, ANY, API_SCOPE_KPI_READ, 0,
+     "indicators side by side as CSV or XLSX"},
+    {HTTP_GET, "/api/v1/indicators/catalog", api_indicators_catalog, ANY, API_SCOPE_KPI_READ,
+     API_NO_DB, "the indicators there are, with unit, direction and titles"},
 };
 
 const int api_route_count = (int)ARRAY_LEN(api_routes);
