@@ -33,6 +33,7 @@ int cli_token(int argc, char **argv);
 int cli_rebuild(int argc, char **argv);
 int cli_import(int argc, char **argv); /* import_pbx.c */
 int cli_agent(int argc, char **argv);  /* import_pbx.c */
+int cli_report(int argc, char **argv); /* report.c (score) */
 
 /* Opens (creating if asked) and migrates the configured database; prints errors. */
 int cli_open_db(struct config *cfg, bool create, struct store **out);

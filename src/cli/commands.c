@@ -23,6 +23,7 @@ const struct cli_command cli_commands[] = {
     {"routes", cli_routes, "list every API route with its roles and scope (--json)"},
     {"import", cli_import, "import a PBX queue_log file as events (queue-log FILE)"},
     {"agent", cli_agent, "map PBX agent names to staff (map | unmap | list)"},
+    {"report", cli_report, "scorecards of a period as CSV or XLSX (report scorecard --period P)"},
     {"version", cli_version, "print the version"},
     {NULL, NULL, NULL},
 };

@@ -18,6 +18,7 @@
 #include "crm/staff.h"
 #include "http/auth.h"
 #include "intake/intake.h"
+#include "score/score.h"
 #include "store/store.h"
 
 /*
@@ -175,10 +176,13 @@ cli_serve(int argc, char **argv)
         if (ami_client_start(&ao, NULL, NULL, &ami, &err) != SMILE_OK)
             log_error("msg=\"ami client not started\" error=\"%s\"", err.msg);
     }
+    if (score_auto_start(app.db_path, &err) != SMILE_OK) /* score: evaluations at period end */
+        log_error("msg=\"scorecard period check not started\" error=\"%s\"", err.msg);
     sigwait(&set, &sig);
     log_info("msg=stopping signal=%d inflight=%d", sig, http_server_inflight(srv));
     http_server_stop(srv, (int)config_int(&cfg, CFG_DRAIN_MS));
     ami_client_stop(ami); /* after HTTP: /readyz and /metrics read the client */
+    score_auto_stop();
     rc = 0;
     log_info("msg=stopped");
 out:
