@@ -20,6 +20,8 @@ void api_evaluations_export(struct http_request *req);
 void api_evaluations_get(struct http_request *req);
 void api_evaluations_publish(struct http_request *req);
 void api_evaluations_freeze(struct http_request *req);
+void api_evaluations_publish_all(struct http_request *req);
+void api_evaluations_freeze_all(struct http_request *req);
 void api_evaluations_comment(struct http_request *req);
 void api_evaluations_measurements(struct http_request *req);
 void api_digests_list(struct http_request *req);

@@ -8,6 +8,7 @@
  */
 #include "api/api_score.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,13 +254,42 @@ api_evaluations_list(struct http_request *req)
     reply_list(req, items, next);
 }
 
+/* Reads "period" and "template" (id or name) of a request body into p and t (field
+   problems into err). */
+static void
+read_period_template(struct http_request *req, const json_t *body, struct score_period *p,
+                     struct score_template *t, struct smile_err *err)
+{
+    struct smile_err e2;
+    json_t *v = json_object_get(body, "period");
+
+    smile_err_clear(&e2);
+    if (!json_is_string(v))
+        smile_err_field(err, "/period",
+                        "is required: a month (2026-11), week (2026-W48) or "
+                        "quarter (2026-Q4)");
+    else if (score_period_parse(json_string_value(v), p, &e2) != SMILE_OK)
+        smile_err_field(err, "/period", "%s", e2.msg);
+    v = json_object_get(body, "template");
+    smile_err_clear(&e2);
+    if (json_is_integer(v)) {
+        if (score_template_get(req->db, json_integer_value(v), t, &e2) != SMILE_OK)
+            smile_err_field(err, "/template", "no such template");
+    } else if (json_is_string(v)) {
+        if (score_template_get_by_name(req->db, json_string_value(v), t, &e2) != SMILE_OK)
+            smile_err_field(err, "/template", "no such template");
+    } else {
+        smile_err_field(err, "/template", "is required: a template id or name");
+    }
+}
+
 void
 api_evaluations_compute(struct http_request *req)
 {
     struct score_compute_opts o = {NULL, false, true, 0};
     struct score_template t;
     struct score_period p;
-    struct smile_err err, e2;
+    struct smile_err err;
     struct audit_who who;
     json_t *body = NULL, *out = NULL, *v;
     int rc;
@@ -269,25 +299,7 @@ api_evaluations_compute(struct http_request *req)
         http_reply_problem(req, &err);
         return;
     }
-    v = json_object_get(body, "period");
-    smile_err_clear(&e2);
-    if (!json_is_string(v))
-        smile_err_field(&err, "/period",
-                        "is required: a month (2026-11), week (2026-W48) or "
-                        "quarter (2026-Q4)");
-    else if (score_period_parse(json_string_value(v), &p, &e2) != SMILE_OK)
-        smile_err_field(&err, "/period", "%s", e2.msg);
-    v = json_object_get(body, "template");
-    smile_err_clear(&e2);
-    if (json_is_integer(v)) {
-        if (score_template_get(req->db, json_integer_value(v), &t, &e2) != SMILE_OK)
-            smile_err_field(&err, "/template", "no such template");
-    } else if (json_is_string(v)) {
-        if (score_template_get_by_name(req->db, json_string_value(v), &t, &e2) != SMILE_OK)
-            smile_err_field(&err, "/template", "no such template");
-    } else {
-        smile_err_field(&err, "/template", "is required: a template id or name");
-    }
+    read_period_template(req, body, &p, &t, &err);
     v = json_object_get(body, "user");
     if (v && !json_is_null(v)) {
         if (!json_is_string(v))
@@ -316,6 +328,57 @@ api_evaluations_compute(struct http_request *req)
         return;
     }
     http_reply_json(req, 200, out);
+}
+
+/* POST /api/v1/evaluations/publish | freeze {"period", "template", "team"?}: all at once. */
+static void
+transition_all(struct http_request *req, const char *to)
+{
+    struct score_template t;
+    struct score_period p;
+    struct smile_err err;
+    struct audit_who who;
+    json_t *body = NULL, *v;
+    const char *team = NULL;
+    int64_t n = 0;
+
+    smile_err_clear(&err);
+    if (http_body_json(req, &body, &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    read_period_template(req, body, &p, &t, &err);
+    v = json_object_get(body, "team");
+    if (v && !json_is_null(v)) {
+        if (!json_is_string(v))
+            smile_err_field(&err, "/team", "must be a team name");
+        else
+            team = json_string_value(v);
+    }
+    if (err.code == SMILE_OK) {
+        api_audit_who(req, &who);
+        score_evaluation_transition_all(req->db, &who, t.id, p.name, team, to, &n, &err);
+    }
+    json_decref(body);
+    if (err.code != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    http_reply_json(req, 200,
+                    json_pack("{s:s, s:s, s:s, s:I}", "period", p.name, "template", t.name, "state",
+                              to, "changed", (json_int_t)n));
+}
+
+void
+api_evaluations_publish_all(struct http_request *req)
+{
+    transition_all(req, "published");
+}
+
+void
+api_evaluations_freeze_all(struct http_request *req)
+{
+    transition_all(req, "frozen");
 }
 
 void
@@ -387,6 +450,29 @@ api_evaluations_get(struct http_request *req)
 
     if (!api_param_id(req, 0, &id) || !visible(req, id, &o, user, state))
         return;
+    {
+        /* The same template's previous period, for the change at a glance. */
+        struct score_period p, prev;
+        struct smile_err e2;
+        double before;
+        int64_t tid = json_integer_value(json_object_get(json_object_get(o, "template"), "id"));
+        json_t *score = json_object_get(o, "score");
+
+        smile_err_clear(&e2);
+        if (score_period_parse(json_string_value(json_object_get(o, "period")), &p, &e2) ==
+            SMILE_OK) {
+            bool has;
+            score_period_prev(&p, &prev);
+            has = score_evaluation_score(req->db, tid, prev.name, user, &before);
+            json_object_set_new(
+                o, "previous",
+                json_pack("{s:s, s:o, s:o}", "period", prev.name, "score",
+                          has ? json_real(round(before * 100) / 100) : json_null(), "change",
+                          has && json_is_number(score)
+                              ? json_real(round((json_number_value(score) - before) * 100) / 100)
+                              : json_null()));
+        }
+    }
     api_etag(req, json_integer_value(json_object_get(o, "version")));
     http_reply_json(req, 200, o);
 }

@@ -59,22 +59,8 @@ load_teams(struct store *db, struct team_row **out, int *n, struct smile_err *er
 static double
 previous_score(struct store *db, int64_t template_id, const char *period, const char *user)
 {
-    static const char sql[] = "SELECT score FROM evaluations WHERE template_id = $1"
-                              " AND period = $2 AND username = $3";
-    struct store_stmt *st;
-    struct smile_err err;
-    double v = NAN;
-
-    smile_err_clear(&err);
-    if (store_prepare(db, sql, &st, &err) != SMILE_OK)
-        return v;
-    store_stmt_bind_int64(st, 1, template_id);
-    store_stmt_bind_text(st, 2, period, -1);
-    store_stmt_bind_text(st, 3, user, -1);
-    if (store_stmt_step(st, &err) == STORE_ROW && !store_stmt_is_null(st, 0))
-        v = store_stmt_double(st, 0);
-    store_stmt_reset(st);
-    return v;
+    double v;
+    return score_evaluation_score(db, template_id, period, user, &v) ? v : NAN;
 }
 
 static int
@@ -309,6 +295,54 @@ score_digest_list(struct store *db, const char *period, int64_t supervisor_id, j
     }
     *out = arr;
     return SMILE_OK;
+}
+
+int
+score_digest_undelivered(struct store *db, int limit, int64_t **out_ids, int *out_n,
+                         struct smile_err *err)
+{
+    static const char sql[] =
+        "SELECT id FROM score_digests WHERE delivered_at IS NULL ORDER BY id LIMIT $1";
+    struct store_stmt *st;
+    int64_t *ids = xcalloc((size_t)(limit > 0 ? limit : 1), sizeof(*ids));
+    int rc, n = 0;
+
+    *out_n = 0;
+    *out_ids = NULL;
+    rc = store_prepare(db, sql, &st, err);
+    if (rc != SMILE_OK) {
+        free(ids);
+        return rc;
+    }
+    store_stmt_bind_int64(st, 1, limit);
+    while (n < limit && (rc = store_stmt_step(st, err)) == STORE_ROW)
+        ids[n++] = store_stmt_int64(st, 0);
+    store_stmt_reset(st);
+    if (rc != STORE_ROW && rc != STORE_DONE && n < limit) {
+        free(ids);
+        return rc;
+    }
+    *out_ids = ids;
+    *out_n = n;
+    return SMILE_OK;
+}
+
+int
+score_digest_mark_delivered(struct store *db, int64_t id, int64_t at_ms, struct smile_err *err)
+{
+    static const char sql[] = "UPDATE score_digests SET delivered_at = $1 WHERE id = $2";
+    struct store_stmt *st;
+    int rc = store_prepare(db, sql, &st, err);
+
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, at_ms);
+    store_stmt_bind_int64(st, 2, id);
+    rc = store_stmt_step(st, err) == STORE_DONE ? SMILE_OK : err->code;
+    store_stmt_reset(st);
+    if (rc == SMILE_OK && store_changes(db) == 0)
+        rc = smile_err_set(err, SMILE_ENOTFOUND, "no digest %lld", (long long)id);
+    return rc;
 }
 
 /* The automatic run --------------------------------------------------------------------- */

@@ -654,6 +654,75 @@ score_evaluation_transition(struct store *db, const struct audit_who *who, int64
 }
 
 int
+score_evaluation_transition_all(struct store *db, const struct audit_who *who, int64_t template_id,
+                                const char *period, const char *team, const char *to,
+                                int64_t *out_n, struct smile_err *err)
+{
+    static const char sql[] = "SELECT id FROM evaluations WHERE template_id = $1 AND period = $2"
+                              " AND ($3 IS NULL OR team = $3) AND state = $4 ORDER BY id";
+    bool freeze = strcmp(to, "frozen") == 0;
+    struct store_stmt *st;
+    int64_t *ids = NULL;
+    int n = 0, cap = 0, rc;
+    bool own = false;
+
+    *out_n = 0;
+    rc = score_tx_begin(db, &own, err);
+    if (rc != SMILE_OK)
+        return rc;
+    rc = store_prepare(db, sql, &st, err);
+    if (rc == SMILE_OK) {
+        store_stmt_bind_int64(st, 1, template_id);
+        store_stmt_bind_text(st, 2, period, -1);
+        store_stmt_bind_text(st, 3, team, -1);
+        store_stmt_bind_text(st, 4, freeze ? "published" : "draft", -1);
+        while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                ids = xrealloc(ids, (size_t)cap * sizeof(*ids));
+            }
+            ids[n++] = store_stmt_int64(st, 0);
+        }
+        store_stmt_reset(st);
+        rc = rc == STORE_DONE ? SMILE_OK : rc;
+    }
+    for (int i = 0; rc == SMILE_OK && i < n; i++) {
+        json_t *o = NULL;
+        rc = score_evaluation_transition(db, who, ids[i], to, &o, err);
+        json_decref(o);
+    }
+    free(ids);
+    rc = score_tx_end(db, own, rc, err);
+    if (rc == SMILE_OK)
+        *out_n = n;
+    return rc;
+}
+
+bool
+score_evaluation_score(struct store *db, int64_t template_id, const char *period, const char *user,
+                       double *out)
+{
+    static const char sql[] = "SELECT score FROM evaluations WHERE template_id = $1"
+                              " AND period = $2 AND username = $3";
+    struct store_stmt *st;
+    struct smile_err err;
+    bool ok = false;
+
+    smile_err_clear(&err);
+    if (store_prepare(db, sql, &st, &err) != SMILE_OK)
+        return false;
+    store_stmt_bind_int64(st, 1, template_id);
+    store_stmt_bind_text(st, 2, period, -1);
+    store_stmt_bind_text(st, 3, user, -1);
+    if (store_stmt_step(st, &err) == STORE_ROW && !store_stmt_is_null(st, 0)) {
+        *out = store_stmt_double(st, 0);
+        ok = true;
+    }
+    store_stmt_reset(st);
+    return ok;
+}
+
+int
 score_evaluation_comment(struct store *db, const struct audit_who *who, int64_t id,
                          const char *author, const char *body, json_t **out, struct smile_err *err)
 {

@@ -206,6 +206,17 @@ int score_evaluation_get(struct store *db, int64_t id, json_t **out, char *out_u
 /* draft → published, published → frozen (audited; 409 from any other state). */
 int score_evaluation_transition(struct store *db, const struct audit_who *who, int64_t id,
                                 const char *to, json_t **out, struct smile_err *err);
+/*
+ * The same transition for every evaluation of template_id and period (and team, if not
+ * NULL) that is in the state before `to` (draft for published, published for frozen), in
+ * one transaction, each audited. *out_n: how many changed (0 is not an error).
+ */
+int score_evaluation_transition_all(struct store *db, const struct audit_who *who,
+                                    int64_t template_id, const char *period, const char *team,
+                                    const char *to, int64_t *out_n, struct smile_err *err);
+/* The score of user's evaluation of template_id in period; false if none or no score. */
+bool score_evaluation_score(struct store *db, int64_t template_id, const char *period,
+                            const char *user, double *out);
 /* Adds a comment (1–4000 bytes) to a draft or published evaluation; frozen → 409. */
 int score_evaluation_comment(struct store *db, const struct audit_who *who, int64_t id,
                              const char *author, const char *body, json_t **out,
@@ -231,6 +242,11 @@ void score_day_format(int64_t day, char *out);
    p from the stored evaluations; inside the caller's transaction. */
 int score_digests_write(struct store *db, const struct score_template *t,
                         const struct score_period *p, int64_t now_ms, struct smile_err *err);
+/* The mail part's hook: digests not yet e-mailed (ids, oldest first, at most limit; caller
+   frees *out_ids) and marking one delivered (sets delivered_at; SMILE_ENOTFOUND if absent). */
+int score_digest_undelivered(struct store *db, int limit, int64_t **out_ids, int *out_n,
+                             struct smile_err *err);
+int score_digest_mark_delivered(struct store *db, int64_t id, int64_t at_ms, struct smile_err *err);
 /* Digests of period (NULL = any), for supervisor_id (0 = all). Caller owns *out. */
 int score_digest_list(struct store *db, const char *period, int64_t supervisor_id, json_t **out,
                       struct smile_err *err);

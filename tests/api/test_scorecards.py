@@ -652,6 +652,56 @@ class TestScorecards(unittest.TestCase):
             "order by id" % b["id"])]
         self.assertEqual(actions, ["create", "update", "delete"])
 
+    # -- a whole period at once, and the change against the previous period -----------
+
+    def test_15_bulk_and_previous(self):
+        # October: only ann's reply of 30 Oct, sent 27 h later → reply 0/1 → 0 points;
+        # the other items have no data, so her total is 0 (scored, not zeroed: reply is not
+        # critical); everyone else has no data.
+        st, _, b = self.sam.post("/api/v1/evaluations/compute",
+                                 {"period": "2026-10", "template": "agent-month"})
+        self.assertEqual(st, 200, b)
+        oct_ = self.evals(query="period=2026-10")
+        self.assertEqual(oct_["ann"]["score"], 0)
+        self.assertEqual(oct_["ann"]["status"], "scored")
+        self.assertEqual(oct_["bob"]["status"], "no_data")
+        before = counts(self.srv)
+        for body, ptr in (({"template": "agent-month"}, "/period"),
+                          ({"period": "2026-10", "template": 999}, "/template"),
+                          ({"period": "2026-10", "template": "agent-month", "team": 7}, "/team")):
+            st, _, b = self.sam.post("/api/v1/evaluations/publish", body)
+            self.assertEqual(st, 422, b)
+            self.assertEqual(b["errors"][0]["pointer"], ptr)
+        st, _, b = self.ann.post("/api/v1/evaluations/publish",
+                                 {"period": "2026-10", "template": "agent-month"})
+        self.assertEqual(st, 403, b)
+        self.assertEqual(counts(self.srv), before)
+        st, _, b = self.sam.post("/api/v1/evaluations/publish",
+                                 {"period": "2026-10", "template": "agent-month",
+                                  "team": "hotline"})
+        self.assertEqual((st, b["changed"]), (200, 3), b)
+        st, _, b = self.sam.post("/api/v1/evaluations/freeze",
+                                 {"period": "2026-10", "template": "agent-month"})
+        self.assertEqual((st, b["changed"]), (200, 3), b)  # only the published ones
+        st, _, b = self.sam.post("/api/v1/evaluations/publish",
+                                 {"period": "2026-10", "template": "agent-month"})
+        self.assertEqual((st, b["changed"]), (200, 3), b)  # the care team's drafts
+        st, _, b = self.sam.post("/api/v1/evaluations/publish",
+                                 {"period": "2026-10", "template": "agent-month"})
+        self.assertEqual((st, b["changed"]), (200, 0), b)
+        states = {e["user"]["username"]: e["state"]
+                  for e in self.evals(query="period=2026-10").values()}
+        self.assertEqual(states, {"ann": "frozen", "bob": "frozen", "cai": "frozen",
+                                  "dan": "published", "eve": "published", "fay": "published"})
+        n = self.srv.sql("select count(*) n from audit where entity = 'evaluation' and "
+                         "action = 'freeze'")[0]["n"]
+        self.assertGreaterEqual(n, 3)
+        # November against October: ann 66.67 now, 0 before → +66.67; bob had no score
+        ann = self.full("ann")
+        self.assertEqual(ann["previous"], {"period": "2026-10", "score": 0, "change": 66.67})
+        bob = self.full("bob")
+        self.assertEqual(bob["previous"], {"period": "2026-10", "score": None, "change": None})
+
 
 class TestAutoCompute(unittest.TestCase):
     """The period-end check: at start (then once a minute) serve computes the last ended
