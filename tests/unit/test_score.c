@@ -14,6 +14,9 @@
 #include <math.h>
 
 #include "score/score.h"
+#include "store/store.h"
+
+#include <unistd.h>
 
 #define EPS 1e-9
 
@@ -265,15 +268,283 @@ test_labels(void **state)
     assert_int_equal(score_period_kind_parse("year"), -1);
 }
 
+/* Store-backed ----------------------------------------------------------------------- */
+
+static struct store *
+fresh_db(char *dir, size_t cap)
+{
+    struct store *db = NULL;
+    struct smile_err err;
+    char path[128];
+
+    snprintf(dir, cap, "/tmp/smile-test-score-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/t.db", dir);
+    smile_err_clear(&err);
+    assert_int_equal(store_open(path, STORE_CREATE, &db, &err), SMILE_OK);
+    assert_int_equal(store_migrate(db, &err), SMILE_OK);
+    return db;
+}
+
+static void
+drop_db(struct store *db, const char *dir)
+{
+    char path[160];
+
+    store_close(db);
+    snprintf(path, sizeof(path), "%s/t.db", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/t.db-wal", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/t.db-shm", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+static void
+exec(struct store *db, const char *sql)
+{
+    struct smile_err err;
+
+    smile_err_clear(&err);
+    if (store_exec(db, sql, &err) != SMILE_OK)
+        fail_msg("%s: %s", sql, err.msg);
+}
+
+static json_t *
+get_eval(struct store *db, const char *period, const char *user)
+{
+    struct score_eval_filter f = {period, 0, NULL, user, NULL, false};
+    struct smile_err err;
+    json_t *items = NULL, *one;
+    int64_t next;
+
+    smile_err_clear(&err);
+    assert_int_equal(score_evaluation_list(db, &f, 0, 50, &items, &next, &err), SMILE_OK);
+    assert_int_equal(json_array_size(items), 1);
+    one = json_incref(json_array_get(items, 0));
+    json_decref(items);
+    return one;
+}
+
+static double
+num(const json_t *o, const char *a, const char *b)
+{
+    const json_t *v = json_object_get(o, a);
+    if (b)
+        v = json_object_get(v, b);
+    return json_is_null(v) || v == NULL ? -1 : json_number_value(v);
+}
+
+static void
+test_store_compute(void **state)
+{
+    /* Rollups put directly into kpi_daily. Day numbers: 1970–2025 are 56 years with 14 leap
+       days, so 2026-01-01 = 56 × 365 + 14 = 20454; 3 November is day 307 of the year →
+       20454 + 306 = 20760; 31 October → 20757.
+         a1 reply 9 met 1 breached (0.9); a1 reply on 31 Oct 0/5 (outside November);
+         a2 reply 2/5 (0.4), greet 1/2 (0.5); a3 (no team) reply 4/10 (0.4).
+       Template: reply floor 0.5 target 1.0 w 1; greet floor 0.6 target 1.0 w 1, critical.
+         a1: reply (0.9 − 0.5)/0.5 = 80; greet no data → total 80.
+         a2: reply 0.4 → 0 points; greet 0.5 < 0.6 critical → zeroed, 0.
+         a3: reply 0.4 → 0 points (below floor but not critical); total 0, scored.
+         a4 is disabled, sup1 is a supervisor: neither is evaluated.
+       Ranks in role: a1 1, a2 and a3 tie at 2. Team north: a1 1, a2 2; a3 no team → none. */
+    static const char *const setup =
+        "INSERT INTO users (id, username, role, team_id, disabled, created_at, updated_at) VALUES"
+        " (1, 'sup1', 'supervisor', NULL, 0, 0, 0);"
+        "INSERT INTO teams (id, name, supervisor_id, created_at, updated_at)"
+        " VALUES (1, 'north', 1, 0, 0);"
+        "UPDATE users SET team_id = 1 WHERE id = 1;"
+        "INSERT INTO users (id, username, role, team_id, disabled, created_at, updated_at) VALUES"
+        " (2, 'a1', 'agent', 1, 0, 0, 0), (3, 'a2', 'agent', 1, 0, 0, 0),"
+        " (4, 'a3', 'agent', NULL, 0, 0, 0), (5, 'a4', 'agent', 1, 1, 0, 0);"
+        "INSERT INTO kpi_daily (day, staff, team, process_id, step, channel, met, breached,"
+        " done, opened, closed) VALUES"
+        " (20760, 'a1', 'north', 2, 'reply', 'email', 9, 1, 10, 10, 10),"
+        " (20757, 'a1', 'north', 2, 'reply', 'email', 0, 5, 5, 5, 5),"
+        " (20760, 'a2', 'north', 2, 'reply', 'email', 2, 3, 5, 5, 5),"
+        " (20760, 'a2', 'north', 3, 'greet', 'counter', 1, 1, 2, 2, 2),"
+        " (20760, 'a3', '', 2, 'reply', 'email', 4, 6, 10, 10, 10);";
+    static const char *const tdoc =
+        "{\"name\": \"t\", \"role\": \"agent\", \"items\": ["
+        "{\"key\": \"reply\", \"indicator\": \"compliance\", \"filter\": {\"step\": "
+        "\"reply\"}, \"floor\": 0.5, \"target\": 1.0},"
+        "{\"key\": \"greet\", \"indicator\": \"compliance\", \"filter\": {\"step\": "
+        "\"greet\"}, \"floor\": 0.6, \"target\": 1.0, \"critical\": true}]}";
+    struct score_compute_opts o = {NULL, false, true, 1};
+    struct score_template t;
+    struct score_period p;
+    struct smile_err err;
+    struct store *db;
+    json_t *doc, *res = NULL, *e, *items = NULL;
+    char dir[64];
+    int n = -1;
+
+    (void)state;
+    assert_true(time_days_from_civil(2026, 11, 3) == 20760);
+    log_set_level(LOG_WARN);
+    db = fresh_db(dir, sizeof(dir));
+    exec(db, setup);
+    smile_err_clear(&err);
+    doc = json_loads(tdoc, 0, NULL);
+    assert_int_equal(score_template_create(db, NULL, doc, &t, &err), SMILE_OK);
+    json_decref(doc);
+    assert_int_equal(score_period_parse("2026-11", &p, &err), SMILE_OK);
+    assert_int_equal(score_evaluations_compute(db, NULL, &t, &p, &o, &res, &err), SMILE_OK);
+    assert_int_equal(json_integer_value(json_object_get(res, "computed")), 3);
+    json_decref(res);
+
+    e = get_eval(db, "2026-11", "a1");
+    assert_double_equal(num(e, "score", NULL), 80, 1e-9);
+    assert_string_equal(json_string_value(json_object_get(e, "status")), "scored");
+    assert_double_equal(num(e, "rank", "role"), 1, 0);
+    assert_double_equal(num(e, "rank", "team"), 1, 0);
+    assert_double_equal(num(e, "rank", "role_size"), 3, 0);
+    assert_double_equal(num(e, "rank", "team_size"), 2, 0);
+    json_decref(e);
+    e = get_eval(db, "2026-11", "a2");
+    assert_double_equal(num(e, "score", NULL), 0, 0);
+    assert_string_equal(json_string_value(json_object_get(e, "status")), "zeroed");
+    assert_double_equal(num(e, "rank", "role"), 2, 0);
+    assert_double_equal(num(e, "rank", "team"), 2, 0);
+    json_decref(e);
+    e = get_eval(db, "2026-11", "a3");
+    assert_string_equal(json_string_value(json_object_get(e, "status")), "scored");
+    assert_double_equal(num(e, "rank", "role"), 2, 0);
+    assert_true(json_is_null(json_object_get(json_object_get(e, "rank"), "team")));
+    {
+        /* publish then freeze a1; a second compute is refused, nothing written */
+        int64_t id;
+        json_t *x = NULL;
+        int64_t changes;
+        json_decref(e);
+        e = get_eval(db, "2026-11", "a1");
+        id = json_integer_value(json_object_get(e, "id"));
+        json_decref(e);
+        assert_int_equal(score_evaluation_transition(db, NULL, id, "frozen", &x, &err),
+                         SMILE_ECONFLICT); /* a draft cannot be frozen */
+        assert_int_equal(score_evaluation_transition(db, NULL, id, "published", &x, &err),
+                         SMILE_OK);
+        json_decref(x);
+        assert_int_equal(score_evaluation_transition(db, NULL, id, "frozen", &x, &err), SMILE_OK);
+        json_decref(x);
+        assert_int_equal(
+            store_query_int64(db, "SELECT sum(version) FROM evaluations", &changes, &err),
+            SMILE_OK);
+        smile_err_clear(&err);
+        assert_int_equal(score_evaluations_compute(db, NULL, &t, &p, &o, &res, &err),
+                         SMILE_ECONFLICT);
+        {
+            int64_t after;
+            store_query_int64(db, "SELECT sum(version) FROM evaluations", &after, &err);
+            assert_true(after == changes);
+        }
+        o.skip_frozen = true;
+        smile_err_clear(&err);
+        assert_int_equal(score_evaluations_compute(db, NULL, &t, &p, &o, &res, &err), SMILE_OK);
+        assert_int_equal(json_integer_value(json_object_get(res, "computed")), 2);
+        assert_int_equal(json_integer_value(json_object_get(res, "kept_frozen")), 1);
+        json_decref(res);
+    }
+    /* The digest of team north: a1 80, a2 0 → mean 40; 2 people, 1 zeroed. */
+    assert_int_equal(score_digest_list(db, "2026-11", 1, &items, &err), SMILE_OK);
+    assert_int_equal(json_array_size(items), 1);
+    e = json_array_get(items, 0);
+    assert_double_equal(num(e, "summary", "mean"), 40, 1e-9);
+    assert_double_equal(num(e, "summary", "people"), 2, 0);
+    assert_double_equal(num(e, "summary", "zeroed"), 1, 0);
+    json_decref(items);
+    {
+        int64_t *ids = NULL;
+        int nd = 0;
+        assert_int_equal(score_digest_undelivered(db, 10, &ids, &nd, &err), SMILE_OK);
+        assert_int_equal(nd, 1);
+        assert_int_equal(score_digest_mark_delivered(db, ids[0], 5, &err), SMILE_OK);
+        free(ids);
+        assert_int_equal(score_digest_undelivered(db, 10, &ids, &nd, &err), SMILE_OK);
+        assert_int_equal(nd, 0);
+        free(ids);
+        assert_int_equal(score_digest_mark_delivered(db, 999, 5, &err), SMILE_ENOTFOUND);
+    }
+
+    /* The period-end check. 2026-11-30T15:59:59Z is 23:59:59 on 30 November in Shanghai: the
+       last ended month is October, which has no evaluation yet → computed (1 template).
+       Again → nothing. 2026-11-30T16:00:00Z is midnight of 1 December: November has ended,
+       but it is already computed → nothing. */
+    {
+        int64_t ms;
+        time_parse_rfc3339("2026-11-30T15:59:59Z", 20, &ms);
+        smile_err_clear(&err);
+        assert_int_equal(score_auto_run(db, ms, &n, &err), SMILE_OK);
+        assert_int_equal(n, 1);
+        e = get_eval(db, "2026-10", "a1");
+        /* a1 in October: reply 0/5 → 0 points; total 0 */
+        assert_double_equal(num(e, "score", NULL), 0, 0);
+        json_decref(e);
+        assert_int_equal(score_auto_run(db, ms, &n, &err), SMILE_OK);
+        assert_int_equal(n, 0);
+        time_parse_rfc3339("2026-11-30T16:00:00Z", 20, &ms);
+        assert_int_equal(score_auto_run(db, ms, &n, &err), SMILE_OK);
+        assert_int_equal(n, 0);
+    }
+    drop_db(db, dir);
+}
+
+static void
+test_template_validation(void **state)
+{
+    static const char *const bad =
+        "{\"name\": \"\", \"role\": \"agent\", \"items\": ["
+        "{\"indicator\": \"elapsed_p90\", \"floor\": 1000, \"target\": 5000},"
+        "{\"indicator\": \"compliance\", \"floor\": 0.5, \"target\": 1, \"key\": \"i1\"}]}";
+    static const char *const good =
+        "{\"name\": \"x\", \"role\": \"agent\", \"items\": ["
+        "{\"indicator\": \"elapsed_p90\", \"floor\": 5000, \"target\": 1000}]}";
+    struct score_template t;
+    struct smile_err err;
+    struct store *db;
+    json_t *doc;
+    char dir[64];
+
+    (void)state;
+    db = fresh_db(dir, sizeof(dir));
+    /* elapsed_p90: lower is better by default, so target 5000 above floor 1000 is refused;
+       the second item repeats the default key of the first ("i1"); the name is empty. */
+    smile_err_clear(&err);
+    doc = json_loads(bad, 0, NULL);
+    assert_int_equal(score_template_parse(db, doc, &t, &err), SMILE_EINVAL);
+    json_decref(doc);
+    assert_int_equal(err.nfields, 3);
+    assert_string_equal(err.fields[0].path, "/name");
+    assert_string_equal(err.fields[1].path, "/items/0/target");
+    assert_string_equal(err.fields[2].path, "/items/1/key");
+    smile_err_clear(&err);
+    doc = json_loads(good, 0, NULL);
+    assert_int_equal(score_template_parse(db, doc, &t, &err), SMILE_OK);
+    json_decref(doc);
+    assert_false(t.items[0].higher_is_better);
+    assert_string_equal(t.items[0].key, "i1");
+    assert_string_equal(t.items[0].label_zh, "90分位用时");
+    assert_double_equal(t.items[0].def.weight, 1, 0);
+    drop_db(db, dir);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_period_month),   cmocka_unit_test(test_period_week_quarter),
-        cmocka_unit_test(test_period_bad),     cmocka_unit_test(test_item_points),
-        cmocka_unit_test(test_total_weighted), cmocka_unit_test(test_total_no_data),
-        cmocka_unit_test(test_total_critical), cmocka_unit_test(test_rank),
+        cmocka_unit_test(test_period_month),
+        cmocka_unit_test(test_period_week_quarter),
+        cmocka_unit_test(test_period_bad),
+        cmocka_unit_test(test_item_points),
+        cmocka_unit_test(test_total_weighted),
+        cmocka_unit_test(test_total_no_data),
+        cmocka_unit_test(test_total_critical),
+        cmocka_unit_test(test_rank),
         cmocka_unit_test(test_labels),
+        cmocka_unit_test(test_store_compute),
+        cmocka_unit_test(test_template_validation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
