@@ -154,6 +154,11 @@ void api_measurements_export(struct http_request *req);
 void api_subjects_timeline(struct http_request *req);
 void api_runtime_status(struct http_request *req);
 
+/* kpi handlers: api/indicators.c */
+void api_indicators_get(struct http_request *req);
+void api_indicators_export(struct http_request *req);
+void api_indicators_catalog(struct http_request *req);
+
 /* Handlers in api/search.c */
 void api_search(struct http_request *req);
 

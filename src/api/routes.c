@@ -157,6 +157,16 @@ const struct api_route api_routes[] = {
      API_SCOPE_KPI_READ, 0, "a subject's events and measured steps"},
     {HTTP_GET, "/api/v1/runtime/status", api_runtime_status, ANY, API_SCOPE_KPI_READ, 0,
      "how far the runtime has folded the ledger"},
+
+    /* kpi: indicators from the daily rollups. Every role reads; an agent only their own
+       figures (the handler pins staff to the caller and refuses anyone else's: 403). */
+    {HTTP_GET, "/api/v1/indicators", api_indicators_get, ANY, API_SCOPE_KPI_READ, 0,
+     "one indicator over a period, grouped by staff, team, process, step, channel or time"},
+    {HTTP_GET, "/api/v1/indicators/export", api_indicators_export, ANY, API_SCOPE_KPI_READ, 0,
+     "indicators side by side as CSV or XLSX"},
+    {HTTP_GET, "/api/v1/indicators/catalog", api_indicators_catalog, ANY, API_SCOPE_KPI_READ,
+     API_NO_DB, "the indicators there are, with unit, direction and titles"},
+
     /* score: scorecard templates (admins write, everyone reads), evaluations (supervisors
        compute, publish and freeze; agents read their own once published and comment on
        them), the measurements behind an item, exports and supervisors' digests. */

@@ -70,7 +70,7 @@ static const char *const by_names[] = {
     [KPI_BY_NONE] = "none",       [KPI_BY_STAFF] = "staff", [KPI_BY_TEAM] = "team",
     [KPI_BY_PROCESS] = "process", [KPI_BY_STEP] = "step",   [KPI_BY_CHANNEL] = "channel",
     [KPI_BY_DAY] = "day",         [KPI_BY_WEEK] = "week",   [KPI_BY_MONTH] = "month",
-    [KPI_BY_QUARTER] = "quarter",
+    [KPI_BY_QUARTER] = "quarter", [KPI_BY_TAG] = "tag",
 };
 
 bool
@@ -388,7 +388,9 @@ is_time(enum kpi_by by)
     return by == KPI_BY_DAY || by == KPI_BY_WEEK || by == KPI_BY_MONTH || by == KPI_BY_QUARTER;
 }
 
-#define ROW_COLS "day, staff, team, process_id, step, channel, " KPI_COLS ", hist"
+#define ROW_COLS "day, staff, team, process_id, step, channel, " KPI_COLS ", hist, tag"
+/* $8: the tag ('' = the untagged rows, NULL = none); $9 = 1: every tagged row (by=tag) */
+#define TAG_COND " AND (tag = $8 OR ($9 = 1 AND tag <> ''))"
 #define ROW_FILTERS                                                                                \
     " AND ($5 IS NULL OR process_id = $5) AND ($6 IS NULL OR step = $6)"                           \
     " AND ($7 IS NULL OR channel = $7)"
@@ -400,16 +402,16 @@ kpi_indicator_rows(struct store *s, const char *name, enum kpi_by by, const stru
     static const char sql_staff[] = "SELECT " ROW_COLS " FROM kpi_daily WHERE staff = $1"
                                     " AND day >= $2 AND day <= $3 AND ($4 IS NULL OR team = $4)"
                                     " AND ($5 IS NULL OR process_id = $5) AND ($6 IS NULL OR"
-                                    " step = $6) AND ($7 IS NULL OR channel = $7)";
+                                    " step = $6) AND ($7 IS NULL OR channel = $7)" TAG_COND;
     static const char sql_team[] = "SELECT " ROW_COLS " FROM kpi_daily WHERE team = $1"
                                    " AND day >= $2 AND day <= $3 AND ($4 IS NULL OR staff = $4)"
                                    " AND ($5 IS NULL OR process_id = $5) AND ($6 IS NULL OR"
-                                   " step = $6) AND ($7 IS NULL OR channel = $7)";
+                                   " step = $6) AND ($7 IS NULL OR channel = $7)" TAG_COND;
     static const char sql_all[] = "SELECT " ROW_COLS " FROM kpi_daily WHERE day >= $1"
                                   " AND day <= $2 AND ($3 IS NULL OR staff = $3)"
                                   " AND ($4 IS NULL OR team = $4) AND ($5 IS NULL OR"
                                   " process_id = $5) AND ($6 IS NULL OR step = $6)"
-                                  " AND ($7 IS NULL OR channel = $7)";
+                                  " AND ($7 IS NULL OR channel = $7)" TAG_COND;
     const struct kpi_indicator_info *info = kpi_indicator_find(name);
     struct kpi_filter none = {0};
     enum ind ind;
@@ -427,8 +429,6 @@ kpi_indicator_rows(struct store *s, const char *name, enum kpi_by by, const stru
         f = &none;
     if (info == NULL)
         return smile_err_set(err, SMILE_EINVAL, "unknown indicator '%s'", name ? name : "");
-    if (f->tag && f->tag[0])
-        return smile_err_set(err, SMILE_EINVAL, "slicing by customer tag is not available yet");
     if (from > to)
         return smile_err_set(err, SMILE_EINVAL, "the period ends before it starts");
     ind = (enum ind)(info - kpi_indicators);
@@ -481,6 +481,8 @@ kpi_indicator_rows(struct store *s, const char *name, enum kpi_by by, const stru
         store_stmt_bind_null(st, 5);
     store_stmt_bind_text(st, 6, f->step, -1);
     store_stmt_bind_text(st, 7, f->channel, -1);
+    store_stmt_bind_text(st, 8, f->tag && f->tag[0] ? f->tag : by == KPI_BY_TAG ? NULL : "", -1);
+    store_stmt_bind_int64(st, 9, by == KPI_BY_TAG && !(f->tag && f->tag[0]));
     while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
         int64_t v[KPI_NCOL], day = store_stmt_int64(st, 0);
         uint32_t h[KPI_HIST_BUCKETS];
@@ -510,6 +512,9 @@ kpi_indicator_rows(struct store *s, const char *name, enum kpi_by by, const stru
                 break;
             case KPI_BY_CHANNEL:
                 snprintf(key, sizeof(key), "%s", store_stmt_text(st, 5));
+                break;
+            case KPI_BY_TAG:
+                snprintf(key, sizeof(key), "%s", store_stmt_text(st, 7 + KPI_NCOL));
                 break;
             default:
                 key[0] = '\0';

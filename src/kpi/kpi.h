@@ -30,7 +30,7 @@ struct kpi_filter {
     int64_t process_id; /* 0: any */
     const char *step;
     const char *channel;
-    const char *tag; /* customer tag: not sliced yet, must be NULL (SMILE_EINVAL otherwise) */
+    const char *tag; /* a tag of the subject's customer (as it was when the subject folded) */
 };
 
 struct kpi_value {
@@ -70,6 +70,7 @@ enum kpi_by {
     KPI_BY_WEEK, /* ISO weeks, Monday first: "2026-W47" */
     KPI_BY_MONTH,
     KPI_BY_QUARTER,
+    KPI_BY_TAG, /* the customer's tags (a fact counts once under each tag) */
 };
 /* "staff" … "quarter" (and "" or "none" for KPI_BY_NONE) → enum; false if unknown. */
 bool kpi_by_parse(const char *s, enum kpi_by *out);
@@ -87,7 +88,7 @@ struct kpi_row {
  * groups (day … quarter) list every period that meets [from, to] in order, clipped to it,
  * also those without data (has_data false), so a chart has no holes; other groups list the
  * keys that have data (has_data), sorted by key. *out (caller frees with free()) gets *n rows.
- * SMILE_EINVAL for an unknown name or f->tag set.
+ * SMILE_EINVAL for an unknown name.
  */
 int kpi_indicator_rows(struct store *s, const char *name, enum kpi_by by,
                        const struct kpi_filter *f, int64_t from, int64_t to, struct kpi_row **out,
@@ -162,6 +163,8 @@ struct kpi_event {
     int64_t day;
 };
 void kpi_facts_add_event(struct kpi_facts *kf, const struct kpi_event *e);
+/* The tags of the subject's customer (copied): every fact is also counted under each. */
+void kpi_facts_set_tags(struct kpi_facts *kf, const char *const *tags, size_t n);
 /* Does an event of this type count for its actor (so the caller should look up the team)? */
 bool kpi_event_counted(const char *type);
 void kpi_facts_end_events(struct kpi_facts *kf);

@@ -13,6 +13,7 @@ struct kpi_key {
     char *staff, *team;
     int64_t process_id;
     char *step, *channel;
+    char *tag; /* "" for the untagged row */
 };
 void kpi_key_free(struct kpi_key *k);
 bool kpi_key_eq(const struct kpi_key *a, const struct kpi_key *b);

@@ -30,6 +30,8 @@ struct kpi_facts {
     bool resolved, reopened, customer_again;
     struct kpi_key first_resolve;
     char last_staff[128], last_team[128];
+    char **tags; /* of the subject's customer */
+    size_t ntags;
 };
 
 int
@@ -60,6 +62,7 @@ kpi_facts_new(void)
 void
 kpi_key_free(struct kpi_key *k)
 {
+    free(k->tag);
     free(k->staff);
     free(k->team);
     free(k->step);
@@ -75,6 +78,9 @@ kpi_facts_free(struct kpi_facts *kf)
         kpi_key_free(&kf->f[i].k);
     free(kf->f);
     kpi_key_free(&kf->first_resolve);
+    for (size_t i = 0; i < kf->ntags; i++)
+        free(kf->tags[i]);
+    free(kf->tags);
     free(kf);
 }
 
@@ -102,8 +108,42 @@ fact_push(struct kpi_facts *kf, int64_t day, const char *staff, const char *team
     f->k.process_id = pid;
     f->k.step = dup0(step);
     f->k.channel = dup0(channel);
+    f->k.tag = dup0("");
     f->bucket = -1;
     return f;
+}
+
+void
+kpi_facts_set_tags(struct kpi_facts *kf, const char *const *tags, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool dup = tags[i] == NULL || tags[i][0] == '\0';
+        for (size_t k = 0; k < kf->ntags && !dup; k++)
+            dup = strcmp(kf->tags[k], tags[i]) == 0;
+        if (dup)
+            continue;
+        kf->tags = xrealloc(kf->tags, (kf->ntags + 1) * sizeof(*kf->tags));
+        kf->tags[kf->ntags++] = xstrdup(tags[i]);
+    }
+}
+
+/* Adds a copy of every untagged fact under each of the subject's tags. */
+static void
+expand_tags(struct kpi_facts *kf)
+{
+    size_t n = kf->n;
+
+    for (size_t t = 0; t < kf->ntags; t++)
+        for (size_t i = 0; i < n; i++) {
+            struct fact *g, *f;
+            g = fact_push(kf, kf->f[i].k.day, kf->f[i].k.staff, kf->f[i].k.team,
+                          kf->f[i].k.process_id, kf->f[i].k.step, kf->f[i].k.channel);
+            f = &kf->f[i]; /* fact_push may move the array */
+            memcpy(g->v, f->v, sizeof(g->v));
+            g->bucket = f->bucket;
+            free(g->k.tag);
+            g->k.tag = xstrdup(kf->tags[t]);
+        }
 }
 
 static bool
@@ -227,7 +267,7 @@ kpi_facts_end_events(struct kpi_facts *kf)
     f->v[KPI_REOPENED] = kf->reopened;
 }
 
-/* Facts as JSON: [[day, staff, team, pid, step, channel, bucket, [col, value, …]], …]. */
+/* Facts as JSON: [[day, staff, team, pid, step, channel, bucket, [col, value, …], tag], …]. */
 static char *
 facts_dump(const struct kpi_facts *kf)
 {
@@ -242,9 +282,9 @@ facts_dump(const struct kpi_facts *kf)
                 json_array_append_new(v, json_integer(c));
                 json_array_append_new(v, json_integer(f->v[c]));
             }
-        json_array_append_new(a, json_pack("[I, s, s, I, s, s, i, o]", (json_int_t)f->k.day,
+        json_array_append_new(a, json_pack("[I, s, s, I, s, s, i, o, s]", (json_int_t)f->k.day,
                                            f->k.staff, f->k.team, (json_int_t)f->k.process_id,
-                                           f->k.step, f->k.channel, f->bucket, v));
+                                           f->k.step, f->k.channel, f->bucket, v, f->k.tag));
     }
     s = json_dumps(a, JSON_COMPACT);
     json_decref(a);
@@ -262,13 +302,15 @@ facts_load(struct kpi_facts *kf, const char *text)
         struct fact *f;
         json_t *v;
         size_t k;
-        if (json_array_size(e) != 8)
+        if (json_array_size(e) != 9)
             continue;
         f = fact_push(
             kf, json_integer_value(json_array_get(e, 0)), json_string_value(json_array_get(e, 1)),
             json_string_value(json_array_get(e, 2)), json_integer_value(json_array_get(e, 3)),
             json_string_value(json_array_get(e, 4)), json_string_value(json_array_get(e, 5)));
         f->bucket = (int)json_integer_value(json_array_get(e, 6));
+        free(f->k.tag);
+        f->k.tag = dup0(json_string_value(json_array_get(e, 8)));
         v = json_array_get(e, 7);
         for (k = 0; k + 1 < json_array_size(v); k += 2) {
             int64_t c = json_integer_value(json_array_get(v, k));
@@ -284,7 +326,7 @@ kpi_key_eq(const struct kpi_key *a, const struct kpi_key *b)
 {
     return a->day == b->day && a->process_id == b->process_id && strcmp(a->staff, b->staff) == 0 &&
            strcmp(a->team, b->team) == 0 && strcmp(a->step, b->step) == 0 &&
-           strcmp(a->channel, b->channel) == 0;
+           strcmp(a->channel, b->channel) == 0 && strcmp(a->tag, b->tag) == 0;
 }
 
 /* A change to one kpi_daily row. */
@@ -368,7 +410,7 @@ hist_encode(const uint32_t *h, unsigned char *out)
 
 #define KEY_WHERE                                                                                  \
     " WHERE day = $1 AND staff = $2 AND team = $3 AND process_id = $4 AND step = $5"               \
-    " AND channel = $6"
+    " AND channel = $6 AND tag = $7"
 
 static void
 bind_key(struct store_stmt *st, const struct kpi_key *k)
@@ -379,6 +421,7 @@ bind_key(struct store_stmt *st, const struct kpi_key *k)
     store_stmt_bind_int64(st, 4, k->process_id);
     store_stmt_bind_text(st, 5, k->step, -1);
     store_stmt_bind_text(st, 6, k->channel, -1);
+    store_stmt_bind_text(st, 7, k->tag, -1);
 }
 
 static int
@@ -396,10 +439,10 @@ delta_apply(struct store *s, const struct delta *x, struct smile_err *err)
     static const char sql_get[] = "SELECT " KPI_COLS ", hist FROM kpi_daily" KEY_WHERE;
     static const char sql_del[] = "DELETE FROM kpi_daily" KEY_WHERE;
     static const char sql_put[] =
-        "INSERT INTO kpi_daily (day, staff, team, process_id, step, channel, " KPI_COLS
+        "INSERT INTO kpi_daily (day, staff, team, process_id, step, channel, tag, " KPI_COLS
         ", hist) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
-        " $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)"
-        " ON CONFLICT (day, staff, team, process_id, step, channel) DO UPDATE SET"
+        " $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)"
+        " ON CONFLICT (day, staff, team, process_id, step, channel, tag) DO UPDATE SET"
         " met = excluded.met, breached = excluded.breached, excluded = excluded.excluded,"
         " done = excluded.done, cancelled = excluded.cancelled, sum_ms = excluded.sum_ms,"
         " offered = excluded.offered, abandoned = excluded.abandoned, opened = excluded.opened,"
@@ -448,8 +491,8 @@ delta_apply(struct store *s, const struct delta *x, struct smile_err *err)
         return rc;
     bind_key(st, x->k);
     for (int c = 0; c < KPI_NCOL; c++)
-        store_stmt_bind_int64(st, 7 + c, v[c]);
-    store_stmt_bind_blob(st, 7 + KPI_NCOL, blob, blen);
+        store_stmt_bind_int64(st, 8 + c, v[c]);
+    store_stmt_bind_blob(st, 8 + KPI_NCOL, blob, blen);
     return step_done(st, err);
 }
 
@@ -465,8 +508,11 @@ kpi_rollup_replace(struct store *s, const char *subject, struct kpi_facts *kf,
     struct store_stmt *st;
     struct delta *d = NULL;
     size_t nd = 0;
-    char *text = facts_dump(kf), *prev = NULL;
+    char *text, *prev = NULL;
     int rc;
+
+    expand_tags(kf);
+    text = facts_dump(kf);
 
     if ((rc = store_prepare(s, sql_get, &st, err)) != SMILE_OK)
         goto out;
@@ -519,8 +565,8 @@ int
 kpi_rollup_check(struct store *s, bool *out_ok, struct smile_err *err)
 {
     static const char sql_facts[] = "SELECT facts FROM kpi_subject";
-    static const char sql_rows[] =
-        "SELECT day, staff, team, process_id, step, channel, " KPI_COLS ", hist FROM kpi_daily";
+    static const char sql_rows[] = "SELECT day, staff, team, process_id, step, channel, " KPI_COLS
+                                   ", hist, tag FROM kpi_daily";
     struct kpi_facts *all = kpi_facts_new();
     struct store_stmt *st;
     struct delta *d = NULL;
@@ -546,7 +592,8 @@ kpi_rollup_check(struct store *s, bool *out_ok, struct smile_err *err)
                             .team = (char *)store_stmt_text(st, 2),
                             .process_id = store_stmt_int64(st, 3),
                             .step = (char *)store_stmt_text(st, 4),
-                            .channel = (char *)store_stmt_text(st, 5)};
+                            .channel = (char *)store_stmt_text(st, 5),
+                            .tag = (char *)store_stmt_text(st, 7 + KPI_NCOL)};
         uint32_t h[KPI_HIST_BUCKETS];
         struct delta *x = NULL;
         nrows++;

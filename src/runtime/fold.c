@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "calendar/calendar.h"
+#include "crm/crm.h"
+#include "crm/record.h"
 #include "crm/staff.h"
 #include "engine/engine.h"
 #include "kpi/kpi.h"
@@ -417,6 +419,34 @@ roll_occ(struct fold_ctx *c, const struct engine_occ *o, const char *step)
     kpi_facts_add_measurement(c->kf, &km);
 }
 
+/* The tags of the subject's customer (of the first event naming a customer id) for the kpi
+ * rollups' tag slices; none if there is no such live customer. */
+static void
+roll_tags(struct store *s, const struct loaded *L, struct kpi_facts *kf)
+{
+    struct crm_ctx cx = {.db = s};
+    struct smile_err e2;
+    json_t *cust = NULL, *t;
+    int64_t id = 0;
+    size_t i;
+
+    for (i = 0; i < L->n && id <= 0; i++)
+        if (L->ev[i].customer == NULL || str_to_int64(str_from(L->ev[i].customer), &id) != SMILE_OK)
+            id = 0;
+    if (id <= 0)
+        return;
+    smile_err_clear(&e2);
+    if (crm_record_load(&cx, &crm_customers, id, &cust, &e2) != SMILE_OK)
+        return;
+    json_array_foreach(json_object_get(cust, "tags"), i, t)
+    {
+        const char *v = json_string_value(t);
+        if (v)
+            kpi_facts_set_tags(kf, &v, 1);
+    }
+    json_decref(cust);
+}
+
 /* The subject's event facts (volumes, cases, surveys) for the kpi rollups. */
 static void
 roll_events(struct runtime_defs *d, struct store *s, const struct loaded *L, struct kpi_facts *kf)
@@ -441,6 +471,7 @@ roll_events(struct runtime_defs *d, struct store *s, const struct loaded *L, str
         kpi_facts_add_event(kf, &ke); /* copies what it keeps */
     }
     kpi_facts_end_events(kf);
+    roll_tags(s, L, kf);
 }
 
 static int

@@ -3,11 +3,12 @@
 -- transaction that replaces the subject's measurements, dropped and refilled by
 -- `smile rebuild`. Reads (kpi_indicator_*) never scan measurements or events.
 --
--- kpi_daily: one row per day × staff × team × process × step × channel. day is a day number
+-- kpi_daily: one row per day × staff × team × process × step × channel × tag. day is a day number
 -- (days since 1970-01-01) in the process calendar's time zone; '' / 0 stand for "none".
 -- Measurement columns are counted on the local day the measurement STARTED; closed on the
 -- day it ended; event columns (answered … surveys) on the day of their event. Rows whose
--- process_id is 0 and step '' hold event facts. hist: the elapsed_ms of done measurements in
+-- process_id is 0 and step '' hold event facts. tag '' rows hold every fact once; a subject whose
+-- customer has tags adds its facts again under each tag (tag <> ''), for slicing by tag. hist: the elapsed_ms of done measurements in
 -- log buckets of ratio 2^(1/8) (bucket 0: 0 ms; bucket b ≥ 1: [2^((b-1)/8), 2^(b/8)) ms),
 -- 4-byte little-endian counts, as long as the highest non-empty bucket. docs/indicators.md.
 CREATE TABLE kpi_daily (
@@ -17,6 +18,7 @@ CREATE TABLE kpi_daily (
     process_id INTEGER NOT NULL,
     step TEXT NOT NULL,
     channel TEXT NOT NULL,
+    tag TEXT NOT NULL DEFAULT '',
     met INTEGER NOT NULL DEFAULT 0,
     breached INTEGER NOT NULL DEFAULT 0,
     excluded INTEGER NOT NULL DEFAULT 0,
@@ -37,7 +39,7 @@ CREATE TABLE kpi_daily (
     surveys INTEGER NOT NULL DEFAULT 0,
     survey_sum INTEGER NOT NULL DEFAULT 0,
     hist BLOB NOT NULL DEFAULT x'',
-    PRIMARY KEY (day, staff, team, process_id, step, channel)
+    PRIMARY KEY (day, staff, team, process_id, step, channel, tag)
 ) STRICT;
 CREATE INDEX kpi_daily_staff ON kpi_daily (staff, day);
 CREATE INDEX kpi_daily_team ON kpi_daily (team, day);
