@@ -444,6 +444,39 @@ opt_int(struct store_stmt *st, int col)
     return store_stmt_is_null(st, col) ? json_null() : json_integer(store_stmt_int64(st, col));
 }
 
+/* The reason in Chinese, made from the status and the stored items (the English one is
+   stored as computed). */
+static json_t *
+reason_zh(struct store_stmt *st)
+{
+    const char *status = store_stmt_text(st, 13);
+    json_t *items, *it, *out = json_null();
+    size_t i;
+    char b[512];
+
+    if (status && strcmp(status, "no_data") == 0)
+        return json_string("本期没有任何评分项有数据");
+    if (status == NULL || strcmp(status, "zeroed") != 0)
+        return out;
+    items = json_loads(store_stmt_text(st, 26), 0, NULL);
+    json_array_foreach(items, i, it)
+    {
+        if (json_is_true(json_object_get(it, "critical")) &&
+            json_is_true(json_object_get(it, "below_floor"))) {
+            snprintf(b, sizeof(b), "关键项 %s（%s）低于下限：%g，下限 %g；总分记为 0",
+                     json_string_value(json_object_get(it, "key")),
+                     json_string_value(json_object_get(json_object_get(it, "label"), "zh")),
+                     json_number_value(json_object_get(it, "value")),
+                     json_number_value(json_object_get(it, "floor")));
+            json_decref(out);
+            out = json_string(b);
+            break;
+        }
+    }
+    json_decref(items);
+    return out;
+}
+
 static json_t *
 eval_json(struct store_stmt *st, bool with_items)
 {
@@ -471,6 +504,7 @@ eval_json(struct store_stmt *st, bool with_items)
                             ? json_null()
                             : json_real(score_round2(store_stmt_double(st, 14))));
     json_object_set_new(o, "reason", opt_text(st, 15));
+    json_object_set_new(o, "reason_zh", reason_zh(st));
     json_object_set_new(o, "rank",
                         json_pack("{s:o, s:I, s:o, s:I}", "role", opt_int(st, 16), "role_size",
                                   (json_int_t)store_stmt_int64(st, 17), "team", opt_int(st, 18),

@@ -64,14 +64,25 @@ csv_field(struct buf *b, const char *v, bool last)
     buf_puts(b, last ? "\r\n" : ",");
 }
 
-/* A JSON scalar as CSV text ("" for null). */
+/* A JSON scalar as CSV text ("" for null). Text that a spreadsheet would take for a
+   formula (= + - @ first) gets a leading apostrophe (OWASP CSV injection). */
 static void
 csv_json(struct buf *b, const json_t *v, bool last)
 {
     char n[64];
 
     if (json_is_string(v)) {
-        csv_field(b, json_string_value(v), last);
+        const char *t = json_string_value(v);
+        if (t[0] == '=' || t[0] == '+' || t[0] == '-' || t[0] == '@') {
+            struct buf q;
+            buf_init(&q, 0);
+            buf_putc(&q, '\'');
+            buf_puts(&q, t);
+            csv_field(b, q.data, last);
+            buf_free(&q);
+            return;
+        }
+        csv_field(b, t, last);
         return;
     }
     if (json_is_integer(v))

@@ -301,9 +301,12 @@ class TestScorecards(unittest.TestCase):
         self.assertEqual(eve["items"][0]["points"], 100)  # reply still shown
         self.assertIn("critical item greet", eve["reason"])
         self.assertIn("floor 0.5", eve["reason"])
+        self.assertEqual(eve["reason_zh"], "关键项 greet（5秒内接待访客）低于下限：0.333333，下限 0.5；总分记为 0")
         fay = self.full("fay")
         self.assertEqual([i["status"] for i in fay["items"]], ["no_data"] * 3)
         self.assertIn("no item has data", fay["reason"])
+        self.assertEqual(fay["reason_zh"], "本期没有任何评分项有数据")
+        self.assertIsNone(self.full("cai")["reason_zh"])
 
     # -- drill-down -----------------------------------------------------------------
 
@@ -488,6 +491,9 @@ class TestScorecards(unittest.TestCase):
     # -- exports -------------------------------------------------------------------
 
     def test_10_export_csv(self):
+        # a display name a spreadsheet would run as a formula is exported as text
+        self.srv.sql_write("update evaluations set display_name = '=1+2' where username = 'fay'"
+                           " and period = '2026-11'")
         st, h, raw = self.sam.get("/api/v1/evaluations/export?period=2026-11&format=csv")
         self.assertEqual(st, 200)
         self.assertTrue(h["content-type"].startswith("text/csv"))
@@ -498,6 +504,7 @@ class TestScorecards(unittest.TestCase):
         self.assertEqual(float(by["cai"]["score"]), 100)
         self.assertAlmostEqual(float(by["dan"]["score"]), 33.33, places=2)
         self.assertEqual(by["fay"]["score"], "")
+        self.assertEqual(by["fay"]["display_name"], "'=1+2")
         self.assertEqual(by["eve"]["status"], "zeroed")
         self.assertEqual(by["bob"]["rank_role"], "2")
         st, _, raw = self.sam.get("/api/v1/evaluations/export?period=2026-11&detail=items")
