@@ -54,7 +54,7 @@ main(int argc, char **argv)
     struct store_stmt *st;
     struct score_template t;
     struct score_period p;
-    struct score_compute_opts o = {NULL, false, true, 0};
+    struct score_compute_opts o = {.with_digest = true};
     json_t *doc, *res = NULL;
     int64_t t0, measurements = 0, rows = 0, day0;
     uint32_t hist[KPI_HIST_BUCKETS];

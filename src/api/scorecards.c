@@ -286,7 +286,7 @@ read_period_template(struct http_request *req, const json_t *body, struct score_
 void
 api_evaluations_compute(struct http_request *req)
 {
-    struct score_compute_opts o = {NULL, false, true, 0};
+    struct score_compute_opts o = {.with_digest = true};
     struct score_template t;
     struct score_period p;
     struct smile_err err;
@@ -313,6 +313,13 @@ api_evaluations_compute(struct http_request *req)
             smile_err_field(&err, "/skip_frozen", "must be true or false");
         else
             o.skip_frozen = json_is_true(v);
+    }
+    v = json_object_get(body, "dry_run");
+    if (v && !json_is_null(v)) {
+        if (!json_is_boolean(v))
+            smile_err_field(&err, "/dry_run", "must be true or false");
+        else
+            o.dry_run = json_is_true(v);
     }
     if (err.code != SMILE_OK) {
         json_decref(body);

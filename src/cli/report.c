@@ -114,7 +114,8 @@ cli_report(int argc, char **argv)
         f.template_id = t.id;
     }
     if (compute) {
-        struct score_compute_opts o = {NULL, true, true, time_now_ms()};
+        struct score_compute_opts o = {
+            .skip_frozen = true, .with_digest = true, .now_ms = time_now_ms()};
         json_t *res = NULL;
 
         if (score_evaluations_compute(s, NULL, &t, &p, &o, &res, &err) != SMILE_OK) {

@@ -387,7 +387,7 @@ score_auto_run(struct store *db, int64_t now_ms, int *out_n, struct smile_err *e
     for (int i = 0; rc == SMILE_OK && i < n; i++) {
         struct score_template t;
         struct score_period cur, last;
-        struct score_compute_opts o = {NULL, true, true, now_ms};
+        struct score_compute_opts o = {.skip_frozen = true, .with_digest = true, .now_ms = now_ms};
         int64_t have = 0;
         json_t *res = NULL;
 

@@ -18,6 +18,7 @@
  */
 #include "score/score_int.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,19 +138,19 @@ score_person(struct store *db, const struct score_template *t, const struct pers
 
     for (int i = 0; i < t->nitems; i++) {
         const struct score_template_item *it = &t->items[i];
-        struct kpi_filter f = {p->username,
-                               NULL,
-                               it->process_id,
-                               it->step[0] ? it->step : NULL,
-                               it->channel[0] ? it->channel : NULL,
-                               NULL};
+        struct kpi_filter f = {
+            t->team_scope ? NULL : p->username, t->team_scope ? p->team : NULL,      it->process_id,
+            it->step[0] ? it->step : NULL,      it->channel[0] ? it->channel : NULL, NULL};
         struct kpi_value v;
         int rc;
 
         memset(&v, 0, sizeof(v));
-        rc = kpi_indicator_value(db, it->indicator, &f, from, to, &v, err);
-        if (rc != SMILE_OK)
+        if (t->team_scope && !p->has_team) {
+            /* a team scorecard for someone without a team: nothing to measure */
+        } else if ((rc = kpi_indicator_value(db, it->indicator, &f, from, to, &v, err)) !=
+                   SMILE_OK) {
             return rc;
+        }
         defs[i] = it->def;
         vals[i] = (struct score_value){v.has_data, v.value, v.count};
     }
@@ -180,6 +181,7 @@ score_person(struct store *db, const struct score_template *t, const struct pers
             json_object_set_new(o, "points", json_null());
         }
         json_object_set_new(o, "count", json_integer(vals[i].count));
+        json_object_set_new(o, "scope", json_string(t->team_scope ? "team" : "person"));
         json_object_set_new(o, "below_floor", json_boolean(res[i].below_floor));
         json_array_append_new(arr, o);
     }
@@ -348,6 +350,64 @@ rerank(struct store *db, int64_t template_id, const char *period, struct smile_e
     return rc;
 }
 
+/* The stored score, status and state of every evaluation of (template, period), keyed by
+   username, for the diff of a dry run. Caller owns *out. */
+static int
+snapshot(struct store *db, int64_t template_id, const char *period, json_t **out,
+         struct smile_err *err)
+{
+    static const char sql[] = "SELECT username, score, status, state FROM evaluations"
+                              " WHERE template_id = $1 AND period = $2";
+    struct store_stmt *st;
+    json_t *o;
+    int rc = store_prepare(db, sql, &st, err);
+
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, template_id);
+    store_stmt_bind_text(st, 2, period, -1);
+    o = json_object();
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW)
+        json_object_set_new(
+            o, store_stmt_text(st, 0),
+            json_pack("{s:o, s:s, s:s}", "score",
+                      store_stmt_is_null(st, 1) ? json_null() : json_real(store_stmt_double(st, 1)),
+                      "status", store_stmt_text(st, 2), "state", store_stmt_text(st, 3)));
+    store_stmt_reset(st);
+    if (rc != STORE_DONE) {
+        json_decref(o);
+        return rc;
+    }
+    *out = o;
+    return SMILE_OK;
+}
+
+/* One line of a dry run's diff, or NULL when nothing would change. */
+static json_t *
+diff_line(const struct person *p, const json_t *before, const struct score_total *tot)
+{
+    const json_t *bs = json_object_get(before, "score");
+    const char *bst = json_string_value(json_object_get(before, "status"));
+    const char *state = json_string_value(json_object_get(before, "state"));
+    bool has = tot->status != SCORE_TOTAL_NO_DATA;
+    double after = tot->total;
+
+    if (before != NULL && strcmp(bst, status_name(tot->status)) == 0 &&
+        ((!has && json_is_null(bs)) ||
+         (has && json_is_number(bs) && fabs(json_number_value(bs) - after) < 0.005)))
+        return NULL;
+    return json_pack(
+        "{s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:b}", "username", p->username, "state",
+        state ? state : "new", "before",
+        json_is_number(bs) ? json_real(score_round2(json_number_value(bs))) : json_null(),
+        "before_status", bst ? json_string(bst) : json_null(), "after_status",
+        status_name(tot->status), "after", has ? json_real(score_round2(after)) : json_null(),
+        "change",
+        has && json_is_number(bs) ? json_real(score_round2(after - json_number_value(bs)))
+                                  : json_null(),
+        "frozen", state && strcmp(state, "frozen") == 0);
+}
+
 int
 score_evaluations_compute(struct store *db, const struct audit_who *who,
                           const struct score_template *t, const struct score_period *p,
@@ -359,29 +419,42 @@ score_evaluations_compute(struct store *db, const struct audit_who *who,
     int64_t frozen = 0;
     int n = 0, computed = 0, rc;
     bool own = false;
-    json_t *audit_after = NULL;
+    json_t *audit_after = NULL, *before = NULL, *changes = NULL;
 
     score_day_format(p->from_day, from);
     score_day_format(p->to_day, to);
     rc = score_tx_begin(db, &own, err);
     if (rc != SMILE_OK)
         return rc;
+    if (opts->dry_run && !own) {
+        store_rollback(db);
+        return smile_err_set(err, SMILE_EINTERNAL, "a dry run needs its own transaction");
+    }
     rc = load_people(db, t, opts->user, &people, &n, err);
     if (rc == SMILE_OK && opts->user && n == 0)
         rc = smile_err_field(err, "/user", "no active %s named %s", t->role, opts->user);
     if (rc == SMILE_OK)
         rc = count_frozen(db, t->id, p->name, opts->user, &frozen, err);
-    if (rc == SMILE_OK && frozen > 0 && !opts->skip_frozen)
+    if (rc == SMILE_OK && frozen > 0 && !opts->skip_frozen && !opts->dry_run)
         rc = smile_err_set(err, SMILE_ECONFLICT,
                            "%lld evaluation(s) of %s for %s are frozen (signed off) and never "
                            "change; recompute the others with \"skip_frozen\": true",
                            (long long)frozen, t->name, p->name);
+    if (rc == SMILE_OK && opts->dry_run) {
+        rc = snapshot(db, t->id, p->name, &before, err);
+        changes = json_array();
+    }
     for (int i = 0; rc == SMILE_OK && i < n; i++) {
         struct score_total tot;
         json_t *items = NULL;
         char reason[320];
 
         rc = score_person(db, t, &people[i], from, to, &items, &tot, reason, sizeof(reason), err);
+        if (rc == SMILE_OK && opts->dry_run) {
+            json_t *d = diff_line(&people[i], json_object_get(before, people[i].username), &tot);
+            if (d)
+                json_array_append_new(changes, d);
+        }
         if (rc == SMILE_OK)
             rc = upsert(db, t, p, &people[i], items, &tot, reason, opts->now_ms, err);
         if (rc == SMILE_OK && store_changes(db) > 0)
@@ -397,10 +470,26 @@ score_evaluations_compute(struct store *db, const struct audit_who *who,
                                 "computed", computed, "kept_frozen", (json_int_t)frozen);
         if (opts->user)
             json_object_set_new(audit_after, "user", json_string(opts->user));
-        rc = audit_record_who(db, who, "score_template", t->id, "compute", NULL, audit_after, err);
+        if (!opts->dry_run)
+            rc = audit_record_who(db, who, "score_template", t->id, "compute", NULL, audit_after,
+                                  err);
     }
     free(people);
-    rc = score_tx_end(db, own, rc, err);
+    json_decref(before);
+    if (opts->dry_run) {
+        /* Nothing of a dry run is kept: the answer is the diff. */
+        store_rollback(db);
+        if (rc == SMILE_OK) {
+            json_object_set_new(audit_after, "dry_run", json_true());
+            json_object_set_new(audit_after, "changes", changes);
+            json_object_set_new(audit_after, "unchanged",
+                                json_integer(n - (json_int_t)json_array_size(changes)));
+            changes = NULL;
+        }
+    } else {
+        rc = score_tx_end(db, own, rc, err);
+    }
+    json_decref(changes);
     if (rc == SMILE_OK) {
         json_object_set_new(audit_after, "from", json_string(from));
         json_object_set_new(audit_after, "to", json_string(to));
@@ -820,16 +909,18 @@ score_item_measurements(struct store *db, int64_t id, int n, const char *result,
     static const char sql[] =
         "SELECT id, subject, process_id, step_key, occurrence, channel, started_at, done_at,"
         " elapsed_ms, target_ms, result, state, charged_actor, charged_team, deadline_at"
-        " FROM measurements WHERE id > $1 AND charged_actor = $2 AND started_at >= $3"
-        " AND started_at < $4 AND ($5 IS NULL OR process_id = $5)"
-        " AND ($6 IS NULL OR step_key = $6) AND ($7 IS NULL OR channel = $7)"
-        " AND ($8 IS NULL OR result = $8) ORDER BY id LIMIT $9";
+        " FROM measurements WHERE id > $1 AND (CASE WHEN $2 = 1 THEN charged_team"
+        " ELSE charged_actor END) = $3 AND started_at >= $4"
+        " AND started_at < $5 AND ($6 IS NULL OR process_id = $6)"
+        " AND ($7 IS NULL OR step_key = $7) AND ($8 IS NULL OR channel = $8)"
+        " AND ($9 IS NULL OR result = $9) ORDER BY id LIMIT $10";
     struct score_period p;
     struct store_stmt *st;
     json_t *ev = NULL, *item, *f, *arr, *pv;
     char user[65];
     int64_t from_ms, to_ms, last = 0;
     int rc, k = 0;
+    bool team_scope;
 
     *out_next = 0;
     rc = score_evaluation_get(db, id, &ev, user, NULL, err);
@@ -851,18 +942,24 @@ score_item_measurements(struct store *db, int64_t id, int n, const char *result,
         return rc;
     }
     f = json_object_get(item, "filter");
+    team_scope = json_is_string(json_object_get(item, "scope")) &&
+                 strcmp(json_string_value(json_object_get(item, "scope")), "team") == 0;
     store_stmt_bind_int64(st, 1, after);
-    store_stmt_bind_text(st, 2, user, -1);
-    store_stmt_bind_int64(st, 3, from_ms);
-    store_stmt_bind_int64(st, 4, to_ms);
-    if ((pv = json_object_get(f, "process")) != NULL)
-        store_stmt_bind_int64(st, 5, json_integer_value(pv));
+    store_stmt_bind_int64(st, 2, team_scope ? 1 : 0);
+    if (team_scope)
+        store_stmt_bind_text(st, 3, json_string_value(json_object_get(ev, "team")), -1);
     else
-        store_stmt_bind_null(st, 5);
-    store_stmt_bind_text(st, 6, json_string_value(json_object_get(f, "step")), -1);
-    store_stmt_bind_text(st, 7, json_string_value(json_object_get(f, "channel")), -1);
-    store_stmt_bind_text(st, 8, result, -1);
-    store_stmt_bind_int64(st, 9, limit + 1);
+        store_stmt_bind_text(st, 3, user, -1);
+    store_stmt_bind_int64(st, 4, from_ms);
+    store_stmt_bind_int64(st, 5, to_ms);
+    if ((pv = json_object_get(f, "process")) != NULL)
+        store_stmt_bind_int64(st, 6, json_integer_value(pv));
+    else
+        store_stmt_bind_null(st, 6);
+    store_stmt_bind_text(st, 7, json_string_value(json_object_get(f, "step")), -1);
+    store_stmt_bind_text(st, 8, json_string_value(json_object_get(f, "channel")), -1);
+    store_stmt_bind_text(st, 9, result, -1);
+    store_stmt_bind_int64(st, 10, limit + 1);
     arr = json_array();
     while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
         int64_t el = store_stmt_int64(st, 8), tg = store_stmt_int64(st, 9);

@@ -132,6 +132,8 @@ struct score_template {
     char role[16];   /* agent | supervisor | admin */
     int period_kind; /* the periods evaluated automatically when they end */
     bool auto_compute;
+    bool team_scope; /* items measure the person's team (charged_team), not the person:
+                        the scorecard of a team lead */
     int nitems;
     struct score_template_item items[SCORE_MAX_ITEMS];
     int64_t version, created_at, updated_at;
@@ -171,6 +173,7 @@ struct score_compute_opts {
     const char *user; /* one username, or NULL for everyone of the template's role */
     bool skip_frozen; /* leave frozen evaluations as they are instead of refusing */
     bool with_digest; /* also (re)write the supervisors' digests of the period */
+    bool dry_run;     /* compute, answer the diff, keep nothing (frozen ones included) */
     int64_t now_ms;   /* the time recorded as computed_at */
 };
 
@@ -179,7 +182,10 @@ struct score_compute_opts {
  * user of the template's role (or opts->user), each item's value from
  * kpi_indicator_value, scores, then ranks within role and team. All in one transaction;
  * audited. A frozen evaluation among those targeted is SMILE_ECONFLICT (nothing written)
- * unless skip_frozen. *out (caller owns) is {"computed": n, "kept_frozen": n, "ids": […]}.
+ * unless skip_frozen. *out (caller owns) is {"period", "template", "computed", "kept_frozen",
+ * "from", "to"}. With dry_run nothing is written (the transaction is rolled back, frozen
+ * evaluations are no obstacle) and *out also holds "changes": one line per person whose
+ * score or status would change (before, after, change, state, frozen) and "unchanged".
  */
 int score_evaluations_compute(struct store *db, const struct audit_who *who,
                               const struct score_template *t, const struct score_period *p,

@@ -199,6 +199,13 @@ parse(struct store *db, const json_t *doc, struct score_template *t, struct smil
         else
             t->period_kind = k;
     }
+    v = json_object_get(doc, "scope");
+    if (v && !json_is_null(v)) {
+        if (json_is_string(v) && strcmp(json_string_value(v), "team") == 0)
+            t->team_scope = true;
+        else if (!json_is_string(v) || strcmp(json_string_value(v), "person") != 0)
+            smile_err_field(err, "/scope", "must be person or team");
+    }
     v = json_object_get(doc, "auto");
     if (v && !json_is_null(v)) {
         if (!json_is_boolean(v))
@@ -401,8 +408,9 @@ doc_json(const struct score_template *t)
                       it->def.target, "direction", it->higher_is_better ? "higher" : "lower",
                       "critical", it->def.critical));
     }
-    o = json_pack("{s:s, s:s, s:s, s:b, s:o}", "name", t->name, "role", t->role, "period",
-                  score_period_kind_name(t->period_kind), "auto", t->auto_compute, "items", items);
+    o = json_pack("{s:s, s:s, s:s, s:b, s:s, s:o}", "name", t->name, "role", t->role, "period",
+                  score_period_kind_name(t->period_kind), "auto", t->auto_compute, "scope",
+                  t->team_scope ? "team" : "person", "items", items);
     if (t->title_en[0])
         json_object_set_new(o, "title",
                             json_pack("{s:s, s:s}", "en", t->title_en, "zh",

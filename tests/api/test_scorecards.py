@@ -709,6 +709,69 @@ class TestScorecards(unittest.TestCase):
         bob = self.full("bob")
         self.assertEqual(bob["previous"], {"period": "2026-10", "score": None, "change": None})
 
+    def test_16_team_scope(self):
+        # A team lead's scorecard measures the team (charged_team), not the person. Calls are
+        # charged to the queue's team "hotline": ring_at_agent met by ann 2, bob 1, cai 2,
+        # breached by bob 1 → 5/6 = 0.8333 → (0.8333 − 0.5)/0.5 = 66.67. The care team has
+        # no calls → sue's evaluation has no data.
+        lead = {"name": "lead-month", "role": "supervisor", "scope": "team", "auto": False,
+                "items": [{"key": "ring", "indicator": "compliance",
+                           "filter": {"step": "ring_at_agent"}, "floor": 0.5, "target": 1.0}]}
+        st, _, b = self.adm.post("/api/v1/scorecards/templates", lead)
+        self.assertEqual(st, 201, b)
+        self.assertEqual(b["scope"], "team")
+        st, _, b = self.sam.post("/api/v1/evaluations/compute",
+                                 {"period": "2026-11", "template": "lead-month"})
+        self.assertEqual((st, b["computed"]), (200, 2), b)
+        e = self.evals(query="period=2026-11&template=lead-month")
+        self.assertEqual(sorted(e), ["sam", "sue"])
+        self.assertAlmostEqual(e["sam"]["score"], 66.67, places=2)
+        self.assertEqual(e["sue"]["status"], "no_data")
+        st, _, b = self.sam.get("/api/v1/evaluations/%d/items/0/measurements?result=breached"
+                                % e["sam"]["id"])
+        self.assertEqual(st, 200, b)
+        self.assertEqual([m["charged_to"] for m in b["items"]], ["bob"])
+        self.assertEqual(b["items"][0]["charged_team"], "hotline")
+        st, _, b = self.adm.post("/api/v1/scorecards/templates",
+                                 dict(lead, name="bad-scope", scope="desk"))
+        self.assertEqual(st, 422, b)
+        self.assertEqual(b["errors"][0]["pointer"], "/scope")
+
+    def test_17_dry_run(self):
+        # Two late replies arrive for November (20 Nov): bob 4/5 = 0.8 → 60 points, total
+        # (2×60 + 0)/3 = 40 (−26.67); ann, frozen, would get 3/5 = 0.6 → 20, total
+        # (2×20 + 100)/3 = 46.67 (−20). A dry run shows both, ann flagged frozen, and writes
+        # nothing; the others are unchanged.
+        w = self.srv.client(self.srv.token("ada", "events:write,kpi:read"))
+        late = [ev("email.received", "email:late-bob", iso(20, 2)),
+                ev("email.sent", "email:late-bob", iso(21, 3), actor="bob"),
+                ev("email.received", "email:late-ann", iso(20, 2)),
+                ev("email.sent", "email:late-ann", iso(21, 3), actor="ann")]
+        st, _, b = w.post("/api/v1/events", {"events": late})
+        self.assertEqual(st, 201, b)
+        wait_folded(self.srv, w)
+        before = counts(self.srv)
+        st, _, b = self.sam.post("/api/v1/evaluations/compute",
+                                 {"period": "2026-11", "template": "agent-month",
+                                  "dry_run": True})
+        self.assertEqual(st, 200, b)
+        self.assertTrue(b["dry_run"])
+        ch = {c["username"]: c for c in b["changes"]}
+        self.assertEqual(sorted(ch), ["ann", "bob"])
+        self.assertEqual((ch["bob"]["before"], ch["bob"]["after"], ch["bob"]["change"]),
+                         (66.67, 40, -26.67))
+        self.assertEqual(ch["bob"]["state"], "published")
+        self.assertFalse(ch["bob"]["frozen"])
+        self.assertEqual((ch["ann"]["after"], ch["ann"]["change"]), (46.67, -20))
+        self.assertTrue(ch["ann"]["frozen"])
+        self.assertEqual(b["unchanged"], 4)
+        self.assertEqual(counts(self.srv), before)
+        self.assertAlmostEqual(self.evals()["bob"]["score"], 66.67, places=2)
+        st, _, b = self.sam.post("/api/v1/evaluations/compute",
+                                 {"period": "2026-11", "template": "agent-month",
+                                  "dry_run": "yes"})
+        self.assertEqual(st, 422, b)
+
 
 class TestAutoCompute(unittest.TestCase):
     """The period-end check: at start (then once a minute) serve computes the last ended

@@ -372,7 +372,7 @@ test_store_compute(void **state)
         "\"reply\"}, \"floor\": 0.5, \"target\": 1.0},"
         "{\"key\": \"greet\", \"indicator\": \"compliance\", \"filter\": {\"step\": "
         "\"greet\"}, \"floor\": 0.6, \"target\": 1.0, \"critical\": true}]}";
-    struct score_compute_opts o = {NULL, false, true, 1};
+    struct score_compute_opts o = {.with_digest = true, .now_ms = 1};
     struct score_template t;
     struct score_period p;
     struct smile_err err;
