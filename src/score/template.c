@@ -345,8 +345,9 @@ parse(struct store *db, const json_t *doc, struct score_template *t, struct smil
 out : {
     const char *key;
     json_t *fv;
-    static const char *const known[] = {"name",  "title", "role",    "period",     "auto",
-                                        "items", "id",    "version", "created_at", "updated_at"};
+    static const char *const known[] = {"name",    "title",      "role",      "period",
+                                        "auto",    "scope",      "items",     "id",
+                                        "version", "created_at", "updated_at"};
     json_object_foreach((json_t *)doc, key, fv)
     {
         bool ok = false;
