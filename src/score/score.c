@@ -7,6 +7,7 @@
  */
 #include "score/score.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +169,8 @@ score_item_points(double value, double floor, double target)
     if (target == floor)
         return value >= target ? 100.0 : 0.0; /* refused by validation; defined anyway */
     f = (value - floor) / (target - floor);
+    if (isnan(f)) /* only from non-finite input, which validation refuses */
+        f = 0;
     if (f < 0)
         f = 0;
     if (f > 1)

@@ -125,6 +125,10 @@ number(const json_t *o, const char *key, const char *path, double *out, bool req
         smile_err_field(err, p, "must be a number");
         return false;
     }
+    if (fabs(json_number_value(v)) > 1e15) { /* keeps target − floor finite */
+        smile_err_field(err, p, "must be between -1e15 and 1e15");
+        return false;
+    }
     *out = json_number_value(v);
     return true;
 }

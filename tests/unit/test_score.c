@@ -135,6 +135,9 @@ test_item_points(void **state)
     /* floor == target (refused by validation): at or above → 100, else 0. */
     assert_double_equal(score_item_points(5, 5, 5), 100, EPS);
     assert_double_equal(score_item_points(4, 5, 5), 0, EPS);
+    /* A value that is not a number scores 0, never NaN (validation keeps floor and target
+       within ±1e15, so target − floor is finite). */
+    assert_double_equal(score_item_points(NAN, 0, 1), 0, EPS);
 }
 
 static void
