@@ -6,7 +6,8 @@
  * each (kpi_indicator_rows, by=staff), (2) the same one staff at a time (kpi_indicator_value,
  * 500 × 6 calls), against the ceiling — the bare SQLite GROUP BY of the same month without
  * histograms. Finally the incremental upkeep: kpi_rollup_replace() for subjects whose facts
- * change (what a re-fold costs), in transactions of 500.
+ * change (what a re-fold costs), in transactions of 500, beside the cost of a whole fold:
+ * `smile rebuild` (runtime_rebuild, rollups included) of 20,000 hotline calls.
  *
  *   bench_kpi [STAFF]      (default 500; a temporary database under /tmp)
  */
@@ -15,7 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "kpi/kpi.h"
+#include "ledger/ledger.h"
+#include "runtime/runtime.h"
 #include "store/store.h"
 
 static void
@@ -65,7 +69,7 @@ main(int argc, char **argv)
     struct store *s;
     struct store_stmt *st;
     int64_t day0 = time_days_from_civil(2026, 1, 1), from, to, t0, measurements = 0, rows = 0;
-    double t_ceiling, t_grouped, t_each, t_fill;
+    double t_ceiling, t_grouped, t_table, t_each, t_fill;
     int rc;
 
     smile_err_clear(&err);
@@ -119,7 +123,7 @@ main(int argc, char **argv)
                 store_stmt_bind_int64(st, 9, n);
                 store_stmt_bind_int64(st, 10, sum);
                 store_stmt_bind_int64(st, 11, n);
-                store_stmt_bind_int64(st, 12, n);
+                store_stmt_bind_int64(st, 12, n - (xorshift() % 8 == 0)); /* some left open */
                 store_stmt_bind_blob(st, 13, blob, len);
                 rc = store_stmt_step(st, &err);
                 store_stmt_reset(st);
@@ -130,6 +134,12 @@ main(int argc, char **argv)
         }
         check(store_commit(s, &err), &err, "commit");
     }
+    check(store_exec(s,
+                     "INSERT INTO kpi_open SELECT staff, team, process_id, step, channel, tag,"
+                     " sum(opened - closed) FROM kpi_daily GROUP BY 1, 2, 3, 4, 5, 6"
+                     " HAVING sum(opened - closed) <> 0",
+                     &err),
+          &err, "open");
     t_fill = ms_since(t0);
     check(store_exec(s, "ANALYZE", &err), &err, "analyze");
     printf("rollups: %lld rows for %lld measurements (%d staff x 4 steps x 365 days), filled in "
@@ -147,20 +157,32 @@ main(int argc, char **argv)
     store_stmt_reset(st);
     t_ceiling = ms_since(t0);
 
-    /* (1) grouped: six indicators for every staff, one read each */
+    /* (1) grouped: six indicators for every staff, one read each, then all in one read */
     t0 = time_mono_ns();
     for (size_t i = 0; i < ARRAY_LEN(names); i++) {
         struct kpi_row *r;
         size_t n;
+        int64_t t1 = time_mono_ns();
         check(kpi_indicator_rows(s, names[i], KPI_BY_STAFF, NULL, from, to, &r, &n, &err), &err,
               "rows");
         if ((int)n != nstaff) {
             fprintf(stderr, "bench_kpi: %s: %zu rows, want %d\n", names[i], n, nstaff);
             return 1;
         }
+        printf("  %-13s for %d staff: %.1f ms\n", names[i], nstaff, ms_since(t1));
         free(r);
     }
     t_grouped = ms_since(t0);
+    t0 = time_mono_ns();
+    {
+        struct kpi_row *r;
+        size_t n;
+        check(kpi_indicator_table(s, names, ARRAY_LEN(names) - 1, KPI_BY_STAFF, NULL, from, to, &r,
+                                  &n, &err),
+              &err, "table");
+        free(r);
+    }
+    t_table = ms_since(t0);
 
     /* (2) one staff at a time */
     t0 = time_mono_ns();
@@ -178,6 +200,9 @@ main(int argc, char **argv)
     printf("ceiling: bare GROUP BY staff of the month (no histograms): %.1f ms\n", t_ceiling);
     printf("a month's 6 indicators for %d staff, grouped (6 reads): %.1f ms (%.1fx ceiling)\n",
            nstaff, t_grouped, t_grouped / t_ceiling);
+    printf("a month's 6 indicators for %d staff in one read "
+           "(kpi_indicator_table): %.1f ms (%.1fx ceiling)\n",
+           nstaff, t_table, t_table / t_ceiling);
     printf("a month's 6 indicators for %d staff, one staff at a time (%d reads): %.1f ms\n", nstaff,
            nstaff * 6, t_each);
 
@@ -218,6 +243,36 @@ main(int argc, char **argv)
         }
         printf("incremental upkeep: %d subject replacements in %.0f ms (%.0f /s)\n", 2 * nsub,
                ms_since(t0), 2.0 * nsub / (ms_since(t0) / 1000.0));
+    }
+    /* the fold with its rollups: 20,000 calls (offered, ringing, answered) rebuilt */
+    {
+        const int ncalls = 20000;
+        int64_t subjects = 0, t_base = time_days_from_civil(2026, 11, 2) * 86400000LL;
+        check(cli_seed_defaults(s, &err), &err, "seed");
+        check(store_begin(s, &err), &err, "begin");
+        for (int i = 0; i < ncalls; i++) {
+            char subj[32], sid[3][40], agent[16], data[2][64];
+            int64_t t = t_base + (int64_t)i * 60000, id;
+            snprintf(subj, sizeof(subj), "call:%d", i);
+            snprintf(agent, sizeof(agent), "s%03d", i % nstaff);
+            snprintf(data[0], sizeof(data[0]), "{\"queue\":\"t%02d\"}", i % 20);
+            snprintf(data[1], sizeof(data[1]), "{\"agent\":\"%s\"}", agent);
+            for (int k = 0; k < 3; k++)
+                snprintf(sid[k], sizeof(sid[k]), "b%d.%d", i, k);
+            struct ledger_event e[3] = {
+                {"call.offered", t, subj, NULL, NULL, NULL, "bench", sid[0], data[0]},
+                {"call.ringing", t + 1000, subj, NULL, NULL, NULL, "bench", sid[1], data[1]},
+                {"call.answered", t + 2000 + (int64_t)(xorshift() % 20000), subj, agent, NULL, NULL,
+                 "bench", sid[2], "{}"},
+            };
+            for (int k = 0; k < 3; k++)
+                check(ledger_append_in_tx(s, &e[k], &id, &err), &err, "append");
+        }
+        check(store_commit(s, &err), &err, "commit");
+        t0 = time_mono_ns();
+        check(runtime_rebuild(s, &subjects, &err), &err, "rebuild");
+        printf("rebuild (fold + measurements + rollups) of %lld calls: %.0f ms (%.0f subjects/s)\n",
+               (long long)subjects, ms_since(t0), (double)subjects / (ms_since(t0) / 1000.0));
     }
     store_close(s);
     unlink(path);

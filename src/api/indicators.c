@@ -161,41 +161,133 @@ filters_json(const struct query *q)
     return o;
 }
 
+/* The period before q's: the previous month, quarter or year for those periods, else the same
+ * number of days just before. */
+static void
+previous_period(const struct query *q, int64_t *from, int64_t *to)
+{
+    const char *p = q->period;
+    size_t n = strlen(p);
+    int64_t y, f2, t2;
+    unsigned m, d;
+    struct smile_err e;
+
+    smile_err_clear(&e);
+    time_civil_from_days(q->from, &y, &m, &d);
+    if (n == 0 || (n == 7 && p[4] == '-' && p[5] != 'Q' && p[5] != 'W')) { /* a month */
+        int64_t py = m == 1 ? y - 1 : y;
+        unsigned pm = m == 1 ? 12 : m - 1;
+        *from = time_days_from_civil(py, pm, 1);
+        *to = q->from - 1;
+        return;
+    }
+    if (n == 7 && p[5] == 'Q') { /* a quarter */
+        char prev[32];
+        unsigned qn = (m - 1) / 3;
+        snprintf(prev, sizeof(prev), "%04lld-Q%u", (long long)(qn ? y : y - 1), qn ? qn : 4);
+        if (kpi_period_parse(prev, &f2, &t2, &e) == SMILE_OK) {
+            *from = f2;
+            *to = t2;
+            return;
+        }
+    }
+    if (n == 4) { /* a year */
+        *from = time_days_from_civil(y - 1, 1, 1);
+        *to = q->from - 1;
+        return;
+    }
+    *to = q->from - 1;
+    *from = *to - (q->to - q->from);
+}
+
+static bool
+time_by(enum kpi_by by)
+{
+    return by == KPI_BY_DAY || by == KPI_BY_WEEK || by == KPI_BY_MONTH || by == KPI_BY_QUARTER;
+}
+
+static json_t *
+value_json(const struct kpi_value *v)
+{
+    return json_pack("{s:o, s:I, s:b}", "value", v->has_data ? json_real(v->value) : json_null(),
+                     "count", (json_int_t)v->count, "has_data", v->has_data);
+}
+
 void
 api_indicators_get(struct http_request *req)
 {
     const struct kpi_indicator_info *info;
+    const char *cmp = q_nonempty(req, "compare");
     struct smile_err err;
-    struct kpi_row *rows = NULL;
+    struct kpi_row *rows = NULL, *prev = NULL;
     struct query q;
-    json_t *arr;
-    size_t n = 0;
+    json_t *arr, *body;
+    size_t n = 0, np = 0;
+    int64_t pf = 0, pt = 0;
     char a[11], b[11];
 
     smile_err_clear(&err);
+    if (cmp && strcmp(cmp, "previous") != 0) {
+        smile_err_field(&err, "/query/compare", "must be previous");
+        http_reply_problem(req, &err);
+        return;
+    }
     if (!read_query(req, &q, false)) {
         query_free(&q);
         return;
     }
     info = kpi_indicator_find(q.names[0]);
     if (kpi_indicator_rows(req->db, q.names[0], q.by, &q.f, q.from, q.to, &rows, &n, &err) !=
-        SMILE_OK) {
-        query_free(&q);
-        http_reply_problem(req, &err);
-        return;
+        SMILE_OK)
+        goto fail;
+    if (cmp) {
+        enum kpi_by pby = q.by;
+        previous_period(&q, &pf, &pt);
+        /* a time series compares its whole span; the rows compare group with group */
+        if (time_by(pby))
+            pby = KPI_BY_NONE;
+        if (kpi_indicator_rows(req->db, q.names[0], pby, &q.f, pf, pt, &prev, &np, &err) !=
+            SMILE_OK)
+            goto fail;
     }
     arr = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(arr, row_json(&rows[i]));
+    for (size_t i = 0; i < n; i++) {
+        json_t *r = row_json(&rows[i]);
+        if (cmp && !time_by(q.by)) {
+            struct kpi_value none = {0};
+            const struct kpi_value *pv = &none;
+            for (size_t k = 0; k < np; k++)
+                if (strcmp(prev[k].key, rows[i].key) == 0)
+                    pv = &prev[k].v;
+            json_object_set_new(r, "previous", value_json(pv));
+        }
+        json_array_append_new(arr, r);
+    }
     time_format_date(q.from, a);
     time_format_date(q.to, b);
-    http_reply_json(req, 200,
-                    json_pack("{s:s, s:s, s:b, s:s, s:{s:s, s:s}, s:o, s:o}", "name", info->name,
-                              "unit", info->unit, "higher_is_better", info->higher_is_better, "by",
-                              kpi_by_name(q.by), "period", "from", a, "to", b, "filters",
-                              filters_json(&q), "rows", arr));
+    body =
+        json_pack("{s:s, s:s, s:b, s:s, s:{s:s, s:s}, s:o, s:o}", "name", info->name, "unit",
+                  info->unit, "higher_is_better", info->higher_is_better, "by", kpi_by_name(q.by),
+                  "period", "from", a, "to", b, "filters", filters_json(&q), "rows", arr);
+    if (cmp) {
+        json_t *pp;
+        time_format_date(pf, a);
+        time_format_date(pt, b);
+        pp = json_pack("{s:s, s:s}", "from", a, "to", b);
+        if (np == 1 && time_by(q.by))
+            json_object_update_new(pp, value_json(&prev[0].v));
+        json_object_set_new(body, "previous_period", pp);
+    }
+    http_reply_json(req, 200, body);
     free(rows);
+    free(prev);
     query_free(&q);
+    return;
+fail:
+    free(rows);
+    free(prev);
+    query_free(&q);
+    http_reply_problem(req, &err);
 }
 
 /* Titles of the indicators for the catalog and the export headers, English and Chinese. */
@@ -245,47 +337,11 @@ api_indicators_catalog(struct http_request *req)
     http_reply_json(req, 200, json_pack("{s:o}", "items", arr));
 }
 
-/* The export table: one line per key (the union over the indicators, in order), one pair of
- * columns (value, count) per indicator. */
+/* The export table: nkeys lines of nnames values (kpi_indicator_table's layout). */
 struct table {
-    char (*keys)[64];
-    int64_t *from, *to;
-    size_t nkeys;
-    struct kpi_value *cell; /* nkeys × nnames, row-major */
-    size_t nnames;
+    struct kpi_row *rows;
+    size_t nkeys, nnames;
 };
-
-static size_t
-table_key(struct table *t, const struct kpi_row *r)
-{
-    for (size_t i = 0; i < t->nkeys; i++)
-        if (strcmp(t->keys[i], r->key) == 0)
-            return i;
-    t->keys = xrealloc(t->keys, (t->nkeys + 1) * sizeof(*t->keys));
-    t->from = xrealloc(t->from, (t->nkeys + 1) * sizeof(*t->from));
-    t->to = xrealloc(t->to, (t->nkeys + 1) * sizeof(*t->to));
-    t->cell = xrealloc(t->cell, (t->nkeys + 1) * t->nnames * sizeof(*t->cell));
-    memset(&t->cell[t->nkeys * t->nnames], 0, t->nnames * sizeof(*t->cell));
-    snprintf(t->keys[t->nkeys], sizeof(t->keys[0]), "%s", r->key);
-    t->from[t->nkeys] = r->from_day;
-    t->to[t->nkeys] = r->to_day;
-    return t->nkeys++;
-}
-
-static int
-cmp_key(const void *a, const void *b)
-{
-    return strcmp((const char *)a, (const char *)b);
-}
-
-static void
-table_free(struct table *t)
-{
-    free(t->keys);
-    free(t->from);
-    free(t->to);
-    free(t->cell);
-}
 
 static void
 csv_field(struct buf *b, const char *v, bool last)
@@ -320,13 +376,14 @@ render_csv(struct http_request *req, const struct query *q, const struct table *
         csv_field(b, num, k + 1 == q->nnames);
     }
     for (size_t i = 0; i < t->nkeys; i++) {
-        time_format_date(t->from[i], a);
-        time_format_date(t->to[i], c);
-        csv_field(b, t->keys[i], false);
+        const struct kpi_row *row = &t->rows[i * t->nnames];
+        time_format_date(row->from_day, a);
+        time_format_date(row->to_day, c);
+        csv_field(b, row->key, false);
         csv_field(b, a, false);
         csv_field(b, c, false);
         for (size_t k = 0; k < q->nnames; k++) {
-            const struct kpi_value *v = &t->cell[i * q->nnames + k];
+            const struct kpi_value *v = &t->rows[i * t->nnames + k].v;
             if (v->has_data)
                 snprintf(num, sizeof(num), "%.10g", v->value);
             else
@@ -381,13 +438,14 @@ render_xlsx(struct http_request *req, const struct query *q, const struct table 
     }
     for (size_t i = 0; i < t->nkeys; i++) {
         lxw_row_t r = (lxw_row_t)(i + 1);
-        time_format_date(t->from[i], a);
-        time_format_date(t->to[i], c);
-        worksheet_write_string(ws, r, 0, t->keys[i], NULL);
+        const struct kpi_row *row = &t->rows[i * t->nnames];
+        time_format_date(row->from_day, a);
+        time_format_date(row->to_day, c);
+        worksheet_write_string(ws, r, 0, row->key, NULL);
         worksheet_write_string(ws, r, 1, a, NULL);
         worksheet_write_string(ws, r, 2, c, NULL);
         for (size_t k = 0; k < q->nnames; k++) {
-            const struct kpi_value *v = &t->cell[i * q->nnames + k];
+            const struct kpi_value *v = &t->rows[i * t->nnames + k].v;
             const struct kpi_indicator_info *info = kpi_indicator_find(q->names[k]);
             if (v->has_data)
                 worksheet_write_number(ws, r, (lxw_col_t)(3 + 2 * k), v->value,
@@ -443,40 +501,8 @@ api_indicators_export(struct http_request *req)
         return;
     }
     t.nnames = q.nnames;
-    for (size_t k = 0; k < q.nnames && rc == SMILE_OK; k++) {
-        struct kpi_row *rows = NULL;
-        size_t n = 0;
-        rc = kpi_indicator_rows(req->db, q.names[k], q.by, &q.f, q.from, q.to, &rows, &n, &err);
-        for (size_t i = 0; i < n && rc == SMILE_OK; i++) {
-            size_t at = table_key(&t, &rows[i]); /* may move t.cell */
-            t.cell[at * q.nnames + k] = rows[i].v;
-        }
-        free(rows);
-    }
-    if (rc == SMILE_OK && q.by != KPI_BY_DAY && q.by != KPI_BY_WEEK && q.by != KPI_BY_MONTH &&
-        q.by != KPI_BY_QUARTER && t.nkeys > 1) {
-        /* keys of non-time groups sorted, keeping each key's cells with it */
-        struct table s = {.nnames = t.nnames};
-        size_t *ord = xcalloc(t.nkeys, sizeof(*ord));
-        char(*sorted)[64] = xcalloc(t.nkeys, sizeof(*sorted));
-        memcpy(sorted, t.keys, t.nkeys * sizeof(*sorted));
-        qsort(sorted, t.nkeys, sizeof(*sorted), cmp_key);
-        for (size_t i = 0; i < t.nkeys; i++) {
-            struct kpi_row r = {0};
-            snprintf(r.key, sizeof(r.key), "%s", sorted[i]);
-            for (size_t j = 0; j < t.nkeys; j++)
-                if (strcmp(t.keys[j], sorted[i]) == 0)
-                    ord[i] = j;
-            r.from_day = t.from[ord[i]];
-            r.to_day = t.to[ord[i]];
-            table_key(&s, &r);
-            memcpy(&s.cell[i * s.nnames], &t.cell[ord[i] * t.nnames], t.nnames * sizeof(*t.cell));
-        }
-        free(ord);
-        free(sorted);
-        table_free(&t);
-        t = s;
-    }
+    rc = kpi_indicator_table(req->db, q.names, q.nnames, q.by, &q.f, q.from, q.to, &t.rows,
+                             &t.nkeys, &err);
     if (rc == SMILE_OK) {
         if (strcmp(fmt, "csv") == 0)
             render_csv(req, &q, &t);
@@ -485,6 +511,6 @@ api_indicators_export(struct http_request *req)
     }
     if (rc != SMILE_OK)
         http_reply_problem(req, &err);
-    table_free(&t);
+    free(t.rows);
     query_free(&q);
 }

@@ -324,10 +324,18 @@ compute(enum ind i, const struct acc *a)
     return r;
 }
 
+/* A group's key and its sums over [from, to]; carry: opened − closed before from (backlog). */
+struct gacc {
+    char key[KPI_KEY_MAX];
+    int64_t from_day, to_day;
+    struct acc a;
+    int64_t carry;
+};
+
 /* Groups by string key (open addressing; non-time groupings). */
 struct group {
-    char key[64];
-    struct acc a;
+    struct gacc g;
+    bool used;
 };
 
 struct groups {
@@ -346,6 +354,7 @@ hash(const char *s)
     return h;
 }
 
+/* The group of key (created empty if new); valid until the next call. */
 static struct group *
 groups_get(struct groups *G, const char *key)
 {
@@ -355,9 +364,9 @@ groups_get(struct groups *G, const char *key)
         struct groups N = {.cap = G->cap ? 2 * G->cap : 64};
         N.g = xcalloc(N.cap, sizeof(*N.g));
         for (size_t k = 0; k < G->cap; k++)
-            if (G->g[k].key[0] || G->g[k].a.rows) {
-                size_t j = hash(G->g[k].key) & (N.cap - 1);
-                while (N.g[j].key[0] || N.g[j].a.rows)
+            if (G->g[k].used) {
+                size_t j = hash(G->g[k].g.key) & (N.cap - 1);
+                while (N.g[j].used)
                     j = (j + 1) & (N.cap - 1);
                 N.g[j] = G->g[k];
                 N.n++;
@@ -366,12 +375,13 @@ groups_get(struct groups *G, const char *key)
         *G = N;
     }
     i = hash(key) & (G->cap - 1);
-    while (G->g[i].key[0] || G->g[i].a.rows) {
-        if (strcmp(G->g[i].key, key) == 0)
+    while (G->g[i].used) {
+        if (strcmp(G->g[i].g.key, key) == 0)
             return &G->g[i];
         i = (i + 1) & (G->cap - 1);
     }
-    snprintf(G->g[i].key, sizeof(G->g[i].key), "%s", key);
+    G->g[i].used = true;
+    snprintf(G->g[i].g.key, sizeof(G->g[i].g.key), "%s", key);
     G->n++;
     return &G->g[i];
 }
@@ -391,13 +401,79 @@ is_time(enum kpi_by by)
 #define ROW_COLS "day, staff, team, process_id, step, channel, " KPI_COLS ", hist, tag"
 /* $8: the tag ('' = the untagged rows, NULL = none); $9 = 1: every tagged row (by=tag) */
 #define TAG_COND " AND (tag = $8 OR ($9 = 1 AND tag <> ''))"
-#define ROW_FILTERS                                                                                \
-    " AND ($5 IS NULL OR process_id = $5) AND ($6 IS NULL OR step = $6)"                           \
-    " AND ($7 IS NULL OR channel = $7)"
+
+static struct kpi_value
+compute_backlog(const struct acc *a, int64_t carry)
+{
+    struct kpi_value r;
+
+    r.count = carry + a->v[KPI_OPENED] - a->v[KPI_CLOSED];
+    r.value = (double)r.count;
+    r.has_data = a->rows > 0 || carry != 0; /* activity in the period, or items left open */
+    return r;
+}
+
+/* Binds $5 … $9 of the kpi_daily statements: process, step, channel, tag, by-tag. */
+static void
+bind_rest_from(struct store_stmt *st, int first, const struct kpi_filter *f, enum kpi_by by)
+{
+    if (f->process_id)
+        store_stmt_bind_int64(st, first, f->process_id);
+    else
+        store_stmt_bind_null(st, first);
+    store_stmt_bind_text(st, first + 1, f->step, -1);
+    store_stmt_bind_text(st, first + 2, f->channel, -1);
+    store_stmt_bind_text(st, first + 3,
+                         f->tag && f->tag[0] ? f->tag
+                         : by == KPI_BY_TAG  ? NULL
+                                             : "",
+                         -1);
+    store_stmt_bind_int64(st, first + 4, by == KPI_BY_TAG && !(f->tag && f->tag[0]));
+}
+
+static void
+bind_rest(struct store_stmt *st, const struct kpi_filter *f, enum kpi_by by)
+{
+    bind_rest_from(st, 5, f, by);
+}
+
+/* The group of a row with these key columns under grouping `by` (not a time grouping). */
+static struct gacc *
+group_of(struct groups *G, enum kpi_by by, const char *staff, const char *team, int64_t pid,
+         const char *step, const char *channel, const char *tag)
+{
+    char key[KPI_KEY_MAX];
+
+    switch (by) {
+    case KPI_BY_STAFF:
+        snprintf(key, sizeof(key), "%s", staff);
+        break;
+    case KPI_BY_TEAM:
+        snprintf(key, sizeof(key), "%s", team);
+        break;
+    case KPI_BY_PROCESS:
+        snprintf(key, sizeof(key), "%lld", (long long)pid);
+        break;
+    case KPI_BY_STEP:
+        snprintf(key, sizeof(key), "%s", step);
+        break;
+    case KPI_BY_CHANNEL:
+        snprintf(key, sizeof(key), "%s", channel);
+        break;
+    case KPI_BY_TAG:
+        snprintf(key, sizeof(key), "%s", tag);
+        break;
+    default:
+        key[0] = '\0';
+        break;
+    }
+    return &groups_get(G, key)->g;
+}
 
 int
-kpi_indicator_rows(struct store *s, const char *name, enum kpi_by by, const struct kpi_filter *f,
-                   int64_t from, int64_t to, struct kpi_row **out, size_t *n, struct smile_err *err)
+kpi_indicator_table(struct store *s, const char *const *names, size_t nnames, enum kpi_by by,
+                    const struct kpi_filter *f, int64_t from, int64_t to, struct kpi_row **out,
+                    size_t *n, struct smile_err *err)
 {
     static const char sql_staff[] = "SELECT " ROW_COLS " FROM kpi_daily WHERE staff = $1"
                                     " AND day >= $2 AND day <= $3 AND ($4 IS NULL OR team = $4)"
@@ -412,175 +488,198 @@ kpi_indicator_rows(struct store *s, const char *name, enum kpi_by by, const stru
                                   " AND ($4 IS NULL OR team = $4) AND ($5 IS NULL OR"
                                   " process_id = $5) AND ($6 IS NULL OR step = $6)"
                                   " AND ($7 IS NULL OR channel = $7)" TAG_COND;
-    const struct kpi_indicator_info *info = kpi_indicator_find(name);
+    static const char sql_open[] =
+        "SELECT staff, team, process_id, step, channel, tag, open FROM kpi_open"
+        " WHERE ($1 IS NULL OR staff = $1) AND ($2 IS NULL OR team = $2) AND ($3 IS NULL OR"
+        " process_id = $3) AND ($4 IS NULL OR step = $4) AND ($5 IS NULL OR channel = $5)"
+        " AND (tag = $6 OR ($7 = 1 AND tag <> ''))";
     struct kpi_filter none = {0};
-    enum ind ind;
-    bool backlog, hist;
-    int64_t qfrom, *pidx = NULL, np = 0;
-    struct acc *pacc = NULL, carry = {0};
-    struct kpi_row *rows = NULL;
+    enum ind ind[KPI_MAX_NAMES];
+    bool backlog = false, hist = false, time = is_time(by);
+    int64_t *pidx = NULL, np = 0;
+    struct gacc *per = NULL; /* time groups: one per period */
     struct groups G = {0};
+    struct kpi_row *rows = NULL;
     struct store_stmt *st;
+    size_t ng = 0;
     int rc;
 
     *out = NULL;
     *n = 0;
     if (f == NULL)
         f = &none;
-    if (info == NULL)
-        return smile_err_set(err, SMILE_EINVAL, "unknown indicator '%s'", name ? name : "");
+    if (nnames == 0 || nnames > KPI_MAX_NAMES)
+        return smile_err_set(err, SMILE_EINVAL, "1 to %d indicators", KPI_MAX_NAMES);
+    for (size_t k = 0; k < nnames; k++) {
+        const struct kpi_indicator_info *info = kpi_indicator_find(names[k]);
+        if (info == NULL)
+            return smile_err_set(err, SMILE_EINVAL, "unknown indicator '%s'",
+                                 names[k] ? names[k] : "");
+        ind[k] = (enum ind)(info - kpi_indicators);
+        backlog |= ind[k] == IND_BACKLOG;
+        hist |= ind[k] == IND_ELAPSED_P50 || ind[k] == IND_ELAPSED_P90 || ind[k] == IND_ELAPSED_P99;
+    }
     if (from > to)
         return smile_err_set(err, SMILE_EINVAL, "the period ends before it starts");
-    ind = (enum ind)(info - kpi_indicators);
-    backlog = ind == IND_BACKLOG;
-    hist = ind == IND_ELAPSED_P50 || ind == IND_ELAPSED_P90 || ind == IND_ELAPSED_P99;
-    qfrom = backlog ? INT32_MIN : from;
+    if (time && to - from > 3 * 366)
+        return smile_err_set(err, SMILE_EINVAL, "a time series spans at most 3 years");
 
     /* time groups: the periods meeting [from, to], and each day's period index */
-    if (is_time(by)) {
+    if (time) {
         pidx = xcalloc((size_t)(to - from + 1), sizeof(*pidx));
         for (int64_t d = from; d <= to;) {
             int64_t p0, p1;
-            char key[64];
-            period_of(by, d, &p0, &p1, key, sizeof(key));
-            rows = xrealloc(rows, (size_t)(np + 1) * sizeof(*rows));
-            memset(&rows[np], 0, sizeof(rows[np]));
-            snprintf(rows[np].key, sizeof(rows[np].key), "%s", key);
-            rows[np].from_day = d;
-            rows[np].to_day = p1 < to ? p1 : to;
-            for (int64_t k = d; k <= rows[np].to_day; k++)
+            per = xrealloc(per, (size_t)(np + 1) * sizeof(*per));
+            memset(&per[np], 0, sizeof(per[np]));
+            period_of(by, d, &p0, &p1, per[np].key, sizeof(per[np].key));
+            per[np].from_day = d;
+            per[np].to_day = p1 < to ? p1 : to;
+            for (int64_t k = d; k <= per[np].to_day; k++)
                 pidx[k - from] = np;
-            d = rows[np].to_day + 1;
+            d = per[np].to_day + 1;
             np++;
         }
-        pacc = xcalloc((size_t)np, sizeof(*pacc));
     }
 
-    if (f->staff)
-        rc = store_prepare(s, sql_staff, &st, err);
-    else if (f->team)
-        rc = store_prepare(s, sql_team, &st, err);
-    else
-        rc = store_prepare(s, sql_all, &st, err);
-    if (rc != SMILE_OK)
-        goto out;
-    if (f->staff || f->team) {
-        store_stmt_bind_text(st, 1, f->staff ? f->staff : f->team, -1);
-        store_stmt_bind_int64(st, 2, qfrom);
-        store_stmt_bind_int64(st, 3, to);
-        store_stmt_bind_text(st, 4, f->staff ? f->team : NULL, -1);
-    } else {
-        store_stmt_bind_int64(st, 1, qfrom);
-        store_stmt_bind_int64(st, 2, to);
-        store_stmt_bind_null(st, 3);
-        store_stmt_bind_text(st, 4, f->team, -1);
-    }
-    if (f->process_id)
-        store_stmt_bind_int64(st, 5, f->process_id);
-    else
-        store_stmt_bind_null(st, 5);
-    store_stmt_bind_text(st, 6, f->step, -1);
-    store_stmt_bind_text(st, 7, f->channel, -1);
-    store_stmt_bind_text(st, 8, f->tag && f->tag[0] ? f->tag : by == KPI_BY_TAG ? NULL : "", -1);
-    store_stmt_bind_int64(st, 9, by == KPI_BY_TAG && !(f->tag && f->tag[0]));
-    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
-        int64_t v[KPI_NCOL], day = store_stmt_int64(st, 0);
-        uint32_t h[KPI_HIST_BUCKETS];
-        struct acc *a;
-        char key[64];
-
-        for (int c = 0; c < KPI_NCOL; c++)
-            v[c] = store_stmt_int64(st, 6 + c);
-        if (hist)
-            kpi_hist_decode(store_stmt_blob(st, 6 + KPI_NCOL), store_stmt_bytes(st, 6 + KPI_NCOL),
-                            h);
-        if (is_time(by)) {
-            a = day < from ? &carry : &pacc[pidx[day - from]];
+    /* the period; then, for the backlog, what opened and closed after it (subtracted from
+     * the open counts of kpi_open below: the history before the period is never read) */
+    for (int pass = 0; pass < (backlog ? 2 : 1); pass++) {
+        int64_t lo = pass ? to + 1 : from, hi = pass ? INT32_MAX : to;
+        if (f->staff)
+            rc = store_prepare(s, sql_staff, &st, err);
+        else if (f->team)
+            rc = store_prepare(s, sql_team, &st, err);
+        else
+            rc = store_prepare(s, sql_all, &st, err);
+        if (rc != SMILE_OK)
+            goto out;
+        if (f->staff || f->team) {
+            store_stmt_bind_text(st, 1, f->staff ? f->staff : f->team, -1);
+            store_stmt_bind_int64(st, 2, lo);
+            store_stmt_bind_int64(st, 3, hi);
+            store_stmt_bind_text(st, 4, f->staff ? f->team : NULL, -1);
         } else {
-            switch (by) {
-            case KPI_BY_STAFF:
-                snprintf(key, sizeof(key), "%s", store_stmt_text(st, 1));
-                break;
-            case KPI_BY_TEAM:
-                snprintf(key, sizeof(key), "%s", store_stmt_text(st, 2));
-                break;
-            case KPI_BY_PROCESS:
-                snprintf(key, sizeof(key), "%lld", (long long)store_stmt_int64(st, 3));
-                break;
-            case KPI_BY_STEP:
-                snprintf(key, sizeof(key), "%s", store_stmt_text(st, 4));
-                break;
-            case KPI_BY_CHANNEL:
-                snprintf(key, sizeof(key), "%s", store_stmt_text(st, 5));
-                break;
-            case KPI_BY_TAG:
-                snprintf(key, sizeof(key), "%s", store_stmt_text(st, 7 + KPI_NCOL));
-                break;
-            default:
-                key[0] = '\0';
-                break;
-            }
-            a = &groups_get(&G, key)->a;
+            store_stmt_bind_int64(st, 1, lo);
+            store_stmt_bind_int64(st, 2, hi);
+            store_stmt_bind_null(st, 3);
+            store_stmt_bind_text(st, 4, f->team, -1);
         }
-        acc_add(a, v, h, hist);
-    }
-    store_stmt_reset(st);
-    if (rc != STORE_DONE)
-        goto out;
-    rc = SMILE_OK;
+        bind_rest(st, f, by);
+        while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+            int64_t v[KPI_NCOL], day = store_stmt_int64(st, 0);
+            uint32_t h[KPI_HIST_BUCKETS];
+            struct gacc *g;
 
-    if (is_time(by)) {
-        for (int64_t p = 0; p < np; p++) {
-            if (backlog) { /* cumulative: everything opened and not closed by the period's end */
-                acc_add(&carry, pacc[p].v, NULL, false);
-                carry.rows += pacc[p].rows - 1;
-                rows[p].v = compute(ind, &carry);
-            } else {
-                rows[p].v = compute(ind, &pacc[p]);
+            for (int c = 0; c < KPI_NCOL; c++)
+                v[c] = store_stmt_int64(st, 6 + c);
+            if (time)
+                g = pass ? &per[0] : &per[pidx[day - from]];
+            else
+                g = group_of(&G, by, store_stmt_text(st, 1), store_stmt_text(st, 2),
+                             store_stmt_int64(st, 3), store_stmt_text(st, 4),
+                             store_stmt_text(st, 5), store_stmt_text(st, 7 + KPI_NCOL));
+            if (pass) {
+                g->carry -= v[KPI_OPENED] - v[KPI_CLOSED];
+                continue;
             }
+            if (hist && v[KPI_DONE])
+                kpi_hist_decode(store_stmt_blob(st, 6 + KPI_NCOL),
+                                store_stmt_bytes(st, 6 + KPI_NCOL), h);
+            acc_add(&g->a, v, h, hist);
         }
-        *out = rows;
-        *n = (size_t)np;
-        rows = NULL;
-    } else if (by == KPI_BY_NONE) {
-        struct group *g = groups_get(&G, "");
-        rows = xcalloc(1, sizeof(*rows));
-        rows[0].from_day = from;
-        rows[0].to_day = to;
-        rows[0].v = compute(ind, &g->a);
-        *out = rows;
-        *n = 1;
-        rows = NULL;
-    } else {
-        size_t k = 0;
-        rows = xcalloc(G.n ? G.n : 1, sizeof(*rows));
-        for (size_t i = 0; i < G.cap; i++)
-            if (G.g[i].a.rows) {
-                struct kpi_value kv = compute(ind, &G.g[i].a);
-                if (!kv.has_data)
-                    continue;
-                snprintf(rows[k].key, sizeof(rows[k].key), "%s", G.g[i].key);
-                rows[k].from_day = from;
-                rows[k].to_day = to;
-                rows[k].v = kv;
-                k++;
-            }
-        qsort(rows, k, sizeof(*rows), cmp_row);
-        *out = rows;
-        *n = k;
-        rows = NULL;
+        store_stmt_reset(st);
+        if (rc != STORE_DONE)
+            goto out;
+        rc = SMILE_OK;
     }
+    if (backlog) {
+        /* open now, per key: carry = open − after − in the period */
+        if ((rc = store_prepare(s, sql_open, &st, err)) != SMILE_OK)
+            goto out;
+        store_stmt_bind_text(st, 1, f->staff, -1);
+        store_stmt_bind_text(st, 2, f->team, -1);
+        bind_rest_from(st, 3, f, by);
+        while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+            struct gacc *g = time ? &per[0]
+                                  : group_of(&G, by, store_stmt_text(st, 0), store_stmt_text(st, 1),
+                                             store_stmt_int64(st, 2), store_stmt_text(st, 3),
+                                             store_stmt_text(st, 4), store_stmt_text(st, 5));
+            g->carry += store_stmt_int64(st, 6);
+        }
+        store_stmt_reset(st);
+        if (rc != STORE_DONE)
+            goto out;
+        rc = SMILE_OK;
+        if (time) {
+            for (int64_t p = 0; p < np; p++)
+                per[0].carry -= per[p].a.v[KPI_OPENED] - per[p].a.v[KPI_CLOSED];
+        } else {
+            for (size_t i = 0; i < G.cap; i++)
+                if (G.g[i].used)
+                    G.g[i].g.carry -= G.g[i].g.a.v[KPI_OPENED] - G.g[i].g.a.v[KPI_CLOSED];
+        }
+    }
+
+    if (time) {
+        int64_t carry = per[0].carry;
+        rows = xcalloc((size_t)np * nnames, sizeof(*rows));
+        for (int64_t p = 0; p < np; p++) {
+            for (size_t k = 0; k < nnames; k++) {
+                struct kpi_row *r = &rows[(size_t)p * nnames + k];
+                snprintf(r->key, sizeof(r->key), "%s", per[p].key);
+                r->from_day = per[p].from_day;
+                r->to_day = per[p].to_day;
+                r->v = ind[k] == IND_BACKLOG ? compute_backlog(&per[p].a, carry)
+                                             : compute(ind[k], &per[p].a);
+            }
+            /* the backlog at the end of the next period starts from this one's */
+            carry += per[p].a.v[KPI_OPENED] - per[p].a.v[KPI_CLOSED];
+        }
+        ng = (size_t)np;
+    } else {
+        struct gacc *g;
+        if (by == KPI_BY_NONE)
+            (void)groups_get(&G, ""); /* one row, data or not */
+        rows = xcalloc((G.n ? G.n : 1) * nnames, sizeof(*rows));
+        for (size_t i = 0; i < G.cap; i++) {
+            bool any = by == KPI_BY_NONE;
+            g = &G.g[i].g;
+            if (!G.g[i].used)
+                continue;
+            for (size_t k = 0; k < nnames; k++) {
+                struct kpi_row *r = &rows[ng * nnames + k];
+                snprintf(r->key, sizeof(r->key), "%s", g->key);
+                r->from_day = from;
+                r->to_day = to;
+                r->v = ind[k] == IND_BACKLOG ? compute_backlog(&g->a, g->carry)
+                                             : compute(ind[k], &g->a);
+                any |= r->v.has_data;
+            }
+            if (any)
+                ng++;
+        }
+        qsort(rows, ng, nnames * sizeof(*rows), cmp_row);
+    }
+    *out = rows;
+    *n = ng;
+    rows = NULL;
 out:
     for (size_t i = 0; i < G.cap; i++)
-        free(G.g[i].a.h);
+        free(G.g[i].g.a.h);
     free(G.g);
     for (int64_t p = 0; p < np; p++)
-        free(pacc[p].h);
-    free(pacc);
-    free(carry.h);
+        free(per[p].a.h);
+    free(per);
     free(pidx);
     free(rows);
     return rc;
+}
+
+int
+kpi_indicator_rows(struct store *s, const char *name, enum kpi_by by, const struct kpi_filter *f,
+                   int64_t from, int64_t to, struct kpi_row **out, size_t *n, struct smile_err *err)
+{
+    return kpi_indicator_table(s, &name, 1, by, f, from, to, out, n, err);
 }
 
 int

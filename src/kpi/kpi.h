@@ -76,8 +76,9 @@ enum kpi_by {
 bool kpi_by_parse(const char *s, enum kpi_by *out);
 const char *kpi_by_name(enum kpi_by by);
 
+#define KPI_KEY_MAX 96
 struct kpi_row {
-    char key[64]; /* the group: staff name, team, process id, step, channel, "2026-11-05",
+    char key[KPI_KEY_MAX]; /* the group: staff name, team, process id, step, channel, "2026-11-05",
                      "2026-W47", "2026-11", "2026-Q4"; "" for KPI_BY_NONE */
     int64_t from_day, to_day; /* the days the row covers (time groups; else the period) */
     struct kpi_value v;
@@ -93,6 +94,17 @@ struct kpi_row {
 int kpi_indicator_rows(struct store *s, const char *name, enum kpi_by by,
                        const struct kpi_filter *f, int64_t from, int64_t to, struct kpi_row **out,
                        size_t *n, struct smile_err *err);
+
+/*
+ * Several indicators in one read of the rollups (what a scorecard or an export needs):
+ * groups as kpi_indicator_rows (non-time groups: the keys where any of the indicators has
+ * data), and for each group nnames rows, one per name in order: (*out)[i * nnames + k] is
+ * names[k] of group i; *n counts groups. 1 ≤ nnames ≤ KPI_MAX_NAMES. Caller frees *out.
+ */
+#define KPI_MAX_NAMES 32
+int kpi_indicator_table(struct store *s, const char *const *names, size_t nnames, enum kpi_by by,
+                        const struct kpi_filter *f, int64_t from, int64_t to, struct kpi_row **out,
+                        size_t *n, struct smile_err *err);
 
 /*
  * Parses a period: "2026-11-05" (a day), "2026-W47" (ISO week), "2026-11" (month),

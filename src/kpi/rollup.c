@@ -434,7 +434,7 @@ step_done(struct store_stmt *st, struct smile_err *err)
 
 /* Adds x to its kpi_daily row (read, add, write back or delete when all zero). */
 static int
-delta_apply(struct store *s, const struct delta *x, struct smile_err *err)
+daily_apply(struct store *s, const struct delta *x, struct smile_err *err)
 {
     static const char sql_get[] = "SELECT " KPI_COLS ", hist FROM kpi_daily" KEY_WHERE;
     static const char sql_del[] = "DELETE FROM kpi_daily" KEY_WHERE;
@@ -494,6 +494,57 @@ delta_apply(struct store *s, const struct delta *x, struct smile_err *err)
         store_stmt_bind_int64(st, 8 + c, v[c]);
     store_stmt_bind_blob(st, 8 + KPI_NCOL, blob, blen);
     return step_done(st, err);
+}
+
+/* Adds x's opened − closed to the key's open count in kpi_open (without the day). */
+static int
+open_apply(struct store *s, const struct delta *x, struct smile_err *err)
+{
+    static const char sql_add[] =
+        "INSERT INTO kpi_open (staff, team, process_id, step, channel, tag, open)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (staff, team, process_id, step,"
+        " channel, tag) DO UPDATE SET open = open + excluded.open RETURNING open";
+    static const char sql_gc[] =
+        "DELETE FROM kpi_open WHERE staff = $1 AND team = $2 AND process_id = $3 AND step = $4"
+        " AND channel = $5 AND tag = $6 AND open = 0";
+    int64_t net = x->v[KPI_OPENED] - x->v[KPI_CLOSED], now;
+    struct store_stmt *st;
+    int rc;
+
+    if (net == 0)
+        return SMILE_OK;
+    if ((rc = store_prepare(s, sql_add, &st, err)) != SMILE_OK)
+        return rc;
+    store_stmt_bind_text(st, 1, x->k->staff, -1);
+    store_stmt_bind_text(st, 2, x->k->team, -1);
+    store_stmt_bind_int64(st, 3, x->k->process_id);
+    store_stmt_bind_text(st, 4, x->k->step, -1);
+    store_stmt_bind_text(st, 5, x->k->channel, -1);
+    store_stmt_bind_text(st, 6, x->k->tag, -1);
+    store_stmt_bind_int64(st, 7, net);
+    rc = store_stmt_step(st, err);
+    now = rc == STORE_ROW ? store_stmt_int64(st, 0) : -1;
+    store_stmt_reset(st);
+    if (rc != STORE_ROW && rc != STORE_DONE)
+        return rc;
+    if (now != 0)
+        return SMILE_OK;
+    if ((rc = store_prepare(s, sql_gc, &st, err)) != SMILE_OK)
+        return rc;
+    store_stmt_bind_text(st, 1, x->k->staff, -1);
+    store_stmt_bind_text(st, 2, x->k->team, -1);
+    store_stmt_bind_int64(st, 3, x->k->process_id);
+    store_stmt_bind_text(st, 4, x->k->step, -1);
+    store_stmt_bind_text(st, 5, x->k->channel, -1);
+    store_stmt_bind_text(st, 6, x->k->tag, -1);
+    return step_done(st, err);
+}
+
+static int
+delta_apply(struct store *s, const struct delta *x, struct smile_err *err)
+{
+    int rc = daily_apply(s, x, err);
+    return rc == SMILE_OK ? open_apply(s, x, err) : rc;
 }
 
 int
@@ -558,7 +609,8 @@ out:
 int
 kpi_rollup_clear(struct store *s, struct smile_err *err)
 {
-    return store_exec(s, "DELETE FROM kpi_daily; DELETE FROM kpi_subject;", err);
+    return store_exec(s, "DELETE FROM kpi_daily; DELETE FROM kpi_subject; DELETE FROM kpi_open;",
+                      err);
 }
 
 int
@@ -618,6 +670,19 @@ kpi_rollup_check(struct store *s, bool *out_ok, struct smile_err *err)
     if (rc != STORE_DONE)
         goto out;
     rc = SMILE_OK;
+    {
+        /* kpi_open holds, per key without the day, the sum of opened − closed */
+        static const char sql_open[] =
+            "SELECT count(*) FROM (SELECT staff, team, process_id, step, channel, tag,"
+            " sum(opened - closed) AS n FROM kpi_daily GROUP BY 1, 2, 3, 4, 5, 6 HAVING n <> 0)"
+            " d FULL JOIN kpi_open o USING (staff, team, process_id, step, channel, tag)"
+            " WHERE coalesce(d.n, 0) <> coalesce(o.open, 0)";
+        int64_t bad = -1;
+        if ((rc = store_query_int64(s, sql_open, &bad, err)) != SMILE_OK)
+            goto out;
+        if (bad != 0)
+            *out_ok = false;
+    }
     {
         size_t nonzero = 0;
         for (size_t i = 0; i < nd; i++)

@@ -217,6 +217,28 @@ class TestIndicators(unittest.TestCase):
         self.assertEqual([r["key"] for r in b["rows"]], ["2026-10", "2026-11", "2026-12"])
         self.assertEqual(b["rows"][1]["value"], 0.75)
 
+    def test_compare_previous(self):
+        # 11-16..11-30 against the 15 days before (11-01..11-15), email replies by staff:
+        # now dan 1/1 (mail:2), eve 1/1 (mail:4); before dan 1/1 (mail:1), eve 0/1 (mail:3)
+        b = self.get(name="compliance", by="staff", period="2026-11-16..2026-11-30",
+                     step="reply", compare="previous")
+        self.assertEqual(b["previous_period"], {"from": "2026-11-01", "to": "2026-11-15"})
+        got = {r["key"]: (r["value"], r["previous"]["value"], r["previous"]["count"])
+               for r in b["rows"]}
+        self.assertEqual(got, {"dan": (1.0, 1.0, 1), "eve": (1.0, 0.0, 1)})
+        # a month against the month before: October has nothing
+        r = self.get(name="compliance", period="2026-11", step="reply",
+                     compare="previous")
+        self.assertEqual(r["previous_period"], {"from": "2026-10-01", "to": "2026-10-31"})
+        self.assertEqual(r["rows"][0]["previous"], {"value": None, "count": 0,
+                                                    "has_data": False})
+        # a time series compares its whole span
+        r = self.get(name="volume", by="week", period="2026-11-16..2026-11-29", step="reply",
+                     compare="previous")
+        self.assertEqual(r["previous_period"]["value"], 2)  # mail:1, mail:3 (11-02, 11-03)
+        st, _, b = self.sup.get("/api/v1/indicators?name=volume&compare=next")
+        self.assertEqual(st, 422, b)
+
     def test_customer_tags(self):
         r = self.one(name="compliance", tag="vip", step="reply")
         self.assertEqual((r["value"], r["count"]), (0.5, 2))

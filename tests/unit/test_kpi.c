@@ -361,6 +361,39 @@ test_indicators(void **state)
         assert_int_equal(
             kpi_indicator_rows(d.s, "nonsense", KPI_BY_DAY, &mail, f, t, &rows, &n, &err),
             SMILE_EINVAL);
+        /* several indicators in one read equal one read each: by staff over the month,
+         * compliance, volume, backlog and p90 (alice, bob, and "" with mail:5's open clock
+         * in the backlog only) */
+        {
+            static const char *const names[] = {"compliance", "volume", "backlog", "elapsed_p90"};
+            struct kpi_row *tab, *one;
+            size_t nt, n1;
+            assert_int_equal(
+                kpi_indicator_table(d.s, names, 4, KPI_BY_STAFF, &mail, f, t, &tab, &nt, &err),
+                SMILE_OK);
+            assert_int_equal(nt, 3);
+            assert_string_equal(tab[0].key, "");
+            assert_string_equal(tab[4].key, "alice");
+            assert_string_equal(tab[8].key, "bob");
+            /* "": mail:5 still open at the end of November → backlog 1, no compliance */
+            assert_false(tab[0].v.has_data);
+            assert_true(fabs(tab[2].v.value - 1) < 1e-9);
+            for (size_t k = 0; k < 4; k++) {
+                assert_int_equal(
+                    kpi_indicator_rows(d.s, names[k], KPI_BY_STAFF, &mail, f, t, &one, &n1, &err),
+                    SMILE_OK);
+                for (size_t i = 0; i < n1; i++) {
+                    size_t j = 0;
+                    while (j < nt && strcmp(tab[j * 4].key, one[i].key) != 0)
+                        j++;
+                    assert_true(j < nt);
+                    assert_true(fabs(tab[j * 4 + k].v.value - one[i].v.value) < 1e-9);
+                    assert_int_equal(tab[j * 4 + k].v.count, one[i].v.count);
+                }
+                free(one);
+            }
+            free(tab);
+        }
     }
     db_close(&d);
 }

@@ -50,3 +50,18 @@ CREATE TABLE kpi_subject (
     subject TEXT PRIMARY KEY,
     facts TEXT NOT NULL
 ) STRICT;
+
+-- kpi_open: per key of kpi_daily without the day, the measurements started and not ended
+-- (sum of opened − closed over all days); rows at 0 are deleted. The backlog at the end of a
+-- day D is kpi_open minus what opened and closed after D, so reading it needs no scan of
+-- the history before the period.
+CREATE TABLE kpi_open (
+    staff TEXT NOT NULL,
+    team TEXT NOT NULL,
+    process_id INTEGER NOT NULL,
+    step TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    open INTEGER NOT NULL,
+    PRIMARY KEY (staff, team, process_id, step, channel, tag)
+) STRICT;
