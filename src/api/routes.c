@@ -5,6 +5,7 @@
  */
 #include "api/api.h"
 #include "api/api_crm.h"
+#include "api/api_score.h"
 #include "api/assets.h"
 
 #define ANY API_ROLES_ANY
@@ -248,6 +249,44 @@ const struct api_route api_routes[] = {
      "indicators side by side as CSV or XLSX"},
     {HTTP_GET, "/api/v1/indicators/catalog", api_indicators_catalog, ANY, API_SCOPE_KPI_READ,
      API_NO_DB, "the indicators there are, with unit, direction and titles"},
+
+    /* score: scorecard templates (admins write, everyone reads), evaluations (supervisors
+       compute, publish and freeze; agents read their own once published and comment on
+       them), the measurements behind an item, exports and supervisors' digests. */
+    {HTTP_GET, "/api/v1/scorecards/indicators", api_score_indicators, ANY, API_SCOPE_KPI_READ, 0,
+     "the indicators a scorecard item may use, with direction, unit and labels"},
+    {HTTP_GET, "/api/v1/scorecards/templates", api_score_templates_list, ANY, API_SCOPE_KPI_READ, 0,
+     "list scorecard templates"},
+    {HTTP_POST, "/api/v1/scorecards/templates", api_score_templates_create, ADM, API_SCOPE_ADMIN, 0,
+     "create a scorecard template"},
+    {HTTP_GET, "/api/v1/scorecards/templates/{id}", api_score_templates_get, ANY,
+     API_SCOPE_KPI_READ, 0, "one scorecard template"},
+    {HTTP_PUT, "/api/v1/scorecards/templates/{id}", api_score_templates_replace, ADM,
+     API_SCOPE_ADMIN, 0, "replace a scorecard template (If-Match)"},
+    {HTTP_DELETE, "/api/v1/scorecards/templates/{id}", api_score_templates_delete, ADM,
+     API_SCOPE_ADMIN, 0, "delete a scorecard template (If-Match)"},
+    {HTTP_GET, "/api/v1/evaluations", api_evaluations_list, ANY, API_SCOPE_KPI_READ, 0,
+     "evaluations by period, template, team, user and state (agents: their own, published)"},
+    {HTTP_POST, "/api/v1/evaluations/compute", api_evaluations_compute, SUP, API_SCOPE_CRM_WRITE, 0,
+     "compute or recompute a period's evaluations (frozen ones: 409)"},
+    {HTTP_POST, "/api/v1/evaluations/publish", api_evaluations_publish_all, SUP,
+     API_SCOPE_CRM_WRITE, 0, "publish every draft of a period (and team)"},
+    {HTTP_POST, "/api/v1/evaluations/freeze", api_evaluations_freeze_all, SUP, API_SCOPE_CRM_WRITE,
+     0, "sign off every published evaluation of a period (and team)"},
+    {HTTP_GET, "/api/v1/evaluations/export", api_evaluations_export, SUP, API_SCOPE_KPI_READ, 0,
+     "evaluations as CSV or XLSX"},
+    {HTTP_GET, "/api/v1/evaluations/{id}", api_evaluations_get, ANY, API_SCOPE_KPI_READ, 0,
+     "one evaluation with its items and comments"},
+    {HTTP_POST, "/api/v1/evaluations/{id}/publish", api_evaluations_publish, SUP,
+     API_SCOPE_CRM_WRITE, 0, "publish a draft evaluation to its person"},
+    {HTTP_POST, "/api/v1/evaluations/{id}/freeze", api_evaluations_freeze, SUP, API_SCOPE_CRM_WRITE,
+     0, "sign off a published evaluation: immutable from then on"},
+    {HTTP_POST, "/api/v1/evaluations/{id}/comments", api_evaluations_comment, ANY,
+     API_SCOPE_CRM_WRITE, 0, "comment on an evaluation (agents: their own, published)"},
+    {HTTP_GET, "/api/v1/evaluations/{id}/items/{n}/measurements", api_evaluations_measurements, ANY,
+     API_SCOPE_KPI_READ, 0, "the measurements behind item n of an evaluation"},
+    {HTTP_GET, "/api/v1/digests", api_digests_list, SUP, API_SCOPE_KPI_READ, 0,
+     "supervisors' digests of closed periods (supervisors: their own)"},
 };
 
 const int api_route_count = (int)ARRAY_LEN(api_routes);

@@ -39,6 +39,7 @@ int cli_import_csv(struct config *cfg, int argc, char **argv);
 int cli_import_csv_usage(FILE *f);
 /* what-if: `smile replay` (replay.c). */
 int cli_replay(int argc, char **argv);
+int cli_report(int argc, char **argv); /* report.c (score) */
 
 /* Opens (creating if asked) and migrates the configured database; prints errors. */
 int cli_open_db(struct config *cfg, bool create, struct store **out);

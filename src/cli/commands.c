@@ -26,6 +26,7 @@ const struct cli_command cli_commands[] = {
      "(customers|properties|contracts FILE)"},
     {"replay", cli_replay, "what-if: replay a period through the live process and a draft"},
     {"agent", cli_agent, "map PBX agent names to staff (map | unmap | list)"},
+    {"report", cli_report, "scorecards of a period as CSV or XLSX (report scorecard --period P)"},
     {"version", cli_version, "print the version"},
     {NULL, NULL, NULL},
 };

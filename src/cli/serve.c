@@ -21,6 +21,7 @@
 #include "http/auth.h"
 #include "intake/intake.h"
 #include "mail/mail.h"
+#include "score/score.h"
 #include "store/store.h"
 #include "webhook/webhook.h"
 
@@ -206,11 +207,14 @@ cli_serve(int argc, char **argv)
     /* mail: polls the active mailboxes (table mailboxes) on its own thread. */
     if (mail_poller_start(app.db_path, ledger, &mail, &err) != SMILE_OK)
         log_error("msg=\"mail poller not started\" error=\"%s\"", err.msg);
+    if (score_auto_start(app.db_path, &err) != SMILE_OK) /* score: evaluations at period end */
+        log_error("msg=\"scorecard period check not started\" error=\"%s\"", err.msg);
     sigwait(&set, &sig);
     log_info("msg=stopping signal=%d inflight=%d", sig, http_server_inflight(srv));
     http_server_stop(srv, (int)config_int(&cfg, CFG_DRAIN_MS));
     ami_client_stop(ami);   /* after HTTP: /readyz and /metrics read the client */
     mail_poller_stop(mail); /* before the ledger closes: a poll may be appending */
+    score_auto_stop();
     rc = 0;
     log_info("msg=stopped");
 out:
