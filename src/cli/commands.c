@@ -22,6 +22,7 @@ const struct cli_command cli_commands[] = {
     {"token", cli_token, "create, list and revoke API tokens"},
     {"routes", cli_routes, "list every API route with its roles and scope (--json)"},
     {"import", cli_import, "import a PBX queue_log file as events (queue-log FILE)"},
+    {"demo", cli_demo, "fill a new database with a three-month demo history (--seed N)"},
     {"agent", cli_agent, "map PBX agent names to staff (map | unmap | list)"},
     {"version", cli_version, "print the version"},
     {NULL, NULL, NULL},
