@@ -135,7 +135,8 @@ export function ProcessEditor(props: { id: string }) {
 
   if (error && !doc) return <ErrorBox error={error} onRetry={() => void load()} />;
   if (!doc || !rec) return <Loading />;
-  const next = (rec.versions ?? []).reduce((m, v) => Math.max(m, v.number), rec.latest_version ?? 0) + 1;
+  const latest = (rec.versions ?? []).reduce((m, v) => Math.max(m, v.number), rec.latest_version ?? 0);
+  const next = latest + 1;
 
   const change = (fn: (d: ProcDoc) => void) => {
     const d = structuredClone(doc);
@@ -162,17 +163,18 @@ export function ProcessEditor(props: { id: string }) {
   };
   const localErrors = () => Object.entries(errors).some(([, d]) => d === t('proc.badJson'));
 
-  const saveDraft = async (): Promise<boolean> => {
+  /** Saves the draft; the new ETag, or null when it failed (errors shown). */
+  const saveDraft = async (): Promise<string | null> => {
     if (localErrors()) {
       setNotice(t('admin.invalid'));
-      return false;
+      return null;
     }
     try {
       const r = await api<ProcRec>('PATCH', `/api/v1/processes/${rec.id}`, doc, { ifMatch: etag });
       setRec(r.data);
       setEtag(r.etag);
       setDirty(false);
-      return true;
+      return r.etag;
     } catch (e) {
       if (e instanceof ApiError && e.status === 412) {
         await load();
@@ -182,7 +184,7 @@ export function ProcessEditor(props: { id: string }) {
         setError(e);
         setNotice(t('admin.invalid'));
       }
-      return false;
+      return null;
     }
   };
   const onSave = async () => {
@@ -190,7 +192,7 @@ export function ProcessEditor(props: { id: string }) {
     setErrors({});
     setError(null);
     setNotice('');
-    if (await saveDraft()) setNotice(t('proc.draftSaved'));
+    if ((await saveDraft()) !== null) setNotice(t('proc.draftSaved'));
     setBusy(false);
   };
   const onPublish = async () => {
@@ -199,8 +201,9 @@ export function ProcessEditor(props: { id: string }) {
     setError(null);
     setNotice('');
     try {
-      if (dirty && !(await saveDraft())) return;
-      const r = await api<{ number: number }>('POST', `/api/v1/processes/${rec.id}/publish`, undefined, { ifMatch: etag });
+      let tag = etag;
+      if (dirty && !(tag = await saveDraft())) return;
+      const r = await api<{ number: number }>('POST', `/api/v1/processes/${rec.id}/publish`, undefined, { ifMatch: tag });
       setNotice(t('proc.published', { n: r.data.number }));
       const again = await api<ProcRec>('GET', `/api/v1/processes/${rec.id}`);
       setRec(again.data);
@@ -232,7 +235,7 @@ export function ProcessEditor(props: { id: string }) {
         </Link>
         <h2 id="process-name">{rec.name}</h2>
         <span class="muted">
-          {t('proc.version')}: {rec.latest_version ?? '—'}
+          {t('proc.version')}: <span id="process-version">{latest || '—'}</span>
         </span>
       </header>
       {notice && (
