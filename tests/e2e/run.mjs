@@ -189,6 +189,9 @@ async function withPage(opts, fn) {
     await fn({ page, ctx, errors });
     await page.waitForTimeout(50);
     if (errors.length) throw new Error(errors.join('; '));
+  } catch (e) {
+    if (process.env.SMILE_E2E_DEBUG) await page.screenshot({ path: path.join(tmp, 'failed.png'), fullPage: true }).catch(() => {});
+    throw e;
   } finally {
     await ctx.close();
   }
@@ -201,8 +204,9 @@ function eq(a, b, msg) {
   if (a !== b) throw new Error(`${msg}: expected ${JSON.stringify(b)}, got ${JSON.stringify(a)}`);
 }
 
-async function shot(page, name) {
+async function shot(page, name, top = false) {
   fs.mkdirSync(SHOTS, { recursive: true });
+  if (top) await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
 }
 
@@ -698,6 +702,7 @@ const ADMIN_PROC = [...SESSION, ['GET', '/api/v1/processes'], ['GET', '/api/v1/p
 
 test('admin edits a calendar: adds a holiday, the preview of "3 business days" moves; a bad interval is shown at the field', async ({ page }) => {
   await signIn(page, users.admin, '/app/admin/calendars');
+  await page.selectOption('#lang', 'en'); // the admin's saved language would otherwise win
   await page.waitForSelector('#calendars');
   assert((await page.textContent('#calendars')).includes('Asia/Shanghai'), 'calendar list shows the zone');
   await page.click('#calendars a:has-text("China")');
@@ -734,7 +739,7 @@ test('admin edits a calendar: adds a holiday, the preview of "3 business days" m
   const v = cal.body.document.versions[cal.body.document.versions.length - 1];
   assert(v.holidays.includes('2027-01-01'), 'holiday stored');
   eq(cal.body.version, 2, 'calendar version after one save');
-  await shot(page, 'admin-calendar-en');
+  await shot(page, 'admin-calendar-en', true);
   // An interval ending before it starts: the server's 422 names /versions/0/week/sat/0 and
   // the page shows it beside Saturday's hours; nothing is saved.
   await page.click('[data-day="sat"] button:has-text("Add hours")');
@@ -749,11 +754,12 @@ test('admin edits a calendar: adds a holiday, the preview of "3 business days" m
   await page.selectOption('#lang', 'zh-CN');
   await page.waitForSelector('text=每周工作时间');
   assert((await page.textContent('#preview')).includes('工作时间'), 'preview in Chinese');
-  await shot(page, 'admin-calendar-zh-CN');
+  await shot(page, 'admin-calendar-zh-CN', true);
 }, { needs: ADMIN_CAL, users: true, allow: [/status of 422/] });
 
 test('admin edits a process standard (zh-CN): a bad duration is shown at the field, fixed, published as version 2', async ({ page }) => {
   await signIn(page, users.admin, '/app/admin/processes');
+  await page.selectOption('#lang', 'zh-CN');
   await page.waitForSelector('#processes');
   assert((await page.textContent('#processes')).includes('Complaint handling'), 'process list');
   assert((await page.textContent('.tabs')).includes('服务流程'), 'tabs in Chinese');
@@ -778,6 +784,7 @@ test('admin edits a process standard (zh-CN): a bad duration is shown at the fie
   assert((await page.textContent('#process-notice')).includes('请修改'), 'notice in Chinese');
   let p = await pageApi(page, 'GET', '/api/v1/processes/4');
   eq(p.body.versions.length, 1, 'nothing published on 422');
+  await page.waitForTimeout(400); // the page scrolls the error into view
   await shot(page, 'admin-process-error-zh-CN');
   // Fix it and publish: version 2, with the new standard.
   await within.fill('2 business days');
@@ -795,6 +802,7 @@ test('admin edits a process standard (zh-CN): a bad duration is shown at the fie
 
 test('admin users and teams (en): create a team and a user, change role and team, disable', async ({ page }) => {
   await signIn(page, users.admin, '/app/admin/users');
+  await page.selectOption('#lang', 'en'); // the admin's saved language would otherwise win
   await page.waitForSelector('#users');
   assert((await page.textContent('#users')).includes(users.agent), 'the CLI users are listed');
   await page.fill('#new-team-name', 'walkin');
@@ -815,7 +823,8 @@ test('admin users and teams (en): create a team and a user, change role and team
   await page.waitForSelector('#new-user .error, #new-user .field-error');
   eq(await page.locator('tr[data-user="bob"]').count(), 1, 'still one bob');
   // Edit: supervisor, disabled.
-  await page.click('tr[data-user="bob"] button:has-text("Edit")');
+  await page.click('tr[data-user="bob"] button.edit');
+  await page.waitForSelector('#edit-role');
   await page.selectOption('#edit-role', 'supervisor');
   await page.check('#edit-disabled');
   await page.click('#edit-save');
@@ -825,11 +834,12 @@ test('admin users and teams (en): create a team and a user, change role and team
   const u = (await pageApi(page, 'GET', '/api/v1/users?limit=500')).body.items.find((x) => x.username === 'bob');
   eq(u.role, 'supervisor', 'role stored');
   eq(u.disabled, true, 'disabled stored');
-  await shot(page, 'admin-users-en');
+  await shot(page, 'admin-users-en', true);
 }, { needs: [...SESSION, ['GET', '/api/v1/users'], ['POST', '/api/v1/users'], ['PATCH', '/api/v1/users/1'], ['GET', '/api/v1/teams'], ['POST', '/api/v1/teams']], users: true, allow: [/status of 409/] });
 
 test('admin API tokens (zh-CN): the secret is shown once, works, and is revoked', async ({ page }) => {
   await signIn(page, users.admin, '/app/admin/tokens');
+  await page.selectOption('#lang', 'zh-CN');
   await page.waitForSelector('#new-token');
   await page.fill('#token-name', 'pbx-bridge');
   await page.check('input[value="kpi:read"]');
@@ -841,7 +851,7 @@ test('admin API tokens (zh-CN): the secret is shown once, works, and is revoked'
   const list = await pageApi(page, 'GET', '/api/v1/tokens');
   assert(!JSON.stringify(list.body).includes(secret), 'the list never carries the secret');
   eq((await raw('GET', '/api/v1/calendars', { Authorization: `Bearer ${secret}` })).status, 200, 'the token reads with kpi:read');
-  await shot(page, 'admin-tokens-zh-CN');
+  await shot(page, 'admin-tokens-zh-CN', true);
   page.once('dialog', (d) => void d.accept());
   await page.click('tr[data-token="pbx-bridge"] button.danger');
   await page.waitForSelector('tr[data-token="pbx-bridge"] .tag.off');

@@ -80,3 +80,8 @@ export function formatDuration(ms: number): string {
   if (s || !parts.length) parts.push(t('dur.s', { n: s }));
   return (neg ? '−' : '') + parts.join(' ');
 }
+
+/** After a 422: brings the first field error into view once it has rendered. */
+export function scrollToError() {
+  requestAnimationFrame(() => document.querySelector('.field-error, .field-error-list')?.scrollIntoView({ block: 'center', behavior: 'smooth' }));
+}

@@ -10,7 +10,7 @@ import { api, ApiError, fieldErrors } from '../../api';
 import { ErrorBox, Link, Loading } from '../../components/common';
 import { formatTime, locale, t, type MessageKey } from '../../i18n';
 import { useSession } from '../../session';
-import { FieldError, formatDuration, OtherErrors } from './Admin';
+import { FieldError, formatDuration, OtherErrors, scrollToError } from './Admin';
 import { loadAll } from './Users';
 
 type Interval = [string, string];
@@ -175,6 +175,7 @@ export function CalendarEditor(props: { id: string }) {
         setErrors(fieldErrors(e));
         setError(e);
         if (Object.keys(fieldErrors(e)).length) setNotice(t('admin.invalid'));
+        scrollToError();
       }
     } finally {
       setBusy(false);

@@ -10,7 +10,7 @@ import { api, ApiError, fieldErrors } from '../../api';
 import { ErrorBox, Link, Loading } from '../../components/common';
 import { formatTime, locale, t } from '../../i18n';
 import { useSession } from '../../session';
-import { FieldError, OtherErrors } from './Admin';
+import { FieldError, OtherErrors, scrollToError } from './Admin';
 import { loadAll } from './Users';
 
 type Json = Record<string, unknown>;
@@ -183,6 +183,7 @@ export function ProcessEditor(props: { id: string }) {
         setErrors(fieldErrors(e));
         setError(e);
         setNotice(t('admin.invalid'));
+        scrollToError();
       }
       return null;
     }
@@ -216,6 +217,7 @@ export function ProcessEditor(props: { id: string }) {
         setErrors(fieldErrors(e));
         setError(e);
         setNotice(Object.keys(fieldErrors(e)).length ? t('admin.invalid') : '');
+        scrollToError();
       }
     } finally {
       setBusy(false);
@@ -524,14 +526,21 @@ export function FlowDiagram(props: { doc: ProcDoc }) {
     return d;
   };
   steps.forEach((_, i) => depthOf(i));
-  const rows = new Map<number, number>();
-  const pos = steps.map((_, i) => {
+  // Rows: a step that waits for another sits level with it when that row is free.
+  const taken = new Set<string>();
+  const row = new Map<number, number>();
+  const order = steps.map((_, i) => i).sort((a, b) => depth.get(a)! - depth.get(b)! || a - b);
+  for (const i of order) {
     const d = depth.get(i)!;
-    const r = rows.get(d) ?? 0;
-    rows.set(d, r + 1);
-    return { x: 10 + d * (W + GX), y: 10 + r * (H + GY) };
-  });
-  const maxRows = Math.max(1, ...rows.values());
+    const after = startsAfter(steps[i]!);
+    const j = after !== null ? byKey.get(after) : undefined;
+    let r = j !== undefined && row.has(j) ? row.get(j)! : 0;
+    while (taken.has(`${d}:${r}`)) r++;
+    taken.add(`${d}:${r}`);
+    row.set(i, r);
+  }
+  const pos = steps.map((_, i) => ({ x: 10 + depth.get(i)! * (W + GX), y: 10 + row.get(i)! * (H + GY) }));
+  const maxRows = Math.max(1, ...[...row.values()].map((r) => r + 1));
   const width = 10 + (Math.max(0, ...depth.values()) + 1) * (W + GX);
   const height = 20 + maxRows * (H + GY);
   const trig = { x: 10, y: 10 + ((maxRows - 1) * (H + GY)) / 2 };
@@ -574,6 +583,7 @@ export function FlowDiagram(props: { doc: ProcDoc }) {
             </text>
             <text x={p.x + 10} y={p.y + 43} class="flow-mono">
               {st.standard?.within ?? '?'} · {st.standard?.time === 'wall' ? t('proc.time.wall') : t('proc.time.business')}
+              {st.pauses_on ? ' · ⏸' : ''}
             </text>
           </g>
         );

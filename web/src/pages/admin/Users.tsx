@@ -127,7 +127,7 @@ export function Users() {
                     <td>{u.disabled ? <span class="tag off">{t('users.disabled')}</span> : <span class="tag">{t('users.active')}</span>}</td>
                     {admin && (
                       <td>
-                        <button type="button" class="small" onClick={() => setEditing(u.id)} aria-label={`${t('admin.edit')} ${u.username}`}>
+                        <button type="button" class="small edit" onClick={() => setEditing(u.id)} aria-label={`${t('admin.edit')} ${u.username}`}>
                           {t('admin.edit')}
                         </button>
                       </td>
