@@ -85,3 +85,6 @@ export function formatDuration(ms: number): string {
 export function scrollToError() {
   requestAnimationFrame(() => document.querySelector('.field-error, .field-error-list')?.scrollIntoView({ block: 'center', behavior: 'smooth' }));
 }
+
+/** A message shown above a screen, kept as a key so that it follows a language switch. */
+export type Notice = [MessageKey, Record<string, string | number>?] | null;

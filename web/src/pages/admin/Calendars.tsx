@@ -10,7 +10,7 @@ import { api, ApiError, fieldErrors } from '../../api';
 import { ErrorBox, Link, Loading } from '../../components/common';
 import { formatTime, locale, t, type MessageKey } from '../../i18n';
 import { useSession } from '../../session';
-import { FieldError, formatDuration, OtherErrors, scrollToError } from './Admin';
+import { type Notice, FieldError, formatDuration, OtherErrors, scrollToError } from './Admin';
 import { loadAll } from './Users';
 
 type Interval = [string, string];
@@ -126,7 +126,7 @@ export function CalendarEditor(props: { id: string }) {
   const [doc, setDoc] = useState<CalDoc | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const [notice, setNotice] = useState('');
+  const [notice, setNotice] = useState<Notice>(null);
   const [busy, setBusy] = useState(false);
   const [saved, setSaved] = useState(0); // bumps after each save: the preview re-asks
 
@@ -159,22 +159,22 @@ export function CalendarEditor(props: { id: string }) {
     setBusy(true);
     setErrors({});
     setError(null);
-    setNotice('');
+    setNotice(null);
     try {
       const r = await api<CalRec>('PATCH', `/api/v1/calendars/${rec.id}`, doc, { ifMatch: etag });
       setRec(r.data);
       setEtag(r.etag);
       setDoc(structuredClone(r.data.document));
-      setNotice(t('admin.saved'));
+      setNotice(['admin.saved']);
       setSaved((n) => n + 1);
     } catch (e) {
       if (e instanceof ApiError && e.status === 412) {
         await load();
-        setNotice(t('admin.stale'));
+        setNotice(['admin.stale']);
       } else {
         setErrors(fieldErrors(e));
         setError(e);
-        if (Object.keys(fieldErrors(e)).length) setNotice(t('admin.invalid'));
+        if (Object.keys(fieldErrors(e)).length) setNotice(['admin.invalid']);
         scrollToError();
       }
     } finally {
@@ -195,7 +195,7 @@ export function CalendarEditor(props: { id: string }) {
       </header>
       {notice && (
         <p class={Object.keys(errors).length ? 'notice' : 'notice ok'} role="status" id="calendar-notice">
-          {notice}
+          {t(notice[0], notice[1])}
         </p>
       )}
       <div class="grid-2">
@@ -265,7 +265,7 @@ export function CalendarEditor(props: { id: string }) {
       </div>
       <div class="grid-2">
         <Overrides items={v.overrides ?? {}} admin={admin} errors={errors} at={`${base}/overrides`} onChange={(o) => update((x) => void (x.overrides = o))} />
-        {admin && <ImportNotice calId={rec.id} etag={etag} onDone={() => void load().then(() => setNotice(t('cal.imported')))} />}
+        {admin && <ImportNotice calId={rec.id} etag={etag} onDone={() => void load().then(() => setNotice(['cal.imported']))} />}
       </div>
       <OtherErrors errors={errors} shown={shown} />
       {error !== null && !Object.keys(errors).length && <ErrorBox error={error} />}

@@ -10,7 +10,7 @@ import { api, ApiError, fieldErrors } from '../../api';
 import { ErrorBox, Link, Loading } from '../../components/common';
 import { formatTime, locale, t } from '../../i18n';
 import { useSession } from '../../session';
-import { FieldError, OtherErrors, scrollToError } from './Admin';
+import { type Notice, FieldError, OtherErrors, scrollToError } from './Admin';
 import { loadAll } from './Users';
 
 type Json = Record<string, unknown>;
@@ -111,7 +111,7 @@ export function ProcessEditor(props: { id: string }) {
   const [calendars, setCalendars] = useState<string[]>([]);
   const [error, setError] = useState<unknown>(null);
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const [notice, setNotice] = useState('');
+  const [notice, setNotice] = useState<Notice>(null);
   const [busy, setBusy] = useState(false);
   const [dirty, setDirty] = useState(false);
 
@@ -166,7 +166,7 @@ export function ProcessEditor(props: { id: string }) {
   /** Saves the draft; the new ETag, or null when it failed (errors shown). */
   const saveDraft = async (): Promise<string | null> => {
     if (localErrors()) {
-      setNotice(t('admin.invalid'));
+      setNotice(['admin.invalid']);
       return null;
     }
     try {
@@ -178,11 +178,11 @@ export function ProcessEditor(props: { id: string }) {
     } catch (e) {
       if (e instanceof ApiError && e.status === 412) {
         await load();
-        setNotice(t('admin.stale'));
+        setNotice(['admin.stale']);
       } else {
         setErrors(fieldErrors(e));
         setError(e);
-        setNotice(t('admin.invalid'));
+        setNotice(['admin.invalid']);
         scrollToError();
       }
       return null;
@@ -192,31 +192,31 @@ export function ProcessEditor(props: { id: string }) {
     setBusy(true);
     setErrors({});
     setError(null);
-    setNotice('');
-    if ((await saveDraft()) !== null) setNotice(t('proc.draftSaved'));
+    setNotice(null);
+    if ((await saveDraft()) !== null) setNotice(['proc.draftSaved']);
     setBusy(false);
   };
   const onPublish = async () => {
     setBusy(true);
     setErrors({});
     setError(null);
-    setNotice('');
+    setNotice(null);
     try {
       let tag = etag;
       if (dirty && !(tag = await saveDraft())) return;
       const r = await api<{ number: number }>('POST', `/api/v1/processes/${rec.id}/publish`, undefined, { ifMatch: tag });
-      setNotice(t('proc.published', { n: r.data.number }));
+      setNotice(['proc.published', { n: r.data.number }]);
       const again = await api<ProcRec>('GET', `/api/v1/processes/${rec.id}`);
       setRec(again.data);
       setEtag(again.etag);
     } catch (e) {
       if (e instanceof ApiError && e.status === 412) {
         await load();
-        setNotice(t('admin.stale'));
+        setNotice(['admin.stale']);
       } else {
         setErrors(fieldErrors(e));
         setError(e);
-        setNotice(Object.keys(fieldErrors(e)).length ? t('admin.invalid') : '');
+        setNotice(Object.keys(fieldErrors(e)).length ? ['admin.invalid'] : null);
         scrollToError();
       }
     } finally {
@@ -242,7 +242,7 @@ export function ProcessEditor(props: { id: string }) {
       </header>
       {notice && (
         <p class={Object.keys(errors).length ? 'notice' : 'notice ok'} role="status" id="process-notice">
-          {notice}
+          {t(notice[0], notice[1])}
         </p>
       )}
       <section class="card">

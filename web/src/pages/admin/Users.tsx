@@ -7,7 +7,7 @@ import { api, ApiError, fieldErrors } from '../../api';
 import { ErrorBox, Loading } from '../../components/common';
 import { t, type MessageKey } from '../../i18n';
 import { useSession } from '../../session';
-import { FieldError, OtherErrors } from './Admin';
+import { type Notice, FieldError, OtherErrors } from './Admin';
 
 export interface UserRec {
   id: number;
@@ -54,7 +54,7 @@ export function Users() {
   const [teams, setTeams] = useState<TeamRec[]>([]);
   const [error, setError] = useState<unknown>(null);
   const [editing, setEditing] = useState<number | null>(null);
-  const [notice, setNotice] = useState('');
+  const [notice, setNotice] = useState<Notice>(null);
 
   const load = async () => {
     setError(null);
@@ -75,7 +75,7 @@ export function Users() {
     <div class="admin-body">
       {notice && (
         <p class="notice ok" role="status">
-          {notice}
+          {t(notice[0], notice[1])}
         </p>
       )}
       {!admin && <p class="muted">{t('admin.adminOnly')}</p>}
@@ -108,12 +108,12 @@ export function Users() {
                       setEditing(null);
                       if (nu) {
                         setUsers(users.map((x) => (x.id === nu.id ? nu : x)));
-                        setNotice(t('admin.saved'));
+                        setNotice(['admin.saved']);
                       }
                     }}
                     onStale={() => {
                       setEditing(null);
-                      setNotice(t('admin.stale'));
+                      setNotice(['admin.stale']);
                       void load();
                     }}
                   />
@@ -143,7 +143,7 @@ export function Users() {
             teams={teams}
             onCreated={(u) => {
               setUsers([...users, u]);
-              setNotice(t('users.created', { name: u.username }));
+              setNotice(['users.created', { name: u.username }]);
             }}
           />
         )}
@@ -154,10 +154,10 @@ export function Users() {
         admin={admin}
         onChange={(tm) => {
           setTeams(tm);
-          setNotice(t('admin.saved'));
+          setNotice(['admin.saved']);
         }}
         onStale={() => {
-          setNotice(t('admin.stale'));
+          setNotice(['admin.stale']);
           void load();
         }}
       />
