@@ -147,7 +147,7 @@ ok(struct gen *g)
 }
 
 static void
-fail(struct gen *g, int rc)
+keep_rc(struct gen *g, int rc)
 {
     if (g->rc == SMILE_OK && rc != SMILE_OK)
         g->rc = rc;
@@ -185,7 +185,7 @@ record(struct gen *g, const struct crm_resource *r, int actor, int64_t t, json_t
 
     if (ok(g)) {
         ctx_at(g, &c, actor, t);
-        fail(g, crm_record_create(&c, r, body, &id, &out, g->err));
+        keep_rc(g, crm_record_create(&c, r, body, &id, &out, g->err));
         crm_events_finish(&c, ok(g));
     }
     json_decref(out);
@@ -201,7 +201,7 @@ case_do(struct gen *g, int64_t case_id, const char *action, int actor, int64_t t
 
     if (ok(g)) {
         ctx_at(g, &c, actor, t);
-        fail(g, crm_case_action(&c, case_id, action, NULL, body, &out, g->err));
+        keep_rc(g, crm_case_action(&c, case_id, action, NULL, body, &out, g->err));
     }
     json_decref(out);
     json_decref(body);
@@ -216,7 +216,7 @@ flush(struct gen *g)
     if (!ok(g) || intake_batch_len(g->batch) == 0)
         return;
     memset(&n, 0, sizeof(n));
-    fail(g, intake_batch_append(g->s, g->batch, NULL, &n, g->err));
+    keep_rc(g, intake_batch_append(g->s, g->batch, NULL, &n, g->err));
     g->st->events += n.created;
     g->st->rejected += n.rejected;
     if (n.rejected && g->st->rejected == n.rejected)
@@ -268,8 +268,8 @@ qlog(struct gen *g, const char *fmt, ...)
     if (g->qlog_out)
         fprintf(g->qlog_out, "%s\n", line);
     if (qlog_line_parse(line, (size_t)n, &l, &e) != SMILE_OK) {
-        fail(g, smile_err_set(g->err, SMILE_EINVAL, "demo queue_log line refused: %s (%s)", e.msg,
-                              line));
+        keep_rc(g, smile_err_set(g->err, SMILE_EINVAL, "demo queue_log line refused: %s (%s)",
+                                 e.msg, line));
         return;
     }
     pbx_map_qlog(g->pbx, &l, true, g->events);
@@ -307,7 +307,7 @@ make_staff(struct gen *g, const char *pw_hash)
         json_t *in = json_pack("{s:s, s:s}", "name", demo_team_names[t], "display_name",
                                demo_team_display[t]);
 
-        fail(g, staff_team_create(g->s, NULL, in, &team, g->err));
+        keep_rc(g, staff_team_create(g->s, NULL, in, &team, g->err));
         json_decref(in);
         g->team_id[t] = team.id;
         g->st->teams++;
@@ -322,7 +322,7 @@ make_staff(struct gen *g, const char *pw_hash)
         in = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "username", d->username, "display_name",
                        d->display_name, "role", d->supervisor ? "supervisor" : "agent", "team_id",
                        (json_int_t)g->team_id[d->team], "email", email, "locale", "zh-CN");
-        fail(g, staff_user_create(g->s, NULL, in, pw_hash, &u, g->err));
+        keep_rc(g, staff_user_create(g->s, NULL, in, pw_hash, &u, g->err));
         json_decref(in);
         if (!ok(g))
             break;
@@ -337,14 +337,14 @@ make_staff(struct gen *g, const char *pw_hash)
             json_t *p = json_pack("{s:I}", "supervisor_id", (json_int_t)u.id);
 
             g->supervisor[d->team] = i;
-            fail(g, staff_team_update(g->s, NULL, g->team_id[d->team], 0, p, &team, g->err));
+            keep_rc(g, staff_team_update(g->s, NULL, g->team_id[d->team], 0, p, &team, g->err));
             json_decref(p);
         }
         if (d->team == 0 && !d->supervisor) { /* a hotline agent: Asterisk's Agent/10xx */
             char agent[32];
 
             snprintf(agent, sizeof(agent), "Agent/%d", 1001 + i);
-            fail(g, intake_agent_map_set(g->s, PBX_SOURCE, agent, d->username, g->err));
+            keep_rc(g, intake_agent_map_set(g->s, PBX_SOURCE, agent, d->username, g->err));
             json_object_set_new(g->agents, agent, json_string(d->username));
         }
     }
