@@ -698,7 +698,7 @@ test('counter (tablet): arrived → 5 s countdown → greeted → left emits thr
 
 // ---------------------------------------------------------------- admin screens
 const ADMIN_CAL = [...SESSION, ['GET', '/api/v1/calendars'], ['GET', '/api/v1/calendars/1'], ['PATCH', '/api/v1/calendars/1'], ['GET', '/api/v1/calendars/1/add'], ['GET', '/api/v1/calendars/1/diff']];
-const ADMIN_PROC = [...SESSION, ['GET', '/api/v1/processes'], ['GET', '/api/v1/processes/1'], ['PATCH', '/api/v1/processes/1'], ['POST', '/api/v1/processes/1/publish']];
+const ADMIN_PROC = [...SESSION, ['GET', '/api/v1/processes'], ['POST', '/api/v1/processes'], ['GET', '/api/v1/processes/1'], ['PATCH', '/api/v1/processes/1'], ['POST', '/api/v1/processes/1/publish']];
 
 test('admin edits a calendar: adds a holiday, the preview of "3 business days" moves; a bad interval is shown at the field', async ({ page }) => {
   await signIn(page, users.admin, '/app/admin/calendars');
@@ -798,6 +798,14 @@ test('admin edits a process standard (zh-CN): a bad duration is shown at the fie
   // The what-if panel is there (its API belongs to another part).
   await page.click('#whatif-run');
   await page.waitForFunction(() => (document.querySelector('#whatif')?.textContent ?? '').length > 40);
+  // A new process starts from a one-step draft and opens in the editor.
+  await page.click('#tab-processes');
+  await page.fill('#new-process-name', '交房验收');
+  await page.click('#new-process button[type="submit"]');
+  await page.waitForURL((u) => /^\/app\/admin\/processes\/\d+$/.test(u.pathname) && !u.pathname.endsWith('/4'));
+  await page.waitForSelector('#flow');
+  eq(await page.textContent('#process-name'), '交房验收', 'new process name');
+  eq(await page.locator('#flow .flow-step').count(), 1, 'one step');
 }, { needs: ADMIN_PROC, users: true, locale: 'zh-CN', allow: [/status of 422/, /status of 404/, /status of 405/] });
 
 test('admin users and teams (en): create a team and a user, change role and team, disable', async ({ page }) => {
@@ -826,6 +834,14 @@ test('admin users and teams (en): create a team and a user, change role and team
   await page.click('tr[data-user="bob"] button.edit');
   await page.waitForSelector('#edit-role');
   await page.selectOption('#edit-role', 'supervisor');
+  await page.fill('#edit-password', 'correct horse 9');
+  await page.click('#edit-save');
+  await page.waitForSelector('tr[data-user="bob"]:not(.editing) button.edit');
+  // The reset password works: bob signs in with it.
+  const si = await raw('POST', '/api/v1/session', { 'Content-Type': 'application/json' }, JSON.stringify({ username: 'bob', password: 'correct horse 9' }));
+  assert(si.status === 200 || si.status === 201, `bob signs in with the new password: ${si.status}`);
+  await page.click('tr[data-user="bob"] button.edit');
+  await page.waitForSelector('#edit-disabled');
   await page.check('#edit-disabled');
   await page.click('#edit-save');
   await page.waitForSelector('tr[data-user="bob"]:not(.editing) .tag.off');
@@ -835,7 +851,7 @@ test('admin users and teams (en): create a team and a user, change role and team
   eq(u.role, 'supervisor', 'role stored');
   eq(u.disabled, true, 'disabled stored');
   await shot(page, 'admin-users-en', true);
-}, { needs: [...SESSION, ['GET', '/api/v1/users'], ['POST', '/api/v1/users'], ['PATCH', '/api/v1/users/1'], ['GET', '/api/v1/teams'], ['POST', '/api/v1/teams']], users: true, allow: [/status of 409/] });
+}, { needs: [...SESSION, ['GET', '/api/v1/users'], ['POST', '/api/v1/users'], ['PATCH', '/api/v1/users/1'], ['POST', '/api/v1/users/1/password'], ['GET', '/api/v1/teams'], ['POST', '/api/v1/teams']], users: true, allow: [/status of 409/] });
 
 test('admin API tokens (zh-CN): the secret is shown once, works, and is revoked', async ({ page }) => {
   await signIn(page, users.admin, '/app/admin/tokens');

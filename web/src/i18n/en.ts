@@ -314,6 +314,8 @@ export const en = {
   'tokens.copy': 'Copy',
   'tokens.copied': 'Copied.',
   'tokens.pickScope': 'Choose at least one scope.',
+  'proc.new': 'New process',
+  'users.resetPassword': 'New password (optional)',
 };
 
 export type Messages = typeof en;

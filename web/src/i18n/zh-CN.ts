@@ -315,4 +315,6 @@ export const zhCN: Messages = {
   'tokens.copy': '复制',
   'tokens.copied': '已复制。',
   'tokens.pickScope': '请至少选择一个权限范围。',
+  'proc.new': '新建流程',
+  'users.resetPassword': '新密码（可选）',
 };

@@ -9,6 +9,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, fieldErrors } from '../../api';
 import { ErrorBox, Link, Loading } from '../../components/common';
 import { formatTime, locale, t } from '../../i18n';
+import { navigate } from '../../router';
 import { useSession } from '../../session';
 import { type Notice, FieldError, OtherErrors, scrollToError } from './Admin';
 import { loadAll } from './Users';
@@ -54,13 +55,40 @@ export function stepTitle(s: Step): string {
   return (locale() === 'zh-CN' ? s.title?.zh || s.title?.en : s.title?.en || s.title?.zh) || s.key;
 }
 
+/** A new process's first draft: one step, "resolve a case within 3 business days". */
+function starter(name: string): ProcDoc {
+  return {
+    name,
+    calendar: 'default',
+    description: '',
+    trigger: { type: 'case.opened' },
+    steps: [{ key: 'resolve', title: { en: 'Resolve within 3 business days', zh: '3个工作日内解决' }, function: 'resolve', done_on: { type: 'case.resolved' }, cancels_on: { type: 'case.closed' }, standard: { within: '3 business days' }, charge_to: 'actor' }],
+  };
+}
+
 export function Processes() {
+  const s = useSession();
+  const canEdit = s?.user.role === 'admin' || s?.user.role === 'supervisor';
   const [procs, setProcs] = useState<ProcRec[] | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const [name, setName] = useState('');
+  const [errors, setErrors] = useState<Record<string, string>>({});
   useEffect(() => {
     loadAll<ProcRec>('/api/v1/processes').then(setProcs, setError);
   }, []);
-  if (error) return <ErrorBox error={error} />;
+  const create = async (e: Event) => {
+    e.preventDefault();
+    setErrors({});
+    setError(null);
+    try {
+      const r = await api<ProcRec>('POST', '/api/v1/processes', starter(name));
+      navigate(`/app/admin/processes/${r.data.id}`);
+    } catch (x) {
+      setErrors(fieldErrors(x));
+      setError(x);
+    }
+  };
+  if (error && !procs) return <ErrorBox error={error} />;
   if (!procs) return <Loading />;
   return (
     <section class="card">
@@ -91,6 +119,21 @@ export function Processes() {
           </tbody>
         </table>
       </div>
+      {canEdit && (
+        <form class="admin-form inline-form" id="new-process" onSubmit={create}>
+          <h3>{t('proc.new')}</h3>
+          <label>
+            {t('proc.name')}
+            <input id="new-process-name" value={name} required onInput={(e) => setName(e.currentTarget.value)} />
+            <FieldError errors={errors} at="/name" />
+          </label>
+          <button type="submit" class="primary">
+            {t('admin.create')}
+          </button>
+          <OtherErrors errors={errors} shown={(p) => p === '/name'} />
+          {error !== null && !Object.keys(errors).length && <ErrorBox error={error} />}
+        </form>
+      )}
     </section>
   );
 }

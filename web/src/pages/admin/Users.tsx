@@ -172,6 +172,7 @@ function UserEdit(props: { user: UserRec; teams: TeamRec[]; onDone: (u: UserRec 
   const [team, setTeam] = useState(u.team_id ? String(u.team_id) : '');
   const [email, setEmail] = useState(u.email ?? '');
   const [disabled, setDisabled] = useState(u.disabled);
+  const [password, setPassword] = useState('');
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
@@ -185,13 +186,16 @@ function UserEdit(props: { user: UserRec; teams: TeamRec[]; onDone: (u: UserRec 
     if (tid !== u.team_id) patch.team_id = tid;
     if ((email || null) !== u.email) patch.email = email || null;
     if (disabled !== u.disabled) patch.disabled = disabled;
-    if (!Object.keys(patch).length) return props.onDone(null);
+    if (!Object.keys(patch).length && !password) return props.onDone(null);
     setBusy(true);
     setErrors({});
     setError(null);
     try {
-      const r = await api<UserRec>('PATCH', `/api/v1/users/${u.id}`, patch, { ifMatch: `"${u.version}"` });
-      props.onDone(r.data);
+      // A password reset first (it ends the user's sessions and bumps the version).
+      if (password) await api('POST', `/api/v1/users/${u.id}/password`, { password });
+      const fresh = password ? (await api<UserRec>('GET', `/api/v1/users/${u.id}`)).data : u;
+      const r = Object.keys(patch).length ? (await api<UserRec>('PATCH', `/api/v1/users/${u.id}`, patch, { ifMatch: `"${fresh.version}"` })).data : fresh;
+      props.onDone(r);
     } catch (x) {
       if (x instanceof ApiError && x.status === 412) return props.onStale();
       setErrors(fieldErrors(x));
@@ -200,7 +204,7 @@ function UserEdit(props: { user: UserRec; teams: TeamRec[]; onDone: (u: UserRec 
       setBusy(false);
     }
   };
-  const shown = (p: string) => ['/display_name', '/role', '/team_id', '/email', '/disabled'].includes(p);
+  const shown = (p: string) => ['/display_name', '/role', '/team_id', '/email', '/disabled', '/password'].includes(p);
   return (
     <tr class="editing" data-user={u.username}>
       <td class="mono">{u.username}</td>
@@ -238,6 +242,8 @@ function UserEdit(props: { user: UserRec; teams: TeamRec[]; onDone: (u: UserRec 
           <input id="edit-disabled" type="checkbox" checked={disabled} onChange={(e) => setDisabled(e.currentTarget.checked)} />
           {t('users.disable')}
         </label>
+        <input id="edit-password" type="password" autocomplete="new-password" placeholder={t('users.resetPassword')} aria-label={t('users.resetPassword')} value={password} onInput={(e) => setPassword(e.currentTarget.value)} />
+        <FieldError errors={errors} at="/password" />
       </td>
       <td>
         <form class="inline" onSubmit={save}>
