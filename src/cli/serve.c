@@ -213,14 +213,15 @@ cli_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* The ledger's committer thread starts with the signals blocked too. */
-    if (ledger_open(config_str(&cfg, CFG_DB), NULL, &ledger, &err) != SMILE_OK) {
+    if (ledger_open(config_str(&cfg, CFG_DB), &(struct ledger_options){.pool = pool}, &ledger,
+                    &err) != SMILE_OK) {
         fprintf(stderr, "smile: %s\n", err.msg);
         goto out;
     }
     /* The runtime folds committed events off the request threads; the scheduler fires
      * deadlines through the ledger and is woken by the runtime for earlier ones. */
-    if (runtime_open(config_str(&cfg, CFG_DB), ledger, &runtime, &err) != SMILE_OK ||
-        scheduler_open(config_str(&cfg, CFG_DB), ledger, &sched, &err) != SMILE_OK) {
+    if (runtime_open(config_str(&cfg, CFG_DB), pool, ledger, &runtime, &err) != SMILE_OK ||
+        scheduler_open(config_str(&cfg, CFG_DB), pool, ledger, &sched, &err) != SMILE_OK) {
         fprintf(stderr, "smile: %s\n", err.msg);
         goto out;
     }
