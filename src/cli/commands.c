@@ -25,6 +25,7 @@ const struct cli_command cli_commands[] = {
      "import a PBX queue_log (queue-log FILE) or CRM records from CSV "
      "(customers|properties|contracts FILE)"},
     {"replay", cli_replay, "what-if: replay a period through the live process and a draft"},
+    {"demo", cli_demo, "fill a new database with a three-month demo history (--seed N)"},
     {"agent", cli_agent, "map PBX agent names to staff (map | unmap | list)"},
     {"report", cli_report, "scorecards of a period as CSV or XLSX (report scorecard --period P)"},
     {"version", cli_version, "print the version"},

@@ -4,10 +4,12 @@
  * starts the HTTP server and waits for SIGTERM or SIGINT, then drains in-flight requests,
  * lets the ledger finish its queue and closes the database cleanly.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "base/config.h"
@@ -66,6 +68,57 @@ bootstrap_admin(struct store *s, struct smile_err *err)
     return rc;
 }
 
+/* --demo: fills the new database (cli_demo_fill) and prints the demo staff's password. */
+static int
+serve_demo(struct store *s, struct cli_demo_options *o)
+{
+    struct smile_err err;
+    struct demo_stats st;
+    char pw[13] = "", hash[AUTH_HASH_MAX];
+    int rc = cli_demo_password(pw, sizeof(pw), hash, &err);
+
+    o->password_hash = hash;
+    if (rc == SMILE_OK)
+        rc = cli_demo_fill(s, o, &st, &err);
+    if (rc != SMILE_OK) {
+        fprintf(stderr, "smile serve --demo: %s\n", err.msg);
+    } else {
+        cli_demo_report(&st, stdout);
+        printf("demo staff (e.g. zhou.ting, supervisor of the hotline) sign in with: %s\n", pw);
+        fflush(stdout);
+    }
+    auth_wipe(pw, sizeof(pw));
+    return rc;
+}
+
+/*
+ * --demo: the runtime folds the demo's events in the background while the server already
+ * answers; this waits (up to 10 minutes) until every event is reflected in the
+ * measurements and prints how long that took.
+ */
+static void
+demo_wait_folded(struct api_app *app, struct runtime *rt, int64_t t0)
+{
+    struct smile_err err;
+    struct store *s = store_pool_acquire(app->pool);
+    int64_t last = 0;
+    struct runtime_status st;
+
+    smile_err_clear(&err);
+    store_query_int64(s, "SELECT coalesce(max(id), 0) FROM events", &last, &err);
+    store_pool_release(app->pool, s);
+    for (int i = 0; i < 6000; i++) {
+        runtime_status(rt, &st);
+        if (st.last_event_id_folded >= last && st.pending == 0)
+            break;
+        usleep(100000);
+    }
+    runtime_status(rt, &st);
+    printf("demo: measurements complete (%" PRIu64 " subjects folded) %.1f s after the fill\n",
+           st.folds, (double)(time_mono_ns() - t0) / 1e9);
+    fflush(stdout);
+}
+
 int
 cli_serve(int argc, char **argv)
 {
@@ -84,16 +137,20 @@ cli_serve(int argc, char **argv)
     struct mail_poller *mail = NULL;
     sigset_t set;
     int sig = 0, rc = 1;
-    bool bootstrap = false;
+    bool bootstrap = false, demo = false;
+    struct cli_demo_options demo_opt;
+    int64_t demo_t0 = 0;
     const char *lvl;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf("usage: smile serve [--db PATH] [--listen HOST:PORT] [--bootstrap-admin] "
-                   "[options]\n\n"
+                   "[--demo [--seed N]] [options]\n\n"
                    "Serves the JSON API. Creates and migrates the database if needed.\n"
                    "--bootstrap-admin: if the database has no users, create `admin` with a "
-                   "random\npassword and print it once.\n");
+                   "random\npassword and print it once.\n"
+                   "--demo: first fill the new, empty database with a three-month demo history\n"
+                   "(see smile demo --help; refused on a database with customers).\n");
             config_usage();
             return 0;
         }
@@ -108,9 +165,27 @@ cli_serve(int argc, char **argv)
                   : strcmp(lvl, "warn") == 0  ? LOG_WARN
                   : strcmp(lvl, "error") == 0 ? LOG_ERROR
                                               : LOG_INFO);
+    memset(&demo_opt, 0, sizeof(demo_opt));
+    demo_opt.seed = 1;
+    demo_opt.end_ms = time_now_ms();
     for (int i = 1; i < argc; i++) {
+        int r = i + 1 < argc ? cli_demo_parse(argv[i], argv[i + 1], &demo_opt) : 0;
+
+        if (r != 0) { /* --seed, --end, --days, --customers: for --demo */
+            if (r < 0) {
+                fprintf(stderr, "smile serve: bad value for %s: '%s'\n", argv[i], argv[i + 1]);
+                config_free(&cfg);
+                return 2;
+            }
+            i++;
+            continue;
+        }
         if (strcmp(argv[i], "--bootstrap-admin") == 0) {
             bootstrap = true;
+            continue;
+        }
+        if (strcmp(argv[i], "--demo") == 0) {
+            demo = true;
             continue;
         }
         fprintf(stderr, "smile serve: unknown argument '%s' (see smile serve --help)\n", argv[i]);
@@ -127,6 +202,10 @@ cli_serve(int argc, char **argv)
         fprintf(stderr, "smile: cannot create the first admin: %s\n", err.msg);
         goto out;
     }
+    if (demo && serve_demo(s, &demo_opt) != SMILE_OK)
+        goto out;
+    if (demo)
+        demo_t0 = time_mono_ns();
     store_close(s);
     s = NULL;
     if (store_pool_open(config_str(&cfg, CFG_DB),
@@ -209,6 +288,8 @@ cli_serve(int argc, char **argv)
         log_error("msg=\"mail poller not started\" error=\"%s\"", err.msg);
     if (score_auto_start(app.db_path, &err) != SMILE_OK) /* score: evaluations at period end */
         log_error("msg=\"scorecard period check not started\" error=\"%s\"", err.msg);
+    if (demo)
+        demo_wait_folded(&app, runtime, demo_t0);
     sigwait(&set, &sig);
     log_info("msg=stopping signal=%d inflight=%d", sig, http_server_inflight(srv));
     http_server_stop(srv, (int)config_int(&cfg, CFG_DRAIN_MS));
