@@ -19,7 +19,13 @@
 
 #define HOOK_COLS                                                                                  \
     "id, url, description, event_types, active, version, created_at, updated_at, secret, "         \
-    "previous_expires_at, after_event_id, headers "
+    "previous_expires_at, after_event_id, headers, "                                               \
+    "(SELECT count(*) FROM webhook_deliveries d WHERE d.webhook_id = webhooks.id "                 \
+    "AND d.status = 'pending'), "                                                                  \
+    "(SELECT count(*) FROM webhook_deliveries d WHERE d.webhook_id = webhooks.id "                 \
+    "AND d.status = 'failed'), "                                                                   \
+    "(SELECT d.delivered_at FROM webhook_deliveries d WHERE d.webhook_id = webhooks.id "           \
+    "AND d.status = 'delivered' ORDER BY d.id DESC LIMIT 1) "
 #define DELIVERY_COLS                                                                              \
     "id, webhook_id, event_id, event_type, status, attempts, tries, next_at, created_at, "         \
     "updated_at, delivered_at, last_status_code, last_error "
@@ -77,6 +83,7 @@ hook_json(struct store_stmt *st)
     char hint[32];
     json_t *types = json_loads(store_stmt_text(st, 3), 0, NULL);
     json_t *hdrs = json_loads(store_stmt_text(st, 11), 0, NULL), *masked = json_object(), *v;
+    json_t *stats;
 
     /* Header values may be credentials: reads show the names only. */
     json_object_foreach(hdrs, k, v)
@@ -84,14 +91,18 @@ hook_json(struct store_stmt *st)
         json_object_set_new(masked, k, json_string("***"));
     }
     json_decref(hdrs);
+    stats =
+        json_pack("{s:I, s:I, s:o}", "pending", (json_int_t)store_stmt_int64(st, 12), "failed",
+                  (json_int_t)store_stmt_int64(st, 13), "last_delivered_at", opt_time_json(st, 14));
     snprintf(hint, sizeof(hint), "%s…%s", WEBHOOK_SECRET_PREFIX, n >= 4 ? secret + n - 4 : "");
-    return json_pack(
-        "{s:I, s:s, s:s, s:o, s:o, s:b, s:I, s:s, s:o, s:o, s:o}", "id",
-        (json_int_t)store_stmt_int64(st, 0), "url", store_stmt_text(st, 1), "description",
-        store_stmt_text(st, 2), "event_types", types ? types : json_array(), "headers", masked,
-        "active", (int)store_stmt_int64(st, 4), "version", (json_int_t)store_stmt_int64(st, 5),
-        "secret_hint", hint, "previous_secret_expires_at", opt_time_json(st, 9), "created_at",
-        time_json(store_stmt_int64(st, 6)), "updated_at", time_json(store_stmt_int64(st, 7)));
+    return json_pack("{s:I, s:s, s:s, s:o, s:o, s:b, s:I, s:s, s:o, s:o, s:o, s:o}", "id",
+                     (json_int_t)store_stmt_int64(st, 0), "url", store_stmt_text(st, 1),
+                     "description", store_stmt_text(st, 2), "event_types",
+                     types ? types : json_array(), "headers", masked, "active",
+                     (int)store_stmt_int64(st, 4), "version", (json_int_t)store_stmt_int64(st, 5),
+                     "secret_hint", hint, "previous_secret_expires_at", opt_time_json(st, 9),
+                     "created_at", time_json(store_stmt_int64(st, 6)), "updated_at",
+                     time_json(store_stmt_int64(st, 7)), "stats", stats);
 }
 
 static int

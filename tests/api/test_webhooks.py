@@ -418,6 +418,9 @@ class TestDelivery(WebhookBase):
         self.assertEqual(ids, sorted(ids, reverse=True))  # newest first
         self.assertEqual(len(self.deliveries(w["id"], "?status=delivered")["items"]), 3)
         self.assertEqual(self.deliveries(w["id"], "?status=failed")["items"], [])
+        stats = self.admin.get("/api/v1/webhooks/%d" % w["id"]).json["stats"]
+        self.assertEqual((stats["pending"], stats["failed"]), (0, 0))
+        self.assertIsNotNone(stats["last_delivered_at"])
         ev = p2["items"][0]["event_id"]
         self.assertEqual([d["event_id"] for d in
                           self.deliveries(w["id"], "?event_id=%d" % ev)["items"]], [ev])
@@ -540,6 +543,8 @@ class TestRetry(WebhookBase):
                 time.sleep(0.05)
             d = a.get(path).json
             self.assertEqual((d["attempts"], d["tries"], d["last_status_code"]), (3, 3, 503))
+            stats = a.get("/api/v1/webhooks/%d" % w["id"]).json["stats"]
+            self.assertEqual(stats, {"pending": 0, "failed": 1, "last_delivered_at": None})
             time.sleep(0.5)
             self.assertEqual(len(rx.snapshot()), 3)  # no fourth try
             rx.status = 200

@@ -42,9 +42,12 @@ CREATE TABLE webhook_deliveries (
 ) STRICT;
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_at);
 CREATE INDEX webhook_deliveries_by_hook ON webhook_deliveries (webhook_id, id);
--- The sender's look-up of each subscription's oldest pending delivery.
+-- The sender's look-up of each subscription's oldest pending delivery, and the counts of
+-- pending and failed deliveries a subscription shows.
 CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook_id, id)
     WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_failed ON webhook_deliveries (webhook_id)
+    WHERE status = 'failed';
 
 -- Every HTTP attempt of a delivery: status code (NULL when no response), transport error,
 -- duration and the first KiB of the response body.
