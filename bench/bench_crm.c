@@ -16,6 +16,7 @@
 
 #include "crm/crm.h"
 #include "http/http.h"
+#include "runtime/runtime.h"
 #include "store/store.h"
 
 static double
@@ -42,7 +43,7 @@ main(int argc, char **argv)
     struct crm_ctx c;
     long n = argc > 1 ? strtol(argv[1], NULL, 10) : 5000;
     int64_t t0, id;
-    double t_crm, t_raw, t_list, t_sel;
+    double t_crm, t_raw, t_list, t_sel, t_case;
     long seen = 0, rows = 0, bytes = 0;
 
     if (n <= 0 || mkdtemp(dir) == NULL)
@@ -104,6 +105,26 @@ main(int argc, char **argv)
     }
     t_raw = secs(t0);
 
+    /* Cases as POST /api/v1/cases makes them: record, audit, search row and the case.opened
+     * event appended to the ledger in the same transaction (the runtime's CRM sink, with no
+     * live ledger to notify). */
+    runtime_crm_sink_install(NULL);
+    t0 = time_mono_ns();
+    for (long i = 0; i < n; i++) {
+        json_t *body = json_pack("{s:s, s:s, s:I}", "type", "complaint", "subject",
+                                 "漏水 water leak", "customer_id", (json_int_t)1);
+        json_t *out;
+
+        if (crm_record_create(&c, &crm_cases, body, &id, &out, &err) != SMILE_OK) {
+            fprintf(stderr, "bench_crm: case: %s\n", err.msg);
+            return 1;
+        }
+        json_decref(body);
+        json_decref(out);
+    }
+    t_case = secs(t0);
+    runtime_crm_sink_uninstall();
+
     /* Page through everything (2n rows), 100 at a time. */
     t0 = time_mono_ns();
     {
@@ -163,6 +184,9 @@ main(int argc, char **argv)
     printf("crm create (validate+insert+contacts+audit, 1 tx each): %8.0f /s   ceiling bare "
            "insert 1 tx each: %8.0f /s   ratio %.2f\n",
            (double)n / t_crm, (double)n / t_raw, t_raw / t_crm);
+    printf("case create (record+audit+search+case.opened event, 1 tx each): %8.0f /s "
+           "(%.0f us each)\n",
+           (double)n / t_case, 1e6 * t_case / (double)n);
     printf("crm list (100/page, JSON, masked): %10.0f rows/s   ceiling bare select: %10.0f "
            "rows/s   ratio %.2f   (%ld and %ld rows, %ld bytes)\n",
            (double)seen / t_list, (double)rows / t_sel, t_sel / t_list, seen, rows, bytes);

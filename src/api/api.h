@@ -154,6 +154,23 @@ void api_measurements_export(struct http_request *req);
 void api_subjects_timeline(struct http_request *req);
 void api_runtime_status(struct http_request *req);
 
+/* work: api/work.c (tasks, presence, skills, team routing) */
+void api_tasks_list(struct http_request *req);
+void api_tasks_summary(struct http_request *req);
+void api_presence_get(struct http_request *req);
+void api_presence_put(struct http_request *req);
+void api_skills_put(struct http_request *req);
+void api_team_routing_get(struct http_request *req);
+void api_team_routing_put(struct http_request *req);
+/* notify: api/notifications.c (built with notify_src) */
+void api_notifications_list(struct http_request *req);
+void api_notifications_read(struct http_request *req);
+void api_notifications_read_all(struct http_request *req);
+void api_escalations_list(struct http_request *req);
+void api_stream(struct http_request *req);
+/* Connects the notify part's hooks to the event stream; once, before serving. */
+void api_notify_wire(void);
+
 /* Handlers in api/mailboxes.c (mail: mailboxes, replies by e-mail) */
 void api_mailboxes_list(struct http_request *req);
 void api_mailboxes_get(struct http_request *req);

@@ -4,6 +4,7 @@
  * OpenAPI document, which is embedded in the binary from docs/openapi.json.
  */
 #include "api/api.h"
+#include "notify/notify.h"
 
 #include <string.h>
 
@@ -96,6 +97,13 @@ api_metrics(struct http_request *req)
                    (unsigned long long)ss.fired, (unsigned long long)ss.created,
                    (double)ss.max_late_ms / 1000.0);
     }
+    /* notify: escalation counters and open event streams */
+    notify_metrics_render(&req->out);
+    buf_printf(&req->out,
+               "# HELP smile_http_streams_open Server-Sent Events streams open.\n"
+               "# TYPE smile_http_streams_open gauge\n"
+               "smile_http_streams_open %d\n",
+               http_stream_count());
 }
 
 void

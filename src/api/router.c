@@ -95,8 +95,12 @@ dispatch(struct http_request *req, void *ud)
         }
         return;
     }
-    if (!(r->flags & API_NO_DB) || !(r->flags & API_PUBLIC))
+    if (!(r->flags & API_NO_DB) || !(r->flags & API_PUBLIC)) {
         req->db = store_pool_acquire(app->pool);
+        /* A read sees one snapshot and takes the WAL read lock once, not per statement. */
+        if (m == HTTP_GET)
+            store_read_begin(req->db);
+    }
     if (!(r->flags & API_PUBLIC)) {
         if (auth_resolve(req, &err) != SMILE_OK) {
             http_reply_problem(req, &err);
@@ -129,6 +133,7 @@ dispatch(struct http_request *req, void *ud)
     r->handler(req);
 out:
     if (req->db) {
+        store_read_end(req->db);
         store_pool_release(app->pool, req->db);
         req->db = NULL;
     }
@@ -145,6 +150,9 @@ api_start(struct api_app *app, struct http_server **out, struct smile_err *err)
         .conn_limit = (unsigned)config_int(app->cfg, CFG_CONN_LIMIT),
         .per_ip_limit = (unsigned)config_int(app->cfg, CFG_PER_IP_LIMIT),
         .timeout_s = (unsigned)config_int(app->cfg, CFG_TIMEOUT),
+        .max_streams = (unsigned)config_int(app->cfg, CFG_MAX_STREAMS),
+        .max_streams_per_user = (unsigned)config_int(app->cfg, CFG_MAX_STREAMS_PER_USER),
+        .heartbeat_s = (unsigned)config_int(app->cfg, CFG_STREAM_HEARTBEAT),
         .dispatch = dispatch,
         .observe = api_metrics_observe,
         .ud = app,

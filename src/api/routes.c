@@ -174,6 +174,37 @@ const struct api_route api_routes[] = {
      API_SCOPE_KPI_READ, 0, "a subject's events and measured steps"},
     {HTTP_GET, "/api/v1/runtime/status", api_runtime_status, ANY, API_SCOPE_KPI_READ, 0,
      "how far the runtime has folded the ledger"},
+
+    /* work: task inboxes, presence and skills, team routing (api/work.c, docs/work.md).
+       Agents read their own and their team's tasks and set their own presence (handler
+       checks); supervisors anyone's; admins edit skills and routing rules. */
+    {HTTP_GET, "/api/v1/tasks", api_tasks_list, ANY, CR, 0,
+     "open steps charged to people and teams, by time left (mine, team, assignee, due)"},
+    {HTTP_GET, "/api/v1/tasks/summary", api_tasks_summary, ANY, CR, 0,
+     "open, warned, breached and paused tasks per holder (workload)"},
+    {HTTP_GET, "/api/v1/users/{id}/presence", api_presence_get, ANY, CR, 0,
+     "a user's presence, skills and shift calendar"},
+    {HTTP_PUT, "/api/v1/users/{id}/presence", api_presence_put, ANY, CW, 0,
+     "set presence: available, away or off (self, or supervisor+)"},
+    {HTTP_PUT, "/api/v1/users/{id}/skills", api_skills_put, ADM, API_SCOPE_ADMIN, 0,
+     "set a user's skills and shift calendar"},
+    {HTTP_GET, "/api/v1/teams/{id}/routing", api_team_routing_get, SUP, CR, 0,
+     "a team's routing rule, round-robin position and decision log"},
+    {HTTP_PUT, "/api/v1/teams/{id}/routing", api_team_routing_put, ADM, API_SCOPE_ADMIN, 0,
+     "set a team's routing rule"},
+    /* notify: each user reads and marks their own notifications; the stream pushes them
+       (and, to supervisors and admins, the live sla.* and case.* board events); the
+       escalation log is for supervisors and admins. */
+    {HTTP_GET, "/api/v1/notifications", api_notifications_list, ANY, CR, 0,
+     "the caller's notifications, newest first (?unread=1), cursor-paged"},
+    {HTTP_POST, "/api/v1/notifications/{id}/read", api_notifications_read, ANY, CR, 0,
+     "mark one of the caller's notifications read"},
+    {HTTP_POST, "/api/v1/notifications/read-all", api_notifications_read_all, ANY, CR, 0,
+     "mark all the caller's notifications read"},
+    {HTTP_GET, "/api/v1/stream", api_stream, ANY, CR, 0,
+     "Server-Sent Events: the caller's notifications and, for supervisors, the live board"},
+    {HTTP_GET, "/api/v1/escalations", api_escalations_list, SUP, API_SCOPE_KPI_READ, 0,
+     "what each escalation rule did for each fired deadline, newest first"},
 };
 
 const int api_route_count = (int)ARRAY_LEN(api_routes);

@@ -14,6 +14,7 @@
 #include "crm/staff.h"
 #include "http/auth.h"
 #include "store/store.h"
+#include "work/work.h"
 
 void
 api_audit_who(const struct http_request *req, struct audit_who *out)
@@ -130,6 +131,7 @@ api_users_list(struct http_request *req)
         http_reply_problem(req, &err);
         return;
     }
+    work_users_decorate(req->db, items, time_now_ms()); /* work: presence, skills */
     http_reply_json(req, 200, page(items, next));
 }
 
@@ -148,7 +150,11 @@ api_users_get(struct http_request *req)
         return;
     }
     api_etag(req, u.version);
-    http_reply_json(req, 200, staff_user_json(&u));
+    {
+        json_t *o = staff_user_json(&u);
+        work_users_decorate(req->db, o, time_now_ms()); /* work: presence, skills */
+        http_reply_json(req, 200, o);
+    }
 }
 
 /* The number of admins who can still sign in; at least one must remain. */

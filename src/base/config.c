@@ -43,6 +43,13 @@ const struct config_option config_options[CFG_COUNT] = {
     [CFG_AMI_SECRET] = {"ami_secret", CONFIG_STRING, "", 0, 0, "that user's secret"},
     [CFG_AMI_SOURCE] = {"ami_source", CONFIG_STRING, "asterisk", 0, 0,
                         "event source name of the PBX (same as import --source)"},
+    /* notify: Server-Sent Events at /api/v1/stream */
+    [CFG_MAX_STREAMS] = {"max_streams", CONFIG_INT, "256", 1, 65536,
+                         "most open event streams (kept under 3/4 of conn_limit)"},
+    [CFG_MAX_STREAMS_PER_USER] = {"max_streams_per_user", CONFIG_INT, "8", 1, 65536,
+                                  "most open event streams of one user"},
+    [CFG_STREAM_HEARTBEAT] = {"stream_heartbeat", CONFIG_INT, "15", 1, 3600,
+                              "seconds between keep-alive comments on idle event streams"},
 };
 
 static int

@@ -29,6 +29,10 @@ enum config_key {
     CFG_AMI_USER,
     CFG_AMI_SECRET,
     CFG_AMI_SOURCE,
+    /* notify: event streams */
+    CFG_MAX_STREAMS,
+    CFG_MAX_STREAMS_PER_USER,
+    CFG_STREAM_HEARTBEAT,
     CFG_COUNT
 };
 

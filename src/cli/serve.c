@@ -13,7 +13,9 @@
 #include "base/config.h"
 #include "cli/cli.h"
 #include "ledger/ledger.h"
+#include "notify/notify.h"
 #include "runtime/runtime.h"
+#include "work/work.h"
 #include "scheduler/scheduler.h"
 #include "crm/staff.h"
 #include "http/auth.h"
@@ -73,6 +75,7 @@ cli_serve(int argc, char **argv)
     struct ledger *ledger = NULL;
     struct runtime *runtime = NULL;
     struct scheduler *sched = NULL;
+    struct notify_runner *notifier = NULL;
     struct api_app app;
     struct ami_client *ami = NULL;
     struct mail_poller *mail = NULL;
@@ -136,19 +139,25 @@ cli_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* The ledger's committer thread starts with the signals blocked too. */
-    if (ledger_open(config_str(&cfg, CFG_DB), NULL, &ledger, &err) != SMILE_OK) {
+    if (ledger_open(config_str(&cfg, CFG_DB), &(struct ledger_options){.pool = pool}, &ledger,
+                    &err) != SMILE_OK) {
         fprintf(stderr, "smile: %s\n", err.msg);
         goto out;
     }
     /* The runtime folds committed events off the request threads; the scheduler fires
      * deadlines through the ledger and is woken by the runtime for earlier ones. */
-    if (runtime_open(config_str(&cfg, CFG_DB), ledger, &runtime, &err) != SMILE_OK ||
-        scheduler_open(config_str(&cfg, CFG_DB), ledger, &sched, &err) != SMILE_OK) {
+    /* The escalation runner follows the sla.* events the scheduler appends (its ledger hook
+     * is registered before the scheduler starts) and hands notifications to the stream. */
+    api_notify_wire();
+    if (runtime_open(config_str(&cfg, CFG_DB), pool, ledger, &runtime, &err) != SMILE_OK ||
+        notify_runner_open(config_str(&cfg, CFG_DB), ledger, &notifier, &err) != SMILE_OK ||
+        scheduler_open(config_str(&cfg, CFG_DB), pool, ledger, &sched, &err) != SMILE_OK) {
         fprintf(stderr, "smile: %s\n", err.msg);
         goto out;
     }
     runtime_on_due(runtime, scheduler_wake, sched);
     runtime_crm_sink_install(ledger); /* case actions feed the ledger and the runtime */
+    work_install(); /* routing and out-of-order marking of case actions (src/work) */
     memset(&app, 0, sizeof(app));
     app.cfg = &cfg;
     app.pool = pool;
@@ -188,6 +197,7 @@ cli_serve(int argc, char **argv)
     rc = 0;
     log_info("msg=stopped");
 out:
+    notify_runner_close(notifier); /* before the CRM sink and the ledger it appends through */
     runtime_crm_sink_uninstall();
     if (runtime)
         runtime_on_due(runtime, NULL, NULL); /* no more wake-ups of the scheduler */
@@ -196,6 +206,7 @@ out:
     runtime_close(runtime); /* folds what the ledger committed last */
     store_pool_close(pool);
     store_close(s);
+    notify_hooks_clear();
     config_free(&cfg);
     return rc;
 }

@@ -50,9 +50,14 @@ audit_record(struct store *db, const struct http_auth *actor, const char *entity
             buf_free(&w);
             store_stmt_bind_text(st, 3, who, -1);
         }
-    } else {
+    } else if (actor && actor->username[0]) {
+        /* A server process acting on its own ("escalation"): named, no user id. */
         store_stmt_bind_null(st, 2);
-        store_stmt_bind_text(st, 3, "cli", -1);
+        store_stmt_bind_text(st, 3, actor->username, -1);
+    } else {
+        /* A server-side actor without an account (work routing: "routing") names itself. */
+        store_stmt_bind_null(st, 2);
+        store_stmt_bind_text(st, 3, actor && actor->username[0] ? actor->username : "cli", -1);
     }
     store_stmt_bind_text(st, 4, entity, -1);
     if (id)

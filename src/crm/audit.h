@@ -29,8 +29,9 @@ struct audit_who {
  * ("create", "update", "disable", "password" …), the record before and after (either may
  * be NULL; they are stored as compact JSON and must never contain secrets such as
  * password hashes), the request id and client address. actor NULL records the command
- * line as the actor ("cli"). Call it inside the transaction of the change so that both
- * commit or neither. SMILE_OK or SMILE_EDB with err set.
+ * line as the actor ("cli"); an actor with user_id 0 and a username is a server process
+ * acting on its own (the escalation runner: "escalation"). Call it inside the transaction of the
+ * change so that both commit or neither. SMILE_OK or SMILE_EDB with err set.
  */
 int audit_record(struct store *db, const struct http_auth *actor, const char *entity, int64_t id,
                  const char *action, const json_t *before, const json_t *after,

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "http/http.h"
 #include "store/store.h"
 
 static const char *const types[] = {"complaint", "repair", "inquiry", "handover", "other", NULL};
@@ -73,6 +74,12 @@ static const struct crm_field fields[] = {
     {.name = "opened_at", .column = "opened_at", .type = CRM_TIME, .flags = CRM_F_READONLY},
     {.name = "resolved_at", .column = "resolved_at", .type = CRM_TIME, .flags = CRM_F_READONLY},
     {.name = "closed_at", .column = "closed_at", .type = CRM_TIME, .flags = CRM_F_READONLY},
+    /* work: skills a member needs for skill_match routing (src/work, docs/work.md) */
+    {.name = "required_skills",
+     .column = "required_skills",
+     .type = CRM_STRARRAY,
+     .max_len = 32,
+     .max_items = 20},
 };
 
 static json_t *
@@ -176,6 +183,43 @@ emit(struct crm_ctx *c, const char *type, const json_t *rec, json_t *data, struc
     return rc;
 }
 
+/*
+ * Routing (src/work's hook): a case left with a team and no assignee, not resolved or
+ * closed, is assigned to the member the hook picks, as an assign by the actor "routing" in
+ * this same transaction (case.assigned emitted, audit action "route"). rec — the caller's
+ * stored record, later rendered as the response — is refreshed in place so the response
+ * shows the routed assignee.
+ */
+static int
+route(struct crm_ctx *c, int64_t id, const json_t *rec, struct smile_err *err)
+{
+    crm_case_route_fn *hook = crm_case_route_hook();
+    struct http_auth robot = {.user_id = 0, .username = "routing", .via_session = true};
+    const struct http_auth *caller = c->actor;
+    json_t *patch, *res = NULL, *fresh = NULL;
+    int64_t user = 0;
+    int st = status_of(rec), rc;
+
+    if (hook == NULL || !json_is_null(json_object_get(rec, "assignee_id")) ||
+        !json_is_integer(json_object_get(rec, "team_id")) || st == CRM_CASE_RESOLVED ||
+        st == CRM_CASE_CLOSED)
+        return SMILE_OK;
+    if ((rc = hook(c->db, id, rec, &user, err)) != SMILE_OK || user <= 0)
+        return rc;
+    patch = json_pack("{s:I}", "assignee_id", (json_int_t)user);
+    if (st == CRM_CASE_NEW)
+        json_object_set_new(patch, "status", json_string("open"));
+    c->actor = &robot;
+    rc = crm_record_apply(c, &crm_cases, id, NULL, patch, true, "route", &res, err);
+    c->actor = caller;
+    json_decref(patch);
+    json_decref(res);
+    if (rc == SMILE_OK && (rc = crm_record_load(c, &crm_cases, id, &fresh, err)) == SMILE_OK)
+        json_object_update((json_t *)rec, fresh);
+    json_decref(fresh);
+    return rc;
+}
+
 /* Emits the events of a write (see the table above). */
 static int
 after_write(struct crm_ctx *c, int64_t id, const json_t *old, const json_t *rec,
@@ -217,6 +261,8 @@ after_write(struct crm_ctx *c, int64_t id, const json_t *old, const json_t *rec,
             json_object_set(data, "previous_team_id", json_object_get(old, "team_id"));
         }
         rc = emit(c, "case.assigned", rec, data, err);
+        if (rc == SMILE_OK)
+            rc = route(c, id, rec, err);
     }
     return rc;
 }

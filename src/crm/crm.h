@@ -189,4 +189,25 @@ int crm_case_event(struct crm_ctx *c, const char *type, int64_t case_id, int64_t
                    int64_t occurred_at, const char *actor, const char *channel,
                    const char *source_id, const json_t *data, struct smile_err *err);
 
+/* Work hooks (src/work registers them with work_install) -------------------------------- */
+
+/*
+ * Routing: called inside the transaction of a case change that leaves the case with a team
+ * and no assignee (and not resolved or closed); rec is the case as stored. Sets *out_user to
+ * the member to assign (0 = nobody; the hook records why). The CRM then assigns the case
+ * with actor "routing" (case.assigned emitted, audited as "route").
+ */
+typedef int crm_case_route_fn(struct store *s, int64_t case_id, const json_t *rec,
+                              int64_t *out_user, struct smile_err *err);
+/*
+ * Annotation: called for each case event before it reaches the sink, with a copy of its
+ * data that the hook may extend (data.out_of_order). A failure rolls the change back.
+ */
+typedef int crm_case_annotate_fn(struct store *s, const char *type, const char *subject,
+                                 const char *actor, json_t *data, struct smile_err *err);
+/* Registers both hooks (NULL unregisters). Call once at start-up, before serving. */
+void crm_case_hooks_set(crm_case_route_fn *route, crm_case_annotate_fn *annotate);
+/* The registered routing hook, or NULL. */
+crm_case_route_fn *crm_case_route_hook(void);
+
 #endif

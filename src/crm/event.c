@@ -14,6 +14,21 @@
 static crm_event_sink_fn *sink;
 static crm_event_done_fn *sink_done;
 static void *sink_ud;
+static crm_case_route_fn *route_hook;
+static crm_case_annotate_fn *annotate_hook;
+
+void
+crm_case_hooks_set(crm_case_route_fn *route, crm_case_annotate_fn *annotate)
+{
+    route_hook = route;
+    annotate_hook = annotate;
+}
+
+crm_case_route_fn *
+crm_case_route_hook(void)
+{
+    return route_hook;
+}
 
 void
 crm_event_sink_set(crm_event_sink_fn *fn, crm_event_done_fn *done, void *ud)
@@ -38,10 +53,21 @@ crm_case_event(struct crm_ctx *c, const char *type, int64_t case_id, int64_t cus
 {
     char subject[40];
     struct crm_event ev;
+    json_t *own = NULL;
+    int rc;
 
     if (sink == NULL)
         return SMILE_OK;
     snprintf(subject, sizeof(subject), "case:%" PRId64, case_id);
+    if (annotate_hook) {
+        own = data ? json_deep_copy(data) : json_object();
+        const char *who = actor ? actor : c->actor ? c->actor->username : "";
+        if ((rc = annotate_hook(c->db, type, subject, who, own, err)) != SMILE_OK) {
+            json_decref(own);
+            return rc;
+        }
+        data = own;
+    }
     ev = (struct crm_event){
         .type = type,
         .subject = subject,
@@ -56,5 +82,7 @@ crm_case_event(struct crm_ctx *c, const char *type, int64_t case_id, int64_t cus
         .data = data,
     };
     c->nevents++;
-    return sink(c->db, &ev, sink_ud, err);
+    rc = sink(c->db, &ev, sink_ud, err);
+    json_decref(own);
+    return rc;
 }

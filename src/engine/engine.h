@@ -29,6 +29,7 @@
 #define ENGINE_MAX_WARN 8           /* warning points per step */
 #define ENGINE_MAX_TYPES 256        /* distinct event types named by one process */
 #define ENGINE_MAX_DOC (256 * 1024) /* bytes of a process document */
+#define ENGINE_MAX_ESCALATE 8       /* escalation rules per step */
 
 /* "No such instant" (a paused clock has no deadline; a pending step no start). */
 #define ENGINE_NO_TIME INT64_MIN
@@ -153,6 +154,46 @@ const char *engine_process_step_key(const struct engine_process *p, size_t i);
 const char *engine_process_step_title(const struct engine_process *p, size_t i, const char *lang);
 const char *engine_process_step_function(const struct engine_process *p, size_t i);
 enum engine_charge engine_process_step_charge(const struct engine_process *p, size_t i);
+
+/*
+ * Escalation rules of a step ("escalate": [{"on", "at"?, "do", "to"?}], docs/processes.md).
+ * They are part of the process version and of its canonical form, but the fold ignores
+ * them: the notify part runs them when sla.warning / sla.breached events are committed.
+ *
+ *   on       | at                           | do                | to
+ *   ---------+------------------------------+-------------------+-------------------------------
+ *   warning  | warning index, absent = any  | notify_assignee   | (none)
+ *   breach   | (not allowed)                | notify_supervisor | (none)
+ *            |                              | reassign          | "supervisor" | "team:NAME"
+ *            |                              | raise_priority    | absent (one level) | priority
+ */
+enum engine_esc_on { ENGINE_ESC_ON_WARNING, ENGINE_ESC_ON_BREACH };
+enum engine_esc_do {
+    ENGINE_ESC_NOTIFY_ASSIGNEE,
+    ENGINE_ESC_NOTIFY_SUPERVISOR,
+    ENGINE_ESC_REASSIGN,
+    ENGINE_ESC_RAISE_PRIORITY,
+};
+struct engine_escalation {
+    enum engine_esc_on on;
+    int at; /* warning index (0 = the step's first warn_at point); -1 = any */
+    enum engine_esc_do action;
+    const char *to; /* see the table; NULL if absent */
+};
+
+/* The rules of step i in document order (borrowed from p); *out NULL and 0 if none. */
+size_t engine_process_step_escalations(const struct engine_process *p, size_t i,
+                                       const struct engine_escalation **out);
+/*
+ * Selects the rules of step i that apply to one fired deadline: breach true for a breach,
+ * else the warning with index warn_idx. Writes up to max rule indices (into the array of
+ * engine_process_step_escalations) in document order to out; returns how many apply.
+ */
+size_t engine_escalations_select(const struct engine_process *p, size_t i, bool breach,
+                                 int warn_idx, uint32_t *out, size_t max);
+/* "warning"/"breach" and "notify_assignee"… for rendering. */
+const char *engine_esc_on_name(enum engine_esc_on on);
+const char *engine_esc_do_name(enum engine_esc_do d);
 
 /* Does ev start an instance of p (trigger type and filter)? */
 bool engine_process_triggers(const struct engine_process *p, const struct engine_event *ev);

@@ -84,6 +84,8 @@ struct step {
     bool has_excl;
     struct engine_duration excl;
     enum engine_outcome cancel_else; /* ENGINE_EXCLUDED or ENGINE_BREACHED */
+    uint32_t nesc;                   /* escalation rules (the fold ignores them) */
+    struct engine_escalation esc[ENGINE_MAX_ESCALATE]; /* .to is owned */
 };
 
 struct owner_rule {

@@ -11,7 +11,8 @@
  *     "steps": [ { "key", "title", "function", "repeat"?, "starts_on"?, "done_on",
  *                  "pauses_on"?, "resumes_on"?, "cancels_on"?, "resets_on"?,
  *                  "standard": {"within", "time"?}, "warn_at"?, "charge_to"?,
- *                  "on_cancel"?: {"excluded_if_within"?, "else"?} } ] }
+ *                  "on_cancel"?: {"excluded_if_within"?, "else"?},
+ *                  "escalate"?: [ {"on", "at"?, "do", "to"?} ] } ] }
  *   matcher = {"type": t | [t…], "where"?: {path: value | {"in": […]} | {"exists": b}},
  *              "per"?: path} | {"step_done": key}
  */
@@ -568,6 +569,150 @@ parse_title(struct comp *c, json_t *j, const char *path, struct step *s)
     bad(c, path, "required: {\"en\": ..., \"zh\": ...}");
 }
 
+static const char *const esc_on_names[] = {"warning", "breach"};
+static const char *const esc_do_names[] = {"notify_assignee", "notify_supervisor", "reassign",
+                                           "raise_priority"};
+static const char *const esc_priorities[] = {"normal", "high", "urgent"};
+
+/* "team:NAME" with a NAME of 1–64 bytes and no control characters. */
+static bool
+valid_team_target(const char *to)
+{
+    size_t n;
+
+    if (strncmp(to, "team:", 5) != 0)
+        return false;
+    n = strlen(to + 5);
+    if (n == 0 || n > 64)
+        return false;
+    for (const char *q = to + 5; *q; q++)
+        if ((unsigned char)*q < 0x20)
+            return false;
+    return true;
+}
+
+static void
+parse_one_escalation(struct comp *c, json_t *r, const char *path, struct step *s)
+{
+    static const char *const allowed[] = {"on", "at", "do", "to", NULL};
+    struct engine_escalation *e = &s->esc[s->nesc];
+    json_t *on = json_object_get(r, "on"), *at = json_object_get(r, "at");
+    json_t *d = json_object_get(r, "do"), *to = json_object_get(r, "to");
+    bool ok = true;
+    char p[128];
+
+    if (!json_is_object(r)) {
+        bad(c, path, "must be {\"on\": \"warning\"|\"breach\", \"do\": action}");
+        return;
+    }
+    check_fields(c, r, path, allowed);
+    e->at = -1;
+    e->on = ENGINE_ESC_ON_WARNING;
+    ptr(p, sizeof(p), path, "on");
+    if (json_is_string(on) && strcmp(json_string_value(on), "warning") == 0) {
+        e->on = ENGINE_ESC_ON_WARNING;
+    } else if (json_is_string(on) && strcmp(json_string_value(on), "breach") == 0) {
+        e->on = ENGINE_ESC_ON_BREACH;
+    } else {
+        bad(c, p, "required: \"warning\" or \"breach\"");
+        ok = false;
+    }
+    if (at != NULL) {
+        ptr(p, sizeof(p), path, "at");
+        if (ok && e->on == ENGINE_ESC_ON_BREACH) {
+            bad(c, p, "\"at\" picks a warning point; a breach has none");
+            ok = false;
+        } else if (!json_is_integer(at) || json_integer_value(at) < 0 ||
+                   json_integer_value(at) >= (json_int_t)s->nwarn) {
+            bad(c, p, "a warning index from 0 to %u (the step has %u warning points)",
+                s->nwarn ? s->nwarn - 1 : 0, s->nwarn);
+            ok = false;
+        } else {
+            e->at = (int)json_integer_value(at);
+        }
+    }
+    ptr(p, sizeof(p), path, "do");
+    e->action = ENGINE_ESC_NOTIFY_ASSIGNEE;
+    if (json_is_string(d)) {
+        size_t k;
+
+        for (k = 0; k < ARRAY_LEN(esc_do_names); k++)
+            if (strcmp(json_string_value(d), esc_do_names[k]) == 0)
+                break;
+        if (k < ARRAY_LEN(esc_do_names)) {
+            e->action = (enum engine_esc_do)k;
+        } else {
+            bad(c, p,
+                "unknown action \"%.40s\" (notify_assignee, notify_supervisor, reassign, "
+                "raise_priority)",
+                json_string_value(d));
+            ok = false;
+        }
+    } else {
+        bad(c, p, "required: notify_assignee, notify_supervisor, reassign or raise_priority");
+        ok = false;
+    }
+    ptr(p, sizeof(p), path, "to");
+    if (ok && e->action == ENGINE_ESC_REASSIGN) {
+        const char *v = json_is_string(to) ? json_string_value(to) : NULL;
+
+        if (v == NULL || (strcmp(v, "supervisor") != 0 && !valid_team_target(v))) {
+            bad(c, p, "required for reassign: \"supervisor\" or \"team:NAME\"");
+            ok = false;
+        }
+    } else if (ok && e->action == ENGINE_ESC_RAISE_PRIORITY && to != NULL) {
+        size_t k;
+
+        for (k = 0; json_is_string(to) && k < ARRAY_LEN(esc_priorities); k++)
+            if (strcmp(json_string_value(to), esc_priorities[k]) == 0)
+                break;
+        if (!json_is_string(to) || k == ARRAY_LEN(esc_priorities)) {
+            bad(c, p, "the priority to raise to: \"normal\", \"high\" or \"urgent\"");
+            ok = false;
+        }
+    } else if (ok && to != NULL &&
+               (e->action == ENGINE_ESC_NOTIFY_ASSIGNEE ||
+                e->action == ENGINE_ESC_NOTIFY_SUPERVISOR)) {
+        bad(c, p, "%s takes no \"to\"", esc_do_names[e->action]);
+        ok = false;
+    }
+    if (!ok)
+        return;
+    for (uint32_t k = 0; k < s->nesc; k++) {
+        const struct engine_escalation *o = &s->esc[k];
+
+        if (o->on == e->on && o->at == e->at && o->action == e->action &&
+            ((o->to == NULL && to == NULL) ||
+             (o->to && to && strcmp(o->to, json_string_value(to)) == 0))) {
+            bad(c, path, "repeats rule %u", k);
+            return;
+        }
+    }
+    e->to = to ? xstrdup(json_string_value(to)) : NULL;
+    s->nesc++;
+}
+
+static void
+parse_escalate(struct comp *c, json_t *j, const char *path, struct step *s)
+{
+    char p[128];
+
+    if (j == NULL)
+        return;
+    if (!json_is_array(j)) {
+        bad(c, path, "must be an array of {\"on\", \"at\"?, \"do\", \"to\"?}");
+        return;
+    }
+    if (json_array_size(j) > ENGINE_MAX_ESCALATE) {
+        bad(c, path, "at most %d escalation rules per step", ENGINE_MAX_ESCALATE);
+        return;
+    }
+    for (size_t i = 0; i < json_array_size(j); i++) {
+        ptri(p, sizeof(p), path, i);
+        parse_one_escalation(c, json_array_get(j, i), p, s);
+    }
+}
+
 static bool
 valid_key(const char *s)
 {
@@ -584,10 +729,10 @@ valid_key(const char *s)
 static void
 parse_step(struct comp *c, json_t *j, const char *path, struct step *s)
 {
-    static const char *const allowed[] = {"key",        "title",     "function",    "repeat",
-                                          "starts_on",  "done_on",   "pauses_on",   "resumes_on",
-                                          "cancels_on", "resets_on", "standard",    "warn_at",
-                                          "charge_to",  "on_cancel", "description", NULL};
+    static const char *const allowed[] = {
+        "key",       "title",      "function",    "repeat",    "starts_on", "done_on",
+        "pauses_on", "resumes_on", "cancels_on",  "resets_on", "standard",  "warn_at",
+        "charge_to", "on_cancel",  "description", "escalate",  NULL};
     json_t *v;
     char p[128];
     int flags;
@@ -665,6 +810,8 @@ parse_step(struct comp *c, json_t *j, const char *path, struct step *s)
     }
     ptr(p, sizeof(p), path, "on_cancel");
     parse_on_cancel(c, json_object_get(j, "on_cancel"), p, s);
+    ptr(p, sizeof(p), path, "escalate");
+    parse_escalate(c, json_object_get(j, "escalate"), p, s);
     v = json_object_get(j, "description");
     if (v != NULL && !json_is_string(v)) {
         ptr(p, sizeof(p), path, "description");
@@ -708,6 +855,8 @@ process_free(struct engine_process *p)
         free(s->title_zh);
         free(s->function);
         free(s->description);
+        for (uint32_t k = 0; k < s->nesc; k++)
+            free((char *)s->esc[k].to);
         path_free(&s->per);
         for (int k = 0; k < COND_COUNT; k++) {
             for (uint32_t m = 0; m < s->cond[k].n; m++)
@@ -1171,6 +1320,21 @@ step_json(const struct engine_process *p, const struct step *s)
     if (s->has_excl)
         json_object_set_new(w, "excluded_if_within", dur_json(s->excl));
     json_object_set_new(o, "on_cancel", w);
+    if (s->nesc > 0) { /* absent when empty: documents without rules keep their text */
+        w = json_array();
+        for (uint32_t i = 0; i < s->nesc; i++) {
+            const struct engine_escalation *e = &s->esc[i];
+            json_t *r =
+                json_pack("{s:s, s:s}", "on", esc_on_names[e->on], "do", esc_do_names[e->action]);
+
+            if (e->at >= 0)
+                json_object_set_new(r, "at", json_integer(e->at));
+            if (e->to)
+                json_object_set_new(r, "to", json_string(e->to));
+            json_array_append_new(w, r);
+        }
+        json_object_set_new(o, "escalate", w);
+    }
     return o;
 }
 
@@ -1272,6 +1436,48 @@ const char *
 engine_process_step_function(const struct engine_process *p, size_t i)
 {
     return i < p->nsteps ? p->steps[i].function : NULL;
+}
+
+size_t
+engine_process_step_escalations(const struct engine_process *p, size_t i,
+                                const struct engine_escalation **out)
+{
+    if (i >= p->nsteps || p->steps[i].nesc == 0) {
+        *out = NULL;
+        return 0;
+    }
+    *out = p->steps[i].esc;
+    return p->steps[i].nesc;
+}
+
+size_t
+engine_escalations_select(const struct engine_process *p, size_t i, bool breach, int warn_idx,
+                          uint32_t *out, size_t max)
+{
+    size_t n = 0;
+
+    if (i >= p->nsteps)
+        return 0;
+    for (uint32_t k = 0; k < p->steps[i].nesc && n < max; k++) {
+        const struct engine_escalation *e = &p->steps[i].esc[k];
+
+        if (breach ? e->on == ENGINE_ESC_ON_BREACH
+                   : e->on == ENGINE_ESC_ON_WARNING && (e->at < 0 || e->at == warn_idx))
+            out[n++] = k;
+    }
+    return n;
+}
+
+const char *
+engine_esc_on_name(enum engine_esc_on on)
+{
+    return on == ENGINE_ESC_ON_BREACH ? "breach" : "warning";
+}
+
+const char *
+engine_esc_do_name(enum engine_esc_do d)
+{
+    return (size_t)d < ARRAY_LEN(esc_do_names) ? esc_do_names[d] : "?";
 }
 
 enum engine_charge

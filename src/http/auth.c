@@ -582,13 +582,16 @@ resolve_token(struct http_request *req, const char *tok, struct smile_err *err)
     req->auth.via_session = false;
     req->auth.token_id = id;
     if (now - used >= AUTH_TOUCH_MS) {
-        /* Best effort: a busy database must not refuse an otherwise valid token. */
+        /* Best effort: a busy database must not refuse an otherwise valid token. The write
+         * runs outside the request's read snapshot, which is taken again after it. */
+        store_read_end(req->db);
         if (store_prepare(req->db, touch, &st, err) == SMILE_OK) {
             store_stmt_bind_int64(st, 1, now);
             store_stmt_bind_int64(st, 2, id);
             store_stmt_step(st, err);
             store_stmt_reset(st);
         }
+        store_read_begin(req->db);
         smile_err_clear(err);
     }
     return SMILE_OK;
@@ -629,6 +632,7 @@ resolve_session(struct http_request *req, const char *cookie, struct smile_err *
         return rc;
     /* Idle expiry under the current setting, even for sessions made under a longer one. */
     if (now >= exp || now >= seen + settings.session_ttl_ms) {
+        store_read_end(req->db); /* writes run outside the read snapshot */
         auth_session_end(req->db, id, err);
         return smile_err_set(err, SMILE_EAUTH, "the session has expired; sign in again");
     }
@@ -638,6 +642,7 @@ resolve_session(struct http_request *req, const char *cookie, struct smile_err *
         struct smile_err e2;
 
         smile_err_clear(&e2);
+        store_read_end(req->db);
         auth_user_sessions_end(req->db, user_id, 0, &e2);
     }
     if (rc != SMILE_OK)
@@ -646,6 +651,7 @@ resolve_session(struct http_request *req, const char *cookie, struct smile_err *
     req->auth.via_session = true;
     req->auth.session_id = id;
     if (now - seen >= AUTH_TOUCH_MS) {
+        store_read_end(req->db); /* as for tokens: write outside the read snapshot */
         rc = store_prepare(req->db, touch, &st, err);
         if (rc == SMILE_OK) {
             store_stmt_bind_int64(st, 1, now);
@@ -654,6 +660,7 @@ resolve_session(struct http_request *req, const char *cookie, struct smile_err *
             store_stmt_step(st, err);
             store_stmt_reset(st);
         }
+        store_read_begin(req->db);
         smile_err_clear(err);
     }
     return SMILE_OK;

@@ -75,6 +75,8 @@ struct http_request {
     /* A body that is not copied (static assets); used instead of out when set. */
     const void *static_body;
     size_t static_len;
+    /* An event stream opened by http_stream_open(): the response is the stream. */
+    struct http_stream *stream;
 };
 
 typedef void http_dispatch_fn(struct http_request *req, void *ud);
@@ -89,6 +91,9 @@ struct http_server_config {
     unsigned conn_limit;
     unsigned per_ip_limit;
     unsigned timeout_s;
+    unsigned max_streams;          /* open event streams at most (0 = 256) */
+    unsigned max_streams_per_user; /* per signed-in user (0 = 8) */
+    unsigned heartbeat_s;          /* comment line on idle streams every … s (0 = 15) */
     http_dispatch_fn *dispatch;
     http_observe_fn *observe;
     void *ud;
@@ -103,6 +108,41 @@ void http_server_stop(struct http_server *s, int drain_ms);
 int http_server_port(const struct http_server *s);
 /* Requests currently being handled. */
 int http_server_inflight(const struct http_server *s);
+
+/*
+ * Server-Sent Events (text/event-stream). A GET handler turns its request into a stream
+ * with http_stream_open() (after its checks: the response is then the stream, status 200),
+ * may queue a backlog with http_stream_backlog() and must then call http_stream_ready().
+ * From then on http_stream_publish() — callable from any thread, typically after a commit —
+ * queues frames ("event: E\nid: N\ndata: JSON\n\n") to every matching stream. No thread
+ * waits on a stream: a stream with nothing queued suspends its connection and a publish
+ * resumes it; a heartbeat comment goes out on idle streams every heartbeat_s, which is also
+ * how a vanished client is noticed. A stream whose client reads too slowly (over 256 KiB
+ * queued) is closed; the client reconnects with Last-Event-ID. Streams are limited in total
+ * (max_streams, kept under three quarters of conn_limit so streams cannot starve ordinary
+ * requests), per user, and per address (half of per_ip_limit). http_server_stop() ends
+ * every stream before it drains.
+ *
+ * Notification frames carry ids (the notification id): publishes with an id at or below
+ * the highest id a stream has queued are dropped, so a backlog and a live publish of the
+ * same notification are sent once; publishes with ids that arrive before
+ * http_stream_ready() are held and sent after the backlog.
+ */
+struct http_stream;
+/* SMILE_EBUSY (with a message) when a limit is reached. role is the caller's role bit. */
+int http_stream_open(struct http_request *req, int64_t user_id, unsigned role,
+                     struct smile_err *err);
+void http_stream_backlog(struct http_request *req, const char *event, int64_t id, const char *json);
+void http_stream_ready(struct http_request *req);
+/*
+ * Queues one event to the streams of user_id, or, with user_id 0, to every stream whose
+ * role bit is in roles. id 0 = no id line. json must be one line (compact JSON). Returns
+ * the number of streams it was queued to.
+ */
+int http_stream_publish(int64_t user_id, unsigned roles, const char *event, int64_t id,
+                        const char *json);
+/* Streams open now (for /metrics and tests). */
+int http_stream_count(void);
 
 /* Request accessors. Returned strings belong to the request. */
 const char *http_request_header(const struct http_request *req, const char *name);

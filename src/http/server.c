@@ -10,6 +10,12 @@
  * handed to a pool of worker threads while MHD suspends the connection; the worker resumes
  * it when the response is ready. A few I/O threads thus serve many connections, and as
  * many writes as there are workers can join one commit.
+ *
+ * Event streams (Server-Sent Events, see http.h) are responses made by a content-reader
+ * callback: it copies what is queued for the stream, and when nothing is, suspends the
+ * connection (MHD_suspend_connection from the reader is allowed for a response not shared
+ * between connections); a publisher queues a frame and resumes it. A heartbeat thread
+ * writes a comment to idle streams. Nothing polls.
  */
 #include "http/http.h"
 
@@ -21,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A request's place in the worker hand-off (only for requests dispatched to workers). */
@@ -48,6 +56,349 @@ struct req_link {
 };
 
 static atomic_uint_fast64_t request_seq;
+
+/* Event streams ------------------------------------------------------------------------ */
+
+#define STREAM_MAX_QUEUE (256 * 1024)
+
+struct held {
+    int64_t id;
+    char *frame;
+};
+
+struct http_stream {
+    struct http_stream *prev, *next; /* the registry's list (under streams.mu) */
+    pthread_mutex_t mu;              /* guards everything below */
+    struct MHD_Connection *conn;
+    int64_t user_id;
+    unsigned role;
+    char address[64];
+    struct buf q; /* frames not yet handed to MHD, from off on */
+    size_t off;
+    bool suspended, closing, overflow, ready;
+    int64_t floor; /* highest notification id queued */
+    struct held *held;
+    size_t nheld;
+};
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct http_stream *head;
+    int count;
+    bool running, stopping;
+    unsigned max, per_user, per_addr, heartbeat_s;
+    pthread_t heartbeat;
+} streams = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+/* Resumes a stream parked by its reader; call with st->mu held. */
+static void
+stream_wake(struct http_stream *st)
+{
+    if (st->suspended) {
+        st->suspended = false;
+        MHD_resume_connection(st->conn);
+    }
+}
+
+static void
+stream_append(struct http_stream *st, const char *frame, size_t n)
+{
+    if (st->closing)
+        return;
+    if (st->q.len - st->off + n > STREAM_MAX_QUEUE) {
+        st->closing = st->overflow = true; /* a reader this slow reconnects and resumes */
+        return;
+    }
+    buf_append(&st->q, frame, n);
+}
+
+static void
+frame_format(struct buf *b, const char *event, int64_t id, const char *json)
+{
+    buf_printf(b, "event: %s\n", event);
+    if (id > 0)
+        buf_printf(b, "id: %lld\n", (long long)id);
+    buf_printf(b, "data: %s\n\n", json);
+}
+
+/* Unlinks and frees a stream (its response is gone, or it never got one). */
+static void
+stream_release(struct http_stream *st)
+{
+    if (st == NULL)
+        return;
+    pthread_mutex_lock(&streams.mu);
+    if (st->prev)
+        st->prev->next = st->next;
+    else if (streams.head == st)
+        streams.head = st->next;
+    if (st->next)
+        st->next->prev = st->prev;
+    streams.count--;
+    pthread_cond_broadcast(&streams.cv);
+    pthread_mutex_unlock(&streams.mu);
+    for (size_t i = 0; i < st->nheld; i++)
+        free(st->held[i].frame);
+    free(st->held);
+    buf_free(&st->q);
+    pthread_mutex_destroy(&st->mu);
+    free(st);
+}
+
+static void
+stream_free_cb(void *cls)
+{
+    stream_release(cls);
+}
+
+/* MHD asks for the next bytes: hand over what is queued, or park the connection. */
+static ssize_t
+stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    struct http_stream *st = cls;
+    ssize_t n = 0;
+
+    (void)pos;
+    pthread_mutex_lock(&st->mu);
+    if (st->overflow) {
+        n = MHD_CONTENT_READER_END_WITH_ERROR;
+    } else if (st->q.len > st->off) {
+        size_t k = st->q.len - st->off < max ? st->q.len - st->off : max;
+
+        memcpy(out, st->q.data + st->off, k);
+        st->off += k;
+        if (st->off == st->q.len) {
+            buf_reset(&st->q);
+            st->off = 0;
+        }
+        n = (ssize_t)k;
+    } else if (st->closing) {
+        n = MHD_CONTENT_READER_END_OF_STREAM;
+    } else {
+        st->suspended = true;
+        MHD_suspend_connection(st->conn);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return n;
+}
+
+int
+http_stream_open(struct http_request *req, int64_t user_id, unsigned role, struct smile_err *err)
+{
+    struct http_stream *st;
+    int mine = 0, here = 0;
+
+    pthread_mutex_lock(&streams.mu);
+    if (!streams.running || streams.stopping) {
+        pthread_mutex_unlock(&streams.mu);
+        return smile_err_set(err, SMILE_EBUSY, "the server is stopping");
+    }
+    for (st = streams.head; st; st = st->next) {
+        mine += st->user_id == user_id;
+        here += strcmp(st->address, req->address) == 0;
+    }
+    if ((unsigned)streams.count >= streams.max || (unsigned)mine >= streams.per_user ||
+        (streams.per_addr && (unsigned)here >= streams.per_addr)) {
+        pthread_mutex_unlock(&streams.mu);
+        return smile_err_set(err, SMILE_EBUSY,
+                             (unsigned)streams.count >= streams.max
+                                 ? "too many event streams are open; try again later"
+                             : (unsigned)mine >= streams.per_user
+                                 ? "this user has too many event streams open"
+                                 : "this address has too many event streams open");
+    }
+    st = xcalloc(1, sizeof(*st));
+    pthread_mutex_init(&st->mu, NULL);
+    st->conn = req->conn;
+    st->user_id = user_id;
+    st->role = role;
+    snprintf(st->address, sizeof(st->address), "%s", req->address);
+    buf_init(&st->q, 0);
+    /* The reconnection delay, and a first chunk so the client sees the stream at once. */
+    buf_puts(&st->q, "retry: 3000\n\n");
+    st->next = streams.head;
+    if (streams.head)
+        streams.head->prev = st;
+    streams.head = st;
+    streams.count++;
+    pthread_mutex_unlock(&streams.mu);
+    req->stream = st;
+    return SMILE_OK;
+}
+
+void
+http_stream_backlog(struct http_request *req, const char *event, int64_t id, const char *json)
+{
+    struct http_stream *st = req->stream;
+    struct buf b;
+
+    if (st == NULL)
+        return;
+    buf_init(&b, 0);
+    frame_format(&b, event, id, json);
+    pthread_mutex_lock(&st->mu);
+    if (id <= 0 || id > st->floor) {
+        stream_append(st, b.data, b.len);
+        if (id > st->floor)
+            st->floor = id;
+    }
+    pthread_mutex_unlock(&st->mu);
+    buf_free(&b);
+}
+
+void
+http_stream_ready(struct http_request *req)
+{
+    struct http_stream *st = req->stream;
+
+    if (st == NULL)
+        return;
+    pthread_mutex_lock(&st->mu);
+    for (size_t i = 0; i < st->nheld; i++) {
+        if (st->held[i].id > st->floor) {
+            stream_append(st, st->held[i].frame, strlen(st->held[i].frame));
+            st->floor = st->held[i].id;
+        }
+        free(st->held[i].frame);
+    }
+    free(st->held);
+    st->held = NULL;
+    st->nheld = 0;
+    st->ready = true;
+    pthread_mutex_unlock(&st->mu);
+}
+
+int
+http_stream_publish(int64_t user_id, unsigned roles, const char *event, int64_t id,
+                    const char *json)
+{
+    struct buf b;
+    int n = 0;
+
+    buf_init(&b, 0);
+    frame_format(&b, event, id, json);
+    pthread_mutex_lock(&streams.mu);
+    for (struct http_stream *st = streams.head; st && !streams.stopping; st = st->next) {
+        if (user_id ? st->user_id != user_id : !(st->role & roles))
+            continue;
+        pthread_mutex_lock(&st->mu);
+        if (id > 0 && id <= st->floor) {
+            /* already queued (a backlog raced this publish) */
+        } else if (id > 0 && !st->ready) {
+            st->held = xrealloc(st->held, (st->nheld + 1) * sizeof(*st->held));
+            st->held[st->nheld].id = id;
+            st->held[st->nheld++].frame = xstrdup(b.data);
+        } else {
+            stream_append(st, b.data, b.len);
+            if (id > 0)
+                st->floor = id;
+            n++;
+            stream_wake(st);
+        }
+        pthread_mutex_unlock(&st->mu);
+    }
+    pthread_mutex_unlock(&streams.mu);
+    buf_free(&b);
+    return n;
+}
+
+int
+http_stream_count(void)
+{
+    int n;
+
+    pthread_mutex_lock(&streams.mu);
+    n = streams.count;
+    pthread_mutex_unlock(&streams.mu);
+    return n;
+}
+
+/* Writes a comment to idle streams every heartbeat_s: keeps proxies from closing them and
+ * finds clients that went away (a suspended connection does not notice). */
+static void *
+heartbeat_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&streams.mu);
+    while (!streams.stopping) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += streams.heartbeat_s;
+        while (!streams.stopping)
+            if (pthread_cond_timedwait(&streams.cv, &streams.mu, &ts) == ETIMEDOUT)
+                break;
+        if (streams.stopping)
+            break;
+        for (struct http_stream *st = streams.head; st; st = st->next) {
+            pthread_mutex_lock(&st->mu);
+            if (st->ready && st->q.len == st->off) {
+                stream_append(st, ": keep-alive\n\n", 14);
+                stream_wake(st);
+            }
+            pthread_mutex_unlock(&st->mu);
+        }
+    }
+    pthread_mutex_unlock(&streams.mu);
+    return NULL;
+}
+
+static void
+streams_start(const struct http_server_config *cfg)
+{
+    unsigned conn = cfg->conn_limit ? cfg->conn_limit : 1024u;
+
+    pthread_mutex_lock(&streams.mu);
+    streams.max = cfg->max_streams ? cfg->max_streams : 256;
+    if (streams.max > conn - conn / 4) {
+        log_warn("msg=\"max_streams lowered to three quarters of conn_limit\" max_streams=%u "
+                 "conn_limit=%u",
+                 streams.max, conn);
+        streams.max = conn - conn / 4;
+    }
+    streams.per_user = cfg->max_streams_per_user ? cfg->max_streams_per_user : 8;
+    streams.per_addr = cfg->per_ip_limit / 2;
+    streams.heartbeat_s = cfg->heartbeat_s ? cfg->heartbeat_s : 15;
+    streams.stopping = false;
+    streams.running = true;
+    pthread_mutex_unlock(&streams.mu);
+    if (pthread_create(&streams.heartbeat, NULL, heartbeat_main, NULL) != 0)
+        fatal("cannot start the event stream heartbeat");
+}
+
+/* Ends every stream (its reader sends the end of the response) and waits up to wait_ms for
+ * them to be released; MHD must not stop with a connection suspended. */
+static void
+streams_stop(int wait_ms)
+{
+    pthread_mutex_lock(&streams.mu);
+    if (!streams.running) {
+        pthread_mutex_unlock(&streams.mu);
+        return;
+    }
+    streams.stopping = true;
+    pthread_cond_broadcast(&streams.cv);
+    for (struct http_stream *st = streams.head; st; st = st->next) {
+        pthread_mutex_lock(&st->mu);
+        st->closing = true;
+        stream_wake(st);
+        pthread_mutex_unlock(&st->mu);
+    }
+    pthread_mutex_unlock(&streams.mu);
+    pthread_join(streams.heartbeat, NULL);
+    for (int waited = 0; waited < wait_ms && http_stream_count() > 0; waited += 10)
+        usleep(10000);
+    pthread_mutex_lock(&streams.mu);
+    /* Any left are not suspended (their reader would have ended them): MHD closes them. */
+    for (struct http_stream *st = streams.head; st; st = st->next) {
+        pthread_mutex_lock(&st->mu);
+        stream_wake(st);
+        pthread_mutex_unlock(&st->mu);
+    }
+    streams.running = false;
+    pthread_mutex_unlock(&streams.mu);
+}
 
 static enum http_method
 method_of(const char *m)
@@ -133,6 +484,7 @@ request_free(struct http_request *req)
     free((char *)req->method_name);
     free((char *)req->path);
     free((char *)req->body);
+    stream_release(req->stream); /* opened but never sent */
     buf_free(&req->out);
     for (int i = 0; i < req->nheaders; i++) {
         free(req->headers[i].name);
@@ -163,7 +515,22 @@ send_response(struct http_server *s, struct MHD_Connection *c, struct http_reque
     enum MHD_Result r;
     int64_t dur;
 
-    if (req->static_body) {
+    if (req->stream && req->status != 200) {
+        stream_release(req->stream); /* the handler changed its mind */
+        req->stream = NULL;
+    }
+    if (req->stream) {
+        struct http_stream *st = req->stream;
+
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st,
+                                                 stream_free_cb);
+        if (resp == NULL)
+            return MHD_NO;  /* request_free releases the stream */
+        req->stream = NULL; /* the response owns it now */
+        req->content_type = "text/event-stream; charset=utf-8";
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
+        MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    } else if (req->static_body) {
         resp = MHD_create_response_from_buffer(req->static_len, (void *)req->static_body,
                                                MHD_RESPMEM_PERSISTENT);
     } else {
@@ -354,6 +721,7 @@ http_server_start(const struct http_server_config *cfg, struct http_server **out
     for (int i = 0; i < s->nworkers; i++)
         if (pthread_create(&s->workers[i], NULL, worker_main, s) != 0)
             fatal("cannot start HTTP worker thread %d", i);
+    streams_start(cfg);
     *out = s;
     return SMILE_OK;
 }
@@ -380,6 +748,8 @@ http_server_stop(struct http_server *s, int drain_ms)
     /* The listening socket is ours to close, but only after MHD_stop_daemon(): its epoll
      * threads still remove it from their sets while stopping. */
     fd = MHD_quiesce_daemon(s->d);
+    /* Streams never finish on their own: end them first, then drain the rest. */
+    streams_stop(3000);
     /* In-flight counts requests not yet completed, including idle keep-alive ones that
      * have not started; wait for the busy ones only up to drain_ms. */
     for (int waited = 0; waited < drain_ms && atomic_load(&s->inflight) > 0; waited += 10)

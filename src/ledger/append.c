@@ -439,7 +439,8 @@ ledger_open(const char *db_path, const struct ledger_options *opt, struct ledger
 {
     struct ledger *l = xcalloc(1, sizeof(*l));
     pthread_condattr_t ca;
-    int rc = store_open(db_path, 0, &l->w, err);
+    int rc = opt && opt->pool ? store_pool_open_member(opt->pool, &l->w, err)
+                              : store_open(db_path, 0, &l->w, err);
 
     if (rc != SMILE_OK) {
         free(l);

@@ -34,6 +34,7 @@
 #include "base/base.h"
 
 struct store;
+struct store_pool;
 struct ledger;
 
 #define LEDGER_MAX_BATCH 10000        /* events in one request */
@@ -156,6 +157,12 @@ struct ledger_options {
      * commit. See append.c.
      */
     int window_us;
+    /*
+     * When set, the writer is a member of this pool's group commit (store_pool_open_member):
+     * every writer of the process then shares one write lock and one fsync instead of
+     * contending for SQLite's file lock. NULL: a standalone writer connection.
+     */
+    struct store_pool *pool;
 };
 
 struct ledger_stats {

@@ -21,6 +21,7 @@
 #include "base/base.h"
 
 struct store;
+struct store_pool;
 struct ledger;
 struct calendar;
 struct runtime;
@@ -98,12 +99,14 @@ typedef void runtime_due_fn(int64_t due_at, void *ud);
 
 /*
  * Opens the runtime on the database at db_path (its own connection and worker thread) and
- * registers its post-commit hook on l. Subjects with events after runtime_cursor (committed
- * while no runtime ran) are queued at once. Close with runtime_close() (after the ledger
- * has stopped appending, before ledger_close is fine: pending subjects are folded first).
+ * registers its post-commit hook on l. With pool, the connection writes through the pool's
+ * group commit (store_pool_open_member); NULL opens a standalone one. Subjects with events after
+ * runtime_cursor (committed while no runtime ran) are queued at once. Close with runtime_close()
+ * (after the ledger has stopped appending, before ledger_close is fine: pending subjects are folded
+ * first).
  */
-int runtime_open(const char *db_path, struct ledger *l, struct runtime **out,
-                 struct smile_err *err);
+int runtime_open(const char *db_path, struct store_pool *pool, struct ledger *l,
+                 struct runtime **out, struct smile_err *err);
 void runtime_close(struct runtime *rt);
 /* Sets the deadline callback; NULL stops it (when this returns, no call is in flight). The
  * callback runs with the runtime's lock held: it must be quick and must not call back. */

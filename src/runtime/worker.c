@@ -326,7 +326,8 @@ catch_up(struct runtime *rt, struct smile_err *err)
 }
 
 int
-runtime_open(const char *db_path, struct ledger *l, struct runtime **out, struct smile_err *err)
+runtime_open(const char *db_path, struct store_pool *pool, struct ledger *l, struct runtime **out,
+             struct smile_err *err)
 {
     struct runtime *rt = xcalloc(1, sizeof(*rt));
     int rc;
@@ -336,8 +337,8 @@ runtime_open(const char *db_path, struct ledger *l, struct runtime **out, struct
     pthread_cond_init(&rt->cv, NULL);
     rt->seq = time_now_ms() * 1000;
     rt->defs = runtime_defs_new();
-    if ((rc = store_open(db_path, 0, &rt->db, err)) != SMILE_OK ||
-        (rc = catch_up(rt, err)) != SMILE_OK) {
+    rc = pool ? store_pool_open_member(pool, &rt->db, err) : store_open(db_path, 0, &rt->db, err);
+    if (rc != SMILE_OK || (rc = catch_up(rt, err)) != SMILE_OK) {
         runtime_close(rt);
         return rc;
     }

@@ -240,7 +240,8 @@ scheduler_wake(int64_t due_at, void *ud)
 }
 
 int
-scheduler_open(const char *db_path, struct ledger *l, struct scheduler **out, struct smile_err *err)
+scheduler_open(const char *db_path, struct store_pool *pool, struct ledger *l,
+               struct scheduler **out, struct smile_err *err)
 {
     struct scheduler *sc = xcalloc(1, sizeof(*sc));
     int rc;
@@ -249,7 +250,8 @@ scheduler_open(const char *db_path, struct ledger *l, struct scheduler **out, st
     pthread_mutex_init(&sc->mu, NULL);
     pthread_cond_init(&sc->cv, NULL);
     sc->ledger = l;
-    if ((rc = store_open(db_path, 0, &sc->db, err)) != SMILE_OK) {
+    rc = pool ? store_pool_open_member(pool, &sc->db, err) : store_open(db_path, 0, &sc->db, err);
+    if (rc != SMILE_OK) {
         scheduler_close(sc);
         return rc;
     }

@@ -14,6 +14,7 @@
 #include "base/base.h"
 
 struct store;
+struct store_pool;
 struct ledger;
 struct scheduler;
 
@@ -21,12 +22,12 @@ struct scheduler;
 #define SCHEDULER_MAX_SLEEP_MS 1000
 
 /*
- * Opens the scheduler on the database at db_path (its own connection and thread), appending
- * through l. It fires everything overdue at once. Close with scheduler_close() before the
- * ledger is closed.
+ * Opens the scheduler on the database at db_path (its own connection and thread; with pool,
+ * one that writes through the pool's group commit), appending through l. It fires everything
+ * overdue at once. Close with scheduler_close() before the ledger is closed.
  */
-int scheduler_open(const char *db_path, struct ledger *l, struct scheduler **out,
-                   struct smile_err *err);
+int scheduler_open(const char *db_path, struct store_pool *pool, struct ledger *l,
+                   struct scheduler **out, struct smile_err *err);
 void scheduler_close(struct scheduler *sc);
 /* Tells the scheduler a deadline due at due_at was written (a runtime_due_fn; ud is the
  * struct scheduler). Thread-safe and quick. */

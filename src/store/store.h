@@ -86,6 +86,15 @@ int store_begin(struct store *s, struct smile_err *err);
 int store_commit(struct store *s, struct smile_err *err);
 void store_rollback(struct store *s);
 bool store_in_tx(struct store *s);
+/*
+ * A read snapshot: the statements run until store_read_end() see one consistent state of
+ * the database and share one WAL read lock instead of taking one each (a GET that checks
+ * the session, reads a record and its children took three). store_begin() ends an open
+ * snapshot first, so a handler may still write. Only reads may run on the connection while
+ * it is open. store_read_begin() is a no-op inside a transaction; SMILE_EDB if BEGIN fails.
+ */
+int store_read_begin(struct store *s);
+void store_read_end(struct store *s);
 /* Rows changed by the last INSERT/UPDATE/DELETE on this connection. */
 int64_t store_changes(struct store *s);
 
@@ -104,5 +113,12 @@ void store_pool_close(struct store_pool *p);
 /* Blocks until a connection is free. */
 struct store *store_pool_acquire(struct store_pool *p);
 void store_pool_release(struct store_pool *p, struct store *s);
+/*
+ * Opens a connection of the caller's own (not lent out by acquire) that writes through p's
+ * group like the pooled ones, so that a background worker's transactions share the
+ * requests' group commits — one fsync for both — instead of fighting them for SQLite's file
+ * lock. Close it with store_close() before store_pool_close(p).
+ */
+int store_pool_open_member(struct store_pool *p, struct store **out, struct smile_err *err);
 
 #endif

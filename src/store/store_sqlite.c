@@ -74,7 +74,30 @@ struct store {
     struct store_group *group; /* set for pooled connections */
     struct store *tx;          /* the writer, while this connection is in a group tx */
     uint64_t tx_gen;
+    bool read_tx; /* a store_read_begin() snapshot is open on db */
 };
+
+/*
+ * Several connections of one process write to the same file (the request pool's group
+ * writer, the ledger's, the runtime's, the scheduler's) and the CLI may write from another
+ * process. SQLite's own busy handler sleeps 1, 2, 5, 10 … 100 ms between tries, so one
+ * collision with a short transaction costs a whole group commit several milliseconds. This
+ * one polls every 100 µs for the first 10 ms, then backs off to 1 ms, and gives up after
+ * BUSY_TIMEOUT_MS like sqlite3_busy_timeout() would.
+ */
+#define BUSY_TIMEOUT_MS 10000
+
+static int
+busy_wait(void *ud, int tries)
+{
+    struct timespec ts = {0, tries < 100 ? 100000 : 1000000};
+
+    (void)ud;
+    if (tries >= 100 + BUSY_TIMEOUT_MS - 10)
+        return 0;
+    nanosleep(&ts, NULL);
+    return 1;
+}
 
 static int
 db_error(struct store *s, int rc, struct smile_err *err, const char *what)
@@ -108,7 +131,7 @@ store_open(const char *path, int flags, struct store **out, struct smile_err *er
         return SMILE_EIO;
     }
     sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, 10000);
+    sqlite3_busy_handler(s->db, busy_wait, NULL);
     rc = store_exec(s,
                     "PRAGMA journal_mode=WAL;"
                     "PRAGMA synchronous=FULL;"
@@ -387,11 +410,36 @@ group_commit(struct store_group *g)
 }
 
 int
+store_read_begin(struct store *s)
+{
+    if (s->in_tx || s->read_tx)
+        return SMILE_OK;
+    if (sqlite3_exec(s->db, "BEGIN DEFERRED", NULL, NULL, NULL) != SQLITE_OK)
+        return SMILE_EDB;
+    s->read_tx = true;
+    return SMILE_OK;
+}
+
+void
+store_read_end(struct store *s)
+{
+    if (!s->read_tx)
+        return;
+    /* Only reads ran (writes end the snapshot first), so COMMIT cannot fail for lack of
+     * disk; if it does anyway, ROLLBACK leaves the connection clean for the next user. */
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK &&
+        !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    s->read_tx = false;
+}
+
+int
 store_begin(struct store *s, struct smile_err *err)
 {
     struct store_group *g = s->group;
     int rc;
 
+    store_read_end(s);
     if (g == NULL) {
         rc = store_exec(s, "BEGIN IMMEDIATE", err);
         if (rc == SMILE_OK)
@@ -663,7 +711,18 @@ struct store_pool {
     struct store **all;
     struct store **free_list;
     struct store_group *group;
+    char *path;
 };
+
+int
+store_pool_open_member(struct store_pool *p, struct store **out, struct smile_err *err)
+{
+    int rc = store_open(p->path, 0, out, err);
+
+    if (rc == SMILE_OK)
+        (*out)->group = p->group;
+    return rc;
+}
 
 int
 store_pool_open(const char *path, int n, struct store_pool **out, struct smile_err *err)
@@ -674,6 +733,7 @@ store_pool_open(const char *path, int n, struct store_pool **out, struct smile_e
     pthread_cond_init(&p->cv, NULL);
     p->all = xcalloc((size_t)n, sizeof(*p->all));
     p->free_list = xcalloc((size_t)n, sizeof(*p->free_list));
+    p->path = xstrdup(path);
     p->group = xcalloc(1, sizeof(*p->group));
     pthread_mutex_init(&p->group->mu, NULL);
     pthread_cond_init(&p->group->cv, NULL);
@@ -717,6 +777,7 @@ store_pool_close(struct store_pool *p)
     }
     free(p->all);
     free(p->free_list);
+    free(p->path);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p);
@@ -738,6 +799,7 @@ store_pool_acquire(struct store_pool *p)
 void
 store_pool_release(struct store_pool *p, struct store *s)
 {
+    store_read_end(s);
     if (store_in_tx(s))
         store_rollback(s);
     pthread_mutex_lock(&p->mu);

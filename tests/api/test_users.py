@@ -71,7 +71,10 @@ class TestStaff(unittest.TestCase):
         self.assertEqual(r.headers["etag"], '"%d"' % r.json["version"])
         self.assertEqual(set(r.json), {"id", "username", "display_name", "role", "team_id", "team",
                                        "email", "locale", "disabled", "version", "created_at",
-                                       "updated_at"})
+                                       "updated_at",
+                                       # work: docs/work.md
+                                       "presence", "effective_presence", "skills",
+                                       "shift_calendar"})
         self.assertNotIn("argon2", r.raw)
         self.assertNotIn("argon2", self.admin.get("/api/v1/users").raw)
 
@@ -378,7 +381,8 @@ class TestOpenApi(unittest.TestCase):
         routes = subprocess.run([BIN, "routes"], capture_output=True, text=True, check=True).stdout
         mine = [l.split()[:2] for l in routes.splitlines()
                 if l.split()[1].split("/")[3:4] in (["session"], ["users"], ["teams"], ["tokens"])]
-        self.assertEqual(len(mine), 17)
+        # 17 auth & staff routes + 5 of the work part (presence, skills, team routing)
+        self.assertEqual(len(mine), 17 + 5)
         for method, pattern in mine:
             op = doc["paths"].get(pattern, {}).get(method.lower())
             self.assertIsNotNone(op, "%s %s is not in docs/openapi.json" % (method, pattern))
