@@ -56,9 +56,12 @@ build: deps-build web build/build.ninja
 build-san/build.ninja:
 	meson setup build-san --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
 
+# A new database is filled with the demo history first (smile serve --demo; DEMO=0 skips it).
+DEMO ?= 1
 run: build
 	@mkdir -p $(dir $(DB))
-	./build/smile serve --db $(DB) --listen $(LISTEN) --bootstrap-admin
+	./build/smile serve --db $(DB) --listen $(LISTEN) --bootstrap-admin \
+		$(if $(filter 1,$(DEMO)),$$(test -e $(DB) || echo --demo))
 
 test: deps-test web build-san/build.ninja
 	ninja -C build-san

@@ -170,7 +170,6 @@ void api_escalations_list(struct http_request *req);
 void api_stream(struct http_request *req);
 /* Connects the notify part's hooks to the event stream; once, before serving. */
 void api_notify_wire(void);
-
 /* Handlers in api/mailboxes.c (mail: mailboxes, replies by e-mail) */
 void api_mailboxes_list(struct http_request *req);
 void api_mailboxes_get(struct http_request *req);
@@ -180,8 +179,31 @@ void api_mailboxes_delete(struct http_request *req);
 void api_mailboxes_poll(struct http_request *req);
 void api_cases_reply(struct http_request *req);
 void api_cases_emails(struct http_request *req);
+/* bulk: api/imports.c */
+void api_imports_create(struct http_request *req);
+void api_imports_list(struct http_request *req);
+void api_imports_get(struct http_request *req);
+void api_imports_template(struct http_request *req);
+/* what-if: api/whatif.c */
+void api_processes_whatif(struct http_request *req);
+/* kpi handlers: api/indicators.c */
+void api_indicators_get(struct http_request *req);
+void api_indicators_export(struct http_request *req);
+void api_indicators_catalog(struct http_request *req);
 
 /* Handlers in api/search.c */
 void api_search(struct http_request *req);
+
+/* webhook: outbound webhooks, api/webhooks.c (admins only) */
+void api_webhooks_list(struct http_request *req);
+void api_webhooks_create(struct http_request *req);
+void api_webhooks_get(struct http_request *req);
+void api_webhooks_patch(struct http_request *req);
+void api_webhooks_delete(struct http_request *req);
+void api_webhooks_rotate(struct http_request *req);
+void api_webhooks_ping(struct http_request *req);
+void api_webhooks_deliveries(struct http_request *req);
+void api_webhooks_delivery(struct http_request *req);
+void api_webhooks_redeliver(struct http_request *req);
 
 #endif

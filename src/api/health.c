@@ -13,6 +13,7 @@
 #include "runtime/runtime.h"
 #include "scheduler/scheduler.h"
 #include "store/store.h"
+#include "webhook/webhook.h"
 
 extern const struct {
     const char *name;
@@ -60,6 +61,8 @@ api_metrics(struct http_request *req)
         ledger_metrics_render(api_app()->ledger, &req->out);
     if (ami_client_active())
         ami_client_metrics_render(ami_client_active(), &req->out);
+    if (webhook_active()) /* webhook */
+        webhook_metrics_render(webhook_active(), &req->out);
     if (api_app()->runtime) {
         struct runtime_status rs;
 

@@ -5,6 +5,7 @@
  */
 #include "api/api.h"
 #include "api/api_crm.h"
+#include "api/api_score.h"
 #include "api/assets.h"
 
 #define ANY API_ROLES_ANY
@@ -205,6 +206,87 @@ const struct api_route api_routes[] = {
      "Server-Sent Events: the caller's notifications and, for supervisors, the live board"},
     {HTTP_GET, "/api/v1/escalations", api_escalations_list, SUP, API_SCOPE_KPI_READ, 0,
      "what each escalation rule did for each fired deadline, newest first"},
+    /* webhook: outbound webhooks (api/webhooks.c, src/webhook/). Admins only: a
+       subscription's secret signs every delivery, and its log shows event contents. */
+    {HTTP_GET, "/api/v1/webhooks", api_webhooks_list, ADM, API_SCOPE_ADMIN, 0,
+     "list webhook subscriptions"},
+    {HTTP_POST, "/api/v1/webhooks", api_webhooks_create, ADM, API_SCOPE_ADMIN, 0,
+     "subscribe a URL to event types (the signing secret is shown once)"},
+    {HTTP_GET, "/api/v1/webhooks/{id}", api_webhooks_get, ADM, API_SCOPE_ADMIN, 0,
+     "one webhook subscription"},
+    {HTTP_PATCH, "/api/v1/webhooks/{id}", api_webhooks_patch, ADM, API_SCOPE_ADMIN, 0,
+     "change a webhook subscription (If-Match)"},
+    {HTTP_DELETE, "/api/v1/webhooks/{id}", api_webhooks_delete, ADM, API_SCOPE_ADMIN, 0,
+     "delete a webhook subscription and its delivery log (If-Match)"},
+    {HTTP_POST, "/api/v1/webhooks/{id}/rotate-secret", api_webhooks_rotate, ADM, API_SCOPE_ADMIN, 0,
+     "issue a new signing secret (shown once)"},
+    {HTTP_POST, "/api/v1/webhooks/{id}/ping", api_webhooks_ping, ADM, API_SCOPE_ADMIN, 0,
+     "queue a webhook.ping delivery"},
+    {HTTP_GET, "/api/v1/webhooks/{id}/deliveries", api_webhooks_deliveries, ADM, API_SCOPE_ADMIN, 0,
+     "the delivery log, newest first, cursor-paged"},
+    {HTTP_GET, "/api/v1/webhooks/{id}/deliveries/{delivery_id}", api_webhooks_delivery, ADM,
+     API_SCOPE_ADMIN, 0, "one delivery with every attempt"},
+    {HTTP_POST, "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", api_webhooks_redeliver,
+     ADM, API_SCOPE_ADMIN, 0, "send a delivery again"},
+    /* bulk: CSV import of customers, properties and contracts (api/imports.c); all or
+       nothing, dry run first. Supervisors and admins (the roles that write properties and
+       contracts). */
+    {HTTP_POST, "/api/v1/imports", api_imports_create, SUP, CW, 0,
+     "import customers, properties or contracts from a CSV file (multipart or text/csv)"},
+    {HTTP_GET, "/api/v1/imports", api_imports_list, SUP, CR, 0, "committed imports, newest first"},
+    {HTTP_GET, "/api/v1/imports/{id}", api_imports_get, SUP, CR, 0, "one committed import"},
+    {HTTP_GET, "/api/v1/imports/templates/{kind}", api_imports_template, SUP, CR, 0,
+     "an empty CSV with the header row of a kind (?lang=zh: Chinese headers)"},
+    /* what-if (kpi/whatif.c, api/whatif.c): a period replayed through the live versions and
+       a draft, nothing written; supervisors and admins (the roles that edit drafts). */
+    {HTTP_POST, "/api/v1/processes/{id}/whatif", api_processes_whatif, SUP, API_SCOPE_KPI_READ, 0,
+     "replay a period through the live process and a draft: indicators side by side"},
+    /* kpi: indicators from the daily rollups. Every role reads; an agent only their own
+       figures (the handler pins staff to the caller and refuses anyone else's: 403). */
+    {HTTP_GET, "/api/v1/indicators", api_indicators_get, ANY, API_SCOPE_KPI_READ, 0,
+     "one indicator over a period, grouped by staff, team, process, step, channel or time"},
+    {HTTP_GET, "/api/v1/indicators/export", api_indicators_export, ANY, API_SCOPE_KPI_READ, 0,
+     "indicators side by side as CSV or XLSX"},
+    {HTTP_GET, "/api/v1/indicators/catalog", api_indicators_catalog, ANY, API_SCOPE_KPI_READ,
+     API_NO_DB, "the indicators there are, with unit, direction and titles"},
+
+    /* score: scorecard templates (admins write, everyone reads), evaluations (supervisors
+       compute, publish and freeze; agents read their own once published and comment on
+       them), the measurements behind an item, exports and supervisors' digests. */
+    {HTTP_GET, "/api/v1/scorecards/indicators", api_score_indicators, ANY, API_SCOPE_KPI_READ, 0,
+     "the indicators a scorecard item may use, with direction, unit and labels"},
+    {HTTP_GET, "/api/v1/scorecards/templates", api_score_templates_list, ANY, API_SCOPE_KPI_READ, 0,
+     "list scorecard templates"},
+    {HTTP_POST, "/api/v1/scorecards/templates", api_score_templates_create, ADM, API_SCOPE_ADMIN, 0,
+     "create a scorecard template"},
+    {HTTP_GET, "/api/v1/scorecards/templates/{id}", api_score_templates_get, ANY,
+     API_SCOPE_KPI_READ, 0, "one scorecard template"},
+    {HTTP_PUT, "/api/v1/scorecards/templates/{id}", api_score_templates_replace, ADM,
+     API_SCOPE_ADMIN, 0, "replace a scorecard template (If-Match)"},
+    {HTTP_DELETE, "/api/v1/scorecards/templates/{id}", api_score_templates_delete, ADM,
+     API_SCOPE_ADMIN, 0, "delete a scorecard template (If-Match)"},
+    {HTTP_GET, "/api/v1/evaluations", api_evaluations_list, ANY, API_SCOPE_KPI_READ, 0,
+     "evaluations by period, template, team, user and state (agents: their own, published)"},
+    {HTTP_POST, "/api/v1/evaluations/compute", api_evaluations_compute, SUP, API_SCOPE_CRM_WRITE, 0,
+     "compute or recompute a period's evaluations (frozen ones: 409)"},
+    {HTTP_POST, "/api/v1/evaluations/publish", api_evaluations_publish_all, SUP,
+     API_SCOPE_CRM_WRITE, 0, "publish every draft of a period (and team)"},
+    {HTTP_POST, "/api/v1/evaluations/freeze", api_evaluations_freeze_all, SUP, API_SCOPE_CRM_WRITE,
+     0, "sign off every published evaluation of a period (and team)"},
+    {HTTP_GET, "/api/v1/evaluations/export", api_evaluations_export, SUP, API_SCOPE_KPI_READ, 0,
+     "evaluations as CSV or XLSX"},
+    {HTTP_GET, "/api/v1/evaluations/{id}", api_evaluations_get, ANY, API_SCOPE_KPI_READ, 0,
+     "one evaluation with its items and comments"},
+    {HTTP_POST, "/api/v1/evaluations/{id}/publish", api_evaluations_publish, SUP,
+     API_SCOPE_CRM_WRITE, 0, "publish a draft evaluation to its person"},
+    {HTTP_POST, "/api/v1/evaluations/{id}/freeze", api_evaluations_freeze, SUP, API_SCOPE_CRM_WRITE,
+     0, "sign off a published evaluation: immutable from then on"},
+    {HTTP_POST, "/api/v1/evaluations/{id}/comments", api_evaluations_comment, ANY,
+     API_SCOPE_CRM_WRITE, 0, "comment on an evaluation (agents: their own, published)"},
+    {HTTP_GET, "/api/v1/evaluations/{id}/items/{n}/measurements", api_evaluations_measurements, ANY,
+     API_SCOPE_KPI_READ, 0, "the measurements behind item n of an evaluation"},
+    {HTTP_GET, "/api/v1/digests", api_digests_list, SUP, API_SCOPE_KPI_READ, 0,
+     "supervisors' digests of closed periods (supervisors: their own)"},
 };
 
 const int api_route_count = (int)ARRAY_LEN(api_routes);

@@ -50,6 +50,19 @@ const struct config_option config_options[CFG_COUNT] = {
                                   "most open event streams of one user"},
     [CFG_STREAM_HEARTBEAT] = {"stream_heartbeat", CONFIG_INT, "15", 1, 3600,
                               "seconds between keep-alive comments on idle event streams"},
+    /* webhook */
+    [CFG_WEBHOOK_RETRY_MS] = {"webhook_retry_ms", CONFIG_INT, "10000", 10, 86400000,
+                              "first webhook retry back-off in ms (doubles per try)"},
+    [CFG_WEBHOOK_RETRY_MAX_MS] = {"webhook_retry_max_ms", CONFIG_INT, "3600000", 10, 86400000,
+                                  "longest webhook retry back-off in ms"},
+    [CFG_WEBHOOK_MAX_ATTEMPTS] = {"webhook_max_attempts", CONFIG_INT, "25", 1, 1000,
+                                  "webhook tries before a delivery is marked failed"},
+    [CFG_WEBHOOK_CONCURRENCY] = {"webhook_concurrency", CONFIG_INT, "8", 1, 256,
+                                 "webhook requests in flight at most (one per subscription)"},
+    [CFG_WEBHOOK_TIMEOUT_MS] = {"webhook_timeout_ms", CONFIG_INT, "10000", 100, 120000,
+                                "whole webhook request timeout in ms (connect: 5 s at most)"},
+    [CFG_WEBHOOK_LOG_DAYS] = {"webhook_log_days", CONFIG_INT, "30", 0, 3650,
+                              "days finished webhook deliveries stay in the log (0 = forever)"},
 };
 
 static int

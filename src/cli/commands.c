@@ -21,8 +21,13 @@ const struct cli_command cli_commands[] = {
     {"team", cli_team, "add and list teams"},
     {"token", cli_token, "create, list and revoke API tokens"},
     {"routes", cli_routes, "list every API route with its roles and scope (--json)"},
-    {"import", cli_import, "import a PBX queue_log file as events (queue-log FILE)"},
+    {"import", cli_import,
+     "import a PBX queue_log (queue-log FILE) or CRM records from CSV "
+     "(customers|properties|contracts FILE)"},
+    {"replay", cli_replay, "what-if: replay a period through the live process and a draft"},
+    {"demo", cli_demo, "fill a new database with a three-month demo history (--seed N)"},
     {"agent", cli_agent, "map PBX agent names to staff (map | unmap | list)"},
+    {"report", cli_report, "scorecards of a period as CSV or XLSX (report scorecard --period P)"},
     {"version", cli_version, "print the version"},
     {NULL, NULL, NULL},
 };

@@ -302,6 +302,8 @@ report(struct importer *im, bool json)
 static int
 usage_import(FILE *f)
 {
+    cli_import_csv_usage(f);
+    fputc('\n', f);
     fprintf(f, "usage: smile import queue-log FILE [--follow] [--source NAME] [--dry-run] "
                "[--json] [--db PATH]\n\n"
                "Imports an Asterisk queue_log file as call and agent events. Re-importing\n"
@@ -468,17 +470,22 @@ cli_import(int argc, char **argv)
     struct smile_err err;
     int rc;
 
+    bool csv =
+        argc >= 2 && (strcmp(argv[1], "customers") == 0 || strcmp(argv[1], "properties") == 0 ||
+                      strcmp(argv[1], "contracts") == 0); /* bulk: import_csv.c */
+
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-            return usage_import(stdout);
-    if (argc < 2 || strcmp(argv[1], "queue-log") != 0)
+            return csv ? cli_import_csv_usage(stdout) : usage_import(stdout);
+    if (argc < 2 || (!csv && strcmp(argv[1], "queue-log") != 0))
         return usage_import(stderr);
     smile_err_clear(&err);
     if (config_load(&cfg, &argc, argv, &err) != SMILE_OK) {
         fprintf(stderr, "smile: %s\n", err.msg);
         return 2;
     }
-    rc = import_queue_log(&cfg, argc - 1, argv + 1);
+    rc =
+        csv ? cli_import_csv(&cfg, argc - 1, argv + 1) : import_queue_log(&cfg, argc - 1, argv + 1);
     config_free(&cfg);
     return rc;
 }

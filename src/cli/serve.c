@@ -4,10 +4,12 @@
  * starts the HTTP server and waits for SIGTERM or SIGINT, then drains in-flight requests,
  * lets the ledger finish its queue and closes the database cleanly.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "base/config.h"
@@ -21,7 +23,9 @@
 #include "http/auth.h"
 #include "intake/intake.h"
 #include "mail/mail.h"
+#include "score/score.h"
 #include "store/store.h"
+#include "webhook/webhook.h"
 
 /*
  * --bootstrap-admin: on a database without users, creates `admin` with a random
@@ -64,6 +68,57 @@ bootstrap_admin(struct store *s, struct smile_err *err)
     return rc;
 }
 
+/* --demo: fills the new database (cli_demo_fill) and prints the demo staff's password. */
+static int
+serve_demo(struct store *s, struct cli_demo_options *o)
+{
+    struct smile_err err;
+    struct demo_stats st;
+    char pw[13] = "", hash[AUTH_HASH_MAX];
+    int rc = cli_demo_password(pw, sizeof(pw), hash, &err);
+
+    o->password_hash = hash;
+    if (rc == SMILE_OK)
+        rc = cli_demo_fill(s, o, &st, &err);
+    if (rc != SMILE_OK) {
+        fprintf(stderr, "smile serve --demo: %s\n", err.msg);
+    } else {
+        cli_demo_report(&st, stdout);
+        printf("demo staff (e.g. zhou.ting, supervisor of the hotline) sign in with: %s\n", pw);
+        fflush(stdout);
+    }
+    auth_wipe(pw, sizeof(pw));
+    return rc;
+}
+
+/*
+ * --demo: the runtime folds the demo's events in the background while the server already
+ * answers; this waits (up to 10 minutes) until every event is reflected in the
+ * measurements and prints how long that took.
+ */
+static void
+demo_wait_folded(struct api_app *app, struct runtime *rt, int64_t t0)
+{
+    struct smile_err err;
+    struct store *s = store_pool_acquire(app->pool);
+    int64_t last = 0;
+    struct runtime_status st;
+
+    smile_err_clear(&err);
+    store_query_int64(s, "SELECT coalesce(max(id), 0) FROM events", &last, &err);
+    store_pool_release(app->pool, s);
+    for (int i = 0; i < 6000; i++) {
+        runtime_status(rt, &st);
+        if (st.last_event_id_folded >= last && st.pending == 0)
+            break;
+        usleep(100000);
+    }
+    runtime_status(rt, &st);
+    printf("demo: measurements complete (%" PRIu64 " subjects folded) %.1f s after the fill\n",
+           st.folds, (double)(time_mono_ns() - t0) / 1e9);
+    fflush(stdout);
+}
+
 int
 cli_serve(int argc, char **argv)
 {
@@ -78,19 +133,24 @@ cli_serve(int argc, char **argv)
     struct notify_runner *notifier = NULL;
     struct api_app app;
     struct ami_client *ami = NULL;
+    struct webhook *webhook = NULL;
     struct mail_poller *mail = NULL;
     sigset_t set;
     int sig = 0, rc = 1;
-    bool bootstrap = false;
+    bool bootstrap = false, demo = false;
+    struct cli_demo_options demo_opt;
+    int64_t demo_t0 = 0;
     const char *lvl;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             printf("usage: smile serve [--db PATH] [--listen HOST:PORT] [--bootstrap-admin] "
-                   "[options]\n\n"
+                   "[--demo [--seed N]] [options]\n\n"
                    "Serves the JSON API. Creates and migrates the database if needed.\n"
                    "--bootstrap-admin: if the database has no users, create `admin` with a "
-                   "random\npassword and print it once.\n");
+                   "random\npassword and print it once.\n"
+                   "--demo: first fill the new, empty database with a three-month demo history\n"
+                   "(see smile demo --help; refused on a database with customers).\n");
             config_usage();
             return 0;
         }
@@ -105,9 +165,27 @@ cli_serve(int argc, char **argv)
                   : strcmp(lvl, "warn") == 0  ? LOG_WARN
                   : strcmp(lvl, "error") == 0 ? LOG_ERROR
                                               : LOG_INFO);
+    memset(&demo_opt, 0, sizeof(demo_opt));
+    demo_opt.seed = 1;
+    demo_opt.end_ms = time_now_ms();
     for (int i = 1; i < argc; i++) {
+        int r = i + 1 < argc ? cli_demo_parse(argv[i], argv[i + 1], &demo_opt) : 0;
+
+        if (r != 0) { /* --seed, --end, --days, --customers: for --demo */
+            if (r < 0) {
+                fprintf(stderr, "smile serve: bad value for %s: '%s'\n", argv[i], argv[i + 1]);
+                config_free(&cfg);
+                return 2;
+            }
+            i++;
+            continue;
+        }
         if (strcmp(argv[i], "--bootstrap-admin") == 0) {
             bootstrap = true;
+            continue;
+        }
+        if (strcmp(argv[i], "--demo") == 0) {
+            demo = true;
             continue;
         }
         fprintf(stderr, "smile serve: unknown argument '%s' (see smile serve --help)\n", argv[i]);
@@ -124,6 +202,10 @@ cli_serve(int argc, char **argv)
         fprintf(stderr, "smile: cannot create the first admin: %s\n", err.msg);
         goto out;
     }
+    if (demo && serve_demo(s, &demo_opt) != SMILE_OK)
+        goto out;
+    if (demo)
+        demo_t0 = time_mono_ns();
     store_close(s);
     s = NULL;
     if (store_pool_open(config_str(&cfg, CFG_DB),
@@ -156,6 +238,21 @@ cli_serve(int argc, char **argv)
         goto out;
     }
     runtime_on_due(runtime, scheduler_wake, sched);
+    { /* webhook: follows the ledger and sends deliveries (closed after the ledger) */
+        struct webhook_options wo = {
+            .retry_ms = config_int(&cfg, CFG_WEBHOOK_RETRY_MS),
+            .retry_max_ms = config_int(&cfg, CFG_WEBHOOK_RETRY_MAX_MS),
+            .max_attempts = (int)config_int(&cfg, CFG_WEBHOOK_MAX_ATTEMPTS),
+            .concurrency = (int)config_int(&cfg, CFG_WEBHOOK_CONCURRENCY),
+            .timeout_ms = config_int(&cfg, CFG_WEBHOOK_TIMEOUT_MS),
+            .log_days = config_int(&cfg, CFG_WEBHOOK_LOG_DAYS),
+        };
+
+        if (webhook_open(config_str(&cfg, CFG_DB), ledger, &wo, &webhook, &err) != SMILE_OK) {
+            fprintf(stderr, "smile: %s\n", err.msg);
+            goto out;
+        }
+    }
     runtime_crm_sink_install(ledger); /* case actions feed the ledger and the runtime */
     work_install(); /* routing and out-of-order marking of case actions (src/work) */
     memset(&app, 0, sizeof(app));
@@ -189,11 +286,16 @@ cli_serve(int argc, char **argv)
     /* mail: polls the active mailboxes (table mailboxes) on its own thread. */
     if (mail_poller_start(app.db_path, ledger, &mail, &err) != SMILE_OK)
         log_error("msg=\"mail poller not started\" error=\"%s\"", err.msg);
+    if (score_auto_start(app.db_path, &err) != SMILE_OK) /* score: evaluations at period end */
+        log_error("msg=\"scorecard period check not started\" error=\"%s\"", err.msg);
+    if (demo)
+        demo_wait_folded(&app, runtime, demo_t0);
     sigwait(&set, &sig);
     log_info("msg=stopping signal=%d inflight=%d", sig, http_server_inflight(srv));
     http_server_stop(srv, (int)config_int(&cfg, CFG_DRAIN_MS));
     ami_client_stop(ami);   /* after HTTP: /readyz and /metrics read the client */
     mail_poller_stop(mail); /* before the ledger closes: a poll may be appending */
+    score_auto_stop();
     rc = 0;
     log_info("msg=stopped");
 out:
@@ -204,6 +306,7 @@ out:
     scheduler_close(sched);                  /* stops appending */
     ledger_close(ledger);   /* after the server stopped: finishes queued appends first */
     runtime_close(runtime); /* folds what the ledger committed last */
+    webhook_close(webhook); /* after the ledger: its hook points here */
     store_pool_close(pool);
     store_close(s);
     notify_hooks_clear();

@@ -139,6 +139,18 @@ int crm_customer_find_by_email(struct store *s, const char *email, int64_t *ids,
 int crm_customer_timeline(struct crm_ctx *c, int64_t id, int limit, const char *cursor,
                           json_t **out, struct smile_err *err);
 
+/*
+ * Live properties with this project, building and unit (NULL or "" = none), newest first:
+ * the natural key bulk import uses for a property. Up to max ids into ids; *n the count.
+ */
+int crm_property_find_by_unit(struct store *s, const char *project, const char *building,
+                              const char *unit, int64_t *ids, int max, int *n,
+                              struct smile_err *err);
+
+/* The live contract with this number (unique among live contracts), or *id = 0. */
+int crm_contract_find_by_number(struct store *s, const char *number, int64_t *id,
+                                struct smile_err *err);
+
 /* Events towards the ledger --------------------------------------------------------- */
 
 /*

@@ -723,7 +723,8 @@ crm_record_insert(struct crm_ctx *c, const struct crm_resource *r, const json_t 
     int rc = create_in_tx(c, r, body, internal, out_id, &stored, err);
 
     if (rc == SMILE_OK) {
-        *out = crm_record_render(r, stored, 0);
+        if (out)
+            *out = crm_record_render(r, stored, 0);
         json_decref(stored);
     }
     return rc;

@@ -153,7 +153,9 @@ int crm_record_create(struct crm_ctx *c, const struct crm_resource *r, const jso
  * Same as crm_record_create but inside the caller's open transaction (the mail import
  * writes a case, an interaction and its own rows in one): no begin, commit or
  * crm_events_finish (the caller does them). internal allows read-only fields in body.
- * On failure the caller rolls back.
+ * err is not cleared, so a caller importing many rows may collect their problems. *out
+ * (the rendered record, caller owns it) is skipped when out is NULL. On failure the caller
+ * rolls back: a hook may have written before it failed.
  */
 int crm_record_insert(struct crm_ctx *c, const struct crm_resource *r, const json_t *body,
                       bool internal, int64_t *out_id, json_t **out, struct smile_err *err);

@@ -359,3 +359,47 @@ const struct crm_resource crm_interactions = {
     .after_write = interaction_after_write,
     .sql = &interaction_sql,
 };
+
+/* Look-ups for bulk import ----------------------------------------------------------- */
+
+int
+crm_property_find_by_unit(struct store *s, const char *project, const char *building,
+                          const char *unit, int64_t *ids, int max, int *n, struct smile_err *err)
+{
+    static const char sql[] =
+        "SELECT id FROM properties WHERE project = $1 AND COALESCE(building, '') = $2 AND "
+        "COALESCE(unit, '') = $3 AND deleted_at IS NULL ORDER BY id DESC";
+    struct store_stmt *st;
+    int rc = store_prepare(s, sql, &st, err);
+
+    *n = 0;
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_text(st, 1, project, -1);
+    store_stmt_bind_text(st, 2, building ? building : "", -1);
+    store_stmt_bind_text(st, 3, unit ? unit : "", -1);
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW)
+        if (*n < max)
+            ids[(*n)++] = store_stmt_int64(st, 0);
+    store_stmt_reset(st);
+    return rc == STORE_DONE ? SMILE_OK : rc;
+}
+
+int
+crm_contract_find_by_number(struct store *s, const char *number, int64_t *id, struct smile_err *err)
+{
+    static const char sql[] =
+        "SELECT id FROM contracts WHERE number = $1 AND deleted_at IS NULL ORDER BY id DESC";
+    struct store_stmt *st;
+    int rc = store_prepare(s, sql, &st, err);
+
+    *id = 0;
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_text(st, 1, number, -1);
+    rc = store_stmt_step(st, err);
+    if (rc == STORE_ROW)
+        *id = store_stmt_int64(st, 0);
+    store_stmt_reset(st);
+    return rc == STORE_ROW || rc == STORE_DONE ? SMILE_OK : rc;
+}

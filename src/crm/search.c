@@ -548,7 +548,7 @@ search_index_put(struct store *s, const char *kind, int64_t id, const char *titl
         "OR search_docs.phone IS NOT excluded.phone OR search_docs.body IS NOT excluded.body";
     struct buf shown, name, whole, fwd, rev, body;
     struct store_stmt *st;
-    int64_t rowid;
+    int64_t rowid = 0;
     int rc;
 
     rc = doc_id(kind, id, &rowid, err);
@@ -617,7 +617,7 @@ search_index_delete(struct store *s, const char *kind, int64_t id, struct smile_
 {
     static const char sql[] = "DELETE FROM search_docs WHERE id = $1";
     struct store_stmt *st;
-    int64_t rowid;
+    int64_t rowid = 0;
     int rc;
 
     rc = doc_id(kind, id, &rowid, err);

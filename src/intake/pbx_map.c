@@ -789,6 +789,17 @@ pbx_map_ami(struct pbx_map *m, const struct ami_packet *p, int64_t received_ms, 
         return PBX_IGNORED;
     if (ts.p && ami_timestamp_parse(ts, &at_ms) != SMILE_OK)
         at_ms = received_ms;
+    /* Asterisk 11 and older (SOURCES.md §1.6): Join for QueueCallerJoin (Leave, like
+     * QueueCallerLeave, adds nothing); the member's interface as Member (AgentCalled: as
+     * the AgentCalled field) and its name as AgentName in AgentCalled. */
+    if (str_eq(ev, "Join"))
+        ev = STR_LIT("QueueCallerJoin");
+    if (agent.len == 0)
+        agent = ami_str(p, "AgentName");
+    if (iface.len == 0)
+        iface = ami_str(p, "Member");
+    if (iface.len == 0 && str_eq(ev, "AgentCalled"))
+        iface = ami_str(p, "AgentCalled");
     if (agent.len == 0)
         agent = iface;
     if (!(str_eq(ev, "QueueCallerJoin") || str_eq(ev, "AgentCalled") ||
@@ -864,7 +875,10 @@ pbx_map_ami(struct pbx_map *m, const struct ami_packet *p, int64_t received_ms, 
         put_s(data, "agent", agent);
         put_i(data, "holdtime_s", ami_num(p, "HoldTime"));
         put_i(data, "ringtime_s", ring_s);
-        put_s(data, "member_uniqueid", ami_str(p, "DestUniqueid"));
+        /* ≤ 11: the member channel's Uniqueid is sent as BridgedChannel */
+        put_s(data, "member_uniqueid",
+              ami_str(p, "DestUniqueid").len ? ami_str(p, "DestUniqueid")
+                                             : ami_str(p, "BridgedChannel"));
         emit(m, events, "call.answered", at_ms, "call", callid, actor_of(m, agent), NOSTR, &k,
              data);
     } else if (str_eq(ev, "AgentComplete")) {

@@ -6,14 +6,19 @@
  * worker (worker.c) and `smile rebuild` (runtime_rebuild) both call it, so the derived state is
  * a pure function of the ledger and the definitions: as_of is the latest occurred_at among the
  * subject's events (the scheduler's sla.* events, dated at their due time, advance it), never
- * the clock. Owner of instances … deadlines and runtime_cursor.
+ * the clock. Owner of instances … deadlines and runtime_cursor. Each fold also hands the
+ * subject's facts to the kpi rollups (kpi_rollup_replace) in the same transaction.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "calendar/calendar.h"
+#include "crm/crm.h"
+#include "crm/record.h"
+#include "crm/staff.h"
 #include "engine/engine.h"
+#include "kpi/kpi.h"
 #include "runtime/runtime.h"
 #include "store/store.h"
 
@@ -363,7 +368,111 @@ struct fold_ctx {
     int64_t pid, iid, fold_seq, now, next_due;
     int ver;
     const char *subject, *channel, *customer;
+    const struct calendar *cal; /* the process calendar (NULL: wall time), for local days */
+    struct kpi_facts *kf;
 };
+
+/* The local day of t in cal; without a calendar, in China Standard Time (UTC+8). */
+static int64_t
+local_day(const struct calendar *cal, int64_t t)
+{
+    const int64_t day_ms = 86400000, cst = 8 * 3600000;
+
+    if (cal)
+        return calendar_local_day(cal, t);
+    return (t + cst) >= 0 ? (t + cst) / day_ms : -((-(t + cst) + day_ms - 1) / day_ms);
+}
+
+static const char *
+event_type(const struct loaded *L, int64_t id)
+{
+    for (size_t i = 0; id && i < L->n; i++)
+        if (L->ev[i].id == id)
+            return L->ev[i].type;
+    return NULL;
+}
+
+/* Hands the occurrence, as written, to the kpi rollups. */
+static void
+roll_occ(struct fold_ctx *c, const struct engine_occ *o, const char *step)
+{
+    struct kpi_measurement km = {
+        .process_id = c->pid,
+        .step = step,
+        .function = engine_process_step_function(c->r->process, o->step),
+        .per_agent = engine_process_step_charge(c->r->process, o->step) == ENGINE_CHARGE_PER,
+        .channel = c->channel,
+        .staff = o->charged_actor,
+        .team = o->charged_team,
+        .result = engine_outcome_name(o->result),
+        .state = engine_state_name(o->state),
+        .end_type = event_type(c->L, o->end_event_id),
+        .started_at = o->started_at == ENGINE_NO_TIME ? INT64_MIN : o->started_at,
+        .done_at = o->ended_at == ENGINE_NO_TIME ? INT64_MIN : o->ended_at,
+        .elapsed_ms = o->elapsed_ms,
+    };
+
+    if (km.started_at != INT64_MIN)
+        km.start_day = local_day(c->cal, km.started_at);
+    if (km.done_at != INT64_MIN)
+        km.done_day = local_day(c->cal, km.done_at);
+    kpi_facts_add_measurement(c->kf, &km);
+}
+
+/* The tags of the subject's customer (of the first event naming a customer id) for the kpi
+ * rollups' tag slices; none if there is no such live customer. */
+static void
+roll_tags(struct store *s, const struct loaded *L, struct kpi_facts *kf)
+{
+    struct crm_ctx cx = {.db = s};
+    struct smile_err e2;
+    json_t *cust = NULL, *t;
+    int64_t id = 0;
+    size_t i;
+
+    for (i = 0; i < L->n && id <= 0; i++)
+        if (L->ev[i].customer == NULL || str_to_int64(str_from(L->ev[i].customer), &id) != SMILE_OK)
+            id = 0;
+    if (id <= 0)
+        return;
+    smile_err_clear(&e2);
+    if (crm_record_load(&cx, &crm_customers, id, &cust, &e2) != SMILE_OK)
+        return;
+    json_array_foreach(json_object_get(cust, "tags"), i, t)
+    {
+        const char *v = json_string_value(t);
+        if (v)
+            kpi_facts_set_tags(kf, &v, 1);
+    }
+    json_decref(cust);
+}
+
+/* The subject's event facts (volumes, cases, surveys) for the kpi rollups. */
+static void
+roll_events(struct runtime_defs *d, struct store *s, const struct loaded *L, struct kpi_facts *kf)
+{
+    const struct calendar *cal = runtime_defs_calendar(d, "default");
+
+    for (size_t i = 0; i < L->n; i++) {
+        const struct engine_event *e = &L->ev[i];
+        struct staff_user u;
+        struct smile_err e2;
+        struct kpi_event ke = {.type = e->type,
+                               .actor = e->actor,
+                               .team = "",
+                               .channel = e->channel,
+                               .data = e->data,
+                               .day = local_day(cal, e->occurred_at)};
+
+        smile_err_clear(&e2);
+        if (e->actor && kpi_event_counted(e->type) &&
+            staff_user_find(s, e->actor, &u, &e2) == SMILE_OK)
+            ke.team = u.team;
+        kpi_facts_add_event(kf, &ke); /* copies what it keeps */
+    }
+    kpi_facts_end_events(kf);
+    roll_tags(s, L, kf);
+}
 
 static int
 put_deadline(struct fold_ctx *c, int64_t mid, const char *step, uint32_t seq, bool breach, int idx,
@@ -462,6 +571,7 @@ put_occ(struct fold_ctx *c, uint32_t oi, struct smile_err *err)
     store_stmt_reset(st);
     if (rc != SMILE_OK)
         return rc;
+    roll_occ(c, o, step);
     static const char *const dels[] = {sql_del_seg, sql_del_log, sql_del_dl};
     for (size_t i = 0; i < ARRAY_LEN(dels); i++) {
         if ((rc = store_prepare(c->s, dels[i], &st, err)) != SMILE_OK)
@@ -537,6 +647,7 @@ runtime_fold_subject(struct runtime_defs *d, struct store *s, const char *subjec
     static const char sql_stale[] =
         "DELETE FROM measurements WHERE instance_id = $1 AND fold_seq <> $2";
     struct loaded L;
+    struct kpi_facts *kf;
     int64_t as_of = 0, next_due = INT64_MAX, now = time_now_ms();
     int rc;
 
@@ -553,6 +664,7 @@ runtime_fold_subject(struct runtime_defs *d, struct store *s, const char *subjec
     for (size_t i = 0; i < L.n; i++)
         if (L.ev[i].occurred_at > as_of)
             as_of = L.ev[i].occurred_at;
+    kf = kpi_facts_new();
     for (size_t pi = 0; pi < d->nprocs && rc == SMILE_OK; pi++) {
         struct proc_def *pd = &d->procs[pi];
         struct engine_process *p = engine_process_pick(pd->v, pd->n, L.ev, L.n);
@@ -581,6 +693,8 @@ runtime_fold_subject(struct runtime_defs *d, struct store *s, const char *subjec
         c.now = now;
         c.next_due = next_due;
         c.subject = subject;
+        c.cal = cal;
+        c.kf = kf;
         for (size_t i = 0; i < L.n; i++)
             if (L.ev[i].id == d->res.trigger_event_id) {
                 c.channel = L.ev[i].channel;
@@ -600,6 +714,11 @@ runtime_fold_subject(struct runtime_defs *d, struct store *s, const char *subjec
         }
         next_due = c.next_due;
     }
+    if (rc == SMILE_OK) {
+        roll_events(d, s, &L, kf);
+        rc = kpi_rollup_replace(s, subject, kf, err);
+    }
+    kpi_facts_free(kf);
     loaded_free(&L);
     if (out_next_due)
         *out_next_due = next_due;
@@ -624,6 +743,7 @@ runtime_rebuild(struct store *s, int64_t *out_subjects, struct smile_err *err)
     if ((rc = store_begin(s, err)) != SMILE_OK)
         goto out;
     if ((rc = store_exec(s, sql_clear, err)) != SMILE_OK ||
+        (rc = kpi_rollup_clear(s, err)) != SMILE_OK ||
         (rc = store_exec(s, sql_cursor, err)) != SMILE_OK ||
         (rc = runtime_defs_refresh(d, s, err)) != SMILE_OK) {
         store_rollback(s);

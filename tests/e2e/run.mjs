@@ -116,7 +116,7 @@ function cli(args, input) {
 }
 
 // Users made with the CLI (`smile user add`), once the auth part has landed.
-const users = { agent: 'ann', supervisor: 'sue' };
+const users = { agent: 'ann', supervisor: 'sue', admin: 'ada' };
 let usersError = null;
 function makeUsers() {
   for (const [role, name] of Object.entries(users)) {
@@ -189,6 +189,9 @@ async function withPage(opts, fn) {
     await fn({ page, ctx, errors });
     await page.waitForTimeout(50);
     if (errors.length) throw new Error(errors.join('; '));
+  } catch (e) {
+    if (process.env.SMILE_E2E_DEBUG) await page.screenshot({ path: path.join(tmp, 'failed.png'), fullPage: true }).catch(() => {});
+    throw e;
   } finally {
     await ctx.close();
   }
@@ -201,8 +204,9 @@ function eq(a, b, msg) {
   if (a !== b) throw new Error(`${msg}: expected ${JSON.stringify(b)}, got ${JSON.stringify(a)}`);
 }
 
-async function shot(page, name) {
+async function shot(page, name, top = false) {
   fs.mkdirSync(SHOTS, { recursive: true });
+  if (top) await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
 }
 
@@ -692,6 +696,192 @@ test('counter (tablet): arrived → 5 s countdown → greeted → left emits thr
   eq(await page.locator('#counter-refused').count(), 0, 'no refusal shown');
 }, { needs: [...SESSION, ['POST', '/api/v1/events']], users: true, viewport: TABLET });
 
+// ---------------------------------------------------------------- admin screens
+const ADMIN_CAL = [...SESSION, ['GET', '/api/v1/calendars'], ['GET', '/api/v1/calendars/1'], ['PATCH', '/api/v1/calendars/1'], ['GET', '/api/v1/calendars/1/add'], ['GET', '/api/v1/calendars/1/diff']];
+const ADMIN_PROC = [...SESSION, ['GET', '/api/v1/processes'], ['POST', '/api/v1/processes'], ['GET', '/api/v1/processes/1'], ['PATCH', '/api/v1/processes/1'], ['POST', '/api/v1/processes/1/publish']];
+
+test('admin edits a calendar: adds a holiday, the preview of "3 business days" moves; a bad interval is shown at the field', async ({ page }) => {
+  await signIn(page, users.admin, '/app/admin/calendars');
+  await page.selectOption('#lang', 'en'); // the admin's saved language would otherwise win
+  await page.waitForSelector('#calendars');
+  assert((await page.textContent('#calendars')).includes('Asia/Shanghai'), 'calendar list shows the zone');
+  await page.click('#calendars a:has-text("China")');
+  await page.waitForSelector('#preview-start');
+  eq(await page.textContent('#calendar-name'), 'China', 'calendar name');
+  // Monday has two intervals, 09:00–12:00 and 13:30–18:00; Saturday none.
+  eq(await page.locator('[data-day="mon"] input[type="time"]').count(), 4, 'Monday: two intervals');
+  assert((await page.textContent('[data-day="sat"]')).includes('Closed'), 'Saturday closed');
+  // Preview: Wednesday 2026-12-30 17:00 in Shanghai + 3 business days. The calendar knows no
+  // 2027 holidays yet, so the working days counted are Thu 12-31 (1), Fri 2027-01-01 (2) and
+  // Mon 01-04 (3): the same local time, 17:00 on 2027-01-04 = 09:00Z.
+  await page.fill('#preview-start', '2026-12-30T17:00');
+  await page.fill('#preview-amount', '3');
+  await page.selectOption('#preview-unit', 'business days');
+  await page.waitForFunction(() => document.querySelector('#preview-result')?.getAttribute('data-end') === '2027-01-04T09:00:00.000Z');
+  // Three working days of 7.5 h (09:00–12:00, 13:30–18:00) = 22.5 h = 22 h 30 min of
+  // working time; 5 days on the clock (12-30 17:00 → 01-04 17:00) = 5 d.
+  const before = await page.textContent('#preview-result');
+  assert(before.includes('22 h 30 min') && before.includes('5 d'), `preview text: ${before}`);
+  // Working time between 12-30 17:00 and 12-31 10:00: 1 h (17:00–18:00) + 1 h (09:00–10:00).
+  await page.fill('#diff-to', '2026-12-31T10:00');
+  await page.waitForFunction(() => document.querySelector('#diff-result')?.textContent?.includes('2 h'));
+  // Add New Year's Day 2027 as a holiday and save with If-Match.
+  await page.fill('#holidays-from', '2027-01-01');
+  await page.click('#holidays-add');
+  await page.waitForSelector('#holidays li[data-date="2027-01-01"]');
+  await page.click('#calendar-save');
+  await page.waitForSelector('#calendar-notice:has-text("Saved.")');
+  // Now Fri 01-01 is off: Thu 12-31 (1), Mon 01-04 (2), Tue 01-05 (3) → 2027-01-05 09:00Z.
+  await page.waitForFunction(() => document.querySelector('#preview-result')?.getAttribute('data-end') === '2027-01-05T09:00:00.000Z');
+  const after = await page.textContent('#preview-result');
+  assert(after !== before && after.includes('6 d'), `preview after the holiday: ${after}`);
+  const cal = await pageApi(page, 'GET', '/api/v1/calendars/1');
+  const v = cal.body.document.versions[cal.body.document.versions.length - 1];
+  assert(v.holidays.includes('2027-01-01'), 'holiday stored');
+  eq(cal.body.version, 2, 'calendar version after one save');
+  await shot(page, 'admin-calendar-en', true);
+  // An interval ending before it starts: the server's 422 names /versions/0/week/sat/0 and
+  // the page shows it beside Saturday's hours; nothing is saved.
+  await page.click('[data-day="sat"] button:has-text("Add hours")');
+  const sat = page.locator('[data-day="sat"] input[type="time"]');
+  await sat.nth(0).fill('12:00');
+  await sat.nth(1).fill('10:00');
+  await page.click('#calendar-save');
+  await page.waitForSelector('[data-day="sat"] .field-error');
+  assert((await page.textContent('[data-day="sat"] .field-error')).length > 0, 'field error text');
+  eq((await pageApi(page, 'GET', '/api/v1/calendars/1')).body.version, 2, 'nothing saved on 422');
+  // The same screen in Chinese.
+  await page.selectOption('#lang', 'zh-CN');
+  await page.waitForSelector('text=每周工作时间');
+  assert((await page.textContent('#preview')).includes('工作时间'), 'preview in Chinese');
+  await shot(page, 'admin-calendar-zh-CN', true);
+}, { needs: ADMIN_CAL, users: true, allow: [/status of 422/] });
+
+test('admin edits a process standard (zh-CN): a bad duration is shown at the field, fixed, published as version 2', async ({ page }) => {
+  await signIn(page, users.admin, '/app/admin/processes');
+  await page.selectOption('#lang', 'zh-CN');
+  await page.waitForSelector('#processes');
+  assert((await page.textContent('#processes')).includes('Complaint handling'), 'process list');
+  assert((await page.textContent('.tabs')).includes('服务流程'), 'tabs in Chinese');
+  await page.click('#processes a:has-text("Complaint handling")');
+  await page.waitForSelector('#flow');
+  // The flow: trigger + four steps; the call-back starts when "resolve" is done, so its box
+  // sits one column to the right of resolve's.
+  eq(await page.locator('#flow .flow-step').count(), 4, 'four step boxes');
+  const box = async (k) => Number(await page.locator(`#flow .flow-step[data-step="${k}"] rect`).getAttribute('x'));
+  assert((await box('callback')) > (await box('resolve')), 'callback drawn after resolve');
+  eq(await box('assign'), await box('resolve'), 'assign and resolve both start at the trigger');
+  await shot(page, 'admin-process-zh-CN');
+  // "resolve" is the third step (index 2): give it a duration the engine does not know.
+  const within = page.locator('#step-2 input.within');
+  eq(await within.inputValue(), '3 business days', 'resolve standard');
+  await within.fill('3 working days');
+  await page.click('#process-publish');
+  const err = page.locator('#step-2 .field-error[data-pointer="/steps/2/standard/within"]');
+  await err.waitFor();
+  assert((await err.textContent()).includes('bad duration'), `field error: ${await err.textContent()}`);
+  eq(await within.getAttribute('aria-invalid'), 'true', 'the field is marked');
+  assert((await page.textContent('#process-notice')).includes('请修改'), 'notice in Chinese');
+  let p = await pageApi(page, 'GET', '/api/v1/processes/4');
+  eq(p.body.versions.length, 1, 'nothing published on 422');
+  await page.waitForTimeout(400); // the page scrolls the error into view
+  await shot(page, 'admin-process-error-zh-CN');
+  // Fix it and publish: version 2, with the new standard.
+  await within.fill('2 business days');
+  await page.click('#process-publish');
+  await page.waitForSelector('#process-notice:has-text("第 2 版已发布")');
+  await page.waitForSelector('#versions li:has-text("第 2 版")');
+  p = await pageApi(page, 'GET', '/api/v1/processes/4/versions/2');
+  eq(p.status, 200, 'version 2 exists');
+  eq(p.body.document.steps[2].standard.within, '2 business days', 'published standard');
+  eq(await page.locator('#step-2 .field-error').count(), 0, 'error gone');
+  // The what-if panel is there (its API belongs to another part).
+  await page.click('#whatif-run');
+  await page.waitForFunction(() => (document.querySelector('#whatif')?.textContent ?? '').length > 40);
+  // A new process starts from a one-step draft and opens in the editor.
+  await page.click('#tab-processes');
+  await page.fill('#new-process-name', '交房验收');
+  await page.click('#new-process button[type="submit"]');
+  await page.waitForURL((u) => /^\/app\/admin\/processes\/\d+$/.test(u.pathname) && !u.pathname.endsWith('/4'));
+  await page.waitForSelector('#flow');
+  eq(await page.textContent('#process-name'), '交房验收', 'new process name');
+  eq(await page.locator('#flow .flow-step').count(), 1, 'one step');
+}, { needs: ADMIN_PROC, users: true, locale: 'zh-CN', allow: [/status of 422/, /status of 404/, /status of 405/] });
+
+test('admin users and teams (en): create a team and a user, change role and team, disable', async ({ page }) => {
+  await signIn(page, users.admin, '/app/admin/users');
+  await page.selectOption('#lang', 'en'); // the admin's saved language would otherwise win
+  await page.waitForSelector('#users');
+  assert((await page.textContent('#users')).includes(users.agent), 'the CLI users are listed');
+  await page.fill('#new-team-name', 'walkin');
+  await page.fill('#new-team-display', 'Walk-in desk');
+  await page.click('#new-team button[type="submit"]');
+  await page.waitForSelector('#teams td:has-text("walkin")');
+  await page.fill('#new-username', 'bob');
+  await page.fill('#new-display', 'Bob Li');
+  await page.selectOption('#new-team', { label: 'Walk-in desk' });
+  await page.fill('#new-password', 'correct horse 2');
+  await page.click('#new-user-submit');
+  await page.waitForSelector('tr[data-user="bob"]');
+  assert((await page.textContent('tr[data-user="bob"]')).includes('Walk-in desk'), 'team shown');
+  // A taken username: 409, nothing new.
+  await page.fill('#new-username', 'bob');
+  await page.fill('#new-password', 'correct horse 3');
+  await page.click('#new-user-submit');
+  await page.waitForSelector('#new-user .error, #new-user .field-error');
+  eq(await page.locator('tr[data-user="bob"]').count(), 1, 'still one bob');
+  // Edit: supervisor, disabled.
+  await page.click('tr[data-user="bob"] button.edit');
+  await page.waitForSelector('#edit-role');
+  await page.selectOption('#edit-role', 'supervisor');
+  await page.fill('#edit-password', 'correct horse 9');
+  await page.click('#edit-save');
+  await page.waitForSelector('tr[data-user="bob"]:not(.editing) button.edit');
+  // The reset password works: bob signs in with it.
+  const si = await raw('POST', '/api/v1/session', { 'Content-Type': 'application/json' }, JSON.stringify({ username: 'bob', password: 'correct horse 9' }));
+  assert(si.status === 200 || si.status === 201, `bob signs in with the new password: ${si.status}`);
+  await page.click('tr[data-user="bob"] button.edit');
+  await page.waitForSelector('#edit-disabled');
+  await page.check('#edit-disabled');
+  await page.click('#edit-save');
+  await page.waitForSelector('tr[data-user="bob"]:not(.editing) .tag.off');
+  const row = await page.textContent('tr[data-user="bob"]');
+  assert(row.includes('Supervisor') && row.includes('Disabled'), `row: ${row}`);
+  const u = (await pageApi(page, 'GET', '/api/v1/users?limit=500')).body.items.find((x) => x.username === 'bob');
+  eq(u.role, 'supervisor', 'role stored');
+  eq(u.disabled, true, 'disabled stored');
+  await shot(page, 'admin-users-en', true);
+}, { needs: [...SESSION, ['GET', '/api/v1/users'], ['POST', '/api/v1/users'], ['PATCH', '/api/v1/users/1'], ['POST', '/api/v1/users/1/password'], ['GET', '/api/v1/teams'], ['POST', '/api/v1/teams']], users: true, allow: [/status of 409/] });
+
+test('admin API tokens (zh-CN): the secret is shown once, works, and is revoked', async ({ page }) => {
+  await signIn(page, users.admin, '/app/admin/tokens');
+  await page.selectOption('#lang', 'zh-CN');
+  await page.waitForSelector('#new-token');
+  await page.fill('#token-name', 'pbx-bridge');
+  await page.check('input[value="kpi:read"]');
+  await page.click('#token-create');
+  const secret = (await page.textContent('#token-value')).trim();
+  assert(/^smile_\S{20,}$/.test(secret), `secret ${secret}`);
+  assert((await page.textContent('#token-secret')).includes('只显示这一次'), 'warning in Chinese');
+  await page.waitForSelector('tr[data-token="pbx-bridge"]');
+  const list = await pageApi(page, 'GET', '/api/v1/tokens');
+  assert(!JSON.stringify(list.body).includes(secret), 'the list never carries the secret');
+  eq((await raw('GET', '/api/v1/calendars', { Authorization: `Bearer ${secret}` })).status, 200, 'the token reads with kpi:read');
+  await shot(page, 'admin-tokens-zh-CN', true);
+  page.once('dialog', (d) => void d.accept());
+  await page.click('tr[data-token="pbx-bridge"] button.danger');
+  await page.waitForSelector('tr[data-token="pbx-bridge"] .tag.off');
+  eq((await raw('GET', '/api/v1/calendars', { Authorization: `Bearer ${secret}` })).status, 401, 'revoked token refused');
+}, { needs: [...SESSION, ['GET', '/api/v1/tokens'], ['POST', '/api/v1/tokens'], ['DELETE', '/api/v1/tokens/1'], ['GET', '/api/v1/users']], users: true, locale: 'zh-CN' });
+
+test('admin screens are lazy: not in the first load; agents see no Admin link', async ({ page }) => {
+  const { js, lazy } = firstLoad();
+  assert(lazy.some((f) => /Admin/.test(f)), `the admin chunk is lazy: ${lazy}`);
+  assert(!js.some((f) => /Admin/.test(f)), 'admin chunk not in the first load');
+  await signIn(page, users.agent);
+  eq(await page.locator('.mainnav a:has-text("Admin")').count(), 0, 'no Admin link for agents');
+}, { needs: SESSION, users: true });
+
 // ---------------------------------------------------------------- run
 async function main() {
   let n = 0;
@@ -735,6 +925,7 @@ async function main() {
     } catch (e) {
       failed++;
       out(`not ok ${n} - ${t.name} # ${String(e.message ?? e).split('\n')[0].slice(0, 400)}`);
+      if (process.env.SMILE_E2E_DEBUG) console.error(e);
     }
   }
   out(`1..${n}`);

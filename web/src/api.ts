@@ -44,6 +44,8 @@ export interface ApiOptions {
   /** A 401 is an answer, not an expired session (the sign-in call). */
   noExpire?: boolean;
   signal?: AbortSignal;
+  /** Send body as this text with this Content-Type instead of JSON (holiday notices). */
+  text?: { body: string; type: string };
 }
 
 export async function api<T = unknown>(
@@ -53,7 +55,8 @@ export async function api<T = unknown>(
   opts: ApiOptions = {},
 ): Promise<ApiResult<T>> {
   const headers: Record<string, string> = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (opts.text) headers['Content-Type'] = opts.text.type;
+  else if (body !== undefined) headers['Content-Type'] = 'application/json';
   if (method !== 'GET' && method !== 'HEAD' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
   if (opts.ifMatch) headers['If-Match'] = opts.ifMatch;
   let res: Response;
@@ -61,7 +64,7 @@ export async function api<T = unknown>(
     res = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: opts.text ? opts.text.body : body === undefined ? undefined : JSON.stringify(body),
       credentials: 'same-origin',
       signal: opts.signal,
     });
@@ -94,4 +97,12 @@ export function uuid(): string {
   b[8] = (b[8]! & 0x3f) | 0x80;
   const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** The field errors of a 422 answer by JSON Pointer ("/steps/0/standard/within" → detail). */
+export function fieldErrors(e: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (e instanceof ApiError && e.problem.errors)
+    for (const x of e.problem.errors) out[x.pointer] = out[x.pointer] ? `${out[x.pointer]}; ${x.detail}` : x.detail;
+  return out;
 }

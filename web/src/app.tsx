@@ -10,6 +10,7 @@ import { Customers } from './pages/Customers';
 import { Customer360 } from './pages/Customer360';
 import { CaseView } from './pages/CaseView';
 import { Counter } from './pages/Counter';
+import { LazyAdmin } from './components/LazyAdmin';
 
 /** Where the app must go instead of rendering path, or null to render it. */
 function redirectFor(signedIn: boolean, path: string): string | null {
@@ -41,6 +42,9 @@ export function App() {
   let p: Record<string, string> | null;
   if ((p = match('/app/customers/:id', path))) page = <Customer360 id={p.id!} />;
   else if ((p = match('/app/cases/:id', path))) page = <CaseView id={p.id!} />;
+  else if (path === '/app/admin' || path === '/app/admin/') page = <LazyAdmin section="users" />;
+  else if ((p = match('/app/admin/:section', path) ?? match('/app/admin/:section/:id', path)))
+    page = <LazyAdmin section={p.section!} id={p.id} />;
   else page = <Customers />;
   return <Shell>{page}</Shell>;
 }

@@ -31,6 +31,7 @@ export function Shell(props: { children: ComponentChildren }) {
         prefix = '';
         if (e.key === 'c') navigate('/app/customers');
         else if (e.key === 'k') navigate('/app/counter');
+        else if (e.key === 'a') navigate('/app/admin');
         return;
       }
       if (e.key === 'g') {
@@ -76,6 +77,7 @@ export function Shell(props: { children: ComponentChildren }) {
         <nav aria-label={t('nav.main')} class="mainnav">
           {nav('/app/customers', 'nav.customers')}
           {nav('/app/counter', 'nav.counter')}
+          {(s?.user.role === 'admin' || s?.user.role === 'supervisor') && nav('/app/admin', 'nav.admin')}
         </nav>
         <Search />
         <LangSwitch id="lang" />

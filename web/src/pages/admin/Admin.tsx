@@ -1,0 +1,90 @@
+// Administration: tabs for users and teams, calendars, processes and API tokens, each a
+// screen over the existing JSON API. Loaded lazily (components/LazyAdmin.tsx).
+import { Link } from '../../components/common';
+import { t, type MessageKey } from '../../i18n';
+import { Users } from './Users';
+import { Calendars, CalendarEditor } from './Calendars';
+import { Processes, ProcessEditor } from './Processes';
+import { Tokens } from './Tokens';
+
+const TABS: [string, MessageKey][] = [
+  ['users', 'admin.tab.users'],
+  ['calendars', 'admin.tab.calendars'],
+  ['processes', 'admin.tab.processes'],
+  ['tokens', 'admin.tab.tokens'],
+];
+
+export function Admin(props: { section: string; id?: string }) {
+  const { section, id } = props;
+  let body;
+  if (section === 'calendars') body = id ? <CalendarEditor id={id} key={id} /> : <Calendars />;
+  else if (section === 'processes') body = id ? <ProcessEditor id={id} key={id} /> : <Processes />;
+  else if (section === 'tokens') body = <Tokens />;
+  else body = <Users />;
+  return (
+    <section class="page admin">
+      <header class="page-head">
+        <h1>{t('admin.title')}</h1>
+      </header>
+      <nav class="tabs" aria-label={t('admin.title')}>
+        {TABS.map(([s, key]) => (
+          <Link key={s} href={`/app/admin/${s}`} class={s === section ? 'active' : ''} id={`tab-${s}`}>
+            {t(key)}
+          </Link>
+        ))}
+      </nav>
+      {body}
+    </section>
+  );
+}
+
+/** The error for one JSON Pointer under a control, if any. */
+export function FieldError(props: { errors: Record<string, string>; at: string }) {
+  const e = props.errors[props.at];
+  return e ? (
+    <span class="field-error" role="alert" data-pointer={props.at}>
+      {e}
+    </span>
+  ) : null;
+}
+
+/** Errors whose pointer no control shows (so none is lost). */
+export function OtherErrors(props: { errors: Record<string, string>; shown: (p: string) => boolean }) {
+  const rest = Object.entries(props.errors).filter(([p]) => !props.shown(p));
+  if (!rest.length) return null;
+  return (
+    <ul class="field-error-list" role="alert">
+      {rest.map(([p, d]) => (
+        <li key={p}>
+          <code>{p || '/'}</code> {d}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** A duration in ms as "2 d 3 h 15 min" (localised units). */
+export function formatDuration(ms: number): string {
+  const neg = ms < 0;
+  let s = Math.round(Math.abs(ms) / 1000);
+  const d = Math.floor(s / 86400);
+  s -= d * 86400;
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
+  const parts: string[] = [];
+  if (d) parts.push(t('dur.d', { n: d }));
+  if (h) parts.push(t('dur.h', { n: h }));
+  if (m) parts.push(t('dur.m', { n: m }));
+  if (s || !parts.length) parts.push(t('dur.s', { n: s }));
+  return (neg ? '−' : '') + parts.join(' ');
+}
+
+/** After a 422: brings the first field error into view once it has rendered. */
+export function scrollToError() {
+  requestAnimationFrame(() => document.querySelector('.field-error, .field-error-list')?.scrollIntoView({ block: 'center', behavior: 'smooth' }));
+}
+
+/** A message shown above a screen, kept as a key so that it follows a language switch. */
+export type Notice = [MessageKey, Record<string, string | number>?] | null;
