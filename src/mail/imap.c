@@ -343,6 +343,22 @@ mail_poll_mailbox(struct store *s, struct ledger *l, int64_t id, struct mail_pol
 
         if (items[i].uid < from)
             continue;
+        /* Old mail of a newly connected mailbox: passed over without fetching its body
+         * (mail_import_message applies the same rule to what it is given). */
+        if (!mb.import_existing && items[i].internaldate > 0 &&
+            items[i].internaldate < mb.created_at / 1000 * 1000) {
+            if ((rc = store_begin(s, err)) != SMILE_OK)
+                goto out;
+            if ((rc = mail_mbox_state(s, id, uv, items[i].uid, 0, err)) != SMILE_OK ||
+                (rc = store_commit(s, err)) != SMILE_OK) {
+                if (store_in_tx(s))
+                    store_rollback(s);
+                goto out;
+            }
+            out->skipped++;
+            out->last_uid = items[i].uid;
+            continue;
+        }
         too_big = items[i].size > mb.max_bytes;
         {
             char *esc = curl_easy_escape(h, u.folder_wire, 0);
