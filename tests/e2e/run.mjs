@@ -750,6 +750,14 @@ test('admin edits a calendar: adds a holiday, the preview of "3 business days" m
   await page.waitForSelector('[data-day="sat"] .field-error');
   assert((await page.textContent('[data-day="sat"] .field-error')).length > 0, 'field error text');
   eq((await pageApi(page, 'GET', '/api/v1/calendars/1')).body.version, 2, 'nothing saved on 422');
+  // A holiday notice in the import format goes in through POST …/holidays (text/plain);
+  // the editor reloads (dropping the unsaved Saturday) and lists the new range.
+  await page.fill('#import-text', '2027 OFF 02-06..02-12\n2027 WORK 02-14\n');
+  await page.click('#import-submit');
+  await page.waitForSelector('#calendar-notice:has-text("Notice imported.")');
+  await page.waitForSelector('#holidays li[data-date="2027-02-06..2027-02-12"]');
+  await page.waitForSelector('#workdays li[data-date="2027-02-14"]');
+  eq(await page.locator('[data-day="sat"] input[type="time"]').count(), 0, 'unsaved Saturday hours dropped on reload');
   // The same screen in Chinese.
   await page.selectOption('#lang', 'zh-CN');
   await page.waitForSelector('text=每周工作时间');

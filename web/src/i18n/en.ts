@@ -316,6 +316,9 @@ export const en = {
   'tokens.pickScope': 'Choose at least one scope.',
   'proc.new': 'New process',
   'users.resetPassword': 'New password (optional)',
+  'cal.effectiveFrom': 'Effective from (optional)',
+  'cal.effectiveFromHint': 'Splits off a new version from that day, so history keeps the calendar then in force.',
+  'cal.versions': '({n} versions in all)',
 };
 
 export type Messages = typeof en;

@@ -317,4 +317,7 @@ export const zhCN: Messages = {
   'tokens.pickScope': '请至少选择一个权限范围。',
   'proc.new': '新建流程',
   'users.resetPassword': '新密码（可选）',
+  'cal.effectiveFrom': '生效日期（可选）',
+  'cal.effectiveFromHint': '自该日起拆分出新版本，历史数据仍按当时生效的日历计算。',
+  'cal.versions': '（共 {n} 个版本）',
 };

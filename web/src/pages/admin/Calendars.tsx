@@ -191,7 +191,9 @@ export function CalendarEditor(props: { id: string }) {
         </Link>
         <h2 id="calendar-name">{rec.name}</h2>
         <span class="muted mono">{doc.time_zone}</span>
-        <span class="muted">{t('cal.versionFrom', { date: v.effective_from })}</span>
+        <span class="muted">
+          {t('cal.versionFrom', { date: v.effective_from })} {doc.versions.length > 1 && t('cal.versions', { n: doc.versions.length })}
+        </span>
       </header>
       {notice && (
         <p class={Object.keys(errors).length ? 'notice' : 'notice ok'} role="status" id="calendar-notice">
@@ -398,6 +400,7 @@ function Overrides(props: { items: Record<string, Interval[]>; admin: boolean; e
 
 function ImportNotice(props: { calId: number; etag: string | null; onDone: () => void }) {
   const [text, setText] = useState('');
+  const [from, setFrom] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [errors, setErrors] = useState<Record<string, string>>({});
   const submit = async (e: Event) => {
@@ -405,7 +408,8 @@ function ImportNotice(props: { calId: number; etag: string | null; onDone: () =>
     setError(null);
     setErrors({});
     try {
-      await api('POST', `/api/v1/calendars/${props.calId}/holidays`, undefined, { text: { body: text, type: 'text/plain; charset=utf-8' }, ifMatch: props.etag });
+      const q = from ? `?effective_from=${encodeURIComponent(from)}` : '';
+      await api('POST', `/api/v1/calendars/${props.calId}/holidays${q}`, undefined, { text: { body: text, type: 'text/plain; charset=utf-8' }, ifMatch: props.etag });
       setText('');
       props.onDone();
     } catch (x) {
@@ -419,7 +423,13 @@ function ImportNotice(props: { calId: number; etag: string | null; onDone: () =>
       <p class="muted">{t('cal.importHint')}</p>
       <form onSubmit={submit} class="stack">
         <textarea id="import-text" rows={4} class="mono" value={text} onInput={(e) => setText(e.currentTarget.value)} />
-        <OtherErrors errors={errors} shown={() => false} />
+        <label>
+          {t('cal.effectiveFrom')}
+          <input type="date" id="import-from" value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
+          <span class="muted">{t('cal.effectiveFromHint')}</span>
+          <FieldError errors={errors} at="/query/effective_from" />
+        </label>
+        <OtherErrors errors={errors} shown={(p) => p === '/query/effective_from'} />
         {error !== null && !Object.keys(errors).length && <ErrorBox error={error} />}
         <div class="actions">
           <button type="button" id="import-china" onClick={() => setText(CHINA_2026)}>
