@@ -222,4 +222,13 @@ void crm_case_hooks_set(crm_case_route_fn *route, crm_case_annotate_fn *annotate
 /* The registered routing hook, or NULL. */
 crm_case_route_fn *crm_case_route_hook(void);
 
+/*
+ * Erasure: called inside crm_customer_anonymise()'s transaction so that parts above the CRM
+ * erase the personal data they keep about the customer (the mail part: sender, reply-to,
+ * copies and subject of stored messages) in the same commit (PIPL Art. 47). A failure rolls
+ * the whole anonymisation back. At most 8 hooks; register at start-up, before serving.
+ */
+typedef int crm_customer_erase_fn(struct store *s, int64_t customer_id, struct smile_err *err);
+void crm_customer_erase_hook_add(crm_customer_erase_fn *fn);
+
 #endif

@@ -417,6 +417,8 @@ crm_customer_anonymise(struct crm_ctx *c, int64_t id, json_t **out, struct smile
         goto out;
     if ((rc = unindex_customer(c, id, err)) != SMILE_OK)
         goto out;
+    if ((rc = crm_customer_erase_hooks_run(c->db, id, err)) != SMILE_OK)
+        goto out;
     time_format_rfc3339(c->now_ms, t);
     before = json_pack("{s:O}", "erased", erased);
     after = json_pack("{s:s, s:I, s:I}", "anonymised_at", t, "interactions_erased",

@@ -30,6 +30,31 @@ crm_case_route_hook(void)
     return route_hook;
 }
 
+static crm_customer_erase_fn *erase_hooks[8];
+static int nerase_hooks;
+
+void
+crm_customer_erase_hook_add(crm_customer_erase_fn *fn)
+{
+    for (int i = 0; i < nerase_hooks; i++)
+        if (erase_hooks[i] == fn)
+            return;
+    if (nerase_hooks < (int)ARRAY_LEN(erase_hooks))
+        erase_hooks[nerase_hooks++] = fn;
+}
+
+int
+crm_customer_erase_hooks_run(struct store *s, int64_t customer_id, struct smile_err *err)
+{
+    for (int i = 0; i < nerase_hooks; i++) {
+        int rc = erase_hooks[i](s, customer_id, err);
+
+        if (rc != SMILE_OK)
+            return rc;
+    }
+    return SMILE_OK;
+}
+
 void
 crm_event_sink_set(crm_event_sink_fn *fn, crm_event_done_fn *done, void *ud)
 {

@@ -217,6 +217,13 @@ struct mail_poller;
  * whose poll_seconds have passed since its last poll, on its own connection to db_path.
  * Stop with mail_poller_stop (NULL is a no-op).
  */
+/*
+ * Registers the mail part's hooks into the CRM (call once at start-up, before serving):
+ * anonymising a customer erases the sender, reply-to, copies and subject kept in
+ * mail_messages for the customer's cases and interactions, in the same transaction.
+ */
+void mail_install(void);
+
 int mail_poller_start(const char *db_path, struct ledger *l, struct mail_poller **out,
                       struct smile_err *err);
 void mail_poller_stop(struct mail_poller *p);

@@ -1787,3 +1787,31 @@ out:
     mail_mbox_free(&mb);
     return rc;
 }
+
+/* PIPL erasure (crm_customer_erase_hook_add): the addresses and subjects kept per message
+ * for threading are personal data of the customer whose cases and interactions they sit on.
+ * Threading keeps working for the Message-ID chain, which identifies no one. */
+static int
+erase_customer(struct store *s, int64_t customer_id, struct smile_err *err)
+{
+    static const char sql[] =
+        "UPDATE mail_messages SET from_addr = NULL, reply_to = NULL, cc = NULL, subject = NULL "
+        "WHERE (case_id IN (SELECT id FROM cases WHERE customer_id = $1) OR interaction_id IN "
+        "(SELECT id FROM interactions WHERE customer_id = $1)) AND (from_addr IS NOT NULL OR "
+        "reply_to IS NOT NULL OR cc IS NOT NULL OR subject IS NOT NULL)";
+    struct store_stmt *st;
+    int rc = store_prepare(s, sql, &st, err);
+
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, customer_id);
+    rc = store_stmt_step(st, err) == STORE_DONE ? SMILE_OK : err->code;
+    store_stmt_reset(st);
+    return rc;
+}
+
+void
+mail_install(void)
+{
+    crm_customer_erase_hook_add(erase_customer);
+}

@@ -219,6 +219,21 @@ class TestMail(unittest.TestCase):
         self.assertEqual([e["direction"] for e in em["items"]], ["in", "out", "in", "out"])
         self.assertEqual(em["items"][0]["thread"], "thread:m1@customer.cn")
 
+    def test_99_anonymise_erases_addresses_in_stored_mail(self):
+        # Runs last (the customer is erased). Earlier tests stored the customer's mails with
+        # sender chenjie@customer.cn on cases linked to the customer.
+        q = ("select count(*) as n from mail_messages where from_addr like '%chenjie%' "
+             "or reply_to like '%chenjie%' or subject is not null and case_id in "
+             "(select id from cases where customer_id = {0})").format(self.customer["id"])
+        self.assertGreater(self.srv.sql(q)[0]["n"], 0)
+        st, _, body = self.adm.post("/api/v1/customers/%d/anonymise" % self.customer["id"])
+        self.assertEqual(st, 200, body)
+        self.assertEqual(self.srv.sql(q)[0]["n"], 0)
+        # Threading ids stay (they identify no one): the messages are still there.
+        self.assertGreater(self.srv.sql(
+            "select count(*) as n from mail_messages where case_id in (select id from cases "
+            "where customer_id = %d)" % self.customer["id"])[0]["n"], 0)
+
     def test_02_breach_after_24_hours(self):
         # A mail received 25 h ago and not replied to: its clock passed 24 h at t3 + 24 h,
         # so it is breached as of now, breached_at = t3 + 86,400,000 ms.
