@@ -116,9 +116,9 @@ class Server:
         if start:
             self.start()
 
-    def cli(self, *args, input=None, check=True):
+    def cli(self, *args, input=None, check=True, timeout=120):
         p = subprocess.run([BIN] + list(args) + ["--db", self.db], input=input,
-                           capture_output=True, text=True, env=self.env, timeout=120)
+                           capture_output=True, text=True, env=self.env, timeout=timeout)
         if check and p.returncode != 0:
             raise AssertionError("smile %s failed (%d): %s" % (" ".join(args), p.returncode,
                                                                p.stderr))

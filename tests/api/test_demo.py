@@ -25,7 +25,7 @@ class FullDemo(unittest.TestCase):
         cls.srv = Server(start=False)
         t0 = time.time()
         p = cls.srv.cli("demo", "--seed", "7", "--end", END, "--queue-log",
-                        os.path.join(cls.srv.dir, "queue_log"))
+                        os.path.join(cls.srv.dir, "queue_log"), timeout=900)
         cls.seconds = time.time() - t0
         cls.out = p.stdout
         m = re.search(r"sign in with: (\S+)", p.stdout)
@@ -164,7 +164,7 @@ class SmallDemo(unittest.TestCase):
     def fill(self, seed):
         srv = Server(start=False)
         self.addCleanup(shutil.rmtree, srv.dir, True)
-        srv.cli("demo", "--seed", str(seed), *self.ARGS)
+        srv.cli("demo", "--seed", str(seed), *self.ARGS, timeout=600)
         return srv
 
     def snapshot(self, srv):
