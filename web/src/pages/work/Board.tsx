@@ -10,7 +10,7 @@ import { ErrorBox, Link, Loading } from '../../components/common';
 import { t, type MessageKey } from '../../i18n';
 import { useLive, useLiveOpen, type LiveKind } from '../../live';
 import { functionName, sortTasks, stepTitle, useNow } from './MyWork';
-import { formatLeft, leftNow, urgency, urgencyLabel, type Task } from './tasks';
+import { formatLeft, idleTasks, leftNow, snapshot, urgency, urgencyLabel, type Snapshot, type Task } from './tasks';
 
 interface Summary {
   assignee: string | null;
@@ -57,6 +57,8 @@ export function Board() {
   const [team, setTeam] = useState('');
   const [tasks, setTasks] = useState<Task[] | null>(null);
   const [fetchedAt, setFetchedAt] = useState(Date.now());
+  const [idle, setIdle] = useState<Set<number>>(new Set());
+  const snap = useRef<Snapshot | null>(null);
   const [summary, setSummary] = useState<Summary[]>([]);
   const [byProcess, setByProcess] = useState<Row[] | null>(null);
   const [byStep, setByStep] = useState<Row[] | null>(null);
@@ -75,7 +77,12 @@ export function Board() {
         api<{ items: Summary[] }>('GET', `/api/v1/tasks/summary${q ? `?${q.slice(0, -1)}` : ''}`),
       ]);
       setTasks(sortTasks(a.data.items ?? []));
-      setFetchedAt(Date.now());
+      const at = Date.now();
+      const items = a.data.items ?? [];
+      setIdle(idleTasks(snap.current, items, at));
+      // Keep the older snapshot while fetches come close together (stream bursts).
+      if (!snap.current || at - snap.current.at >= 5000) snap.current = snapshot(items, at);
+      setFetchedAt(at);
       setSummary(b.data.items ?? []);
       setError(null);
     } catch (e) {
@@ -118,10 +125,13 @@ export function Board() {
   );
   useLive(onLive);
 
-  const teams = Array.from(new Set(summary.map((x) => x.team).filter((x): x is string => !!x)));
+  // Teams seen so far (choosing one narrows the summary, the choice must stay).
+  const seen = useRef(new Set<string>());
+  for (const x of summary) if (x.team) seen.current.add(x.team);
+  const teams = Array.from(seen.current).sort();
   if (error && !tasks) return <ErrorBox error={error} onRetry={() => void load()} />;
   if (!tasks) return <Loading />;
-  const atRisk = tasks.filter((x) => x.warned || x.breached || (!x.paused && leftNow(x, fetchedAt, now) < 4 * 3600e3));
+  const atRisk = tasks.filter((x) => x.warned || x.breached || (!x.paused && leftNow(x, fetchedAt, now, idle) < 4 * 3600e3));
   const pres = (u: Staff) => u.effective_presence ?? u.presence ?? 'available';
   const people = staff.filter((u) => !u.disabled && u.role !== 'admin');
 
@@ -162,7 +172,7 @@ export function Board() {
               </thead>
               <tbody>
                 {atRisk.map((x) => {
-                  const left = leftNow(x, fetchedAt, now);
+                  const left = leftNow(x, fetchedAt, now, idle);
                   const u = urgency(x, left);
                   const lab = urgencyLabel(u);
                   return (

@@ -13,7 +13,7 @@ import { locale, t, type MessageKey } from '../../i18n';
 import { useLive } from '../../live';
 import { navigate } from '../../router';
 import { useSession } from '../../session';
-import { formatLeft, leftNow, urgency, urgencyLabel, type Task } from './tasks';
+import { formatLeft, idleTasks, leftNow, snapshot, urgency, urgencyLabel, type Snapshot, type Task } from './tasks';
 
 export function stepTitle(task: Task): string {
   const x = task.step.title ?? {};
@@ -49,6 +49,8 @@ function isTyping(e: KeyboardEvent) {
 export function MyWork() {
   const [tasks, setTasks] = useState<Task[] | null>(null);
   const [fetchedAt, setFetchedAt] = useState(Date.now());
+  const [idle, setIdle] = useState<Set<number>>(new Set());
+  const snap = useRef<Snapshot | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [sel, setSel] = useState<number | null>(null);
   const now = useNow();
@@ -60,7 +62,12 @@ export function MyWork() {
     try {
       const r = await api<{ items: Task[] }>('GET', '/api/v1/tasks?mine=1&limit=200');
       setTasks(sortTasks(r.data.items ?? []));
-      setFetchedAt(Date.now());
+      const at = Date.now();
+      const items = r.data.items ?? [];
+      setIdle(idleTasks(snap.current, items, at));
+      // Keep the older snapshot while fetches come close together (stream bursts).
+      if (!snap.current || at - snap.current.at >= 5000) snap.current = snapshot(items, at);
+      setFetchedAt(at);
       setError(null);
     } catch (e) {
       setError(e);
@@ -103,12 +110,12 @@ export function MyWork() {
     let over = 0;
     let warn = 0;
     for (const x of list) {
-      const u = urgency(x, leftNow(x, fetchedAt, now));
+      const u = urgency(x, leftNow(x, fetchedAt, now, idle));
       if (u === 'breached') over++;
       else if (u === 'warned') warn++;
     }
     return { over, warn };
-  }, [list, now, fetchedAt]);
+  }, [list, now, fetchedAt, idle]);
 
   if (error && !tasks) return <ErrorBox error={error} onRetry={() => void load()} />;
   if (!tasks) return <Loading />;
@@ -138,7 +145,7 @@ export function MyWork() {
               </thead>
               <tbody>
                 {list.map((x) => {
-                  const left = leftNow(x, fetchedAt, now);
+                  const left = leftNow(x, fetchedAt, now, idle);
                   const u = urgency(x, left);
                   const lab = urgencyLabel(u);
                   return (

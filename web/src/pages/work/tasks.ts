@@ -23,9 +23,35 @@ export interface Task {
 
 export type Urgency = 'breached' | 'warned' | 'paused' | 'ok';
 
-/** Time left now: what the server said at fetchedAt, minus the time since (unless paused). */
-export function leftNow(task: Task, fetchedAt: number, now: number): number {
-  return task.paused ? task.time_left_ms : task.time_left_ms - (now - fetchedAt);
+/** Time left now: what the server said at fetchedAt, minus the time since — unless the
+ *  clock is paused or idle (a business-time clock outside working hours, see idleTasks). */
+export function leftNow(task: Task, fetchedAt: number, now: number, idle?: Set<number>): number {
+  return task.paused || idle?.has(task.id) ? task.time_left_ms : task.time_left_ms - (now - fetchedAt);
+}
+
+export interface Snapshot {
+  at: number;
+  left: Map<number, number>;
+}
+
+/** A snapshot of a fetch, to compare with the next one. */
+export function snapshot(tasks: Task[], at: number): Snapshot {
+  return { at, left: new Map(tasks.map((x) => [x.id, x.time_left_ms])) };
+}
+
+/** The tasks whose clock did not move between two fetches at least 5 s apart: business
+ *  time standing still outside working hours (nights, weekends, holidays). The page cannot
+ *  know the calendar, so it stops counting those down locally until a fetch shows them
+ *  moving again. Worked example: fetched at 22:00:00 with 3 600 000 ms left and again at
+ *  22:00:30 with 3 600 000 ms → idle; a wall-clock task shows 3 570 000 → not idle. */
+export function idleTasks(prev: Snapshot | null, tasks: Task[], at: number): Set<number> {
+  const out = new Set<number>();
+  if (!prev || at - prev.at < 5000) return out;
+  for (const x of tasks) {
+    const before = prev.left.get(x.id);
+    if (!x.paused && before !== undefined && Math.abs(before - x.time_left_ms) < 1000) out.add(x.id);
+  }
+  return out;
 }
 
 /** A task whose time ran out locally counts as breached until the next fetch says more. */
