@@ -962,7 +962,7 @@ test('my work (en): the inbox counts down, overdue rows marked; R replies and S 
   // (or "23:00:00" in the very first second).
   const b = await pastComplaint(adm, 'Noise from the pump room', 3600e3, ids.ann);
   await signIn(page, users.agent, '/app/work');
-  await page.waitForSelector('#tasks');
+  await page.waitForSelector('#tasks, #work-empty');
   const row = (caseId, step) => page.locator(`#tasks tr.task:has-text("Case ${caseId}"):has-text("${step}")`);
   // Wait until the runtime folded both cases' back-dated clocks into the inbox.
   await until(async () => {
@@ -1032,6 +1032,8 @@ test('live board (zh-CN): a complaint breaches through the API and arrives on th
   eq(p.status, 200, `team supervisor: ${JSON.stringify(p.body)}`);
   await signIn(page, users.supervisor, '/app/board');
   await page.waitForSelector('#live-badge.on');
+  // An earlier test may have saved sue's language as English: choose Chinese here.
+  if ((await page.locator('h1:has-text("实时看板")').count()) === 0) await page.selectOption('#lang', 'zh-CN');
   await page.waitForSelector('h1:has-text("实时看板")');
   await page.evaluate(() => {
     window.__noReload = true;

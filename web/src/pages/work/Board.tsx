@@ -133,6 +133,8 @@ export function Board() {
   if (!tasks) return <Loading />;
   const atRisk = tasks.filter((x) => x.warned || x.breached || (!x.paused && leftNow(x, fetchedAt, now, idle) < 4 * 3600e3));
   const pres = (u: Staff) => u.effective_presence ?? u.presence ?? 'available';
+  // Rows by process are keyed by process id; name them from the tasks seen.
+  const procNames = new Map(tasks.map((x) => [String(x.process.id), x.process.name]));
   const people = staff.filter((u) => !u.disabled && u.role !== 'admin');
 
   return (
@@ -239,7 +241,7 @@ export function Board() {
           {byProcess === null ? (
             <p class="muted">{t('board.noKpi')}</p>
           ) : (
-            <ComplianceTable rows={byProcess} label={t('board.process')} id="board-kpi-process" />
+            <ComplianceTable rows={byProcess} label={t('board.process')} id="board-kpi-process" names={procNames} />
           )}
           {byStep !== null && <ComplianceTable rows={byStep} label={t('task.step')} id="board-kpi-step" />}
         </section>
@@ -259,7 +261,7 @@ export function Board() {
   );
 }
 
-function ComplianceTable(props: { rows: Row[]; label: string; id: string }) {
+function ComplianceTable(props: { rows: Row[]; label: string; id: string; names?: Map<string, string> }) {
   if (!props.rows.length) return <p class="muted">{t('board.noData')}</p>;
   return (
     <table class="summary" id={props.id}>
@@ -273,7 +275,7 @@ function ComplianceTable(props: { rows: Row[]; label: string; id: string }) {
       <tbody>
         {props.rows.map((r) => (
           <tr key={r.key} class={r.value !== null && r.value < 0.8 ? 'low' : ''}>
-            <td>{r.key || '—'}</td>
+            <td>{props.names?.get(r.key) ?? (r.key || '—')}</td>
             <td class="num">
               {r.value !== null && r.value < 0.8 && <span aria-label={t('board.below')}>▼ </span>}
               {pct(r.has_data ? r.value : null)}
