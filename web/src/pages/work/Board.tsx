@@ -133,6 +133,8 @@ export function Board() {
   if (!tasks) return <Loading />;
   const atRisk = tasks.filter((x) => x.warned || x.breached || (!x.paused && leftNow(x, fetchedAt, now, idle) < 4 * 3600e3));
   const pres = (u: Staff) => u.effective_presence ?? u.presence ?? 'available';
+  // Alerts name the step by key; show its title when a task of it is on the board.
+  const stepNames = new Map(tasks.map((x) => [x.step.key, stepTitle(x)]));
   // Rows by process are keyed by process id; name them from the tasks seen.
   const procNames = new Map(tasks.map((x) => [String(x.process.id), x.process.name]));
   const people = staff.filter((u) => !u.disabled && u.role !== 'admin');
@@ -205,9 +207,9 @@ export function Board() {
             <ul class="alerts" id="board-alerts">
               {alerts.map((a, i) => (
                 <li key={`${a.at}-${i}`} class={a.type === 'sla.breached' ? 'alert-breached' : 'alert-warned'}>
-                  <span aria-hidden="true">{a.type === 'sla.breached' ? '⛔' : '⚠'}</span>{' '}
+                  <span aria-hidden="true">{a.type === 'sla.breached' ? '✖' : '⚠'}</span>{' '}
                   <strong>{t(a.type === 'sla.breached' ? 'task.overdue' : 'task.warned')}</strong> {a.subject.replace(/^case:/, '#')}
-                  {a.step && <span class="muted"> · {a.step}</span>}
+                  {a.step && <span class="muted"> · {stepNames.get(a.step) ?? a.step}</span>}
                 </li>
               ))}
             </ul>
@@ -226,7 +228,16 @@ export function Board() {
             <tbody>
               {summary.map((x) => (
                 <tr key={`${x.team}/${x.assignee}`}>
-                  <td>{x.assignee ?? t('board.queue', { team: x.team ?? '—' })}</td>
+                  <td>
+                    {x.assignee ? (
+                      <>
+                        {x.assignee}
+                        {x.team && <span class="muted"> · {x.team}</span>}
+                      </>
+                    ) : (
+                      t('board.queue', { team: x.team ?? '—' })
+                    )}
+                  </td>
                   <td class="num">{x.open}</td>
                   <td class="num">{x.warned}</td>
                   <td class="num">{x.breached}</td>

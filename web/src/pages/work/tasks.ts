@@ -81,7 +81,7 @@ export function formatLeft(ms: number): string {
 export function urgencyLabel(u: Urgency): { icon: string; text: string } {
   switch (u) {
     case 'breached':
-      return { icon: '⛔', text: t('task.overdue') };
+      return { icon: '✖', text: t('task.overdue') };
     case 'warned':
       return { icon: '⚠', text: t('task.warned') };
     case 'paused':
