@@ -890,6 +890,192 @@ test('admin screens are lazy: not in the first load; agents see no Admin link', 
   eq(await page.locator('.mainnav a:has-text("Admin")').count(), 0, 'no Admin link for agents');
 }, { needs: SESSION, users: true });
 
+// ---------------------------------------------------------------- ui2: my work, bell, live board
+/** A signed-in API client over raw HTTP (cookie session + CSRF), outside any browser. */
+async function apiSession(who) {
+  const r = await raw('POST', '/api/v1/session', { 'Content-Type': 'application/json', Accept: 'application/json' },
+    JSON.stringify({ username: who, password: PASSWORD }));
+  assert(r.status === 200 || r.status === 201, `sign in ${who} over the API: ${r.status} ${r.body}`);
+  const cookie = [].concat(r.headers['set-cookie'] ?? []).map((c) => c.split(';')[0]).join('; ');
+  const csrf = JSON.parse(r.body.toString()).csrf_token;
+  return async (method, urlPath, body, extra = {}) => {
+    const h = { Accept: 'application/json', Cookie: cookie, 'X-CSRF-Token': csrf, ...extra };
+    if (body !== undefined) h['Content-Type'] = 'application/json';
+    const x = await raw(method, urlPath, h, body === undefined ? null : JSON.stringify(body));
+    const text = x.body.toString();
+    return { status: x.status, etag: x.headers.etag, body: text ? JSON.parse(text) : null };
+  };
+}
+
+function iso(ms) {
+  return new Date(ms).toISOString();
+}
+
+/** Opens a complaint for ann (and the team, when given) through the CRM, then posts its
+ *  opening and assignment dated openedAgo ms in the past, so the process's clocks started
+ *  then and are known to the test (tests/api/test_notify.py does the same). */
+async function pastComplaint(adm, subject, openedAgo, annId, teamId = null) {
+  const c = await adm('POST', '/api/v1/cases', { type: 'complaint', subject, assignee_id: annId, ...(teamId ? { team_id: teamId } : {}) });
+  assert(c.status === 201, `open case: ${c.status} ${JSON.stringify(c.body)}`);
+  const t0 = Date.now() - openedAgo;
+  const subj = `case:${c.body.id}`;
+  const ev = (type, t, data, actor) => ({ type, subject: subj, occurred_at: iso(t), source: 'e2e', source_id: `${subj}-${type}-${t}`, data, ...(actor ? { actor } : {}) });
+  const r = await adm('POST', '/api/v1/events', { events: [
+    ev('case.opened', t0, { type: 'complaint' }),
+    ev('case.assigned', t0 + 60000, { assignee: 'ann', ...(teamId ? { team: 'complaints' } : {}) }),
+  ] });
+  assert(r.status === 201, `post events: ${r.status} ${JSON.stringify(r.body)}`);
+  return c.body.id;
+}
+
+async function userIds(adm) {
+  const r = await adm('GET', '/api/v1/users?limit=500');
+  eq(r.status, 200, 'list users');
+  return Object.fromEntries(r.body.items.map((u) => [u.username, u.id]));
+}
+
+/** Waits until fn() (in Node) returns a truthy value. */
+async function until(fn, what, ms = 15000) {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const WORK = [
+  ...SESSION,
+  ['GET', '/api/v1/tasks'],
+  ['GET', '/api/v1/tasks/summary'],
+  ['GET', '/api/v1/users/1/presence'],
+  ['PUT', '/api/v1/users/1/presence'],
+  ['GET', '/api/v1/notifications'],
+  ['POST', '/api/v1/notifications/read-all'],
+  ['GET', '/api/v1/stream'],
+  ['POST', '/api/v1/events'],
+  ['POST', '/api/v1/cases'],
+  ['POST', '/api/v1/interactions'],
+  ['POST', '/api/v1/cases/1/resolve'],
+];
+
+test('my work (en): the inbox counts down, overdue rows marked; R replies and S resolves, the steps leave; presence; zh-CN', async ({ page }) => {
+  const adm = await apiSession(users.admin);
+  const ids = await userIds(adm);
+  // Case A: opened 10 days ago. first_reply (24 h, wall clock) was due 9 days ago, so its
+  // time left is -(10 d - 24 h) = -9 d, shown "-9d 0:00:ss" (a few seconds more each second).
+  const a = await pastComplaint(adm, 'Water leak in 3-201', 10 * 86400e3, ids.ann);
+  // Case B: opened 1 hour ago: first_reply has 24 h - 1 h = 23 h left, shown "22:59:ss"
+  // (or "23:00:00" in the very first second).
+  const b = await pastComplaint(adm, 'Noise from the pump room', 3600e3, ids.ann);
+  await signIn(page, users.agent, '/app/work');
+  await page.waitForSelector('#tasks, #work-empty');
+  const row = (caseId, step) => page.locator(`#tasks tr.task:has-text("Case ${caseId}"):has-text("${step}")`);
+  // Wait until the runtime folded both cases' back-dated clocks into the inbox.
+  await until(async () => {
+    await page.reload();
+    await page.waitForSelector('#tasks, #work-empty');
+    return (await row(a, 'First reply').count()) === 1 && (await row(b, 'First reply').count()) === 1;
+  }, 'both first_reply tasks in the inbox');
+  const leftA = (await row(a, 'First reply').locator('td.left').textContent()).trim();
+  assert(/^-9d 0:00:\d\d$/.test(leftA), `case A first reply overdue by 9 days: ${leftA}`);
+  assert((await row(a, 'First reply').getAttribute('class')).includes('task-breached'), 'overdue row class');
+  assert((await row(a, 'First reply').textContent()).includes('Overdue'), 'overdue in words, not colour alone');
+  const leftB = (await row(b, 'First reply').locator('td.left').textContent()).trim();
+  assert(/^(22:59:\d\d|23:00:00)$/.test(leftB), `case B first reply 23 h left: ${leftB}`);
+  assert((await row(b, 'First reply').textContent()).includes('On time'), 'on time in words');
+  // Sorted by urgency: the overdue case comes before the one with 23 h left.
+  const order = await page.$$eval('#tasks tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
+  assert(order.findIndex((x) => x.includes(`Case ${a}`)) < order.findIndex((x) => x.includes(`Case ${b}`)), `urgency order: ${order}`);
+  // The countdown runs locally: B's text changes within two seconds without a fetch.
+  await page.waitForFunction(
+    ([sel, before]) => document.querySelector(sel)?.textContent?.trim() !== before,
+    [`#tasks tr[data-task="${await row(b, 'First reply').getAttribute('data-task')}"] td.left`, leftB],
+  );
+  await shot(page, 'work-en');
+  // Reply with R: the case's first_reply leaves the inbox.
+  const replyTask = await row(a, 'First reply').getAttribute('data-task');
+  await row(a, 'First reply').locator('button.linkish').click();
+  await page.waitForSelector('#task-panel #fn-reply');
+  await page.waitForSelector('#panel-status');
+  await page.keyboard.press('r');
+  await page.waitForSelector('#reply-text');
+  await page.fill('#reply-text', 'We are sending a plumber this afternoon.');
+  await page.click('#reply-send');
+  await page.waitForSelector('#panel-msg:has-text("Reply recorded")');
+  await page.waitForSelector(`#tasks tr[data-task="${replyTask}"]`, { state: 'detached' });
+  // Resolve with S (the case's resolve step is selected): it leaves too.
+  await row(a, 'Resolve').locator('button.linkish').click();
+  const resolveTask = await row(a, 'Resolve').getAttribute('data-task');
+  await page.waitForSelector('#task-panel #fn-resolve');
+  await page.waitForSelector('#panel-status');
+  await page.keyboard.press('s');
+  await page.waitForSelector('#panel-msg:has-text("Case resolved")');
+  await page.waitForSelector(`#tasks tr[data-task="${resolveTask}"]`, { state: 'detached' });
+  const c = await adm('GET', `/api/v1/cases/${a}`);
+  eq(c.body.status, 'resolved', 'case A resolved on the server');
+  // Presence: away, saved on the server.
+  await page.selectOption('#presence', 'away');
+  await until(async () => (await adm('GET', `/api/v1/users/${ids.ann}/presence`)).body.presence === 'away', 'presence away');
+  await page.selectOption('#presence', 'available');
+  await until(async () => (await adm('GET', `/api/v1/users/${ids.ann}/presence`)).body.presence === 'available', 'presence available');
+  // The same page in Chinese.
+  await page.selectOption('#lang', 'zh-CN');
+  await page.waitForSelector('h1:has-text("我的工作")');
+  assert((await page.textContent('#tasks')).includes('剩余时间'), 'column in Chinese');
+  assert((await page.textContent('#tasks')).includes('24小时内首次答复') || (await page.textContent('#tasks')).includes('首次答复'), 'step titles in Chinese');
+  await shot(page, 'work-zh-CN');
+}, { needs: WORK, users: true });
+
+test('live board (zh-CN): a complaint breaches through the API and arrives on the board and the bell without a reload', async ({ page }) => {
+  const adm = await apiSession(users.admin);
+  const ids = await userIds(adm);
+  // A team supervised by sue, so the breach escalates to her (docs/notifications.md).
+  let team = await adm('POST', '/api/v1/teams', { name: 'complaints' });
+  if (team.status === 409) team = { body: (await adm('GET', '/api/v1/teams')).body.items.find((x) => x.name === 'complaints') };
+  const teamId = team.body.id;
+  const cur = await adm('GET', `/api/v1/teams/${teamId}`);
+  const p = await adm('PATCH', `/api/v1/teams/${teamId}`, { supervisor_id: ids.sue }, { 'If-Match': cur.etag });
+  eq(p.status, 200, `team supervisor: ${JSON.stringify(p.body)}`);
+  await signIn(page, users.supervisor, '/app/board');
+  await page.waitForSelector('#live-badge.on');
+  // An earlier test may have saved sue's language as English: choose Chinese here.
+  if ((await page.locator('h1:has-text("实时看板")').count()) === 0) await page.selectOption('#lang', 'zh-CN');
+  await page.waitForSelector('h1:has-text("实时看板")');
+  await page.evaluate(() => {
+    window.__noReload = true;
+  });
+  const unread = async () => Number((await page.locator('#bell-count').textContent().catch(() => '0')) || 0);
+  const before = (await page.locator('#bell-count').count()) ? await unread() : 0;
+  // Opened ten days ago: every deadline of the complaint is long past, so the scheduler
+  // fires them at once: sla.breached goes to the stream, sue is notified (escalation).
+  const k = await pastComplaint(adm, '电梯故障 Lift out of order', 10 * 86400e3, ids.ann, teamId);
+  await page.waitForSelector(`#board-alerts li:has-text("#${k}")`);
+  assert((await page.textContent('#board-alerts')).includes('已超时'), 'overdue alert in Chinese');
+  await page.waitForSelector(`#board-tasks tr.task-breached:has-text("工单 ${k}")`);
+  await page.waitForFunction((n) => Number(document.querySelector('#bell-count')?.textContent ?? 0) > n, before);
+  eq(await page.evaluate(() => window.__noReload), true, 'no reload');
+  // Workload and availability are shown; the bell lists the escalation in Chinese.
+  assert((await page.textContent('#board-summary')).includes('ann'), 'ann in the workload');
+  assert((await page.textContent('#board-people')).includes('在线'), 'presence in Chinese');
+  await shot(page, 'board-zh-CN');
+  await page.click('#bell');
+  await page.waitForSelector('.notif-list li.unread');
+  assert(/升级|超时/.test(await page.textContent('.notif-list')), `Chinese notification: ${await page.textContent('.notif-list')}`);
+  await shot(page, 'notifications-zh-CN');
+  await page.click('#notif-read-all');
+  await page.waitForSelector('#bell-count', { state: 'detached' });
+  const left = await adm('GET', '/api/v1/notifications?unread=1');
+  eq(left.status, 200, 'admin reads own notifications');
+}, { needs: [...WORK, ['PATCH', '/api/v1/teams/1']], users: true, locale: 'zh-CN' });
+
+test('work and board are lazy: not in the first load', async () => {
+  const { js, lazy } = firstLoad();
+  assert(lazy.some((f) => /work-/.test(f)), `the work chunk is lazy: ${lazy}`);
+  assert(!js.some((f) => /work-/.test(f)), 'work chunk not in the first load');
+}, { browser: false });
+
 // ---------------------------------------------------------------- run
 async function main() {
   let n = 0;

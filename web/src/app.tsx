@@ -11,6 +11,7 @@ import { Customer360 } from './pages/Customer360';
 import { CaseView } from './pages/CaseView';
 import { Counter } from './pages/Counter';
 import { LazyAdmin } from './components/LazyAdmin';
+import { LazyWork } from './components/LazyWork';
 
 /** Where the app must go instead of rendering path, or null to render it. */
 function redirectFor(signedIn: boolean, path: string): string | null {
@@ -18,7 +19,7 @@ function redirectFor(signedIn: boolean, path: string): string | null {
     return path === '/app/sign-in' ? null : `/app/sign-in${path.startsWith('/app/') ? `?next=${encodeURIComponent(path)}` : ''}`;
   if (path === '/app/sign-in' || path === '/' || path === '/app' || path === '/app/') {
     const next = new URLSearchParams(location.search).get('next');
-    return next && next.startsWith('/app/') && next !== '/app/sign-in' ? next : '/app/customers';
+    return next && next.startsWith('/app/') && next !== '/app/sign-in' ? next : '/app/work';
   }
   return null;
 }
@@ -42,6 +43,9 @@ export function App() {
   let p: Record<string, string> | null;
   if ((p = match('/app/customers/:id', path))) page = <Customer360 id={p.id!} />;
   else if ((p = match('/app/cases/:id', path))) page = <CaseView id={p.id!} />;
+  // ui2: the agent's inbox (home) and the supervisor's live board
+  else if (path === '/app/work') page = <LazyWork page="mine" />;
+  else if (path === '/app/board') page = <LazyWork page="board" />;
   else if (path === '/app/admin' || path === '/app/admin/') page = <LazyAdmin section="users" />;
   else if ((p = match('/app/admin/:section', path) ?? match('/app/admin/:section/:id', path)))
     page = <LazyAdmin section={p.section!} id={p.id} />;

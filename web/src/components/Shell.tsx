@@ -8,6 +8,9 @@ import { signOut, useSession } from '../session';
 import { ChangePassword } from '../pages/ChangePassword';
 import { LangSwitch, Link } from './common';
 import { Search } from './Search';
+import { Bell } from './Bell';
+import { PresenceSwitch } from './Presence';
+import { liveStart, liveStop } from '../live';
 
 function isTyping(e: KeyboardEvent) {
   const el = e.target as HTMLElement;
@@ -22,6 +25,12 @@ export function Shell(props: { children: ComponentChildren }) {
   const [help, setHelp] = useState(false);
   const menuRef = useRef<HTMLDivElement>(null);
 
+  // ui2: one live stream per signed-in tab, closed when the shell goes (sign-out).
+  useEffect(() => {
+    liveStart();
+    return liveStop;
+  }, []);
+
   useEffect(() => {
     let prefix = '';
     let timer = 0;
@@ -30,6 +39,8 @@ export function Shell(props: { children: ComponentChildren }) {
       if (prefix === 'g') {
         prefix = '';
         if (e.key === 'c') navigate('/app/customers');
+        else if (e.key === 'w') navigate('/app/work');
+        else if (e.key === 'b') navigate('/app/board');
         else if (e.key === 'k') navigate('/app/counter');
         else if (e.key === 'a') navigate('/app/admin');
         return;
@@ -75,11 +86,15 @@ export function Shell(props: { children: ComponentChildren }) {
           <span>{t('app.name')}</span>
         </Link>
         <nav aria-label={t('nav.main')} class="mainnav">
+          {nav('/app/work', 'nav.work')}
+          {(s?.user.role === 'admin' || s?.user.role === 'supervisor') && nav('/app/board', 'nav.board')}
           {nav('/app/customers', 'nav.customers')}
           {nav('/app/counter', 'nav.counter')}
           {(s?.user.role === 'admin' || s?.user.role === 'supervisor') && nav('/app/admin', 'nav.admin')}
         </nav>
         <Search />
+        <PresenceSwitch />
+        <Bell />
         <LangSwitch id="lang" />
         <div class="usermenu" ref={menuRef}>
           <button
