@@ -118,4 +118,12 @@ int mailnotify_start(const char *db_path, const struct mailnotify_options *o,
                      struct mailnotify **out, struct smile_err *err);
 void mailnotify_stop(struct mailnotify *m);
 
+/*
+ * Appends Prometheus text of this process to b: smile_mail_outbox_queued_total (rows
+ * queued by the hook and the digests), smile_mail_outbox_sent_total,
+ * smile_mail_outbox_failures_total (failed attempts) and the gauge smile_mail_outbox_pending
+ * (rows not yet sent, as of the sender's last pass).
+ */
+void mailnotify_metrics_render(struct buf *b);
+
 #endif

@@ -9,6 +9,7 @@
  * message after the restart (at least once; its Message-ID is the same both times).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,10 @@
 
 #define SEND_BATCH 50
 #define DIGEST_BATCH 20
+
+/* Metrics of this process: queued, sent, failed attempts (counters); pending (gauge). */
+static _Atomic uint64_t m_queued, m_sent, m_failed;
+static _Atomic int64_t m_pending;
 
 int
 mailnotify_outbox_add(struct store *s, const char *to, int64_t user_id, const char *subject,
@@ -58,6 +63,7 @@ mailnotify_outbox_add(struct store *s, const char *to, int64_t user_id, const ch
         return rc;
     if (out_id)
         *out_id = id;
+    atomic_fetch_add(&m_queued, 1); /* counted before the commit: a rollback is rare */
     return SMILE_OK;
 }
 
@@ -307,6 +313,8 @@ mailnotify_send_due(struct store *s, const struct mailnotify_options *o, int64_t
             break;
     }
     json_decref(rows);
+    atomic_fetch_add(&m_sent, (uint64_t)sent);
+    atomic_fetch_add(&m_failed, (uint64_t)failed);
     if (out_sent)
         *out_sent = sent;
     if (out_failed)
@@ -371,6 +379,14 @@ run(void *arg)
         if (mailnotify_send_due(m->db, &m->o, time_now_ms(), SEND_BATCH, &sent, &failed, &err) !=
             SMILE_OK)
             log_error("msg=\"system e-mail outbox\" error=\"%s\"", err.msg);
+        {
+            static const char pending[] = "SELECT count(*) FROM mail_outbox WHERE sent_at IS NULL";
+            int64_t n;
+
+            smile_err_clear(&err);
+            if (store_query_int64(m->db, pending, &n, &err) == SMILE_OK)
+                atomic_store(&m_pending, n);
+        }
         if (sent || failed || queued)
             log_info("msg=\"system e-mail\" sent=%d failed=%d digests_queued=%d", sent, failed,
                      queued);
@@ -461,4 +477,25 @@ mailnotify_stop(struct mailnotify *m)
     free(m->from);
     free(m->from_name);
     free(m);
+}
+
+void
+mailnotify_metrics_render(struct buf *b)
+{
+    buf_printf(b,
+               "# HELP smile_mail_outbox_queued_total System e-mails queued (notifications, "
+               "digests).\n"
+               "# TYPE smile_mail_outbox_queued_total counter\n"
+               "smile_mail_outbox_queued_total %llu\n"
+               "# HELP smile_mail_outbox_sent_total System e-mails the SMTP server accepted.\n"
+               "# TYPE smile_mail_outbox_sent_total counter\n"
+               "smile_mail_outbox_sent_total %llu\n"
+               "# HELP smile_mail_outbox_failures_total Failed system e-mail attempts.\n"
+               "# TYPE smile_mail_outbox_failures_total counter\n"
+               "smile_mail_outbox_failures_total %llu\n"
+               "# HELP smile_mail_outbox_pending System e-mails not yet sent.\n"
+               "# TYPE smile_mail_outbox_pending gauge\n"
+               "smile_mail_outbox_pending %lld\n",
+               (unsigned long long)atomic_load(&m_queued), (unsigned long long)atomic_load(&m_sent),
+               (unsigned long long)atomic_load(&m_failed), (long long)atomic_load(&m_pending));
 }

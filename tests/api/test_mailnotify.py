@@ -179,6 +179,14 @@ class TestSmtpDown(Base):
         time.sleep(1.5)
         self.assertEqual(sorted(m["rcpt"][0] for m in sink.messages),
                          ["ann@estate.example", "sue@estate.example"])
+        # /metrics: 2 queued, 2 sent, at least one failed attempt each before, none pending.
+        _, _, text = self.srv.client().get("/metrics")
+        lines = dict(ln.rsplit(" ", 1) for ln in text.splitlines()
+                     if ln.startswith("smile_mail_outbox"))
+        self.assertEqual(lines["smile_mail_outbox_queued_total"], "2")
+        self.assertEqual(lines["smile_mail_outbox_sent_total"], "2")
+        self.assertGreaterEqual(int(lines["smile_mail_outbox_failures_total"]), 2)
+        self.assertEqual(lines["smile_mail_outbox_pending"], "0")
 
     def test_kill9_with_pending_mail_then_restart_delivers_exactly_once(self):
         port = free_port()
