@@ -10,6 +10,7 @@
 
 #include "ledger/ledger.h"
 #include "intake/intake.h"
+#include "mailnotify/mailnotify.h"
 #include "runtime/runtime.h"
 #include "scheduler/scheduler.h"
 #include "store/store.h"
@@ -107,6 +108,7 @@ api_metrics(struct http_request *req)
                "# TYPE smile_http_streams_open gauge\n"
                "smile_http_streams_open %d\n",
                http_stream_count());
+    mailnotify_metrics_render(&req->out); /* mailnotify: system e-mail outbox */
 }
 
 void

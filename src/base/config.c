@@ -63,6 +63,23 @@ const struct config_option config_options[CFG_COUNT] = {
                                 "whole webhook request timeout in ms (connect: 5 s at most)"},
     [CFG_WEBHOOK_LOG_DAYS] = {"webhook_log_days", CONFIG_INT, "30", 0, 3650,
                               "days finished webhook deliveries stay in the log (0 = forever)"},
+    /* mailnotify: system e-mail (docs/notifications.md, Email) */
+    [CFG_SMTP_URL] = {"smtp_url", CONFIG_STRING, "", 0, 0,
+                      "SMTP server of system e-mail, smtp://host:port or smtps://; empty = none"},
+    [CFG_SMTP_USER] = {"smtp_user", CONFIG_STRING, "", 0, 0, "SMTP AUTH user (empty = no AUTH)"},
+    [CFG_SMTP_PASSWORD] = {"smtp_password", CONFIG_STRING, "", 0, 0, "SMTP AUTH password"},
+    [CFG_MAIL_FROM] = {"mail_from", CONFIG_STRING, "", 0, 0,
+                       "From address of system e-mail (required with smtp_url)"},
+    [CFG_MAIL_FROM_NAME] = {"mail_from_name", CONFIG_STRING, "Smile", 0, 0,
+                            "From display name of system e-mail"},
+    [CFG_NOTIFY_EMAIL] = {"notify_email", CONFIG_STRING, "breach", 0, 0,
+                          "notifications also e-mailed: off, breach or all"},
+    [CFG_DIGEST_EMAIL] = {"digest_email", CONFIG_BOOL, "yes", 0, 0,
+                          "e-mail supervisors their scorecard digests"},
+    [CFG_SMTP_RETRY_MS] = {"smtp_retry_ms", CONFIG_INT, "30000", 10, 86400000,
+                           "first system e-mail retry back-off in ms (doubles per try)"},
+    [CFG_SMTP_RETRY_MAX_MS] = {"smtp_retry_max_ms", CONFIG_INT, "3600000", 10, 86400000,
+                               "longest system e-mail retry back-off in ms"},
 };
 
 static int

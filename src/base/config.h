@@ -40,6 +40,16 @@ enum config_key {
     CFG_WEBHOOK_CONCURRENCY,
     CFG_WEBHOOK_TIMEOUT_MS,
     CFG_WEBHOOK_LOG_DAYS,
+    /* mailnotify: system e-mail (notifications, digests) */
+    CFG_SMTP_URL,
+    CFG_SMTP_USER,
+    CFG_SMTP_PASSWORD,
+    CFG_MAIL_FROM,
+    CFG_MAIL_FROM_NAME,
+    CFG_NOTIFY_EMAIL,
+    CFG_DIGEST_EMAIL,
+    CFG_SMTP_RETRY_MS,
+    CFG_SMTP_RETRY_MAX_MS,
     CFG_COUNT
 };
 

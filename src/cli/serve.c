@@ -23,6 +23,7 @@
 #include "http/auth.h"
 #include "intake/intake.h"
 #include "mail/mail.h"
+#include "mailnotify/mailnotify.h"
 #include "score/score.h"
 #include "store/store.h"
 #include "webhook/webhook.h"
@@ -135,6 +136,7 @@ cli_serve(int argc, char **argv)
     struct ami_client *ami = NULL;
     struct webhook *webhook = NULL;
     struct mail_poller *mail = NULL;
+    struct mailnotify *mailnotify = NULL; /* mailnotify: system e-mail */
     sigset_t set;
     int sig = 0, rc = 1;
     bool bootstrap = false, demo = false;
@@ -231,6 +233,27 @@ cli_serve(int argc, char **argv)
     /* The escalation runner follows the sla.* events the scheduler appends (its ledger hook
      * is registered before the scheduler starts) and hands notifications to the stream. */
     api_notify_wire();
+    if (config_str(&cfg, CFG_SMTP_URL)[0]) { /* mailnotify: outbox hook before the runner */
+        struct mailnotify_options mo = {
+            .smtp_url = config_str(&cfg, CFG_SMTP_URL),
+            .smtp_user = config_str(&cfg, CFG_SMTP_USER),
+            .smtp_password = config_str(&cfg, CFG_SMTP_PASSWORD),
+            .from = config_str(&cfg, CFG_MAIL_FROM),
+            .from_name = config_str(&cfg, CFG_MAIL_FROM_NAME),
+            .digests = config_bool(&cfg, CFG_DIGEST_EMAIL),
+            .retry_ms = config_int(&cfg, CFG_SMTP_RETRY_MS),
+            .retry_max_ms = config_int(&cfg, CFG_SMTP_RETRY_MAX_MS),
+        };
+
+        if (mailnotify_kinds_parse(config_str(&cfg, CFG_NOTIFY_EMAIL), &mo.kinds) != SMILE_OK) {
+            fprintf(stderr, "smile: notify_email must be off, breach or all\n");
+            goto out;
+        }
+        if (mailnotify_start(config_str(&cfg, CFG_DB), &mo, &mailnotify, &err) != SMILE_OK) {
+            fprintf(stderr, "smile: system e-mail: %s\n", err.msg);
+            goto out;
+        }
+    }
     if (runtime_open(config_str(&cfg, CFG_DB), pool, ledger, &runtime, &err) != SMILE_OK ||
         notify_runner_open(config_str(&cfg, CFG_DB), ledger, &notifier, &err) != SMILE_OK ||
         scheduler_open(config_str(&cfg, CFG_DB), pool, ledger, &sched, &err) != SMILE_OK) {
@@ -301,6 +324,7 @@ cli_serve(int argc, char **argv)
     log_info("msg=stopped");
 out:
     notify_runner_close(notifier); /* before the CRM sink and the ledger it appends through */
+    mailnotify_stop(mailnotify);   /* after the runner: its notifications are queued */
     runtime_crm_sink_uninstall();
     if (runtime)
         runtime_on_due(runtime, NULL, NULL); /* no more wake-ups of the scheduler */

@@ -26,6 +26,8 @@ static struct {
 } hooks[MAX_HOOKS];
 static int nhooks;
 static notify_board_fn *board_fn;
+static notify_tx_hook_fn *tx_fn; /* mailnotify: the outbox row, same transaction */
+static void *tx_ud;
 static void *board_ud;
 
 #define COLS                                                                                       \
@@ -118,7 +120,20 @@ notify_create(struct store *s, const struct notify_new *n, int64_t *out_id, stru
     free(data);
     if (rc != STORE_DONE)
         return rc;
-    return store_query_int64(s, last, out_id, err);
+    if ((rc = store_query_int64(s, last, out_id, err)) != SMILE_OK)
+        return rc;
+    {
+        notify_tx_hook_fn *fn;
+        void *ud;
+
+        pthread_mutex_lock(&hooks_mu);
+        fn = tx_fn;
+        ud = tx_ud;
+        pthread_mutex_unlock(&hooks_mu);
+        if (fn)
+            return fn(s, *out_id, n, ud, err);
+    }
+    return SMILE_OK;
 }
 
 int
@@ -309,8 +324,19 @@ notify_hooks_clear(void)
 {
     pthread_mutex_lock(&hooks_mu);
     nhooks = 0;
+    tx_fn = NULL;
+    tx_ud = NULL;
     board_fn = NULL;
     board_ud = NULL;
+    pthread_mutex_unlock(&hooks_mu);
+}
+
+void
+notify_tx_hook_set(notify_tx_hook_fn *fn, void *ud)
+{
+    pthread_mutex_lock(&hooks_mu);
+    tx_fn = fn;
+    tx_ud = ud;
     pthread_mutex_unlock(&hooks_mu);
 }
 

@@ -91,6 +91,16 @@ typedef void notify_hook_fn(int64_t user_id, int64_t id, const json_t *notificat
 /* Registers a hook (at most 8), before the runner starts. */
 void notify_hook_add(notify_hook_fn *fn, void *ud);
 void notify_hooks_clear(void);
+/*
+ * In-transaction hook (mailnotify: the e-mail outbox): called by notify_create right after
+ * the row is inserted, inside the caller's transaction on s, with the new id and the
+ * notification. A result other than SMILE_OK fails notify_create (the caller rolls back, so
+ * the notification and its e-mail commit together or not at all). One hook; NULL unsets.
+ * Set before the runner starts; notify_hooks_clear unsets it too.
+ */
+typedef int notify_tx_hook_fn(struct store *s, int64_t id, const struct notify_new *n, void *ud,
+                              struct smile_err *err);
+void notify_tx_hook_set(notify_tx_hook_fn *fn, void *ud);
 /* Loads notification id and calls the hooks with it (after its transaction committed). */
 void notify_published(struct store *s, int64_t id);
 
