@@ -3,7 +3,8 @@
  * (recompute/recompute.h). Body {"calendar": id, "from", "to" (RFC 3339, from < to, at most
  * 400 days apart), "dry_run": true (default) | false, "confirm": token (required when
  * dry_run is false: the token of the dry run whose report was reviewed)}. A dry run writes
- * nothing; applying answers 409 when anything changed since the dry run.
+ * nothing; applying answers 409 when anything changed since the dry run. GET
+ * /api/v1/recompute/runs[/{id}] list the applied runs and show one with its diffs.
  */
 #include <stdio.h>
 #include <string.h>
@@ -105,5 +106,39 @@ api_recompute(struct http_request *req)
         return;
     }
     json_decref(body);
+    http_reply_json(req, 200, out);
+}
+
+void
+api_recompute_runs(struct http_request *req)
+{
+    struct smile_err err;
+    json_t *out = NULL;
+    int limit;
+
+    smile_err_clear(&err);
+    if (!api_query_limit(req, &limit))
+        return;
+    if (recompute_run_list(req->db, limit, &out, &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    http_reply_json(req, 200, out);
+}
+
+void
+api_recompute_run(struct http_request *req)
+{
+    struct smile_err err;
+    json_t *out = NULL;
+    int64_t id;
+
+    smile_err_clear(&err);
+    if (!api_param_id(req, 0, &id))
+        return;
+    if (recompute_run_get(req->db, id, &out, &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
     http_reply_json(req, 200, out);
 }

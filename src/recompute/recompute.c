@@ -707,3 +707,106 @@ done:
     runtime_defs_free(defs);
     return rc;
 }
+
+static json_t *
+time_json(int64_t ms)
+{
+    char b[TIME_RFC3339_LEN + 1];
+
+    time_format_rfc3339(ms, b);
+    return json_string(b);
+}
+
+static json_t *
+opt_score(struct store_stmt *st, int col)
+{
+    return store_stmt_is_null(st, col) ? json_null() : json_real(store_stmt_double(st, col));
+}
+
+int
+recompute_run_list(struct store *db, int limit, json_t **out, struct smile_err *err)
+{
+    static const char sql[] =
+        "SELECT r.id, r.target_id, r.from_at, r.to_at, r.by_user, r.created_at,"
+        " (SELECT count(*) FROM recompute_diffs d WHERE d.run_id = r.id)"
+        " FROM recompute_runs r ORDER BY r.id DESC LIMIT $1";
+    struct store_stmt *st;
+    json_t *items;
+    int rc = store_prepare(db, sql, &st, err);
+
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, limit);
+    items = json_array();
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+        const char *by = store_stmt_text(st, 4);
+
+        json_array_append_new(items, json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:I}", "id",
+                                               (json_int_t)store_stmt_int64(st, 0), "calendar_id",
+                                               (json_int_t)store_stmt_int64(st, 1), "from",
+                                               time_json(store_stmt_int64(st, 2)), "to",
+                                               time_json(store_stmt_int64(st, 3)), "by",
+                                               by ? json_string(by) : json_null(), "created_at",
+                                               time_json(store_stmt_int64(st, 5)), "frozen_diffs",
+                                               (json_int_t)store_stmt_int64(st, 6)));
+    }
+    store_stmt_reset(st);
+    if (rc != STORE_DONE) {
+        json_decref(items);
+        return rc;
+    }
+    *out = json_pack("{s:o}", "items", items);
+    return SMILE_OK;
+}
+
+int
+recompute_run_get(struct store *db, int64_t id, json_t **out, struct smile_err *err)
+{
+    static const char sql_run[] = "SELECT id, target_id, from_at, to_at, by_user, created_at,"
+                                  " report FROM recompute_runs WHERE id = $1";
+    static const char sql_diffs[] = "SELECT evaluation_id, old_score, new_score"
+                                    " FROM recompute_diffs WHERE run_id = $1 ORDER BY id";
+    struct store_stmt *st;
+    json_t *o = NULL, *diffs;
+    int rc = store_prepare(db, sql_run, &st, err);
+
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, id);
+    rc = store_stmt_step(st, err);
+    if (rc == STORE_ROW) {
+        const char *by = store_stmt_text(st, 4);
+        json_t *report = json_loads(store_stmt_text(st, 6), 0, NULL);
+
+        o = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "id",
+                      (json_int_t)store_stmt_int64(st, 0), "calendar_id",
+                      (json_int_t)store_stmt_int64(st, 1), "from",
+                      time_json(store_stmt_int64(st, 2)), "to", time_json(store_stmt_int64(st, 3)),
+                      "by", by ? json_string(by) : json_null(), "created_at",
+                      time_json(store_stmt_int64(st, 5)), "report", report ? report : json_null());
+        rc = SMILE_OK;
+    } else if (rc == STORE_DONE) {
+        rc = smile_err_set(err, SMILE_ENOTFOUND, "no recompute run %lld", (long long)id);
+    }
+    store_stmt_reset(st);
+    if (rc != SMILE_OK)
+        return rc;
+    if ((rc = store_prepare(db, sql_diffs, &st, err)) != SMILE_OK) {
+        json_decref(o);
+        return rc;
+    }
+    store_stmt_bind_int64(st, 1, id);
+    diffs = json_array();
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW)
+        json_array_append_new(diffs, json_pack("{s:I, s:o, s:o}", "evaluation_id",
+                                               (json_int_t)store_stmt_int64(st, 0), "old_score",
+                                               opt_score(st, 1), "new_score", opt_score(st, 2)));
+    store_stmt_reset(st);
+    json_object_set_new(o, "diffs", diffs);
+    if (rc != STORE_DONE) {
+        json_decref(o);
+        return rc;
+    }
+    *out = o;
+    return SMILE_OK;
+}

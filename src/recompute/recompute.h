@@ -48,4 +48,17 @@ struct recompute_req {
 int recompute_run(struct store *db, const struct audit_who *who, const struct recompute_req *req,
                   json_t **out, struct smile_err *err);
 
+/*
+ * The applied runs, newest first, at most limit: {"items": [{"id", "calendar_id", "from",
+ * "to", "by", "created_at", "frozen_diffs"}]}. Caller owns *out.
+ */
+int recompute_run_list(struct store *db, int limit, json_t **out, struct smile_err *err);
+
+/*
+ * One applied run: {"id", "calendar_id", "from", "to", "by", "created_at", "report" (as
+ * answered when applied), "diffs": [{"evaluation_id", "old_score", "new_score"}]}.
+ * SMILE_ENOTFOUND if there is no such run. Caller owns *out.
+ */
+int recompute_run_get(struct store *db, int64_t id, json_t **out, struct smile_err *err);
+
 #endif

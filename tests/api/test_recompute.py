@@ -255,7 +255,19 @@ class TestRecompute(unittest.TestCase):
         a = self.srv.sql("select actor, action from audit where entity = 'recompute'"
                          " and entity_id = %d" % run)
         self.assertEqual(a, [{"actor": "ada", "action": "apply"}])
-        # The token is spent: the state changed.
+        # The run and its diffs through the API.
+        st, _, b = self.adm.get("/api/v1/recompute/runs")
+        self.assertEqual(st, 200, b)
+        self.assertEqual([(x["id"], x["calendar_id"], x["by"], x["frozen_diffs"])
+                          for x in b["items"]], [(run, self.cal, "ada", 1)])
+        st, _, b = self.adm.get("/api/v1/recompute/runs/%d" % run)
+        self.assertEqual(st, 200, b)
+        self.assertEqual(b["diffs"], [{"evaluation_id": self.bob_eval, "old_score": 0,
+                                       "new_score": 100}])
+        self.assertEqual(b["report"]["measurements"]["flips"], {"breached→met": 2})
+        self.assertEqual(self.adm.get("/api/v1/recompute/runs/999").status, 404)
+        self.assertEqual(self.sam.get("/api/v1/recompute/runs").status, 403)
+                # The token is spent: the state changed.
         r = self.recompute({"calendar": self.cal, "from": FROM, "to": TO, "dry_run": False,
                             "confirm": token})
         self.assertEqual(r.status, 409, r)
