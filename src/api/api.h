@@ -184,6 +184,10 @@ void api_imports_create(struct http_request *req);
 void api_imports_list(struct http_request *req);
 void api_imports_get(struct http_request *req);
 void api_imports_template(struct http_request *req);
+/* recompute: api/recompute.c */
+void api_recompute(struct http_request *req);
+void api_recompute_runs(struct http_request *req);
+void api_recompute_run(struct http_request *req);
 /* what-if: api/whatif.c */
 void api_processes_whatif(struct http_request *req);
 /* kpi handlers: api/indicators.c */
