@@ -11,6 +11,7 @@ import { Customer360 } from './pages/Customer360';
 import { CaseView } from './pages/CaseView';
 import { Counter } from './pages/Counter';
 import { LazyAdmin } from './components/LazyAdmin';
+import { LazyKpi } from './components/LazyKpi';
 
 /** Where the app must go instead of rendering path, or null to render it. */
 function redirectFor(signedIn: boolean, path: string): string | null {
@@ -42,6 +43,10 @@ export function App() {
   let p: Record<string, string> | null;
   if ((p = match('/app/customers/:id', path))) page = <Customer360 id={p.id!} />;
   else if ((p = match('/app/cases/:id', path))) page = <CaseView id={p.id!} />;
+  // ui3: dashboards and scorecards (lazy chunk)
+  else if (path === '/app/dashboards') page = <LazyKpi view="dashboards" />;
+  else if (path === '/app/scorecards') page = <LazyKpi view="scorecards" />;
+  else if ((p = match('/app/scorecards/:id', path))) page = <LazyKpi view="evaluation" id={p.id!} />;
   else if (path === '/app/admin' || path === '/app/admin/') page = <LazyAdmin section="users" />;
   else if ((p = match('/app/admin/:section', path) ?? match('/app/admin/:section/:id', path)))
     page = <LazyAdmin section={p.section!} id={p.id} />;

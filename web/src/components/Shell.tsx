@@ -77,6 +77,8 @@ export function Shell(props: { children: ComponentChildren }) {
         <nav aria-label={t('nav.main')} class="mainnav">
           {nav('/app/customers', 'nav.customers')}
           {nav('/app/counter', 'nav.counter')}
+          {(s?.user.role === 'admin' || s?.user.role === 'supervisor') && nav('/app/dashboards', 'nav.dashboards')}
+          {nav('/app/scorecards', 'nav.scorecards')}
           {(s?.user.role === 'admin' || s?.user.role === 'supervisor') && nav('/app/admin', 'nav.admin')}
         </nav>
         <Search />
