@@ -1062,6 +1062,7 @@ test('what-if (admin): tighten "Customer email" to 1 h, see the draft lose 33.3 
   const bo = await staff('bo');
   assert(bo.includes('75.0% (3/4)') && bo.includes('0.0% (0/4)') && bo.includes('−75.0 pts'), `bo: ${bo}`);
   assert((await page.textContent('#whatif-newly')).includes('bo') && !(await page.textContent('#whatif-newly')).includes('cy'), 'bo newly below');
+  await page.locator('#whatif').scrollIntoViewIfNeeded();
   await shot(page, 'whatif-en');
   // Nothing was saved: the stored draft still says 24h.
   const p = await pageApi(page, 'GET', `/api/v1/processes/${emailProcess}`);

@@ -17,6 +17,7 @@ interface Template {
   title?: { en?: string; zh?: string } | string;
   role: string;
   period: string;
+  auto?: boolean;
 }
 interface Item {
   n: number;
@@ -243,7 +244,7 @@ export function Scorecards() {
           </tbody>
         </table>
       )}
-      {tpl && <p class="muted small">{t('score.templateLine', { role: tpl.role, period: tpl.period })}</p>}
+      {tpl && tpl.auto !== false && <p class="muted small">{t('score.templateLine', { role: tpl.role, period: tpl.period })}</p>}
       {confirm && (
         <Confirm
           text={t('score.confirmFreezeAll', { period })}
