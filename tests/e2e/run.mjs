@@ -975,6 +975,7 @@ const KPI_SCORE = [...SESSION, ['GET', '/api/v1/scorecards/templates'], ['POST',
 test('scorecards (en → zh-CN): ranking with the hand-computed scores, drill-down to the late reply, freeze', async ({ page }) => {
   await kpiSetup();
   await signIn(page, users.supervisor, '/app/customers');
+  await page.selectOption('#lang', 'en'); // the language a user saved follows them
   await page.click('.mainnav a:has-text("Scorecards")');
   await page.waitForURL((u) => u.pathname === '/app/scorecards');
   await page.selectOption('#score-template', KPI_TEMPLATE.name);
@@ -1031,6 +1032,7 @@ test('scorecards: an agent sees only their own published evaluation, and comment
   // The supervisor's test publishes every draft; publish them here too when run alone.
   await (await apiAs(users.supervisor)).call('POST', '/api/v1/evaluations/publish', { period: KPI_MONTH, template: KPI_TEMPLATE.name });
   await signIn(page, users.agent, '/app/scorecards');
+  await page.selectOption('#lang', 'en');
   await page.goto(`/app/scorecards?template=${KPI_TEMPLATE.name}&period=${KPI_MONTH}`);
   await page.waitForSelector('#ranking tr[data-user="ann"]');
   eq(await page.locator('#ranking tbody tr').count(), 1, 'only her own');
@@ -1046,6 +1048,7 @@ test('scorecards: an agent sees only their own published evaluation, and comment
 test('what-if (admin): tighten "Customer email" to 1 h, see the draft lose 33.3 pts and bo fall below 70 %', async ({ page }) => {
   const { emailProcess } = await kpiSetup();
   await signIn(page, users.admin, `/app/admin/processes/${emailProcess}`);
+  await page.selectOption('#lang', 'en'); // an earlier test saved ada's language as zh-CN
   const within = page.locator('#step-0 input.within');
   eq(await within.inputValue(), '24h', 'live standard');
   await within.fill('1h');
