@@ -505,7 +505,8 @@ kpi_whatif_report(struct kpi_whatif *w, double target)
         json_array_append_new(steps, row);
     }
     json_object_set_new(r, "steps", steps);
-    qsort(w->staff, w->nstaff, sizeof(*w->staff), cmp_staff);
+    if (w->nstaff > 1) /* qsort(NULL, 0, ...) is undefined: no staff in an empty period */
+        qsort(w->staff, w->nstaff, sizeof(*w->staff), cmp_staff);
     for (size_t i = 0; i < w->nstaff; i++) {
         json_t *row = json_object();
 

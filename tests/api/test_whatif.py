@@ -75,6 +75,21 @@ class WhatIfTest(unittest.TestCase):
     def whatif(self, body, c=None, pid=None):
         return (c or self.sup).post("/api/v1/processes/%d/whatif" % (pid or self.pid), body)
 
+    def test_empty_period(self):
+        """A period without any event (October 2026 here: every e-mail is in November)
+        replays nothing: 0 subjects, no staff rows, null compliance on both sides — and the
+        server stays up (an empty staff list once reached qsort(NULL, 0), which UBSan stops)."""
+        r = self.whatif({"draft": self.draft, "from": "2026-10-01T00:00:00+08:00",
+                         "to": "2026-11-01T00:00:00+08:00", "target": 0.8})
+        self.assertEqual(r.status, 200, r)
+        j = r.json
+        self.assertEqual((j["subjects"], j["events"], j["staff"]), (0, 0, []))
+        self.assertEqual(j["totals"]["live"]["count"], 0)
+        self.assertIsNone(j["totals"]["live"]["compliance"])
+        self.assertEqual(j["target"]["newly_below"], [])
+        st, _, _ = self.sup.get("/api/v1/runtime/status")
+        self.assertEqual(st, 200)
+
     def test_tightening_24h_to_12h(self):
         before = self.counts()
         r = self.whatif({"draft": self.draft, "from": FROM, "to": TO, "target": 0.8})

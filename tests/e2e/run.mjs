@@ -1075,6 +1075,227 @@ test('work and board are lazy: not in the first load', async () => {
   assert(lazy.some((f) => /work-/.test(f)), `the work chunk is lazy: ${lazy}`);
   assert(!js.some((f) => /work-/.test(f)), 'work chunk not in the first load');
 }, { browser: false });
+// ---------------------------------------------------------------- ui3: dashboards, scorecards, what-if
+// October 2026 (a past month) in the built-in "Customer email" process (reply within 24 h,
+// wall time, charged to whoever replied). Each e-mail arrives at 02:00Z on its day and is
+// answered after the delay given (hours):
+//   ann: 0.5 0.5 0.5 0.5   → 4 met, 0 breached
+//   bo:  2 2 2 25          → 3 met, 1 breached (the 25 h reply, day 8: the drill-down target)
+//   cy:  2 25 25 25        → 1 met, 3 breached
+// Template "e2e-month": reply = compliance of step reply, weight 2, floor 0.5, target 1.0;
+// greet = compliance of step greet, weight 1, critical — nobody greeted a visitor in October,
+// so it has no data and is left out of every mean.
+//   ann: 4/4 = 1.00 → (1.00 − 0.5)/0.5 = 1   → 100 points → score 100.00, rank 1
+//   bo:  3/4 = 0.75 → (0.75 − 0.5)/0.5 = 0.5 → 50 points  → score  50.00, rank 2
+//   cy:  1/4 = 0.25 → below the floor, clamped → 0 points → score   0.00, rank 3
+// What-if with the reply standard tightened to 1 h: only ann's 30-minute replies still meet it.
+//   live  8 met / 12 = 66.7 %;  draft 4 / 12 = 33.3 %;  change −33.3 pts
+//   per staff: ann 100 % → 100 %, bo 75 % → 0 %, cy 25 % → 0 %
+//   target 70 %: live below = cy (25 %); draft below = bo, cy → newly below: bo.
+const KPI_MONTH = '2026-10';
+const KPI_DELAYS = { ann: [0.5, 0.5, 0.5, 0.5], bo: [2, 2, 2, 25], cy: [2, 25, 25, 25] };
+const KPI_TEMPLATE = {
+  name: 'e2e-month',
+  title: { en: 'Agent monthly (e2e)', zh: '坐席月度（端到端）' },
+  role: 'agent',
+  period: 'month',
+  auto: false,
+  items: [
+    { key: 'reply', indicator: 'compliance', filter: { step: 'reply' }, label: { en: 'Emails answered within 24 h', zh: '24小时内回复邮件' }, weight: 2, floor: 0.5, target: 1.0 },
+    { key: 'greet', indicator: 'compliance', filter: { step: 'greet' }, label: { en: 'Visitors greeted within 5 s', zh: '5秒内接待访客' }, weight: 1, floor: 0.5, target: 1.0, critical: true },
+  ],
+};
+
+/** Signs in over HTTP (no browser): {call(method, path, body) → {status, body}}. */
+async function apiAs(who) {
+  const r = await raw('POST', '/api/v1/session', { 'Content-Type': 'application/json' }, JSON.stringify({ username: who, password: PASSWORD }));
+  if (r.status !== 200 && r.status !== 201) throw new Error(`sign-in of ${who}: ${r.status} ${r.body}`);
+  const cookie = [].concat(r.headers['set-cookie'] ?? []).map((c) => c.split(';')[0]).join('; ');
+  const csrf = JSON.parse(r.body.toString()).csrf_token;
+  return {
+    async call(method, p, body) {
+      const h = { Accept: 'application/json', Cookie: cookie, 'X-CSRF-Token': csrf };
+      if (body !== undefined) h['Content-Type'] = 'application/json';
+      const a = await raw(method, p, h, body === undefined ? null : JSON.stringify(body));
+      const text = a.body.toString();
+      return { status: a.status, body: text && /json/.test(a.headers['content-type'] ?? '') ? JSON.parse(text) : text };
+    },
+  };
+}
+
+let kpiReady = null;
+/** Once per run: agents bo and cy, October's e-mails, the template, October's evaluations. */
+function kpiSetup() {
+  kpiReady ??= (async () => {
+    for (const u of ['bo', 'cy']) {
+      const r = cli(['user', 'add', u, '--role', 'agent', '--password-stdin'], `${PASSWORD}\n`);
+      if (!r.ok) throw new Error(`user add ${u}: ${r.out}`);
+    }
+    const ada = await apiAs(users.admin);
+    const events = [];
+    let day = 1;
+    for (const [who, delays] of Object.entries(KPI_DELAYS)) {
+      for (const h of delays) {
+        const t0 = Date.UTC(2026, 9, day++, 2, 0, 0);
+        const subject = `email:e2e-${who}-${day - 1}`;
+        events.push({ type: 'email.received', subject, occurred_at: new Date(t0).toISOString(), source: 'e2e', source_id: `${subject}/in` });
+        events.push({ type: 'email.sent', subject, actor: who, occurred_at: new Date(t0 + h * 3600000).toISOString(), source: 'e2e', source_id: `${subject}/out` });
+      }
+    }
+    let r = await ada.call('POST', '/api/v1/events', { events });
+    if (r.status !== 201 && r.status !== 200) throw new Error(`events: ${r.status} ${JSON.stringify(r.body)}`);
+    // Wait until the runtime has measured them.
+    for (let i = 0; ; i++) {
+      const s = (await ada.call('GET', '/api/v1/runtime/status')).body;
+      if (s.pending_subjects === 0) break;
+      if (i > 300) throw new Error('the runtime did not fold the events');
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    r = await ada.call('POST', '/api/v1/scorecards/templates', KPI_TEMPLATE);
+    if (r.status !== 201) throw new Error(`template: ${r.status} ${JSON.stringify(r.body)}`);
+    r = await ada.call('POST', '/api/v1/evaluations/compute', { period: KPI_MONTH, template: KPI_TEMPLATE.name });
+    if (r.status !== 200) throw new Error(`compute: ${r.status} ${JSON.stringify(r.body)}`);
+    const procs = (await ada.call('GET', '/api/v1/processes')).body;
+    const email = (procs.items ?? procs).find((p) => p.name === 'Customer email');
+    if (!email) throw new Error('no "Customer email" process');
+    return { emailProcess: email.id };
+  })();
+  return kpiReady;
+}
+
+const KPI_SCORE = [...SESSION, ['GET', '/api/v1/scorecards/templates'], ['POST', '/api/v1/scorecards/templates'], ['GET', '/api/v1/evaluations'], ['POST', '/api/v1/evaluations/compute'], ['POST', '/api/v1/evaluations/publish'], ['GET', '/api/v1/evaluations/1'], ['POST', '/api/v1/evaluations/1/freeze'], ['GET', '/api/v1/evaluations/1/items/0/measurements'], ['GET', '/api/v1/runtime/status']];
+
+test('scorecards (en → zh-CN): ranking with the hand-computed scores, drill-down to the late reply, freeze', async ({ page }) => {
+  await kpiSetup();
+  await signIn(page, users.supervisor, '/app/customers');
+  await page.selectOption('#lang', 'en'); // the language a user saved follows them
+  await page.click('.mainnav a:has-text("Scorecards")');
+  await page.waitForURL((u) => u.pathname === '/app/scorecards');
+  await page.selectOption('#score-template', KPI_TEMPLATE.name);
+  await page.fill('#score-period', KPI_MONTH);
+  await page.waitForSelector('#ranking tr[data-user="cy"]');
+  // The ranking, best first (worked out at the top of this block).
+  const rows = await page.$$eval('#ranking tbody tr', (trs) => trs.map((tr) => [tr.dataset.user, tr.querySelector('.rank').textContent, tr.querySelector('.score').textContent]));
+  const mine = rows.filter(([u]) => ['ann', 'bo', 'cy'].includes(u));
+  eq(JSON.stringify(mine), JSON.stringify([['ann', '1', '100.00'], ['bo', '2', '50.00'], ['cy', '3', '0.00']]), 'ranking');
+  assert((await page.textContent('#ranking')).includes('Draft'), 'computed evaluations are drafts');
+  eq(await page.getAttribute('#export-csv', 'href'), `/api/v1/evaluations/export?period=${KPI_MONTH}&template=${KPI_TEMPLATE.name}&format=csv`, 'CSV export link');
+  assert(/format=xlsx/.test(await page.getAttribute('#export-xlsx', 'href')), 'XLSX export link');
+  await page.click('#score-publish-all');
+  await page.waitForSelector('#ranking tr[data-user="bo"] .state-published');
+  await shot(page, 'scorecards-en');
+  // bo's evaluation: reply 75.0 % (4 measured) → 50.00 points; greet has no data.
+  await page.click('#ranking tr[data-user="bo"] a');
+  await page.waitForSelector('#items tr[data-key="reply"]');
+  eq((await page.textContent('#eval-score')).trim(), '50.00', 'bo score');
+  const reply = await page.textContent('#items tr[data-key="reply"]');
+  assert(reply.includes('75.0%') && reply.includes('50.00') && reply.includes('(4)'), `reply item: ${reply}`);
+  assert((await page.textContent('#items tr[data-key="greet"]')).includes('no data (left out)'), 'greet has no data');
+  eq((await page.textContent('#eval-rank')).trim(), '2 of 3', 'rank in role');
+  // Drill-down: exactly the one late reply, 25 h against 24 h, over by 1 h.
+  await page.click('#items tr[data-key="reply"] .drill-btn');
+  await page.waitForSelector('#measurements tbody tr');
+  const drill = await page.$$eval('#measurements tbody tr', (trs) => trs.map((tr) => tr.textContent));
+  eq(drill.length, 1, 'one breached measurement');
+  assert(drill[0].includes('email:e2e-bo-8') && drill[0].includes('25 h') && drill[0].includes('24 h') && drill[0].includes('1 h') && drill[0].includes('breached'), `drill row: ${drill[0]}`);
+  // Freeze: a confirmation first; cancel changes nothing.
+  await page.click('#eval-freeze');
+  await page.waitForSelector('#confirm');
+  await page.click('#confirm-cancel');
+  eq(await page.locator('#confirm').count(), 0, 'dialog closed');
+  eq(await page.locator('#eval-freeze').count(), 1, 'still freezable after cancel');
+  await page.click('#eval-freeze');
+  await page.click('#confirm-ok');
+  await page.waitForSelector('.badge.state-frozen');
+  eq(await page.locator('#eval-freeze').count(), 0, 'the freeze button is gone');
+  assert((await page.textContent('#eval-frozen')).includes(`frozen by ${users.supervisor}`), 'signer shown');
+  const id = page.url().split('/').pop();
+  const ev = await pageApi(page, 'GET', `/api/v1/evaluations/${id}`);
+  eq(ev.body.state, 'frozen', 'frozen on the server');
+  // The same page in Chinese.
+  await page.selectOption('#lang', 'zh-CN');
+  await page.waitForSelector('.badge.state-frozen:has-text("已冻结")');
+  assert((await page.textContent('#items')).includes('24小时内回复邮件'), 'item label in Chinese');
+  assert((await page.textContent('#items')).includes('无数据'), 'no data in Chinese');
+  await shot(page, 'scorecard-zh-CN');
+}, { needs: KPI_SCORE, users: true });
+
+test('scorecards: an agent sees only their own published evaluation, and comments on it', async ({ page }) => {
+  await kpiSetup();
+  // The supervisor's test publishes every draft; publish them here too when run alone.
+  await (await apiAs(users.supervisor)).call('POST', '/api/v1/evaluations/publish', { period: KPI_MONTH, template: KPI_TEMPLATE.name });
+  await signIn(page, users.agent, '/app/scorecards');
+  await page.selectOption('#lang', 'en');
+  await page.goto(`/app/scorecards?template=${KPI_TEMPLATE.name}&period=${KPI_MONTH}`);
+  await page.waitForSelector('#ranking tr[data-user="ann"]');
+  eq(await page.locator('#ranking tbody tr').count(), 1, 'only her own');
+  eq(await page.locator('#score-compute').count(), 0, 'no compute for agents');
+  await page.click('#ranking tr[data-user="ann"] a');
+  await page.waitForSelector('#eval-score');
+  eq((await page.textContent('#eval-score')).trim(), '100.00', 'ann score');
+  await page.fill('#comment-body', 'Thanks!');
+  await page.click('#comment-send');
+  await page.waitForSelector('#comments li:has-text("Thanks!")');
+}, { needs: KPI_SCORE, users: true });
+
+test('what-if (admin): tighten "Customer email" to 1 h, see the draft lose 33.3 pts and bo fall below 70 %', async ({ page }) => {
+  const { emailProcess } = await kpiSetup();
+  await signIn(page, users.admin, `/app/admin/processes/${emailProcess}`);
+  await page.selectOption('#lang', 'en'); // an earlier test saved ada's language as zh-CN
+  const within = page.locator('#step-0 input.within');
+  eq(await within.inputValue(), '24h', 'live standard');
+  await within.fill('1h');
+  await page.fill('#whatif-from', '2026-10-01');
+  await page.fill('#whatif-to', '2026-10-31');
+  await page.fill('#whatif-target', '70');
+  await page.click('#whatif-run');
+  await page.waitForSelector('#whatif-totals');
+  eq((await page.textContent('#whatif-totals .live')).trim(), '66.7%', 'live compliance 8/12');
+  eq((await page.textContent('#whatif-totals .draft')).trim(), '33.3%', 'draft compliance 4/12');
+  eq((await page.textContent('#whatif-totals .delta')).trim(), '−33.3 pts', 'change');
+  const staff = async (u) => page.textContent(`#whatif-staff tr[data-key="${u}"]`);
+  assert((await staff('ann')).includes('100.0% (4/4)'), 'ann unchanged');
+  const bo = await staff('bo');
+  assert(bo.includes('75.0% (3/4)') && bo.includes('0.0% (0/4)') && bo.includes('−75.0 pts'), `bo: ${bo}`);
+  assert((await page.textContent('#whatif-newly')).includes('bo') && !(await page.textContent('#whatif-newly')).includes('cy'), 'bo newly below');
+  await page.locator('#whatif').scrollIntoViewIfNeeded();
+  await shot(page, 'whatif-en');
+  // Nothing was saved: the stored draft still says 24h.
+  const p = await pageApi(page, 'GET', `/api/v1/processes/${emailProcess}`);
+  eq(p.body.draft.steps[0].standard.within, '24h', 'draft not saved by the what-if');
+  await page.selectOption('#lang', 'zh-CN');
+  await page.waitForSelector('#whatif-newly:has-text("将新低于目标")');
+  await shot(page, 'whatif-zh-CN');
+}, { needs: [...SESSION, ['GET', '/api/v1/processes'], ['POST', '/api/v1/processes/1/whatif']], users: true });
+
+test('dashboards (zh-CN): charts load lazily, a bar opens the measurements behind it', async ({ page }) => {
+  await kpiSetup();
+  const { js, lazy } = firstLoad();
+  assert(lazy.some((f) => /Kpi/.test(f)) && !js.some((f) => /Kpi/.test(f)), 'the KPI chunk is lazy');
+  const chartLoads = [];
+  page.on('request', (r) => /\/assets\/charts-/.test(r.url()) && chartLoads.push(new URL(page.url()).pathname));
+  await signIn(page, users.supervisor, '/app/customers');
+  await page.selectOption('#lang', 'zh-CN');
+  eq(chartLoads.length, 0, 'no chart code before the dashboards');
+  await page.click('.mainnav a:has-text("仪表盘")');
+  await page.waitForURL((u) => u.pathname === '/app/dashboards');
+  await page.fill('#dash-staff-period .period-month', KPI_MONTH);
+  await page.waitForSelector('#dash-staff-chart svg path[fill="#1f6f5c"]');
+  assert(chartLoads.length >= 1 && chartLoads.every((p) => p === '/app/dashboards'), `chart code loaded on: ${chartLoads}`);
+  assert((await page.textContent('#dash-staff')).includes('各坐席达标率'), 'title in Chinese');
+  await page.fill('#dash-trend-period .period-month', KPI_MONTH);
+  await page.waitForSelector('#dash-trend-chart svg', { state: 'attached' });
+  // Bars of the per-agent chart are ann, bo, cy (keys sorted); bo's is the second.
+  const bars = page.locator('#dash-staff-chart svg path[fill="#1f6f5c"]');
+  await bars.nth(1).click();
+  await page.waitForSelector('#dash-staff #measurements tbody tr');
+  const subjects = await page.$$eval('#dash-staff #measurements tbody tr td:first-child', (tds) => tds.map((td) => td.textContent));
+  eq(JSON.stringify(subjects.sort()), JSON.stringify(['email:e2e-bo-5', 'email:e2e-bo-6', 'email:e2e-bo-7', 'email:e2e-bo-8']), "bo's four replies");
+  assert((await page.textContent('#dash-staff #measurements')).includes('超时'), 'breached in Chinese');
+  await shot(page, 'dashboards-zh-CN', true);
+  await page.selectOption('#lang', 'en');
+  await page.waitForSelector('#dash-staff h3:has-text("Compliance per agent")');
+}, { needs: [...SESSION, ['GET', '/api/v1/indicators'], ['GET', '/api/v1/measurements']], users: true });
 
 // ---------------------------------------------------------------- run
 async function main() {

@@ -12,6 +12,7 @@ import { CaseView } from './pages/CaseView';
 import { Counter } from './pages/Counter';
 import { LazyAdmin } from './components/LazyAdmin';
 import { LazyWork } from './components/LazyWork';
+import { LazyKpi } from './components/LazyKpi';
 
 /** Where the app must go instead of rendering path, or null to render it. */
 function redirectFor(signedIn: boolean, path: string): string | null {
@@ -46,6 +47,10 @@ export function App() {
   // ui2: the agent's inbox (home) and the supervisor's live board
   else if (path === '/app/work') page = <LazyWork page="mine" />;
   else if (path === '/app/board') page = <LazyWork page="board" />;
+  // ui3: dashboards and scorecards (lazy chunk)
+  else if (path === '/app/dashboards') page = <LazyKpi view="dashboards" />;
+  else if (path === '/app/scorecards') page = <LazyKpi view="scorecards" />;
+  else if ((p = match('/app/scorecards/:id', path))) page = <LazyKpi view="evaluation" id={p.id!} />;
   else if (path === '/app/admin' || path === '/app/admin/') page = <LazyAdmin section="users" />;
   else if ((p = match('/app/admin/:section', path) ?? match('/app/admin/:section/:id', path)))
     page = <LazyAdmin section={p.section!} id={p.id} />;

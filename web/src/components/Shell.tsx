@@ -90,6 +90,8 @@ export function Shell(props: { children: ComponentChildren }) {
           {(s?.user.role === 'admin' || s?.user.role === 'supervisor') && nav('/app/board', 'nav.board')}
           {nav('/app/customers', 'nav.customers')}
           {nav('/app/counter', 'nav.counter')}
+          {(s?.user.role === 'admin' || s?.user.role === 'supervisor') && nav('/app/dashboards', 'nav.dashboards')}
+          {nav('/app/scorecards', 'nav.scorecards')}
           {(s?.user.role === 'admin' || s?.user.role === 'supervisor') && nav('/app/admin', 'nav.admin')}
         </nav>
         <Search />

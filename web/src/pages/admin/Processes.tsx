@@ -13,6 +13,7 @@ import { navigate } from '../../router';
 import { useSession } from '../../session';
 import { type Notice, FieldError, OtherErrors, scrollToError } from './Admin';
 import { loadAll } from './Users';
+import { WhatIf } from './WhatIf';
 
 type Json = Record<string, unknown>;
 interface Step extends Json {
@@ -494,50 +495,6 @@ export function ProcessEditor(props: { id: string }) {
         </ul>
       </section>
     </div>
-  );
-}
-
-/*
- * ---- WHAT-IF SLOT ----
- * POST /api/v1/processes/{id}/whatif is being built by another part (src/kpi/whatif.c).
- * Until it is on the server, the panel says so (404 "no such resource"); once it is, the
- * answer is shown as it comes (side-by-side rendering to be refined with that API's shape).
- */
-function WhatIf(props: { id: number; doc: ProcDoc }) {
-  const [res, setRes] = useState<unknown>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-  const run = async () => {
-    setBusy(true);
-    setError(null);
-    setRes(null);
-    const now = new Date();
-    const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)).toISOString();
-    const to = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)).toISOString();
-    try {
-      const r = await api('POST', `/api/v1/processes/${props.id}/whatif`, { draft: props.doc, from, to });
-      setRes(r.data);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
-  };
-  return (
-    <section class="card whatif" id="whatif">
-      <h3>{t('proc.whatif')}</h3>
-      <p class="muted">{t('proc.whatifHint')}</p>
-      <button type="button" id="whatif-run" onClick={() => void run()} disabled={busy}>
-        {t('proc.whatifRun')}
-      </button>
-      {error instanceof ApiError && (error.missingRoute || error.status === 405) ? <p class="muted">{t('proc.whatifMissing')}</p> : error !== null && <ErrorBox error={error} />}
-      {res !== null && (
-        <details open>
-          <summary>{t('proc.whatifResult')}</summary>
-          <pre class="mono">{JSON.stringify(res, null, 2)}</pre>
-        </details>
-      )}
-    </section>
   );
 }
 
