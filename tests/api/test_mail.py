@@ -316,7 +316,8 @@ class TestMail(unittest.TestCase):
         self.imap.append("service", mail("after@customer.cn", "Re: 3号楼渗水问题",
                                          "又渗水了", in_reply_to="m1@customer.cn"))
         self.assertEqual(self.poll()["imported"], 1)
-        ev = self.events("thread:m1@customer.cn")[-1]
+        ev = [e for e in self.events("thread:m1@customer.cn")
+              if e["source_id"] == "after@customer.cn"][0]  # by id: INTERNALDATE is whole s
         self.assertNotEqual(ev["data"]["case_id"], case["id"])
         st, _, fu = self.ann.get("/api/v1/cases/%d" % ev["data"]["case_id"])
         self.assertEqual((fu["status"], fu["subject"], fu["customer_id"]),
