@@ -3,7 +3,9 @@
  * are argon2id (libsodium crypto_pwhash_str, interactive limits); sessions and API
  * tokens are 32 random bytes shown once to their holder and stored as SHA-256, so a
  * copy of the database grants nothing. The router calls auth_resolve() and
- * auth_csrf_ok() on each request; the session and token handlers call the rest.
+ * auth_csrf_ok() on each request; the session and token handlers call the rest. A
+ * resolution is kept 2 s in http/auth_cache.c; every function here that ends a session or
+ * revokes a token invalidates that cache.
  *
  * Sign-in throttling is persisted (login_failures) so a restart does not reset it. The
  * attempt is recorded as a failure *before* the slow password check, inside the same
