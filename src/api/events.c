@@ -42,6 +42,20 @@ agent_may_post(struct http_request *req, struct ledger_batch *b)
     return true;
 }
 
+/* Appends v in decimal. */
+static void
+put_uint(struct buf *b, uint64_t v)
+{
+    char d[24];
+    size_t n = sizeof(d);
+
+    do {
+        d[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    buf_append(b, d + n, sizeof(d) - n);
+}
+
 void
 api_events_post(struct http_request *req)
 {
@@ -69,15 +83,21 @@ api_events_post(struct http_request *req)
             http_response_header(req, "Retry-After", "1");
         goto out;
     }
-    /* Rendered by hand: a 10,000-event answer is the hot path's largest output. */
+    /* Rendered by hand, numbers without printf (two vsnprintf calls per buf_printf): a
+     * 10,000-event answer is the hot path's largest output. */
     buf_reset(&req->out);
     for (size_t i = 0; i < b.n; i++)
         created += out[i].status == LEDGER_CREATED;
     buf_printf(&req->out, "{\"created\":%zu,\"duplicates\":%zu,\"results\":[", created,
                b.n - created);
-    for (size_t i = 0; i < b.n; i++)
-        buf_printf(&req->out, "%s{\"index\":%zu,\"id\":%lld,\"status\":\"%s\"}", i ? "," : "", i,
-                   (long long)out[i].id, out[i].status == LEDGER_CREATED ? "created" : "duplicate");
+    for (size_t i = 0; i < b.n; i++) {
+        buf_puts(&req->out, i ? ",{\"index\":" : "{\"index\":");
+        put_uint(&req->out, i);
+        buf_puts(&req->out, ",\"id\":");
+        put_uint(&req->out, out[i].id > 0 ? (uint64_t)out[i].id : 0);
+        buf_puts(&req->out, out[i].status == LEDGER_CREATED ? ",\"status\":\"created\"}"
+                                                            : ",\"status\":\"duplicate\"}");
+    }
     buf_puts(&req->out, "]}");
     req->status = created ? 201 : 200;
     req->content_type = "application/json";

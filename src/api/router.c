@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "http/auth.h"
+#include "http/auth_cache.h"
 #include "store/store.h"
 
 static struct api_app *app_state;
@@ -95,6 +96,8 @@ dispatch(struct http_request *req, void *ud)
         }
         return;
     }
+    /* perf: the credential cache's generation is taken before the first statement. */
+    auth_cache_request_begin();
     if (!(r->flags & API_NO_DB) || !(r->flags & API_PUBLIC)) {
         req->db = store_pool_acquire(app->pool);
         /* A read sees one snapshot and takes the WAL read lock once, not per statement. */
@@ -137,6 +140,7 @@ out:
         store_pool_release(app->pool, req->db);
         req->db = NULL;
     }
+    auth_cache_request_end(); /* perf: invalidate again once a revocation has committed */
 }
 
 int

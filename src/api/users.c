@@ -13,6 +13,7 @@
 #include "crm/audit.h"
 #include "crm/staff.h"
 #include "http/auth.h"
+#include "http/auth_cache.h"
 #include "store/store.h"
 #include "work/work.h"
 
@@ -266,6 +267,8 @@ api_users_patch(struct http_request *req)
         rc = store_commit(req->db, &err);
     else
         store_rollback(req->db);
+    /* Role, team and state are cached with tokens and sessions (http/auth_cache.h). */
+    auth_cache_invalidate();
     json_decref(body);
     if (rc != SMILE_OK) {
         http_reply_problem(req, &err);

@@ -3,7 +3,9 @@
  * are argon2id (libsodium crypto_pwhash_str, interactive limits); sessions and API
  * tokens are 32 random bytes shown once to their holder and stored as SHA-256, so a
  * copy of the database grants nothing. The router calls auth_resolve() and
- * auth_csrf_ok() on each request; the session and token handlers call the rest.
+ * auth_csrf_ok() on each request; the session and token handlers call the rest. A
+ * resolution is kept 2 s in http/auth_cache.c; every function here that ends a session or
+ * revokes a token invalidates that cache.
  *
  * Sign-in throttling is persisted (login_failures) so a restart does not reset it. The
  * attempt is recorded as a failure *before* the slow password check, inside the same
@@ -23,6 +25,7 @@
 
 #include "api/api.h"
 #include "crm/audit.h"
+#include "http/auth_cache.h"
 #include "crm/staff.h"
 #include "store/store.h"
 
@@ -470,6 +473,7 @@ auth_reauth(struct store *db, const char *username, const char *password, const 
 int
 auth_session_end(struct store *db, int64_t session_id, struct smile_err *err)
 {
+    auth_cache_invalidate();
     return exec1(db, "DELETE FROM sessions WHERE id = $1", session_id, err);
 }
 
@@ -481,6 +485,7 @@ auth_user_sessions_end(struct store *db, int64_t user_id, int64_t keep_session_i
     struct store_stmt *st;
     int rc = store_prepare(db, sql, &st, err);
 
+    auth_cache_invalidate();
     if (rc != SMILE_OK)
         return rc;
     store_stmt_bind_int64(st, 1, user_id);
@@ -539,6 +544,50 @@ auth_from_user(struct http_request *req, int64_t user_id, struct smile_err *err)
     return SMILE_OK;
 }
 
+/* req->auth from a cached resolution. */
+static void
+from_cache(struct http_request *req, const struct auth_cache_entry *e)
+{
+    req->auth.user_id = e->user_id;
+    memcpy(req->auth.username, e->username, sizeof(req->auth.username));
+    req->auth.role = e->role;
+    req->auth.team_id = e->team_id;
+    req->auth.scopes = e->scopes;
+    req->auth.via_session = e->kind == AUTH_CACHE_SESSION;
+    if (req->auth.via_session) {
+        req->auth.session_id = e->id;
+        memcpy(req->auth.csrf_token, e->csrf, sizeof(req->auth.csrf_token));
+    } else {
+        req->auth.token_id = e->id;
+    }
+}
+
+/*
+ * Caches the resolution just made from the database, under the generation the request
+ * began with (a revocation committed since then keeps it out). touched is the touch time
+ * the row has (or is about to have), expires when a session ends.
+ */
+static void
+to_cache(const struct http_request *req, int kind, const unsigned char *h, int64_t id,
+         int64_t touched, int64_t expires)
+{
+    struct auth_cache_entry e;
+
+    memset(&e, 0, sizeof(e));
+    memcpy(e.hash, h, sizeof(e.hash));
+    e.kind = kind;
+    e.id = id;
+    e.user_id = req->auth.user_id;
+    memcpy(e.username, req->auth.username, sizeof(e.username));
+    e.role = req->auth.role;
+    e.team_id = req->auth.team_id;
+    e.scopes = req->auth.scopes;
+    memcpy(e.csrf, req->auth.csrf_token, sizeof(e.csrf));
+    e.touched_at = touched;
+    e.expires_at = expires;
+    auth_cache_put(&e, auth_cache_request_gen(), time_now_ms());
+}
+
 static int
 resolve_token(struct http_request *req, const char *tok, struct smile_err *err)
 {
@@ -547,6 +596,7 @@ resolve_token(struct http_request *req, const char *tok, struct smile_err *err)
     static const char touch[] = "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2";
     unsigned char h[crypto_hash_sha256_BYTES];
     char scopes[160] = "";
+    struct auth_cache_entry ce;
     struct store_stmt *st;
     int64_t id = 0, user_id = 0, used = 0, now = time_now_ms();
     unsigned bits = 0;
@@ -555,6 +605,10 @@ resolve_token(struct http_request *req, const char *tok, struct smile_err *err)
     if (!auth_token_shape_ok(tok, strlen(tok)))
         return smile_err_set(err, SMILE_EAUTH, "the API token is malformed");
     secret_hash(tok, strlen(tok), h);
+    if (auth_cache_get(AUTH_CACHE_TOKEN, h, now, &ce) && now - ce.touched_at < AUTH_TOUCH_MS) {
+        from_cache(req, &ce);
+        return SMILE_OK;
+    }
     rc = store_prepare(req->db, sql, &st, err);
     if (rc != SMILE_OK)
         return rc;
@@ -581,6 +635,7 @@ resolve_token(struct http_request *req, const char *tok, struct smile_err *err)
     req->auth.scopes = bits & api_role_scopes(req->auth.role);
     req->auth.via_session = false;
     req->auth.token_id = id;
+    to_cache(req, AUTH_CACHE_TOKEN, h, id, now - used >= AUTH_TOUCH_MS ? now : used, INT64_MAX);
     if (now - used >= AUTH_TOUCH_MS) {
         /* Best effort: a busy database must not refuse an otherwise valid token. The write
          * runs outside the request's read snapshot, which is taken again after it. */
@@ -605,6 +660,7 @@ resolve_session(struct http_request *req, const char *cookie, struct smile_err *
     static const char touch[] =
         "UPDATE sessions SET last_seen_at = $1, expires_at = $2 WHERE id = $3";
     unsigned char h[crypto_hash_sha256_BYTES];
+    struct auth_cache_entry ce;
     struct store_stmt *st;
     int64_t id = 0, user_id = 0, seen = 0, exp = 0, now = time_now_ms();
     int rc;
@@ -612,6 +668,12 @@ resolve_session(struct http_request *req, const char *cookie, struct smile_err *
     if (!cookie_shape_ok(cookie, strlen(cookie)))
         return smile_err_set(err, SMILE_EAUTH, "the session cookie is malformed; sign in again");
     secret_hash(cookie, strlen(cookie), h);
+    /* A hit must not be due for expiry or for its touch: those take the database path. */
+    if (auth_cache_get(AUTH_CACHE_SESSION, h, now, &ce) && now < ce.expires_at &&
+        now - ce.touched_at < AUTH_TOUCH_MS) {
+        from_cache(req, &ce);
+        return SMILE_OK;
+    }
     rc = store_prepare(req->db, sql, &st, err);
     if (rc != SMILE_OK)
         return rc;
@@ -650,6 +712,11 @@ resolve_session(struct http_request *req, const char *cookie, struct smile_err *
     req->auth.scopes = api_role_scopes(req->auth.role);
     req->auth.via_session = true;
     req->auth.session_id = id;
+    if (now - seen >= AUTH_TOUCH_MS)
+        to_cache(req, AUTH_CACHE_SESSION, h, id, now, now + settings.session_ttl_ms);
+    else
+        to_cache(req, AUTH_CACHE_SESSION, h, id, seen,
+                 exp < seen + settings.session_ttl_ms ? exp : seen + settings.session_ttl_ms);
     if (now - seen >= AUTH_TOUCH_MS) {
         store_read_end(req->db); /* as for tokens: write outside the read snapshot */
         rc = store_prepare(req->db, touch, &st, err);
@@ -893,6 +960,7 @@ auth_token_revoke(struct store *db, const struct audit_who *who, int64_t id, str
     bool own = !store_in_tx(db);
     int rc = SMILE_OK;
 
+    auth_cache_invalidate();
     if (own && (rc = store_begin(db, err)) != SMILE_OK)
         return rc;
     rc = store_prepare(db, one, &st, err);
@@ -941,6 +1009,7 @@ auth_token_revoke(struct store *db, const struct audit_who *who, int64_t id, str
         else
             store_rollback(db);
     }
+    auth_cache_invalidate(); /* again after the commit: see auth_cache.h */
     return rc;
 }
 

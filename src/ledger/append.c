@@ -116,7 +116,9 @@ gen_source_id(char *out, size_t cap)
  * Inserts one event on s inside an open transaction; *out_id and *out_created say what
  * happened. The statement text is shared by both write paths. ON CONFLICT DO NOTHING
  * makes a duplicate cost nothing but the unique-index probe; store_changes() tells a new
- * row from a duplicate and one look-up by the key finds the id either way. (RETURNING id
+ * row from a duplicate; a new row's id is the connection's last rowid, and only a
+ * duplicate's id takes one look-up by the key (that look-up for every row cost ~1 µs of
+ * CPU per event). (RETURNING id
  * would answer in one statement, but SQLite 3.40 spends more CPU per row on it than on the
  * plain upsert plus the look-up: 9.6–13 µs against 7.7 µs of CPU, measured.)
  */
@@ -159,6 +161,11 @@ insert_event(struct store *s, const struct ledger_event *ev, int64_t received_at
     if (rc != STORE_DONE)
         return rc == STORE_ROW ? smile_err_set(err, SMILE_EINTERNAL, "INSERT returned a row") : rc;
     *out_created = store_changes(s) > 0;
+    if (*out_created) {
+        /* events.id is the rowid: a new row's id needs no look-up (the duplicate does). */
+        *out_id = store_last_insert_id(s);
+        return SMILE_OK;
+    }
     rc = store_prepare(s, key, &st, err);
     if (rc != SMILE_OK)
         return rc;

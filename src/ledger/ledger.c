@@ -256,7 +256,16 @@ canonical_string(struct buf *b, const char *s, size_t len)
     buf_putc(b, '"');
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
+        size_t run = i;
 
+        /* Characters that need no escape are copied a run at a time. */
+        while (run < len && (unsigned char)s[run] >= 0x20 && s[run] != '"' && s[run] != '\\')
+            run++;
+        if (run > i) {
+            buf_append(b, s + i, run - i);
+            i = run - 1;
+            continue;
+        }
         switch (c) {
         case '"':
             buf_puts(b, "\\\"");
@@ -307,10 +316,15 @@ canonical_real(struct buf *b, double v)
         buf_puts(b, ".0");
 }
 
+struct member {
+    const char *key;
+    const json_t *value;
+};
+
 static int
 key_cmp(const void *a, const void *b)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    return strcmp(((const struct member *)a)->key, ((const struct member *)b)->key);
 }
 
 static void
@@ -318,23 +332,34 @@ canonical_value(struct buf *b, const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
+        /* Members with their values, so that writing them needs no look-up by key; on
+         * the stack for the usual small object. */
+        struct member small[16], *ms = small;
         size_t n = json_object_size(v), i = 0;
-        const char **keys = xcalloc(n ? n : 1, sizeof(*keys));
         const char *k;
         json_t *m;
 
-        json_object_foreach((json_t *)v, k, m) keys[i++] = k;
-        qsort(keys, n, sizeof(*keys), key_cmp);
+        if (n > ARRAY_LEN(small))
+            ms = xcalloc(n, sizeof(*ms));
+        json_object_foreach((json_t *)v, k, m)
+        {
+            ms[i].key = k;
+            ms[i].value = m;
+            i++;
+        }
+        if (n > 1)
+            qsort(ms, n, sizeof(*ms), key_cmp);
         buf_putc(b, '{');
         for (i = 0; i < n && !buf_overflowed(b); i++) {
             if (i)
                 buf_putc(b, ',');
-            canonical_string(b, keys[i], strlen(keys[i]));
+            canonical_string(b, ms[i].key, strlen(ms[i].key));
             buf_putc(b, ':');
-            canonical_value(b, json_object_get(v, keys[i]));
+            canonical_value(b, ms[i].value);
         }
         buf_putc(b, '}');
-        free(keys);
+        if (ms != small)
+            free(ms);
         break;
     }
     case JSON_ARRAY:

@@ -97,6 +97,12 @@ int store_read_begin(struct store *s);
 void store_read_end(struct store *s);
 /* Rows changed by the last INSERT/UPDATE/DELETE on this connection. */
 int64_t store_changes(struct store *s);
+/*
+ * The rowid of the last row inserted on this connection (the INTEGER PRIMARY KEY of a
+ * table that has one); unchanged by an INSERT that inserted nothing (ON CONFLICT DO
+ * NOTHING), so read it only when store_changes() says a row was written.
+ */
+int64_t store_last_insert_id(struct store *s);
 
 /* Online backup of the whole database to a new file at path (SQLite backup API). */
 int store_backup(struct store *s, const char *path, struct smile_err *err);

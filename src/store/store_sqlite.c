@@ -567,6 +567,12 @@ store_changes(struct store *s)
     return sqlite3_changes64(s->tx ? s->tx->db : s->db);
 }
 
+int64_t
+store_last_insert_id(struct store *s)
+{
+    return sqlite3_last_insert_rowid(s->tx ? s->tx->db : s->db);
+}
+
 static int
 migration_count(void)
 {

@@ -3,6 +3,7 @@ output of `token create`, exit statuses (0 done, 1 failed, 2 usage), messages, a
 `serve --bootstrap-admin`."""
 import re
 import subprocess
+import time
 import unittest
 
 from harness import BIN, Server
@@ -116,6 +117,7 @@ class TestUserCli(unittest.TestCase):
         tid = line.split()[0]
         p = self.run_cli("token", "revoke", tid)
         self.assertEqual(p.returncode, 0)
+        time.sleep(2.1)  # another process's revoke reaches the server's auth cache within 2 s
         self.assertEqual(self.srv.client(tok).get("/api/v1/session").status, 401)
         self.assertIn("revoked", [l for l in self.run_cli("token", "list").stdout.splitlines() if tok[:14] in l][0])
 

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""cpu_per_request.py — server CPU time per request, the figure a loaded machine cannot spoil.
+
+Starts a real `smile serve` on a fresh database, then for each scenario runs wrk for
+DURATION seconds and divides the server process's CPU time (user + system, from
+/proc/PID/stat, all its threads: HTTP workers, ledger committer, runtime) spent during the
+run by the requests wrk completed. Wall-clock throughput on a shared 2-core machine moves
+with the neighbours' load; CPU per request moves only with the code (and, a little, with
+cache pressure). Scenarios:
+  - GET /api/v1/customers/{id} with a bearer token (8 connections)
+  - POST /api/v1/events, one event per request, unique source_id (64 connections)
+  - POST /api/v1/events, a fixed batch of 1,000 events without source_id (2 connections)
+  - POST /api/v1/cases (16 connections)
+Usage: bench/cpu_per_request.py BUILD_DIR [DURATION] [ONLY]   Prints a Markdown table.
+GET_CONNS sets the GET's connections (default 8; 1 gives the cost without batching).
+ONLY picks scenarios by a word of their label (get, 1 event → "1", 1,000 → "1,000", cases).
+With PERF_DIR set, each scenario also runs `perf record -g` on the server into
+$PERF_DIR/<n>.data (the profile's own cost then counts in the CPU figure: compare those
+runs only with each other).
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "api"))
+import harness  # noqa: E402
+
+BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
+DURATION = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+ONLY = sys.argv[3] if len(sys.argv) > 3 else None
+PERF_DIR = os.environ.get("PERF_DIR")
+SETTLE = 2.0
+TICK = os.sysconf("SC_CLK_TCK")
+
+LUA_SINGLE = r'''
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("tid", #threads)
+end
+function init(args)
+  prefix = string.format("%s-%d-", os.time(), tid)
+  counter = 0
+end
+request = function()
+  counter = counter + 1
+  local body = string.format('{"type":"call.offered","occurred_at":"2026-11-29T09:00:00Z",'
+    .. '"subject":"call:%s%d","source":"bench","source_id":"s%s%d","data":{"queue":"sales"}}',
+    prefix, counter, prefix, counter)
+  return wrk.format(nil, nil, nil, body)
+end
+'''
+
+BATCH_BODY = '{"events":[' + ",".join(
+    '{"type":"call.offered","occurred_at":"2026-11-29T09:00:%02d.%03dZ","subject":"call:%d",'
+    '"data":{"queue":"sales"}}' % (i % 60, i, i // 4) for i in range(1000)) + ']}'
+
+
+def cpu_s(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime, stime (fields 14, 15)
+
+
+def wrk(url, conns, auth, script=None):
+    cmd = ["wrk", "-t1", "-c%d" % conns, "-d%ds" % DURATION, "-H", auth]
+    if script:
+        cmd += ["-s", script]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True,
+                         timeout=DURATION + 120).stdout
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return total, int(non2xx.group(1)) if non2xx else 0
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="smile-cpu-")
+    harness.BIN = os.path.join(BUILD, "smile")
+    srv = harness.Server(extra_args=["--log-level", "warn", "--workers", "64"], dbdir=tmp)
+    rows = []
+    try:
+        srv.add_user("bench", "admin")
+        token = srv.token("bench", "crm:read,crm:write,events:write")
+        auth = "Authorization: Bearer " + token
+        c = srv.client(token=token)
+        r = c.post("/api/v1/customers", {"kind": "person", "name": "张伟",
+                                          "phones": ["13812345678"],
+                                          "emails": ["zhang.wei@example.com"]})
+        assert r.status == 201, r
+        cid = r.json["id"]
+        base = "http://127.0.0.1:%d" % srv.port
+        scripts = {}
+        for name, text in (("single", LUA_SINGLE),
+                           ("batch", 'wrk.method = "POST"\nwrk.headers["Content-Type"] = '
+                            '"application/json"\nwrk.body = [==[%s]==]\n' % BATCH_BODY),
+                           ("case", 'wrk.method = "POST"\nwrk.headers["Content-Type"] = '
+                            '"application/json"\nwrk.body = \'{"type":"complaint","subject":'
+                            '"漏水 water leak","customer_id":%d}\'\n' % cid)):
+            scripts[name] = os.path.join(tmp, name + ".lua")
+            with open(scripts[name], "w") as f:
+                f.write(text)
+        for label, path, conns, script, per in (
+                ("GET /api/v1/customers/{id}", "/api/v1/customers/%d" % cid,
+                 int(os.environ.get("GET_CONNS", "8")), None, 1),
+                ("POST /api/v1/events, 1 event", "/api/v1/events", 64, scripts["single"], 1),
+                ("POST /api/v1/events, 1,000 events", "/api/v1/events", 2, scripts["batch"],
+                 1000),
+                ("POST /api/v1/cases", "/api/v1/cases", 16, scripts["case"], 1)):
+            if ONLY and ONLY not in label.lower().split():
+                continue
+            perf = None
+            if PERF_DIR:
+                perf = subprocess.Popen(["perf", "record", "-q", "-g", "-F", "999", "-p",
+                                         str(srv.proc.pid), "-o",
+                                         os.path.join(PERF_DIR, "%d.data" % len(rows))],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # The server's own background CPU (scheduler, runtime polls) per second, idle.
+            i0, w0 = cpu_s(srv.proc.pid), time.monotonic()
+            time.sleep(1.0)
+            idle = (cpu_s(srv.proc.pid) - i0) / (time.monotonic() - w0)
+            table = "events" if "events" in path else "cases" if "cases" in path else None
+            n0 = srv.sql("select count(*) as n from %s" % table)[0]["n"] if table else 0
+            t0, w0 = cpu_s(srv.proc.pid), time.monotonic()
+            total, bad = wrk(base + path, conns, auth, script)
+            # Requests in flight when wrk stopped, and the runtime's folding of what they
+            # wrote, finish within the settle time; their rows are counted, not wrk's replies.
+            time.sleep(SETTLE)
+            t1, w1 = cpu_s(srv.proc.pid), time.monotonic()
+            if perf:
+                perf.send_signal(2)
+                perf.wait()
+            done = total - bad
+            if table:
+                done = (srv.sql("select count(*) as n from %s" % table)[0]["n"] - n0) // per
+            cpu = (t1 - t0) - idle * (w1 - w0)
+            us = cpu * 1e6 / max(done, 1)
+            rows.append((label, done, bad, cpu, us, us / per))
+    finally:
+        # A background worker busy with the rows just written can outlast the harness's
+        # 30 s stop; the figures are taken by then.
+        try:
+            srv.stop()
+        except subprocess.TimeoutExpired:
+            srv.proc.kill()
+            srv.proc.wait()
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[0]
+    print("| request (%d s each, load %s) | requests done | non-2xx | server CPU s | "
+          "CPU µs/request | CPU µs/event |" % (DURATION, load))
+    print("|---|---:|---:|---:|---:|---:|")
+    for label, total, bad, cpu, us, per in rows:
+        print("| %s | %d | %d | %.2f | %.0f | %.1f |" % (label, total, bad, cpu, us, per))
+
+
+if __name__ == "__main__":
+    main()
