@@ -387,7 +387,10 @@ finish(struct fold *f, uint32_t oi, enum cond c)
         } else {
             int64_t excl = s->has_excl ? resolve_ms(f, s->excl, o->started_at) : -1;
             o->state = ENGINE_CANCELLED;
-            if (o->elapsed_ms > o->target_ms)
+            /* Cancelled with the whole allowance used up (at or after the deadline) is a
+             * breach: a ring that rang its full 3 rings unanswered, a visitor who waited the
+             * full 5 s and left. Done exactly at the deadline is still met (above). */
+            if (o->elapsed_ms >= o->target_ms)
                 o->result = ENGINE_BREACHED;
             else if (o->elapsed_ms <= excl)
                 o->result = ENGINE_EXCLUDED;

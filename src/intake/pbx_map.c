@@ -418,6 +418,26 @@ actor_of(struct pbx_map *m, struct str agent)
 }
 
 /*
+ * Puts the agent of an event into data and returns its username (NULL if unmapped):
+ * data.agent is the staff username when the member is mapped, else the raw member name;
+ * data.member is always the raw member name as the PBX wrote it. Processes compare
+ * data.agent of call.ringing with the actor of call.answered (the default hotline's
+ * ring_at_agent step), so both must name the same person once a map is in place.
+ */
+static const char *
+put_agent(struct pbx_map *m, json_t *data, struct str agent)
+{
+    const char *u = actor_of(m, agent);
+
+    if (u != NULL)
+        json_object_set_new_nocheck(data, "agent", jstr(str_from(u)));
+    else
+        put_s(data, "agent", agent);
+    put_s(data, "member", agent);
+    return u;
+}
+
+/*
  * Builds one event object and appends it: type, occurred_at (ms), subject, actor,
  * customer (NULL = null), source_id from key, data (stolen).
  */
@@ -471,11 +491,14 @@ call_key(struct key *k, struct str callid, const char *what, struct str queue, i
 }
 
 static void
-ring_key(struct key *k, struct str callid, struct str queue, struct str agent, int n)
+ring_key(struct key *k, struct str callid, const char *what, struct str queue, struct str agent,
+         int n)
 {
     key_reset(k);
     key_sv(k, callid);
-    key_put(k, "|ringing|", 9);
+    key_put(k, "|", 1);
+    key_s(k, what);
+    key_put(k, "|", 1);
     key_sv(k, queue);
     key_put(k, "|", 1);
     key_sv(k, agent);
@@ -528,7 +551,7 @@ agent_event(struct pbx_map *m, const struct qlog_line *l, bool do_emit, json_t *
         key_put(&k, "|", 1);
         key_i(&k, n);
         data = json_object();
-        put_s(data, "agent", l->agent);
+        const char *who = put_agent(m, data, l->agent);
         if (!is_none(l->queue))
             put_s(data, "queue", l->queue);
         json_object_set_new_nocheck(data, "via", json_string_nocheck(via));
@@ -544,7 +567,7 @@ agent_event(struct pbx_map *m, const struct qlog_line *l, bool do_emit, json_t *
             put_i(data, "logintime_s", l->logintime_s);
             put_text(data, "reason", l->text);
         }
-        emit(m, events, type, l->at_ms, "agent", l->agent, actor_of(m, l->agent), NOSTR, &k, data);
+        emit(m, events, type, l->at_ms, "agent", l->agent, who, NOSTR, &k, data);
     }
 }
 
@@ -556,9 +579,9 @@ ringing(struct pbx_map *m, json_t *events, struct str callid, struct str queue, 
     struct key k;
     json_t *data = json_object();
 
-    ring_key(&k, callid, queue, agent, n);
+    ring_key(&k, callid, "ringing", queue, agent, n);
     put_s(data, "queue", queue);
-    put_s(data, "agent", agent);
+    const char *who = put_agent(m, data, agent);
     put_i(data, "ring_ms", ring_ms);
     if (outcome)
         json_object_set_new_nocheck(data, "outcome", json_string_nocheck(outcome));
@@ -568,7 +591,31 @@ ringing(struct pbx_map *m, json_t *events, struct str callid, struct str queue, 
     if (interface.len && !(interface.len == agent.len && !memcmp(interface.p, agent.p, agent.len)))
         put_s(data, "interface", interface);
     json_object_set_new_nocheck(data, "attempt", json_integer(n));
-    emit(m, events, "call.ringing", at_ms, "call", callid, actor_of(m, agent), NOSTR, &k, data);
+    emit(m, events, "call.ringing", at_ms, "call", callid, who, NOSTR, &k, data);
+}
+
+/*
+ * call.ring_ended at the instant a ring at one agent stopped without her answering
+ * (RINGNOANSWER / RINGCANCELED, AMI AgentRingNoAnswer): the end of "the ring time at her
+ * phone" (issue 4), so a process measures exactly how long she let it ring and not until the
+ * call was answered elsewhere. source_id <callid>|ring_ended|<queue>|<member>|<attempt>, the
+ * same from queue_log and AMI.
+ */
+static void
+ring_end(struct pbx_map *m, json_t *events, struct str callid, struct str queue, struct str agent,
+         int n, int64_t at_ms, int64_t ring_ms, const char *outcome)
+{
+    struct key k;
+    json_t *data = json_object();
+    const char *who;
+
+    ring_key(&k, callid, "ring_ended", queue, agent, n);
+    put_s(data, "queue", queue);
+    who = put_agent(m, data, agent);
+    put_i(data, "ring_ms", ring_ms);
+    json_object_set_new_nocheck(data, "outcome", json_string_nocheck(outcome));
+    json_object_set_new_nocheck(data, "attempt", json_integer(n));
+    emit(m, events, "call.ring_ended", at_ms, "call", callid, who, NOSTR, &k, data);
 }
 
 static const char *
@@ -594,6 +641,7 @@ pbx_map_qlog(struct pbx_map *m, const struct qlog_line *l, bool do_emit, json_t 
     struct call *c;
     struct key k;
     json_t *data;
+    const char *who;
     bool open;
     int n;
 
@@ -648,9 +696,13 @@ pbx_map_qlog(struct pbx_map *m, const struct qlog_line *l, bool do_emit, json_t 
     case QLOG_RINGNOANSWER:
     case QLOG_RINGCANCELED:
         n = attempt(c, l->queue, l->agent, false, &open);
-        if (do_emit)
+        if (do_emit) {
+            const char *how = l->kind == QLOG_RINGNOANSWER ? "no_answer" : "canceled";
+
             ringing(m, events, l->callid, l->queue, l->agent, n, l->at_ms - l->ring_ms, l->ring_ms,
-                    l->kind == QLOG_RINGNOANSWER ? "no_answer" : "canceled", true, NOSTR, NOSTR);
+                    how, true, NOSTR, NOSTR);
+            ring_end(m, events, l->callid, l->queue, l->agent, n, l->at_ms, l->ring_ms, how);
+        }
         break;
     case QLOG_CONNECT:
         if (l->ringtime_s >= 0) {
@@ -670,12 +722,11 @@ pbx_map_qlog(struct pbx_map *m, const struct qlog_line *l, bool do_emit, json_t 
         call_key(&k, l->callid, "answered", l->queue, n);
         data = json_object();
         put_s(data, "queue", l->queue);
-        put_s(data, "agent", l->agent);
+        who = put_agent(m, data, l->agent);
         put_i(data, "holdtime_s", l->holdtime_s);
         put_i(data, "ringtime_s", l->ringtime_s);
         put_s(data, "member_uniqueid", l->member_uniqueid);
-        emit(m, events, "call.answered", l->at_ms, "call", l->callid, actor_of(m, l->agent), NOSTR,
-             &k, data);
+        emit(m, events, "call.answered", l->at_ms, "call", l->callid, who, NOSTR, &k, data);
         break;
     case QLOG_COMPLETEAGENT:
     case QLOG_COMPLETECALLER:
@@ -686,15 +737,14 @@ pbx_map_qlog(struct pbx_map *m, const struct qlog_line *l, bool do_emit, json_t 
         call_key(&k, l->callid, "ended", l->queue, n);
         data = json_object();
         put_s(data, "queue", l->queue);
-        put_s(data, "agent", l->agent);
+        who = put_agent(m, data, l->agent);
         put_i(data, "talk_s", l->calltime_s);
         put_i(data, "holdtime_s", l->holdtime_s);
         put_i(data, "orig_position", l->orig_position);
         json_object_set_new_nocheck(
             data, "ended_by",
             json_string_nocheck(l->kind == QLOG_COMPLETEAGENT ? "agent" : "caller"));
-        emit(m, events, "call.ended", l->at_ms, "call", l->callid, actor_of(m, l->agent), NOSTR, &k,
-             data);
+        emit(m, events, "call.ended", l->at_ms, "call", l->callid, who, NOSTR, &k, data);
         break;
     case QLOG_ABANDON:
     case QLOG_EXITWITHTIMEOUT:
@@ -727,7 +777,7 @@ pbx_map_qlog(struct pbx_map *m, const struct qlog_line *l, bool do_emit, json_t 
         call_key(&k, l->callid, "transferred", l->queue, n);
         data = json_object();
         put_s(data, "queue", l->queue);
-        put_s(data, "agent", l->agent);
+        who = put_agent(m, data, l->agent);
         json_object_set_new_nocheck(data, "kind",
                                     json_string_nocheck(l->kind == QLOG_TRANSFER ? "transfer"
                                                         : l->kind == QLOG_BLINDTRANSFER
@@ -741,8 +791,7 @@ pbx_map_qlog(struct pbx_map *m, const struct qlog_line *l, bool do_emit, json_t 
         put_i(data, "holdtime_s", l->holdtime_s);
         put_i(data, "talk_s", l->calltime_s);
         put_i(data, "orig_position", l->orig_position);
-        emit(m, events, "call.transferred", l->at_ms, "call", l->callid, actor_of(m, l->agent),
-             NOSTR, &k, data);
+        emit(m, events, "call.transferred", l->at_ms, "call", l->callid, who, NOSTR, &k, data);
         break;
     default:
         break;
@@ -823,11 +872,11 @@ pbx_map_ami(struct pbx_map *m, const struct ami_packet *p, int64_t received_ms, 
             call_key(&k, callid, "ended", q, n);
             data = json_object();
             put_s(data, "queue", q);
-            put_s(data, "agent", a);
+            const char *who = put_agent(m, data, a);
             put_i(data, "talk_s", (at_ms - c->answered_ms) / 1000);
             json_object_set_new_nocheck(data, "ended_by", json_string_nocheck("hangup"));
             put_s(data, "cause", ami_str(p, "Cause-txt"));
-            emit(m, events, "call.ended", at_ms, "call", callid, actor_of(m, a), NOSTR, &k, data);
+            emit(m, events, "call.ended", at_ms, "call", callid, who, NOSTR, &k, data);
             return PBX_MAPPED;
         }
         return PBX_IGNORED;
@@ -857,6 +906,7 @@ pbx_map_ami(struct pbx_map *m, const struct ami_packet *p, int64_t received_ms, 
         if (!open) /* the start was missed (e.g. connection dropped): the end tells it */
             ringing(m, events, callid, queue, agent, n, at_ms - (v > 0 ? v : 0), v, "no_answer",
                     true, ami_str(p, "DestUniqueid"), iface);
+        ring_end(m, events, callid, queue, agent, n, at_ms, v, "no_answer");
     } else if (str_eq(ev, "AgentConnect")) {
         int64_t ring_s = ami_num(p, "RingTime");
 
@@ -872,15 +922,14 @@ pbx_map_ami(struct pbx_map *m, const struct ami_packet *p, int64_t received_ms, 
         call_key(&k, callid, "answered", queue, n);
         data = json_object();
         put_s(data, "queue", queue);
-        put_s(data, "agent", agent);
+        const char *who = put_agent(m, data, agent);
         put_i(data, "holdtime_s", ami_num(p, "HoldTime"));
         put_i(data, "ringtime_s", ring_s);
         /* ≤ 11: the member channel's Uniqueid is sent as BridgedChannel */
         put_s(data, "member_uniqueid",
               ami_str(p, "DestUniqueid").len ? ami_str(p, "DestUniqueid")
                                              : ami_str(p, "BridgedChannel"));
-        emit(m, events, "call.answered", at_ms, "call", callid, actor_of(m, agent), NOSTR, &k,
-             data);
+        emit(m, events, "call.answered", at_ms, "call", callid, who, NOSTR, &k, data);
     } else if (str_eq(ev, "AgentComplete")) {
         struct str reason = ami_str(p, "Reason");
         bool transfer = str_eq(reason, "transfer");
@@ -890,15 +939,15 @@ pbx_map_ami(struct pbx_map *m, const struct ami_packet *p, int64_t received_ms, 
         call_key(&k, callid, transfer ? "transferred" : "ended", queue, n);
         data = json_object();
         put_s(data, "queue", queue);
-        put_s(data, "agent", agent);
+        const char *who = put_agent(m, data, agent);
         put_i(data, "talk_s", ami_num(p, "TalkTime"));
         put_i(data, "holdtime_s", ami_num(p, "HoldTime"));
         if (!transfer)
             json_object_set_new_nocheck(
                 data, "ended_by",
                 json_string_nocheck(str_eq(reason, "agent") ? "agent" : "caller"));
-        emit(m, events, transfer ? "call.transferred" : "call.ended", at_ms, "call", callid,
-             actor_of(m, agent), NOSTR, &k, data);
+        emit(m, events, transfer ? "call.transferred" : "call.ended", at_ms, "call", callid, who,
+             NOSTR, &k, data);
     } else { /* QueueCallerAbandon */
         n = entry(c, queue, false);
         c->ended = true;

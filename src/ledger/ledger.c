@@ -41,6 +41,8 @@ static const char *const known_types[] = {
     /* The CRM's case state machine (crm/case_state.c) also emits these two. */
     "case.accepted",
     "case.resumed",
+    /* The end of a ring at one agent that she did not answer (intake/pbx_map.c). */
+    "call.ring_ended",
 };
 
 /* The channel an event gets when it names none, by the prefix of its type. */

@@ -115,9 +115,15 @@ class TestAmiClient(unittest.TestCase):
         with open(path, "w") as f:
             f.write("\n".join(QUEUE_LOG) + "\n")
         r = json.loads(self.srv.cli("import", "queue-log", path, "--json").stdout)
-        self.assertEqual(r["events_created"], 0)
+        # ... and the one fact the dropped AgentRingNoAnswer carried, the end of the ring at
+        # 8001 (call.ring_ended at the RINGNOANSWER line's 1717392015), is filled in.
+        self.assertEqual(r["events_created"], 1)
         self.assertEqual(r["duplicates"], 5)
-        self.assertEqual(len(self.events()), 5)
+        evs = self.events()
+        self.assertEqual(len(evs), 6)
+        self.assertEqual((evs[5]["type"], evs[5]["occurred_at"], evs[5]["source_id"]),
+                         ("call.ring_ended", 1717392015000,
+                          U + "|ring_ended|support|PJSIP/8001|1"))
 
     def test_no_timestamp_uses_receipt_time(self):
         join = [kv for kv in JOIN if kv[0] != "Timestamp"]

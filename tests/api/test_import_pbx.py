@@ -85,28 +85,30 @@ class TestImportQueueLog(unittest.TestCase):
         write(self.path, EXAMPLE1 + EXAMPLE2 + ["1717393600|NONE|NONE|NONE|QUEUESTART|",
                                                 "1717393601|x|q|a|MYSURVEY|5|of 5"])
         r = self.imp()
-        # Example 1: offered, ringing 8001, ringing 8002, answered, ended = 5.
-        # Example 2: offered, ringing Zhang Wei, ringing Wang Fang, abandoned = 4.
+        # Example 1: offered, ringing 8001, its ring_ended, ringing 8002, answered, ended = 6.
+        # Example 2: offered, ringing + ring_ended Zhang Wei, ringing + ring_ended Wang Fang,
+        # abandoned = 6.
         self.assertEqual(r["lines"], 10)
-        self.assertEqual(r["events_created"], 9)
+        self.assertEqual(r["events_created"], 12)
         self.assertEqual(r["duplicates"], 0)
         self.assertEqual(r["ignored"], 1)
         self.assertEqual(r["unknown"], 1)
         self.assertEqual(r["malformed"], 0)
-        self.assertEqual(self.count(), 9)
+        self.assertEqual(self.count(), 12)
         rows = self.srv.sql("select type, occurred_at, customer, source from events "
                             "where subject = 'call:1717391993.1042' order by occurred_at, id")
         self.assertEqual([x["type"] for x in rows],
-                         ["call.offered", "call.ringing", "call.ringing", "call.answered",
-                          "call.ended"])
+                         ["call.offered", "call.ringing", "call.ring_ended", "call.ringing",
+                          "call.answered", "call.ended"])
         self.assertEqual(rows[0]["occurred_at"], 1717392000000)
         self.assertEqual(rows[0]["customer"], "13812345678")
-        self.assertEqual(rows[2]["occurred_at"], 1717392020000)  # 1717392027 − 7 s
+        self.assertEqual(rows[2]["occurred_at"], 1717392015000)  # the RINGNOANSWER line
+        self.assertEqual(rows[3]["occurred_at"], 1717392020000)  # 1717392027 − 7 s
         self.assertEqual({x["source"] for x in rows}, {"asterisk"})
         before = self.srv.sql("select * from events order by id")
         r2 = self.imp()
         self.assertEqual(r2["events_created"], 0)
-        self.assertEqual(r2["duplicates"], 9)
+        self.assertEqual(r2["duplicates"], 12)
         self.assertEqual(self.srv.sql("select * from events order by id"), before)
 
     def test_malformed_lines_are_reported_with_numbers(self):
@@ -122,7 +124,7 @@ class TestImportQueueLog(unittest.TestCase):
         self.assertIn("too few columns", r["malformed_lines"][0]["reason"])
         self.assertIn("holdtime is not a number", r["malformed_lines"][1]["reason"])
         self.assertIn("bad epoch", r["malformed_lines"][2]["reason"])
-        self.assertEqual(r["events_created"], 5)  # the good lines still count
+        self.assertEqual(r["events_created"], 6)  # the good lines still count
         # Text report: only the first 20 listed.
         write(self.path, ["bad %d" % i for i in range(25)])
         p = self.srv.cli("import", "queue-log", self.path)
@@ -142,11 +144,49 @@ class TestImportQueueLog(unittest.TestCase):
         self.assertEqual(r["malformed_lines"][0], {"line": 1,
                                                    "reason": "time outside the years 2000-2100"})
         self.assertEqual(r["rejected"], 1)
-        self.assertEqual(r["events_created"], 5)
+        self.assertEqual(r["events_created"], 6)
         p = self.srv.cli("import", "queue-log", self.path)
         self.assertIn("rejected events:  1 (first: c2|offered|q|1: /customer", p.stdout)
         p = self.srv.cli("import", "queue-log", self.path, "--source", "Bad Name", check=False)
         self.assertEqual(p.returncode, 2)
+
+    def test_ring_at_agent_with_agent_map(self):
+        # The bug this guards: ring_at_agent repeats per call.ringing's data.agent and is done
+        # by call.answered per actor. With an agent map, data.agent must be the mapped username
+        # (the raw name moves to data.member) or the answering agent's ring is never "met".
+        self.srv.cli("agent", "map", "PJSIP/8002", "lisi")
+        self.srv.start()
+        try:
+            self.srv.add_user("sup", "supervisor")
+            c = self.srv.client(token=self.srv.token("sup", "kpi:read"))
+            write(self.path, EXAMPLE1)
+            self.imp()
+
+            def rings():
+                st, _, body = c.get("/api/v1/measurements?step=ring_at_agent&limit=50")
+                self.assertEqual(st, 200, body)
+                done = [m for m in body["items"] if m["result"] not in ("running", "pending")]
+                return body["items"] if len(done) == 2 else None
+
+            got = wait_for(rings, timeout=20)
+            self.assertIsNotNone(got, "no ring_at_agent measurements of the imported call")
+            by = {m["charged_actor"]: m for m in got}
+            # PJSIP/8002 = lisi rang from CONNECT 1717392027 − ringtime 7 = 1717392020 until
+            # she answered at 1717392027: 7,000 ms ≤ 3 rings × 5 s = 15,000 ms → met, hers.
+            self.assertEqual((by["lisi"]["result"], by["lisi"]["elapsed_ms"],
+                              by["lisi"]["target_ms"]), ("met", 7000, 15000))
+            # PJSIP/8001 (unmapped) rang from 1717392015 − 15 s = 1717392000 until the
+            # RINGNOANSWER at 1717392015 (call.ring_ended): 15,000 ms, the whole 3 rings used
+            # up unanswered → breached (not 27,000 ms to the answer elsewhere), charged to the
+            # raw member name (no staff to charge: map it).
+            self.assertEqual((by["PJSIP/8001"]["result"], by["PJSIP/8001"]["elapsed_ms"]),
+                             ("breached", 15000))
+            ev = self.srv.sql("select actor, data from events where type = 'call.ringing' "
+                              "and actor = 'lisi'")[0]
+            data = json.loads(ev["data"])
+            self.assertEqual((data["agent"], data["member"]), ("lisi", "PJSIP/8002"))
+        finally:
+            self.srv.stop()
 
     def test_dry_run_writes_nothing(self):
         write(self.path, EXAMPLE1)
@@ -167,12 +207,14 @@ class TestImportQueueLog(unittest.TestCase):
         self.assertIn("Zhang Wei", self.srv.cli("agent", "list").stdout)
         write(self.path, EXAMPLE1 + EXAMPLE2)
         r = self.imp()
-        self.assertEqual(r["unmapped_agents"], {"PJSIP/8001": 1, "Wang Fang": 1})
+        # Counted per event: each unmapped member's ring and the ring's end.
+        self.assertEqual(r["unmapped_agents"], {"PJSIP/8001": 2, "Wang Fang": 2})
         rows = self.srv.sql("select type, actor from events where actor is not null "
                             "order by occurred_at")
         self.assertEqual([(x["type"], x["actor"]) for x in rows],
                          [("call.ringing", "lisi2"), ("call.answered", "lisi2"),
-                          ("call.ended", "lisi2"), ("call.ringing", "zhangwei")])
+                          ("call.ended", "lisi2"), ("call.ringing", "zhangwei"),
+                          ("call.ring_ended", "zhangwei")])
         # Unmapped agents keep their raw name in data.agent, actor null.
         row = self.srv.sql("select actor, data from events where type = 'call.ringing' and "
                            "subject = 'call:1717391993.1042' order by occurred_at limit 1")[0]
@@ -192,10 +234,10 @@ class TestImportQueueLog(unittest.TestCase):
     def test_source_option(self):
         write(self.path, EXAMPLE1)
         self.imp("--source", "pbx-bj")
-        self.assertEqual(self.count("source = 'pbx-bj'"), 5)
+        self.assertEqual(self.count("source = 'pbx-bj'"), 6)
         # Same lines from another PBX name are other facts.
         r = self.imp()
-        self.assertEqual(r["events_created"], 5)
+        self.assertEqual(r["events_created"], 6)
 
     def test_missing_file_and_usage(self):
         p = self.srv.cli("import", "queue-log", "/nonexistent/queue_log", check=False)
@@ -219,30 +261,33 @@ class TestImportQueueLog(unittest.TestCase):
         write(self.path, EXAMPLE1[:2])
         p = self.follow()
         try:
-            self.assertEqual(wait_for(lambda: self.count() == 2), True)
+            # offered, ringing 8001 and its ring_ended
+            self.assertEqual(wait_for(lambda: self.count() == 3), True)
             # The file grows, including a line written in two pieces.
             with open(self.path, "a") as f:
                 f.write(EXAMPLE1[2][:20])
                 f.flush()
                 time.sleep(0.5)
                 f.write(EXAMPLE1[2][20:] + "\n")
-            self.assertTrue(wait_for(lambda: self.count() == 4))  # + ringing 8002 + answered
+            self.assertTrue(wait_for(lambda: self.count() == 5))  # + ringing 8002 + answered
             # Rotation: the logger writes one more line to the old file, then a new one.
             os.rename(self.path, self.path + ".1")
             write(self.path + ".1", [EXAMPLE1[3]], "a")
             time.sleep(0.3)
             write(self.path, EXAMPLE2[:2])
-            self.assertTrue(wait_for(lambda: self.count() == 7))
+            # + ended, offered, ringing + ring_ended Zhang Wei
+            self.assertTrue(wait_for(lambda: self.count() == 9))
             # Truncation in place (copytruncate), then new lines.
             time.sleep(0.3)
             open(self.path, "w").close()
             time.sleep(0.5)
             write(self.path, EXAMPLE2[2:], "a")
-            self.assertTrue(wait_for(lambda: self.count() == 9))
+            # + ringing + ring_ended Wang Fang, abandoned
+            self.assertTrue(wait_for(lambda: self.count() == 12))
         finally:
             r = self.stop_follow(p)
         self.assertEqual(r["malformed"], 0)
-        self.assertEqual(r["events_created"], 9)
+        self.assertEqual(r["events_created"], 12)
         cur = self.srv.sql("select * from intake_cursor")
         self.assertEqual(len(cur), 1)
         self.assertEqual(cur[0]["inode"], os.stat(self.path).st_ino)
@@ -251,14 +296,14 @@ class TestImportQueueLog(unittest.TestCase):
         write(self.path, ["1717393600|NONE|support|PJSIP/8001|PAUSE|lunch"], "a")
         p = self.follow()
         try:
-            self.assertTrue(wait_for(lambda: self.count() == 10))
+            self.assertTrue(wait_for(lambda: self.count() == 13))
             time.sleep(0.5)
         finally:
             r = self.stop_follow(p)
         self.assertEqual(r["lines"], 1)
         self.assertEqual(r["events_created"], 1)
         self.assertEqual(r["duplicates"], 0)
-        self.assertEqual(self.count(), 10)
+        self.assertEqual(self.count(), 13)
 
     def test_follow_killed_midway_neither_loses_nor_doubles(self):
         # A generated log, --follow killed with SIGKILL while importing, then resumed:
@@ -299,13 +344,13 @@ class TestImportQueueLog(unittest.TestCase):
                           "1000000015|c9|q|A|RINGNOANSWER|15000"])
         p = self.follow()
         try:
-            self.assertTrue(wait_for(lambda: self.count() == 2))
+            self.assertTrue(wait_for(lambda: self.count() == 3))  # offered, ringing, ring_ended
         finally:
             self.stop_follow(p)
         write(self.path, ["1000000035|c9|q|A|RINGNOANSWER|15000"], "a")
         p = self.follow()
         try:
-            self.assertTrue(wait_for(lambda: self.count() == 3))
+            self.assertTrue(wait_for(lambda: self.count() == 5))
         finally:
             self.stop_follow(p)
         ids = [x["source_id"] for x in self.srv.sql(

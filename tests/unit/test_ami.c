@@ -266,23 +266,28 @@ test_map_receipt_time_and_rest(void **state)
     json_t *evs = map_stream(s, sizeof(s) - 1, INT64_C(1717393520000));
 
     (void)state;
-    /* ringing (Zhang Wei), abandoned, ringing (Wang Fang, derived), answered, ended; the
-     * Hangup after AgentComplete and the Newstate add nothing. */
-    assert_int_equal(json_array_size(evs), 5);
+    /* ringing (Zhang Wei), its ring_ended, abandoned, ringing (Wang Fang, derived), answered,
+     * ended; the Hangup after AgentComplete and the Newstate add nothing. */
+    assert_int_equal(json_array_size(evs), 6);
     /* 1717393520000 − 20000 ms = 1717393500000 = 05:45:00Z. */
     assert_string_equal(ev_s(evs, 0, "occurred_at"), "2024-06-03T05:45:00.000Z");
     assert_string_equal(ev_s(evs, 0, "source_id"), "9.1|ringing|sales|Zhang Wei|1");
-    assert_string_equal(ev_s(evs, 1, "type"), "call.abandoned");
-    assert_int_equal(ev_d(evs, 1, "waittime_s"), 31);
-    assert_int_equal(ev_d(evs, 1, "orig_position"), 2);
+    /* The ring ended when AgentRingNoAnswer was received, 05:45:20Z; the same source_id as
+     * queue_log's RINGNOANSWER line gives. */
+    assert_string_equal(ev_s(evs, 1, "type"), "call.ring_ended");
+    assert_string_equal(ev_s(evs, 1, "occurred_at"), "2024-06-03T05:45:20.000Z");
+    assert_string_equal(ev_s(evs, 1, "source_id"), "9.1|ring_ended|sales|Zhang Wei|1");
+    assert_string_equal(ev_s(evs, 2, "type"), "call.abandoned");
+    assert_int_equal(ev_d(evs, 2, "waittime_s"), 31);
+    assert_int_equal(ev_d(evs, 2, "orig_position"), 2);
     /* Wang Fang rang 3 s before the connect: 05:45:20 − 3 s = 05:45:17. */
-    assert_string_equal(ev_s(evs, 2, "occurred_at"), "2024-06-03T05:45:17.000Z");
-    assert_string_equal(ev_s(evs, 3, "type"), "call.answered");
-    assert_string_equal(ev_s(evs, 4, "type"), "call.ended");
+    assert_string_equal(ev_s(evs, 3, "occurred_at"), "2024-06-03T05:45:17.000Z");
+    assert_string_equal(ev_s(evs, 4, "type"), "call.answered");
+    assert_string_equal(ev_s(evs, 5, "type"), "call.ended");
     assert_string_equal(json_string_value(json_object_get(
-                            json_object_get(json_array_get(evs, 4), "data"), "ended_by")),
+                            json_object_get(json_array_get(evs, 5), "data"), "ended_by")),
                         "agent");
-    assert_int_equal(ev_d(evs, 4, "talk_s"), 60);
+    assert_int_equal(ev_d(evs, 5, "talk_s"), 60);
     json_decref(evs);
 }
 

@@ -139,10 +139,13 @@ test_pre12_ring_no_answer(void **state)
     json_t *evs = map_stream(s, INT64_C(1717393520000));
 
     (void)state;
-    assert_int_equal(json_array_size(evs), 1);
+    assert_int_equal(json_array_size(evs), 2);
     assert_string_equal(ev_s(evs, 0, "type"), "call.ringing");
     assert_string_equal(ev_s(evs, 0, "occurred_at"), "2024-06-03T05:45:00.000Z");
     assert_string_equal(ev_s(evs, 0, "source_id"), "9.1|ringing|sales|Zhang Wei|1");
+    /* and the ring's end at the receipt time, 05:45:20Z */
+    assert_string_equal(ev_s(evs, 1, "type"), "call.ring_ended");
+    assert_string_equal(ev_s(evs, 1, "occurred_at"), "2024-06-03T05:45:20.000Z");
     json_decref(evs);
 }
 

@@ -335,6 +335,51 @@ test_short_abandon(void **state)
     engine_process_unref(p);
 }
 
+/* call.ring_ended closes only its own agent's ring, with that ring's exact length. */
+static void
+test_ring_ended(void **state)
+{
+    struct engine_process *p = compile_ok(engine_default_hotline_json());
+    struct engine_result r;
+    struct evs e = {0};
+    const struct engine_occ *o;
+
+    (void)state;
+    engine_result_init(&r);
+    /* alice rings 0–15 s and times out (RINGNOANSWER 15000); bob rings 15–21.24 s and is
+     * cancelled (RINGCANCELED 6240); cat rings 21.24 s and answers at 25 s. */
+    add(&e, 1, "call.offered", 0, NULL, "{\"queue\":\"support\"}");
+    add(&e, 2, "call.ringing", 0, NULL, "{\"agent\":\"alice\"}");
+    add(&e, 3, "call.ring_ended", 15 * S, NULL, "{\"agent\":\"alice\"}");
+    add(&e, 4, "call.ringing", 15 * S, NULL, "{\"agent\":\"bob\"}");
+    add(&e, 5, "call.ring_ended", 21240, NULL, "{\"agent\":\"bob\"}");
+    add(&e, 6, "call.ringing", 21240, NULL, "{\"agent\":\"cat\"}");
+    add(&e, 7, "call.answered", 25 * S, "cat", "{\"agent\":\"cat\"}");
+    fold(p, &e, 60 * S, &r);
+    assert_int_equal(count_occ(&r, "ring_at_agent"), 3);
+    /* alice: 0 → 15 000 ms, her ring's own end (not the answer at 25 s); the whole 3 rings
+     * (15 000 ms) used up unanswered → breached, hers. */
+    o = occ(&r, "ring_at_agent", 0);
+    assert_string_equal(o->per, "alice");
+    assert_int_equal(o->state, ENGINE_CANCELLED);
+    assert_int_equal(o->elapsed_ms, 15000);
+    assert_int_equal(o->result, ENGINE_BREACHED);
+    assert_string_equal(o->charged_actor, "alice");
+    /* bob: 15 000 → 21 240 = 6240 ms < 15 000, cancelled → excluded (default on_cancel). */
+    o = occ(&r, "ring_at_agent", 1);
+    assert_string_equal(o->per, "bob");
+    assert_int_equal(o->elapsed_ms, 6240);
+    assert_int_equal(o->result, ENGINE_EXCLUDED);
+    /* cat: 21 240 → 25 000 = 3760 ms → met. */
+    o = occ(&r, "ring_at_agent", 2);
+    assert_int_equal(o->state, ENGINE_DONE);
+    assert_int_equal(o->elapsed_ms, 3760);
+    assert_int_equal(o->result, ENGINE_MET);
+    evs_free(&e);
+    engine_result_free(&r);
+    engine_process_unref(p);
+}
+
 static void
 test_ring_at_agents(void **state)
 {
@@ -1050,6 +1095,7 @@ main(void)
         cmocka_unit_test(test_hotline_open_and_breach_as_of),
         cmocka_unit_test(test_short_abandon),
         cmocka_unit_test(test_ring_at_agents),
+        cmocka_unit_test(test_ring_ended),
         cmocka_unit_test(test_pause_resume),
         cmocka_unit_test(test_reset_and_cancel),
         cmocka_unit_test(test_counter),

@@ -106,8 +106,9 @@ test_example1(void **state)
     json_t *evs = map_lines(lines, m);
 
     (void)state;
-    /* offered, ringing 8001, ringing 8002 (derived from CONNECT), answered, ended. */
-    assert_int_equal(json_array_size(evs), 5);
+    /* offered, ringing 8001, its ring_ended, ringing 8002 (derived from CONNECT), answered,
+     * ended. */
+    assert_int_equal(json_array_size(evs), 6);
     /* offered at the ENTERQUEUE second, the caller's number is the customer. */
     assert_string_equal(ev_s(evs, 0, "type"), "call.offered");
     assert_int_equal(ev_at(evs, 0), INT64_C(1717392000000));
@@ -124,32 +125,47 @@ test_example1(void **state)
     assert_int_equal(ev_at(evs, 1), INT64_C(1717392000000));
     assert_int_equal(ev_d(evs, 1, "ring_ms"), 15000);
     assert_string_equal(ev_ds(evs, 1, "outcome"), "no_answer");
+    /* Unmapped: data.agent and data.member both keep the raw member name, actor null. */
     assert_string_equal(ev_ds(evs, 1, "agent"), "PJSIP/8001");
+    assert_string_equal(ev_ds(evs, 1, "member"), "PJSIP/8001");
     assert_null(ev_s(evs, 1, "actor")); /* unmapped */
     assert_string_equal(ev_s(evs, 1, "source_id"), "1717391993.1042|ringing|support|PJSIP/8001|1");
+    /* ... and the end of that ring, at the RINGNOANSWER line's own second 1717392015. */
+    assert_string_equal(ev_s(evs, 2, "type"), "call.ring_ended");
+    assert_int_equal(ev_at(evs, 2), INT64_C(1717392015000));
+    assert_string_equal(ev_ds(evs, 2, "outcome"), "no_answer");
+    assert_int_equal(ev_d(evs, 2, "ring_ms"), 15000);
+    assert_string_equal(ev_ds(evs, 2, "agent"), "PJSIP/8001");
+    assert_string_equal(ev_s(evs, 2, "source_id"),
+                        "1717391993.1042|ring_ended|support|PJSIP/8001|1");
     /* 8002 answered at 1717392027 after ringing 7 s → rang from 1717392020. */
-    assert_string_equal(ev_s(evs, 2, "type"), "call.ringing");
-    assert_int_equal(ev_at(evs, 2), INT64_C(1717392020000));
-    assert_string_equal(ev_ds(evs, 2, "outcome"), "answered");
+    assert_string_equal(ev_s(evs, 3, "type"), "call.ringing");
+    assert_int_equal(ev_at(evs, 3), INT64_C(1717392020000));
+    assert_string_equal(ev_ds(evs, 3, "outcome"), "answered");
     assert_true(
-        json_is_true(json_object_get(json_object_get(json_array_get(evs, 2), "data"), "derived")));
-    assert_string_equal(ev_s(evs, 2, "actor"), "lisi");
-    /* answered at 1717392027; holdtime 27 = 1717392027 − 1717392000 (ENTERQUEUE). */
-    assert_string_equal(ev_s(evs, 3, "type"), "call.answered");
-    assert_int_equal(ev_at(evs, 3), INT64_C(1717392027000));
-    assert_int_equal(ev_d(evs, 3, "holdtime_s"), 27);
-    assert_int_equal(ev_d(evs, 3, "ringtime_s"), 7);
-    assert_string_equal(ev_ds(evs, 3, "member_uniqueid"), "1717392020.1047");
-    assert_string_equal(ev_ds(evs, 3, "agent"), "PJSIP/8002");
+        json_is_true(json_object_get(json_object_get(json_array_get(evs, 3), "data"), "derived")));
     assert_string_equal(ev_s(evs, 3, "actor"), "lisi");
-    assert_string_equal(ev_s(evs, 3, "source_id"), "1717391993.1042|answered|support|1");
+    /* Mapped: data.agent is the username (what call.answered's actor is compared with by the
+     * hotline's ring_at_agent step), data.member the PBX's name. */
+    assert_string_equal(ev_ds(evs, 3, "agent"), "lisi");
+    assert_string_equal(ev_ds(evs, 3, "member"), "PJSIP/8002");
+    /* answered at 1717392027; holdtime 27 = 1717392027 − 1717392000 (ENTERQUEUE). */
+    assert_string_equal(ev_s(evs, 4, "type"), "call.answered");
+    assert_int_equal(ev_at(evs, 4), INT64_C(1717392027000));
+    assert_int_equal(ev_d(evs, 4, "holdtime_s"), 27);
+    assert_int_equal(ev_d(evs, 4, "ringtime_s"), 7);
+    assert_string_equal(ev_ds(evs, 4, "member_uniqueid"), "1717392020.1047");
+    assert_string_equal(ev_ds(evs, 4, "agent"), "lisi");
+    assert_string_equal(ev_ds(evs, 4, "member"), "PJSIP/8002");
+    assert_string_equal(ev_s(evs, 4, "actor"), "lisi");
+    assert_string_equal(ev_s(evs, 4, "source_id"), "1717391993.1042|answered|support|1");
     /* ended by the caller at 1717392215 = 1717392027 + 188 s of talk. */
-    assert_string_equal(ev_s(evs, 4, "type"), "call.ended");
-    assert_int_equal(ev_at(evs, 4), INT64_C(1717392215000));
-    assert_int_equal(ev_d(evs, 4, "talk_s"), 188);
-    assert_string_equal(ev_ds(evs, 4, "ended_by"), "caller");
-    /* PJSIP/8001 is reported unmapped once. */
-    assert_int_equal(json_integer_value(json_object_get(pbx_map_unmapped(m), "PJSIP/8001")), 1);
+    assert_string_equal(ev_s(evs, 5, "type"), "call.ended");
+    assert_int_equal(ev_at(evs, 5), INT64_C(1717392215000));
+    assert_int_equal(ev_d(evs, 5, "talk_s"), 188);
+    assert_string_equal(ev_ds(evs, 5, "ended_by"), "caller");
+    /* PJSIP/8001 is reported unmapped once per event naming it: its ring and the ring's end. */
+    assert_int_equal(json_integer_value(json_object_get(pbx_map_unmapped(m), "PJSIP/8001")), 2);
     json_decref(evs);
     pbx_map_free(m);
 }
@@ -167,21 +183,29 @@ test_example2(void **state)
     json_t *evs = map_lines(lines, m);
 
     (void)state;
-    assert_int_equal(json_array_size(evs), 4);
+    assert_int_equal(json_array_size(evs), 6);
     assert_string_equal(ev_s(evs, 0, "customer"), "13900001111");
     assert_int_equal(ev_d(evs, 0, "position"), 2);
     /* Zhang Wei: 1717393520000 − 20000 = 1717393500000 (rung at once). */
     assert_int_equal(ev_at(evs, 1), INT64_C(1717393500000));
     assert_string_equal(ev_s(evs, 1, "source_id"), "1717393488.1101|ringing|sales|Zhang Wei|1");
     /* Wang Fang: 1717393531000 − 6240 = 1717393524760, cancelled by the caller. */
-    assert_int_equal(ev_at(evs, 2), INT64_C(1717393524760));
-    assert_string_equal(ev_ds(evs, 2, "outcome"), "canceled");
+    assert_int_equal(ev_at(evs, 3), INT64_C(1717393524760));
+    assert_string_equal(ev_ds(evs, 3, "outcome"), "canceled");
+    /* Each ring's end at its line's second: Zhang Wei 1717393520, Wang Fang 1717393531. */
+    assert_string_equal(ev_s(evs, 2, "type"), "call.ring_ended");
+    assert_int_equal(ev_at(evs, 2), INT64_C(1717393520000));
+    assert_string_equal(ev_ds(evs, 2, "outcome"), "no_answer");
+    assert_string_equal(ev_s(evs, 4, "type"), "call.ring_ended");
+    assert_int_equal(ev_at(evs, 4), INT64_C(1717393531000));
+    assert_string_equal(ev_ds(evs, 4, "outcome"), "canceled");
+    assert_int_equal(ev_d(evs, 4, "ring_ms"), 6240);
     /* abandoned after 31 s (= 1717393531 − 1717393500) at position 1, entered at 2. */
-    assert_string_equal(ev_s(evs, 3, "type"), "call.abandoned");
-    assert_string_equal(ev_ds(evs, 3, "reason"), "abandon");
-    assert_int_equal(ev_d(evs, 3, "waittime_s"), 31);
-    assert_int_equal(ev_d(evs, 3, "position"), 1);
-    assert_int_equal(ev_d(evs, 3, "orig_position"), 2);
+    assert_string_equal(ev_s(evs, 5, "type"), "call.abandoned");
+    assert_string_equal(ev_ds(evs, 5, "reason"), "abandon");
+    assert_int_equal(ev_d(evs, 5, "waittime_s"), 31);
+    assert_int_equal(ev_d(evs, 5, "position"), 1);
+    assert_int_equal(ev_d(evs, 5, "orig_position"), 2);
     json_decref(evs);
     pbx_map_free(m);
 }
@@ -471,19 +495,21 @@ test_keys(void **state)
     struct pbx_map *m2;
 
     (void)state;
-    assert_int_equal(json_array_size(evs), 9);
+    assert_int_equal(json_array_size(evs), 11);
     assert_string_equal(ev_s(evs, 0, "source_id"), "c1|offered|q|1");
     assert_string_equal(ev_s(evs, 1, "source_id"), "c1|ringing|q|A|1");
-    assert_string_equal(ev_s(evs, 2, "source_id"), "c1|ringing|q|A|2");
-    assert_string_equal(ev_s(evs, 3, "source_id"), "c1|abandoned|q|1");
-    assert_string_equal(ev_s(evs, 4, "source_id"), "c1|offered|q|2");
-    assert_string_equal(ev_s(evs, 5, "source_id"), "c1|ringing|q|A|3");
+    assert_string_equal(ev_s(evs, 2, "source_id"), "c1|ring_ended|q|A|1");
+    assert_string_equal(ev_s(evs, 3, "source_id"), "c1|ringing|q|A|2");
+    assert_string_equal(ev_s(evs, 4, "source_id"), "c1|ring_ended|q|A|2");
+    assert_string_equal(ev_s(evs, 5, "source_id"), "c1|abandoned|q|1");
+    assert_string_equal(ev_s(evs, 6, "source_id"), "c1|offered|q|2");
+    assert_string_equal(ev_s(evs, 7, "source_id"), "c1|ringing|q|A|3");
     /* 150000 − 4 s = 146000 */
-    assert_int_equal(ev_at(evs, 5), 146000);
-    assert_string_equal(ev_s(evs, 6, "source_id"), "c1|answered|q|2");
-    assert_string_equal(ev_s(evs, 7, "source_id"), "agent|150|PAUSE|A|q|1");
-    assert_string_equal(ev_s(evs, 8, "source_id"), "agent|150|PAUSE|A|q|2");
-    assert_string_equal(ev_s(evs, 8, "source"), "pbx1");
+    assert_int_equal(ev_at(evs, 7), 146000);
+    assert_string_equal(ev_s(evs, 8, "source_id"), "c1|answered|q|2");
+    assert_string_equal(ev_s(evs, 9, "source_id"), "agent|150|PAUSE|A|q|1");
+    assert_string_equal(ev_s(evs, 10, "source_id"), "agent|150|PAUSE|A|q|2");
+    assert_string_equal(ev_s(evs, 10, "source"), "pbx1");
     /* A fresh mapper over the same lines gives the same keys (re-import = duplicates). */
     m2 = pbx_map_new("pbx1", NULL, NULL);
     again = map_lines(lines, m2);
