@@ -104,11 +104,13 @@ class Client:
 
 
 class Server:
-    def __init__(self, extra_args=(), env=None, start=True, dbdir=None):
+    def __init__(self, extra_args=(), env=None, start=True, dbdir=None, start_timeout=30):
         self.dir = dbdir or tempfile.mkdtemp(prefix="smile-test-")
         self.db = os.path.join(self.dir, "smile.db")
         self.port = free_port()
         self.extra_args = list(extra_args)
+        # serve --demo fills the database before it listens: minutes on a loaded machine.
+        self.start_timeout = start_timeout
         self.env = dict(os.environ)
         self.env.update(env or {})
         self.proc = None
@@ -129,7 +131,7 @@ class Server:
         self.proc = subprocess.Popen(
             [BIN, "serve", "--db", self.db, "--listen", "127.0.0.1:%d" % self.port] +
             self.extra_args, stdout=self.log, stderr=self.log, env=self.env)
-        deadline = time.time() + 30
+        deadline = time.time() + self.start_timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError("smile serve exited: " + self.read_log())

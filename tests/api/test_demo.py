@@ -205,7 +205,7 @@ class SmallDemo(unittest.TestCase):
         self.addCleanup(shutil.rmtree, d, True)
         srv = Server(start=False, dbdir=d,
                      extra_args=["--bootstrap-admin", "--demo", "--seed", "5", "--days", "14",
-                                 "--customers", "300", "--end", END])
+                                 "--customers", "300", "--end", END], start_timeout=300)
         srv.start()
         try:
             deadline = time.time() + 120
