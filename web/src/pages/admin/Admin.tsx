@@ -6,12 +6,16 @@ import { Users } from './Users';
 import { Calendars, CalendarEditor } from './Calendars';
 import { Processes, ProcessEditor } from './Processes';
 import { Tokens } from './Tokens';
+// uimail: mailboxes
+import { Mailboxes } from './Mailboxes';
 
 const TABS: [string, MessageKey][] = [
   ['users', 'admin.tab.users'],
   ['calendars', 'admin.tab.calendars'],
   ['processes', 'admin.tab.processes'],
   ['tokens', 'admin.tab.tokens'],
+  // uimail
+  ['mailboxes', 'admin.tab.mailboxes'],
 ];
 
 export function Admin(props: { section: string; id?: string }) {
@@ -20,6 +24,8 @@ export function Admin(props: { section: string; id?: string }) {
   if (section === 'calendars') body = id ? <CalendarEditor id={id} key={id} /> : <Calendars />;
   else if (section === 'processes') body = id ? <ProcessEditor id={id} key={id} /> : <Processes />;
   else if (section === 'tokens') body = <Tokens />;
+  // uimail
+  else if (section === 'mailboxes') body = <Mailboxes id={id} key={id ?? 'list'} />;
   else body = <Users />;
   return (
     <section class="page admin">
