@@ -108,8 +108,8 @@ function fmtSize(n: number | undefined): string {
 /** "2 h 5 min" from ms (hours and minutes; days above 48 h). */
 export function fmtSpan(ms: number): string {
   const m = Math.round(Math.abs(ms) / 60000);
-  const d = Math.floor(m / 1440);
-  const h = Math.floor((m % 1440) / 60);
+  const d = m >= 2880 ? Math.floor(m / 1440) : 0; // "24 h", "36 h"; days from 48 h
+  const h = Math.floor((m - d * 1440) / 60);
   const min = m % 60;
   const parts: string[] = [];
   if (d) parts.push(t('dur.d', { n: d }));
