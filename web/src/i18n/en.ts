@@ -152,7 +152,6 @@ export const en = {
   'mbx.back': 'All mailboxes',
   'mbx.editTitle': 'Mailbox “{name}”',
   'mbx.name': 'Name',
-  'mbx.address': 'Address',
   'mbx.servers': 'Servers',
   'mbx.team': 'Team',
   'mbx.health': 'Status',

@@ -153,7 +153,6 @@ export const zhCN: Messages = {
   'mbx.back': '全部邮箱',
   'mbx.editTitle': '邮箱“{name}”',
   'mbx.name': '名称',
-  'mbx.address': '地址',
   'mbx.servers': '服务器',
   'mbx.team': '班组',
   'mbx.health': '状态',

@@ -188,6 +188,16 @@ export function Mailboxes(props: { id?: string }) {
         </p>
       )}
       {error !== null && <ErrorBox error={error} />}
+      {boxes
+        .filter((mb) => polled[mb.id])
+        .map((mb) => {
+          const pr = polled[mb.id]!;
+          return (
+            <p key={mb.id} class={`notice ${'error' in pr ? 'poll-error' : 'ok'}`} role="status" data-poll={mb.name}>
+              <strong>{mb.name}</strong>: {'error' in pr ? t('mbx.pollFailed', { detail: pr.error }) : t('mbx.pollDone', { imported: pr.imported, duplicates: pr.duplicates, automatic: pr.automatic, skipped: pr.skipped, failed: pr.failed })}
+            </p>
+          );
+        })}
       <section class="card">
         <h2>{t('mbx.title')}</h2>
         <p class="muted">{t('mbx.intro')}</p>
@@ -201,7 +211,6 @@ export function Mailboxes(props: { id?: string }) {
               <thead>
                 <tr>
                   <th scope="col">{t('mbx.name')}</th>
-                  <th scope="col">{t('mbx.address')}</th>
                   <th scope="col">{t('mbx.servers')}</th>
                   <th scope="col">{t('mbx.team')}</th>
                   <th scope="col">{t('mbx.health')}</th>
@@ -216,21 +225,17 @@ export function Mailboxes(props: { id?: string }) {
                   const h = health(mb);
                   const imap = splitUrl(mb.imap_url, 'imap');
                   const smtp = mb.smtp_url ? splitUrl(mb.smtp_url, 'smtp') : null;
-                  const pr = polled[mb.id];
                   return (
                     <tr key={mb.id} data-mailbox={mb.name} class={mb.active ? '' : 'disabled'}>
                       <td>
                         <Link href={`/app/admin/mailboxes/${mb.id}`}>{mb.name}</Link>
+                        <div class="muted small-text">{mb.from_name ? `${mb.from_name} <${mb.from_address}>` : mb.from_address}</div>
                       </td>
-                      <td class="mono">
-                        {mb.from_name ? `${mb.from_name} <${mb.from_address}>` : mb.from_address}
-                      </td>
-                      <td class="mono small-text">
+                      <td class="small-text">
                         <div>
-                          IMAP {imap.host}
-                          {imap.port && `:${imap.port}`} · {imap.folder} {imap.tls ? 'TLS' : 'STARTTLS'}
+                          IMAP <span class="mono">{imap.host}{imap.port && `:${imap.port}`}/{imap.folder}</span> {imap.tls ? 'TLS' : 'STARTTLS'}
                         </div>
-                        <div>{smtp ? `SMTP ${smtp.host}${smtp.port ? `:${smtp.port}` : ''} ${smtp.tls ? 'TLS' : 'STARTTLS'}` : t('mbx.noSmtp')}</div>
+                        <div>{smtp ? <>SMTP <span class="mono">{smtp.host}{smtp.port ? `:${smtp.port}` : ''}</span> {smtp.tls ? 'TLS' : 'STARTTLS'}</> : t('mbx.noSmtp')}</div>
                       </td>
                       <td>
                         {teamLabel(mb.team_id ? teamById.get(mb.team_id) : undefined)}
@@ -266,11 +271,6 @@ export function Mailboxes(props: { id?: string }) {
                               {t('mbx.delete')}
                             </button>
                           </>
-                        )}
-                        {pr && (
-                          <div class={`poll-result ${'error' in pr ? 'field-error' : 'muted'}`} role="status" data-poll={mb.name}>
-                            {'error' in pr ? t('mbx.pollFailed', { detail: pr.error }) : t('mbx.pollDone', { imported: pr.imported, duplicates: pr.duplicates, automatic: pr.automatic, skipped: pr.skipped, failed: pr.failed })}
-                          </div>
                         )}
                       </td>
                     </tr>

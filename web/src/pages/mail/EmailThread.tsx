@@ -346,7 +346,7 @@ export function EmailThread(props: { caseRec: Case; onCase: (c: Case) => void })
                   <ul class="mail-attachments" aria-label={t('mail.attachments')}>
                     {m.attachments!.map((a, i) => (
                       <li key={i}>
-                        📎 {a.name || t('mail.unnamed')} <span class="muted">({[a.type, fmtSize(a.size)].filter(Boolean).join(', ')})</span>
+                        {a.name || t('mail.unnamed')} <span class="muted">({[a.type, fmtSize(a.size)].filter(Boolean).join(', ')})</span>
                       </li>
                     ))}
                     {more > 0 && <li class="muted">{t('mail.moreAttachments', { n: more })}</li>}
@@ -355,7 +355,7 @@ export function EmailThread(props: { caseRec: Case; onCase: (c: Case) => void })
                 {(m.attachments?.length ?? 0) > 0 && <p class="muted small-text">{t('mail.attachmentsNotKept')}</p>}
                 {started.map((x) => (
                   <p class="mail-clock" key={x.id} data-clock="start">
-                    ⏱ {stepTitle(x)}: {clockText(x)}
+                    {stepTitle(x)}: {clockText(x)}
                   </p>
                 ))}
                 {stopped.map((x) => (
