@@ -253,7 +253,7 @@ export function EmailThread(props: { caseRec: Case; onCase: (c: Case) => void })
     const toList = addrList(to);
     const ccList = addrList(cc);
     if (toList.length) req.to = toList;
-    if (ccList.length || toList.length) req.cc = ccList;
+    if (ccList.length) req.cc = ccList; // none: no copies (the API refuses an empty list)
     if (subject.trim()) req.subject = subject.trim();
     if (status) req.status = status;
     setSending(true);
@@ -283,6 +283,20 @@ export function EmailThread(props: { caseRec: Case; onCase: (c: Case) => void })
       setSendError(x);
     }
     setSending(false);
+  };
+
+  /** The problems of a 422 at a field or one of its elements (/cc/1). */
+  const errAt = (f: string): string | null => {
+    const d = Object.entries(errors).filter(([p]) => p === f || p.startsWith(`${f}/`)).map(([, v]) => v);
+    return d.length ? d.join('; ') : null;
+  };
+  const fieldErr = (f: string) => {
+    const d = errAt(f);
+    return d ? (
+      <span class="field-error" role="alert" data-pointer={f}>
+        {d}
+      </span>
+    ) : null;
   };
 
   if (error) return <ErrorBox error={error} />;
@@ -408,18 +422,18 @@ export function EmailThread(props: { caseRec: Case; onCase: (c: Case) => void })
             <span>{t('mail.to')}</span>
             <input id="mail-to" value={to} placeholder={t('mail.toDefault')} onInput={(e) => setTo(e.currentTarget.value)} />
           </label>
-          {errors['/to'] && <span class="field-error" role="alert" data-pointer="/to">{errors['/to']}</span>}
+          {fieldErr('/to')}
           <label class="row">
             <span>{t('mail.cc')}</span>
             <input id="mail-cc" value={cc} onInput={(e) => setCc(e.currentTarget.value)} />
           </label>
-          {errors['/cc'] && <span class="field-error" role="alert" data-pointer="/cc">{errors['/cc']}</span>}
+          {fieldErr('/cc')}
           <label class="row">
             <span>{t('mail.subject')}</span>
             <input id="mail-subject" value={subject} onInput={(e) => setSubject(e.currentTarget.value)} />
           </label>
           <p class="muted small-text">{t('mail.tagHint')}</p>
-          {errors['/subject'] && <span class="field-error" role="alert" data-pointer="/subject">{errors['/subject']}</span>}
+          {fieldErr('/subject')}
           <label class="row">
             <span>{t('mail.template')}</span>
             <select id="mail-template" value="" onChange={(e) => useTemplate(e.currentTarget.value)}>
@@ -435,8 +449,8 @@ export function EmailThread(props: { caseRec: Case; onCase: (c: Case) => void })
             <span class="sr-only">{t('mail.body')}</span>
             <textarea id="mail-body" ref={bodyRef} value={body} placeholder={t('mail.bodyPlaceholder')} onInput={(e) => setBodyKept(e.currentTarget.value)} />
           </label>
-          {errors['/body'] && <span class="field-error" role="alert" data-pointer="/body">{errors['/body']}</span>}
-          {errors['/mailbox_id'] && <span class="field-error" role="alert" data-pointer="/mailbox_id">{errors['/mailbox_id']}</span>}
+          {fieldErr('/body')}
+          {fieldErr('/mailbox_id')}
           {sendError !== null && (
             <div class="mail-send-error" role="alert" id="mail-error">
               <strong>{sendErrorText(sendError)}</strong>
