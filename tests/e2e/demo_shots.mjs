@@ -176,6 +176,27 @@ async function mailThread(admin, pw) {
   return { mb, c, cust, addr, t0 };
 }
 
+/** The demo has no scorecard template: one for agents, computed for last month. */
+async function scorecards(admin) {
+  const d = new Date(Date.now() + 8 * 3600000); // China time
+  const last = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - 1, 1));
+  const month = `${last.getUTCFullYear()}-${String(last.getUTCMonth() + 1).padStart(2, '0')}`;
+  const item = (key, step, en, zh, weight, floor, target) => ({ key, indicator: 'compliance', filter: { step }, label: { en, zh }, weight, floor, target });
+  let r = await admin('POST', '/api/v1/scorecards/templates', {
+    name: 'agent-month', title: { en: 'Agent monthly', zh: '坐席月度考核' }, role: 'agent', period: 'month', auto: false,
+    items: [
+      item('answer', 'ring_at_agent', 'Calls picked up within 3 rings', '3声内接起来电', 3, 0.6, 0.95),
+      item('reply', 'reply', 'E-mails answered within 24 h', '24小时内回复邮件', 2, 0.5, 1.0),
+      item('first_reply', 'first_reply', 'Complaints answered within 24 h', '投诉24小时内首次答复', 2, 0.5, 1.0),
+      item('greet', 'greet', 'Visitors greeted within 5 s', '5秒内接待访客', 1, 0.6, 1.0),
+    ],
+  });
+  if (r.status !== 201) throw new Error(`template: ${r.status} ${JSON.stringify(r.body)}`);
+  r = await admin('POST', '/api/v1/evaluations/compute', { period: month, template: 'agent-month' });
+  if (r.status !== 200) throw new Error(`compute: ${r.status} ${JSON.stringify(r.body)}`);
+  return month;
+}
+
 async function main() {
   fs.mkdirSync(OUT, { recursive: true });
   const pw = await startDemo();
@@ -189,6 +210,7 @@ async function main() {
   const agent = holders[0]?.assignee ?? users.find((u) => u.role === 'agent').username;
   const sup = 'zhou.ting';
   const thread = await mailThread(admin, pw);
+  const month = await scorecards(admin);
 
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'] });
   let failed = 0;
@@ -267,7 +289,9 @@ async function main() {
   await session(sup, pw.staff, 'zh-CN', async (page) => {
     await shot(page, 'board-zh-CN', { go: '/app/board', wait: '.page' });
     await shot(page, 'dashboards-zh-CN', { go: '/app/dashboards', wait: '.page svg' });
-    await shot(page, 'scorecards-zh-CN', { go: '/app/scorecards', wait: '.page' });
+    await shot(page, 'scorecards-zh-CN', { go: `/app/scorecards?template=agent-month&period=${month}`, wait: '#ranking tbody tr' });
+    await page.click('#ranking tbody tr:nth-child(2) a');
+    await shot(page, 'scorecard-zh-CN', { wait: '#items' });
   });
   await session(sup, pw.staff, 'en', async (page) => {
     await shot(page, 'board-en', { go: '/app/board', wait: '.page' });
