@@ -1372,6 +1372,7 @@ test('mailboxes (admin, en → zh-CN): connect with a write-only password, a 422
   let r = await ada.call('POST', '/api/v1/teams', { name: 'mailcare', display_name: 'Mail care' });
   eq(r.status, 201, 'team');
   await signIn(page, users.admin, '/app/admin/mailboxes');
+  await page.selectOption('#lang', 'en'); // the language an earlier test saved follows the user
   await page.waitForSelector('#mbx-empty');
   eq((await page.textContent('#mbx-empty')).trim(), 'No mailbox is connected yet.', 'empty state');
   await page.click('#mbx-new');
@@ -1464,6 +1465,13 @@ test('mailboxes (admin, en → zh-CN): connect with a write-only password, a 422
   await shot(page, 'admin-mailbox-zh-CN');
 }, { needs: MAIL_ROUTES, users: true, allow: [/status of 422/, /status of 502/] });
 
+test('mailboxes are for administrators: no tab for a supervisor, the API refuses them', async ({ page }) => {
+  await signIn(page, users.supervisor, '/app/admin/users');
+  await page.waitForSelector('#tab-users');
+  eq(await page.$('#tab-mailboxes'), null, 'no mailboxes tab for a supervisor');
+  eq((await pageApi(page, 'GET', '/api/v1/mailboxes')).status, 403, 'the API says no too');
+}, { needs: MAIL_ROUTES, users: true, allow: [/status of 403/] });
+
 test('case e-mail (agent, en → zh-CN): the thread with quoted text folded and the attachment listed, an SMTP refusal keeps the text, the reply is sent and stops the clock', async ({ page }) => {
   const peer = await mailPeerStart();
   const ada = await apiAs(users.admin);
@@ -1491,6 +1499,7 @@ test('case e-mail (agent, en → zh-CN): the thread with quoted text folded and 
   }
 
   await signIn(page, users.agent, `/app/cases/${c.id}`);
+  await page.selectOption('#lang', 'en');
   await page.waitForSelector('#mail-list li[data-direction="in"]');
   const msg = page.locator('#mail-list li[data-direction="in"]');
   eq((await msg.locator('.mail-from').textContent()).trim(), '陈杰 <chen.jie@example.cn>', 'sender');

@@ -8,6 +8,7 @@ import { Processes, ProcessEditor } from './Processes';
 import { Tokens } from './Tokens';
 // uimail: mailboxes
 import { Mailboxes } from './Mailboxes';
+import { useSession } from '../../session';
 
 const TABS: [string, MessageKey][] = [
   ['users', 'admin.tab.users'],
@@ -19,6 +20,7 @@ const TABS: [string, MessageKey][] = [
 ];
 
 export function Admin(props: { section: string; id?: string }) {
+  const isAdmin = useSession()?.user.role === 'admin'; // uimail: mailboxes are for administrators only
   const { section, id } = props;
   let body;
   if (section === 'calendars') body = id ? <CalendarEditor id={id} key={id} /> : <Calendars />;
@@ -33,7 +35,7 @@ export function Admin(props: { section: string; id?: string }) {
         <h1>{t('admin.title')}</h1>
       </header>
       <nav class="tabs" aria-label={t('admin.title')}>
-        {TABS.map(([s, key]) => (
+        {TABS.filter(([s]) => s !== 'mailboxes' || isAdmin).map(([s, key]) => (
           <Link key={s} href={`/app/admin/${s}`} class={s === section ? 'active' : ''} id={`tab-${s}`}>
             {t(key)}
           </Link>
