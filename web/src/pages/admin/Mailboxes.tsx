@@ -79,7 +79,9 @@ export function splitUrl(url: string | null | undefined, scheme: 'imap' | 'smtp'
 export function joinUrl(u: ServerUrl, scheme: 'imap' | 'smtp'): string {
   const host = u.host.trim();
   const port = u.port.trim() ? `:${u.port.trim()}` : '';
-  const folder = scheme === 'imap' ? `/${encodeURIComponent(u.folder.trim() || 'INBOX')}` : '';
+  // Segment by segment, so that a nested folder (INBOX/Service) keeps its slashes and an
+  // unchanged mailbox reads back the same URL (a changed imap_url starts the folder over).
+  const folder = scheme === 'imap' ? `/${(u.folder.trim() || 'INBOX').split('/').map(encodeURIComponent).join('/')}` : '';
   return `${scheme}${u.tls ? 's' : ''}://${host}${port}${folder}`;
 }
 
