@@ -1453,6 +1453,8 @@ test('mailboxes (admin, en → zh-CN): connect with a write-only password, a 422
   await page.click('a:has-text("All mailboxes")');
   await row.locator('button:has-text("Poll now")').click();
   await page.waitForSelector('[data-poll="service"]:has-text("Imported 0")');
+  // Only the password was sent: the folder was not started over (no duplicate re-read).
+  eq((await page.textContent('[data-poll="service"]')).trim(), 'service: Connected. Imported 0, duplicates 0, automatic 0, passed over 0, unreadable 0.', 'nothing read again');
   await row.locator('button:has-text("Enable")').click();
   await page.waitForSelector('#mbx-notice:has-text("is polled again")');
   eq((await ada.call('GET', `/api/v1/mailboxes/${mb.id}`)).body.active, true, 'enabled');
