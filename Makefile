@@ -85,7 +85,10 @@ format:
 clean:
 	rm -rf build build-san build-fuzz web/dist
 
-# Screenshots of the main screens in both languages, for docs/ (the e2e run takes them).
+# Screenshots of the main screens on the demo history (`smile serve --demo`), in both
+# languages, 1280x800, squeezed by pngquant, into docs/screenshots/ (tests/e2e/demo_shots.mjs).
+# The e2e run's own screenshots (its test data) go there with SMILE_SCREENSHOTS=1.
 screenshots: deps-test web build-san/build.ninja
+	@tools/deps.sh pngquant
 	ninja -C build-san
-	SMILE_SCREENSHOTS=1 node tests/e2e/run.mjs build-san/smile
+	node tests/e2e/demo_shots.mjs build-san/smile

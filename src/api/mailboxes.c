@@ -8,9 +8,11 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "api/api.h"
 #include "api/api_crm.h"
+#include "ledger/ledger.h"
 #include "mail/mail.h"
 #include "store/store.h"
 
@@ -212,12 +214,47 @@ api_cases_reply(struct http_request *req)
     http_reply_json(req, 201, out);
 }
 
+/*
+ * uimail: what the web UI's e-mail thread shows beside the list's columns, added to each
+ * item o (loaded through the owners: the interaction for the text, the ledger event for
+ * the addresses and attachments): body, to, cc, from_name, attachments, attachment_count,
+ * auto. A record that is gone (deleted interaction) leaves its fields null, never an error.
+ */
+static void
+email_item_enrich(struct http_request *req, struct crm_ctx *c, json_t *o)
+{
+    static const char *const keys[] = {"to",  "cc", "from_name", "attachments", "attachment_count",
+                                       "auto"};
+    struct smile_err err;
+    json_t *rec = NULL, *ev = NULL, *data;
+    json_int_t iid = json_integer_value(json_object_get(o, "interaction_id"));
+    json_int_t eid = json_integer_value(json_object_get(o, "event_id"));
+
+    smile_err_clear(&err);
+    json_object_set_new(o, "body", json_null());
+    if (iid > 0 && crm_record_load(c, &crm_interactions, iid, &rec, &err) == SMILE_OK) {
+        json_t *b = json_object_get(rec, "body");
+        if (json_is_string(b))
+            json_object_set(o, "body", b);
+    }
+    json_decref(rec);
+    data = NULL;
+    if (eid > 0 && ledger_get(req->db, eid, &ev, &err) == SMILE_OK)
+        data = json_object_get(ev, "data");
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        json_t *v = json_is_object(data) ? json_object_get(data, keys[i]) : NULL;
+        if (!json_object_get(o, keys[i]))
+            json_object_set_new(o, keys[i], v ? json_incref(v) : json_null());
+    }
+    json_decref(ev);
+}
+
 void
 api_cases_emails(struct http_request *req)
 {
     static const char sql[] =
         "SELECT m.id, m.direction, m.message_id, m.from_addr, m.reply_to, m.subject, m.at, "
-        "m.interaction_id, m.event_id, m.mailbox_id, t.root FROM mail_messages m JOIN "
+        "m.interaction_id, m.event_id, m.mailbox_id, t.root, m.cc FROM mail_messages m JOIN "
         "mail_threads t ON t.id = m.thread_id WHERE m.case_id = $1 ORDER BY m.at, m.id";
     struct smile_err err;
     struct crm_ctx c;
@@ -259,6 +296,15 @@ api_cases_emails(struct http_request *req)
                             store_stmt_is_null(st, 8) ? json_null()
                                                       : json_integer(store_stmt_int64(st, 8)));
         json_object_set_new(o, "mailbox_id", json_integer(store_stmt_int64(st, 9)));
+        /* uimail: a received message's other addressees (without the sender and us), kept
+           for reply-all; a sent message's copies come from its event (email_item_enrich). */
+        if (!store_stmt_is_null(st, 11) && strcmp(store_stmt_text(st, 1), "in") == 0) {
+            json_t *cc = json_loads(store_stmt_text(st, 11), 0, NULL);
+            if (json_is_array(cc))
+                json_object_set_new(o, "cc", cc);
+            else
+                json_decref(cc);
+        }
         json_array_append_new(items, o);
     }
     store_stmt_reset(st);
@@ -267,5 +313,7 @@ api_cases_emails(struct http_request *req)
         http_reply_problem(req, &err);
         return;
     }
+    for (size_t i = 0; i < json_array_size(items); i++)
+        email_item_enrich(req, &c, json_array_get(items, i));
     http_reply_json(req, 200, json_pack("{s:o}", "items", items));
 }

@@ -218,6 +218,19 @@ class TestMail(unittest.TestCase):
         self.assertEqual(st, 200, em)
         self.assertEqual([e["direction"] for e in em["items"]], ["in", "out", "in", "out"])
         self.assertEqual(em["items"][0]["thread"], "thread:m1@customer.cn")
+        # uimail: what the web UI's thread shows. The texts are the ones written above (the
+        # parser keeps LF lines and drops the final CRLF); the customer's mail went To the
+        # service address only, from "陈杰", with no attachment and no Auto-Submitted; the
+        # replies went to the sender (Reply-To absent), with nobody in copy.
+        items = em["items"]
+        self.assertEqual([e["body"] for e in items],
+                         ["客厅天花板渗水，请尽快安排维修。", "您好，维修师傅明天上午上门。\n客服中心",
+                          "好的，明天上午有人在家。", "收到，谢谢。"])
+        self.assertEqual((items[0]["from_name"], items[0]["to"], items[0]["cc"],
+                          items[0]["attachments"], items[0]["attachment_count"], items[0]["auto"]),
+                         ("陈杰", ["service@smile-estate.cn"], None, [], 0, None))
+        self.assertEqual((items[1]["to"], items[1]["cc"], items[1]["attachments"]),
+                         (["chenjie@customer.cn"], [], None))
 
     def test_99_anonymise_erases_addresses_in_stored_mail(self):
         # Runs last (the customer is erased). Earlier tests stored the customer's mails with

@@ -1301,6 +1301,281 @@ test('dashboards (zh-CN): charts load lazily, a bar opens the measurements behin
   await page.waitForSelector('#dash-staff h3:has-text("Compliance per agent")');
 }, { needs: [...SESSION, ['GET', '/api/v1/indicators'], ['GET', '/api/v1/measurements']], users: true });
 
+// ---------------------------------------------------------------- uimail: mailboxes and e-mail replies
+// A real Dovecot (IMAP) and a real SMTP receiver (aiosmtpd), started once for the run by
+// tests/e2e/mailpeer.py (tests/api/mailservers.py; Debian dovecot-imapd, python3-aiosmtpd)
+// and driven over its stdin/stdout; it stops when the runner closes its stdin.
+let mailPeer = null;
+function mailPeerStart() {
+  mailPeer ??= new Promise((resolve, reject) => {
+    const py = process.env.SMILE_PYTHON || 'python3';
+    const proc = spawn(py, [path.join(ROOT, 'tests', 'e2e', 'mailpeer.py')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const waiting = [];
+    let buf = '';
+    let hello = null;
+    proc.stdout.on('data', (d) => {
+      buf += d.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = JSON.parse(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+        if (!hello) {
+          hello = line;
+          resolve({
+            ...hello,
+            proc,
+            async call(req) {
+              const p = new Promise((res) => waiting.push(res));
+              proc.stdin.write(`${JSON.stringify(req)}\n`);
+              const r = await Promise.race([p, new Promise((_, rej) => setTimeout(() => rej(new Error(`mail peer: no answer to ${req.cmd}`)), 30000))]);
+              if (!r.ok) throw new Error(`mail peer: ${r.error}`);
+              return r;
+            },
+          });
+        } else waiting.shift()?.(line);
+      }
+    });
+    proc.on('exit', (code) => {
+      if (!hello) reject(new Error(`mailpeer.py exited ${code} before starting (needs dovecot-imapd and python3-aiosmtpd)`));
+    });
+    setTimeout(() => !hello && (proc.kill(), reject(new Error('mailpeer.py did not start in 60 s'))), 60000);
+  });
+  return mailPeer;
+}
+async function mailPeerStop() {
+  if (!mailPeer) return;
+  try {
+    const p = await mailPeer;
+    p.proc.stdin.end();
+    await Promise.race([new Promise((r) => p.proc.once('exit', r)), new Promise((r) => setTimeout(r, 10000))]);
+    if (p.proc.exitCode === null) p.proc.kill();
+  } catch {
+    /* it never started */
+  }
+}
+
+/** A customer's mail as the IMAP folder holds it (CRLF lines, UTF-8 8bit). */
+function customerMail({ msgid, subject, text, from = '陈杰 <chen.jie@example.cn>', to = 'service@smile-estate.cn', cc, attachment }) {
+  const h = [`From: ${from}`, `To: ${to}`, ...(cc ? [`Cc: ${cc}`] : []), `Subject: ${subject}`, `Message-ID: <${msgid}>`, 'Date: Sun, 29 Nov 2026 09:13:55 +0800', 'MIME-Version: 1.0'];
+  if (!attachment) return `${[...h, 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit'].join('\r\n')}\r\n\r\n${text.replace(/\n/g, '\r\n')}\r\n`;
+  const b = 'e2e-boundary-1';
+  return `${[...h, `Content-Type: multipart/mixed; boundary="${b}"`].join('\r\n')}\r\n\r\n--${b}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n${text.replace(/\n/g, '\r\n')}\r\n--${b}\r\nContent-Type: ${attachment.type}; name="${attachment.name}"\r\nContent-Disposition: attachment; filename="${attachment.name}"\r\nContent-Transfer-Encoding: base64\r\n\r\n${attachment.base64}\r\n--${b}--\r\n`;
+}
+
+const MAIL_ROUTES = [...SESSION, ['GET', '/api/v1/mailboxes'], ['POST', '/api/v1/mailboxes'], ['POST', '/api/v1/mailboxes/1/poll'], ['PATCH', '/api/v1/mailboxes/1']];
+
+test('mailboxes (admin, en → zh-CN): connect with a write-only password, a 422 at its field writes nothing, poll now, a wrong password shows the server\'s words, disable', async ({ page }) => {
+  const peer = await mailPeerStart();
+  const ada = await apiAs(users.admin);
+  const count = async () => (await ada.call('GET', '/api/v1/mailboxes')).body.items.length;
+  eq(await count(), 0, 'no mailbox before the test');
+  let r = await ada.call('POST', '/api/v1/teams', { name: 'mailcare', display_name: 'Mail care' });
+  eq(r.status, 201, 'team');
+  await signIn(page, users.admin, '/app/admin/mailboxes');
+  await page.selectOption('#lang', 'en'); // the language an earlier test saved follows the user
+  await page.waitForSelector('#mbx-empty');
+  eq((await page.textContent('#mbx-empty')).trim(), 'No mailbox is connected yet.', 'empty state');
+  await page.click('#mbx-new');
+  await page.waitForURL((u) => u.pathname === '/app/admin/mailboxes/new');
+  await page.fill('#mbx-name', 'service');
+  await page.fill('#mbx-from', 'service@smile-estate.cn');
+  await page.fill('#mbx-from-name', '客服中心');
+  await page.uncheck('#mbx-active'); // polled by the test's "Poll now" only, so counts are exact
+  await page.selectOption('#mbx-imap-tls', 'starttls'); // imap:// — allowed without TLS on loopback only
+  await page.fill('#mbx-imap-host', '127.0.0.1');
+  await page.fill('#mbx-imap-port', String(peer.imap_port));
+  await page.fill('#mbx-username', 'service');
+  await page.selectOption('#mbx-smtp-tls', 'starttls');
+  await page.fill('#mbx-smtp-host', '127.0.0.1');
+  await page.fill('#mbx-smtp-port', String(peer.smtp_port));
+  await page.selectOption('#mbx-case-type', 'complaint');
+  // Complaint mailboxes feed both default processes that measure e-mail: the thread's
+  // "Customer email" (trigger email.received) and "Complaint handling" (case.opened where
+  // data.type = complaint).
+  const feedsText = await page.textContent('#mbx-feeds');
+  assert(feedsText.includes('Customer email') && feedsText.includes('Complaint handling'), `feeds: ${feedsText}`);
+  // No password: refused on the page, no request.
+  await page.click('#mbx-save');
+  await page.waitForSelector('[data-pointer="/password"]');
+  eq(await count(), 0, 'nothing written without a password');
+  // A poll interval under 10 s: the server's 422 under its field, nothing written.
+  await page.fill('#mbx-password', 'imap-secret');
+  await page.fill('#mbx-poll', '5');
+  await page.click('#mbx-save');
+  await page.waitForSelector('[data-pointer="/poll_seconds"]');
+  eq(await count(), 0, 'nothing written after the 422');
+  await page.fill('#mbx-poll', '60');
+  await page.selectOption('#mbx-team', { label: 'Mail care' });
+  await page.click('#mbx-save');
+  await page.waitForSelector('#mbx-notice:has-text("is connected")');
+  r = await ada.call('GET', '/api/v1/mailboxes');
+  eq(r.body.items.length, 1, 'one mailbox');
+  const mb = r.body.items[0];
+  eq(mb.imap_url, `imap://127.0.0.1:${peer.imap_port}/INBOX`, 'IMAP URL built from host, port, security and folder');
+  eq(mb.smtp_url, `smtp://127.0.0.1:${peer.smtp_port}`, 'SMTP URL');
+  eq(JSON.stringify([mb.has_password, mb.active, mb.case_type, mb.poll_seconds, mb.from_name]), JSON.stringify([true, false, 'complaint', 60, '客服中心']), 'stored fields');
+  assert(!JSON.stringify(r.body).includes('imap-secret'), 'the API never returns the password');
+  // The page does not hold it either: the field is empty again and says one is set.
+  eq(await page.inputValue('#mbx-password'), '', 'password field emptied');
+  assert((await page.textContent('#mbx-password-state')).includes('A password is set'), 'password state');
+  assert(!(await page.content()).includes('imap-secret'), 'password not in the page');
+
+  // Poll now: one customer mail waits in the folder (delivered after the mailbox was
+  // connected, so import_existing does not matter).
+  await peer.call({ cmd: 'append', user: 'service', raw: customerMail({ msgid: 'e2e-mbx-1@example.cn', subject: '车位漏水', text: '地下车库B2-105车位顶上漏水。' }) });
+  await page.click('a:has-text("All mailboxes")');
+  await page.waitForSelector('#mailboxes tr[data-mailbox="service"]');
+  const row = page.locator('#mailboxes tr[data-mailbox="service"]');
+  assert((await row.textContent()).includes('Disabled'), 'created inactive');
+  await row.locator('button:has-text("Poll now")').click();
+  await page.waitForSelector('[data-poll="service"]:has-text("Imported 1")');
+  eq((await page.textContent('[data-poll="service"]')).trim(), 'service: Connected. Imported 1, duplicates 0, automatic 0, passed over 0, unreadable 0.', 'poll result');
+  eq((await row.locator('td').nth(5).textContent()).trim(), '1', 'imported count');
+  const uv = (await ada.call('GET', `/api/v1/mailboxes/${mb.id}`)).body;
+  eq((await row.locator('td').nth(6).textContent()).trim(), `${uv.uidvalidity} / 1`, 'UIDVALIDITY / last UID');
+
+  // A wrong password: the poll fails with the IMAP server's words, kept as last_error.
+  await page.click('#mailboxes a:has-text("service")');
+  await page.fill('#mbx-password', 'wrong-password');
+  await page.click('#mbx-save');
+  await page.waitForSelector('#mbx-notice:has-text("Saved")');
+  await page.click('a:has-text("All mailboxes")');
+  await row.locator('button:has-text("Poll now")').click();
+  await page.waitForSelector('[data-poll="service"]:has-text("refused the login")');
+  const err = (await ada.call('GET', `/api/v1/mailboxes/${mb.id}`)).body.last_error;
+  assert(err && (await row.textContent()).includes(err), `last error shown: ${err}`);
+  assert((await page.textContent('[data-poll="service"]')).includes(err), 'the poll answer quotes the server');
+  // Right password again, then enable automatic polling.
+  await page.click('#mailboxes a:has-text("service")');
+  await page.fill('#mbx-password', 'imap-secret');
+  await page.click('#mbx-save');
+  await page.waitForSelector('#mbx-notice:has-text("Saved")');
+  await page.click('a:has-text("All mailboxes")');
+  await row.locator('button:has-text("Poll now")').click();
+  await page.waitForSelector('[data-poll="service"]:has-text("Imported 0")');
+  // Only the password was sent: the folder was not started over (no duplicate re-read).
+  eq((await page.textContent('[data-poll="service"]')).trim(), 'service: Connected. Imported 0, duplicates 0, automatic 0, passed over 0, unreadable 0.', 'nothing read again');
+  await row.locator('button:has-text("Enable")').click();
+  await page.waitForSelector('#mbx-notice:has-text("is polled again")');
+  eq((await ada.call('GET', `/api/v1/mailboxes/${mb.id}`)).body.active, true, 'enabled');
+  assert((await row.textContent()).includes('OK'), 'healthy after a good poll');
+  await shot(page, 'admin-mailboxes-en');
+  await page.selectOption('#lang', 'zh-CN');
+  await page.waitForSelector('#mailboxes th:has-text("上次收信")');
+  await page.click('#mailboxes a:has-text("service")');
+  await page.waitForSelector('#mbx-password-state:has-text("已设置密码")');
+  await shot(page, 'admin-mailbox-zh-CN');
+}, { needs: MAIL_ROUTES, users: true, allow: [/status of 422/, /status of 502/] });
+
+test('mailboxes are for administrators: no tab for a supervisor, the API refuses them', async ({ page }) => {
+  await signIn(page, users.supervisor, '/app/admin/users');
+  await page.waitForSelector('#tab-users');
+  eq(await page.$('#tab-mailboxes'), null, 'no mailboxes tab for a supervisor');
+  eq((await pageApi(page, 'GET', '/api/v1/mailboxes')).status, 403, 'the API says no too');
+}, { needs: MAIL_ROUTES, users: true, allow: [/status of 403/] });
+
+test('case e-mail (agent, en → zh-CN): the thread with quoted text folded and the attachment listed, an SMTP refusal keeps the text, the reply is sent and stops the clock', async ({ page }) => {
+  const peer = await mailPeerStart();
+  const ada = await apiAs(users.admin);
+  // A second mailbox reading its own folder ("help"), inactive: only this test polls it;
+  // import_existing, because the mail below is dated before the mailbox was connected.
+  let r = await ada.call('POST', '/api/v1/mailboxes', { name: 'help', imap_url: `imap://127.0.0.1:${peer.imap_port}/INBOX`, username: 'help', password: peer.users.help, smtp_url: `smtp://127.0.0.1:${peer.smtp_port}`, from_address: 'help@smile-estate.cn', from_name: 'Service Centre', active: false, import_existing: true });
+  eq(r.status, 201, `mailbox: ${JSON.stringify(r.body)}`);
+  const mb = r.body;
+  r = await ada.call('POST', '/api/v1/customers', { kind: 'person', name: '陈杰', emails: ['chen.jie@example.cn'] });
+  eq(r.status, 201, 'customer');
+  // The customer's mail reached our server 2 h ago (INTERNALDATE t0, whole seconds): its
+  // reply clock (Customer email, 24 h wall time) started then.
+  const t0 = Math.floor(Date.now() / 1000) - 7200;
+  const text = '您好，\n客厅天花板渗水，请尽快安排维修。\n\n在 2026年11月28日 陈杰 写道：\n> 上周已经报修过一次。';
+  await peer.call({ cmd: 'append', user: 'help', when: t0, raw: customerMail({ msgid: 'e2e-case-1@example.cn', subject: '3号楼渗水', text, to: 'help@smile-estate.cn', cc: '李娜 <li.na@example.cn>', attachment: { name: 'photo.pdf', type: 'application/pdf', base64: 'JVBERi0xLjQK' } }) });
+  r = await ada.call('POST', `/api/v1/mailboxes/${mb.id}/poll`, {});
+  eq(r.body.imported, 1, `poll: ${JSON.stringify(r.body)}`);
+  const cases = (await ada.call('GET', '/api/v1/cases?channel=email&limit=50')).body.items;
+  const c = cases.find((x) => x.subject === '3号楼渗水');
+  assert(c, 'the mail opened a case');
+  // Wait until the runtime has measured the thread (its clock shows on the page).
+  for (let i = 0; (await ada.call('GET', '/api/v1/runtime/status')).body.pending_subjects !== 0; i++) {
+    if (i > 300) throw new Error('the runtime did not fold the mail');
+    await new Promise((res) => setTimeout(res, 100));
+  }
+
+  await signIn(page, users.agent, `/app/cases/${c.id}`);
+  await page.selectOption('#lang', 'en');
+  await page.waitForSelector('#mail-list li[data-direction="in"]');
+  const msg = page.locator('#mail-list li[data-direction="in"]');
+  eq((await msg.locator('.mail-from').textContent()).trim(), '陈杰 <chen.jie@example.cn>', 'sender');
+  eq((await msg.locator('.mail-cc').textContent()).trim(), 'cc li.na@example.cn', 'the other addressee');
+  // What was written shows; the quoted history (2 lines from "在 … 写道：") is folded.
+  eq((await msg.locator('pre.mail-body').first().textContent()), '您好，\n客厅天花板渗水，请尽快安排维修。', 'main text');
+  eq((await msg.locator('.mail-quoted summary').textContent()).trim(), 'Show quoted text (2 lines)', 'quoted text folded');
+  assert(!(await msg.locator('.mail-quoted pre').isVisible()), 'quoted text hidden');
+  // base64 "JVBERi0xLjQK" is the 9 bytes "%PDF-1.4\n".
+  eq((await msg.locator('.mail-attachments li').textContent()).replace(/\s+/g, ' ').trim(), 'photo.pdf (application/pdf, 9 B)', 'attachment listed');
+  assert(/Customer email · .*: waiting for a reply due .* \(24 h\)/.test(await msg.locator('.mail-clock').textContent()), `clock: ${await msg.locator('.mail-clock').textContent()}`);
+
+  // The composer: a reply to all of the customer's last mail.
+  await page.click('#mail-reply');
+  eq(await page.inputValue('#mail-to'), 'chen.jie@example.cn', 'to prefilled');
+  eq(await page.inputValue('#mail-cc'), 'li.na@example.cn', 'cc prefilled');
+  eq(await page.inputValue('#mail-subject'), 'Re: 3号楼渗水', 'subject prefilled');
+  await page.selectOption('#mail-template', 'visit');
+  const typed = await page.inputValue('#mail-body');
+  assert(typed.startsWith('Dear 陈杰,') && typed.includes('Our maintenance staff will visit you'), `template: ${typed}`);
+  await page.fill('#mail-body', '您好，维修师傅明天上午上门。\n客服中心');
+  await page.selectOption('#mail-status', 'pending');
+
+  // A malformed copy address: 422 under the Cc field, nothing sent or recorded.
+  await page.fill('#mail-cc', 'li.na@example.cn, not-an-address');
+  await page.click('#mail-send');
+  await page.waitForSelector('[data-pointer="/cc"]');
+  assert((await page.textContent('[data-pointer="/cc"]')).includes('not an e-mail address'), 'the bad copy address is named');
+  eq((await ada.call('GET', `/api/v1/cases/${c.id}/emails`)).body.items.length, 1, 'nothing recorded after the 422');
+  await page.fill('#mail-cc', 'li.na@example.cn');
+
+  // The mail server refuses: 502, the typed text stays, nothing recorded or sent.
+  await peer.call({ cmd: 'refuse', on: true });
+  await page.click('#mail-send');
+  await page.waitForSelector('#mail-error');
+  assert((await page.textContent('#mail-error')).includes('The mail server refused the message'), 'refusal explained');
+  assert(/550/.test(await page.textContent('#mail-error')), `the server's words: ${await page.textContent('#mail-error')}`);
+  eq(await page.inputValue('#mail-body'), '您好，维修师傅明天上午上门。\n客服中心', 'text kept');
+  eq((await ada.call('GET', `/api/v1/cases/${c.id}/emails`)).body.items.length, 1, 'nothing recorded');
+  eq((await peer.call({ cmd: 'messages' })).messages.length, 0, 'nothing sent');
+  eq((await page.textContent('#case-status')).trim(), 'New', 'case unchanged');
+
+  // Accepted: sent to both, shown in the thread, the clock stopped and the case pending.
+  await peer.call({ cmd: 'refuse', on: false });
+  await page.click('#mail-send');
+  await page.waitForSelector('#mail-sent');
+  const sentText = await page.textContent('#mail-sent');
+  assert(sentText.includes('Sent to chen.jie@example.cn, li.na@example.cn'), sentText);
+  // Elapsed = acceptance − t0 = 2 h plus the seconds the test took since t0 (< 30 s, so
+  // it rounds to "2 h"), against 24 h: met.
+  assert(/Completes Customer email · .*: met 2 h of 24 h/.test(sentText), `step completed: ${sentText}`);
+  await page.waitForSelector('#mail-list li[data-direction="out"]');
+  const out = page.locator('#mail-list li[data-direction="out"]');
+  eq((await out.locator('.mail-from').textContent()).trim(), 'help@smile-estate.cn', 'sent from the mailbox');
+  eq((await out.locator('pre.mail-body').first().textContent()), '您好，维修师傅明天上午上门。\n客服中心', 'sent text in the thread');
+  eq((await out.locator('.mail-subject').textContent()).trim(), `Re: 3号楼渗水 [SR-${c.id}]`, 'subject with the case tag');
+  assert(/met 2 h of 24 h/.test(await out.locator('.mail-clock').textContent()), 'the reply shows the clock it stopped');
+  eq(await page.inputValue('#mail-body').catch(() => ''), '', 'composer emptied');
+  await page.waitForSelector('#case-status:has-text("Pending")');
+  const got = (await peer.call({ cmd: 'messages' })).messages;
+  eq(got.length, 1, 'one message reached the SMTP server');
+  eq(JSON.stringify(got[0].rcpt.sort()), JSON.stringify(['chen.jie@example.cn', 'li.na@example.cn']), 'recipients');
+  assert(got[0].data.includes('In-Reply-To: <e2e-case-1@example.cn>'), 'threaded on the customer mail');
+  const em = (await ada.call('GET', `/api/v1/cases/${c.id}/emails`)).body.items;
+  eq(JSON.stringify(em.map((x) => x.direction)), '["in","out"]', 'recorded once');
+  await page.locator('#mail-thread').scrollIntoViewIfNeeded();
+  await shot(page, 'case-email-en');
+  await page.selectOption('#lang', 'zh-CN');
+  await page.waitForSelector('#mail-title:has-text("邮件")');
+  assert((await page.textContent('#mail-list')).includes('达标'), 'met in Chinese');
+  await page.locator('#mail-thread').scrollIntoViewIfNeeded();
+  await shot(page, 'case-email-zh-CN');
+}, { needs: [...MAIL_ROUTES, ['POST', '/api/v1/cases/1/reply'], ['GET', '/api/v1/cases/1/emails'], ['GET', '/api/v1/runtime/status']], users: true, allow: [/status of 422/, /status of 502/] });
+
 // ---------------------------------------------------------------- run
 async function main() {
   let n = 0;
@@ -1349,6 +1624,7 @@ async function main() {
   }
   out(`1..${n}`);
   if (browser) await browser.close();
+  await mailPeerStop(); // uimail
   stopServer();
   await new Promise((r) => setTimeout(r, 300));
   if (server.exitCode !== null && server.exitCode !== 0 && server.signalCode !== 'SIGTERM')

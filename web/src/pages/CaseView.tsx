@@ -8,6 +8,8 @@ import { api, ApiError, type ApiResult } from '../api';
 import { ErrorBox, Link, Loading } from '../components/common';
 import { formatTime, t, type MessageKey } from '../i18n';
 import { useSession } from '../session';
+// uimail: the e-mail thread and reply composer (lazy chunk)
+import { LazyMail } from '../components/LazyMail';
 
 export interface Case {
   id: number;
@@ -232,6 +234,8 @@ export function CaseView(props: { id: string }) {
           {actionError !== null && <ErrorBox error={actionError} />}
         </section>
       </div>
+      {/* uimail */}
+      <LazyMail caseRec={c} onCase={() => void load()} />
     </section>
   );
 }

@@ -6,20 +6,28 @@ import { Users } from './Users';
 import { Calendars, CalendarEditor } from './Calendars';
 import { Processes, ProcessEditor } from './Processes';
 import { Tokens } from './Tokens';
+// uimail: mailboxes
+import { Mailboxes } from './Mailboxes';
+import { useSession } from '../../session';
 
 const TABS: [string, MessageKey][] = [
   ['users', 'admin.tab.users'],
   ['calendars', 'admin.tab.calendars'],
   ['processes', 'admin.tab.processes'],
   ['tokens', 'admin.tab.tokens'],
+  // uimail
+  ['mailboxes', 'admin.tab.mailboxes'],
 ];
 
 export function Admin(props: { section: string; id?: string }) {
+  const isAdmin = useSession()?.user.role === 'admin'; // uimail: mailboxes are for administrators only
   const { section, id } = props;
   let body;
   if (section === 'calendars') body = id ? <CalendarEditor id={id} key={id} /> : <Calendars />;
   else if (section === 'processes') body = id ? <ProcessEditor id={id} key={id} /> : <Processes />;
   else if (section === 'tokens') body = <Tokens />;
+  // uimail
+  else if (section === 'mailboxes') body = <Mailboxes id={id} key={id ?? 'list'} />;
   else body = <Users />;
   return (
     <section class="page admin">
@@ -27,7 +35,7 @@ export function Admin(props: { section: string; id?: string }) {
         <h1>{t('admin.title')}</h1>
       </header>
       <nav class="tabs" aria-label={t('admin.title')}>
-        {TABS.map(([s, key]) => (
+        {TABS.filter(([s]) => s !== 'mailboxes' || isAdmin).map(([s, key]) => (
           <Link key={s} href={`/app/admin/${s}`} class={s === section ? 'active' : ''} id={`tab-${s}`}>
             {t(key)}
           </Link>
