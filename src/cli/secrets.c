@@ -314,17 +314,22 @@ cli_secrets_start(struct config *cfg, struct store *s, bool quiet)
     }
     if (rc == SMILE_ENOTFOUND) {
         secret_key_generate(&key);
-        if ((rc = secret_key_save(path, &key, &err)) != SMILE_OK) {
+        rc = secret_key_save(path, &key, &err);
+        if (rc == SMILE_ECONFLICT) /* another command created it just now: take that one */
+            rc = secret_key_load(path, &key, &err);
+        else if (rc == SMILE_OK) {
+            log_info("msg=\"secret key created\" path=\"%s\" key_id=%s", path, key.id);
+            if (!quiet)
+                fprintf(stderr,
+                        "smile: created the secret key %s (key id %s): back it up apart from "
+                        "the database\n",
+                        path, key.id);
+        }
+        if (rc != SMILE_OK) {
             fprintf(stderr, "smile: %s\n", err.msg);
             secret_key_wipe(&key);
             return 1;
         }
-        log_info("msg=\"secret key created\" path=\"%s\" key_id=%s", path, key.id);
-        if (!quiet)
-            fprintf(stderr,
-                    "smile: created the secret key %s (key id %s): back it up apart from the "
-                    "database\n",
-                    path, key.id);
     } else if (rc != SMILE_OK) {
         fprintf(stderr, "smile: %s\n", err.msg);
         return 1;

@@ -131,6 +131,21 @@ struct mail_imap_item {
  */
 int mail_imap_fetch_parse(const char *text, struct mail_imap_item *items, int max);
 
+/* IMAP IDLE helpers (idle.c, pure) ------------------------------------------------------ */
+
+/* True if the CAPABILITY response text lists cap (as a whole word, any case). */
+bool mail_imap_has_capability(const char *text, const char *cap);
+
+enum mail_idle_line {
+    MAIL_IDLE_OTHER,    /* anything else (EXPUNGE, FETCH flags, RECENT, OK …) */
+    MAIL_IDLE_CONTINUE, /* "+ idling": the server is in IDLE */
+    MAIL_IDLE_EXISTS,   /* "* n EXISTS": the folder has n messages (new mail) */
+    MAIL_IDLE_BYE,      /* "* BYE …": the server closes the connection */
+};
+
+/* What one response line (without CRLF) received while idling means. */
+enum mail_idle_line mail_imap_idle_line(const char *line);
+
 /* Mailboxes (store.c) ---------------------------------------------------------------- */
 
 /*
