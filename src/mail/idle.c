@@ -467,6 +467,51 @@ watcher_main(void *ud)
     return NULL;
 }
 
+/* The live watchers, for mail_push_state (API threads read it). */
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct mail_idle *reg[64];
+static int nreg;
+
+static void
+reg_add(struct mail_idle *w)
+{
+    pthread_mutex_lock(&reg_mu);
+    if (nreg < (int)ARRAY_LEN(reg))
+        reg[nreg++] = w;
+    pthread_mutex_unlock(&reg_mu);
+}
+
+static void
+reg_remove(struct mail_idle *w)
+{
+    pthread_mutex_lock(&reg_mu);
+    for (int i = 0; i < nreg; i++) {
+        if (reg[i] == w) {
+            reg[i] = reg[--nreg];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&reg_mu);
+}
+
+const char *
+mail_push_state(int64_t mailbox_id)
+{
+    static const char *const names[] = {
+        [MAIL_IDLE_OFF] = "off",       [MAIL_IDLE_CONNECTING] = "connecting",
+        [MAIL_IDLE_ACTIVE] = "idle",   [MAIL_IDLE_UNSUPPORTED] = "unsupported",
+        [MAIL_IDLE_FAILED] = "failed",
+    };
+    enum mail_idle_state st = MAIL_IDLE_OFF;
+
+    pthread_mutex_lock(&reg_mu);
+    for (int i = 0; i < nreg; i++)
+        if (reg[i]->id == mailbox_id)
+            st = mail_idle_state(reg[i]);
+    pthread_mutex_unlock(&reg_mu);
+    return names[st];
+}
+
 int
 mail_idle_start(const struct mail_mbox *mb, mail_idle_kick_fn *kick, void *ud,
                 struct mail_idle **out, struct smile_err *err)
@@ -495,6 +540,7 @@ mail_idle_start(const struct mail_mbox *mb, mail_idle_kick_fn *kick, void *ud,
         free(w);
         return smile_err_set(err, SMILE_EINTERNAL, "cannot start the IDLE thread");
     }
+    reg_add(w);
     *out = w;
     return SMILE_OK;
 }
@@ -513,6 +559,7 @@ mail_idle_stop(struct mail_idle *w)
         return;
     mail_idle_signal(w);
     pthread_join(w->thread, NULL);
+    reg_remove(w);
     close(w->wake[0]);
     close(w->wake[1]);
     free(w->imap_url);

@@ -146,6 +146,14 @@ enum mail_idle_line {
 /* What one response line (without CRLF) received while idling means. */
 enum mail_idle_line mail_imap_idle_line(const char *line);
 
+/*
+ * The push state of a mailbox in this process (idle.c): "idle" (its IDLE connection is
+ * waiting: new mail is imported at once), "connecting", "unsupported" (the server has no
+ * IDLE: polled only), "failed" (connection lost or refused: polled, reconnecting) or "off"
+ * (no watcher: inactive, deleted, or no poller running). Thread-safe; a static string.
+ */
+const char *mail_push_state(int64_t mailbox_id);
+
 /* Mailboxes (store.c) ---------------------------------------------------------------- */
 
 /*

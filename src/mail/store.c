@@ -67,8 +67,9 @@ static const struct mfield mfields[] = {
 #define NMFIELDS ((int)ARRAY_LEN(mfields))
 
 static const char *const readonly_fields[] = {
-    "id",           "version",    "has_password", "has_smtp_password", "uidvalidity", "last_uid",
-    "last_poll_at", "last_ok_at", "last_error",   "imported",          "created_at",  "updated_at"};
+    "id",         "version",      "has_password", "has_smtp_password", "uidvalidity",
+    "last_uid",   "last_poll_at", "last_ok_at",   "last_error",        "imported",
+    "created_at", "updated_at",   "push"};
 
 static const char sql_select[] =
     "SELECT id, name, imap_url, username, password, smtp_url, smtp_username, smtp_password, "
@@ -233,6 +234,7 @@ mbox_json(const struct mail_mbox *mb)
     json_object_set_new(o, "last_poll_at", time_or_null(mb->last_poll_at));
     json_object_set_new(o, "last_ok_at", time_or_null(mb->last_ok_at));
     json_object_set_new(o, "last_error", str_or_null(mb->last_error));
+    json_object_set_new(o, "push", json_string(mail_push_state(mb->id)));
     json_object_set_new(o, "imported", json_integer(mb->imported));
     json_object_set_new(o, "version", json_integer(mb->version));
     json_object_set_new(o, "created_at", time_or_null(mb->created_at));

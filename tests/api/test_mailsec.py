@@ -296,6 +296,8 @@ class TestIdle(unittest.TestCase):
         self.assertEqual(st, 201, mb)
         # The watcher logs in with the password opened from its sealed form.
         self.wait_log("mailbox=%d state=idle" % mb["id"])
+        st, _, got = self.adm.get("/api/v1/mailboxes/%d" % mb["id"])
+        self.assertEqual((st, got["push"]), (200, "idle"), got)
         # The creation's first poll found nothing; the next scheduled one is 300 s away.
         self.assertEqual(self.received(), 0)
         times = []
@@ -347,9 +349,15 @@ class TestIdle(unittest.TestCase):
             self.assertIn(b"LOGOUT", fake.seen())
             self.assertNotIn(b"IDLE", fake.seen())
             # Polling goes on: the creation's poll read the folder's state.
-            st, _, got = adm.get("/api/v1/mailboxes/%d" % mb["id"])
-            self.assertEqual(st, 200, got)
+            t = time.time()
+            while time.time() - t < 20:
+                st, _, got = adm.get("/api/v1/mailboxes/%d" % mb["id"])
+                self.assertEqual(st, 200, got)
+                if got["last_poll_at"]:
+                    break
+                time.sleep(0.1)
             self.assertEqual(got["uidvalidity"], 7, got)
+            self.assertEqual(got["push"], "unsupported", got)
             self.assertIsNone(got["last_error"], got)
         finally:
             srv.stop()
