@@ -247,6 +247,30 @@ class TestSecrets(unittest.TestCase):
         self.assertIn("is the key in use", p.stderr)
         self.srv.start()
 
+    def test_06_tampered_secret_never_signs(self):
+        """A sealed secret copied from another row does not open (the row is the associated
+        data): the delivery is failed with the reason, nothing is sent unsigned."""
+        a = self.add_webhook()
+        b = self.add_webhook()
+        self.srv.sql_write("update webhooks set secret = (select secret from webhooks where "
+                           "id = %d) where id = %d" % (b["id"], a["id"]))
+        r = self.adm.post("/api/v1/webhooks/%d/ping" % a["id"])
+        self.assertEqual(r.status, 202, r)
+        did = r.json["id"]
+        t = time.time()
+        while time.time() - t < 20:
+            d = self.adm.get("/api/v1/webhooks/%d/deliveries/%d" % (a["id"], did)).json
+            if d["status"] != "pending":
+                break
+            time.sleep(0.1)
+        self.assertEqual(d["status"], "failed", d)
+        self.assertIn("does not authenticate", d["last_error"])
+        self.assertEqual(d["attempts"], 0, d)
+        # The hint cannot be shown either, and says so without failing the read.
+        st, _, got = self.adm.get("/api/v1/webhooks/%d" % a["id"])
+        self.assertEqual(st, 200, got)
+        self.assertTrue(got["secret_hint"].endswith("?"), got)
+
     def test_05_backup_reminds_of_the_key(self):
         self.add_mailbox()
         dest = os.path.join(self.srv.dir, "copy.db")
