@@ -52,6 +52,7 @@ enum config_key {
     CFG_SMTP_RETRY_MAX_MS,
     /* mail: secrets at rest (src/base/secret.h) */
     CFG_SECRET_KEY_FILE,
+    CFG_MAIL_IDLE_RENEW,
     CFG_COUNT
 };
 

@@ -18,7 +18,7 @@
  *   | examine    | Wn EXAMINE "folder"   | Wn OK                         | idle             |
  *   | idle       | Wn IDLE               | "+" continuation              | waiting          |
  *   | waiting    | —                     | * n EXISTS → kick the poller; | waiting / renew  |
- *   |            |                       | 28 min passed → renew         |                  |
+ *   |            |                       | mail_idle_renew passed → renew|                  |
  *   | renew      | DONE                  | Wn OK                         | idle             |
  *   | stop       | DONE, Wn LOGOUT       | Wn OK (1 s at most each)      | closed           |
  *
@@ -41,11 +41,19 @@
 #include "mail/mail.h"
 #include "mail/mail_int.h"
 
-#define IDLE_RENEW_MS (28 * 60 * 1000) /* RFC 2177: re-issue at least every 29 minutes */
-#define IDLE_REPLY_MS 30000            /* a command's answer */
-#define IDLE_STOP_MS 1000              /* DONE and LOGOUT answers when stopping */
+#define IDLE_REPLY_MS 30000 /* a command's answer */
+#define IDLE_STOP_MS 1000   /* DONE and LOGOUT answers when stopping */
 #define IDLE_LINE_MAX 65536
 #define IDLE_BACKOFF_MAX_MS (5 * 60 * 1000)
+
+/* RFC 2177: re-issue IDLE at least every 29 minutes; 28 by default (mail_idle_renew). */
+static int64_t renew_ms = 28 * 60 * 1000;
+
+void
+mail_idle_set_renew(int64_t seconds)
+{
+    __atomic_store_n(&renew_ms, seconds * 1000, __ATOMIC_RELAXED);
+}
 
 /* Pure helpers ------------------------------------------------------------------------------ */
 
@@ -375,7 +383,7 @@ session(struct mail_idle *w, const struct mail_url *u, char *why, size_t cap)
         state_set(w, MAIL_IDLE_ACTIVE);
         /* Mail that came while we were not idling (connecting, renewing) is caught here. */
         w->kick(w->ud, w->id);
-        renew_at = time_mono_ns() / 1000000 + IDLE_RENEW_MS;
+        renew_at = time_mono_ns() / 1000000 + __atomic_load_n(&renew_ms, __ATOMIC_RELAXED);
         for (;;) {
             int64_t left = renew_at - time_mono_ns() / 1000000;
 
@@ -400,12 +408,14 @@ session(struct mail_idle *w, const struct mail_url *u, char *why, size_t cap)
         }
         /* renew: DONE, Wn OK, and IDLE again */
         idling = false;
+        r = R_ERROR;
         if (!conn_send(&c, "DONE\r\n") ||
             (r = conn_tagged(&c, w->wake[0], IDLE_REPLY_MS, &ok, NULL)) != R_LINE || !ok) {
             end = r == R_WOKEN ? S_STOPPED : S_FAILED;
             snprintf(why, cap, "DONE not answered");
             goto out;
         }
+        log_debug("msg=\"mailbox push renewed\" mailbox=%" PRId64, w->id);
     }
 out:
     if (end == S_STOPPED || end == S_UNSUPPORTED)

@@ -153,6 +153,9 @@ enum mail_idle_line mail_imap_idle_line(const char *line);
  * (no watcher: inactive, deleted, or no poller running). Thread-safe; a static string.
  */
 const char *mail_push_state(int64_t mailbox_id);
+/* How long a watcher stays in one IDLE before renewing it (config mail_idle_renew; call
+ * before mail_poller_start). */
+void mail_idle_set_renew(int64_t seconds);
 
 /* Mailboxes (store.c) ---------------------------------------------------------------- */
 

@@ -291,7 +291,8 @@ class TestIdle(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.imap = Dovecot(users={"service": "imap-secret"})
-        cls.srv = Server(extra_args=["--log-level", "debug"])
+        # IDLE renewed every 5 s (the default is 28 min) so the test sees renewals.
+        cls.srv = Server(extra_args=["--log-level", "debug", "--mail-idle-renew", "5"])
         cls.srv.add_user("ada", "admin")
         cls.adm = cls.srv.client(cls.srv.token("ada", "admin,crm:read,crm:write,events:read"))
 
@@ -325,7 +326,13 @@ class TestIdle(unittest.TestCase):
         # The creation's first poll found nothing; the next scheduled one is 300 s away.
         self.assertEqual(self.received(), 0)
         times = []
-        for i in range(3):
+        for i in range(4):
+            if i == 3:  # after a renewal (DONE, IDLE) the same connection still pushes
+                n = self.srv.read_log().count("mailbox push renewed")
+                t0 = time.time()
+                while self.srv.read_log().count("mailbox push renewed") < n + 1:
+                    self.assertLess(time.time() - t0, 15, "IDLE not renewed")
+                    time.sleep(0.1)
             self.imap.append("service", mail("idle-%d@customer.cn" % i, "IDLE %d" % i,
                                              "您好 %d" % i))
             t0 = time.time()
@@ -333,8 +340,10 @@ class TestIdle(unittest.TestCase):
                 time.sleep(0.02)
             times.append(time.time() - t0)
             self.assertEqual(self.received(), i + 1, self.srv.read_log()[-3000:])
-        print("\nIDLE: email.received %.2f / %.2f / %.2f s after APPEND (poll 300 s)" %
+        print("\nIDLE: email.received %.2f / %.2f / %.2f / %.2f s after APPEND (poll 300 s)" %
               tuple(times))
+        # One IDLE connection all along: renewed, never reconnected.
+        self.assertEqual(self.srv.read_log().count("state=idle"), 1)
         for t in times:
             self.assertLess(t, 2.0)
         log = self.srv.read_log()
