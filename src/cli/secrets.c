@@ -299,7 +299,9 @@ cli_secrets_start(struct config *cfg, struct store *s, bool quiet)
         fprintf(stderr, "smile: %s\n", err.msg);
         return 1;
     }
-    if (!want[0] && c.sealed > 0) /* sealed values but no record: take their key */
+    if (c.sealed == 0) /* nothing sealed (any more): no key to insist on */
+        want[0] = '\0';
+    else if (!want[0]) /* sealed values but no record: take their key */
         memcpy(want, c.other_id, sizeof(want));
     rc = secret_key_load(path, &key, &err);
     if (rc == SMILE_ENOTFOUND && want[0]) {
@@ -345,7 +347,7 @@ cli_secrets_start(struct config *cfg, struct store *s, bool quiet)
         secret_key_wipe(&key);
         return 1;
     }
-    if (c.clear > 0 || !want[0]) {
+    if (c.clear > 0 || !want[0] || strcmp(want, key.id) != 0) {
         if (c.clear > 0)
             scrub(s, true);
         rc = store_begin(s, &err);

@@ -271,6 +271,20 @@ class TestSecrets(unittest.TestCase):
         self.assertEqual(st, 200, got)
         self.assertTrue(got["secret_hint"].endswith("?"), got)
 
+    def test_07_lost_key_without_secrets_is_replaced(self):
+        """No sealed value in the database: nothing to lose, a lost key is simply replaced."""
+        self.srv.stop()
+        old_kid = self.srv.sql("select key_id from secret_state")[0]["key_id"]
+        self.assertRegex(old_kid, "^[0-9a-f]{16}$")
+        os.unlink(self.key)
+        self.srv.start()
+        new_kid = self.srv.sql("select key_id from secret_state")[0]["key_id"]
+        self.assertRegex(new_kid, "^[0-9a-f]{16}$")
+        self.assertNotEqual(new_kid, old_kid)
+        self.add_mailbox()
+        self.assertEqual(self.srv.sql("select password from mailboxes")[0]["password"][5:21],
+                         new_kid)
+
     def test_05_backup_reminds_of_the_key(self):
         self.add_mailbox()
         dest = os.path.join(self.srv.dir, "copy.db")
