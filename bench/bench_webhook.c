@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/secret.h"
 #include "ledger/ledger.h"
 #include "store/store.h"
 #include "webhook/webhook.h"
@@ -68,6 +69,12 @@ db_new(const char *dir, const char *name)
     smile_err_clear(&err);
     check(store_open(path, STORE_CREATE, &s, &err), &err, "open");
     check(store_migrate(s, &err), &err, "migrate");
+    if (secret_key_current() == NULL) { /* signing secrets are sealed at rest */
+        struct secret_key key;
+
+        secret_key_generate(&key);
+        secret_key_install(&key);
+    }
     return s;
 }
 

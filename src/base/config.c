@@ -80,6 +80,13 @@ const struct config_option config_options[CFG_COUNT] = {
                            "first system e-mail retry back-off in ms (doubles per try)"},
     [CFG_SMTP_RETRY_MAX_MS] = {"smtp_retry_max_ms", CONFIG_INT, "3600000", 10, 86400000,
                                "longest system e-mail retry back-off in ms"},
+    /* mail: secrets at rest */
+    [CFG_SECRET_KEY_FILE] = {"secret_key_file", CONFIG_STRING, "", 0, 0,
+                             "key sealing the passwords and secrets kept in the database "
+                             "(empty = smile.key beside the database; back it up too)"},
+    [CFG_MAIL_IDLE_RENEW] = {"mail_idle_renew", CONFIG_INT, "1680", 5, 1740,
+                             "seconds a mailbox waits in IMAP IDLE before renewing it (RFC 2177: "
+                             "under 29 min; less if a firewall drops quiet connections sooner)"},
 };
 
 static int

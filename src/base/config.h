@@ -50,6 +50,9 @@ enum config_key {
     CFG_DIGEST_EMAIL,
     CFG_SMTP_RETRY_MS,
     CFG_SMTP_RETRY_MAX_MS,
+    /* mail: secrets at rest (src/base/secret.h) */
+    CFG_SECRET_KEY_FILE,
+    CFG_MAIL_IDLE_RENEW,
     CFG_COUNT
 };
 

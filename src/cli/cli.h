@@ -39,11 +39,28 @@ int cli_import_csv(struct config *cfg, int argc, char **argv);
 int cli_import_csv_usage(FILE *f);
 /* what-if: `smile replay` (replay.c). */
 int cli_replay(int argc, char **argv);
-int cli_report(int argc, char **argv); /* report.c (score) */
-int cli_demo(int argc, char **argv);   /* demo.c */
+int cli_report(int argc, char **argv);  /* report.c (score) */
+int cli_demo(int argc, char **argv);    /* demo.c */
+int cli_secrets(int argc, char **argv); /* secrets.c (mail: secrets at rest) */
 
-/* Opens (creating if asked) and migrates the configured database; prints errors. */
+/*
+ * Opens (creating if asked) and migrates the configured database, then loads the secret
+ * key (cli_secrets_start); prints errors.
+ */
 int cli_open_db(struct config *cfg, bool create, struct store **out);
+
+/* Secrets at rest (secrets.c) ------------------------------------------------------------ */
+
+/* The secret key file: secret_key_file, else smile.key in the database's directory. */
+void cli_secrets_key_path(struct config *cfg, char *out, size_t cap);
+/*
+ * Loads the secret key of s's database and installs it as the process key
+ * (secret_key_install). Creates the key file (0600) when it is absent and the database
+ * has no sealed secret; refuses (prints why, returns 1) when the database's secrets are
+ * sealed under a key that is missing or is not the one in the file. Seals the values
+ * still in clear (from before migration 0012) in one transaction. 0 on success.
+ */
+int cli_secrets_start(struct config *cfg, struct store *s, bool quiet);
 /* Installs the default calendar and processes if absent (idempotent). */
 int cli_seed_defaults(struct store *s, struct smile_err *err);
 

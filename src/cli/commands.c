@@ -28,6 +28,7 @@ const struct cli_command cli_commands[] = {
     {"demo", cli_demo, "fill a new database with a three-month demo history (--seed N)"},
     {"agent", cli_agent, "map PBX agent names to staff (map | unmap | list)"},
     {"report", cli_report, "scorecards of a period as CSV or XLSX (report scorecard --period P)"},
+    {"secrets", cli_secrets, "show the secret key's state or rotate it (status | rotate)"},
     {"version", cli_version, "print the version"},
     {NULL, NULL, NULL},
 };

@@ -11,8 +11,9 @@
 #include "cli/cli.h"
 #include "store/store.h"
 
-int
-cli_open_db(struct config *cfg, bool create, struct store **out)
+/* Opens and migrates the database, without the secret key (backup needs none). */
+static int
+open_migrate(struct config *cfg, bool create, struct store **out)
 {
     struct smile_err err;
     const char *path = config_str(cfg, CFG_DB);
@@ -33,6 +34,18 @@ cli_open_db(struct config *cfg, bool create, struct store **out)
         return 1;
     }
     return 0;
+}
+
+int
+cli_open_db(struct config *cfg, bool create, struct store **out)
+{
+    int rc = open_migrate(cfg, create, out);
+
+    if (rc == 0 && (rc = cli_secrets_start(cfg, *out, false)) != 0) {
+        store_close(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 static int
@@ -157,13 +170,20 @@ cli_backup(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
-    rc = cli_open_db(&cfg, false, &s);
+    rc = open_migrate(&cfg, false, &s); /* the key file is not in the backup: see docs */
     if (rc == 0) {
         rc = store_backup(s, argv[1], &err) == SMILE_OK ? 0 : 1;
         if (rc)
             fprintf(stderr, "smile: %s\n", err.msg);
-        else
+        else {
+            char key[4096];
+
+            cli_secrets_key_path(&cfg, key, sizeof(key));
             printf("backed up %s to %s\n", config_str(&cfg, CFG_DB), argv[1]);
+            printf("the secret key %s is not in the backup: keep a copy of it apart (the "
+                   "mailbox and webhook secrets cannot be read without it)\n",
+                   key);
+        }
     }
     store_close(s);
     config_free(&cfg);

@@ -308,6 +308,7 @@ cli_serve(int argc, char **argv)
             log_error("msg=\"ami client not started\" error=\"%s\"", err.msg);
     }
     /* mail: polls the active mailboxes (table mailboxes) on its own thread. */
+    mail_idle_set_renew(config_int(&cfg, CFG_MAIL_IDLE_RENEW)); /* mail: IMAP IDLE */
     if (mail_poller_start(app.db_path, ledger, &mail, &err) != SMILE_OK)
         log_error("msg=\"mail poller not started\" error=\"%s\"", err.msg);
     if (score_auto_start(app.db_path, &err) != SMILE_OK) /* score: evaluations at period end */

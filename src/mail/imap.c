@@ -423,6 +423,17 @@ out:
 /* The poller thread ------------------------------------------------------------------------------
  */
 
+#define POLLER_MAX 64                /* mailboxes watched and polled per round */
+#define RECONCILE_MS 5000            /* how often the IDLE watchers are matched to the table */
+#define UNSUPPORTED_RETRY_MS 3600000 /* a server without IDLE is asked again after an hour */
+
+/* An active mailbox's IDLE watcher (idle.c). */
+struct watch {
+    int64_t id;
+    struct mail_idle *w;
+    int64_t started_ms;
+};
+
 struct mail_poller {
     pthread_t thread;
     pthread_mutex_t mu;
@@ -430,7 +441,110 @@ struct mail_poller {
     bool stop;
     char *db_path;
     struct ledger *ledger;
+    /* the poller thread's own: */
+    struct watch watches[POLLER_MAX];
+    int nwatch;
+    int64_t reconcile_at;
+    /* under mu: mailboxes an IDLE watcher saw new mail in, to poll now */
+    int64_t kicked[POLLER_MAX];
+    int nkicked;
 };
+
+/* A watcher saw new mail (its thread): poll that mailbox at once. */
+static void
+kick(void *ud, int64_t id)
+{
+    struct mail_poller *p = ud;
+    bool have = false;
+
+    pthread_mutex_lock(&p->mu);
+    for (int i = 0; i < p->nkicked; i++)
+        have = have || p->kicked[i] == id;
+    if (!have && p->nkicked < POLLER_MAX)
+        p->kicked[p->nkicked++] = id;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void
+watch_remove(struct mail_poller *p, int i)
+{
+    mail_idle_stop(p->watches[i].w);
+    p->watches[i] = p->watches[--p->nwatch];
+}
+
+/*
+ * One IDLE watcher per active mailbox: started for new ones, restarted when the mailbox
+ * changed (version) or its server lacked IDLE an hour ago, stopped for the others.
+ */
+static void
+reconcile(struct mail_poller *p, struct store *s)
+{
+    static const char sql[] = "SELECT id, version FROM mailboxes WHERE deleted_at IS NULL AND "
+                              "active = 1 ORDER BY id LIMIT 64";
+    struct store_stmt *st;
+    struct smile_err err;
+    int64_t ids[POLLER_MAX], versions[POLLER_MAX], now = time_now_ms();
+    int n = 0;
+
+    smile_err_clear(&err);
+    if (store_prepare(s, sql, &st, &err) != SMILE_OK)
+        return;
+    while (n < POLLER_MAX && store_stmt_step(st, &err) == STORE_ROW) {
+        ids[n] = store_stmt_int64(st, 0);
+        versions[n++] = store_stmt_int64(st, 1);
+    }
+    store_stmt_reset(st);
+    for (int i = p->nwatch - 1; i >= 0; i--) {
+        struct watch *wt = &p->watches[i];
+        bool keep = false;
+
+        for (int k = 0; k < n && !keep; k++)
+            keep = ids[k] == wt->id && versions[k] == mail_idle_version(wt->w);
+        if (keep && mail_idle_state(wt->w) == MAIL_IDLE_UNSUPPORTED &&
+            now - wt->started_ms >= UNSUPPORTED_RETRY_MS)
+            keep = false;
+        if (!keep)
+            watch_remove(p, i);
+    }
+    for (int k = 0; k < n; k++) {
+        struct mail_mbox mb;
+        bool have = false;
+
+        for (int i = 0; i < p->nwatch && !have; i++)
+            have = p->watches[i].id == ids[k];
+        if (have || p->nwatch >= POLLER_MAX || mail_mbox_load(s, ids[k], &mb, &err) != SMILE_OK)
+            continue;
+        if (mail_idle_start(&mb, kick, p, &p->watches[p->nwatch].w, &err) == SMILE_OK) {
+            p->watches[p->nwatch].id = ids[k];
+            p->watches[p->nwatch].started_ms = now;
+            p->nwatch++;
+        }
+        mail_mbox_free(&mb);
+    }
+}
+
+/* Polls the mailboxes the watchers asked for; one being polled already is asked again. */
+static void
+poll_kicked(struct mail_poller *p, struct store *s)
+{
+    int64_t ids[POLLER_MAX];
+    int n;
+
+    pthread_mutex_lock(&p->mu);
+    n = p->nkicked;
+    memcpy(ids, p->kicked, (size_t)n * sizeof(ids[0]));
+    p->nkicked = 0;
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < n; i++) {
+        struct mail_poll_result r;
+        struct smile_err err;
+
+        smile_err_clear(&err);
+        if (mail_poll_mailbox(s, p->ledger, ids[i], &r, &err) == SMILE_EBUSY)
+            kick(p, ids[i]);
+    }
+}
 
 static void
 poll_due(struct mail_poller *p, struct store *s)
@@ -480,15 +594,27 @@ poller_main(void *ud)
         struct timespec ts;
 
         pthread_mutex_unlock(&p->mu);
+        if (time_now_ms() >= p->reconcile_at) {
+            reconcile(p, s);
+            p->reconcile_at = time_now_ms() + RECONCILE_MS;
+        }
+        poll_kicked(p, s);
         poll_due(p, s);
         pthread_mutex_lock(&p->mu);
         if (p->stop)
             break;
+        if (p->nkicked > 0) /* kicked while polling: at once */
+            continue;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
         pthread_cond_timedwait(&p->cv, &p->mu, &ts);
     }
     pthread_mutex_unlock(&p->mu);
+    /* Every watcher told first, then each joined: they leave IDLE together. */
+    for (int i = 0; i < p->nwatch; i++)
+        mail_idle_signal(p->watches[i].w);
+    while (p->nwatch > 0)
+        watch_remove(p, p->nwatch - 1);
     store_close(s);
     return NULL;
 }

@@ -131,6 +131,32 @@ struct mail_imap_item {
  */
 int mail_imap_fetch_parse(const char *text, struct mail_imap_item *items, int max);
 
+/* IMAP IDLE helpers (idle.c, pure) ------------------------------------------------------ */
+
+/* True if the CAPABILITY response text lists cap (as a whole word, any case). */
+bool mail_imap_has_capability(const char *text, const char *cap);
+
+enum mail_idle_line {
+    MAIL_IDLE_OTHER,    /* anything else (EXPUNGE, FETCH flags, RECENT, OK …) */
+    MAIL_IDLE_CONTINUE, /* "+ idling": the server is in IDLE */
+    MAIL_IDLE_EXISTS,   /* "* n EXISTS": the folder has n messages (new mail) */
+    MAIL_IDLE_BYE,      /* "* BYE …": the server closes the connection */
+};
+
+/* What one response line (without CRLF) received while idling means. */
+enum mail_idle_line mail_imap_idle_line(const char *line);
+
+/*
+ * The push state of a mailbox in this process (idle.c): "idle" (its IDLE connection is
+ * waiting: new mail is imported at once), "connecting", "unsupported" (the server has no
+ * IDLE: polled only), "failed" (connection lost or refused: polled, reconnecting) or "off"
+ * (no watcher: inactive, deleted, or no poller running). Thread-safe; a static string.
+ */
+const char *mail_push_state(int64_t mailbox_id);
+/* How long a watcher stays in one IDLE before renewing it (config mail_idle_renew; call
+ * before mail_poller_start). */
+void mail_idle_set_renew(int64_t seconds);
+
 /* Mailboxes (store.c) ---------------------------------------------------------------- */
 
 /*

@@ -54,4 +54,33 @@ void mail_folder_mutf7(const char *utf8, struct buf *out);
 /* curl_global_init once (thread-safe). */
 void mail_curl_init(void);
 
+/* IMAP IDLE watchers (idle.c) ----------------------------------------------------------- */
+
+enum mail_idle_state {
+    MAIL_IDLE_OFF,         /* no watcher */
+    MAIL_IDLE_CONNECTING,  /* connecting, logging in, selecting */
+    MAIL_IDLE_ACTIVE,      /* waiting in IDLE: new mail is noticed at once */
+    MAIL_IDLE_UNSUPPORTED, /* the server has no IDLE: polled only (the thread has ended) */
+    MAIL_IDLE_FAILED,      /* connection lost or refused: polled only, reconnecting */
+};
+
+/* Called from a watcher's thread when the folder may hold new mail. */
+typedef void mail_idle_kick_fn(void *ud, int64_t mailbox_id);
+
+struct mail_idle;
+/*
+ * Starts a thread keeping a connection to mb's folder in IDLE (credentials copied; mb
+ * may be freed). kick(ud, id) is called on "* n EXISTS" and after each (re-)entry into
+ * IDLE. Stop with mail_idle_stop (leaves IDLE with DONE and logs out, waiting 1 s at
+ * most for each answer, then joins the thread; NULL is a no-op).
+ */
+int mail_idle_start(const struct mail_mbox *mb, mail_idle_kick_fn *kick, void *ud,
+                    struct mail_idle **out, struct smile_err *err);
+/* Tells the watcher to stop without waiting (mail_idle_stop then joins it quickly). */
+void mail_idle_signal(struct mail_idle *w);
+void mail_idle_stop(struct mail_idle *w);
+enum mail_idle_state mail_idle_state(const struct mail_idle *w);
+/* The mailbox version the watcher was started with (a PATCH restarts it). */
+int64_t mail_idle_version(const struct mail_idle *w);
+
 #endif

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/secret.h"
 #include "crm/audit.h"
 #include "crm/crm.h"
 #include "http/http.h"
@@ -66,8 +67,9 @@ static const struct mfield mfields[] = {
 #define NMFIELDS ((int)ARRAY_LEN(mfields))
 
 static const char *const readonly_fields[] = {
-    "id",           "version",    "has_password", "has_smtp_password", "uidvalidity", "last_uid",
-    "last_poll_at", "last_ok_at", "last_error",   "imported",          "created_at",  "updated_at"};
+    "id",         "version",      "has_password", "has_smtp_password", "uidvalidity",
+    "last_uid",   "last_poll_at", "last_ok_at",   "last_error",        "imported",
+    "created_at", "updated_at",   "push"};
 
 static const char sql_select[] =
     "SELECT id, name, imap_url, username, password, smtp_url, smtp_username, smtp_password, "
@@ -130,16 +132,38 @@ mail_mbox_free(struct mail_mbox *mb)
     free(mb->name);
     free(mb->imap_url);
     free(mb->username);
-    free(mb->password);
+    secret_free(mb->password);
     free(mb->smtp_url);
     free(mb->smtp_username);
-    free(mb->smtp_password);
+    secret_free(mb->smtp_password);
     free(mb->from_address);
     free(mb->from_name);
     free(mb->case_type);
     free(mb->tag_prefix);
     free(mb->last_error);
     memset(mb, 0, sizeof(*mb));
+}
+
+/* Replaces the sealed passwords read from the row by their clear text. */
+static int
+mbox_unseal(struct mail_mbox *mb, struct smile_err *err)
+{
+    char **f[] = {&mb->password, &mb->smtp_password};
+
+    for (size_t i = 0; i < ARRAY_LEN(f); i++) {
+        char *plain = NULL;
+        int rc = secret_open_row("mailbox", mb->id, *f[i], &plain, err);
+
+        if (rc != SMILE_OK) { /* a server fault, not the caller's: 500 */
+            char msg[sizeof(err->msg)];
+
+            snprintf(msg, sizeof(msg), "%s", err->msg);
+            return smile_err_set(err, SMILE_EINTERNAL, "%s", msg);
+        }
+        free(*f[i]);
+        *f[i] = plain;
+    }
+    return SMILE_OK;
 }
 
 int
@@ -159,6 +183,8 @@ mail_mbox_load(struct store *s, int64_t id, struct mail_mbox *mb, struct smile_e
         rc = smile_err_set(err, SMILE_ENOTFOUND, "no mailbox %" PRId64, id);
     }
     store_stmt_reset(st);
+    if (rc == SMILE_OK && (rc = mbox_unseal(mb, err)) != SMILE_OK)
+        mail_mbox_free(mb);
     return rc;
 }
 
@@ -208,6 +234,7 @@ mbox_json(const struct mail_mbox *mb)
     json_object_set_new(o, "last_poll_at", time_or_null(mb->last_poll_at));
     json_object_set_new(o, "last_ok_at", time_or_null(mb->last_ok_at));
     json_object_set_new(o, "last_error", str_or_null(mb->last_error));
+    json_object_set_new(o, "push", json_string(mail_push_state(mb->id)));
     json_object_set_new(o, "imported", json_integer(mb->imported));
     json_object_set_new(o, "version", json_integer(mb->version));
     json_object_set_new(o, "created_at", time_or_null(mb->created_at));
@@ -467,6 +494,34 @@ bind_rec(struct store_stmt *st, const json_t *rec)
     }
 }
 
+/*
+ * Binds rec's passwords sealed for row id over $4 (password) and $7 (smtp_password), so
+ * no password reaches the database in clear (src/base/secret.h).
+ */
+static int
+bind_sealed(struct store_stmt *st, const json_t *rec, int64_t id, struct smile_err *err)
+{
+    static const struct {
+        const char *name;
+        int param;
+    } sec[] = {{"password", 4}, {"smtp_password", 7}};
+
+    for (size_t i = 0; i < ARRAY_LEN(sec); i++) {
+        char *sealed = NULL;
+        int rc = secret_seal_row(
+            "mailbox", id, json_string_value(json_object_get(rec, sec[i].name)), &sealed, err);
+
+        if (rc != SMILE_OK)
+            return rc;
+        if (sealed)
+            store_stmt_bind_text(st, sec[i].param, sealed, -1);
+        else
+            store_stmt_bind_null(st, sec[i].param);
+        free(sealed);
+    }
+    return SMILE_OK;
+}
+
 /* The audit form: passwords as "***" (or null/""). */
 static json_t *
 audit_form(const json_t *rec)
@@ -522,8 +577,12 @@ mail_mailbox_create(struct crm_ctx *c, const json_t *in, json_t **out, struct sm
     static const char sql[] =
         "INSERT INTO mailboxes (name, imap_url, username, password, smtp_url, smtp_username, "
         "smtp_password, from_address, from_name, team_id, case_type, tag_prefix, active, "
-        "poll_seconds, import_existing, max_bytes, created_at, updated_at) VALUES ($1, $2, $3, "
-        "$4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17) RETURNING id";
+        "poll_seconds, import_existing, max_bytes, created_at, updated_at, id) VALUES ($1, $2, "
+        "$3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, $18) "
+        "RETURNING id";
+    /* The id is chosen first: the passwords are sealed for their row (inside BEGIN
+     * IMMEDIATE nobody else can take it). */
+    static const char sql_next[] = "SELECT coalesce(max(id), 0) + 1 FROM mailboxes";
     json_t *rec = json_object(), *shown;
     struct store_stmt *st;
     int64_t id = 0;
@@ -564,10 +623,17 @@ mail_mailbox_create(struct crm_ctx *c, const json_t *in, json_t **out, struct sm
                            json_string_value(json_object_get(rec, "name")));
         goto out;
     }
+    if ((rc = store_query_int64(c->db, sql_next, &id, err)) != SMILE_OK)
+        goto out;
     if ((rc = store_prepare(c->db, sql, &st, err)) != SMILE_OK)
         goto out;
     bind_rec(st, rec);
     store_stmt_bind_int64(st, 17, c->now_ms);
+    store_stmt_bind_int64(st, 18, id);
+    if ((rc = bind_sealed(st, rec, id, err)) != SMILE_OK) {
+        store_stmt_reset(st);
+        goto out;
+    }
     rc = store_stmt_step(st, err);
     if (rc == STORE_ROW) {
         id = store_stmt_int64(st, 0);
@@ -648,6 +714,10 @@ mail_mailbox_update(struct crm_ctx *c, int64_t id, int64_t if_version, const jso
     store_stmt_bind_int64(st, 17, c->now_ms);
     store_stmt_bind_int64(st, 18, moved ? 1 : 0);
     store_stmt_bind_int64(st, 19, id);
+    if ((rc = bind_sealed(st, rec, id, err)) != SMILE_OK) {
+        store_stmt_reset(st);
+        goto out;
+    }
     rc = store_stmt_step(st, err);
     store_stmt_reset(st);
     if (rc != STORE_DONE)

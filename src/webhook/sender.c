@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/secret.h"
 #include "ledger/ledger.h"
 #include "store/store.h"
 
@@ -265,8 +266,15 @@ job_start(struct webhook *w, int64_t did, int64_t now)
         j->tries = (int)store_stmt_int64(st, 3);
         created_at = store_stmt_int64(st, 4);
         url = xstrdup(store_stmt_text(st, 5));
-        secret = xstrdup(store_stmt_text(st, 6));
-        previous = store_stmt_is_null(st, 7) ? NULL : xstrdup(store_stmt_text(st, 7));
+        /* Sealed at rest (src/base/secret.h); a value that does not open signs nothing. */
+        if (secret_open_row("webhook", j->webhook_id, store_stmt_text(st, 6), &secret, &err) !=
+                SMILE_OK ||
+            secret_open_row("webhook", j->webhook_id, store_stmt_text(st, 7), &previous, &err) !=
+                SMILE_OK) {
+            log_error("msg=\"webhook secret unreadable\" webhook=%lld error=\"%s\"",
+                      (long long)j->webhook_id, err.msg);
+            rc = SMILE_EINTERNAL;
+        }
         extra = json_loads(store_stmt_text(st, 8), 0, NULL);
     }
     store_stmt_reset(st);
@@ -275,7 +283,7 @@ job_start(struct webhook *w, int64_t did, int64_t now)
         if (rc == STORE_ROW)
             log_error("msg=\"webhook event unreadable\" delivery=%lld error=\"%s\"", (long long)did,
                       err.msg);
-        if (rc == STORE_ROW && err.code == SMILE_ENOTFOUND)
+        if ((rc == STORE_ROW && err.code == SMILE_ENOTFOUND) || rc == SMILE_EINTERNAL)
             give_up(w, did, err.msg, now);
         json_decref(extra);
         free(type);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/secret.h"
 #include "crm/audit.h"
 #include "store/store.h"
 
@@ -78,8 +79,10 @@ opt_time_json(struct store_stmt *st, int col)
 static json_t *
 hook_json(struct store_stmt *st)
 {
-    const char *secret = store_stmt_text(st, 8), *k;
-    size_t n = secret ? strlen(secret) : 0;
+    const char *k;
+    char *secret = NULL;
+    struct smile_err serr;
+    size_t n;
     char hint[32];
     json_t *types = json_loads(store_stmt_text(st, 3), 0, NULL);
     json_t *hdrs = json_loads(store_stmt_text(st, 11), 0, NULL), *masked = json_object(), *v;
@@ -94,7 +97,15 @@ hook_json(struct store_stmt *st)
     stats =
         json_pack("{s:I, s:I, s:o}", "pending", (json_int_t)store_stmt_int64(st, 12), "failed",
                   (json_int_t)store_stmt_int64(st, 13), "last_delivered_at", opt_time_json(st, 14));
-    snprintf(hint, sizeof(hint), "%s…%s", WEBHOOK_SECRET_PREFIX, n >= 4 ? secret + n - 4 : "");
+    /* The secret is sealed (src/base/secret.h): the hint needs it opened. */
+    smile_err_clear(&serr);
+    if (secret_open_row("webhook", store_stmt_int64(st, 0), store_stmt_text(st, 8), &secret,
+                        &serr) != SMILE_OK)
+        log_error("msg=\"webhook secret unreadable\" webhook=%lld error=\"%s\"",
+                  (long long)store_stmt_int64(st, 0), serr.msg);
+    n = secret ? strlen(secret) : 0;
+    snprintf(hint, sizeof(hint), "%s…%s", WEBHOOK_SECRET_PREFIX, n >= 4 ? secret + n - 4 : "?");
+    secret_free(secret);
     return json_pack("{s:I, s:s, s:s, s:o, s:o, s:b, s:I, s:s, s:o, s:o, s:o, s:o}", "id",
                      (json_int_t)store_stmt_int64(st, 0), "url", store_stmt_text(st, 1),
                      "description", store_stmt_text(st, 2), "event_types",
@@ -350,8 +361,11 @@ webhook_create(struct store *db, const struct audit_who *who, const json_t *body
 {
     static const char sql[] =
         "INSERT INTO webhooks (url, description, event_types, active, secret, after_event_id, "
-        "created_at, updated_at, headers) VALUES ($1, $2, $3, $4, $5, "
-        "(SELECT coalesce(max(id), 0) FROM events), $6, $6, $7) RETURNING id";
+        "created_at, updated_at, headers, id) VALUES ($1, $2, $3, $4, $5, "
+        "(SELECT coalesce(max(id), 0) FROM events), $6, $6, $7, $8) RETURNING id";
+    /* The id is chosen first: the secret is sealed for its row (src/base/secret.h). */
+    static const char sql_next[] = "SELECT coalesce(max(id), 0) + 1 FROM webhooks";
+    char *sealed = NULL;
     struct hook_fields f;
     struct store_stmt *st;
     char secret[WEBHOOK_SECRET_LEN + 1];
@@ -369,14 +383,17 @@ webhook_create(struct store *db, const struct audit_who *who, const json_t *body
     secret_new(secret);
     if ((rc = tx_begin(db, &own, err)) != SMILE_OK)
         goto out;
-    if ((rc = store_prepare(db, sql, &st, err)) == SMILE_OK) {
+    if ((rc = store_query_int64(db, sql_next, &id, err)) == SMILE_OK)
+        rc = secret_seal_row("webhook", id, secret, &sealed, err);
+    if (rc == SMILE_OK && (rc = store_prepare(db, sql, &st, err)) == SMILE_OK) {
         store_stmt_bind_text(st, 1, f.url, -1);
         store_stmt_bind_text(st, 2, f.description ? f.description : "", -1);
         store_stmt_bind_text(st, 3, types, -1);
         store_stmt_bind_int64(st, 4, f.active != 0);
-        store_stmt_bind_text(st, 5, secret, -1);
+        store_stmt_bind_text(st, 5, sealed, -1);
         store_stmt_bind_int64(st, 6, now);
         store_stmt_bind_text(st, 7, hdrs ? hdrs : "{}", -1);
+        store_stmt_bind_int64(st, 8, id);
         rc = store_stmt_step(st, err);
         if (rc == STORE_ROW) {
             id = store_stmt_int64(st, 0);
@@ -396,6 +413,7 @@ webhook_create(struct store *db, const struct audit_who *who, const json_t *body
     }
 out:
     sodium_memzero(secret, sizeof(secret));
+    free(sealed);
     json_decref(after);
     json_decref(f.types);
     json_decref(f.headers);
@@ -520,7 +538,7 @@ webhook_rotate_secret(struct store *db, const struct audit_who *who, int64_t id,
         "previous_expires_at = CASE WHEN $1 > 0 THEN $2 ELSE NULL END, secret = $3, "
         "version = version + 1, updated_at = $4 WHERE id = $5";
     struct store_stmt *st;
-    char secret[WEBHOOK_SECRET_LEN + 1];
+    char secret[WEBHOOK_SECRET_LEN + 1], *sealed = NULL;
     json_t *before = NULL, *after = NULL;
     int64_t now = time_now_ms();
     bool own = false;
@@ -531,10 +549,12 @@ webhook_rotate_secret(struct store *db, const struct audit_who *who, int64_t id,
     if ((rc = tx_begin(db, &own, err)) != SMILE_OK)
         goto out;
     rc = hook_load(db, id, &before, NULL, err);
+    if (rc == SMILE_OK)
+        rc = secret_seal_row("webhook", id, secret, &sealed, err);
     if (rc == SMILE_OK && (rc = store_prepare(db, sql, &st, err)) == SMILE_OK) {
         store_stmt_bind_int64(st, 1, keep_previous_s);
         store_stmt_bind_int64(st, 2, now + keep_previous_s * 1000);
-        store_stmt_bind_text(st, 3, secret, -1);
+        store_stmt_bind_text(st, 3, sealed, -1);
         store_stmt_bind_int64(st, 4, now);
         store_stmt_bind_int64(st, 5, id);
         rc = step_done(st, err);
@@ -551,6 +571,7 @@ webhook_rotate_secret(struct store *db, const struct audit_who *who, int64_t id,
     }
 out:
     sodium_memzero(secret, sizeof(secret));
+    free(sealed);
     json_decref(before);
     json_decref(after);
     return rc;

@@ -460,10 +460,46 @@ test_send_text_needs_a_sending_mailbox(void **state)
     }
 }
 
+/* IMAP IDLE helpers (idle.c): what a watcher makes of the server's lines. */
+static void
+test_idle_lines(void **state)
+{
+    (void)state;
+    /* Dovecot's CAPABILITY (RFC 3501 §7.2.1): IDLE among others, any case, whole word. */
+    assert_true(mail_imap_has_capability("* CAPABILITY IMAP4rev1 SASL-IR LITERAL+ ID ENABLE "
+                                         "IDLE SORT\r\nW1 OK Pre-login capabilities\r\n",
+                                         "IDLE"));
+    assert_true(mail_imap_has_capability("* OK [CAPABILITY IMAP4rev1 idle] ready", "IDLE"));
+    assert_true(mail_imap_has_capability("* CAPABILITY IMAP4rev1 IDLE", "IDLE"));
+    /* Not a word of its own: X-IDLEFOO, IDLEX, or absent. */
+    assert_false(mail_imap_has_capability("* CAPABILITY IMAP4rev1 XIDLE IDLEX", "IDLE"));
+    assert_false(mail_imap_has_capability("* CAPABILITY IMAP4rev1 AUTH=PLAIN", "IDLE"));
+    assert_false(mail_imap_has_capability("", "IDLE"));
+    /* RFC 2177's example exchange: "+ idling", "* 4 EXISTS", then other untagged data. */
+    assert_int_equal(mail_imap_idle_line("+ idling"), MAIL_IDLE_CONTINUE);
+    assert_int_equal(mail_imap_idle_line("+"), MAIL_IDLE_CONTINUE);
+    assert_int_equal(mail_imap_idle_line("* 4 EXISTS"), MAIL_IDLE_EXISTS);
+    assert_int_equal(mail_imap_idle_line("* 123456 exists"), MAIL_IDLE_EXISTS);
+    assert_int_equal(mail_imap_idle_line("* 3 RECENT"), MAIL_IDLE_OTHER);
+    assert_int_equal(mail_imap_idle_line("* 2 EXPUNGE"), MAIL_IDLE_OTHER);
+    assert_int_equal(mail_imap_idle_line("* 2 FETCH (FLAGS (\\Seen))"), MAIL_IDLE_OTHER);
+    assert_int_equal(mail_imap_idle_line("* OK Still here"), MAIL_IDLE_OTHER);
+    assert_int_equal(mail_imap_idle_line("* BYE Server shutting down"), MAIL_IDLE_BYE);
+    assert_int_equal(mail_imap_idle_line("* BYE"), MAIL_IDLE_BYE);
+    assert_int_equal(mail_imap_idle_line("W3 OK Idle completed"), MAIL_IDLE_OTHER);
+    /* Near misses: no number, EXISTSX, a missing space. */
+    assert_int_equal(mail_imap_idle_line("* EXISTS"), MAIL_IDLE_OTHER);
+    assert_int_equal(mail_imap_idle_line("* 4 EXISTSX"), MAIL_IDLE_OTHER);
+    assert_int_equal(mail_imap_idle_line("* 4EXISTS"), MAIL_IDLE_OTHER);
+    assert_int_equal(mail_imap_idle_line("* BYEBYE"), MAIL_IDLE_OTHER);
+    assert_int_equal(mail_imap_idle_line(""), MAIL_IDLE_OTHER);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_idle_lines),
         cmocka_unit_test(test_imap_date),
         cmocka_unit_test(test_imap_responses),
         cmocka_unit_test(test_subjects),

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "base/secret.h"
 #include "ledger/ledger.h"
 #include "store/store.h"
 #include "webhook/webhook.h"
@@ -439,5 +440,10 @@ main(void)
         cmocka_unit_test(test_create_validation),
         cmocka_unit_test(test_prune),
     };
+    struct secret_key key;
+
+    /* Signing secrets are sealed at rest (src/base/secret.h): the process key, as at start. */
+    secret_key_generate(&key);
+    secret_key_install(&key);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
