@@ -834,6 +834,40 @@ out:
 }
 
 /*
+ * True if the sla event pe selects no escalation rule (its step has none for this warning
+ * or the breach, or is not in the process): handle() would only move the cursor, in a
+ * transaction (a group commit) of its own. Most steps have no rules, and a backlog of
+ * breaches then cost one commit each; such events are skipped and the cursor passes them
+ * in one write per batch. Reads only (process_versions never change once published);
+ * false when unsure (the process cannot be read), so that handle() decides.
+ */
+static bool
+no_rules(struct store *s, const struct pending_ev *pe)
+{
+    int64_t pid = json_integer_value(json_object_get(pe->data, "process_id"));
+    int64_t ver = json_integer_value(json_object_get(pe->data, "version"));
+    int64_t index = json_integer_value(json_object_get(pe->data, "index"));
+    const char *key = json_string_value(json_object_get(pe->data, "step"));
+    struct engine_process *p;
+    struct smile_err e2;
+    uint32_t sel[ENGINE_MAX_ESCALATE];
+    bool none;
+    int step;
+
+    if (key == NULL || pid <= 0)
+        return true; /* handle() does nothing for it either */
+    smile_err_clear(&e2);
+    if ((p = process_load(s, pid, ver, &e2)) == NULL)
+        return false;
+    step = engine_process_step_find(p, key);
+    none = step < 0 ||
+           engine_escalations_select(p, (size_t)step, strcmp(pe->type, "sla.breached") == 0,
+                                     (int)index, sel, ARRAY_LEN(sel)) == 0;
+    engine_process_unref(p);
+    return none;
+}
+
+/*
  * notify_escalate_pending, with a stop flag (may be NULL) looked at before each event, so
  * that the runner's close waits for one escalation transaction at most; *out_seen is the
  * number of events read (the runner reads on while a batch came back full).
@@ -892,16 +926,19 @@ pending_run(struct store *s, int max, const atomic_bool *halt, int *out_done, in
     for (i = 0; i < n && rc == SMILE_OK && !(halt && atomic_load(halt)); i++) {
         if (strcmp(pe[i].type, "case.assigned") == 0) {
             rc = handle_assigned(s, &pe[i], err);
+        } else if (no_rules(s, &pe[i])) {
+            (*out_done)++; /* handled: there is nothing to do; the cursor passes it below */
         } else {
             rc = handle(s, &pe[i], err);
             if (rc == SMILE_OK)
                 (*out_done)++;
         }
     }
-    /* Nothing more up to hi: move over the other events in one small write. */
-    if (rc == SMILE_OK && i == n && n < max) {
+    /* Every event read is handled: move over the rest in one small write — up to hi when
+     * nothing more is there, else past the last one read (events without rules skipped). */
+    if (rc == SMILE_OK && i == n) {
         if ((rc = store_begin(s, err)) == SMILE_OK) {
-            rc = cursor_set(s, hi, err);
+            rc = cursor_set(s, n < max ? hi : pe[n - 1].id, err);
             if (rc == SMILE_OK)
                 rc = store_commit(s, err);
             else
