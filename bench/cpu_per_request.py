@@ -4,7 +4,9 @@
 Starts a real `smile serve` on a fresh database, then for each scenario runs wrk for
 DURATION seconds and divides the server process's CPU time (user + system, from
 /proc/PID/stat, all its threads: HTTP workers, ledger committer, runtime) spent during the
-run by the requests wrk completed. Wall-clock throughput on a shared 2-core machine moves
+run by the requests wrk completed. Before each scenario it waits (up to 120 s) until the
+server is idle again (a second under 5% of a CPU), so that the previous scenario's leftover
+background work is not taken for the idle rate. Wall-clock throughput on a shared 2-core machine moves
 with the neighbours' load; CPU per request moves only with the code (and, a little, with
 cache pressure). Scenarios:
   - GET /api/v1/customers/{id} with a bearer token (8 connections)
