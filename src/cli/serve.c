@@ -243,6 +243,7 @@ cli_serve(int argc, char **argv)
             .digests = config_bool(&cfg, CFG_DIGEST_EMAIL),
             .retry_ms = config_int(&cfg, CFG_SMTP_RETRY_MS),
             .retry_max_ms = config_int(&cfg, CFG_SMTP_RETRY_MAX_MS),
+            .pool = pool, /* the sender's writes join the group commit */
         };
 
         if (mailnotify_kinds_parse(config_str(&cfg, CFG_NOTIFY_EMAIL), &mo.kinds) != SMILE_OK) {
@@ -255,7 +256,7 @@ cli_serve(int argc, char **argv)
         }
     }
     if (runtime_open(config_str(&cfg, CFG_DB), pool, ledger, &runtime, &err) != SMILE_OK ||
-        notify_runner_open(config_str(&cfg, CFG_DB), ledger, &notifier, &err) != SMILE_OK ||
+        notify_runner_open(config_str(&cfg, CFG_DB), pool, ledger, &notifier, &err) != SMILE_OK ||
         scheduler_open(config_str(&cfg, CFG_DB), pool, ledger, &sched, &err) != SMILE_OK) {
         fprintf(stderr, "smile: %s\n", err.msg);
         goto out;
@@ -269,6 +270,7 @@ cli_serve(int argc, char **argv)
             .concurrency = (int)config_int(&cfg, CFG_WEBHOOK_CONCURRENCY),
             .timeout_ms = config_int(&cfg, CFG_WEBHOOK_TIMEOUT_MS),
             .log_days = config_int(&cfg, CFG_WEBHOOK_LOG_DAYS),
+            .pool = pool, /* its writes join the group commit */
         };
 
         if (webhook_open(config_str(&cfg, CFG_DB), ledger, &wo, &webhook, &err) != SMILE_OK) {
@@ -331,7 +333,7 @@ out:
         runtime_on_due(runtime, NULL, NULL); /* no more wake-ups of the scheduler */
     scheduler_close(sched);                  /* stops appending */
     ledger_close(ledger);   /* after the server stopped: finishes queued appends first */
-    runtime_close(runtime); /* folds what the ledger committed last */
+    runtime_close(runtime); /* folds what the ledger committed last (≤ 1 s; rest at start) */
     webhook_close(webhook); /* after the ledger: its hook points here */
     store_pool_close(pool);
     store_close(s);

@@ -19,6 +19,8 @@
 
 #include "base/base.h"
 
+struct store_pool;
+
 struct store;
 struct notify_new;
 
@@ -81,6 +83,9 @@ struct mailnotify_options {
     bool digests;
     int64_t retry_ms, retry_max_ms;
     long timeout_ms; /* per SMTP conversation; 0 = 30 s */
+    /* mailnotify_start: when set, the sender's connection joins this pool's group commit
+     * (store_pool_open_member); stop the sender before the pool is closed then. */
+    struct store_pool *pool;
 };
 
 /*

@@ -308,7 +308,15 @@ mailnotify_send_due(struct store *s, const struct mailnotify_options *o, int64_t
             log_warn("msg=\"system e-mail not sent\" outbox=%lld to=%s attempts=%d error=\"%s\"",
                      (long long)id, to, attempts + 1, serr.msg);
         }
+        /* Its own short transaction: on a group member (serve) a bare UPDATE would run on
+         * the member's connection and wait for SQLite's file lock beside the group. */
+        if ((rc = store_begin(s, err)) != SMILE_OK)
+            break;
         rc = record(s, id, ok, attempts, time_now_ms(), o, ok ? NULL : serr.msg, err);
+        if (rc == SMILE_OK)
+            rc = store_commit(s, err);
+        else
+            store_rollback(s);
         if (rc != SMILE_OK)
             break;
     }
@@ -435,7 +443,9 @@ mailnotify_start(const char *db_path, const struct mailnotify_options *o, struct
     m->o.smtp_password = m->smtp_password = dup_or_empty(o->smtp_password);
     m->o.from = m->from = dup_or_empty(o->from);
     m->o.from_name = m->from_name = dup_or_empty(o->from_name);
-    if ((rc = store_open(db_path, 0, &m->db, err)) != SMILE_OK)
+    rc = o->pool ? store_pool_open_member(o->pool, &m->db, err)
+                 : store_open(db_path, 0, &m->db, err);
+    if (rc != SMILE_OK)
         goto fail;
     if (o->kinds != MAILNOTIFY_OFF) {
         notify_tx_hook_set(mailnotify_on_notification, (void *)(intptr_t)o->kinds);

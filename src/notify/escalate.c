@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -832,20 +833,69 @@ out:
     return rc;
 }
 
-int
-notify_escalate_pending(struct store *s, int max, int *out_done, struct smile_err *err)
+/*
+ * True if the sla event pe selects no escalation rule (its step has none for this warning
+ * or the breach, or is not in the process): handle() would only move the cursor, in a
+ * transaction (a group commit) of its own. Most steps have no rules, and a backlog of
+ * breaches then cost one commit each; such events are skipped and the cursor passes them
+ * in one write per batch. Reads only (process_versions never change once published);
+ * false when unsure (the process cannot be read), so that handle() decides.
+ */
+static bool
+no_rules(struct store *s, const struct pending_ev *pe)
+{
+    int64_t pid = json_integer_value(json_object_get(pe->data, "process_id"));
+    int64_t ver = json_integer_value(json_object_get(pe->data, "version"));
+    int64_t index = json_integer_value(json_object_get(pe->data, "index"));
+    const char *key = json_string_value(json_object_get(pe->data, "step"));
+    struct engine_process *p;
+    struct smile_err e2;
+    uint32_t sel[ENGINE_MAX_ESCALATE];
+    bool none;
+    int step;
+
+    if (key == NULL || pid <= 0)
+        return true; /* handle() does nothing for it either */
+    smile_err_clear(&e2);
+    if ((p = process_load(s, pid, ver, &e2)) == NULL)
+        return false;
+    step = engine_process_step_find(p, key);
+    none = step < 0 ||
+           engine_escalations_select(p, (size_t)step, strcmp(pe->type, "sla.breached") == 0,
+                                     (int)index, sel, ARRAY_LEN(sel)) == 0;
+    engine_process_unref(p);
+    return none;
+}
+
+/*
+ * notify_escalate_pending, with a stop flag (may be NULL) looked at before each event, so
+ * that the runner's close waits for one escalation transaction at most; *out_seen is the
+ * number of events read (the runner reads on while a batch came back full).
+ *
+ * The query walks the partial index events_escalate (0014_ingest.sql: ids of the sla.* and
+ * case.assigned events only) over the ids after the cursor. The source is tested per row
+ * by a CASE, not by `(source = 'smile' AND …) OR (source = 'crm' AND …)`: SQLite answers
+ * that OR from the (source, source_id) index — every sla and crm event ever written, then
+ * sorted — which after a day of traffic made each look (once a second and at shutdown)
+ * a scan of the whole history.
+ */
+static int
+pending_run(struct store *s, int max, const atomic_bool *halt, int *out_done, int *out_seen,
+            struct smile_err *err)
 {
     static const char sql_hi[] = "SELECT COALESCE(MAX(id), 0) FROM events";
     static const char sql[] =
-        "SELECT id, type, subject, data, actor FROM events WHERE id > $1 AND id <= $2"
-        " AND ((source = 'smile' AND type IN ('sla.warning', 'sla.breached'))"
-        " OR (source = 'crm' AND type = 'case.assigned')) ORDER BY id LIMIT $3";
+        "SELECT id, type, subject, data, actor FROM events"
+        " WHERE type IN ('sla.warning', 'sla.breached', 'case.assigned') AND id > $1 AND id <= $2"
+        " AND source = CASE type WHEN 'case.assigned' THEN 'crm' ELSE 'smile' END"
+        " ORDER BY id LIMIT $3";
     struct pending_ev *pe = xcalloc((size_t)max, sizeof(*pe));
     struct store_stmt *st;
     int64_t cur = 0, hi = 0;
-    int n = 0, rc;
+    int n = 0, i = 0, rc;
 
     *out_done = 0;
+    *out_seen = 0;
     if ((rc = cursor_get(s, &cur, err)) != SMILE_OK ||
         (rc = store_query_int64(s, sql_hi, &hi, err)) != SMILE_OK)
         goto out;
@@ -872,19 +922,23 @@ notify_escalate_pending(struct store *s, int max, int *out_done, struct smile_er
     if (rc != STORE_DONE && rc != STORE_ROW)
         goto out;
     rc = SMILE_OK;
-    for (int i = 0; i < n && rc == SMILE_OK; i++) {
+    *out_seen = n;
+    for (i = 0; i < n && rc == SMILE_OK && !(halt && atomic_load(halt)); i++) {
         if (strcmp(pe[i].type, "case.assigned") == 0) {
             rc = handle_assigned(s, &pe[i], err);
+        } else if (no_rules(s, &pe[i])) {
+            (*out_done)++; /* handled: there is nothing to do; the cursor passes it below */
         } else {
             rc = handle(s, &pe[i], err);
             if (rc == SMILE_OK)
                 (*out_done)++;
         }
     }
-    /* Nothing more up to hi: move over the other events in one small write. */
-    if (rc == SMILE_OK && n < max) {
+    /* Every event read is handled: move over the rest in one small write — up to hi when
+     * nothing more is there, else past the last one read (events without rules skipped). */
+    if (rc == SMILE_OK && i == n) {
         if ((rc = store_begin(s, err)) == SMILE_OK) {
-            rc = cursor_set(s, hi, err);
+            rc = cursor_set(s, n < max ? hi : pe[n - 1].id, err);
             if (rc == SMILE_OK)
                 rc = store_commit(s, err);
             else
@@ -892,7 +946,7 @@ notify_escalate_pending(struct store *s, int max, int *out_done, struct smile_er
         }
     }
 out:
-    for (int i = 0; i < n; i++) {
+    for (i = 0; i < n; i++) {
         free(pe[i].type);
         free(pe[i].subject);
         free(pe[i].actor);
@@ -902,6 +956,14 @@ out:
     return rc;
 }
 
+int
+notify_escalate_pending(struct store *s, int max, int *out_done, struct smile_err *err)
+{
+    int seen;
+
+    return pending_run(s, max, NULL, out_done, &seen, err);
+}
+
 /* The runner thread ------------------------------------------------------------------- */
 
 struct notify_runner {
@@ -909,6 +971,7 @@ struct notify_runner {
     pthread_cond_t cv;
     pthread_t thread;
     bool stop, started, woken;
+    atomic_bool halt; /* stop, readable without mu between events */
     struct store *db;
     struct notify_stats stats;
 };
@@ -993,23 +1056,23 @@ loop(void *arg)
     while (!r->stop) {
         struct smile_err err;
         struct timespec ts;
-        int done = 0;
+        int done = 0, seen = 0;
 
         r->woken = false;
         pthread_mutex_unlock(&r->mu);
         do {
             smile_err_clear(&err);
-            if (notify_escalate_pending(r->db, BATCH, &done, &err) != SMILE_OK) {
+            if (pending_run(r->db, BATCH, &r->halt, &done, &seen, &err) != SMILE_OK) {
                 log_error("msg=\"escalation failed\" err=\"%s\"", err.msg);
-                done = 0;
+                done = seen = 0;
             } else if (done > 0) {
                 pthread_mutex_lock(&r->mu);
                 r->stats.events += (uint64_t)done;
                 pthread_mutex_unlock(&r->mu);
                 log_info("msg=\"deadlines escalated\" count=%d", done);
             }
-        } while (done == BATCH);
-        if (time_now_ms() - purged_at > 3600 * 1000) { /* hourly */
+        } while (seen == BATCH && !atomic_load(&r->halt));
+        if (!atomic_load(&r->halt) && time_now_ms() - purged_at > 3600 * 1000) { /* hourly */
             purge(r->db);
             purged_at = time_now_ms();
         }
@@ -1025,8 +1088,8 @@ loop(void *arg)
 }
 
 int
-notify_runner_open(const char *db_path, struct ledger *l, struct notify_runner **out,
-                   struct smile_err *err)
+notify_runner_open(const char *db_path, struct store_pool *pool, struct ledger *l,
+                   struct notify_runner **out, struct smile_err *err)
 {
     struct notify_runner *r = xcalloc(1, sizeof(*r));
     int rc;
@@ -1034,7 +1097,8 @@ notify_runner_open(const char *db_path, struct ledger *l, struct notify_runner *
     *out = NULL;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
-    if ((rc = store_open(db_path, 0, &r->db, err)) != SMILE_OK) {
+    rc = pool ? store_pool_open_member(pool, &r->db, err) : store_open(db_path, 0, &r->db, err);
+    if (rc != SMILE_OK) {
         notify_runner_close(r);
         return rc;
     }
@@ -1062,6 +1126,7 @@ notify_runner_close(struct notify_runner *r)
         live = NULL;
     pthread_mutex_unlock(&live_mu);
     if (r->started) {
+        atomic_store(&r->halt, true);
         pthread_mutex_lock(&r->mu);
         r->stop = true;
         pthread_cond_signal(&r->cv);

@@ -21,6 +21,8 @@
 
 #include "base/base.h"
 
+struct store_pool;
+
 struct store;
 struct ledger;
 struct notify_runner;
@@ -125,13 +127,17 @@ void notify_board_set(notify_board_fn *fn, void *ud);
 int notify_escalate_pending(struct store *s, int max, int *out_done, struct smile_err *err);
 
 /*
- * Starts the runner on the database at db_path (its own connection and thread). It
+ * Starts the runner on the database at db_path (its own connection and thread). With pool
+ * set, the connection is a member of the pool's group commit (store_pool_open_member), so
+ * its transactions share the requests' COMMITs instead of waiting for SQLite's file lock;
+ * close the runner before the pool then. NULL opens a standalone connection. It
  * registers a post-commit hook on l that wakes it for sla.* events (and feeds the board
  * hook), and looks once a second for events committed elsewhere. Open it before the
- * scheduler starts appending; close it before the ledger.
+ * scheduler starts appending; close it before the ledger. Closing is prompt: the runner
+ * checks its stop flag between events, so at most one escalation transaction finishes.
  */
-int notify_runner_open(const char *db_path, struct ledger *l, struct notify_runner **out,
-                       struct smile_err *err);
+int notify_runner_open(const char *db_path, struct store_pool *pool, struct ledger *l,
+                       struct notify_runner **out, struct smile_err *err);
 void notify_runner_close(struct notify_runner *r);
 
 struct notify_stats {

@@ -103,7 +103,8 @@ typedef void runtime_due_fn(int64_t due_at, void *ud);
  * group commit (store_pool_open_member); NULL opens a standalone one. Subjects with events after
  * runtime_cursor (committed while no runtime ran) are queued at once. Close with runtime_close()
  * (after the ledger has stopped appending, before ledger_close is fine: pending subjects are folded
- * first).
+ * first, for at most a second; what is still queued then is left to the next start's catch-up
+ * from runtime_cursor, so a long backlog does not hold up shutdown and nothing is lost).
  */
 int runtime_open(const char *db_path, struct store_pool *pool, struct ledger *l,
                  struct runtime **out, struct smile_err *err);

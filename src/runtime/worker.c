@@ -10,7 +10,9 @@
  * import queue-log`, a second server on the same database — reach no hook here, so when
  * idle the worker looks once a second for event ids beyond the newest it has heard of.
  */
+#include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,12 +23,33 @@
 #include "store/store.h"
 
 #define BATCH_MAX 256 /* subjects per transaction */
+/*
+ * A batch's transaction holds the group commit's writer (store_sqlite.c) while it folds, so
+ * every other writer of the process — requests, the ledger, the scheduler — waits for it.
+ * The batch size therefore adapts to keep a transaction near BATCH_NS: halved after a
+ * batch that took more than twice that, doubled after one that took less than half.
+ */
+#define BATCH_MIN 8
+#define BATCH_NS (20LL * 1000000)
+/*
+ * Under a stream of small commits (single events from many clients) each wake-up found a
+ * few subjects, and each fold was a transaction, a group-commit wait and two context
+ * switches of its own. The worker waits up to GATHER_NS for the queue to fill a batch, so
+ * a measurement appears at most that much later and the stream folds in fewer transactions.
+ */
+#define GATHER_NS (5LL * 1000000)
+/* On close, fold what is queued for at most this long; the rest is found again from
+ * runtime_cursor by the next start's catch-up (a re-fold is idempotent). */
+#define CLOSE_FOLD_NS (1000LL * 1000000)
 
 struct runtime {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     pthread_t thread;
     bool stop, started;
+    int64_t stop_by_ns; /* with stop: break off the queue after this (time_mono_ns) */
+    atomic_bool halt;   /* stop_by_ns has passed: break off inside a batch too */
+    size_t batch_cap;   /* subjects per transaction now, BATCH_MIN … BATCH_MAX */
     /* The queue: an open-addressing set of subjects plus their FIFO order. */
     char **set;
     size_t set_cap, set_n;
@@ -135,11 +158,18 @@ fold_batch(struct runtime *rt, char **subjects, size_t n, int64_t upto, int64_t 
     rc = runtime_defs_refresh(rt->defs, rt->db, err);
     for (size_t i = 0; i < n && rc == SMILE_OK; i++) {
         int64_t due;
+        /* Closing with a backlog: commit what is folded and leave the cursor where it is,
+         * so that the next start's catch-up finds the subjects not folded here. */
+        if (atomic_load(&rt->halt) && time_mono_ns() > rt->stop_by_ns) {
+            upto = 0;
+            break;
+        }
         rc = runtime_fold_subject(rt->defs, rt->db, subjects[i], ++rt->seq, &due, err);
         if (due < *next_due)
             *next_due = due;
     }
-    if (rc == SMILE_OK && (rc = store_prepare(rt->db, sql_cursor, &st, err)) == SMILE_OK) {
+    if (rc == SMILE_OK && upto > 0 &&
+        (rc = store_prepare(rt->db, sql_cursor, &st, err)) == SMILE_OK) {
         int r2;
         store_stmt_bind_int64(st, 1, upto);
         r2 = store_stmt_step(st, err);
@@ -204,7 +234,7 @@ worker(void *arg)
     for (;;) {
         char *batch[BATCH_MAX];
         size_t n;
-        int64_t upto, due = INT64_MAX;
+        int64_t upto, due = INT64_MAX, t0;
         struct smile_err err;
         uint64_t nerr = 0;
         int rc;
@@ -217,11 +247,26 @@ worker(void *arg)
             if (pthread_cond_timedwait(&rt->cv, &rt->mu, &ts) != 0 && rt->fifo_n == 0 && !rt->stop)
                 poll_foreign(rt);
         }
-        if (rt->fifo_n == 0 && rt->stop)
+        if (rt->stop && (rt->fifo_n == 0 || time_mono_ns() > rt->stop_by_ns))
             break;
-        /* Take up to BATCH_MAX subjects; remove them from the set so that an event arriving
+        if (!rt->stop && rt->fifo_n < rt->batch_cap) {
+            struct timespec ts;
+
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += GATHER_NS;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            while (!rt->stop && rt->fifo_n < rt->batch_cap)
+                if (pthread_cond_timedwait(&rt->cv, &rt->mu, &ts) == ETIMEDOUT)
+                    break;
+        }
+        /* Take up to batch_cap subjects; remove them from the set so that an event arriving
          * during the fold queues its subject again. */
-        n = rt->fifo_n < BATCH_MAX ? rt->fifo_n : BATCH_MAX;
+        if (rt->batch_cap < BATCH_MIN)
+            rt->batch_cap = BATCH_MIN;
+        n = rt->fifo_n < rt->batch_cap ? rt->fifo_n : rt->batch_cap;
         for (size_t i = 0; i < n; i++) {
             char *s = rt->fifo[i];
             size_t k = hash(s) & (rt->set_cap - 1);
@@ -248,7 +293,13 @@ worker(void *arg)
         pthread_mutex_unlock(&rt->mu);
 
         smile_err_clear(&err);
+        t0 = time_mono_ns();
         rc = fold_batch(rt, batch, n, upto, &due, &err);
+        t0 = time_mono_ns() - t0;
+        if (t0 > 2 * BATCH_NS && rt->batch_cap > BATCH_MIN)
+            rt->batch_cap /= 2; /* only this thread reads or writes batch_cap */
+        else if (t0 < BATCH_NS / 2 && n == rt->batch_cap && rt->batch_cap < BATCH_MAX)
+            rt->batch_cap *= 2;
         if (rc != SMILE_OK) {
             /* One bad subject must not block the others: retry one by one. */
             log_error("msg=\"runtime batch failed\" subjects=%zu err=\"%s\"", n, err.msg);
@@ -370,6 +421,8 @@ runtime_close(struct runtime *rt)
     if (rt->started) {
         pthread_mutex_lock(&rt->mu);
         rt->stop = true;
+        rt->stop_by_ns = time_mono_ns() + CLOSE_FOLD_NS;
+        atomic_store(&rt->halt, true);
         pthread_cond_signal(&rt->cv);
         pthread_mutex_unlock(&rt->mu);
         pthread_join(rt->thread, NULL);

@@ -171,6 +171,19 @@ scheduler_fire_due(struct store *s, struct ledger *l, int64_t now, int max, int 
     return fire(s, l, now, max, out_fired, &created, err);
 }
 
+/* True once scheduler_close asked the thread to end: a backlog of due deadlines is left
+ * for the next start (they stay unfired in the table) rather than holding up shutdown. */
+static bool
+stopping(struct scheduler *sc)
+{
+    bool stop;
+
+    pthread_mutex_lock(&sc->mu);
+    stop = sc->stop;
+    pthread_mutex_unlock(&sc->mu);
+    return stop;
+}
+
 static void *
 loop(void *arg)
 {
@@ -204,7 +217,7 @@ loop(void *arg)
                 pthread_mutex_unlock(&sc->mu);
                 log_info("msg=\"deadlines fired\" count=%d created=%zu", fired, created);
             }
-        } while (fired == FIRE_BATCH);
+        } while (fired == FIRE_BATCH && !stopping(sc));
         if (scheduler_next_due(sc->db, &next, &err) != SMILE_OK)
             log_error("msg=\"scheduler next due failed\" err=\"%s\"", err.msg);
         now = time_now_ms();

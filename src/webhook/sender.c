@@ -220,13 +220,26 @@ give_up(struct webhook *w, int64_t did, const char *why, int64_t now)
     struct store_stmt *st;
 
     smile_err_clear(&err);
-    if (store_prepare(w->db, sql, &st, &err) != SMILE_OK)
+    /* In a transaction: on a group member a bare UPDATE would take SQLite's file lock
+     * beside the group instead of joining it. */
+    if (store_begin(w->db, &err) != SMILE_OK)
         return;
+    if (store_prepare(w->db, sql, &st, &err) != SMILE_OK) {
+        store_rollback(w->db);
+        return;
+    }
     store_stmt_bind_text(st, 1, why, -1);
     store_stmt_bind_int64(st, 2, now);
     store_stmt_bind_int64(st, 3, did);
-    store_stmt_step(st, &err);
+    if (store_stmt_step(st, &err) == STORE_DONE) {
+        store_stmt_reset(st);
+        if (store_commit(w->db, &err) != SMILE_OK)
+            log_error("msg=\"webhook delivery not marked failed\" delivery=%lld error=\"%s\"",
+                      (long long)did, err.msg);
+        return;
+    }
     store_stmt_reset(st);
+    store_rollback(w->db);
 }
 
 /* Loads delivery did and starts its request; false if it cannot be sent now. */
@@ -731,7 +744,9 @@ webhook_open(const char *db_path, struct ledger *l, const struct webhook_options
     }
     w->multi = curl_multi_init();
     curl_multi_setopt(w->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)w->opt.concurrency);
-    if ((rc = store_open(db_path, 0, &w->db, err)) != SMILE_OK) {
+    rc = opt && opt->pool ? store_pool_open_member(opt->pool, &w->db, err)
+                          : store_open(db_path, 0, &w->db, err);
+    if (rc != SMILE_OK) {
         webhook_close(w);
         return rc;
     }

@@ -28,6 +28,8 @@
 
 #include "base/base.h"
 
+struct store_pool;
+
 struct store;
 struct ledger;
 struct audit_who;
@@ -168,6 +170,9 @@ struct webhook_options {
     int64_t timeout_ms;   /* whole request (default 10000); connect: min(5000, this) */
     int64_t poll_ms;      /* look for events of other processes this often (default 1000) */
     int64_t log_days;     /* prune finished deliveries older than this (default 30; 0 = keep) */
+    /* When set, the thread's connection joins this pool's group commit
+     * (store_pool_open_member); close the webhook before the pool then. */
+    struct store_pool *pool;
 };
 
 /*

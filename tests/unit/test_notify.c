@@ -377,6 +377,51 @@ test_escalate_once(void **state)
     db_close(&d);
 }
 
+/*
+ * A backlog of sla events whose step has no escalation rules (the hotline's "answer" has
+ * none): nothing to do for any of them, so they are passed without a transaction each and
+ * the cursor moves past a full batch in one write, which keeps the runner's loop going.
+ */
+static void
+test_backlog_without_rules(void **state)
+{
+    struct db d;
+    struct smile_err err;
+    int done = -1;
+    char data[512], sid[16];
+    int64_t pid, first, last;
+
+    (void)state;
+    db_open(&d);
+    pid = count(&d, "SELECT id FROM processes WHERE name = 'Phone hotline'");
+    assert_true(pid > 0);
+    snprintf(data, sizeof(data),
+             "{\"due_at\":\"2023-11-14T22:13:20.000Z\",\"index\":0,\"kind\":\"breach\","
+             "\"occurrence\":0,\"process_id\":%lld,\"step\":\"answer\",\"version\":1}",
+             (long long)pid);
+    for (int i = 0; i < 70; i++) {
+        snprintf(sid, sizeof(sid), "b%d", i);
+        add_event(&d, "sla.breached", "smile", sid, data);
+    }
+    first = count(&d, "SELECT min(id) FROM events WHERE source = 'smile'");
+    last = count(&d, "SELECT max(id) FROM events");
+    /* 70 events, ids first … first + 69 (one transaction each, nothing else appends). */
+    assert_int_equal(last, first + 69);
+    smile_err_clear(&err);
+    /* A batch of 64: all 64 read are handled (nothing to do) and the cursor passes the
+     * 64th, id first + 63; nothing is logged, nobody notified. */
+    assert_int_equal(notify_escalate_pending(d.s, 64, &done, &err), SMILE_OK);
+    assert_int_equal(done, 64);
+    assert_int_equal(count(&d, "SELECT last_event_id FROM notify_cursor"), first + 63);
+    /* The rest: 6 more, and the cursor reaches the newest event. */
+    assert_int_equal(notify_escalate_pending(d.s, 64, &done, &err), SMILE_OK);
+    assert_int_equal(done, 6);
+    assert_int_equal(count(&d, "SELECT last_event_id FROM notify_cursor"), last);
+    assert_int_equal(count(&d, "SELECT count(*) FROM escalations"), 0);
+    assert_int_equal(count(&d, "SELECT count(*) FROM notifications"), 0);
+    db_close(&d);
+}
+
 static void
 test_escalate_reassign_to_team(void **state)
 {
@@ -539,6 +584,7 @@ main(void)
         cmocka_unit_test(test_no_rules_keeps_the_document),
         cmocka_unit_test(test_default_complaint_rules),
         cmocka_unit_test(test_escalate_once),
+        cmocka_unit_test(test_backlog_without_rules),
         cmocka_unit_test(test_escalate_reassign_to_team),
         cmocka_unit_test(test_notifications_store),
     };
