@@ -6,6 +6,10 @@ import { Users } from './Users';
 import { Calendars, CalendarEditor } from './Calendars';
 import { Processes, ProcessEditor } from './Processes';
 import { Tokens } from './Tokens';
+// uiadmin: scorecard templates and webhooks
+import { ScorecardTemplates, ScorecardTemplateEditor } from './ScorecardTemplates';
+import { Webhooks, WebhookEditor } from './Webhooks';
+import { useSession } from '../../session';
 
 const TABS: [string, MessageKey][] = [
   ['users', 'admin.tab.users'],
@@ -13,13 +17,22 @@ const TABS: [string, MessageKey][] = [
   ['processes', 'admin.tab.processes'],
   ['tokens', 'admin.tab.tokens'],
 ];
+// uiadmin: tabs only administrators see (the API refuses the others)
+const ADMIN_ONLY_TABS: [string, MessageKey][] = [
+  ['scorecards', 'admin.tab.scorecards'],
+  ['webhooks', 'admin.tab.webhooks'],
+];
 
 export function Admin(props: { section: string; id?: string }) {
   const { section, id } = props;
+  const isAdmin = useSession()?.user.role === 'admin';
   let body;
   if (section === 'calendars') body = id ? <CalendarEditor id={id} key={id} /> : <Calendars />;
   else if (section === 'processes') body = id ? <ProcessEditor id={id} key={id} /> : <Processes />;
   else if (section === 'tokens') body = <Tokens />;
+  // uiadmin
+  else if (section === 'scorecards' && isAdmin) body = id ? <ScorecardTemplateEditor id={id} key={id} /> : <ScorecardTemplates />;
+  else if (section === 'webhooks' && isAdmin) body = id ? <WebhookEditor id={id} key={id} /> : <Webhooks />;
   else body = <Users />;
   return (
     <section class="page admin">
@@ -27,7 +40,7 @@ export function Admin(props: { section: string; id?: string }) {
         <h1>{t('admin.title')}</h1>
       </header>
       <nav class="tabs" aria-label={t('admin.title')}>
-        {TABS.map(([s, key]) => (
+        {[...TABS, ...(isAdmin ? ADMIN_ONLY_TABS : [])].map(([s, key]) => (
           <Link key={s} href={`/app/admin/${s}`} class={s === section ? 'active' : ''} id={`tab-${s}`}>
             {t(key)}
           </Link>

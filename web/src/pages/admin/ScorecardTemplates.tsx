@@ -1,0 +1,706 @@
+// Scorecard templates (admins): the list, and an editor for one template — name, titles,
+// role, period, scope, automatic computation and the items (indicator, filter by process /
+// step / channel, weight, floor, target, direction, critical, labels) — with a preview of a
+// period. GET/POST /api/v1/scorecards/templates, GET/PUT/DELETE …/templates/{id} (If-Match;
+// a 412 shows a conflict the admin resolves by loading the other version or saving over
+// it), GET /api/v1/scorecards/indicators; the preview is
+// POST /api/v1/evaluations/compute {dry_run: true}, which computes in a transaction that is
+// rolled back. A 422's problems are shown under the control their JSON Pointer names
+// ("/items/1/target"). DELETE archives the template: evaluations already computed stay.
+import { useEffect, useState } from 'preact/hooks';
+import { api, ApiError, fieldErrors } from '../../api';
+import { ErrorBox, Link, Loading } from '../../components/common';
+import { formatTime, locale, t, type MessageKey } from '../../i18n';
+import { navigate } from '../../router';
+import { useSession } from '../../session';
+import { type Notice, FieldError, OtherErrors, formatDuration, scrollToError } from './Admin';
+import { loadAll } from './Users';
+
+type Bi = { en?: string; zh?: string };
+interface Item {
+  key: string;
+  indicator: string;
+  label?: Bi;
+  filter?: { process?: number | string; step?: string; channel?: string };
+  weight?: number;
+  floor?: number;
+  target?: number;
+  direction?: 'higher' | 'lower';
+  critical?: boolean;
+}
+interface TemplateDoc {
+  name: string;
+  title?: Bi;
+  role: string;
+  period: string;
+  auto?: boolean;
+  scope?: string;
+  items: Item[];
+}
+interface TemplateRec extends TemplateDoc {
+  id: number;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+interface Indicator {
+  name: string;
+  direction: 'higher' | 'lower';
+  unit: string;
+  label: Bi;
+}
+interface ProcLite {
+  id: number;
+  name: string;
+  draft?: { steps?: { key: string }[] };
+}
+interface DryRun {
+  period: string;
+  from: string;
+  to: string;
+  computed: number;
+  unchanged: number;
+  changes: { username: string; state: string; before: number | null; after: number | null; before_status: string | null; after_status: string; change: number | null; frozen: boolean }[];
+}
+
+const ROLES = ['agent', 'supervisor', 'admin'];
+const PERIODS = ['month', 'week', 'quarter'];
+const CHANNELS = ['phone', 'email', 'counter', 'web', 'system'];
+
+function bi(l: Bi | string | undefined): string {
+  if (!l) return '';
+  if (typeof l === 'string') return l;
+  return (locale() === 'zh-CN' ? l.zh || l.en : l.en || l.zh) ?? '';
+}
+
+/** A value in the indicator's unit, readable: ratio as %, ms as a duration. */
+function fmtUnit(unit: string | undefined, v: number | undefined): string {
+  if (v === undefined || v === null || Number.isNaN(v)) return '';
+  if (unit === 'ratio') return `${Math.round(v * 1000) / 10} %`;
+  if (unit === 'ms') return formatDuration(v);
+  return String(v);
+}
+
+/** The last ended period of a kind, as of today (Asia/Shanghai): "2026-10", "2026-W47", "2026-Q3". */
+export function lastEndedPeriod(kind: string, now = new Date()): string {
+  const sh = new Date(now.getTime() + 8 * 3600e3); // China has no DST: UTC+8 all year
+  const y = sh.getUTCFullYear();
+  const m = sh.getUTCMonth(); // 0-based
+  if (kind === 'quarter') {
+    const q = Math.floor(m / 3); // current quarter 0..3; the last ended one is q-1
+    return q === 0 ? `${y - 1}-Q4` : `${y}-Q${q}`;
+  }
+  if (kind === 'week') {
+    // ISO week of (today − 7 days): Thursday of that week decides the year.
+    const d = new Date(Date.UTC(y, m, sh.getUTCDate() - 7));
+    const dow = (d.getUTCDay() + 6) % 7; // Monday 0
+    d.setUTCDate(d.getUTCDate() - dow + 3);
+    const wy = d.getUTCFullYear();
+    const jan4 = new Date(Date.UTC(wy, 0, 4));
+    const w = 1 + Math.round((d.getTime() - jan4.getTime()) / 864e5 / 7 - ((jan4.getUTCDay() + 6) % 7) / 7 + 3 / 7);
+    return `${wy}-W${String(Math.floor(w)).padStart(2, '0')}`;
+  }
+  return m === 0 ? `${y - 1}-12` : `${y}-${String(m).padStart(2, '0')}`;
+}
+
+function blankItem(n: number, ind?: Indicator): Item {
+  return { key: `i${n}`, indicator: ind?.name ?? 'compliance', weight: 1, floor: 0.5, target: 1, critical: false };
+}
+
+function starter(): TemplateDoc {
+  return { name: '', title: { en: '', zh: '' }, role: 'agent', period: 'month', auto: true, scope: 'person', items: [blankItem(1)] };
+}
+
+/** The document the API takes: empty optional fields left out, numbers as numbers. */
+function cleanDoc(d: TemplateDoc): Record<string, unknown> {
+  const out: Record<string, unknown> = { name: d.name, role: d.role, period: d.period, auto: d.auto !== false, scope: d.scope || 'person' };
+  if (d.title && (d.title.en || d.title.zh)) out.title = { en: d.title.en || d.title.zh, zh: d.title.zh || d.title.en };
+  out.items = d.items.map((it) => {
+    const o: Record<string, unknown> = { key: it.key, indicator: it.indicator };
+    const f: Record<string, unknown> = {};
+    if (it.filter?.process !== undefined && it.filter.process !== '') f.process = it.filter.process;
+    if (it.filter?.step) f.step = it.filter.step;
+    if (it.filter?.channel) f.channel = it.filter.channel;
+    if (Object.keys(f).length) o.filter = f;
+    if (it.label && (it.label.en || it.label.zh)) o.label = { en: it.label.en || it.label.zh, zh: it.label.zh || it.label.en };
+    for (const k of ['weight', 'floor', 'target'] as const) if (it[k] !== undefined) o[k] = it[k];
+    if (it.direction) o.direction = it.direction;
+    o.critical = !!it.critical;
+    return o;
+  });
+  return out;
+}
+
+/** The template as the editor holds it (the API's answer minus its bookkeeping). */
+function docOf(r: TemplateRec): TemplateDoc {
+  return {
+    name: r.name,
+    title: r.title ?? { en: '', zh: '' },
+    role: r.role,
+    period: r.period,
+    auto: r.auto,
+    scope: r.scope,
+    items: r.items.map((it) => ({ ...it, filter: { ...(it.filter ?? {}) }, label: { ...(it.label ?? {}) } })),
+  };
+}
+
+export function ScorecardTemplates() {
+  const s = useSession();
+  const admin = s?.user.role === 'admin';
+  const [list, setList] = useState<TemplateRec[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const load = () => {
+    setError(null);
+    loadAll<TemplateRec>('/api/v1/scorecards/templates').then(setList, setError);
+  };
+  useEffect(load, []);
+  if (error && !list) return <ErrorBox error={error} onRetry={load} />;
+  if (!list) return <Loading />;
+  return (
+    <section class="card" id="sc-templates">
+      <header class="card-head">
+        <h2>{t('sct.title')}</h2>
+        {admin && (
+          <Link href="/app/admin/scorecards/new" class="button-link" id="sct-new">
+            {t('sct.new')}
+          </Link>
+        )}
+      </header>
+      <p class="muted">{t('sct.intro')}</p>
+      {list.length === 0 ? (
+        <p class="empty muted" id="sct-empty">
+          {t('sct.empty')}
+        </p>
+      ) : (
+        <div class="table-wrap">
+          <table class="list" id="sct-list">
+            <thead>
+              <tr>
+                <th scope="col">{t('sct.name')}</th>
+                <th scope="col">{t('sct.titleCol')}</th>
+                <th scope="col">{t('sct.role')}</th>
+                <th scope="col">{t('sct.period')}</th>
+                <th scope="col">{t('sct.items')}</th>
+                <th scope="col">{t('sct.auto')}</th>
+                <th scope="col">{t('sct.version')}</th>
+                <th scope="col" class="wide">{t('sct.updated')}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.map((r) => (
+                <tr key={r.id} data-template={r.name}>
+                  <td class="mono">
+                    <Link href={`/app/admin/scorecards/${r.id}`}>{r.name}</Link>
+                  </td>
+                  <td>{bi(r.title)}</td>
+                  <td>
+                    {t(`user.role.${r.role}` as MessageKey)}
+                    {r.scope === 'team' && <span class="tag">{t('sct.scope.team')}</span>}
+                  </td>
+                  <td>{t(`sct.period.${r.period}` as MessageKey)}</td>
+                  <td>
+                    {r.items.map((it) => (
+                      <span class={`tag${it.critical ? ' critical' : ''}`} key={it.key} title={it.indicator}>
+                        {bi(it.label) || it.key} ×{it.weight ?? 1}
+                        {it.critical ? ' !' : ''}
+                      </span>
+                    ))}
+                  </td>
+                  <td>{r.auto ? t('sct.yes') : <span class="muted">{t('sct.no')}</span>}</td>
+                  <td>{r.version}</td>
+                  <td class="wide">{formatTime(r.updated_at)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {!admin && <p class="muted">{t('admin.adminOnly')}</p>}
+    </section>
+  );
+}
+
+export function ScorecardTemplateEditor(props: { id: string }) {
+  const isNew = props.id === 'new';
+  const s = useSession();
+  const admin = s?.user.role === 'admin';
+  const [rec, setRec] = useState<TemplateRec | null>(null);
+  const [etag, setEtag] = useState<string | null>(null);
+  const [doc, setDoc] = useState<TemplateDoc | null>(isNew ? starter() : null);
+  const [inds, setInds] = useState<Indicator[]>([]);
+  const [procs, setProcs] = useState<ProcLite[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const [notice, setNotice] = useState<Notice>(null);
+  const [conflict, setConflict] = useState<TemplateRec | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [dirty, setDirty] = useState(false);
+
+  const load = async () => {
+    setError(null);
+    try {
+      const r = await api<TemplateRec>('GET', `/api/v1/scorecards/templates/${props.id}`);
+      setRec(r.data);
+      setEtag(r.etag);
+      setDoc(docOf(r.data));
+      setDirty(false);
+      setConflict(null);
+    } catch (e) {
+      setError(e);
+    }
+  };
+  useEffect(() => {
+    if (!isNew) void load();
+    api<{ items: Indicator[] }>('GET', '/api/v1/scorecards/indicators').then((r) => setInds(r.data.items), () => undefined);
+    loadAll<ProcLite>('/api/v1/processes').then(setProcs, () => undefined);
+  }, [props.id]);
+
+  if (error && !doc) return <ErrorBox error={error} onRetry={() => void load()} />;
+  if (!doc) return <Loading />;
+  const indBy = new Map(inds.map((i) => [i.name, i]));
+  const ro = !admin;
+
+  const change = (fn: (d: TemplateDoc) => void) => {
+    const d = structuredClone(doc);
+    fn(d);
+    setDoc(d);
+    setDirty(true);
+  };
+  const clearErr = (p: string) => {
+    if (!errors[p]) return;
+    const e = { ...errors };
+    delete e[p];
+    setErrors(e);
+  };
+  const num = (v: string): number | undefined => (v.trim() === '' ? undefined : Number(v));
+
+  const save = async (force?: string | null) => {
+    setBusy(true);
+    setErrors({});
+    setNotice(null);
+    setError(null);
+    try {
+      if (isNew) {
+        const r = await api<TemplateRec>('POST', '/api/v1/scorecards/templates', cleanDoc(doc));
+        navigate(`/app/admin/scorecards/${r.data.id}`);
+        return;
+      }
+      const r = await api<TemplateRec>('PUT', `/api/v1/scorecards/templates/${props.id}`, cleanDoc(doc), { ifMatch: force ?? etag });
+      setRec(r.data);
+      setEtag(r.etag);
+      setDoc(docOf(r.data));
+      setDirty(false);
+      setConflict(null);
+      setNotice(['sct.savedVersion', { v: r.data.version }]);
+    } catch (x) {
+      if (x instanceof ApiError && x.status === 412) {
+        // Someone saved meanwhile: keep the admin's edits, show what is on the server.
+        try {
+          const cur = await api<TemplateRec>('GET', `/api/v1/scorecards/templates/${props.id}`);
+          setConflict(cur.data);
+          setEtag(cur.etag);
+        } catch (y) {
+          setError(y);
+        }
+      } else if (x instanceof ApiError && x.status === 409) {
+        setErrors({ '/name': x.message });
+        scrollToError();
+      } else {
+        const fe = fieldErrors(x);
+        setErrors(fe);
+        if (Object.keys(fe).length) scrollToError();
+        else setError(x);
+      }
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const archive = async () => {
+    if (!rec || !confirm(t('sct.confirmDelete', { name: rec.name }))) return;
+    setError(null);
+    try {
+      await api('DELETE', `/api/v1/scorecards/templates/${rec.id}`, undefined, { ifMatch: etag });
+      navigate('/app/admin/scorecards');
+    } catch (x) {
+      if (x instanceof ApiError && x.status === 412) {
+        setNotice(['admin.stale']);
+        void load();
+      } else setError(x);
+    }
+  };
+
+  const top = ['/name', '/title', '/title/en', '/title/zh', '/role', '/period', '/scope', '/auto', '/items'];
+  const shown = (p: string) => top.includes(p) || /^\/items\/\d+(\/(key|indicator|weight|floor|target|direction|critical|filter|filter\/process|filter\/step|filter\/channel|label|label\/en|label\/zh))?$/.test(p);
+  const totalWeight = doc.items.reduce((a, it) => a + (Number(it.weight ?? 1) || 0), 0);
+
+  return (
+    <div class="admin-body sct-editor">
+      <p>
+        <Link href="/app/admin/scorecards">← {t('sct.title')}</Link>
+      </p>
+      {notice && (
+        <p class="notice ok" role="status" id="sct-notice">
+          {t(notice[0], notice[1])}
+        </p>
+      )}
+      {conflict && (
+        <div class="notice conflict" role="alert" id="sct-conflict">
+          <p>
+            <strong>{t('sct.conflict', { v: conflict.version, at: formatTime(conflict.updated_at) })}</strong>
+          </p>
+          <p>{t('sct.conflictHelp')}</p>
+          <div class="actions">
+            <button type="button" id="sct-take-theirs" onClick={() => void load()}>
+              {t('sct.takeTheirs', { v: conflict.version })}
+            </button>
+            <button type="button" class="danger" id="sct-overwrite" onClick={() => void save(etag)}>
+              {t('sct.overwrite')}
+            </button>
+          </div>
+        </div>
+      )}
+      {error !== null && <ErrorBox error={error} />}
+      <form
+        class="card admin-form"
+        id="sct-form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void save();
+        }}
+      >
+        <header class="card-head">
+          <h2>{isNew ? t('sct.new') : doc.name}</h2>
+          {rec && <span class="muted">{t('sct.versionOf', { v: rec.version, at: formatTime(rec.updated_at) })}</span>}
+        </header>
+        <fieldset disabled={ro} class="plain">
+          <div class="form-grid">
+            <label>
+              {t('sct.name')}
+              <input id="sct-name" class="mono" value={doc.name} required maxLength={64} pattern="[a-z0-9._\-]+" onInput={(e) => (clearErr('/name'), change((d) => void (d.name = e.currentTarget.value)))} />
+              <small class="muted">{t('sct.nameHelp')}</small>
+              <FieldError errors={errors} at="/name" />
+            </label>
+            <label>
+              {t('sct.titleEn')}
+              <input id="sct-title-en" value={doc.title?.en ?? ''} onInput={(e) => change((d) => void (d.title = { ...d.title, en: e.currentTarget.value }))} />
+              <FieldError errors={errors} at="/title" />
+              <FieldError errors={errors} at="/title/en" />
+            </label>
+            <label>
+              {t('sct.titleZh')}
+              <input id="sct-title-zh" lang="zh-CN" value={doc.title?.zh ?? ''} onInput={(e) => change((d) => void (d.title = { ...d.title, zh: e.currentTarget.value }))} />
+              <FieldError errors={errors} at="/title/zh" />
+            </label>
+            <label>
+              {t('sct.role')}
+              <select id="sct-role" value={doc.role} onChange={(e) => change((d) => void (d.role = e.currentTarget.value))}>
+                {ROLES.map((r) => (
+                  <option key={r} value={r}>
+                    {t(`user.role.${r}` as MessageKey)}
+                  </option>
+                ))}
+              </select>
+              <small class="muted">{t('sct.roleHelp')}</small>
+              <FieldError errors={errors} at="/role" />
+            </label>
+            <label>
+              {t('sct.scope')}
+              <select id="sct-scope" value={doc.scope ?? 'person'} onChange={(e) => change((d) => void (d.scope = e.currentTarget.value))}>
+                <option value="person">{t('sct.scope.person')}</option>
+                <option value="team">{t('sct.scope.team')}</option>
+              </select>
+              <FieldError errors={errors} at="/scope" />
+            </label>
+            <label>
+              {t('sct.period')}
+              <select id="sct-period" value={doc.period} onChange={(e) => change((d) => void (d.period = e.currentTarget.value))}>
+                {PERIODS.map((p) => (
+                  <option key={p} value={p}>
+                    {t(`sct.period.${p}` as MessageKey)}
+                  </option>
+                ))}
+              </select>
+              <FieldError errors={errors} at="/period" />
+            </label>
+            <label class="check">
+              <input type="checkbox" id="sct-auto" checked={doc.auto !== false} onChange={(e) => change((d) => void (d.auto = e.currentTarget.checked))} />
+              {t('sct.autoHelp')}
+              <FieldError errors={errors} at="/auto" />
+            </label>
+          </div>
+
+          <h3>{t('sct.items')}</h3>
+          <p class="muted small">{t('sct.itemsHelp')}</p>
+          <FieldError errors={errors} at="/items" />
+          {doc.items.length === 0 && <p class="muted">{t('sct.noItems')}</p>}
+          <ol class="sct-items">
+            {doc.items.map((it, i) => {
+              const ind = indBy.get(it.indicator);
+              const unit = ind?.unit;
+              const dir = it.direction ?? ind?.direction ?? 'higher';
+              const share = totalWeight > 0 ? Math.round(((Number(it.weight ?? 1) || 0) / totalWeight) * 1000) / 10 : 0;
+              const p = `/items/${i}`;
+              const proc = procs.find((x) => String(x.id) === String(it.filter?.process ?? '') || x.name === it.filter?.process);
+              const steps = proc?.draft?.steps?.map((x) => x.key) ?? [];
+              const setIt = (fn: (x: Item) => void) => change((d) => fn(d.items[i]!));
+              return (
+                <li class={`sct-item card${it.critical ? ' critical' : ''}`} key={i} data-item={i}>
+                  <div class="form-grid">
+                    <label>
+                      {t('sct.key')}
+                      <input class="mono item-key" value={it.key} onInput={(e) => (clearErr(`${p}/key`), setIt((x) => void (x.key = e.currentTarget.value)))} />
+                      <FieldError errors={errors} at={`${p}/key`} />
+                    </label>
+                    <label>
+                      {t('sct.indicator')}
+                      <select class="item-indicator" value={it.indicator} onChange={(e) => setIt((x) => void (x.indicator = e.currentTarget.value))}>
+                        {!indBy.has(it.indicator) && <option value={it.indicator}>{it.indicator}</option>}
+                        {inds.map((x) => (
+                          <option key={x.name} value={x.name}>
+                            {bi(x.label)} ({x.name})
+                          </option>
+                        ))}
+                      </select>
+                      {ind && <small class="muted">{t('sct.unitDir', { unit: t(`sct.unit.${ind.unit || 'count'}` as MessageKey), dir: t(`sct.dir.${ind.direction}` as MessageKey) })}</small>}
+                      <FieldError errors={errors} at={`${p}/indicator`} />
+                    </label>
+                    <label>
+                      {t('sct.labelEn')}
+                      <input class="item-label-en" value={it.label?.en ?? ''} placeholder={ind?.label.en ?? ''} onInput={(e) => setIt((x) => void (x.label = { ...x.label, en: e.currentTarget.value }))} />
+                      <FieldError errors={errors} at={`${p}/label`} />
+                      <FieldError errors={errors} at={`${p}/label/en`} />
+                    </label>
+                    <label>
+                      {t('sct.labelZh')}
+                      <input class="item-label-zh" lang="zh-CN" value={it.label?.zh ?? ''} placeholder={ind?.label.zh ?? ''} onInput={(e) => setIt((x) => void (x.label = { ...x.label, zh: e.currentTarget.value }))} />
+                      <FieldError errors={errors} at={`${p}/label/zh`} />
+                    </label>
+                  </div>
+                  <fieldset class="plain">
+                    <legend>{t('sct.filter')}</legend>
+                    <div class="form-grid">
+                      <label>
+                        {t('sct.process')}
+                        <select class="item-process" value={proc ? String(proc.id) : String(it.filter?.process ?? '')} onChange={(e) => setIt((x) => void (x.filter = { ...x.filter, process: e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value) }))}>
+                          <option value="">{t('sct.any')}</option>
+                          {procs.map((x) => (
+                            <option key={x.id} value={String(x.id)}>
+                              {x.name}
+                            </option>
+                          ))}
+                        </select>
+                        <FieldError errors={errors} at={`${p}/filter/process`} />
+                      </label>
+                      <label>
+                        {t('sct.step')}
+                        <input class="mono item-step" list={`sct-steps-${i}`} value={it.filter?.step ?? ''} placeholder={t('sct.any')} onInput={(e) => setIt((x) => void (x.filter = { ...x.filter, step: e.currentTarget.value }))} />
+                        <datalist id={`sct-steps-${i}`}>
+                          {steps.map((k) => (
+                            <option key={k} value={k} />
+                          ))}
+                        </datalist>
+                        <FieldError errors={errors} at={`${p}/filter/step`} />
+                      </label>
+                      <label>
+                        {t('sct.channel')}
+                        <select class="item-channel" value={it.filter?.channel ?? ''} onChange={(e) => setIt((x) => void (x.filter = { ...x.filter, channel: e.currentTarget.value }))}>
+                          <option value="">{t('sct.any')}</option>
+                          {CHANNELS.map((c) => (
+                            <option key={c} value={c}>
+                              {t(`sct.channel.${c}` as MessageKey)}
+                            </option>
+                          ))}
+                        </select>
+                        <FieldError errors={errors} at={`${p}/filter/channel`} />
+                      </label>
+                    </div>
+                    <FieldError errors={errors} at={`${p}/filter`} />
+                  </fieldset>
+                  <div class="form-grid">
+                    <label>
+                      {t('sct.weight')}
+                      <input class="item-weight" type="number" step="any" min="0" max="1000" value={it.weight ?? ''} onInput={(e) => (clearErr(`${p}/weight`), setIt((x) => void (x.weight = num(e.currentTarget.value))))} />
+                      <small class="muted">{t('sct.share', { pct: share })}</small>
+                      <FieldError errors={errors} at={`${p}/weight`} />
+                    </label>
+                    <label>
+                      {t('sct.floor')}
+                      <input class="item-floor" type="number" step="any" value={it.floor ?? ''} onInput={(e) => (clearErr(`${p}/floor`), setIt((x) => void (x.floor = num(e.currentTarget.value))))} />
+                      <small class="muted">{fmtUnit(unit, it.floor)} · {t('sct.floorHelp')}</small>
+                      <FieldError errors={errors} at={`${p}/floor`} />
+                    </label>
+                    <label>
+                      {t('sct.target')}
+                      <input class="item-target" type="number" step="any" value={it.target ?? ''} onInput={(e) => (clearErr(`${p}/target`), setIt((x) => void (x.target = num(e.currentTarget.value))))} />
+                      <small class="muted">{fmtUnit(unit, it.target)} · {t('sct.targetHelp')}</small>
+                      <FieldError errors={errors} at={`${p}/target`} />
+                    </label>
+                    <label>
+                      {t('sct.direction')}
+                      <select class="item-direction" value={it.direction ?? ''} onChange={(e) => setIt((x) => void (x.direction = (e.currentTarget.value || undefined) as Item['direction']))}>
+                        <option value="">{t('sct.dirDefault', { dir: t(`sct.dir.${ind?.direction ?? 'higher'}` as MessageKey) })}</option>
+                        <option value="higher">{t('sct.dir.higher')}</option>
+                        <option value="lower">{t('sct.dir.lower')}</option>
+                      </select>
+                      <FieldError errors={errors} at={`${p}/direction`} />
+                    </label>
+                    <label class="check">
+                      <input type="checkbox" class="item-critical" checked={!!it.critical} onChange={(e) => setIt((x) => void (x.critical = e.currentTarget.checked))} />
+                      {t('sct.critical')}
+                      <FieldError errors={errors} at={`${p}/critical`} />
+                    </label>
+                  </div>
+                  <p class="muted small sct-formula">
+                    {t(dir === 'lower' ? 'sct.formulaLower' : 'sct.formulaHigher', { floor: fmtUnit(unit, it.floor) || '?', target: fmtUnit(unit, it.target) || '?' })}
+                    {it.critical ? ` ${t('sct.criticalHelp')}` : ''}
+                  </p>
+                  <FieldError errors={errors} at={p} />
+                  {!ro && (
+                    <div class="actions">
+                      <button type="button" class="small" disabled={i === 0} onClick={() => change((d) => void d.items.splice(i - 1, 0, d.items.splice(i, 1)[0]!))} aria-label={`${t('sct.up')} ${it.key}`}>
+                        ↑
+                      </button>
+                      <button type="button" class="small" disabled={i === doc.items.length - 1} onClick={() => change((d) => void d.items.splice(i + 1, 0, d.items.splice(i, 1)[0]!))} aria-label={`${t('sct.down')} ${it.key}`}>
+                        ↓
+                      </button>
+                      <button type="button" class="small danger item-remove" onClick={() => change((d) => void d.items.splice(i, 1))}>
+                        {t('admin.remove')}
+                      </button>
+                    </div>
+                  )}
+                </li>
+              );
+            })}
+          </ol>
+          {!ro && (
+            <button
+              type="button"
+              id="sct-add-item"
+              onClick={() =>
+                change((d) => {
+                  let n = d.items.length + 1;
+                  while (d.items.some((x) => x.key === `i${n}`)) n++;
+                  d.items.push(blankItem(n, inds[0]));
+                })
+              }
+            >
+              {t('sct.addItem')}
+            </button>
+          )}
+        </fieldset>
+        <OtherErrors errors={errors} shown={shown} />
+        {Object.keys(errors).length > 0 && (
+          <p class="field-error" role="status">
+            {t('admin.invalid')}
+          </p>
+        )}
+        {!ro && (
+          <div class="actions">
+            <button type="submit" class="primary" id="sct-save" disabled={busy}>
+              {isNew ? t('admin.create') : t('sct.save')}
+            </button>
+            {dirty && !isNew && <span class="muted">{t('sct.unsaved')}</span>}
+            {rec && (
+              <button type="button" class="danger" id="sct-delete" onClick={() => void archive()}>
+                {t('sct.delete')}
+              </button>
+            )}
+          </div>
+        )}
+      </form>
+      {rec && <Preview rec={rec} dirty={dirty} />}
+    </div>
+  );
+}
+
+/** What computing a period now would give, without keeping anything (dry run). */
+function Preview(props: { rec: TemplateRec; dirty: boolean }) {
+  const { rec } = props;
+  const s = useSession();
+  const canRun = s?.user.role === 'admin' || s?.user.role === 'supervisor';
+  const [period, setPeriod] = useState(() => lastEndedPeriod(rec.period));
+  const [res, setRes] = useState<DryRun | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  useEffect(() => setPeriod(lastEndedPeriod(rec.period)), [rec.period]);
+  if (!canRun) return null;
+  const run = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setError(null);
+    setErrors({});
+    try {
+      const r = await api<DryRun>('POST', '/api/v1/evaluations/compute', { period, template: rec.name, dry_run: true });
+      setRes(r.data);
+    } catch (x) {
+      const fe = fieldErrors(x);
+      setErrors(fe);
+      if (!Object.keys(fe).length) setError(x);
+      setRes(null);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const fmt = (v: number | null) => (v === null ? '—' : v.toFixed(2));
+  return (
+    <section class="card" id="sct-preview">
+      <h2>{t('sct.preview')}</h2>
+      <p class="muted small">{t('sct.previewHelp')}</p>
+      {props.dirty && <p class="notice">{t('sct.previewSaved')}</p>}
+      <form class="inline-form admin-form" onSubmit={run}>
+        <label>
+          {t('sct.previewPeriod')}
+          <input id="sct-preview-period" class="mono" value={period} onInput={(e) => setPeriod(e.currentTarget.value)} placeholder="2026-11 · 2026-W47 · 2026-Q4" />
+          <FieldError errors={errors} at="/period" />
+        </label>
+        <button type="submit" id="sct-preview-run" disabled={busy}>
+          {t('sct.previewRun')}
+        </button>
+        <Link href={`/app/scorecards?template=${encodeURIComponent(rec.name)}&period=${encodeURIComponent(period)}`}>{t('sct.openRanking')}</Link>
+      </form>
+      <OtherErrors errors={errors} shown={(p) => p === '/period'} />
+      {error !== null && <ErrorBox error={error} />}
+      {busy && <Loading />}
+      {res && (
+        <div id="sct-preview-result">
+          <p>{t('sct.previewSummary', { from: res.from, to: res.to, n: res.changes.length, same: res.unchanged })}</p>
+          {res.changes.length === 0 ? (
+            <p class="muted">{t('sct.previewNone')}</p>
+          ) : (
+            <div class="table-wrap">
+              <table class="list">
+                <thead>
+                  <tr>
+                    <th scope="col">{t('sct.person')}</th>
+                    <th scope="col">{t('sct.state')}</th>
+                    <th scope="col" class="num">{t('sct.before')}</th>
+                    <th scope="col" class="num">{t('sct.after')}</th>
+                    <th scope="col" class="num">{t('sct.change')}</th>
+                    <th scope="col">{t('sct.status')}</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {res.changes.map((c) => (
+                    <tr key={c.username} data-person={c.username}>
+                      <td class="mono">{c.username}</td>
+                      <td>
+                        {t(`sct.state.${c.state}` as MessageKey)}
+                        {c.frozen && <span class="tag off">{t('sct.keptFrozen')}</span>}
+                      </td>
+                      <td class="num">{fmt(c.before)}</td>
+                      <td class="num after">{fmt(c.after)}</td>
+                      <td class="num">{c.change === null ? '—' : `${c.change > 0 ? '+' : ''}${c.change.toFixed(2)}`}</td>
+                      <td>{t(`sct.status.${c.after_status}` as MessageKey)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
+        </div>
+      )}
+    </section>
+  );
+}
