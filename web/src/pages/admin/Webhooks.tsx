@@ -6,7 +6,7 @@
 // GET/POST /api/v1/webhooks, GET/PATCH/DELETE /api/v1/webhooks/{id} (If-Match),
 // POST …/rotate-secret, POST …/ping, GET …/deliveries, GET …/deliveries/{d},
 // POST …/deliveries/{d}/redeliver; the payload's event is GET /api/v1/events/{id}.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, fieldErrors } from '../../api';
 import { ErrorBox, Link, Loading } from '../../components/common';
 import { formatTime, t, type MessageKey } from '../../i18n';
@@ -485,13 +485,10 @@ function DeliveryLog(props: { hook: HookRec; tick: number }) {
   };
   useEffect(() => void load(), [status, props.tick, tick, hook.id]);
   // While something waits to be sent the log refreshes by itself every 3 s.
-  const busy = useRef(false);
   useEffect(() => {
     const pending = rows?.some((d) => d.status === 'pending');
     if (!pending) return;
-    const h = setInterval(() => {
-      if (!busy.current) setTick((n) => n + 1);
-    }, 3000);
+    const h = setInterval(() => setTick((n) => n + 1), 3000);
     return () => clearInterval(h);
   }, [rows]);
   const more = async () => {
@@ -571,7 +568,7 @@ function DeliveryLog(props: { hook: HookRec; tick: number }) {
                 open === d.id && (
                   <tr key={`${d.id}-detail`} class="delivery-detail">
                     <td colSpan={8}>
-                      <DeliveryDetail hook={hook} id={d.id} onRedelivered={() => setTick((n) => n + 1)} />
+                      <DeliveryDetail hook={hook} id={d.id} stamp={`${d.status} ${d.updated_at} ${d.attempts}`} onRedelivered={() => setTick((n) => n + 1)} />
                     </td>
                   </tr>
                 ),
@@ -589,7 +586,8 @@ function DeliveryLog(props: { hook: HookRec; tick: number }) {
   );
 }
 
-function DeliveryDetail(props: { hook: HookRec; id: number; onRedelivered: () => void }) {
+/** One delivery's attempts and payload; reloaded when its row in the log changes (stamp). */
+function DeliveryDetail(props: { hook: HookRec; id: number; stamp: string; onRedelivered: () => void }) {
   const [d, setD] = useState<Delivery | null>(null);
   const [payload, setPayload] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -609,7 +607,7 @@ function DeliveryDetail(props: { hook: HookRec; id: number; onRedelivered: () =>
       setError(e);
     }
   };
-  useEffect(() => void load(), [props.id]);
+  useEffect(() => void load(), [props.id, props.stamp]);
   const redeliver = async () => {
     setError(null);
     try {
