@@ -1069,6 +1069,7 @@ test('admin webhooks (en → zh-CN): a bad pattern at its row, secret once, an e
       await page.waitForTimeout(200);
       return (await row.getAttribute('data-status').catch(() => null)) === 'delivered';
     }, 'the delivery shown as delivered');
+    await page.waitForSelector('#wh-last:not(:has-text("never"))'); // the stats follow the log
     assert((await row.textContent()).includes('custom.e2e_hook'), 'event type in the log');
     assert((await row.textContent()).includes('200'), 'response code in the log');
     await row.locator('.wh-open').click();
@@ -1102,6 +1103,13 @@ test('admin webhooks (en → zh-CN): a bad pattern at its row, secret once, an e
     assert((await row.textContent()).includes('已送达'), 'status in Chinese');
     assert((await page.textContent('#wh-redeliver, .wh-redeliver')).includes('重新投递'), 'redeliver in Chinese');
     await shot(page, 'admin-webhook-zh-CN', true);
+    // Someone else changes it meanwhile: the page's PATCH gets 412, says so, reloads.
+    const other = await adm('PATCH', `/api/v1/webhooks/${hid}`, { description: 'changed elsewhere' }, { 'If-Match': '"1"' });
+    eq(other.status, 200, `PATCH by someone else: ${JSON.stringify(other.body)}`);
+    await page.click('#wh-toggle');
+    await page.waitForSelector('#wh-notice:has-text("其他人刚刚修改")');
+    eq(await page.inputValue('#wh-description'), 'changed elsewhere', 'reloaded after 412');
+    eq((await adm('GET', `/api/v1/webhooks/${hid}`)).body.active, true, 'the stale PATCH wrote nothing');
     // Disable: PATCH with If-Match; the subscription is inactive.
     await page.click('#wh-toggle');
     await page.waitForSelector('#wh-state:has-text("已停用")');
@@ -1115,7 +1123,7 @@ test('admin webhooks (en → zh-CN): a bad pattern at its row, secret once, an e
   } finally {
     rx.close();
   }
-}, { needs: WH_NEEDS, users: true, allow: [/status of 422/] });
+}, { needs: WH_NEEDS, users: true, allow: [/status of 422/, /status of 412/] });
 
 test('admin: supervisors see neither the scorecard-template nor the webhook tab', async ({ page }) => {
   await signIn(page, users.supervisor, '/app/admin/users');

@@ -330,6 +330,15 @@ export function WebhookEditor(props: { id: string }) {
   useEffect(() => {
     if (admin) void load();
   }, [props.id]);
+  // Only the counters: the record and its ETag stay as read, so a save still meets If-Match.
+  const refreshStats = async () => {
+    try {
+      const r = await api<HookRec>('GET', `/api/v1/webhooks/${props.id}`);
+      setHook((h) => (h ? { ...h, stats: r.data.stats } : h));
+    } catch {
+      /* the log shows its own error */
+    }
+  };
 
   if (!admin) return <p class="muted">{t('admin.adminOnly')}</p>;
   if (error && !hook) return <ErrorBox error={error} onRetry={() => void load()} />;
@@ -416,7 +425,7 @@ export function WebhookEditor(props: { id: string }) {
           <dt>{t('wh.failed')}</dt>
           <dd>{hook.stats?.failed ?? 0}</dd>
           <dt>{t('wh.lastDelivered')}</dt>
-          <dd>{hook.stats?.last_delivered_at ? formatTime(hook.stats.last_delivered_at) : t('tokens.never')}</dd>
+          <dd id="wh-last">{hook.stats?.last_delivered_at ? formatTime(hook.stats.last_delivered_at) : t('tokens.never')}</dd>
         </dl>
         <div class="actions wh-actions">
           <button type="button" id="wh-toggle" disabled={busy} onClick={() => void patch({ active: !hook.active }, hook.active ? 'wh.disabled' : 'wh.enabled')}>
@@ -442,6 +451,7 @@ export function WebhookEditor(props: { id: string }) {
           </button>
         </div>
       </section>
+      <DeliveryLog hook={hook} tick={logTick} onLoaded={() => void refreshStats()} />
       <form
         class="card admin-form"
         id="wh-edit"
@@ -459,12 +469,12 @@ export function WebhookEditor(props: { id: string }) {
           </button>
         </div>
       </form>
-      <DeliveryLog hook={hook} tick={logTick} />
     </div>
   );
 }
 
-function DeliveryLog(props: { hook: HookRec; tick: number }) {
+/** The delivery log; each load also refreshes the subscription's stats (onLoaded). */
+function DeliveryLog(props: { hook: HookRec; tick: number; onLoaded: () => void }) {
   const { hook } = props;
   const [status, setStatus] = useState('');
   const [rows, setRows] = useState<Delivery[] | null>(null);
@@ -479,6 +489,7 @@ function DeliveryLog(props: { hook: HookRec; tick: number }) {
       setRows(r.data.items);
       setNext(r.data.next_cursor);
       setError(null);
+      props.onLoaded();
     } catch (e) {
       setError(e);
     }
