@@ -1,6 +1,5 @@
 // English message catalogue. Every user-facing text of the UI has a key here; zh-CN.ts
 // must define the same keys (the type checker enforces it). {name} marks a parameter.
-import { uiadminEn } from './uiadmin';
 export const en = {
   'app.name': 'Smile',
   'app.tagline': 'Customer service, measured',
@@ -428,8 +427,6 @@ export const en = {
   'tokens.copy': 'Copy',
   'tokens.copied': 'Copied.',
   'tokens.pickScope': 'Choose at least one scope.',
-  // uiadmin: scorecard templates and webhooks (i18n/uiadmin.ts)
-  ...uiadminEn,
   'proc.new': 'New process',
   'users.resetPassword': 'New password (optional)',
   'cal.effectiveFrom': 'Effective from (optional)',

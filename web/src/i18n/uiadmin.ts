@@ -1,6 +1,10 @@
 // Messages of the scorecard-template and webhook admin screens (pages/admin/
-// ScorecardTemplates.tsx, Webhooks.tsx), English and 简体中文 side by side; en.ts and
-// zh-CN.ts spread them into their catalogues (the type checker keeps the keys equal).
+// ScorecardTemplates.tsx, Webhooks.tsx), English and 简体中文 side by side (the type checker
+// keeps the keys equal). Only the lazy admin chunk imports this module, so these texts add
+// nothing to the workspace's first load; tu() looks a key up here in the current locale
+// and hands any other key to t() (the main catalogues).
+import { locale, t, type MessageKey } from './index';
+
 export const uiadminEn = {
   'admin.tab.scorecards': 'Scorecard templates',
   'admin.tab.webhooks': 'Webhooks',
@@ -350,3 +354,16 @@ export const uiadminZh: Record<keyof typeof uiadminEn, string> = {
   'wh.emptyBody': '空',
   'wh.payload': '推送内容（请求体）',
 };
+
+export type UKey = keyof typeof uiadminEn;
+
+/** The message for key (this module's or the main catalogues') in the current locale. */
+export function tu(key: UKey | MessageKey, params?: Record<string, string | number>): string {
+  if (!(key in uiadminEn)) return t(key as MessageKey, params);
+  let s: string = (locale() === 'zh-CN' ? uiadminZh : uiadminEn)[key as UKey];
+  if (params) s = s.replace(/\{(\w+)\}/g, (m, k: string) => (k in params ? String(params[k]) : m));
+  return s;
+}
+
+/** A message shown above a screen, kept as a key so that it follows a language switch. */
+export type UNotice = [UKey | MessageKey, Record<string, string | number>?] | null;

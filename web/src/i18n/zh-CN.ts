@@ -1,5 +1,4 @@
 // 简体中文 message catalogue: the same keys as en.ts (checked by the type system).
-import { uiadminZh } from './uiadmin';
 import type { Messages } from './en';
 
 export const zhCN: Messages = {
@@ -429,8 +428,6 @@ export const zhCN: Messages = {
   'tokens.copy': '复制',
   'tokens.copied': '已复制。',
   'tokens.pickScope': '请至少选择一个权限范围。',
-  // uiadmin: scorecard templates and webhooks (i18n/uiadmin.ts)
-  ...uiadminZh,
   'proc.new': '新建流程',
   'users.resetPassword': '新密码（可选）',
   'cal.effectiveFrom': '生效日期（可选）',

@@ -10,6 +10,7 @@ import { Tokens } from './Tokens';
 import { ScorecardTemplates, ScorecardTemplateEditor } from './ScorecardTemplates';
 import { Webhooks, WebhookEditor } from './Webhooks';
 import { useSession } from '../../session';
+import { tu, type UKey } from '../../i18n/uiadmin';
 
 const TABS: [string, MessageKey][] = [
   ['users', 'admin.tab.users'],
@@ -18,7 +19,7 @@ const TABS: [string, MessageKey][] = [
   ['tokens', 'admin.tab.tokens'],
 ];
 // uiadmin: tabs only administrators see (the API refuses the others)
-const ADMIN_ONLY_TABS: [string, MessageKey][] = [
+const ADMIN_ONLY_TABS: [string, UKey][] = [
   ['scorecards', 'admin.tab.scorecards'],
   ['webhooks', 'admin.tab.webhooks'],
 ];
@@ -40,11 +41,18 @@ export function Admin(props: { section: string; id?: string }) {
         <h1>{t('admin.title')}</h1>
       </header>
       <nav class="tabs" aria-label={t('admin.title')}>
-        {[...TABS, ...(isAdmin ? ADMIN_ONLY_TABS : [])].map(([s, key]) => (
+        {TABS.map(([s, key]) => (
           <Link key={s} href={`/app/admin/${s}`} class={s === section ? 'active' : ''} id={`tab-${s}`}>
             {t(key)}
           </Link>
         ))}
+        {/* uiadmin */}
+        {isAdmin &&
+          ADMIN_ONLY_TABS.map(([s, key]) => (
+            <Link key={s} href={`/app/admin/${s}`} class={s === section ? 'active' : ''} id={`tab-${s}`}>
+              {tu(key)}
+            </Link>
+          ))}
       </nav>
       {body}
     </section>

@@ -10,10 +10,11 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, fieldErrors } from '../../api';
 import { ErrorBox, Link, Loading } from '../../components/common';
-import { formatTime, locale, t, type MessageKey } from '../../i18n';
+import { formatTime, locale } from '../../i18n';
+import { tu, type UKey, type UNotice } from '../../i18n/uiadmin';
 import { navigate } from '../../router';
 import { useSession } from '../../session';
-import { type Notice, FieldError, OtherErrors, formatDuration, scrollToError } from './Admin';
+import { FieldError, OtherErrors, formatDuration, scrollToError } from './Admin';
 import { loadAll } from './Users';
 
 type Bi = { en?: string; zh?: string };
@@ -159,31 +160,31 @@ export function ScorecardTemplates() {
   return (
     <section class="card" id="sc-templates">
       <header class="card-head">
-        <h2>{t('sct.title')}</h2>
+        <h2>{tu('sct.title')}</h2>
         {admin && (
           <Link href="/app/admin/scorecards/new" class="button-link" id="sct-new">
-            {t('sct.new')}
+            {tu('sct.new')}
           </Link>
         )}
       </header>
-      <p class="muted">{t('sct.intro')}</p>
+      <p class="muted">{tu('sct.intro')}</p>
       {list.length === 0 ? (
         <p class="empty muted" id="sct-empty">
-          {t('sct.empty')}
+          {tu('sct.empty')}
         </p>
       ) : (
         <div class="table-wrap">
           <table class="list" id="sct-list">
             <thead>
               <tr>
-                <th scope="col">{t('sct.name')}</th>
-                <th scope="col">{t('sct.titleCol')}</th>
-                <th scope="col">{t('sct.role')}</th>
-                <th scope="col">{t('sct.period')}</th>
-                <th scope="col">{t('sct.items')}</th>
-                <th scope="col">{t('sct.auto')}</th>
-                <th scope="col">{t('sct.version')}</th>
-                <th scope="col" class="wide">{t('sct.updated')}</th>
+                <th scope="col">{tu('sct.name')}</th>
+                <th scope="col">{tu('sct.titleCol')}</th>
+                <th scope="col">{tu('sct.role')}</th>
+                <th scope="col">{tu('sct.period')}</th>
+                <th scope="col">{tu('sct.items')}</th>
+                <th scope="col">{tu('sct.auto')}</th>
+                <th scope="col">{tu('sct.version')}</th>
+                <th scope="col" class="wide">{tu('sct.updated')}</th>
               </tr>
             </thead>
             <tbody>
@@ -194,10 +195,10 @@ export function ScorecardTemplates() {
                   </td>
                   <td>{bi(r.title)}</td>
                   <td>
-                    {t(`user.role.${r.role}` as MessageKey)}
-                    {r.scope === 'team' && <span class="tag">{t('sct.scope.team')}</span>}
+                    {tu(`user.role.${r.role}` as UKey)}
+                    {r.scope === 'team' && <span class="tag">{tu('sct.scope.team')}</span>}
                   </td>
-                  <td>{t(`sct.period.${r.period}` as MessageKey)}</td>
+                  <td>{tu(`sct.period.${r.period}` as UKey)}</td>
                   <td>
                     {r.items.map((it) => (
                       <span class={`tag${it.critical ? ' critical' : ''}`} key={it.key} title={it.indicator}>
@@ -206,7 +207,7 @@ export function ScorecardTemplates() {
                       </span>
                     ))}
                   </td>
-                  <td>{r.auto ? t('sct.yes') : <span class="muted">{t('sct.no')}</span>}</td>
+                  <td>{r.auto ? tu('sct.yes') : <span class="muted">{tu('sct.no')}</span>}</td>
                   <td>{r.version}</td>
                   <td class="wide">{formatTime(r.updated_at)}</td>
                 </tr>
@@ -215,7 +216,7 @@ export function ScorecardTemplates() {
           </table>
         </div>
       )}
-      {!admin && <p class="muted">{t('admin.adminOnly')}</p>}
+      {!admin && <p class="muted">{tu('admin.adminOnly')}</p>}
     </section>
   );
 }
@@ -231,7 +232,7 @@ export function ScorecardTemplateEditor(props: { id: string }) {
   const [procs, setProcs] = useState<ProcLite[]>([]);
   const [error, setError] = useState<unknown>(null);
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const [notice, setNotice] = useState<Notice>(null);
+  const [notice, setNotice] = useState<UNotice>(null);
   const [conflict, setConflict] = useState<TemplateRec | null>(null);
   const [busy, setBusy] = useState(false);
   const [dirty, setDirty] = useState(false);
@@ -317,7 +318,7 @@ export function ScorecardTemplateEditor(props: { id: string }) {
   };
 
   const archive = async () => {
-    if (!rec || !confirm(t('sct.confirmDelete', { name: rec.name }))) return;
+    if (!rec || !confirm(tu('sct.confirmDelete', { name: rec.name }))) return;
     setError(null);
     try {
       await api('DELETE', `/api/v1/scorecards/templates/${rec.id}`, undefined, { ifMatch: etag });
@@ -337,25 +338,25 @@ export function ScorecardTemplateEditor(props: { id: string }) {
   return (
     <div class="admin-body sct-editor">
       <p>
-        <Link href="/app/admin/scorecards">← {t('sct.title')}</Link>
+        <Link href="/app/admin/scorecards">← {tu('sct.title')}</Link>
       </p>
       {notice && (
         <p class="notice ok" role="status" id="sct-notice">
-          {t(notice[0], notice[1])}
+          {tu(notice[0], notice[1])}
         </p>
       )}
       {conflict && (
         <div class="notice conflict" role="alert" id="sct-conflict">
           <p>
-            <strong>{t('sct.conflict', { v: conflict.version, at: formatTime(conflict.updated_at) })}</strong>
+            <strong>{tu('sct.conflict', { v: conflict.version, at: formatTime(conflict.updated_at) })}</strong>
           </p>
-          <p>{t('sct.conflictHelp')}</p>
+          <p>{tu('sct.conflictHelp')}</p>
           <div class="actions">
             <button type="button" id="sct-take-theirs" onClick={() => void load()}>
-              {t('sct.takeTheirs', { v: conflict.version })}
+              {tu('sct.takeTheirs', { v: conflict.version })}
             </button>
             <button type="button" class="danger" id="sct-overwrite" onClick={() => void save(etag)}>
-              {t('sct.overwrite')}
+              {tu('sct.overwrite')}
             </button>
           </div>
         </div>
@@ -370,54 +371,54 @@ export function ScorecardTemplateEditor(props: { id: string }) {
         }}
       >
         <header class="card-head">
-          <h2>{isNew ? t('sct.new') : doc.name}</h2>
-          {rec && <span class="muted">{t('sct.versionOf', { v: rec.version, at: formatTime(rec.updated_at) })}</span>}
+          <h2>{isNew ? tu('sct.new') : doc.name}</h2>
+          {rec && <span class="muted">{tu('sct.versionOf', { v: rec.version, at: formatTime(rec.updated_at) })}</span>}
         </header>
         <fieldset disabled={ro} class="plain">
           <div class="form-grid">
             <label>
-              {t('sct.name')}
+              {tu('sct.name')}
               <input id="sct-name" class="mono" value={doc.name} required maxLength={64} pattern="[a-z0-9._\-]+" onInput={(e) => (clearErr('/name'), change((d) => void (d.name = e.currentTarget.value)))} />
-              <small class="muted">{t('sct.nameHelp')}</small>
+              <small class="muted">{tu('sct.nameHelp')}</small>
               <FieldError errors={errors} at="/name" />
             </label>
             <label>
-              {t('sct.titleEn')}
+              {tu('sct.titleEn')}
               <input id="sct-title-en" value={doc.title?.en ?? ''} onInput={(e) => change((d) => void (d.title = { ...d.title, en: e.currentTarget.value }))} />
               <FieldError errors={errors} at="/title" />
               <FieldError errors={errors} at="/title/en" />
             </label>
             <label>
-              {t('sct.titleZh')}
+              {tu('sct.titleZh')}
               <input id="sct-title-zh" lang="zh-CN" value={doc.title?.zh ?? ''} onInput={(e) => change((d) => void (d.title = { ...d.title, zh: e.currentTarget.value }))} />
               <FieldError errors={errors} at="/title/zh" />
             </label>
             <label>
-              {t('sct.role')}
+              {tu('sct.role')}
               <select id="sct-role" value={doc.role} onChange={(e) => change((d) => void (d.role = e.currentTarget.value))}>
                 {ROLES.map((r) => (
                   <option key={r} value={r}>
-                    {t(`user.role.${r}` as MessageKey)}
+                    {tu(`user.role.${r}` as UKey)}
                   </option>
                 ))}
               </select>
-              <small class="muted">{t('sct.roleHelp')}</small>
+              <small class="muted">{tu('sct.roleHelp')}</small>
               <FieldError errors={errors} at="/role" />
             </label>
             <label>
-              {t('sct.scope')}
+              {tu('sct.scope')}
               <select id="sct-scope" value={doc.scope ?? 'person'} onChange={(e) => change((d) => void (d.scope = e.currentTarget.value))}>
-                <option value="person">{t('sct.scope.person')}</option>
-                <option value="team">{t('sct.scope.team')}</option>
+                <option value="person">{tu('sct.scope.person')}</option>
+                <option value="team">{tu('sct.scope.team')}</option>
               </select>
               <FieldError errors={errors} at="/scope" />
             </label>
             <label>
-              {t('sct.period')}
+              {tu('sct.period')}
               <select id="sct-period" value={doc.period} onChange={(e) => change((d) => void (d.period = e.currentTarget.value))}>
                 {PERIODS.map((p) => (
                   <option key={p} value={p}>
-                    {t(`sct.period.${p}` as MessageKey)}
+                    {tu(`sct.period.${p}` as UKey)}
                   </option>
                 ))}
               </select>
@@ -425,15 +426,15 @@ export function ScorecardTemplateEditor(props: { id: string }) {
             </label>
             <label class="check">
               <input type="checkbox" id="sct-auto" checked={doc.auto !== false} onChange={(e) => change((d) => void (d.auto = e.currentTarget.checked))} />
-              {t('sct.autoHelp')}
+              {tu('sct.autoHelp')}
               <FieldError errors={errors} at="/auto" />
             </label>
           </div>
 
-          <h3>{t('sct.items')}</h3>
-          <p class="muted small">{t('sct.itemsHelp')}</p>
+          <h3>{tu('sct.items')}</h3>
+          <p class="muted small">{tu('sct.itemsHelp')}</p>
           <FieldError errors={errors} at="/items" />
-          {doc.items.length === 0 && <p class="muted">{t('sct.noItems')}</p>}
+          {doc.items.length === 0 && <p class="muted">{tu('sct.noItems')}</p>}
           <ol class="sct-items">
             {doc.items.map((it, i) => {
               const ind = indBy.get(it.indicator);
@@ -448,12 +449,12 @@ export function ScorecardTemplateEditor(props: { id: string }) {
                 <li class={`sct-item card${it.critical ? ' critical' : ''}`} key={i} data-item={i}>
                   <div class="form-grid">
                     <label>
-                      {t('sct.key')}
+                      {tu('sct.key')}
                       <input class="mono item-key" value={it.key} onInput={(e) => (clearErr(`${p}/key`), setIt((x) => void (x.key = e.currentTarget.value)))} />
                       <FieldError errors={errors} at={`${p}/key`} />
                     </label>
                     <label>
-                      {t('sct.indicator')}
+                      {tu('sct.indicator')}
                       <select class="item-indicator" value={it.indicator} onChange={(e) => setIt((x) => void (x.indicator = e.currentTarget.value))}>
                         {!indBy.has(it.indicator) && <option value={it.indicator}>{it.indicator}</option>}
                         {inds.map((x) => (
@@ -462,28 +463,28 @@ export function ScorecardTemplateEditor(props: { id: string }) {
                           </option>
                         ))}
                       </select>
-                      {ind && <small class="muted">{t('sct.unitDir', { unit: t(`sct.unit.${ind.unit || 'count'}` as MessageKey), dir: t(`sct.dir.${ind.direction}` as MessageKey) })}</small>}
+                      {ind && <small class="muted">{tu('sct.unitDir', { unit: tu(`sct.unit.${ind.unit || 'count'}` as UKey), dir: tu(`sct.dir.${ind.direction}` as UKey) })}</small>}
                       <FieldError errors={errors} at={`${p}/indicator`} />
                     </label>
                     <label>
-                      {t('sct.labelEn')}
+                      {tu('sct.labelEn')}
                       <input class="item-label-en" value={it.label?.en ?? ''} placeholder={ind?.label.en ?? ''} onInput={(e) => setIt((x) => void (x.label = { ...x.label, en: e.currentTarget.value }))} />
                       <FieldError errors={errors} at={`${p}/label`} />
                       <FieldError errors={errors} at={`${p}/label/en`} />
                     </label>
                     <label>
-                      {t('sct.labelZh')}
+                      {tu('sct.labelZh')}
                       <input class="item-label-zh" lang="zh-CN" value={it.label?.zh ?? ''} placeholder={ind?.label.zh ?? ''} onInput={(e) => setIt((x) => void (x.label = { ...x.label, zh: e.currentTarget.value }))} />
                       <FieldError errors={errors} at={`${p}/label/zh`} />
                     </label>
                   </div>
                   <fieldset class="plain">
-                    <legend>{t('sct.filter')}</legend>
+                    <legend>{tu('sct.filter')}</legend>
                     <div class="form-grid">
                       <label>
-                        {t('sct.process')}
+                        {tu('sct.process')}
                         <select class="item-process" value={proc ? String(proc.id) : String(it.filter?.process ?? '')} onChange={(e) => setIt((x) => void (x.filter = { ...x.filter, process: e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value) }))}>
-                          <option value="">{t('sct.any')}</option>
+                          <option value="">{tu('sct.any')}</option>
                           {procs.map((x) => (
                             <option key={x.id} value={String(x.id)}>
                               {x.name}
@@ -493,8 +494,8 @@ export function ScorecardTemplateEditor(props: { id: string }) {
                         <FieldError errors={errors} at={`${p}/filter/process`} />
                       </label>
                       <label>
-                        {t('sct.step')}
-                        <input class="mono item-step" list={`sct-steps-${i}`} value={it.filter?.step ?? ''} placeholder={t('sct.any')} onInput={(e) => setIt((x) => void (x.filter = { ...x.filter, step: e.currentTarget.value }))} />
+                        {tu('sct.step')}
+                        <input class="mono item-step" list={`sct-steps-${i}`} value={it.filter?.step ?? ''} placeholder={tu('sct.any')} onInput={(e) => setIt((x) => void (x.filter = { ...x.filter, step: e.currentTarget.value }))} />
                         <datalist id={`sct-steps-${i}`}>
                           {steps.map((k) => (
                             <option key={k} value={k} />
@@ -503,12 +504,12 @@ export function ScorecardTemplateEditor(props: { id: string }) {
                         <FieldError errors={errors} at={`${p}/filter/step`} />
                       </label>
                       <label>
-                        {t('sct.channel')}
+                        {tu('sct.channel')}
                         <select class="item-channel" value={it.filter?.channel ?? ''} onChange={(e) => setIt((x) => void (x.filter = { ...x.filter, channel: e.currentTarget.value }))}>
-                          <option value="">{t('sct.any')}</option>
+                          <option value="">{tu('sct.any')}</option>
                           {CHANNELS.map((c) => (
                             <option key={c} value={c}>
-                              {t(`sct.channel.${c}` as MessageKey)}
+                              {tu(`sct.channel.${c}` as UKey)}
                             </option>
                           ))}
                         </select>
@@ -519,53 +520,53 @@ export function ScorecardTemplateEditor(props: { id: string }) {
                   </fieldset>
                   <div class="form-grid">
                     <label>
-                      {t('sct.weight')}
+                      {tu('sct.weight')}
                       <input class="item-weight" type="number" step="any" min="0" max="1000" value={it.weight ?? ''} onInput={(e) => (clearErr(`${p}/weight`), setIt((x) => void (x.weight = num(e.currentTarget.value))))} />
-                      <small class="muted">{t('sct.share', { pct: share })}</small>
+                      <small class="muted">{tu('sct.share', { pct: share })}</small>
                       <FieldError errors={errors} at={`${p}/weight`} />
                     </label>
                     <label>
-                      {t('sct.floor')}
+                      {tu('sct.floor')}
                       <input class="item-floor" type="number" step="any" value={it.floor ?? ''} onInput={(e) => (clearErr(`${p}/floor`), setIt((x) => void (x.floor = num(e.currentTarget.value))))} />
-                      <small class="muted">{fmtUnit(unit, it.floor)} · {t('sct.floorHelp')}</small>
+                      <small class="muted">{fmtUnit(unit, it.floor)} · {tu('sct.floorHelp')}</small>
                       <FieldError errors={errors} at={`${p}/floor`} />
                     </label>
                     <label>
-                      {t('sct.target')}
+                      {tu('sct.target')}
                       <input class="item-target" type="number" step="any" value={it.target ?? ''} onInput={(e) => (clearErr(`${p}/target`), setIt((x) => void (x.target = num(e.currentTarget.value))))} />
-                      <small class="muted">{fmtUnit(unit, it.target)} · {t('sct.targetHelp')}</small>
+                      <small class="muted">{fmtUnit(unit, it.target)} · {tu('sct.targetHelp')}</small>
                       <FieldError errors={errors} at={`${p}/target`} />
                     </label>
                     <label>
-                      {t('sct.direction')}
+                      {tu('sct.direction')}
                       <select class="item-direction" value={it.direction ?? ''} onChange={(e) => setIt((x) => void (x.direction = (e.currentTarget.value || undefined) as Item['direction']))}>
-                        <option value="">{t('sct.dirDefault', { dir: t(`sct.dir.${ind?.direction ?? 'higher'}` as MessageKey) })}</option>
-                        <option value="higher">{t('sct.dir.higher')}</option>
-                        <option value="lower">{t('sct.dir.lower')}</option>
+                        <option value="">{tu('sct.dirDefault', { dir: tu(`sct.dir.${ind?.direction ?? 'higher'}` as UKey) })}</option>
+                        <option value="higher">{tu('sct.dir.higher')}</option>
+                        <option value="lower">{tu('sct.dir.lower')}</option>
                       </select>
                       <FieldError errors={errors} at={`${p}/direction`} />
                     </label>
                     <label class="check">
                       <input type="checkbox" class="item-critical" checked={!!it.critical} onChange={(e) => setIt((x) => void (x.critical = e.currentTarget.checked))} />
-                      {t('sct.critical')}
+                      {tu('sct.critical')}
                       <FieldError errors={errors} at={`${p}/critical`} />
                     </label>
                   </div>
                   <p class="muted small sct-formula">
-                    {t(dir === 'lower' ? 'sct.formulaLower' : 'sct.formulaHigher', { floor: fmtUnit(unit, it.floor) || '?', target: fmtUnit(unit, it.target) || '?' })}
-                    {it.critical ? ` ${t('sct.criticalHelp')}` : ''}
+                    {tu(dir === 'lower' ? 'sct.formulaLower' : 'sct.formulaHigher', { floor: fmtUnit(unit, it.floor) || '?', target: fmtUnit(unit, it.target) || '?' })}
+                    {it.critical ? ` ${tu('sct.criticalHelp')}` : ''}
                   </p>
                   <FieldError errors={errors} at={p} />
                   {!ro && (
                     <div class="actions">
-                      <button type="button" class="small" disabled={i === 0} onClick={() => change((d) => void d.items.splice(i - 1, 0, d.items.splice(i, 1)[0]!))} aria-label={`${t('sct.up')} ${it.key}`}>
+                      <button type="button" class="small" disabled={i === 0} onClick={() => change((d) => void d.items.splice(i - 1, 0, d.items.splice(i, 1)[0]!))} aria-label={`${tu('sct.up')} ${it.key}`}>
                         ↑
                       </button>
-                      <button type="button" class="small" disabled={i === doc.items.length - 1} onClick={() => change((d) => void d.items.splice(i + 1, 0, d.items.splice(i, 1)[0]!))} aria-label={`${t('sct.down')} ${it.key}`}>
+                      <button type="button" class="small" disabled={i === doc.items.length - 1} onClick={() => change((d) => void d.items.splice(i + 1, 0, d.items.splice(i, 1)[0]!))} aria-label={`${tu('sct.down')} ${it.key}`}>
                         ↓
                       </button>
                       <button type="button" class="small danger item-remove" onClick={() => change((d) => void d.items.splice(i, 1))}>
-                        {t('admin.remove')}
+                        {tu('admin.remove')}
                       </button>
                     </div>
                   )}
@@ -585,25 +586,25 @@ export function ScorecardTemplateEditor(props: { id: string }) {
                 })
               }
             >
-              {t('sct.addItem')}
+              {tu('sct.addItem')}
             </button>
           )}
         </fieldset>
         <OtherErrors errors={errors} shown={shown} />
         {Object.keys(errors).length > 0 && (
           <p class="field-error" role="status">
-            {t('admin.invalid')}
+            {tu('admin.invalid')}
           </p>
         )}
         {!ro && (
           <div class="actions">
             <button type="submit" class="primary" id="sct-save" disabled={busy}>
-              {isNew ? t('admin.create') : t('sct.save')}
+              {isNew ? tu('admin.create') : tu('sct.save')}
             </button>
-            {dirty && !isNew && <span class="muted">{t('sct.unsaved')}</span>}
+            {dirty && !isNew && <span class="muted">{tu('sct.unsaved')}</span>}
             {rec && (
               <button type="button" class="danger" id="sct-delete" onClick={() => void archive()}>
-                {t('sct.delete')}
+                {tu('sct.delete')}
               </button>
             )}
           </div>
@@ -646,39 +647,39 @@ function Preview(props: { rec: TemplateRec; dirty: boolean }) {
   const fmt = (v: number | null) => (v === null ? '—' : v.toFixed(2));
   return (
     <section class="card" id="sct-preview">
-      <h2>{t('sct.preview')}</h2>
-      <p class="muted small">{t('sct.previewHelp')}</p>
-      {props.dirty && <p class="notice">{t('sct.previewSaved')}</p>}
+      <h2>{tu('sct.preview')}</h2>
+      <p class="muted small">{tu('sct.previewHelp')}</p>
+      {props.dirty && <p class="notice">{tu('sct.previewSaved')}</p>}
       <form class="inline-form admin-form" onSubmit={run}>
         <label>
-          {t('sct.previewPeriod')}
+          {tu('sct.previewPeriod')}
           <input id="sct-preview-period" class="mono" value={period} onInput={(e) => setPeriod(e.currentTarget.value)} placeholder="2026-11 · 2026-W47 · 2026-Q4" />
           <FieldError errors={errors} at="/period" />
         </label>
         <button type="submit" id="sct-preview-run" disabled={busy}>
-          {t('sct.previewRun')}
+          {tu('sct.previewRun')}
         </button>
-        <Link href={`/app/scorecards?template=${encodeURIComponent(rec.name)}&period=${encodeURIComponent(period)}`}>{t('sct.openRanking')}</Link>
+        <Link href={`/app/scorecards?template=${encodeURIComponent(rec.name)}&period=${encodeURIComponent(period)}`}>{tu('sct.openRanking')}</Link>
       </form>
       <OtherErrors errors={errors} shown={(p) => p === '/period'} />
       {error !== null && <ErrorBox error={error} />}
       {busy && <Loading />}
       {res && (
         <div id="sct-preview-result">
-          <p>{t('sct.previewSummary', { from: res.from, to: res.to, n: res.changes.length, same: res.unchanged })}</p>
+          <p>{tu('sct.previewSummary', { from: res.from, to: res.to, n: res.changes.length, same: res.unchanged })}</p>
           {res.changes.length === 0 ? (
-            <p class="muted">{t('sct.previewNone')}</p>
+            <p class="muted">{tu('sct.previewNone')}</p>
           ) : (
             <div class="table-wrap">
               <table class="list">
                 <thead>
                   <tr>
-                    <th scope="col">{t('sct.person')}</th>
-                    <th scope="col">{t('sct.state')}</th>
-                    <th scope="col" class="num">{t('sct.before')}</th>
-                    <th scope="col" class="num">{t('sct.after')}</th>
-                    <th scope="col" class="num">{t('sct.change')}</th>
-                    <th scope="col">{t('sct.status')}</th>
+                    <th scope="col">{tu('sct.person')}</th>
+                    <th scope="col">{tu('sct.state')}</th>
+                    <th scope="col" class="num">{tu('sct.before')}</th>
+                    <th scope="col" class="num">{tu('sct.after')}</th>
+                    <th scope="col" class="num">{tu('sct.change')}</th>
+                    <th scope="col">{tu('sct.status')}</th>
                   </tr>
                 </thead>
                 <tbody>
@@ -686,13 +687,13 @@ function Preview(props: { rec: TemplateRec; dirty: boolean }) {
                     <tr key={c.username} data-person={c.username}>
                       <td class="mono">{c.username}</td>
                       <td>
-                        {t(`sct.state.${c.state}` as MessageKey)}
-                        {c.frozen && <span class="tag off">{t('sct.keptFrozen')}</span>}
+                        {tu(`sct.state.${c.state}` as UKey)}
+                        {c.frozen && <span class="tag off">{tu('sct.keptFrozen')}</span>}
                       </td>
                       <td class="num">{fmt(c.before)}</td>
                       <td class="num after">{fmt(c.after)}</td>
                       <td class="num">{c.change === null ? '—' : `${c.change > 0 ? '+' : ''}${c.change.toFixed(2)}`}</td>
-                      <td>{t(`sct.status.${c.after_status}` as MessageKey)}</td>
+                      <td>{tu(`sct.status.${c.after_status}` as UKey)}</td>
                     </tr>
                   ))}
                 </tbody>

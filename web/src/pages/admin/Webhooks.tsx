@@ -9,10 +9,12 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, fieldErrors } from '../../api';
 import { ErrorBox, Link, Loading } from '../../components/common';
-import { formatTime, t, type MessageKey } from '../../i18n';
+import { formatTime } from '../../i18n';
+import { tu, type UKey, type UNotice } from '../../i18n/uiadmin';
+import type { MessageKey } from '../../i18n';
 import { navigate } from '../../router';
 import { useSession } from '../../session';
-import { type Notice, FieldError, OtherErrors, scrollToError } from './Admin';
+import { FieldError, OtherErrors, scrollToError } from './Admin';
 import { loadAll } from './Users';
 
 export interface HookRec {
@@ -56,7 +58,7 @@ const SUGGEST = [
 const KEEP = [0, 3600, 86400, 604800];
 
 function statusTag(st: string) {
-  return <span class={`tag dl-${st}`}>{t(`wh.status.${st}` as MessageKey)}</span>;
+  return <span class={`tag dl-${st}`}>{tu(`wh.status.${st}` as UKey)}</span>;
 }
 
 /** The secret card: shown once after create or rotate, with a copy button. */
@@ -65,19 +67,19 @@ function SecretOnce(props: { secret: string; onClose: () => void }) {
   return (
     <div class="card secret" role="status" id="wh-secret">
       <p>
-        <strong>{t('wh.secretOnce')}</strong>
+        <strong>{tu('wh.secretOnce')}</strong>
       </p>
       <p class="secret-line">
         <code id="wh-secret-value">{props.secret}</code>
         <button type="button" class="small" onClick={() => void navigator.clipboard?.writeText(props.secret).then(() => setCopied(true), () => setCopied(false))}>
-          {t('tokens.copy')}
+          {tu('tokens.copy')}
         </button>
-        {copied && <span class="muted">{t('tokens.copied')}</span>}
+        {copied && <span class="muted">{tu('tokens.copied')}</span>}
         <button type="button" class="small" onClick={props.onClose}>
-          {t('common.close')}
+          {tu('common.close')}
         </button>
       </p>
-      <p class="muted small">{t('wh.secretHelp')}</p>
+      <p class="muted small">{tu('wh.secretHelp')}</p>
     </div>
   );
 }
@@ -122,19 +124,19 @@ function HookFields(props: { form: HookForm; set: (f: HookForm) => void; errors:
     <>
       <div class="form-grid">
         <label class="span2">
-          {t('wh.url')}
+          {tu('wh.url')}
           <input id="wh-url" class="mono" type="text" inputMode="url" required value={form.url} placeholder="https://erp.example.cn/smile/hook" onInput={(e) => upd((f) => void (f.url = e.currentTarget.value))} />
           <FieldError errors={errors} at="/url" />
         </label>
         <label class="span2">
-          {t('wh.description')}
+          {tu('wh.description')}
           <input id="wh-description" value={form.description} maxLength={500} onInput={(e) => upd((f) => void (f.description = e.currentTarget.value))} />
           <FieldError errors={errors} at="/description" />
         </label>
       </div>
       <fieldset class="plain wh-types">
-        <legend>{t('wh.eventTypes')}</legend>
-        <p class="muted small">{t('wh.eventTypesHelp')}</p>
+        <legend>{tu('wh.eventTypes')}</legend>
+        <p class="muted small">{tu('wh.eventTypesHelp')}</p>
         <datalist id="wh-type-suggest">
           {SUGGEST.map((x) => (
             <option key={x} value={x} />
@@ -142,8 +144,8 @@ function HookFields(props: { form: HookForm; set: (f: HookForm) => void; errors:
         </datalist>
         {form.types.map((x, i) => (
           <div class="wh-type-row" key={i}>
-            <input class="mono wh-type" list="wh-type-suggest" value={x} aria-label={`${t('wh.eventTypes')} ${i + 1}`} onInput={(e) => upd((f) => void (f.types[i] = e.currentTarget.value))} />
-            <button type="button" class="small" onClick={() => upd((f) => void f.types.splice(i, 1))} aria-label={`${t('admin.remove')} ${x}`}>
+            <input class="mono wh-type" list="wh-type-suggest" value={x} aria-label={`${tu('wh.eventTypes')} ${i + 1}`} onInput={(e) => upd((f) => void (f.types[i] = e.currentTarget.value))} />
+            <button type="button" class="small" onClick={() => upd((f) => void f.types.splice(i, 1))} aria-label={`${tu('admin.remove')} ${x}`}>
               ×
             </button>
             <FieldError errors={errors} at={`/event_types/${i}`} />
@@ -151,7 +153,7 @@ function HookFields(props: { form: HookForm; set: (f: HookForm) => void; errors:
         ))}
         <div class="wh-type-add">
           <button type="button" class="small" id="wh-add-type" onClick={() => upd((f) => void f.types.push(''))}>
-            {t('wh.addType')}
+            {tu('wh.addType')}
           </button>
           {['*', 'case.*', 'sla.breached', 'sla.warning'].map((x) => (
             <button type="button" class="small chip" key={x} disabled={form.types.includes(x)} onClick={() => upd((f) => void (f.types = [...f.types.filter((y) => y.trim()), x]))}>
@@ -162,20 +164,20 @@ function HookFields(props: { form: HookForm; set: (f: HookForm) => void; errors:
         <FieldError errors={errors} at="/event_types" />
       </fieldset>
       <fieldset class="plain wh-headers">
-        <legend>{t('wh.headers')}</legend>
-        <p class="muted small">{props.editing ? t('wh.headersEditHelp') : t('wh.headersHelp')}</p>
+        <legend>{tu('wh.headers')}</legend>
+        <p class="muted small">{props.editing ? tu('wh.headersEditHelp') : tu('wh.headersHelp')}</p>
         {form.headers.map(([k, v], i) => (
           <div class="wh-type-row" key={i}>
-            <input class="mono" placeholder="Authorization" value={k} aria-label={t('wh.headerName')} onInput={(e) => upd((f) => void ((f.headers[i]![0] = e.currentTarget.value), (f.headersTouched = true)))} />
-            <input class="mono" placeholder={props.editing && !form.headersTouched ? '***' : 'Bearer …'} value={v} aria-label={t('wh.headerValue')} onInput={(e) => upd((f) => void ((f.headers[i]![1] = e.currentTarget.value), (f.headersTouched = true)))} />
-            <button type="button" class="small" onClick={() => upd((f) => void (f.headers.splice(i, 1), (f.headersTouched = true)))} aria-label={`${t('admin.remove')} ${k}`}>
+            <input class="mono" placeholder="Authorization" value={k} aria-label={tu('wh.headerName')} onInput={(e) => upd((f) => void ((f.headers[i]![0] = e.currentTarget.value), (f.headersTouched = true)))} />
+            <input class="mono" placeholder={props.editing && !form.headersTouched ? '***' : 'Bearer …'} value={v} aria-label={tu('wh.headerValue')} onInput={(e) => upd((f) => void ((f.headers[i]![1] = e.currentTarget.value), (f.headersTouched = true)))} />
+            <button type="button" class="small" onClick={() => upd((f) => void (f.headers.splice(i, 1), (f.headersTouched = true)))} aria-label={`${tu('admin.remove')} ${k}`}>
               ×
             </button>
             <FieldError errors={errors} at={`/headers/${k.trim()}`} />
           </div>
         ))}
         <button type="button" class="small" onClick={() => upd((f) => void (f.headers.push(['', '']), (f.headersTouched = true)))}>
-          {t('wh.addHeader')}
+          {tu('wh.addHeader')}
         </button>
         <FieldError errors={errors} at="/headers" />
       </fieldset>
@@ -207,7 +209,7 @@ export function Webhooks() {
   useEffect(() => {
     if (admin) load();
   }, []);
-  if (!admin) return <p class="muted">{t('admin.adminOnly')}</p>;
+  if (!admin) return <p class="muted">{tu('admin.adminOnly')}</p>;
   if (error && !list) return <ErrorBox error={error} onRetry={load} />;
   if (!list) return <Loading />;
 
@@ -236,24 +238,24 @@ export function Webhooks() {
       {secret && <SecretOnce secret={secret} onClose={() => setSecret(null)} />}
       <section class="card" id="wh-list-card">
         <header class="card-head">
-          <h2>{t('wh.title')}</h2>
-          <span class="muted">{t('wh.count', { n: list.length })}</span>
+          <h2>{tu('wh.title')}</h2>
+          <span class="muted">{tu('wh.count', { n: list.length })}</span>
         </header>
         {list.length === 0 ? (
           <p class="empty muted" id="wh-empty">
-            {t('wh.empty')}
+            {tu('wh.empty')}
           </p>
         ) : (
           <div class="table-wrap">
             <table class="list" id="wh-list">
               <thead>
                 <tr>
-                  <th scope="col">{t('wh.url')}</th>
-                  <th scope="col">{t('wh.eventTypes')}</th>
-                  <th scope="col">{t('wh.state')}</th>
-                  <th scope="col" class="num">{t('wh.pending')}</th>
-                  <th scope="col" class="num">{t('wh.failed')}</th>
-                  <th scope="col" class="wide">{t('wh.lastDelivered')}</th>
+                  <th scope="col">{tu('wh.url')}</th>
+                  <th scope="col">{tu('wh.eventTypes')}</th>
+                  <th scope="col">{tu('wh.state')}</th>
+                  <th scope="col" class="num">{tu('wh.pending')}</th>
+                  <th scope="col" class="num">{tu('wh.failed')}</th>
+                  <th scope="col" class="wide">{tu('wh.lastDelivered')}</th>
                 </tr>
               </thead>
               <tbody>
@@ -272,10 +274,10 @@ export function Webhooks() {
                         </span>
                       ))}
                     </td>
-                    <td>{h.active ? <span class="tag">{t('wh.active')}</span> : <span class="tag off">{t('wh.inactive')}</span>}</td>
+                    <td>{h.active ? <span class="tag">{tu('wh.active')}</span> : <span class="tag off">{tu('wh.inactive')}</span>}</td>
                     <td class="num">{h.stats?.pending ?? 0}</td>
                     <td class={`num${h.stats?.failed ? ' danger-text' : ''}`}>{h.stats?.failed ?? 0}</td>
-                    <td class="wide">{h.stats?.last_delivered_at ? formatTime(h.stats.last_delivered_at) : <span class="muted">{t('tokens.never')}</span>}</td>
+                    <td class="wide">{h.stats?.last_delivered_at ? formatTime(h.stats.last_delivered_at) : <span class="muted">{tu('tokens.never')}</span>}</td>
                   </tr>
                 ))}
               </tbody>
@@ -284,17 +286,17 @@ export function Webhooks() {
         )}
       </section>
       <form class="card admin-form" id="wh-new" onSubmit={create}>
-        <h3>{t('wh.new')}</h3>
+        <h3>{tu('wh.new')}</h3>
         <HookFields form={form} set={setForm} errors={errors} editing={false} />
         <label class="check">
           <input type="checkbox" id="wh-active" checked={form.active} onChange={(e) => setForm({ ...form, active: e.currentTarget.checked })} />
-          {t('wh.activeHelp')}
+          {tu('wh.activeHelp')}
         </label>
         <OtherErrors errors={errors} shown={hookShown(form)} />
         {ferror !== null && <ErrorBox error={ferror} />}
         <div class="actions">
           <button type="submit" class="primary" id="wh-create" disabled={busy}>
-            {t('admin.create')}
+            {tu('admin.create')}
           </button>
         </div>
       </form>
@@ -310,7 +312,7 @@ export function WebhookEditor(props: { id: string }) {
   const [form, setForm] = useState<HookForm>(formOf(null));
   const [error, setError] = useState<unknown>(null);
   const [errors, setErrors] = useState<Record<string, string>>({});
-  const [notice, setNotice] = useState<Notice>(null);
+  const [notice, setNotice] = useState<UNotice>(null);
   const [secret, setSecret] = useState<string | null>(null);
   const [keep, setKeep] = useState(0);
   const [busy, setBusy] = useState(false);
@@ -340,7 +342,7 @@ export function WebhookEditor(props: { id: string }) {
     }
   };
 
-  if (!admin) return <p class="muted">{t('admin.adminOnly')}</p>;
+  if (!admin) return <p class="muted">{tu('admin.adminOnly')}</p>;
   if (error && !hook) return <ErrorBox error={error} onRetry={() => void load()} />;
   if (!hook) return <Loading />;
 
@@ -366,7 +368,7 @@ export function WebhookEditor(props: { id: string }) {
       setBusy(false);
     }
   };
-  const patch = (body: Record<string, unknown>, msg: MessageKey) =>
+  const patch = (body: Record<string, unknown>, msg: UKey | MessageKey) =>
     write(async () => {
       const r = await api<HookRec>('PATCH', `/api/v1/webhooks/${hook.id}`, body, { ifMatch: etag });
       setHook(r.data);
@@ -376,7 +378,7 @@ export function WebhookEditor(props: { id: string }) {
     });
   const rotate = () =>
     write(async () => {
-      if (!confirm(t(keep ? 'wh.confirmRotateKeep' : 'wh.confirmRotate'))) return;
+      if (!confirm(tu(keep ? 'wh.confirmRotateKeep' : 'wh.confirmRotate'))) return;
       const r = await api<HookRec>('POST', `/api/v1/webhooks/${hook.id}/rotate-secret`, { keep_previous_seconds: keep });
       setSecret(r.data.secret ?? null);
       await load(false);
@@ -389,7 +391,7 @@ export function WebhookEditor(props: { id: string }) {
     });
   const remove = () =>
     write(async () => {
-      if (!confirm(t('wh.confirmDelete', { url: hook.url }))) return;
+      if (!confirm(tu('wh.confirmDelete', { url: hook.url }))) return;
       await api('DELETE', `/api/v1/webhooks/${hook.id}`, undefined, { ifMatch: etag });
       navigate('/app/admin/webhooks');
     });
@@ -397,12 +399,12 @@ export function WebhookEditor(props: { id: string }) {
   return (
     <div class="admin-body wh-editor">
       <p>
-        <Link href="/app/admin/webhooks">← {t('wh.title')}</Link>
+        <Link href="/app/admin/webhooks">← {tu('wh.title')}</Link>
       </p>
       {secret && <SecretOnce secret={secret} onClose={() => setSecret(null)} />}
       {notice && (
         <p class="notice ok" role="status" id="wh-notice">
-          {t(notice[0], notice[1])}
+          {tu(notice[0], notice[1])}
         </p>
       )}
       {error !== null && <ErrorBox error={error} />}
@@ -410,44 +412,44 @@ export function WebhookEditor(props: { id: string }) {
         <header class="card-head">
           <h2 class="mono wh-title">{hook.url}</h2>
           <span>
-            {hook.active ? <span class="tag" id="wh-state">{t('wh.active')}</span> : <span class="tag off" id="wh-state">{t('wh.inactive')}</span>}
-            <span class="muted small">{t('wh.versionOf', { v: hook.version, at: formatTime(hook.updated_at) })}</span>
+            {hook.active ? <span class="tag" id="wh-state">{tu('wh.active')}</span> : <span class="tag off" id="wh-state">{tu('wh.inactive')}</span>}
+            <span class="muted small">{tu('wh.versionOf', { v: hook.version, at: formatTime(hook.updated_at) })}</span>
           </span>
         </header>
         <dl class="facts">
-          <dt>{t('wh.secretHint')}</dt>
+          <dt>{tu('wh.secretHint')}</dt>
           <dd class="mono" id="wh-hint">
             {hook.secret_hint}
-            {hook.previous_secret_expires_at && <span class="muted small"> · {t('wh.previousUntil', { at: formatTime(hook.previous_secret_expires_at) })}</span>}
+            {hook.previous_secret_expires_at && <span class="muted small"> · {tu('wh.previousUntil', { at: formatTime(hook.previous_secret_expires_at) })}</span>}
           </dd>
-          <dt>{t('wh.pending')}</dt>
+          <dt>{tu('wh.pending')}</dt>
           <dd>{hook.stats?.pending ?? 0}</dd>
-          <dt>{t('wh.failed')}</dt>
+          <dt>{tu('wh.failed')}</dt>
           <dd>{hook.stats?.failed ?? 0}</dd>
-          <dt>{t('wh.lastDelivered')}</dt>
-          <dd id="wh-last">{hook.stats?.last_delivered_at ? formatTime(hook.stats.last_delivered_at) : t('tokens.never')}</dd>
+          <dt>{tu('wh.lastDelivered')}</dt>
+          <dd id="wh-last">{hook.stats?.last_delivered_at ? formatTime(hook.stats.last_delivered_at) : tu('tokens.never')}</dd>
         </dl>
         <div class="actions wh-actions">
           <button type="button" id="wh-toggle" disabled={busy} onClick={() => void patch({ active: !hook.active }, hook.active ? 'wh.disabled' : 'wh.enabled')}>
-            {hook.active ? t('wh.disable') : t('wh.enable')}
+            {hook.active ? tu('wh.disable') : tu('wh.enable')}
           </button>
-          <button type="button" id="wh-ping" disabled={busy} onClick={() => void ping()} title={t('wh.pingHelp')}>
-            {t('wh.ping')}
+          <button type="button" id="wh-ping" disabled={busy} onClick={() => void ping()} title={tu('wh.pingHelp')}>
+            {tu('wh.ping')}
           </button>
           <label class="inline">
-            <select id="wh-keep" value={String(keep)} onChange={(e) => setKeep(Number(e.currentTarget.value))} aria-label={t('wh.keepPrevious')}>
+            <select id="wh-keep" value={String(keep)} onChange={(e) => setKeep(Number(e.currentTarget.value))} aria-label={tu('wh.keepPrevious')}>
               {KEEP.map((k) => (
                 <option key={k} value={String(k)}>
-                  {t(`wh.keep.${k}` as MessageKey)}
+                  {tu(`wh.keep.${k}` as UKey)}
                 </option>
               ))}
             </select>
           </label>
           <button type="button" id="wh-rotate" disabled={busy} onClick={() => void rotate()}>
-            {t('wh.rotate')}
+            {tu('wh.rotate')}
           </button>
           <button type="button" class="danger" id="wh-delete" disabled={busy} onClick={() => void remove()}>
-            {t('wh.delete')}
+            {tu('wh.delete')}
           </button>
         </div>
       </section>
@@ -460,12 +462,12 @@ export function WebhookEditor(props: { id: string }) {
           void patch(bodyOf(form, false), 'admin.saved');
         }}
       >
-        <h3>{t('wh.edit')}</h3>
+        <h3>{tu('wh.edit')}</h3>
         <HookFields form={form} set={setForm} errors={errors} editing />
         <OtherErrors errors={errors} shown={hookShown(form)} />
         <div class="actions">
           <button type="submit" class="primary" id="wh-save" disabled={busy}>
-            {t('common.save')}
+            {tu('common.save')}
           </button>
         </div>
       </form>
@@ -514,18 +516,18 @@ function DeliveryLog(props: { hook: HookRec; tick: number; onLoaded: () => void 
   return (
     <section class="card" id="wh-log">
       <header class="card-head">
-        <h2>{t('wh.log')}</h2>
+        <h2>{tu('wh.log')}</h2>
         <span>
-          <select id="wh-log-status" value={status} onChange={(e) => setStatus(e.currentTarget.value)} aria-label={t('wh.filterStatus')}>
-            <option value="">{t('wh.allStatuses')}</option>
+          <select id="wh-log-status" value={status} onChange={(e) => setStatus(e.currentTarget.value)} aria-label={tu('wh.filterStatus')}>
+            <option value="">{tu('wh.allStatuses')}</option>
             {['pending', 'delivered', 'failed'].map((x) => (
               <option key={x} value={x}>
-                {t(`wh.status.${x}` as MessageKey)}
+                {tu(`wh.status.${x}` as UKey)}
               </option>
             ))}
           </select>
           <button type="button" class="small" id="wh-log-refresh" onClick={() => setTick((n) => n + 1)}>
-            {t('wh.refresh')}
+            {tu('wh.refresh')}
           </button>
         </span>
       </header>
@@ -534,7 +536,7 @@ function DeliveryLog(props: { hook: HookRec; tick: number; onLoaded: () => void 
         <Loading />
       ) : rows.length === 0 ? (
         <p class="muted empty" id="wh-log-empty">
-          {t('wh.logEmpty')}
+          {tu('wh.logEmpty')}
         </p>
       ) : (
         <div class="table-wrap">
@@ -542,12 +544,12 @@ function DeliveryLog(props: { hook: HookRec; tick: number; onLoaded: () => void 
             <thead>
               <tr>
                 <th scope="col">#</th>
-                <th scope="col">{t('wh.event')}</th>
-                <th scope="col">{t('wh.state')}</th>
-                <th scope="col" class="num">{t('wh.tries')}</th>
-                <th scope="col">{t('wh.response')}</th>
-                <th scope="col">{t('wh.nextRetry')}</th>
-                <th scope="col" class="wide">{t('wh.created')}</th>
+                <th scope="col">{tu('wh.event')}</th>
+                <th scope="col">{tu('wh.state')}</th>
+                <th scope="col" class="num">{tu('wh.tries')}</th>
+                <th scope="col">{tu('wh.response')}</th>
+                <th scope="col">{tu('wh.nextRetry')}</th>
+                <th scope="col" class="wide">{tu('wh.created')}</th>
                 <th scope="col" />
               </tr>
             </thead>
@@ -560,7 +562,7 @@ function DeliveryLog(props: { hook: HookRec; tick: number; onLoaded: () => void 
                     {d.event_id !== null && <span class="muted small"> #{d.event_id}</span>}
                   </td>
                   <td>{statusTag(d.status)}</td>
-                  <td class="num" title={t('wh.triesHelp')}>
+                  <td class="num" title={tu('wh.triesHelp')}>
                     {d.tries}
                     {d.attempts !== d.tries && <span class="muted small"> / {d.attempts}</span>}
                   </td>
@@ -568,11 +570,11 @@ function DeliveryLog(props: { hook: HookRec; tick: number; onLoaded: () => void 
                     {d.last_status_code ?? ''}
                     {d.last_error && d.status !== 'delivered' && <span class="muted"> {d.last_error}</span>}
                   </td>
-                  <td>{d.next_attempt_at ? formatTime(d.next_attempt_at) : d.delivered_at ? <span class="muted">{t('wh.deliveredAt', { at: formatTime(d.delivered_at) })}</span> : '—'}</td>
+                  <td>{d.next_attempt_at ? formatTime(d.next_attempt_at) : d.delivered_at ? <span class="muted">{tu('wh.deliveredAt', { at: formatTime(d.delivered_at) })}</span> : '—'}</td>
                   <td class="wide">{formatTime(d.created_at)}</td>
                   <td>
                     <button type="button" class="small wh-open" aria-expanded={open === d.id} onClick={() => setOpen(open === d.id ? null : d.id)}>
-                      {open === d.id ? t('common.close') : t('wh.details')}
+                      {open === d.id ? tu('common.close') : tu('wh.details')}
                     </button>
                   </td>
                 </tr>,
@@ -590,7 +592,7 @@ function DeliveryLog(props: { hook: HookRec; tick: number; onLoaded: () => void 
       )}
       {next && (
         <button type="button" onClick={() => void more()}>
-          {t('common.loadMore')}
+          {tu('common.loadMore')}
         </button>
       )}
     </section>
@@ -602,7 +604,7 @@ function DeliveryDetail(props: { hook: HookRec; id: number; stamp: string; onRed
   const [d, setD] = useState<Delivery | null>(null);
   const [payload, setPayload] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const [notice, setNotice] = useState<Notice>(null);
+  const [notice, setNotice] = useState<UNotice>(null);
   const load = async () => {
     try {
       const r = await api<Delivery>('GET', `/api/v1/webhooks/${props.hook.id}/deliveries/${props.id}`);
@@ -637,43 +639,43 @@ function DeliveryDetail(props: { hook: HookRec; id: number; stamp: string; onRed
     <div class="delivery-body" id={`delivery-${d.id}`}>
       {notice && (
         <p class="notice ok" role="status">
-          {t(notice[0], notice[1])}
+          {tu(notice[0], notice[1])}
         </p>
       )}
       {error !== null && <ErrorBox error={error} />}
       <div class="actions">
         <button type="button" class="wh-redeliver" onClick={() => void redeliver()}>
-          {t('wh.redeliver')}
+          {tu('wh.redeliver')}
         </button>
       </div>
-      <h4>{t('wh.attempts', { n: log.length })}</h4>
+      <h4>{tu('wh.attempts', { n: log.length })}</h4>
       {log.length === 0 ? (
-        <p class="muted">{t('wh.noAttempts')}</p>
+        <p class="muted">{tu('wh.noAttempts')}</p>
       ) : (
         <table class="list attempts">
           <thead>
             <tr>
-              <th scope="col">{t('wh.startedAt')}</th>
-              <th scope="col" class="num">{t('wh.latency')}</th>
-              <th scope="col">{t('wh.code')}</th>
-              <th scope="col">{t('wh.error')}</th>
-              <th scope="col">{t('wh.responseBody')}</th>
+              <th scope="col">{tu('wh.startedAt')}</th>
+              <th scope="col" class="num">{tu('wh.latency')}</th>
+              <th scope="col">{tu('wh.code')}</th>
+              <th scope="col">{tu('wh.error')}</th>
+              <th scope="col">{tu('wh.responseBody')}</th>
             </tr>
           </thead>
           <tbody>
             {log.map((a) => (
               <tr key={a.id} class={a.status_code !== null && a.status_code >= 200 && a.status_code < 300 ? 'ok' : 'bad'}>
                 <td>{formatTime(a.started_at)}</td>
-                <td class="num attempt-latency">{t('wh.ms', { n: a.duration_ms })}</td>
+                <td class="num attempt-latency">{tu('wh.ms', { n: a.duration_ms })}</td>
                 <td class="mono attempt-code">{a.status_code ?? '—'}</td>
                 <td class="small">{a.error ?? ''}</td>
-                <td>{a.response ? <pre class="wh-body attempt-response">{a.response}</pre> : <span class="muted">{t('wh.emptyBody')}</span>}</td>
+                <td>{a.response ? <pre class="wh-body attempt-response">{a.response}</pre> : <span class="muted">{tu('wh.emptyBody')}</span>}</td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
-      <h4>{t('wh.payload')}</h4>
+      <h4>{tu('wh.payload')}</h4>
       {payload ? <pre class="wh-body wh-payload">{payload}</pre> : <Loading />}
     </div>
   );
