@@ -902,7 +902,7 @@ test('admin screens are lazy: not in the first load; agents see no Admin link', 
 //   bo:  3/4 = 0.75 → (0.75−0.5)/0.5 = 50; mean (2+2+2+25)/4 = 7.75 h, worse than 4 h → 0
 //        total (2×50 + 1×0)/3 = 33.33
 //   cy:  1/4 = 0.25, below the floor → 0; mean 77/4 = 19.25 h → 0;  total 0.00 (not critical)
-const SCT_NEEDS = [...SESSION, ['GET', '/api/v1/scorecards/templates'], ['POST', '/api/v1/scorecards/templates'], ['PUT', '/api/v1/scorecards/templates/1'], ['DELETE', '/api/v1/scorecards/templates/1'], ['GET', '/api/v1/scorecards/indicators'], ['POST', '/api/v1/evaluations/compute'], ['GET', '/api/v1/runtime/status']];
+const SCT_NEEDS = [...SESSION, ['GET', '/api/v1/audit'], ['GET', '/api/v1/scorecards/templates'], ['POST', '/api/v1/scorecards/templates'], ['PUT', '/api/v1/scorecards/templates/1'], ['DELETE', '/api/v1/scorecards/templates/1'], ['GET', '/api/v1/scorecards/indicators'], ['POST', '/api/v1/evaluations/compute'], ['GET', '/api/v1/runtime/status']];
 
 test('admin scorecard templates (en → zh-CN): create, a bad target shown at its field, a 412 conflict resolved, preview with hand-computed scores, delete', async ({ page }) => {
   await kpiSetup();
@@ -984,16 +984,36 @@ test('admin scorecard templates (en → zh-CN): create, a bad target shown at it
   const evs = await ada.call('GET', `/api/v1/evaluations?template=e2e-quality&period=${KPI_MONTH}`);
   eq(evs.body.items.length, 0, 'the preview kept no evaluation');
   await shot(page, 'admin-scorecard-template-en');
+  // History (the audit trail), newest first: v4 (weight 3 → 2), v3, v2 (the other session), v1.
+  const hist = page.locator('#history-score_template li[data-audit]');
+  await until(async () => (await hist.count()) === 4, 'four versions in the history');
+  eq(await hist.nth(0).getAttribute('data-action'), 'update', 'newest: an update');
+  const h0 = await hist.nth(0).textContent();
+  assert(h0.includes('version 4') && h0.includes('/items/0/weight') && /3\s*→\s*2/.test(h0), `v4 changed the weight 3 → 2: ${h0}`);
+  const h2 = await hist.nth(2).textContent();
+  assert(h2.includes('version 2') && h2.includes('/title/en') && h2.includes('Changed elsewhere'), `v2 changed the title: ${h2}`);
+  eq(await hist.nth(3).getAttribute('data-action'), 'create', 'oldest: the creation');
+  // Load version 2 into the editor and save it: version 5 has version 2's title.
+  await hist.nth(2).locator('.history-restore').click();
+  await page.waitForSelector('#sct-notice:has-text("Version 2 is in the editor")');
+  eq(await page.inputValue('#sct-title-en'), 'Changed elsewhere', 'version 2 in the editor');
+  await page.click('#sct-save');
+  await page.waitForSelector('#sct-notice:has-text("version 5")');
+  tpl = (await ada.call('GET', `/api/v1/scorecards/templates/${id}`)).body;
+  eq(tpl.version, 5, 'restored as version 5');
+  eq(tpl.title.en, 'Changed elsewhere', 'with version 2\'s title');
+  await until(async () => (await hist.count()) === 5, 'five versions in the history');
   // The list shows it; in Chinese the screen's strings are Chinese.
   await page.click('#tab-scorecards');
   await page.waitForSelector('tr[data-template="e2e-quality"]');
-  assert((await page.textContent('tr[data-template="e2e-quality"]')).includes('Reply quality (e2e)'), 'title in the list');
+  assert((await page.textContent('tr[data-template="e2e-quality"]')).includes('Changed elsewhere'), 'title in the list');
   await page.selectOption('#lang', 'zh-CN');
   await page.waitForSelector('#sc-templates h2:has-text("评分卡模板")');
   assert((await page.textContent('#tab-webhooks')).includes('Webhook'), 'webhooks tab');
-  assert((await page.textContent('tr[data-template="e2e-quality"]')).includes('回复质量（端到端）'), 'Chinese title in the list');
+  assert((await page.textContent('tr[data-template="e2e-quality"]')).includes('别处修改'), 'Chinese title in the list');
   await page.click('tr[data-template="e2e-quality"] a');
   await page.waitForSelector('#sct-preview h2:has-text("预览某一周期")');
+  await page.waitForSelector('#history-score_template h2:has-text("修改历史")');
   assert((await page.textContent('#sct-form')).includes('越低越好'), 'direction in Chinese');
   await shot(page, 'admin-scorecard-template-zh-CN', true);
   // Delete (archive): gone from the list, evaluations would be kept.
@@ -1007,7 +1027,7 @@ test('admin scorecard templates (en → zh-CN): create, a bad target shown at it
   await page.selectOption('#lang', 'en');
 }, { needs: SCT_NEEDS, users: true, allow: [/status of 422/, /status of 412/] });
 
-const WH_NEEDS = [...SESSION, ['GET', '/api/v1/webhooks'], ['POST', '/api/v1/webhooks'], ['PATCH', '/api/v1/webhooks/1'], ['DELETE', '/api/v1/webhooks/1'], ['POST', '/api/v1/webhooks/1/ping'], ['GET', '/api/v1/webhooks/1/deliveries'], ['POST', '/api/v1/webhooks/1/deliveries/1/redeliver'], ['GET', '/api/v1/events/1'], ['POST', '/api/v1/events']];
+const WH_NEEDS = [...SESSION, ['GET', '/api/v1/audit'], ['POST', '/api/v1/webhooks/1/rotate-secret'], ['GET', '/api/v1/webhooks'], ['POST', '/api/v1/webhooks'], ['PATCH', '/api/v1/webhooks/1'], ['DELETE', '/api/v1/webhooks/1'], ['POST', '/api/v1/webhooks/1/ping'], ['GET', '/api/v1/webhooks/1/deliveries'], ['POST', '/api/v1/webhooks/1/deliveries/1/redeliver'], ['GET', '/api/v1/events/1'], ['POST', '/api/v1/events']];
 
 /** A local webhook receiver: records each request, answers 200 "ok from receiver". */
 async function receiver() {
@@ -1114,6 +1134,24 @@ test('admin webhooks (en → zh-CN): a bad pattern at its row, secret once, an e
     await page.click('#wh-toggle');
     await page.waitForSelector('#wh-state:has-text("已停用")');
     eq((await adm('GET', `/api/v1/webhooks/${hid}`)).body.active, false, 'inactive in the API');
+    // Rotate, keeping the old secret for 24 h: a new secret shown once, the old one's expiry.
+    await page.selectOption('#wh-keep', '86400');
+    page.once('dialog', (d) => void d.accept());
+    await page.click('#wh-rotate');
+    await page.waitForSelector('#wh-secret-value');
+    const secret2 = (await page.textContent('#wh-secret-value')).trim();
+    assert(/^whsec_\S{20,}$/.test(secret2) && secret2 !== secret, 'a new secret');
+    const h = (await adm('GET', `/api/v1/webhooks/${hid}`)).body;
+    assert(h.previous_secret_expires_at && Math.abs(Date.parse(h.previous_secret_expires_at) - Date.now() - 86400e3) < 120e3, `old secret kept 24 h: ${h.previous_secret_expires_at}`);
+    await page.waitForSelector(`#wh-hint:has-text("${secret2.slice(-4)}")`);
+    // History: created, the description changed elsewhere, disabled, secret rotated.
+    const hist = page.locator('#history-webhook li[data-audit]');
+    await until(async () => (await hist.count()) === 4, 'four changes in the history');
+    eq(await hist.nth(0).getAttribute('data-action'), 'rotate_secret', 'newest: the rotation');
+    assert(/\/active\s*true\s*→\s*false/.test(await hist.nth(1).textContent()), `disabled in the history: ${await hist.nth(1).textContent()}`);
+    assert((await hist.nth(2).textContent()).includes('changed elsewhere'), 'the other change in the history');
+    const all = await page.textContent('#history-webhook');
+    assert(!all.includes(secret) && !all.includes(secret2), 'no secret in the history');
     // Delete: back to the empty list.
     page.once('dialog', (d) => void d.accept());
     await page.click('#wh-delete');

@@ -178,6 +178,21 @@ export const uiadminEn = {
   'wh.responseBody': 'Response body (first KiB)',
   'wh.emptyBody': 'empty',
   'wh.payload': 'Payload (request body)',
+  'hist.title': 'History',
+  'hist.empty': 'No recorded change yet.',
+  'hist.by': 'by {who}, {at}',
+  'hist.version': 'version {v}',
+  'hist.current': '(the one shown)',
+  'hist.action.create': 'Created',
+  'hist.action.update': 'Changed',
+  'hist.action.delete': 'Deleted',
+  'hist.action.rotate_secret': 'Secret rotated',
+  'hist.action.compute': 'Evaluations computed',
+  'hist.computed': 'Period {period}: {n} evaluations written.',
+  'hist.noChange': 'Saved without a change.',
+  'hist.more': 'and {n} more',
+  'hist.restore': 'Load version {v} into the editor',
+  'hist.restored': 'Version {v} is in the editor. Save it to make it the current version.',
 };
 
 export const uiadminZh: Record<keyof typeof uiadminEn, string> = {
@@ -353,6 +368,21 @@ export const uiadminZh: Record<keyof typeof uiadminEn, string> = {
   'wh.responseBody': '响应内容（前 1 KiB）',
   'wh.emptyBody': '空',
   'wh.payload': '推送内容（请求体）',
+  'hist.title': '修改历史',
+  'hist.empty': '还没有修改记录。',
+  'hist.by': '{who}，{at}',
+  'hist.version': '第 {v} 版',
+  'hist.current': '（当前显示）',
+  'hist.action.create': '创建',
+  'hist.action.update': '修改',
+  'hist.action.delete': '删除',
+  'hist.action.rotate_secret': '更换密钥',
+  'hist.action.compute': '计算评估',
+  'hist.computed': '周期 {period}：写入 {n} 份评估。',
+  'hist.noChange': '保存时没有改动。',
+  'hist.more': '另有 {n} 处',
+  'hist.restore': '将第 {v} 版载入编辑器',
+  'hist.restored': '第 {v} 版已载入编辑器。保存后即成为当前版本。',
 };
 
 export type UKey = keyof typeof uiadminEn;

@@ -16,6 +16,7 @@ import { navigate } from '../../router';
 import { useSession } from '../../session';
 import { FieldError, OtherErrors, formatDuration, scrollToError } from './Admin';
 import { loadAll } from './Users';
+import { History } from './History';
 
 type Bi = { en?: string; zh?: string };
 interface Item {
@@ -611,6 +612,21 @@ export function ScorecardTemplateEditor(props: { id: string }) {
         )}
       </form>
       {rec && <Preview rec={rec} dirty={dirty} />}
+      {rec && admin && (
+        <History
+          entity="score_template"
+          id={rec.id}
+          tick={rec.version}
+          current={rec.version}
+          onRestore={(after, v) => {
+            setDoc(docOf(after as TemplateRec));
+            setDirty(true);
+            setErrors({});
+            setNotice(['hist.restored', { v: v ?? '' }]);
+            window.scrollTo({ top: 0, behavior: 'smooth' });
+          }}
+        />
+      )}
     </div>
   );
 }

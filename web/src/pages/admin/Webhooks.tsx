@@ -16,6 +16,7 @@ import { navigate } from '../../router';
 import { useSession } from '../../session';
 import { FieldError, OtherErrors, scrollToError } from './Admin';
 import { loadAll } from './Users';
+import { History } from './History';
 
 export interface HookRec {
   id: number;
@@ -471,6 +472,7 @@ export function WebhookEditor(props: { id: string }) {
           </button>
         </div>
       </form>
+      <History entity="webhook" id={hook.id} tick={`${hook.version} ${hook.secret_hint}`} />
     </div>
   );
 }
