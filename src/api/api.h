@@ -212,5 +212,7 @@ void api_webhooks_redeliver(struct http_request *req);
 
 /* uiadmin: the audit trail, api/audit.c (admins only) */
 void api_audit_list(struct http_request *req);
+/* uiadmin: preview of a scorecard template document, api/score_preview.c (admins only) */
+void api_score_preview(struct http_request *req);
 
 #endif
