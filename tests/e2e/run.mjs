@@ -902,7 +902,7 @@ test('admin screens are lazy: not in the first load; agents see no Admin link', 
 //   bo:  3/4 = 0.75 → (0.75−0.5)/0.5 = 50; mean (2+2+2+25)/4 = 7.75 h, worse than 4 h → 0
 //        total (2×50 + 1×0)/3 = 33.33
 //   cy:  1/4 = 0.25, below the floor → 0; mean 77/4 = 19.25 h → 0;  total 0.00 (not critical)
-const SCT_NEEDS = [...SESSION, ['GET', '/api/v1/audit'], ['GET', '/api/v1/scorecards/templates'], ['POST', '/api/v1/scorecards/templates'], ['PUT', '/api/v1/scorecards/templates/1'], ['DELETE', '/api/v1/scorecards/templates/1'], ['GET', '/api/v1/scorecards/indicators'], ['POST', '/api/v1/evaluations/compute'], ['GET', '/api/v1/runtime/status']];
+const SCT_NEEDS = [...SESSION, ['GET', '/api/v1/audit'], ['POST', '/api/v1/scorecards/preview'], ['GET', '/api/v1/scorecards/templates'], ['POST', '/api/v1/scorecards/templates'], ['PUT', '/api/v1/scorecards/templates/1'], ['DELETE', '/api/v1/scorecards/templates/1'], ['GET', '/api/v1/scorecards/indicators'], ['GET', '/api/v1/evaluations'], ['GET', '/api/v1/runtime/status']];
 
 test('admin scorecard templates (en → zh-CN): create, a bad target shown at its field, a 412 conflict resolved, preview with hand-computed scores, delete', async ({ page }) => {
   await kpiSetup();
@@ -983,6 +983,22 @@ test('admin scorecard templates (en → zh-CN): create, a bad target shown at it
   eq(await after('cy'), '0.00', 'cy');
   const evs = await ada.call('GET', `/api/v1/evaluations?template=e2e-quality&period=${KPI_MONTH}`);
   eq(evs.body.items.length, 0, 'the preview kept no evaluation');
+  // The preview takes the editor's unsaved document: reply weight 2 → 1 gives
+  // bo (1×50 + 1×0)/2 = 25.00, ann (100 + 100)/2 = 100.00, cy 0.00.
+  await item(0).locator('.item-weight').fill('1');
+  await page.click('#sct-preview-run');
+  await page.waitForSelector('#sct-preview-result tr[data-person="bo"] td.after:has-text("25.00")');
+  eq(await after('ann'), '100.00', 'ann with weight 1');
+  eq(await after('cy'), '0.00', 'cy with weight 1');
+  eq((await page.textContent('#sct-preview-result tr[data-person="bo"] td[data-item="reply"]')).trim(), '50', 'bo reply points');
+  eq((await page.textContent('#sct-preview-result tr[data-person="bo"] td[data-item="speed"]')).trim(), '0', 'bo speed points');
+  eq((await ada.call('GET', `/api/v1/scorecards/templates/${id}`)).body.items[0].weight, 2, 'the previewed draft was not saved');
+  // A bad field in the draft: the preview's 422 is shown beside that field of the editor.
+  await item(0).locator('.item-target').fill('0.4');
+  await page.click('#sct-preview-run');
+  await item(0).locator('.field-error[data-pointer="/items/0/target"]').waitFor();
+  await item(0).locator('.item-target').fill('1');
+  await item(0).locator('.item-weight').fill('2');
   await shot(page, 'admin-scorecard-template-en');
   // History (the audit trail), newest first: v4 (weight 3 → 2), v3, v2 (the other session), v1.
   const hist = page.locator('#history-score_template li[data-audit]');

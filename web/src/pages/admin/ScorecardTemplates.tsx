@@ -3,10 +3,11 @@
 // step / channel, weight, floor, target, direction, critical, labels) — with a preview of a
 // period. GET/POST /api/v1/scorecards/templates, GET/PUT/DELETE …/templates/{id} (If-Match;
 // a 412 shows a conflict the admin resolves by loading the other version or saving over
-// it), GET /api/v1/scorecards/indicators; the preview is
-// POST /api/v1/evaluations/compute {dry_run: true}, which computes in a transaction that is
-// rolled back. A 422's problems are shown under the control their JSON Pointer names
+// it), GET /api/v1/scorecards/indicators; the preview posts the editor's document to
+// POST /api/v1/scorecards/preview?period=, which computes it and rolls back. A 422's
+// problems (of a save or a preview) are shown under the control their JSON Pointer names
 // ("/items/1/target"). DELETE archives the template: evaluations already computed stay.
+// The history panel (History.tsx) reads the audit trail.
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, fieldErrors } from '../../api';
 import { ErrorBox, Link, Loading } from '../../components/common';
@@ -56,15 +57,6 @@ interface ProcLite {
   name: string;
   draft?: { steps?: { key: string }[] };
 }
-interface DryRun {
-  period: string;
-  from: string;
-  to: string;
-  computed: number;
-  unchanged: number;
-  changes: { username: string; state: string; before: number | null; after: number | null; before_status: string | null; after_status: string; change: number | null; frozen: boolean }[];
-}
-
 const ROLES = ['agent', 'supervisor', 'admin'];
 const PERIODS = ['month', 'week', 'quarter'];
 const CHANNELS = ['phone', 'email', 'counter', 'web', 'system'];
@@ -611,7 +603,7 @@ export function ScorecardTemplateEditor(props: { id: string }) {
           </div>
         )}
       </form>
-      {rec && <Preview rec={rec} dirty={dirty} />}
+      <Preview doc={doc} rec={rec} dirty={dirty} onFieldErrors={setErrors} />
       {rec && admin && (
         <History
           entity="score_template"
@@ -631,87 +623,164 @@ export function ScorecardTemplateEditor(props: { id: string }) {
   );
 }
 
-/** What computing a period now would give, without keeping anything (dry run). */
-function Preview(props: { rec: TemplateRec; dirty: boolean }) {
-  const { rec } = props;
-  const s = useSession();
-  const canRun = s?.user.role === 'admin' || s?.user.role === 'supervisor';
-  const [period, setPeriod] = useState(() => lastEndedPeriod(rec.period));
-  const [res, setRes] = useState<DryRun | null>(null);
+interface PreviewItem {
+  key: string;
+  label?: Bi;
+  value: number | null;
+  points: number | null;
+  status: string;
+  below_floor?: boolean;
+}
+interface PreviewPerson {
+  user: { id: number; username: string; display_name: string };
+  team: string | null;
+  status: string;
+  score: number | null;
+  reason: string | null;
+  reason_zh: string | null;
+  rank: { role: number | null; role_size: number; team: number | null; team_size: number };
+  items: PreviewItem[];
+}
+interface PreviewRes {
+  period: string;
+  from: string;
+  to: string;
+  truncated: boolean;
+  people: PreviewPerson[];
+}
+
+/**
+ * What the template in the editor (saved or not) would score for a period, per person and
+ * item: POST /api/v1/scorecards/preview, computed by the server and rolled back. Beside it,
+ * for a saved template, the score its stored evaluation of that period has now.
+ */
+function Preview(props: { doc: TemplateDoc; rec: TemplateRec | null; dirty: boolean; onFieldErrors: (e: Record<string, string>) => void }) {
+  const { doc, rec } = props;
+  const [period, setPeriod] = useState(() => lastEndedPeriod(doc.period));
+  const [res, setRes] = useState<PreviewRes | null>(null);
+  const [now, setNow] = useState<Map<string, number | null>>(new Map());
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
-  const [errors, setErrors] = useState<Record<string, string>>({});
-  useEffect(() => setPeriod(lastEndedPeriod(rec.period)), [rec.period]);
-  if (!canRun) return null;
+  const [perr, setPerr] = useState<Record<string, string>>({});
+  useEffect(() => setPeriod(lastEndedPeriod(doc.period)), [doc.period]);
   const run = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
     setError(null);
-    setErrors({});
+    setPerr({});
+    props.onFieldErrors({});
     try {
-      const r = await api<DryRun>('POST', '/api/v1/evaluations/compute', { period, template: rec.name, dry_run: true });
+      const r = await api<PreviewRes>('POST', `/api/v1/scorecards/preview?period=${encodeURIComponent(period)}`, cleanDoc(doc));
+      const m = new Map<string, number | null>();
+      if (rec) {
+        const ev = await loadAll<{ user: { username: string }; score: number | null }>(`/api/v1/evaluations?template=${rec.id}&period=${encodeURIComponent(r.data.period)}`);
+        for (const x of ev) m.set(x.user.username, x.score);
+      }
+      setNow(m);
       setRes(r.data);
     } catch (x) {
       const fe = fieldErrors(x);
-      setErrors(fe);
+      const mine: Record<string, string> = {};
+      const theirs: Record<string, string> = {};
+      for (const [k, v] of Object.entries(fe)) (k === '/query/period' ? mine : theirs)[k] = v;
+      setPerr(mine);
+      if (Object.keys(theirs).length) {
+        // The document's problems belong beside the editor's fields.
+        props.onFieldErrors(theirs);
+        scrollToError();
+      }
       if (!Object.keys(fe).length) setError(x);
       setRes(null);
     } finally {
       setBusy(false);
     }
   };
-  const fmt = (v: number | null) => (v === null ? '—' : v.toFixed(2));
+  const fmt = (v: number | null | undefined) => (v === null || v === undefined ? '—' : v.toFixed(2));
+  const keys = res?.people[0]?.items.map((i) => i.key) ?? doc.items.map((i) => i.key);
+  const itemLabel = (k: string) => {
+    const it = doc.items.find((x) => x.key === k);
+    return bi(it?.label) || k;
+  };
   return (
     <section class="card" id="sct-preview">
       <h2>{tu('sct.preview')}</h2>
       <p class="muted small">{tu('sct.previewHelp')}</p>
-      {props.dirty && <p class="notice">{tu('sct.previewSaved')}</p>}
       <form class="inline-form admin-form" onSubmit={run}>
         <label>
           {tu('sct.previewPeriod')}
           <input id="sct-preview-period" class="mono" value={period} onInput={(e) => setPeriod(e.currentTarget.value)} placeholder="2026-11 · 2026-W47 · 2026-Q4" />
-          <FieldError errors={errors} at="/period" />
+          <FieldError errors={perr} at="/query/period" />
         </label>
         <button type="submit" id="sct-preview-run" disabled={busy}>
           {tu('sct.previewRun')}
         </button>
-        <Link href={`/app/scorecards?template=${encodeURIComponent(rec.name)}&period=${encodeURIComponent(period)}`}>{tu('sct.openRanking')}</Link>
+        {rec && (
+          <Link href={`/app/scorecards?template=${encodeURIComponent(rec.name)}&period=${encodeURIComponent(period)}`}>{tu('sct.openRanking')}</Link>
+        )}
       </form>
-      <OtherErrors errors={errors} shown={(p) => p === '/period'} />
       {error !== null && <ErrorBox error={error} />}
       {busy && <Loading />}
       {res && (
         <div id="sct-preview-result">
-          <p>{tu('sct.previewSummary', { from: res.from, to: res.to, n: res.changes.length, same: res.unchanged })}</p>
-          {res.changes.length === 0 ? (
-            <p class="muted">{tu('sct.previewNone')}</p>
+          <p>
+            {tu('sct.previewSummary', { from: res.from, to: res.to, n: res.people.length, scored: res.people.filter((x) => x.status !== 'no_data').length })}
+            {props.dirty && <span class="tag">{tu('sct.previewUnsaved')}</span>}
+          </p>
+          {res.truncated && <p class="notice">{tu('sct.previewTruncated')}</p>}
+          {res.people.length === 0 ? (
+            <p class="muted">{tu('sct.previewNobody')}</p>
           ) : (
             <div class="table-wrap">
               <table class="list">
                 <thead>
                   <tr>
                     <th scope="col">{tu('sct.person')}</th>
-                    <th scope="col">{tu('sct.state')}</th>
-                    <th scope="col" class="num">{tu('sct.before')}</th>
+                    <th scope="col">{tu('sct.team')}</th>
+                    {keys.map((k) => (
+                      <th scope="col" class="num" key={k}>
+                        {itemLabel(k)}
+                      </th>
+                    ))}
                     <th scope="col" class="num">{tu('sct.after')}</th>
-                    <th scope="col" class="num">{tu('sct.change')}</th>
+                    {rec && <th scope="col" class="num">{tu('sct.before')}</th>}
+                    {rec && <th scope="col" class="num">{tu('sct.change')}</th>}
+                    <th scope="col" class="num">{tu('sct.rank')}</th>
                     <th scope="col">{tu('sct.status')}</th>
                   </tr>
                 </thead>
                 <tbody>
-                  {res.changes.map((c) => (
-                    <tr key={c.username} data-person={c.username}>
-                      <td class="mono">{c.username}</td>
-                      <td>
-                        {tu(`sct.state.${c.state}` as UKey)}
-                        {c.frozen && <span class="tag off">{tu('sct.keptFrozen')}</span>}
-                      </td>
-                      <td class="num">{fmt(c.before)}</td>
-                      <td class="num after">{fmt(c.after)}</td>
-                      <td class="num">{c.change === null ? '—' : `${c.change > 0 ? '+' : ''}${c.change.toFixed(2)}`}</td>
-                      <td>{tu(`sct.status.${c.after_status}` as UKey)}</td>
-                    </tr>
-                  ))}
+                  {res.people.map((c) => {
+                    const u = c.user.username;
+                    const b = now.has(u) ? now.get(u)! : null;
+                    const ch = b !== null && c.score !== null ? c.score - b : null;
+                    return (
+                      <tr key={u} data-person={u} class={c.status === 'zeroed' ? 'zeroed' : ''}>
+                        <td>
+                          <span class="mono">{u}</span>
+                          {c.user.display_name && <span class="muted small"> {c.user.display_name}</span>}
+                        </td>
+                        <td>{c.team ?? ''}</td>
+                        {keys.map((k) => {
+                          const it = c.items.find((x) => x.key === k);
+                          return (
+                            <td class={`num item-points${it?.below_floor ? ' danger-text' : ''}`} key={k} data-item={k} title={it && it.value !== null ? String(it.value) : ''}>
+                              {it && it.points !== null ? it.points.toFixed(0) : <span class="muted">{tu('sct.noData')}</span>}
+                            </td>
+                          );
+                        })}
+                        <td class="num after">
+                          <strong>{fmt(c.score)}</strong>
+                        </td>
+                        {rec && <td class="num before">{now.has(u) ? fmt(b) : <span class="muted">—</span>}</td>}
+                        {rec && <td class="num">{ch === null ? '' : `${ch > 0 ? '+' : ''}${ch.toFixed(2)}`}</td>}
+                        <td class="num">{c.rank.role ?? '—'}</td>
+                        <td>
+                          {tu(`sct.status.${c.status}` as UKey)}
+                          {c.status === 'zeroed' && <div class="small danger-text">{locale() === 'zh-CN' ? c.reason_zh : c.reason}</div>}
+                        </td>
+                      </tr>
+                    );
+                  })}
                 </tbody>
               </table>
             </div>
