@@ -90,9 +90,8 @@ export function lastEndedPeriod(kind: string, now = new Date()): string {
     const dow = (d.getUTCDay() + 6) % 7; // Monday 0
     d.setUTCDate(d.getUTCDate() - dow + 3);
     const wy = d.getUTCFullYear();
-    const jan4 = new Date(Date.UTC(wy, 0, 4));
-    const w = 1 + Math.round((d.getTime() - jan4.getTime()) / 864e5 / 7 - ((jan4.getUTCDay() + 6) % 7) / 7 + 3 / 7);
-    return `${wy}-W${String(Math.floor(w)).padStart(2, '0')}`;
+    const w = Math.floor((d.getTime() - Date.UTC(wy, 0, 1)) / 864e5 / 7) + 1; // Thursday's week of its year
+    return `${wy}-W${String(w).padStart(2, '0')}`;
   }
   return m === 0 ? `${y - 1}-12` : `${y}-${String(m).padStart(2, '0')}`;
 }
