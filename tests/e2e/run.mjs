@@ -993,13 +993,14 @@ test('admin scorecard templates (en → zh-CN): create, a bad target shown at it
   eq((await page.textContent('#sct-preview-result tr[data-person="bo"] td[data-item="reply"]')).trim(), '50', 'bo reply points');
   eq((await page.textContent('#sct-preview-result tr[data-person="bo"] td[data-item="speed"]')).trim(), '0', 'bo speed points');
   eq((await ada.call('GET', `/api/v1/scorecards/templates/${id}`)).body.items[0].weight, 2, 'the previewed draft was not saved');
+  await page.locator('#sct-preview').scrollIntoViewIfNeeded();
+  await shot(page, 'admin-scorecard-template-en');
   // A bad field in the draft: the preview's 422 is shown beside that field of the editor.
   await item(0).locator('.item-target').fill('0.4');
   await page.click('#sct-preview-run');
   await item(0).locator('.field-error[data-pointer="/items/0/target"]').waitFor();
   await item(0).locator('.item-target').fill('1');
   await item(0).locator('.item-weight').fill('2');
-  await shot(page, 'admin-scorecard-template-en');
   // History (the audit trail), newest first: v4 (weight 3 → 2), v3, v2 (the other session), v1.
   const hist = page.locator('#history-score_template li[data-audit]');
   await until(async () => (await hist.count()) === 4, 'four versions in the history');
