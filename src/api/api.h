@@ -210,4 +210,9 @@ void api_webhooks_deliveries(struct http_request *req);
 void api_webhooks_delivery(struct http_request *req);
 void api_webhooks_redeliver(struct http_request *req);
 
+/* uiadmin: the audit trail, api/audit.c (admins only) */
+void api_audit_list(struct http_request *req);
+/* uiadmin: preview of a scorecard template document, api/score_preview.c (admins only) */
+void api_score_preview(struct http_request *req);
+
 #endif

@@ -228,6 +228,14 @@ const struct api_route api_routes[] = {
      API_SCOPE_ADMIN, 0, "one delivery with every attempt"},
     {HTTP_POST, "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", api_webhooks_redeliver,
      ADM, API_SCOPE_ADMIN, 0, "send a delivery again"},
+    /* uiadmin: the audit trail (api/audit.c), read by the admin screens as a record's history
+       (scorecard template versions, webhook changes). Admins only: rows show whole records. */
+    {HTTP_GET, "/api/v1/audit", api_audit_list, ADM, API_SCOPE_ADMIN, 0,
+     "the audit trail of a kind of record (or one record), newest first"},
+    /* uiadmin: a scorecard template being edited, computed for a period and rolled back
+       (api/score_preview.c). Admins (who edit templates). */
+    {HTTP_POST, "/api/v1/scorecards/preview", api_score_preview, ADM, API_SCOPE_ADMIN, 0,
+     "what a template document would score for a period, per person and item; keeps nothing"},
     /* bulk: CSV import of customers, properties and contracts (api/imports.c); all or
        nothing, dry run first. Supervisors and admins (the roles that write properties and
        contracts). */

@@ -84,3 +84,67 @@ audit_record_who(struct store *db, const struct audit_who *who, const char *enti
     return audit_record(db, who ? who->actor : NULL, entity, id, action, before, after,
                         who ? who->request_id : NULL, who ? who->address : NULL, err);
 }
+
+/* uiadmin: reading the trail (GET /api/v1/audit) --------------------------------------- */
+
+/* A stored before/after text as JSON (null when absent or, defensively, unparsable). */
+static json_t *
+load(const char *text)
+{
+    json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+
+    return v ? v : json_null();
+}
+
+int
+audit_list(struct store *db, const char *entity, int64_t entity_id, int64_t before_id, int limit,
+           json_t **out_items, int64_t *out_next, struct smile_err *err)
+{
+    static const char sql[] =
+        "SELECT id, at, actor_id, actor, entity_id, action, before, after, request_id "
+        "FROM audit WHERE entity = $1 AND ($2 = 0 OR entity_id = $2) AND id < $3 "
+        "ORDER BY id DESC LIMIT $4";
+    struct store_stmt *st;
+    json_t *items;
+    int64_t last = 0;
+    int rc = store_prepare(db, sql, &st, err);
+
+    *out_items = NULL;
+    *out_next = 0;
+    if (rc != SMILE_OK)
+        return rc;
+    items = json_array();
+    store_stmt_bind_text(st, 1, entity, -1);
+    store_stmt_bind_int64(st, 2, entity_id);
+    store_stmt_bind_int64(st, 3, before_id > 0 ? before_id : INT64_MAX);
+    store_stmt_bind_int64(st, 4, (int64_t)limit + 1);
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+        char at[TIME_RFC3339_LEN + 1];
+
+        if ((int)json_array_size(items) == limit) {
+            *out_next = last;
+            break;
+        }
+        last = store_stmt_int64(st, 0);
+        time_format_rfc3339(store_stmt_int64(st, 1), at);
+        json_array_append_new(
+            items,
+            json_pack(
+                "{s:I, s:s, s:o, s:s, s:s, s:o, s:s, s:o, s:o, s:o}", "id", (json_int_t)last, "at",
+                at, "actor_id",
+                store_stmt_is_null(st, 2) ? json_null() : json_integer(store_stmt_int64(st, 2)),
+                "actor", store_stmt_text(st, 3) ? store_stmt_text(st, 3) : "", "entity", entity,
+                "entity_id",
+                store_stmt_is_null(st, 4) ? json_null() : json_integer(store_stmt_int64(st, 4)),
+                "action", store_stmt_text(st, 5), "before", load(store_stmt_text(st, 6)), "after",
+                load(store_stmt_text(st, 7)), "request_id",
+                store_stmt_text(st, 8) ? json_string(store_stmt_text(st, 8)) : json_null()));
+    }
+    store_stmt_reset(st);
+    if (rc != STORE_ROW && rc != STORE_DONE) {
+        json_decref(items);
+        return rc;
+    }
+    *out_items = items;
+    return SMILE_OK;
+}

@@ -42,4 +42,15 @@ int audit_record_who(struct store *db, const struct audit_who *who, const char *
                      const char *action, const json_t *before, const json_t *after,
                      struct smile_err *err);
 
+/*
+ * uiadmin: the trail of one kind of record, newest first — entity ("score_template",
+ * "webhook" …), entity_id 0 for every record of that kind, rows with id < before_id
+ * (0 = from the newest), at most limit. *out_items (caller releases) is an array of
+ * {id, at, actor_id, actor, entity, entity_id, action, before, after, request_id} with
+ * before/after as the JSON recorded; *out_next is the id to pass as before_id for the next
+ * page, 0 when there is none. SMILE_OK or SMILE_EDB with err set.
+ */
+int audit_list(struct store *db, const char *entity, int64_t entity_id, int64_t before_id,
+               int limit, json_t **out_items, int64_t *out_next, struct smile_err *err);
+
 #endif

@@ -894,6 +894,302 @@ test('admin screens are lazy: not in the first load; agents see no Admin link', 
   eq(await page.locator('.mainnav a:has-text("Admin")').count(), 0, 'no Admin link for agents');
 }, { needs: SESSION, users: true });
 
+// ---------------------------------------------------------------- uiadmin: scorecard templates, webhooks
+// The preview of this template for October 2026 over kpiSetup()'s e-mails (KPI_DELAYS, below):
+//   item reply: compliance of step reply, weight 2, floor 0.5, target 1 (higher is better)
+//   item speed: elapsed_mean of step reply, weight 1, floor 4 h, target 1 h (lower is better)
+//   ann: 4/4 met = 1.0 → 100; mean 0.5 h, better than 1 h → 100;   total 100.00
+//   bo:  3/4 = 0.75 → (0.75−0.5)/0.5 = 50; mean (2+2+2+25)/4 = 7.75 h, worse than 4 h → 0
+//        total (2×50 + 1×0)/3 = 33.33
+//   cy:  1/4 = 0.25, below the floor → 0; mean 77/4 = 19.25 h → 0;  total 0.00 (not critical)
+const SCT_NEEDS = [...SESSION, ['GET', '/api/v1/audit'], ['POST', '/api/v1/scorecards/preview'], ['GET', '/api/v1/scorecards/templates'], ['POST', '/api/v1/scorecards/templates'], ['PUT', '/api/v1/scorecards/templates/1'], ['DELETE', '/api/v1/scorecards/templates/1'], ['GET', '/api/v1/scorecards/indicators'], ['GET', '/api/v1/evaluations'], ['GET', '/api/v1/runtime/status']];
+
+test('admin scorecard templates (en → zh-CN): create, a bad target shown at its field, a 412 conflict resolved, preview with hand-computed scores, delete', async ({ page }) => {
+  await kpiSetup();
+  const ada = await apiAs(users.admin);
+  await signIn(page, users.admin, '/app/admin/scorecards');
+  await page.selectOption('#lang', 'en');
+  await page.waitForSelector('#sct-list, #sct-empty');
+  await page.click('#sct-new');
+  await page.waitForURL((u) => u.pathname === '/app/admin/scorecards/new');
+  await page.fill('#sct-name', 'e2e-quality');
+  await page.fill('#sct-title-en', 'Reply quality (e2e)');
+  await page.fill('#sct-title-zh', '回复质量（端到端）');
+  await page.uncheck('#sct-auto'); // else the period-end check computes October by itself
+  const item = (i) => page.locator(`li.sct-item[data-item="${i}"]`);
+  await item(0).locator('.item-key').fill('reply');
+  await item(0).locator('.item-indicator').selectOption('compliance');
+  await item(0).locator('.item-step').fill('reply');
+  await item(0).locator('.item-weight').fill('2');
+  await item(0).locator('.item-floor').fill('0.5');
+  await item(0).locator('.item-target').fill('0.4'); // higher is better: must be above the floor
+  await page.click('#sct-save');
+  const bad = item(0).locator('.field-error[data-pointer="/items/0/target"]');
+  await bad.waitFor();
+  assert((await bad.textContent()).includes('above the floor'), `error beside the target: ${await bad.textContent()}`);
+  let list = await ada.call('GET', '/api/v1/scorecards/templates');
+  assert(!list.body.items.some((x) => x.name === 'e2e-quality'), 'the refused template was not written');
+  await item(0).locator('.item-target').fill('1');
+  await page.click('#sct-add-item');
+  await item(1).locator('.item-key').fill('speed');
+  await item(1).locator('.item-indicator').selectOption('elapsed_mean');
+  await item(1).locator('.item-step').fill('reply');
+  await item(1).locator('.item-weight').fill('1');
+  await item(1).locator('.item-floor').fill('14400000');
+  await item(1).locator('.item-target').fill('3600000');
+  assert((await item(1).textContent()).includes('4 h'), 'the floor in ms is also shown as a duration');
+  await page.click('#sct-save');
+  await page.waitForURL((u) => /^\/app\/admin\/scorecards\/\d+$/.test(u.pathname));
+  const id = Number(new URL(page.url()).pathname.split('/').pop());
+  let tpl = (await ada.call('GET', `/api/v1/scorecards/templates/${id}`)).body;
+  eq(tpl.name, 'e2e-quality', 'stored name');
+  eq(tpl.version, 1, 'first version');
+  eq(tpl.items.length, 2, 'two items');
+  eq(tpl.items[0].weight, 2, 'weight of reply');
+  eq(tpl.items[1].target, 3600000, 'target of speed');
+  eq(tpl.items[1].direction, 'lower', 'elapsed_mean: lower is better by default');
+  eq(tpl.items[0].filter.step, 'reply', 'filter step');
+  eq(tpl.title.zh, '回复质量（端到端）', 'Chinese title');
+  // Someone else saves meanwhile (version 2); this page still holds version 1.
+  const other = { ...tpl, title: { en: 'Changed elsewhere', zh: '别处修改' } };
+  for (const k of ['id', 'version', 'created_at', 'updated_at']) delete other[k];
+  const put = await raw('PUT', `/api/v1/scorecards/templates/${id}`, {}, '{}'); // no session: 401, nothing written
+  eq(put.status, 401, 'PUT without a session');
+  const r2 = await apiSession(users.admin);
+  const p2 = await r2('PUT', `/api/v1/scorecards/templates/${id}`, other, { 'If-Match': '"1"' });
+  eq(p2.status, 200, `PUT by someone else: ${JSON.stringify(p2.body)}`);
+  await item(0).locator('.item-weight').fill('3');
+  await page.click('#sct-save');
+  const conflict = page.locator('#sct-conflict');
+  await conflict.waitFor();
+  assert((await conflict.textContent()).includes('version 2'), `conflict names the other version: ${await conflict.textContent()}`);
+  eq((await ada.call('GET', `/api/v1/scorecards/templates/${id}`)).body.items[0].weight, 2, 'the stale save wrote nothing');
+  await page.click('#sct-overwrite');
+  await page.waitForSelector('#sct-notice:has-text("version 3")');
+  tpl = (await ada.call('GET', `/api/v1/scorecards/templates/${id}`)).body;
+  eq(tpl.version, 3, 'saved over it as version 3');
+  eq(tpl.items[0].weight, 3, 'my weight kept');
+  eq(tpl.title.en, 'Reply quality (e2e)', 'my title kept');
+  // Back to weight 2 for the preview's hand-computed totals.
+  await item(0).locator('.item-weight').fill('2');
+  await page.click('#sct-save');
+  await page.waitForSelector('#sct-notice:has-text("version 4")');
+  await page.fill('#sct-preview-period', KPI_MONTH);
+  await page.click('#sct-preview-run');
+  await page.waitForSelector('#sct-preview-result');
+  const after = async (u) => (await page.textContent(`#sct-preview-result tr[data-person="${u}"] td.after`)).trim();
+  eq(await after('ann'), '100.00', 'ann');
+  eq(await after('bo'), '33.33', 'bo');
+  eq(await after('cy'), '0.00', 'cy');
+  const evs = await ada.call('GET', `/api/v1/evaluations?template=e2e-quality&period=${KPI_MONTH}`);
+  eq(evs.body.items.length, 0, 'the preview kept no evaluation');
+  // The preview takes the editor's unsaved document: reply weight 2 → 1 gives
+  // bo (1×50 + 1×0)/2 = 25.00, ann (100 + 100)/2 = 100.00, cy 0.00.
+  await item(0).locator('.item-weight').fill('1');
+  await page.click('#sct-preview-run');
+  await page.waitForSelector('#sct-preview-result tr[data-person="bo"] td.after:has-text("25.00")');
+  eq(await after('ann'), '100.00', 'ann with weight 1');
+  eq(await after('cy'), '0.00', 'cy with weight 1');
+  eq((await page.textContent('#sct-preview-result tr[data-person="bo"] td[data-item="reply"]')).trim(), '50', 'bo reply points');
+  eq((await page.textContent('#sct-preview-result tr[data-person="bo"] td[data-item="speed"]')).trim(), '0', 'bo speed points');
+  eq((await ada.call('GET', `/api/v1/scorecards/templates/${id}`)).body.items[0].weight, 2, 'the previewed draft was not saved');
+  await page.locator('#sct-preview').scrollIntoViewIfNeeded();
+  await shot(page, 'admin-scorecard-template-en');
+  // A bad field in the draft: the preview's 422 is shown beside that field of the editor.
+  await item(0).locator('.item-target').fill('0.4');
+  await page.click('#sct-preview-run');
+  await item(0).locator('.field-error[data-pointer="/items/0/target"]').waitFor();
+  await item(0).locator('.item-target').fill('1');
+  await item(0).locator('.item-weight').fill('2');
+  // History (the audit trail), newest first: v4 (weight 3 → 2), v3, v2 (the other session), v1.
+  const hist = page.locator('#history-score_template li[data-audit]');
+  await until(async () => (await hist.count()) === 4, 'four versions in the history');
+  eq(await hist.nth(0).getAttribute('data-action'), 'update', 'newest: an update');
+  const h0 = await hist.nth(0).textContent();
+  assert(h0.includes('version 4') && h0.includes('/items/0/weight') && /3\s*→\s*2/.test(h0), `v4 changed the weight 3 → 2: ${h0}`);
+  const h2 = await hist.nth(2).textContent();
+  assert(h2.includes('version 2') && h2.includes('/title/en') && h2.includes('Changed elsewhere'), `v2 changed the title: ${h2}`);
+  eq(await hist.nth(3).getAttribute('data-action'), 'create', 'oldest: the creation');
+  // Load version 2 into the editor and save it: version 5 has version 2's title.
+  await hist.nth(2).locator('.history-restore').click();
+  await page.waitForSelector('#sct-notice:has-text("Version 2 is in the editor")');
+  eq(await page.inputValue('#sct-title-en'), 'Changed elsewhere', 'version 2 in the editor');
+  await page.click('#sct-save');
+  await page.waitForSelector('#sct-notice:has-text("version 5")');
+  tpl = (await ada.call('GET', `/api/v1/scorecards/templates/${id}`)).body;
+  eq(tpl.version, 5, 'restored as version 5');
+  eq(tpl.title.en, 'Changed elsewhere', 'with version 2\'s title');
+  await until(async () => (await hist.count()) === 5, 'five versions in the history');
+  // The list shows it; in Chinese the screen's strings are Chinese.
+  await page.click('#tab-scorecards');
+  await page.waitForSelector('tr[data-template="e2e-quality"]');
+  assert((await page.textContent('tr[data-template="e2e-quality"]')).includes('Changed elsewhere'), 'title in the list');
+  await page.selectOption('#lang', 'zh-CN');
+  await page.waitForSelector('#sc-templates h2:has-text("评分卡模板")');
+  assert((await page.textContent('#tab-webhooks')).includes('Webhook'), 'webhooks tab');
+  assert((await page.textContent('tr[data-template="e2e-quality"]')).includes('别处修改'), 'Chinese title in the list');
+  await page.click('tr[data-template="e2e-quality"] a');
+  await page.waitForSelector('#sct-preview h2:has-text("预览某一周期")');
+  await page.waitForSelector('#history-score_template h2:has-text("修改历史")');
+  assert((await page.textContent('#sct-form')).includes('越低越好'), 'direction in Chinese');
+  await shot(page, 'admin-scorecard-template-zh-CN', true);
+  // Delete (archive): gone from the list, evaluations would be kept.
+  page.once('dialog', (d) => void d.accept());
+  await page.click('#sct-delete');
+  await page.waitForURL((u) => u.pathname === '/app/admin/scorecards');
+  await page.waitForSelector('#sct-list, #sct-empty');
+  eq(await page.locator('tr[data-template="e2e-quality"]').count(), 0, 'deleted template not listed');
+  list = await ada.call('GET', '/api/v1/scorecards/templates');
+  assert(!list.body.items.some((x) => x.name === 'e2e-quality'), 'deleted in the API');
+  await page.selectOption('#lang', 'en');
+}, { needs: SCT_NEEDS, users: true, allow: [/status of 422/, /status of 412/] });
+
+const WH_NEEDS = [...SESSION, ['GET', '/api/v1/audit'], ['POST', '/api/v1/webhooks/1/rotate-secret'], ['GET', '/api/v1/webhooks'], ['POST', '/api/v1/webhooks'], ['PATCH', '/api/v1/webhooks/1'], ['DELETE', '/api/v1/webhooks/1'], ['POST', '/api/v1/webhooks/1/ping'], ['GET', '/api/v1/webhooks/1/deliveries'], ['POST', '/api/v1/webhooks/1/deliveries/1/redeliver'], ['GET', '/api/v1/events/1'], ['POST', '/api/v1/events']];
+
+/** A local webhook receiver: records each request, answers 200 "ok from receiver". */
+async function receiver() {
+  const got = [];
+  const srv = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      got.push({ headers: req.headers, body: Buffer.concat(chunks).toString() });
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.end('ok from receiver');
+    });
+  });
+  const p = await new Promise((resolve) => srv.listen(0, '127.0.0.1', () => resolve(srv.address().port)));
+  return { url: `http://127.0.0.1:${p}/hook`, got, close: () => srv.close() };
+}
+
+test('admin webhooks (en → zh-CN): a bad pattern at its row, secret once, an event delivered and signed, log with attempt and payload, redeliver, ping, disable', async ({ page }) => {
+  const rx = await receiver();
+  try {
+    const adm = await apiSession(users.admin);
+    await signIn(page, users.admin, '/app/admin/webhooks');
+    await page.selectOption('#lang', 'en');
+    await page.waitForSelector('#wh-empty');
+    await page.fill('#wh-url', rx.url);
+    await page.fill('#wh-description', 'e2e receiver');
+    await page.locator('.wh-type').nth(0).fill('custom.*');
+    await page.click('#wh-add-type');
+    await page.locator('.wh-type').nth(1).fill('bogus.thing');
+    await page.click('#wh-create');
+    const bad = page.locator('.wh-type-row').nth(1).locator('.field-error[data-pointer="/event_types/1"]');
+    await bad.waitFor();
+    eq((await adm('GET', '/api/v1/webhooks')).body.items.length, 0, 'the refused webhook was not written');
+    await page.locator('.wh-type').nth(1).fill('sla.breached');
+    await page.click('#wh-create');
+    const secret = (await page.textContent('#wh-secret-value')).trim();
+    assert(/^whsec_\S{20,}$/.test(secret), `secret ${secret}`);
+    await page.waitForSelector('#wh-list tr[data-webhook]');
+    const hooks = await adm('GET', '/api/v1/webhooks');
+    eq(hooks.body.items.length, 1, 'one webhook');
+    assert(!JSON.stringify(hooks.body).includes(secret), 'the list never carries the secret');
+    const hid = hooks.body.items[0].id;
+    await page.click(`#wh-list tr[data-webhook="${hid}"] a`);
+    await page.waitForSelector('#wh-log-empty');
+    // An event that matches custom.* goes out to the receiver, signed with the secret.
+    const ev = await adm('POST', '/api/v1/events', { events: [{ type: 'custom.e2e_hook', subject: 'e2e:hook', source: 'e2e', source_id: 'hook-1', occurred_at: new Date().toISOString(), data: { n: 1 } }] });
+    eq(ev.status, 201, `post event: ${JSON.stringify(ev.body)}`);
+    await until(() => rx.got.length >= 1, 'the delivery at the receiver');
+    const first = rx.got[0];
+    eq(first.headers['x-smile-event'], 'custom.e2e_hook', 'X-Smile-Event');
+    const sig = Object.fromEntries(first.headers['x-smile-signature'].split(',').map((x) => x.split('=')));
+    const crypto = await import('node:crypto');
+    const want = crypto.createHmac('sha256', secret).update(`${sig.t}.${first.body}`).digest('hex');
+    eq(sig.v1, want, 'signature with the secret shown once');
+    const did = first.headers['x-smile-delivery'];
+    const row = page.locator(`tr[data-delivery="${did}"]`);
+    await until(async () => {
+      await page.click('#wh-log-refresh');
+      await page.waitForTimeout(200);
+      return (await row.getAttribute('data-status').catch(() => null)) === 'delivered';
+    }, 'the delivery shown as delivered');
+    await page.waitForSelector('#wh-last:not(:has-text("never"))'); // the stats follow the log
+    assert((await row.textContent()).includes('custom.e2e_hook'), 'event type in the log');
+    assert((await row.textContent()).includes('200'), 'response code in the log');
+    await row.locator('.wh-open').click();
+    const body = page.locator(`#delivery-${did}`);
+    await body.locator('.attempt-response').waitFor();
+    eq((await body.locator('.attempt-response').textContent()).trim(), 'ok from receiver', 'response body');
+    eq((await body.locator('.attempt-code').first().textContent()).trim(), '200', 'attempt status');
+    assert(/\d+ ms/.test(await body.locator('.attempt-latency').first().textContent()), 'latency in ms');
+    await body.locator('.wh-payload').waitFor();
+    const payload = JSON.parse(await body.locator('.wh-payload').textContent());
+    eq(JSON.stringify(payload), JSON.stringify(JSON.parse(first.body)), 'the payload shown is the body the receiver got');
+    await shot(page, 'admin-webhook-delivery-en');
+    // Redeliver: the receiver gets the same delivery id again; the log shows two attempts.
+    await body.locator('.wh-redeliver').click();
+    await until(() => rx.got.length >= 2, 'the redelivery at the receiver');
+    eq(rx.got[1].headers['x-smile-delivery'], did, 'same delivery id on redelivery');
+    eq(rx.got[1].body, first.body, 'same bytes on redelivery');
+    await until(async () => (await body.locator('.attempt-code').count()) === 2, 'two attempts in the detail', 20000);
+    // Ping reaches the receiver as webhook.ping and appears in the log.
+    await page.click('#wh-ping');
+    await until(() => rx.got.some((g) => g.headers['x-smile-event'] === 'webhook.ping'), 'the ping at the receiver');
+    await page.waitForSelector('#wh-notice');
+    await until(async () => {
+      await page.click('#wh-log-refresh');
+      await page.waitForTimeout(200);
+      return (await page.locator('tr.delivery:has-text("webhook.ping")').count()) === 1;
+    }, 'the ping in the log');
+    // In Chinese.
+    await page.selectOption('#lang', 'zh-CN');
+    await page.waitForSelector('#wh-log h2:has-text("投递日志")');
+    assert((await row.textContent()).includes('已送达'), 'status in Chinese');
+    assert((await page.textContent('#wh-redeliver, .wh-redeliver')).includes('重新投递'), 'redeliver in Chinese');
+    await shot(page, 'admin-webhook-zh-CN', true);
+    // Someone else changes it meanwhile: the page's PATCH gets 412, says so, reloads.
+    const other = await adm('PATCH', `/api/v1/webhooks/${hid}`, { description: 'changed elsewhere' }, { 'If-Match': '"1"' });
+    eq(other.status, 200, `PATCH by someone else: ${JSON.stringify(other.body)}`);
+    await page.click('#wh-toggle');
+    await page.waitForSelector('#wh-notice:has-text("其他人刚刚修改")');
+    eq(await page.inputValue('#wh-description'), 'changed elsewhere', 'reloaded after 412');
+    eq((await adm('GET', `/api/v1/webhooks/${hid}`)).body.active, true, 'the stale PATCH wrote nothing');
+    // Disable: PATCH with If-Match; the subscription is inactive.
+    await page.click('#wh-toggle');
+    await page.waitForSelector('#wh-state:has-text("已停用")');
+    eq((await adm('GET', `/api/v1/webhooks/${hid}`)).body.active, false, 'inactive in the API');
+    // Rotate, keeping the old secret for 24 h: a new secret shown once, the old one's expiry.
+    await page.selectOption('#wh-keep', '86400');
+    page.once('dialog', (d) => void d.accept());
+    await page.click('#wh-rotate');
+    await page.waitForSelector('#wh-secret-value');
+    const secret2 = (await page.textContent('#wh-secret-value')).trim();
+    assert(/^whsec_\S{20,}$/.test(secret2) && secret2 !== secret, 'a new secret');
+    const h = (await adm('GET', `/api/v1/webhooks/${hid}`)).body;
+    assert(h.previous_secret_expires_at && Math.abs(Date.parse(h.previous_secret_expires_at) - Date.now() - 86400e3) < 120e3, `old secret kept 24 h: ${h.previous_secret_expires_at}`);
+    await page.waitForSelector(`#wh-hint:has-text("${secret2.slice(-4)}")`);
+    // History: created, the description changed elsewhere, disabled, secret rotated.
+    const hist = page.locator('#history-webhook li[data-audit]');
+    await until(async () => (await hist.count()) === 4, 'four changes in the history');
+    eq(await hist.nth(0).getAttribute('data-action'), 'rotate_secret', 'newest: the rotation');
+    assert(/\/active\s*true\s*→\s*false/.test(await hist.nth(1).textContent()), `disabled in the history: ${await hist.nth(1).textContent()}`);
+    assert((await hist.nth(2).textContent()).includes('changed elsewhere'), 'the other change in the history');
+    const all = await page.textContent('#history-webhook');
+    assert(!all.includes(secret) && !all.includes(secret2), 'no secret in the history');
+    // Delete: back to the empty list.
+    page.once('dialog', (d) => void d.accept());
+    await page.click('#wh-delete');
+    await page.waitForSelector('#wh-empty');
+    eq((await adm('GET', '/api/v1/webhooks')).body.items.length, 0, 'deleted');
+    await page.selectOption('#lang', 'en');
+  } finally {
+    rx.close();
+  }
+}, { needs: WH_NEEDS, users: true, allow: [/status of 422/, /status of 412/] });
+
+test('admin: supervisors see neither the scorecard-template nor the webhook tab', async ({ page }) => {
+  await signIn(page, users.supervisor, '/app/admin/users');
+  await page.waitForSelector('#tab-users');
+  eq(await page.locator('#tab-scorecards').count(), 0, 'no scorecard-template tab');
+  eq(await page.locator('#tab-webhooks').count(), 0, 'no webhook tab');
+  await page.goto('/app/admin/webhooks');
+  await page.waitForSelector('#tab-users');
+  eq(await page.locator('#wh-new').count(), 0, 'no webhook screen by URL');
+}, { needs: SESSION, users: true });
+
 // ---------------------------------------------------------------- ui2: my work, bell, live board
 /** A signed-in API client over raw HTTP (cookie session + CSRF), outside any browser. */
 async function apiSession(who) {

@@ -9,6 +9,10 @@ import { Tokens } from './Tokens';
 // uimail: mailboxes
 import { Mailboxes } from './Mailboxes';
 import { useSession } from '../../session';
+// uiadmin: scorecard templates and webhooks
+import { ScorecardTemplates, ScorecardTemplateEditor } from './ScorecardTemplates';
+import { Webhooks, WebhookEditor } from './Webhooks';
+import { tu, type UKey } from '../../i18n/uiadmin';
 
 const TABS: [string, MessageKey][] = [
   ['users', 'admin.tab.users'],
@@ -18,9 +22,15 @@ const TABS: [string, MessageKey][] = [
   // uimail
   ['mailboxes', 'admin.tab.mailboxes'],
 ];
+// uiadmin: tabs only administrators see (the API refuses the others)
+const ADMIN_ONLY_TABS: [string, UKey][] = [
+  ['scorecards', 'admin.tab.scorecards'],
+  ['webhooks', 'admin.tab.webhooks'],
+];
 
 export function Admin(props: { section: string; id?: string }) {
-  const isAdmin = useSession()?.user.role === 'admin'; // uimail: mailboxes are for administrators only
+  // mailboxes, scorecard templates and webhooks are for administrators only
+  const isAdmin = useSession()?.user.role === 'admin';
   const { section, id } = props;
   let body;
   if (section === 'calendars') body = id ? <CalendarEditor id={id} key={id} /> : <Calendars />;
@@ -28,6 +38,9 @@ export function Admin(props: { section: string; id?: string }) {
   else if (section === 'tokens') body = <Tokens />;
   // uimail
   else if (section === 'mailboxes') body = <Mailboxes id={id} key={id ?? 'list'} />;
+  // uiadmin
+  else if (section === 'scorecards' && isAdmin) body = id ? <ScorecardTemplateEditor id={id} key={id} /> : <ScorecardTemplates />;
+  else if (section === 'webhooks' && isAdmin) body = id ? <WebhookEditor id={id} key={id} /> : <Webhooks />;
   else body = <Users />;
   return (
     <section class="page admin">
@@ -40,6 +53,13 @@ export function Admin(props: { section: string; id?: string }) {
             {t(key)}
           </Link>
         ))}
+        {/* uiadmin */}
+        {isAdmin &&
+          ADMIN_ONLY_TABS.map(([s, key]) => (
+            <Link key={s} href={`/app/admin/${s}`} class={s === section ? 'active' : ''} id={`tab-${s}`}>
+              {tu(key)}
+            </Link>
+          ))}
       </nav>
       {body}
     </section>
