@@ -595,8 +595,8 @@ process_check(struct store *db, const struct recompute_req *req, char **name, st
 {
     static const char sql_p[] = "SELECT name, deleted_at FROM processes WHERE id = $1";
     static const char sql_v[] =
-        "SELECT coalesce(max(number), 0), coalesce(sum(number = $2), 0) FROM process_versions"
-        " WHERE process_id = $1";
+        "SELECT coalesce(max(number), 0), coalesce(sum(number = $1), 0) FROM process_versions"
+        " WHERE process_id = $2";
     struct store_stmt *st;
     int64_t max = 0, found = 0;
     int rc = store_prepare(db, sql_p, &st, err);
@@ -616,8 +616,8 @@ process_check(struct store *db, const struct recompute_req *req, char **name, st
                                (long long)req->process_id);
     if ((rc = store_prepare(db, sql_v, &st, err)) != SMILE_OK)
         return rc;
-    store_stmt_bind_int64(st, 1, req->process_id);
-    store_stmt_bind_int64(st, 2, req->version);
+    store_stmt_bind_int64(st, 1, req->version);
+    store_stmt_bind_int64(st, 2, req->process_id);
     rc = store_stmt_step(st, err);
     if (rc == STORE_ROW) {
         max = store_stmt_int64(st, 0);
