@@ -7,7 +7,8 @@
  * | false, "confirm": token (required when dry_run is false: the token of the dry run whose
  * report was reviewed). A dry run writes nothing; applying answers 409 when anything changed
  * since the dry run. GET /api/v1/recompute/runs[/{id}] list the applied runs and show one with
- * its diffs and pins.
+ * its diffs and pins; GET /api/v1/recompute/runs/{id}/changes pages every measurement a run
+ * changed.
  */
 #include <stdio.h>
 #include <string.h>
@@ -171,6 +172,25 @@ api_recompute_run(struct http_request *req)
     if (!api_param_id(req, 0, &id))
         return;
     if (recompute_run_get(req->db, id, &out, &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    http_reply_json(req, 200, out);
+}
+
+void
+api_recompute_run_changes(struct http_request *req)
+{
+    struct smile_err err;
+    json_t *out = NULL;
+    int64_t id, after = 0;
+    int limit;
+
+    smile_err_clear(&err);
+    if (!api_param_id(req, 0, &id) || !api_query_limit(req, &limit) ||
+        !api_query_cursor(req, &after))
+        return;
+    if (recompute_run_changes(req->db, id, after, limit, &out, &err) != SMILE_OK) {
         http_reply_problem(req, &err);
         return;
     }

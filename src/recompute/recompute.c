@@ -244,6 +244,7 @@ struct mdiff {
     int64_t compared, changed, result_changed, elapsed_changed, target_changed, charge_changed;
     int64_t last_at; /* the latest start or end among the compared measurements */
     json_t *flips, *examples;
+    json_t *all; /* applying: every change, for recompute_changes (NULL in a dry run) */
 };
 
 static json_t *
@@ -283,13 +284,60 @@ diff_one(struct mdiff *d, const char *subject, const struct meas *b, const struc
         json_object_set_new(d->flips, flip,
                             json_integer(json_integer_value(json_object_get(d->flips, flip)) + 1));
     }
-    if (json_array_size(d->examples) < RECOMPUTE_MAX_EXAMPLES)
-        json_array_append_new(
-            d->examples,
+    if (json_array_size(d->examples) < RECOMPUTE_MAX_EXAMPLES || d->all) {
+        json_t *x =
             json_pack("{s:I, s:I, s:s, s:s, s:I, s:s, s:o, s:o}", "measurement_id",
                       (json_int_t)(a ? a->id : m->id), "process_id", (json_int_t)m->process_id,
                       "subject", subject, "step", m->step, "occurrence", (json_int_t)m->occurrence,
-                      "staff", (a ? a : m)->staff, "before", side(b), "after", side(a)));
+                      "staff", (a ? a : m)->staff, "before", side(b), "after", side(a));
+
+        if (json_array_size(d->examples) < RECOMPUTE_MAX_EXAMPLES)
+            json_array_append(d->examples, x);
+        if (d->all)
+            json_array_append(d->all, x);
+        json_decref(x);
+    }
+}
+
+/* Stores every change of an applied run (recompute_changes). */
+static int
+record_changes(struct store *db, int64_t run, const json_t *all, struct smile_err *err)
+{
+    static const char sql[] =
+        "INSERT INTO recompute_changes (run_id, process_id, subject, step_key, occurrence,"
+        " measurement_id, charged_actor, before, after)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    size_t i;
+    json_t *x;
+    int rc = SMILE_OK;
+
+    json_array_foreach(all, i, x)
+    {
+        struct store_stmt *st;
+        const json_t *b = json_object_get(x, "before"), *a = json_object_get(x, "after");
+        const json_t *who = json_object_get(a ? a : b, "charged_actor");
+        char *bt = json_is_object(b) ? json_dumps(b, JSON_COMPACT) : NULL;
+        char *at = json_is_object(a) ? json_dumps(a, JSON_COMPACT) : NULL;
+
+        if ((rc = store_prepare(db, sql, &st, err)) == SMILE_OK) {
+            store_stmt_bind_int64(st, 1, run);
+            store_stmt_bind_int64(st, 2, json_integer_value(json_object_get(x, "process_id")));
+            store_stmt_bind_text(st, 3, json_string_value(json_object_get(x, "subject")), -1);
+            store_stmt_bind_text(st, 4, json_string_value(json_object_get(x, "step")), -1);
+            store_stmt_bind_int64(st, 5, json_integer_value(json_object_get(x, "occurrence")));
+            store_stmt_bind_int64(st, 6, json_integer_value(json_object_get(x, "measurement_id")));
+            store_stmt_bind_text(st, 7, json_string_value(who), -1);
+            store_stmt_bind_text(st, 8, bt, -1);
+            store_stmt_bind_text(st, 9, at, -1);
+            rc = store_stmt_step(st, err) == STORE_DONE ? SMILE_OK : err->code;
+            store_stmt_reset(st);
+        }
+        free(bt);
+        free(at);
+        if (rc != SMILE_OK)
+            break;
+    }
+    return rc;
 }
 
 static bool
@@ -708,7 +756,9 @@ recompute_run(struct store *db, const struct audit_who *who, const struct recomp
               json_t **out, struct smile_err *err)
 {
     struct runtime_defs *defs = NULL;
-    struct mdiff md = {.flips = json_object(), .examples = json_array()};
+    struct mdiff md = {.flips = json_object(),
+                       .examples = json_array(),
+                       .all = req->dry_run ? NULL : json_array()};
     json_t *report = NULL, *pids_json = json_array(), *items = json_array(), *frozen_rows = NULL;
     json_t *from_versions = json_object();
     int64_t *pids = NULL, run_id = 0, seq = time_now_ms() * 1000 + 777, now = time_now_ms();
@@ -853,6 +903,8 @@ recompute_run(struct store *db, const struct audit_who *who, const struct recomp
             (json_int_t)md.target_changed, "charge_changed", (json_int_t)md.charge_changed, "flips",
             md.flips, "examples", md.examples, "evaluations", "changed", (json_int_t)ev_changed,
             "unchanged", (json_int_t)ev_unchanged, "frozen", (json_int_t)ev_frozen, "items", items);
+        json_object_set_new(json_object_get(report, "measurements"), "examples_truncated",
+                            json_boolean(md.changed > (int64_t)json_array_size(md.examples)));
         if (proc) {
             json_object_set_new(report, "process",
                                 json_pack("{s:I, s:s, s:i}", "id", (json_int_t)req->process_id,
@@ -891,6 +943,8 @@ recompute_run(struct store *db, const struct audit_who *who, const struct recomp
             e.after = json_is_number(a) ? json_number_value(a) : NAN;
             rc = record_diff(db, run_id, &e, err);
         }
+        if (rc == SMILE_OK)
+            rc = record_changes(db, run_id, md.all, err);
         if (rc == SMILE_OK) {
             json_t *summary = json_pack(
                 "{s:s, s:I, s:o, s:o, s:I, s:I, s:I, s:I}", "kind", proc ? "process" : "calendar",
@@ -923,6 +977,7 @@ done:
     json_decref(report);
     json_decref(md.flips);
     json_decref(md.examples);
+    json_decref(md.all);
     json_decref(pids_json);
     json_decref(items);
     json_decref(frozen_rows);
@@ -949,7 +1004,8 @@ opt_score(struct store_stmt *st, int col)
 #define RUN_COLS                                                                                   \
     "r.id, r.kind, r.target_id, r.version, r.from_at, r.to_at, r.by_user, r.reason,"               \
     " r.created_at, (SELECT count(*) FROM recompute_diffs d WHERE d.run_id = r.id),"               \
-    " (SELECT count(*) FROM instance_pins p WHERE p.run_id = r.id)"
+    " (SELECT count(*) FROM instance_pins p WHERE p.run_id = r.id),"                               \
+    " (SELECT count(*) FROM recompute_changes c WHERE c.run_id = r.id)"
 
 /* One run's summary from a row of RUN_COLS. */
 static json_t *
@@ -961,7 +1017,7 @@ run_json(struct store_stmt *st)
     json_int_t target = (json_int_t)store_stmt_int64(st, 2);
 
     return json_pack(
-        "{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I}", "id",
+        "{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I}", "id",
         (json_int_t)store_stmt_int64(st, 0), "kind", proc ? "process" : "calendar", "calendar_id",
         proc ? json_null() : json_integer(target), "process_id",
         proc ? json_integer(target) : json_null(), "version",
@@ -970,7 +1026,8 @@ run_json(struct store_stmt *st)
         store_stmt_is_null(st, 5) ? json_null() : time_or_open(store_stmt_int64(st, 5)), "by",
         by ? json_string(by) : json_null(), "reason", reason ? json_string(reason) : json_null(),
         "created_at", time_or_open(store_stmt_int64(st, 8)), "frozen_diffs",
-        (json_int_t)store_stmt_int64(st, 9), "repinned", (json_int_t)store_stmt_int64(st, 10));
+        (json_int_t)store_stmt_int64(st, 9), "repinned", (json_int_t)store_stmt_int64(st, 10),
+        "changes", (json_int_t)store_stmt_int64(st, 11));
 }
 
 int
@@ -1015,7 +1072,7 @@ recompute_run_get(struct store *db, int64_t id, json_t **out, struct smile_err *
     store_stmt_bind_int64(st, 1, id);
     rc = store_stmt_step(st, err);
     if (rc == STORE_ROW) {
-        json_t *report = json_loads(store_stmt_text(st, 11), 0, NULL);
+        json_t *report = json_loads(store_stmt_text(st, 12), 0, NULL);
 
         o = run_json(st);
         json_object_set_new(o, "report", report ? report : json_null());
@@ -1060,5 +1117,71 @@ recompute_run_get(struct store *db, int64_t id, json_t **out, struct smile_err *
         return rc;
     }
     *out = o;
+    return SMILE_OK;
+}
+
+int
+recompute_run_changes(struct store *db, int64_t id, int64_t after, int limit, json_t **out,
+                      struct smile_err *err)
+{
+    static const char sql_run[] = "SELECT count(*) FROM recompute_runs WHERE id = $1";
+    static const char sql[] =
+        "SELECT id, process_id, subject, step_key, occurrence, measurement_id, charged_actor,"
+        " before, after FROM recompute_changes WHERE run_id = $1 AND id > $2 ORDER BY id"
+        " LIMIT $3";
+    struct store_stmt *st;
+    json_t *items;
+    int64_t last = 0;
+    int n = 0, rc = store_prepare(db, sql_run, &st, err);
+    bool more = false, found = false;
+    char c[24];
+
+    *out = NULL;
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, id);
+    if ((rc = store_stmt_step(st, err)) == STORE_ROW)
+        found = store_stmt_int64(st, 0) > 0;
+    store_stmt_reset(st);
+    if (rc != STORE_ROW)
+        return rc;
+    if (!found)
+        return smile_err_set(err, SMILE_ENOTFOUND, "no recompute run %lld", (long long)id);
+    if ((rc = store_prepare(db, sql, &st, err)) != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, id);
+    store_stmt_bind_int64(st, 2, after);
+    store_stmt_bind_int64(st, 3, limit + 1);
+    items = json_array();
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+        const char *who = store_stmt_text(st, 6), *b = store_stmt_text(st, 7),
+                   *a = store_stmt_text(st, 8);
+        json_t *bj, *aj;
+
+        if (n++ == limit) {
+            more = true;
+            break;
+        }
+        bj = b ? json_loads(b, 0, NULL) : NULL;
+        aj = a ? json_loads(a, 0, NULL) : NULL;
+        last = store_stmt_int64(st, 0);
+        json_array_append_new(
+            items, json_pack("{s:I, s:I, s:s, s:s, s:I, s:o, s:o, s:o, s:o}", "id",
+                             (json_int_t)last, "process_id", (json_int_t)store_stmt_int64(st, 1),
+                             "subject", store_stmt_text(st, 2), "step", store_stmt_text(st, 3),
+                             "occurrence", (json_int_t)store_stmt_int64(st, 4), "measurement_id",
+                             store_stmt_is_null(st, 5) ? json_null()
+                                                       : json_integer(store_stmt_int64(st, 5)),
+                             "staff", who ? json_string(who) : json_null(), "before",
+                             bj ? bj : json_null(), "after", aj ? aj : json_null()));
+    }
+    store_stmt_reset(st);
+    if (rc != STORE_ROW && rc != STORE_DONE) {
+        json_decref(items);
+        return rc;
+    }
+    snprintf(c, sizeof(c), "%lld", (long long)last);
+    *out =
+        json_pack("{s:o, s:o}", "items", items, "next_cursor", more ? json_string(c) : json_null());
     return SMILE_OK;
 }

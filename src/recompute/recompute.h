@@ -74,9 +74,20 @@ int recompute_run_list(struct store *db, int limit, json_t **out, struct smile_e
 /*
  * One applied run: the list's fields, "report" (as answered when applied), "diffs":
  * [{"evaluation_id", "old_score", "new_score"}] and "pins": [{"subject", "previous_version",
- * "version"}] (process runs).
+ * "version"}] (process runs). The list's fields include "changes": the number of measurements
+ * the run changed (recompute_run_changes lists them).
  * SMILE_ENOTFOUND if there is no such run. Caller owns *out.
  */
 int recompute_run_get(struct store *db, int64_t id, json_t **out, struct smile_err *err);
+
+/*
+ * Every measurement an applied run changed (recompute_changes), in order, after the cursor
+ * `after` (an item id, 0 first), at most limit: {"items": [{"id", "process_id", "subject",
+ * "step", "occurrence", "measurement_id", "staff", "before", "after"}], "next_cursor"}
+ * (before/after as in the report's examples). SMILE_ENOTFOUND if there is no such run. Caller
+ * owns *out.
+ */
+int recompute_run_changes(struct store *db, int64_t id, int64_t after, int limit, json_t **out,
+                          struct smile_err *err);
 
 #endif

@@ -195,6 +195,7 @@ class TestRecomputeProcess(unittest.TestCase):
             " (select count(*) from recompute_runs) runs,"
             " (select count(*) from recompute_diffs) diffs,"
             " (select count(*) from instance_pins) pins,"
+            " (select count(*) from recompute_changes) changes,"
             " (select group_concat(id || ':' || coalesce(score, '-') || ':' || version, ',')"
             "  from evaluations) evals,"
             " (select group_concat(subject || ':' || version || ':' || coalesce(pin_id, '-'),"
@@ -325,6 +326,25 @@ class TestRecomputeProcess(unittest.TestCase):
         self.assertEqual(b["pins"], [{"subject": "case:k%d" % i, "previous_version": 1,
                                       "version": 2} for i in (1, 2, 3, 4)])
         self.assertEqual(b["report"]["measurements"]["changed"], 4)
+        self.assertEqual(b["changes"], 4)
+        # Every changed measurement, paged (the report keeps at most 50 examples).
+        st, _, p1 = self.adm.get("/api/v1/recompute/runs/%d/changes?limit=3" % run)
+        self.assertEqual(st, 200, p1)
+        self.assertEqual(len(p1["items"]), 3)
+        self.assertIsNotNone(p1["next_cursor"])
+        st, _, p2 = self.adm.get("/api/v1/recompute/runs/%d/changes?limit=3&cursor=%s"
+                                 % (run, p1["next_cursor"]))
+        self.assertEqual((st, p2["next_cursor"]), (200, None), p2)
+        ch = {x["subject"]: x for x in p1["items"] + p2["items"]}
+        self.assertEqual(sorted(ch), ["case:k1", "case:k2", "case:k3", "case:k4"])
+        self.assertEqual((ch["case:k3"]["step"], ch["case:k3"]["staff"], ch["case:k3"]["before"],
+                          ch["case:k3"]["after"]),
+                         ("resolve", "cai", side("met", 24 * H, 27 * H, "cai", 1),
+                          side("breached", 24 * H, 18 * H, "cai", 2)))
+        self.assertEqual(self.adm.get("/api/v1/recompute/runs/999/changes").status, 404)
+        self.assertEqual(self.sam.get("/api/v1/recompute/runs/%d/changes" % run).status, 403)
+        self.assertEqual(self.adm.get("/api/v1/recompute/runs/%d/changes?limit=0" % run).status,
+                         422)
 
         # A late event re-folds K1 live: it stays on the version it was pinned to.
         st, _, b = self.w.post("/api/v1/events", {"events": [{

@@ -62,3 +62,21 @@ CREATE INDEX instance_pins_subject ON instance_pins (subject, process_id, id);
 CREATE INDEX instance_pins_run ON instance_pins (run_id);
 
 ALTER TABLE instances ADD COLUMN pin_id INTEGER;
+
+-- recompute_changes: every measurement an applied recompute changed (calendar or process
+-- runs): before and after as JSON ({"result", "elapsed_ms", "target_ms", "charged_actor",
+-- "version"}; NULL where the measurement does not exist on that side). The report keeps at
+-- most 50 examples; this is the whole list, paged by GET /api/v1/recompute/runs/{id}/changes.
+CREATE TABLE recompute_changes (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES recompute_runs (id),
+    process_id INTEGER NOT NULL,
+    subject TEXT NOT NULL,
+    step_key TEXT NOT NULL,
+    occurrence INTEGER NOT NULL,
+    measurement_id INTEGER,
+    charged_actor TEXT,
+    before TEXT,
+    after TEXT
+) STRICT;
+CREATE INDEX recompute_changes_run ON recompute_changes (run_id, id);
