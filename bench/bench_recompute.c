@@ -5,8 +5,9 @@
  * baseline), (2) version 2 of the hotline (answer within 2 rings) is published and a process
  * recompute re-pins the month's instances to it: the dry run (pin, re-fold, diff, rolled
  * back) and the applied run, (3) `smile rebuild` again, now with one pin per call (the
- * fold's pin lookup on every subject). Figures are CPU time (getrusage: user + system) per
- * subject, beside the wall time and the load average: on a shared machine wall time is noise.
+ * fold's pin lookup on every subject), (4) that lookup alone. Figures are CPU time (getrusage: user
+ * + system) per subject, beside the wall time and the load average: on a shared machine wall time
+ * is noise.
  *
  *   bench_recompute [CALLS]      (default 20000; a temporary database under /tmp)
  */
@@ -163,6 +164,26 @@ main(int argc, char **argv)
                      : "rebuild, every call pinned (pin lookup per subject)",
                c0, w0, subjects);
     }
+
+    /* The pin lookup alone, as the fold does it once per subject. */
+    check(store_begin(s, &err), &err, "begin");
+    c0 = cpu_ms();
+    w0 = time_mono_ns();
+    for (int i = 0; i < ncalls; i++) {
+        struct runtime_pin_ref *pins = NULL;
+        size_t n = 0;
+        char subj[32];
+
+        snprintf(subj, sizeof(subj), "call:%d", i);
+        check(runtime_pins_load(s, subj, &pins, &n, &err), &err, "pins");
+        if (n != 1) {
+            fprintf(stderr, "bench_recompute: %s has %zu pins\n", subj, n);
+            return 1;
+        }
+        free(pins);
+    }
+    report("pin lookup alone (runtime_pins_load)", c0, w0, ncalls);
+    store_rollback(s);
 
     store_close(s);
     unlink(path);

@@ -695,8 +695,10 @@ runtime_fold_subject(struct runtime_defs *d, struct store *s, const char *subjec
         for (size_t k = 0; pin && k < pd->n; k++)
             if (pd->num[k] == pin->version)
                 p = pd->v[k];
-        if (p == NULL)
+        if (p == NULL) { /* no pin, or its version does not compile: as if unpinned */
+            pin = NULL;
             p = engine_process_pick(pd->v, pd->n, L.ev, L.n);
+        }
         if (p == NULL)
             continue;
         for (size_t k = 0; k < pd->n; k++)
