@@ -188,6 +188,7 @@ void api_imports_template(struct http_request *req);
 void api_recompute(struct http_request *req);
 void api_recompute_runs(struct http_request *req);
 void api_recompute_run(struct http_request *req);
+void api_recompute_run_changes(struct http_request *req);
 /* what-if: api/whatif.c */
 void api_processes_whatif(struct http_request *req);
 /* kpi handlers: api/indicators.c */

@@ -44,7 +44,8 @@ int_or_null(struct store_stmt *st, int col)
 #define M_COLS                                                                                     \
     "id, instance_id, process_id, version, step_key, occurrence, subject, channel, customer,"      \
     " started_at, done_at, elapsed_ms, target_ms, deadline_at, result, state, charged_actor,"      \
-    " charged_team, start_event_id, end_event_id, updated_at"
+    " charged_team, start_event_id, end_event_id, updated_at,"                                     \
+    " (SELECT pin_id FROM instances i WHERE i.id = instance_id)"
 
 static json_t *
 measurement_json(struct store_stmt *st)
@@ -72,6 +73,9 @@ measurement_json(struct store_stmt *st)
     json_object_set_new(o, "start_event_id", int_or_null(st, 18));
     json_object_set_new(o, "end_event_id", int_or_null(st, 19));
     json_object_set_new(o, "updated_at", time_or_null(st, 20));
+    /* recompute: the version pin the instance is measured under (null: the version in force
+       when it started) */
+    json_object_set_new(o, "pin_id", int_or_null(st, 21));
     return o;
 }
 
@@ -352,7 +356,8 @@ void
 api_subjects_timeline(struct http_request *req)
 {
     static const char sql_inst[] =
-        "SELECT i.id, i.process_id, i.version, i.started_at, i.trigger_event_id, p.name"
+        "SELECT i.id, i.process_id, i.version, i.started_at, i.trigger_event_id, p.name,"
+        " i.pin_id"
         " FROM instances i LEFT JOIN processes p ON p.id = i.process_id"
         " WHERE i.subject = $1 ORDER BY i.id";
     static const char sql_m[] = "SELECT " M_COLS " FROM measurements WHERE instance_id = $1"
@@ -379,7 +384,7 @@ api_subjects_timeline(struct http_request *req)
     if ((rc = store_prepare(req->db, sql_inst, &st, &err)) != SMILE_OK)
         goto fail;
     store_stmt_bind_text(st, 1, subject, -1);
-    while ((rc = store_stmt_step(st, &err)) == STORE_ROW)
+    while ((rc = store_stmt_step(st, &err)) == STORE_ROW) {
         json_array_append_new(insts, json_pack("{s:I, s:I, s:s?, s:I, s:o, s:I, s:[]}", "id",
                                                (json_int_t)store_stmt_int64(st, 0), "process_id",
                                                (json_int_t)store_stmt_int64(st, 1), "process",
@@ -387,10 +392,28 @@ api_subjects_timeline(struct http_request *req)
                                                (json_int_t)store_stmt_int64(st, 2), "started_at",
                                                time_or_null(st, 3), "trigger_event_id",
                                                (json_int_t)store_stmt_int64(st, 4), "steps"));
+        json_object_set_new(json_array_get(insts, json_array_size(insts) - 1), "pin_id",
+                            int_or_null(st, 6));
+    }
     store_stmt_reset(st);
     if (rc != STORE_DONE)
         goto fail;
     rc = SMILE_OK;
+    /* recompute: which version each instance is measured under and why (its pin history). */
+    for (size_t i = 0; i < json_array_size(insts) && rc == SMILE_OK; i++) {
+        json_t *inst = json_array_get(insts, i), *pins = NULL, *last;
+        rc = runtime_pins_json(
+            req->db, subject, json_integer_value(json_object_get(inst, "process_id")), &pins, &err);
+        if (rc != SMILE_OK)
+            break;
+        last = json_array_get(pins, json_array_size(pins) - 1);
+        json_object_set_new(inst, "version_reason",
+                            json_string(last ? "re-pinned by a recompute"
+                                             : "the version in force when it started"));
+        json_object_set_new(inst, "pins", pins);
+    }
+    if (rc != SMILE_OK)
+        goto fail;
     for (size_t i = 0; i < json_array_size(insts) && rc == SMILE_OK; i++) {
         json_t *inst = json_array_get(insts, i), *steps = json_object_get(inst, "steps");
         json_t **ms = NULL;

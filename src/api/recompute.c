@@ -1,10 +1,14 @@
 /*
- * recompute.c — POST /api/v1/recompute (admins): recompute history after a calendar change
- * (recompute/recompute.h). Body {"calendar": id, "from", "to" (RFC 3339, from < to, at most
- * 400 days apart), "dry_run": true (default) | false, "confirm": token (required when
- * dry_run is false: the token of the dry run whose report was reviewed)}. A dry run writes
- * nothing; applying answers 409 when anything changed since the dry run. GET
- * /api/v1/recompute/runs[/{id}] list the applied runs and show one with its diffs.
+ * recompute.c — POST /api/v1/recompute (admins): recompute history after a calendar or a
+ * process change (recompute/recompute.h). Body: either {"calendar": id, "from", "to"} or
+ * {"process": id, "version": n, "from", "to" (optional: no end = "instances started from
+ * <from>")}, times RFC 3339, from < to, at most 400 days apart (without "to", "from" at most
+ * 400 days ago); "reason" (optional note, at most 500 characters), "dry_run": true (default)
+ * | false, "confirm": token (required when dry_run is false: the token of the dry run whose
+ * report was reviewed). A dry run writes nothing; applying answers 409 when anything changed
+ * since the dry run. GET /api/v1/recompute/runs[/{id}] list the applied runs and show one with
+ * its diffs and pins; GET /api/v1/recompute/runs/{id}/changes pages every measurement a run
+ * changed.
  */
 #include <stdio.h>
 #include <string.h>
@@ -36,11 +40,12 @@ time_field(const json_t *body, const char *name, struct smile_err *err)
 void
 api_recompute(struct http_request *req)
 {
-    static const char *const known[] = {"calendar", "process", "from", "to", "dry_run", "confirm"};
+    static const char *const known[] = {"calendar", "process", "version", "from",
+                                        "to",       "reason",  "dry_run", "confirm"};
     struct smile_err err;
-    struct recompute_req rq = {.dry_run = true};
+    struct recompute_req rq = {.dry_run = true, .to = INT64_MAX};
     struct audit_who who;
-    json_t *body = NULL, *out = NULL, *v;
+    json_t *body = NULL, *out = NULL, *v, *cal, *proc;
     const char *k;
 
     smile_err_clear(&err);
@@ -58,29 +63,59 @@ api_recompute(struct http_request *req)
             char ptr[96];
 
             snprintf(ptr, sizeof(ptr), "/%.80s", k);
-            smile_err_field(&err, ptr, "unknown field (calendar, from, to, dry_run, confirm)");
+            smile_err_field(&err, ptr,
+                            "unknown field (calendar, process, version, from, to, reason, "
+                            "dry_run, confirm)");
         }
     }
-    if (json_object_get(body, "process"))
+    cal = json_object_get(body, "calendar");
+    proc = json_object_get(body, "process");
+    if (cal && proc)
         smile_err_field(&err, "/process",
-                        "recomputing history after a process change is not supported: "
-                        "instances keep the version in force when they started (publish a "
-                        "new version to apply it from now); give \"calendar\"");
-    v = json_object_get(body, "calendar");
-    if (v == NULL && json_object_get(body, "process") == NULL)
-        smile_err_field(&err, "/calendar", "is required: the id of the calendar that changed");
-    else if (v && (!json_is_integer(v) || json_integer_value(v) <= 0))
+                        "give either calendar (a calendar changed) or process (re-pin its "
+                        "instances to a version), not both");
+    else if (cal == NULL && proc == NULL)
+        smile_err_field(&err, "/calendar",
+                        "is required: the id of the calendar that changed (or give process "
+                        "and version)");
+    else if (cal && (!json_is_integer(cal) || json_integer_value(cal) <= 0))
         smile_err_field(&err, "/calendar", "must be a calendar id (a positive integer)");
+    else if (cal)
+        rq.calendar_id = json_integer_value(cal);
+    else if (!json_is_integer(proc) || json_integer_value(proc) <= 0)
+        smile_err_field(&err, "/process", "must be a process id (a positive integer)");
+    else
+        rq.process_id = json_integer_value(proc);
+    v = json_object_get(body, "version");
+    if (v && cal)
+        smile_err_field(&err, "/version", "goes with process, not calendar");
+    else if (proc && v == NULL)
+        smile_err_field(&err, "/version",
+                        "is required with process: the published version to re-pin to");
+    else if (v && (!json_is_integer(v) || json_integer_value(v) <= 0 ||
+                   json_integer_value(v) > INT32_MAX))
+        smile_err_field(&err, "/version", "must be a version number (a positive integer)");
     else if (v)
-        rq.calendar_id = json_integer_value(v);
+        rq.version = (int)json_integer_value(v);
     rq.from = time_field(body, "from", &err);
-    rq.to = time_field(body, "to", &err);
+    if (json_object_get(body, "to") != NULL || proc == NULL)
+        rq.to = time_field(body, "to", &err);
     if (rq.from != INT64_MIN && rq.to != INT64_MIN) {
         if (rq.to <= rq.from)
             smile_err_field(&err, "/to", "must be after from");
-        else if (rq.to - rq.from > (int64_t)RECOMPUTE_MAX_DAYS * 86400000)
+        else if (rq.to == INT64_MAX &&
+                 time_now_ms() - rq.from > (int64_t)RECOMPUTE_MAX_DAYS * 86400000)
+            smile_err_field(&err, "/from",
+                            "without \"to\", from is at most %d days ago (or give \"to\")",
+                            RECOMPUTE_MAX_DAYS);
+        else if (rq.to != INT64_MAX && rq.to - rq.from > (int64_t)RECOMPUTE_MAX_DAYS * 86400000)
             smile_err_field(&err, "/to", "the period is at most %d days", RECOMPUTE_MAX_DAYS);
     }
+    v = json_object_get(body, "reason");
+    if (v && !json_is_null(v) && (!json_is_string(v) || json_string_length(v) > 500))
+        smile_err_field(&err, "/reason", "must be a note of at most 500 characters");
+    else if (v && json_is_string(v) && json_string_length(v) > 0)
+        rq.reason = json_string_value(v);
     v = json_object_get(body, "dry_run");
     if (v && !json_is_boolean(v))
         smile_err_field(&err, "/dry_run", "must be true or false");
@@ -137,6 +172,25 @@ api_recompute_run(struct http_request *req)
     if (!api_param_id(req, 0, &id))
         return;
     if (recompute_run_get(req->db, id, &out, &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    http_reply_json(req, 200, out);
+}
+
+void
+api_recompute_run_changes(struct http_request *req)
+{
+    struct smile_err err;
+    json_t *out = NULL;
+    int64_t id, after = 0;
+    int limit;
+
+    smile_err_clear(&err);
+    if (!api_param_id(req, 0, &id) || !api_query_limit(req, &limit) ||
+        !api_query_cursor(req, &after))
+        return;
+    if (recompute_run_changes(req->db, id, after, limit, &out, &err) != SMILE_OK) {
         http_reply_problem(req, &err);
         return;
     }

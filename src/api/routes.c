@@ -246,13 +246,17 @@ const struct api_route api_routes[] = {
     {HTTP_GET, "/api/v1/imports/templates/{kind}", api_imports_template, SUP, CR, 0,
      "an empty CSV with the header row of a kind (?lang=zh: Chinese headers)"},
     /* recompute (recompute/recompute.c, api/recompute.c): history re-measured after a
-       calendar change, dry run (diff report + confirm token) first; admins. */
+       calendar or process change (a process change re-pins a period's instances to a
+       version), dry run (diff report + confirm token) first; admins. */
     {HTTP_POST, "/api/v1/recompute", api_recompute, ADM, API_SCOPE_ADMIN, 0,
-     "recompute history after a calendar change: dry-run diff report, then apply with its token"},
+     "recompute history after a calendar or process change: dry-run diff report, then apply with "
+     "its token"},
     {HTTP_GET, "/api/v1/recompute/runs", api_recompute_runs, ADM, API_SCOPE_ADMIN, 0,
      "applied recomputes, newest first"},
     {HTTP_GET, "/api/v1/recompute/runs/{id}", api_recompute_run, ADM, API_SCOPE_ADMIN, 0,
      "one applied recompute: its report and the diffs recorded beside frozen evaluations"},
+    {HTTP_GET, "/api/v1/recompute/runs/{id}/changes", api_recompute_run_changes, ADM,
+     API_SCOPE_ADMIN, 0, "every measurement an applied recompute changed, before and after"},
     /* what-if (kpi/whatif.c, api/whatif.c): a period replayed through the live versions and
        a draft, nothing written; supervisors and admins (the roles that edit drafts). */
     {HTTP_POST, "/api/v1/processes/{id}/whatif", api_processes_whatif, SUP, API_SCOPE_KPI_READ, 0,

@@ -1,14 +1,16 @@
 /*
- * recompute.c — recompute history after a calendar change (recompute.h). One transaction:
- * fingerprint the state (the confirm token), find the processes whose published versions
- * resolve to the calendar and the subjects of their instances started in the period, note
- * each subject's measurements, re-fold it through runtime_fold_subject (measurements,
- * deadlines and kpi rollups as the live worker writes them), compare; then for every
- * (template, period) of an evaluation overlapping the period: the would-be score of the
- * frozen evaluations (inside a savepoint that is rolled back: the frozen rows never change)
- * and the recompute of the others (score_evaluations_compute, skip_frozen). A dry run rolls
- * everything back; an applied run commits it with a recompute_runs row, one recompute_diffs
- * row per frozen evaluation and an audit record.
+ * recompute.c — recompute history after a calendar or a process change (recompute.h). One
+ * transaction: fingerprint the state (the confirm token); for a calendar, find the processes
+ * whose published versions resolve to it and the subjects of their instances started in the
+ * period; for a process, check the chosen version, write the run row and pin each instance
+ * of the period not yet on that version (runtime_pin_add). Note each subject's measurements,
+ * re-fold it through runtime_fold_subject (measurements, deadlines and kpi rollups as the
+ * live worker writes them), compare; then for every (template, period) of an evaluation
+ * overlapping the period (extended to the latest re-folded measurement): the would-be score
+ * of the frozen evaluations (inside a savepoint that is rolled back: the frozen rows never
+ * change) and the recompute of the others (score_evaluations_compute, skip_frozen). A dry run
+ * rolls everything back; an applied run commits it with its recompute_runs row, one
+ * recompute_diffs row per frozen evaluation and an audit record.
  */
 #include "recompute/recompute.h"
 
@@ -34,7 +36,8 @@ fingerprint(struct store *db, const struct recompute_req *req, char out[17], str
         " (SELECT coalesce(sum(version), 0) + count(*) * 1000003 FROM calendars),"
         " (SELECT coalesce(sum(version), 0) + count(*) * 1000003 FROM evaluations),"
         " (SELECT count(*) FROM evaluations WHERE state = 'frozen'),"
-        " (SELECT coalesce(sum(version), 0) + count(*) FROM score_templates)";
+        " (SELECT coalesce(sum(version), 0) + count(*) FROM score_templates),"
+        " (SELECT coalesce(max(id), 0) FROM instance_pins)";
     struct store_stmt *st;
     char text[512];
     size_t len = 0;
@@ -43,11 +46,17 @@ fingerprint(struct store *db, const struct recompute_req *req, char out[17], str
 
     if (rc != SMILE_OK)
         return rc;
-    len = (size_t)snprintf(text, sizeof(text), "cal:%lld:%lld:%lld", (long long)req->calendar_id,
-                           (long long)req->from, (long long)req->to);
+    if (req->process_id > 0)
+        len = (size_t)snprintf(text, sizeof(text), "proc:%lld:v%d:%lld:%lld",
+                               (long long)req->process_id, req->version, (long long)req->from,
+                               (long long)req->to);
+    else
+        len =
+            (size_t)snprintf(text, sizeof(text), "cal:%lld:%lld:%lld", (long long)req->calendar_id,
+                             (long long)req->from, (long long)req->to);
     rc = store_stmt_step(st, err);
     if (rc == STORE_ROW) {
-        for (int i = 0; i < 7 && len < sizeof(text); i++)
+        for (int i = 0; i < 8 && len < sizeof(text); i++)
             len += (size_t)snprintf(text + len, sizeof(text) - len, ":%lld",
                                     (long long)store_stmt_int64(st, i));
         rc = SMILE_OK;
@@ -188,7 +197,7 @@ subjects_of(struct store *db, const int64_t *pids, size_t np, int64_t from, int6
 
 /* One measurement as the diff sees it. */
 struct meas {
-    int64_t id, process_id, occurrence, elapsed;
+    int64_t id, process_id, occurrence, elapsed, target, version, last_at;
     char step[65], result[16], staff[65];
 };
 
@@ -197,7 +206,8 @@ load_meas(struct store *db, const char *subject, struct meas **out, size_t *nout
           struct smile_err *err)
 {
     static const char sql[] =
-        "SELECT id, process_id, step_key, occurrence, result, elapsed_ms, charged_actor"
+        "SELECT id, process_id, step_key, occurrence, result, elapsed_ms, charged_actor,"
+        " target_ms, version, coalesce(done_at, started_at, 0)"
         " FROM measurements WHERE subject = $1 ORDER BY process_id, step_key, occurrence";
     struct store_stmt *st;
     struct meas *v = NULL;
@@ -219,6 +229,9 @@ load_meas(struct store *db, const char *subject, struct meas **out, size_t *nout
         snprintf(v[n].result, sizeof(v[n].result), "%s", store_stmt_text(st, 4));
         v[n].elapsed = store_stmt_int64(st, 5);
         snprintf(v[n].staff, sizeof(v[n].staff), "%s", staff ? staff : "");
+        v[n].target = store_stmt_int64(st, 7);
+        v[n].version = store_stmt_int64(st, 8);
+        v[n].last_at = store_stmt_int64(st, 9);
         n++;
     }
     store_stmt_reset(st);
@@ -228,8 +241,10 @@ load_meas(struct store *db, const char *subject, struct meas **out, size_t *nout
 }
 
 struct mdiff {
-    int64_t compared, changed, result_changed, elapsed_changed;
+    int64_t compared, changed, result_changed, elapsed_changed, target_changed, charge_changed;
+    int64_t last_at; /* the latest start or end among the compared measurements */
     json_t *flips, *examples;
+    json_t *all; /* applying: every change, for recompute_changes (NULL in a dry run) */
 };
 
 static json_t *
@@ -237,7 +252,9 @@ side(const struct meas *m)
 {
     if (m == NULL)
         return json_null();
-    return json_pack("{s:s, s:I}", "result", m->result, "elapsed_ms", (json_int_t)m->elapsed);
+    return json_pack("{s:s, s:I, s:I, s:s?, s:I}", "result", m->result, "elapsed_ms",
+                     (json_int_t)m->elapsed, "target_ms", (json_int_t)m->target, "charged_actor",
+                     m->staff[0] ? m->staff : NULL, "version", (json_int_t)m->version);
 }
 
 static void
@@ -246,26 +263,81 @@ diff_one(struct mdiff *d, const char *subject, const struct meas *b, const struc
     const struct meas *m = b ? b : a;
     bool rchg = !b || !a || strcmp(b->result, a->result) != 0;
     bool echg = !b || !a || b->elapsed != a->elapsed;
+    bool tchg = !b || !a || b->target != a->target;
+    bool cchg = !b || !a || strcmp(b->staff, a->staff) != 0;
     char flip[48];
 
     d->compared++;
-    if (!rchg && !echg)
+    if (b && b->last_at > d->last_at)
+        d->last_at = b->last_at;
+    if (a && a->last_at > d->last_at)
+        d->last_at = a->last_at;
+    if (!rchg && !echg && !tchg && !cchg)
         return;
     d->changed++;
     d->result_changed += rchg;
     d->elapsed_changed += echg;
+    d->target_changed += tchg;
+    d->charge_changed += cchg;
     if (rchg) {
         snprintf(flip, sizeof(flip), "%s→%s", b ? b->result : "none", a ? a->result : "none");
         json_object_set_new(d->flips, flip,
                             json_integer(json_integer_value(json_object_get(d->flips, flip)) + 1));
     }
-    if (json_array_size(d->examples) < RECOMPUTE_MAX_EXAMPLES)
-        json_array_append_new(d->examples,
-                              json_pack("{s:I, s:I, s:s, s:s, s:I, s:s, s:o, s:o}",
-                                        "measurement_id", (json_int_t)(a ? a->id : m->id),
-                                        "process_id", (json_int_t)m->process_id, "subject", subject,
-                                        "step", m->step, "occurrence", (json_int_t)m->occurrence,
-                                        "staff", m->staff, "before", side(b), "after", side(a)));
+    if (json_array_size(d->examples) < RECOMPUTE_MAX_EXAMPLES || d->all) {
+        json_t *x =
+            json_pack("{s:I, s:I, s:s, s:s, s:I, s:s, s:o, s:o}", "measurement_id",
+                      (json_int_t)(a ? a->id : m->id), "process_id", (json_int_t)m->process_id,
+                      "subject", subject, "step", m->step, "occurrence", (json_int_t)m->occurrence,
+                      "staff", (a ? a : m)->staff, "before", side(b), "after", side(a));
+
+        if (json_array_size(d->examples) < RECOMPUTE_MAX_EXAMPLES)
+            json_array_append(d->examples, x);
+        if (d->all)
+            json_array_append(d->all, x);
+        json_decref(x);
+    }
+}
+
+/* Stores every change of an applied run (recompute_changes). */
+static int
+record_changes(struct store *db, int64_t run, const json_t *all, struct smile_err *err)
+{
+    static const char sql[] =
+        "INSERT INTO recompute_changes (run_id, process_id, subject, step_key, occurrence,"
+        " measurement_id, charged_actor, before, after)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    size_t i;
+    json_t *x;
+    int rc = SMILE_OK;
+
+    json_array_foreach(all, i, x)
+    {
+        struct store_stmt *st;
+        const json_t *b = json_object_get(x, "before"), *a = json_object_get(x, "after");
+        const json_t *who = json_object_get(a ? a : b, "charged_actor");
+        char *bt = json_is_object(b) ? json_dumps(b, JSON_COMPACT) : NULL;
+        char *at = json_is_object(a) ? json_dumps(a, JSON_COMPACT) : NULL;
+
+        if ((rc = store_prepare(db, sql, &st, err)) == SMILE_OK) {
+            store_stmt_bind_int64(st, 1, run);
+            store_stmt_bind_int64(st, 2, json_integer_value(json_object_get(x, "process_id")));
+            store_stmt_bind_text(st, 3, json_string_value(json_object_get(x, "subject")), -1);
+            store_stmt_bind_text(st, 4, json_string_value(json_object_get(x, "step")), -1);
+            store_stmt_bind_int64(st, 5, json_integer_value(json_object_get(x, "occurrence")));
+            store_stmt_bind_int64(st, 6, json_integer_value(json_object_get(x, "measurement_id")));
+            store_stmt_bind_text(st, 7, json_string_value(who), -1);
+            store_stmt_bind_text(st, 8, bt, -1);
+            store_stmt_bind_text(st, 9, at, -1);
+            rc = store_stmt_step(st, err) == STORE_DONE ? SMILE_OK : err->code;
+            store_stmt_reset(st);
+        }
+        free(bt);
+        free(at);
+        if (rc != SMILE_OK)
+            break;
+    }
+    return rc;
 }
 
 static bool
@@ -483,26 +555,55 @@ record_run(struct store *db, const struct audit_who *who, const struct recompute
            const char *token, json_t *report, int64_t *out_id, struct smile_err *err)
 {
     static const char sql[] =
-        "INSERT INTO recompute_runs (kind, target_id, from_at, to_at, token, by_user, created_at,"
-        " report) VALUES ('calendar', $1, $2, $3, $4, $5, $6, $7) RETURNING id";
+        "INSERT INTO recompute_runs (kind, target_id, version, from_at, to_at, token, by_user,"
+        " reason, created_at, report) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        " RETURNING id";
     struct store_stmt *st;
-    char *text = json_dumps(report, JSON_COMPACT);
+    char *text = report ? json_dumps(report, JSON_COMPACT) : xstrdup("{}");
     const char *by = who && who->actor ? who->actor->username : NULL;
+    bool proc = req->process_id > 0;
     int rc = store_prepare(db, sql, &st, err);
 
     if (rc == SMILE_OK) {
-        store_stmt_bind_int64(st, 1, req->calendar_id);
-        store_stmt_bind_int64(st, 2, req->from);
-        store_stmt_bind_int64(st, 3, req->to);
-        store_stmt_bind_text(st, 4, token, -1);
-        store_stmt_bind_text(st, 5, by, -1);
-        store_stmt_bind_int64(st, 6, time_now_ms());
-        store_stmt_bind_text(st, 7, text, -1);
+        store_stmt_bind_text(st, 1, proc ? "process" : "calendar", -1);
+        store_stmt_bind_int64(st, 2, proc ? req->process_id : req->calendar_id);
+        if (proc)
+            store_stmt_bind_int64(st, 3, req->version);
+        else
+            store_stmt_bind_null(st, 3);
+        store_stmt_bind_int64(st, 4, req->from);
+        if (req->to == INT64_MAX)
+            store_stmt_bind_null(st, 5);
+        else
+            store_stmt_bind_int64(st, 5, req->to);
+        store_stmt_bind_text(st, 6, token, -1);
+        store_stmt_bind_text(st, 7, by, -1);
+        store_stmt_bind_text(st, 8, req->reason, -1);
+        store_stmt_bind_int64(st, 9, time_now_ms());
+        store_stmt_bind_text(st, 10, text, -1);
         rc = store_stmt_step(st, err);
         if (rc == STORE_ROW) {
             *out_id = store_stmt_int64(st, 0);
             rc = SMILE_OK;
         }
+        store_stmt_reset(st);
+    }
+    free(text);
+    return rc;
+}
+
+static int
+record_report(struct store *db, int64_t run, json_t *report, struct smile_err *err)
+{
+    static const char sql[] = "UPDATE recompute_runs SET report = $1 WHERE id = $2";
+    struct store_stmt *st;
+    char *text = json_dumps(report, JSON_COMPACT);
+    int rc = store_prepare(db, sql, &st, err);
+
+    if (rc == SMILE_OK) {
+        store_stmt_bind_text(st, 1, text, -1);
+        store_stmt_bind_int64(st, 2, run);
+        rc = store_stmt_step(st, err) == STORE_DONE ? SMILE_OK : err->code;
         store_stmt_reset(st);
     }
     free(text);
@@ -535,18 +636,139 @@ record_diff(struct store *db, int64_t run, const struct ev *e, struct smile_err 
     return rc;
 }
 
+/* The process of a process recompute: live, with req->version published. Field errors
+ * (SMILE_EINVAL): /process unknown or deleted, /version not a published version of it. */
+static int
+process_check(struct store *db, const struct recompute_req *req, char **name, struct smile_err *err)
+{
+    static const char sql_p[] = "SELECT name, deleted_at FROM processes WHERE id = $1";
+    static const char sql_v[] =
+        "SELECT coalesce(max(number), 0), coalesce(sum(number = $1), 0) FROM process_versions"
+        " WHERE process_id = $2";
+    struct store_stmt *st;
+    int64_t max = 0, found = 0;
+    int rc = store_prepare(db, sql_p, &st, err);
+
+    *name = NULL;
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, req->process_id);
+    rc = store_stmt_step(st, err);
+    if (rc == STORE_ROW && store_stmt_is_null(st, 1))
+        *name = xstrdup(store_stmt_text(st, 0));
+    store_stmt_reset(st);
+    if (rc != STORE_ROW && rc != STORE_DONE)
+        return rc;
+    if (*name == NULL)
+        return smile_err_field(err, "/process", "no process %lld (or it was deleted)",
+                               (long long)req->process_id);
+    if ((rc = store_prepare(db, sql_v, &st, err)) != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, req->version);
+    store_stmt_bind_int64(st, 2, req->process_id);
+    rc = store_stmt_step(st, err);
+    if (rc == STORE_ROW) {
+        max = store_stmt_int64(st, 0);
+        found = store_stmt_int64(st, 1);
+        rc = SMILE_OK;
+    }
+    store_stmt_reset(st);
+    if (rc != SMILE_OK)
+        return rc;
+    if (max == 0)
+        return smile_err_field(err, "/version", "process '%s' has no published version", *name);
+    if (!found)
+        return smile_err_field(err, "/version",
+                               "process '%s' has no published version %d (published: 1 to %lld)",
+                               *name, req->version, (long long)max);
+    return SMILE_OK;
+}
+
+/* An instance of the process in the period, with the version it is measured under now. */
+struct inst {
+    char *subject;
+    int version;
+};
+
+static int
+instances_of(struct store *db, const struct recompute_req *req, struct inst **out, size_t *nout,
+             struct smile_err *err)
+{
+    static const char sql[] = "SELECT subject, version FROM instances WHERE process_id = $1"
+                              " AND started_at >= $2 AND started_at < $3 ORDER BY subject";
+    struct store_stmt *st;
+    struct inst *v = NULL;
+    size_t n = 0;
+    int rc = store_prepare(db, sql, &st, err);
+
+    *out = NULL;
+    *nout = 0;
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, req->process_id);
+    store_stmt_bind_int64(st, 2, req->from);
+    store_stmt_bind_int64(st, 3, req->to);
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+        v = xrealloc(v, (n + 1) * sizeof(*v));
+        v[n].subject = xstrdup(store_stmt_text(st, 0));
+        v[n].version = (int)store_stmt_int64(st, 1);
+        n++;
+    }
+    store_stmt_reset(st);
+    *out = v;
+    *nout = n;
+    return rc == STORE_DONE ? SMILE_OK : rc;
+}
+
+/* Re-folds one subject (after pinning it, for a process recompute) and adds its diff. */
+static int
+refold(struct store *db, struct runtime_defs *defs, const int64_t *pids, size_t np,
+       const char *subject, int64_t seq, struct mdiff *md, struct smile_err *err)
+{
+    struct meas *b = NULL, *a = NULL;
+    size_t nb = 0, na = 0;
+    int rc = load_meas(db, subject, &b, &nb, err);
+
+    if (rc == SMILE_OK)
+        rc = runtime_fold_subject(defs, db, subject, seq, NULL, err);
+    if (rc == SMILE_OK)
+        rc = load_meas(db, subject, &a, &na, err);
+    if (rc == SMILE_OK)
+        diff_subject(md, pids, np, subject, b, nb, a, na);
+    free(b);
+    free(a);
+    return rc;
+}
+
+static json_t *
+time_or_open(int64_t t)
+{
+    char b[TIME_RFC3339_LEN + 1];
+
+    if (t == INT64_MAX)
+        return json_null();
+    time_format_rfc3339(t, b);
+    return json_string(b);
+}
+
 int
 recompute_run(struct store *db, const struct audit_who *who, const struct recompute_req *req,
               json_t **out, struct smile_err *err)
 {
     struct runtime_defs *defs = NULL;
-    struct mdiff md = {.flips = json_object(), .examples = json_array()};
+    struct mdiff md = {.flips = json_object(),
+                       .examples = json_array(),
+                       .all = req->dry_run ? NULL : json_array()};
     json_t *report = NULL, *pids_json = json_array(), *items = json_array(), *frozen_rows = NULL;
-    int64_t *pids = NULL, run_id = 0, seq = time_now_ms() * 1000 + 777;
-    size_t np = 0, ns = 0;
-    char **subjects = NULL, *cal_name = NULL, token[17], fd[11], td[11];
-    char tf[TIME_RFC3339_LEN + 1], tt[TIME_RFC3339_LEN + 1];
+    json_t *from_versions = json_object();
+    int64_t *pids = NULL, run_id = 0, seq = time_now_ms() * 1000 + 777, now = time_now_ms();
+    int64_t repinned = 0, already = 0, last;
+    size_t np = 0, ns = 0, ni = 0;
+    char **subjects = NULL, *target_name = NULL, token[17], fd[11], td[11];
+    const char *by = who && who->actor ? who->actor->username : NULL;
+    struct inst *insts = NULL;
     int64_t ev_changed = 0, ev_unchanged = 0, ev_frozen = 0;
+    bool proc = req->process_id > 0;
     struct tp *tps = NULL;
     size_t ntp = 0;
     int rc;
@@ -558,37 +780,69 @@ recompute_run(struct store *db, const struct audit_who *who, const struct recomp
     }
     if ((rc = store_begin(db, err)) != SMILE_OK)
         goto done;
-    rc = fingerprint(db, req, token, err);
+    if (proc)
+        rc = process_check(db, req, &target_name, err);
+    if (rc == SMILE_OK)
+        rc = fingerprint(db, req, token, err);
     if (rc == SMILE_OK && !req->dry_run && strcmp(token, req->confirm) != 0)
         rc = smile_err_set(err, SMILE_ECONFLICT,
                            "the ledger, a definition or an evaluation changed since the dry run "
                            "(or the request differs from it): run the dry run again and review "
                            "its report");
-    if (rc == SMILE_OK)
-        rc = processes_on(db, req->calendar_id, &cal_name, &pids, &np, err);
-    if (rc == SMILE_OK)
+    if (rc == SMILE_OK && !proc)
+        rc = processes_on(db, req->calendar_id, &target_name, &pids, &np, err);
+    if (rc == SMILE_OK && !proc)
         rc = subjects_of(db, pids, np, req->from, req->to, &subjects, &ns, err);
+    if (rc == SMILE_OK && proc) {
+        pids = xmalloc(sizeof(*pids));
+        pids[0] = req->process_id;
+        np = 1;
+        /* The run row first: the pins name it (a dry run rolls both back). */
+        rc = record_run(db, who, req, token, NULL, &run_id, err);
+    }
+    if (rc == SMILE_OK && proc)
+        rc = instances_of(db, req, &insts, &ni, err);
     if (rc == SMILE_OK) {
         defs = runtime_defs_new();
         rc = runtime_defs_refresh(defs, db, err);
     }
-    for (size_t i = 0; i < ns && rc == SMILE_OK; i++) {
-        struct meas *b = NULL, *a = NULL;
-        size_t nb = 0, na = 0;
+    for (size_t i = 0; i < ni && rc == SMILE_OK; i++) {
+        struct runtime_pin pin = {.process_id = req->process_id,
+                                  .subject = insts[i].subject,
+                                  .version = req->version,
+                                  .previous_version = insts[i].version,
+                                  .run_id = run_id,
+                                  .reason = req->reason,
+                                  .by = by,
+                                  .at = now};
+        char key[16];
 
-        rc = load_meas(db, subjects[i], &b, &nb, err);
+        if (insts[i].version == req->version) {
+            already++;
+            continue;
+        }
+        repinned++;
+        snprintf(key, sizeof(key), "%d", insts[i].version);
+        json_object_set_new(
+            from_versions, key,
+            json_integer(json_integer_value(json_object_get(from_versions, key)) + 1));
+        rc = runtime_pin_add(db, &pin, NULL, err);
+        if (rc == SMILE_OK) /* the defs notice the new pin (their pin lookup is on) */
+            rc = runtime_defs_refresh(defs, db, err);
         if (rc == SMILE_OK)
-            rc = runtime_fold_subject(defs, db, subjects[i], seq, NULL, err);
-        if (rc == SMILE_OK)
-            rc = load_meas(db, subjects[i], &a, &na, err);
-        if (rc == SMILE_OK)
-            diff_subject(&md, pids, np, subjects[i], b, nb, a, na);
-        free(b);
-        free(a);
+            rc = refold(db, defs, pids, np, insts[i].subject, seq, &md, err);
+        ns++;
     }
-    /* Evaluation periods are local days in the scorecard zone (Asia/Shanghai, UTC+8). */
+    for (size_t i = 0; i < ns && !proc && rc == SMILE_OK; i++)
+        rc = refold(db, defs, pids, np, subjects[i], seq, &md, err);
+    /* Evaluation periods are local days in the scorecard zone (Asia/Shanghai, UTC+8): those
+       of the period, and up to the latest measurement re-folded (a step started in the period
+       may end after it). */
+    last = req->to == INT64_MAX ? req->from : req->to - 1;
+    if (md.last_at > last)
+        last = md.last_at;
     time_format_date((req->from + 8 * 3600000) / 86400000, fd);
-    time_format_date((req->to - 1 + 8 * 3600000) / 86400000, td);
+    time_format_date((last + 8 * 3600000) / 86400000, td);
     if (rc == SMILE_OK)
         rc = periods_of(db, fd, td, &tps, &ntp, err);
     if (rc == SMILE_OK)
@@ -636,27 +890,45 @@ recompute_run(struct store *db, const struct audit_who *who, const struct recomp
         free(v);
     }
     if (rc == SMILE_OK) {
-        time_format_rfc3339(req->from, tf);
-        time_format_rfc3339(req->to, tt);
         for (size_t i = 0; i < np; i++)
             json_array_append_new(pids_json, json_integer((json_int_t)pids[i]));
-        report =
-            json_pack("{s:b, s:s, s:{s:I, s:s}, s:s, s:s, s:O, s:I,"
-                      " s:{s:I, s:I, s:I, s:I, s:O, s:O}, s:{s:I, s:I, s:I, s:O}}",
-                      "dry_run", req->dry_run, "confirm", token, "calendar", "id",
-                      (json_int_t)req->calendar_id, "name", cal_name, "from", tf, "to", tt,
-                      "processes", pids_json, "subjects", (json_int_t)ns, "measurements",
-                      "compared", (json_int_t)md.compared, "changed", (json_int_t)md.changed,
-                      "result_changed", (json_int_t)md.result_changed, "elapsed_changed",
-                      (json_int_t)md.elapsed_changed, "flips", md.flips, "examples", md.examples,
-                      "evaluations", "changed", (json_int_t)ev_changed, "unchanged",
-                      (json_int_t)ev_unchanged, "frozen", (json_int_t)ev_frozen, "items", items);
+        report = json_pack(
+            "{s:b, s:s, s:s, s:o, s:o, s:O, s:I,"
+            " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:O, s:O}, s:{s:I, s:I, s:I, s:O}}",
+            "dry_run", req->dry_run, "confirm", token, "kind", proc ? "process" : "calendar",
+            "from", time_or_open(req->from), "to", time_or_open(req->to), "processes", pids_json,
+            "subjects", (json_int_t)ns, "measurements", "compared", (json_int_t)md.compared,
+            "changed", (json_int_t)md.changed, "result_changed", (json_int_t)md.result_changed,
+            "elapsed_changed", (json_int_t)md.elapsed_changed, "target_changed",
+            (json_int_t)md.target_changed, "charge_changed", (json_int_t)md.charge_changed, "flips",
+            md.flips, "examples", md.examples, "evaluations", "changed", (json_int_t)ev_changed,
+            "unchanged", (json_int_t)ev_unchanged, "frozen", (json_int_t)ev_frozen, "items", items);
+        json_object_set_new(json_object_get(report, "measurements"), "examples_truncated",
+                            json_boolean(md.changed > (int64_t)json_array_size(md.examples)));
+        if (proc) {
+            json_object_set_new(report, "process",
+                                json_pack("{s:I, s:s, s:i}", "id", (json_int_t)req->process_id,
+                                          "name", target_name, "version", req->version));
+            json_object_set_new(report, "instances",
+                                json_pack("{s:I, s:I, s:I, s:O}", "in_range", (json_int_t)ni,
+                                          "repinned", (json_int_t)repinned, "already",
+                                          (json_int_t)already, "from_versions", from_versions));
+            json_object_set_new(report, "reason",
+                                req->reason ? json_string(req->reason) : json_null());
+        } else {
+            json_object_set_new(
+                report, "calendar",
+                json_pack("{s:I, s:s}", "id", (json_int_t)req->calendar_id, "name", target_name));
+        }
     }
     if (rc == SMILE_OK && !req->dry_run) {
         size_t i;
         json_t *f;
 
-        rc = record_run(db, who, req, token, report, &run_id, err);
+        if (proc)
+            rc = record_report(db, run_id, report, err);
+        else
+            rc = record_run(db, who, req, token, report, &run_id, err);
         json_array_foreach(frozen_rows, i, f)
         {
             struct ev e = {0};
@@ -671,12 +943,22 @@ recompute_run(struct store *db, const struct audit_who *who, const struct recomp
             e.after = json_is_number(a) ? json_number_value(a) : NAN;
             rc = record_diff(db, run_id, &e, err);
         }
+        if (rc == SMILE_OK)
+            rc = record_changes(db, run_id, md.all, err);
         if (rc == SMILE_OK) {
             json_t *summary = json_pack(
-                "{s:I, s:s, s:s, s:I, s:I, s:I, s:I}", "calendar_id", (json_int_t)req->calendar_id,
-                "from", tf, "to", tt, "subjects", (json_int_t)ns, "measurements_changed",
-                (json_int_t)md.changed, "evaluations_changed", (json_int_t)ev_changed,
-                "frozen_diffs", (json_int_t)ev_frozen);
+                "{s:s, s:I, s:o, s:o, s:I, s:I, s:I, s:I}", "kind", proc ? "process" : "calendar",
+                proc ? "process_id" : "calendar_id",
+                (json_int_t)(proc ? req->process_id : req->calendar_id), "from",
+                time_or_open(req->from), "to", time_or_open(req->to), "subjects", (json_int_t)ns,
+                "measurements_changed", (json_int_t)md.changed, "evaluations_changed",
+                (json_int_t)ev_changed, "frozen_diffs", (json_int_t)ev_frozen);
+            if (proc) {
+                json_object_set_new(summary, "version", json_integer(req->version));
+                json_object_set_new(summary, "repinned", json_integer((json_int_t)repinned));
+                json_object_set_new(summary, "reason",
+                                    req->reason ? json_string(req->reason) : json_null());
+            }
             rc = audit_record_who(db, who, "recompute", run_id, "apply", NULL, summary, err);
             json_decref(summary);
         }
@@ -695,26 +977,22 @@ done:
     json_decref(report);
     json_decref(md.flips);
     json_decref(md.examples);
+    json_decref(md.all);
     json_decref(pids_json);
     json_decref(items);
     json_decref(frozen_rows);
-    for (size_t i = 0; i < ns; i++)
+    json_decref(from_versions);
+    for (size_t i = 0; i < ns && !proc; i++)
         free(subjects[i]);
     free(subjects);
+    for (size_t i = 0; i < ni; i++)
+        free(insts[i].subject);
+    free(insts);
     free(pids);
     free(tps);
-    free(cal_name);
+    free(target_name);
     runtime_defs_free(defs);
     return rc;
-}
-
-static json_t *
-time_json(int64_t ms)
-{
-    char b[TIME_RFC3339_LEN + 1];
-
-    time_format_rfc3339(ms, b);
-    return json_string(b);
 }
 
 static json_t *
@@ -723,13 +1001,40 @@ opt_score(struct store_stmt *st, int col)
     return store_stmt_is_null(st, col) ? json_null() : json_real(store_stmt_double(st, col));
 }
 
+#define RUN_COLS                                                                                   \
+    "r.id, r.kind, r.target_id, r.version, r.from_at, r.to_at, r.by_user, r.reason,"               \
+    " r.created_at, (SELECT count(*) FROM recompute_diffs d WHERE d.run_id = r.id),"               \
+    " (SELECT count(*) FROM instance_pins p WHERE p.run_id = r.id),"                               \
+    " (SELECT count(*) FROM recompute_changes c WHERE c.run_id = r.id)"
+
+/* One run's summary from a row of RUN_COLS. */
+static json_t *
+run_json(struct store_stmt *st)
+{
+    const char *kind = store_stmt_text(st, 1), *by = store_stmt_text(st, 6),
+               *reason = store_stmt_text(st, 7);
+    bool proc = kind && strcmp(kind, "process") == 0;
+    json_int_t target = (json_int_t)store_stmt_int64(st, 2);
+
+    return json_pack(
+        "{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:I}", "id",
+        (json_int_t)store_stmt_int64(st, 0), "kind", proc ? "process" : "calendar", "calendar_id",
+        proc ? json_null() : json_integer(target), "process_id",
+        proc ? json_integer(target) : json_null(), "version",
+        proc ? json_integer(store_stmt_int64(st, 3)) : json_null(), "from",
+        time_or_open(store_stmt_int64(st, 4)), "to",
+        store_stmt_is_null(st, 5) ? json_null() : time_or_open(store_stmt_int64(st, 5)), "by",
+        by ? json_string(by) : json_null(), "reason", reason ? json_string(reason) : json_null(),
+        "created_at", time_or_open(store_stmt_int64(st, 8)), "frozen_diffs",
+        (json_int_t)store_stmt_int64(st, 9), "repinned", (json_int_t)store_stmt_int64(st, 10),
+        "changes", (json_int_t)store_stmt_int64(st, 11));
+}
+
 int
 recompute_run_list(struct store *db, int limit, json_t **out, struct smile_err *err)
 {
     static const char sql[] =
-        "SELECT r.id, r.target_id, r.from_at, r.to_at, r.by_user, r.created_at,"
-        " (SELECT count(*) FROM recompute_diffs d WHERE d.run_id = r.id)"
-        " FROM recompute_runs r ORDER BY r.id DESC LIMIT $1";
+        "SELECT " RUN_COLS " FROM recompute_runs r ORDER BY r.id DESC LIMIT $1";
     struct store_stmt *st;
     json_t *items;
     int rc = store_prepare(db, sql, &st, err);
@@ -738,18 +1043,8 @@ recompute_run_list(struct store *db, int limit, json_t **out, struct smile_err *
         return rc;
     store_stmt_bind_int64(st, 1, limit);
     items = json_array();
-    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
-        const char *by = store_stmt_text(st, 4);
-
-        json_array_append_new(items, json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:I}", "id",
-                                               (json_int_t)store_stmt_int64(st, 0), "calendar_id",
-                                               (json_int_t)store_stmt_int64(st, 1), "from",
-                                               time_json(store_stmt_int64(st, 2)), "to",
-                                               time_json(store_stmt_int64(st, 3)), "by",
-                                               by ? json_string(by) : json_null(), "created_at",
-                                               time_json(store_stmt_int64(st, 5)), "frozen_diffs",
-                                               (json_int_t)store_stmt_int64(st, 6)));
-    }
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW)
+        json_array_append_new(items, run_json(st));
     store_stmt_reset(st);
     if (rc != STORE_DONE) {
         json_decref(items);
@@ -762,12 +1057,14 @@ recompute_run_list(struct store *db, int limit, json_t **out, struct smile_err *
 int
 recompute_run_get(struct store *db, int64_t id, json_t **out, struct smile_err *err)
 {
-    static const char sql_run[] = "SELECT id, target_id, from_at, to_at, by_user, created_at,"
-                                  " report FROM recompute_runs WHERE id = $1";
+    static const char sql_run[] =
+        "SELECT " RUN_COLS ", r.report FROM recompute_runs r WHERE r.id = $1";
     static const char sql_diffs[] = "SELECT evaluation_id, old_score, new_score"
                                     " FROM recompute_diffs WHERE run_id = $1 ORDER BY id";
+    static const char sql_pins[] = "SELECT subject, previous_version, version FROM instance_pins"
+                                   " WHERE run_id = $1 ORDER BY id";
     struct store_stmt *st;
-    json_t *o = NULL, *diffs;
+    json_t *o = NULL, *diffs, *pins;
     int rc = store_prepare(db, sql_run, &st, err);
 
     if (rc != SMILE_OK)
@@ -775,15 +1072,10 @@ recompute_run_get(struct store *db, int64_t id, json_t **out, struct smile_err *
     store_stmt_bind_int64(st, 1, id);
     rc = store_stmt_step(st, err);
     if (rc == STORE_ROW) {
-        const char *by = store_stmt_text(st, 4);
-        json_t *report = json_loads(store_stmt_text(st, 6), 0, NULL);
+        json_t *report = json_loads(store_stmt_text(st, 12), 0, NULL);
 
-        o = json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "id",
-                      (json_int_t)store_stmt_int64(st, 0), "calendar_id",
-                      (json_int_t)store_stmt_int64(st, 1), "from",
-                      time_json(store_stmt_int64(st, 2)), "to", time_json(store_stmt_int64(st, 3)),
-                      "by", by ? json_string(by) : json_null(), "created_at",
-                      time_json(store_stmt_int64(st, 5)), "report", report ? report : json_null());
+        o = run_json(st);
+        json_object_set_new(o, "report", report ? report : json_null());
         rc = SMILE_OK;
     } else if (rc == STORE_DONE) {
         rc = smile_err_set(err, SMILE_ENOTFOUND, "no recompute run %lld", (long long)id);
@@ -807,6 +1099,89 @@ recompute_run_get(struct store *db, int64_t id, json_t **out, struct smile_err *
         json_decref(o);
         return rc;
     }
+    if ((rc = store_prepare(db, sql_pins, &st, err)) != SMILE_OK) {
+        json_decref(o);
+        return rc;
+    }
+    store_stmt_bind_int64(st, 1, id);
+    pins = json_array();
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW)
+        json_array_append_new(pins,
+                              json_pack("{s:s, s:I, s:I}", "subject", store_stmt_text(st, 0),
+                                        "previous_version", (json_int_t)store_stmt_int64(st, 1),
+                                        "version", (json_int_t)store_stmt_int64(st, 2)));
+    store_stmt_reset(st);
+    json_object_set_new(o, "pins", pins);
+    if (rc != STORE_DONE) {
+        json_decref(o);
+        return rc;
+    }
     *out = o;
+    return SMILE_OK;
+}
+
+int
+recompute_run_changes(struct store *db, int64_t id, int64_t after, int limit, json_t **out,
+                      struct smile_err *err)
+{
+    static const char sql_run[] = "SELECT count(*) FROM recompute_runs WHERE id = $1";
+    static const char sql[] =
+        "SELECT id, process_id, subject, step_key, occurrence, measurement_id, charged_actor,"
+        " before, after FROM recompute_changes WHERE run_id = $1 AND id > $2 ORDER BY id"
+        " LIMIT $3";
+    struct store_stmt *st;
+    json_t *items;
+    int64_t last = 0;
+    int n = 0, rc = store_prepare(db, sql_run, &st, err);
+    bool more = false, found = false;
+    char c[24];
+
+    *out = NULL;
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, id);
+    if ((rc = store_stmt_step(st, err)) == STORE_ROW)
+        found = store_stmt_int64(st, 0) > 0;
+    store_stmt_reset(st);
+    if (rc != STORE_ROW)
+        return rc;
+    if (!found)
+        return smile_err_set(err, SMILE_ENOTFOUND, "no recompute run %lld", (long long)id);
+    if ((rc = store_prepare(db, sql, &st, err)) != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, id);
+    store_stmt_bind_int64(st, 2, after);
+    store_stmt_bind_int64(st, 3, limit + 1);
+    items = json_array();
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+        const char *who = store_stmt_text(st, 6), *b = store_stmt_text(st, 7),
+                   *a = store_stmt_text(st, 8);
+        json_t *bj, *aj;
+
+        if (n++ == limit) {
+            more = true;
+            break;
+        }
+        bj = b ? json_loads(b, 0, NULL) : NULL;
+        aj = a ? json_loads(a, 0, NULL) : NULL;
+        last = store_stmt_int64(st, 0);
+        json_array_append_new(
+            items, json_pack("{s:I, s:I, s:s, s:s, s:I, s:o, s:o, s:o, s:o}", "id",
+                             (json_int_t)last, "process_id", (json_int_t)store_stmt_int64(st, 1),
+                             "subject", store_stmt_text(st, 2), "step", store_stmt_text(st, 3),
+                             "occurrence", (json_int_t)store_stmt_int64(st, 4), "measurement_id",
+                             store_stmt_is_null(st, 5) ? json_null()
+                                                       : json_integer(store_stmt_int64(st, 5)),
+                             "staff", who ? json_string(who) : json_null(), "before",
+                             bj ? bj : json_null(), "after", aj ? aj : json_null()));
+    }
+    store_stmt_reset(st);
+    if (rc != STORE_ROW && rc != STORE_DONE) {
+        json_decref(items);
+        return rc;
+    }
+    snprintf(c, sizeof(c), "%lld", (long long)last);
+    *out =
+        json_pack("{s:o, s:o}", "items", items, "next_cursor", more ? json_string(c) : json_null());
     return SMILE_OK;
 }

@@ -36,7 +36,8 @@ struct cal_def {
 };
 
 struct runtime_defs {
-    int64_t sig[3]; /* what the cache was built from (see refresh) */
+    int64_t sig[3];   /* what the cache was built from (see refresh) */
+    int64_t pins_max; /* highest instance_pins id at the last refresh (0: no pins, skip) */
     bool loaded;
     struct proc_def *procs;
     size_t nprocs;
@@ -108,14 +109,16 @@ runtime_calendar_compile(const char *doc, size_t len, struct calendar **out, str
     return rc;
 }
 
-/* A signature of the definitions: versions published, processes deleted, calendar edits. */
+/* A signature of the definitions: versions published, processes deleted, calendar edits;
+ * sig[3] the highest version pin (a new pin needs no reload, only the pin lookup). */
 static int
-defs_signature(struct store *s, int64_t sig[3], struct smile_err *err)
+defs_signature(struct store *s, int64_t sig[4], struct smile_err *err)
 {
     static const char sql[] =
         "SELECT (SELECT count(*) FROM process_versions),"
         " (SELECT count(*) FROM processes WHERE deleted_at IS NOT NULL),"
-        " (SELECT coalesce(sum(version), 0) + count(*) * 1000003 FROM calendars)";
+        " (SELECT coalesce(sum(version), 0) + count(*) * 1000003 FROM calendars),"
+        " (SELECT coalesce(max(id), 0) FROM instance_pins)";
     struct store_stmt *st;
     int rc = store_prepare(s, sql, &st, err);
 
@@ -123,7 +126,7 @@ defs_signature(struct store *s, int64_t sig[3], struct smile_err *err)
         return rc;
     rc = store_stmt_step(st, err);
     if (rc == STORE_ROW) {
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 4; i++)
             sig[i] = store_stmt_int64(st, i);
         rc = SMILE_OK;
     }
@@ -141,12 +144,13 @@ runtime_defs_refresh(struct runtime_defs *d, struct store *s, struct smile_err *
         " JOIN processes p ON p.id = v.process_id WHERE p.deleted_at IS NULL"
         " ORDER BY v.process_id, v.number";
     struct store_stmt *st;
-    int64_t sig[3];
+    int64_t sig[4];
     int rc = defs_signature(s, sig, err);
 
     if (rc != SMILE_OK)
         return rc;
-    if (d->loaded && memcmp(sig, d->sig, sizeof(sig)) == 0)
+    d->pins_max = sig[3];
+    if (d->loaded && memcmp(sig, d->sig, sizeof(d->sig)) == 0)
         return SMILE_OK;
     defs_clear(d);
     if ((rc = store_prepare(s, sql_cal, &st, err)) != SMILE_OK)
@@ -195,7 +199,7 @@ runtime_defs_refresh(struct runtime_defs *d, struct store *s, struct smile_err *
     store_stmt_reset(st);
     if (rc != STORE_DONE)
         return rc;
-    memcpy(d->sig, sig, sizeof(sig));
+    memcpy(d->sig, sig, sizeof(d->sig));
     d->loaded = true;
     return SMILE_OK;
 }
@@ -333,14 +337,15 @@ exec_done(struct store_stmt *st, struct smile_err *err)
 /* Upserts the instance row; *out_id its id. */
 static int
 put_instance(struct store *s, int64_t pid, int ver, const char *subject,
-             const struct engine_result *r, int64_t now, int64_t *out_id, struct smile_err *err)
+             const struct engine_result *r, int64_t now, int64_t pin_id, int64_t *out_id,
+             struct smile_err *err)
 {
     static const char sql[] =
         "INSERT INTO instances (process_id, version, subject, trigger_event_id, started_at,"
-        " updated_at) VALUES ($1, $2, $3, $4, $5, $6)"
+        " updated_at, pin_id) VALUES ($1, $2, $3, $4, $5, $6, $7)"
         " ON CONFLICT (process_id, subject) DO UPDATE SET version = excluded.version,"
         " trigger_event_id = excluded.trigger_event_id, started_at = excluded.started_at,"
-        " updated_at = excluded.updated_at RETURNING id";
+        " updated_at = excluded.updated_at, pin_id = excluded.pin_id RETURNING id";
     struct store_stmt *st;
     int rc = store_prepare(s, sql, &st, err);
 
@@ -352,6 +357,10 @@ put_instance(struct store *s, int64_t pid, int ver, const char *subject,
     store_stmt_bind_int64(st, 4, r->trigger_event_id);
     store_stmt_bind_int64(st, 5, r->started_at);
     store_stmt_bind_int64(st, 6, now);
+    if (pin_id > 0)
+        store_stmt_bind_int64(st, 7, pin_id);
+    else
+        store_stmt_bind_null(st, 7);
     rc = store_stmt_step(st, err);
     if (rc == STORE_ROW) {
         *out_id = store_stmt_int64(st, 0);
@@ -646,7 +655,10 @@ runtime_fold_subject(struct runtime_defs *d, struct store *s, const char *subjec
 {
     static const char sql_stale[] =
         "DELETE FROM measurements WHERE instance_id = $1 AND fold_seq <> $2";
+    static const char sql_drop[] = "DELETE FROM instances WHERE process_id = $1 AND subject = $2";
     struct loaded L;
+    struct runtime_pin_ref *pins = NULL;
+    size_t npins = 0;
     struct kpi_facts *kf;
     int64_t as_of = 0, next_due = INT64_MAX, now = time_now_ms();
     int rc;
@@ -664,16 +676,29 @@ runtime_fold_subject(struct runtime_defs *d, struct store *s, const char *subjec
     for (size_t i = 0; i < L.n; i++)
         if (L.ev[i].occurred_at > as_of)
             as_of = L.ev[i].occurred_at;
+    /* Version pins: one indexed lookup, only once a recompute has pinned anything. */
+    if (d->pins_max > 0 && (rc = runtime_pins_load(s, subject, &pins, &npins, err)) != SMILE_OK) {
+        loaded_free(&L);
+        return rc;
+    }
     kf = kpi_facts_new();
     for (size_t pi = 0; pi < d->nprocs && rc == SMILE_OK; pi++) {
         struct proc_def *pd = &d->procs[pi];
-        struct engine_process *p = engine_process_pick(pd->v, pd->n, L.ev, L.n);
+        const struct runtime_pin_ref *pin = runtime_pin_find(pins, npins, pd->id);
+        struct engine_process *p = NULL;
         const struct calendar *cal;
         struct engine_calendar ecal;
         int64_t ring = 5000;
         struct fold_ctx c;
         int ver = 0;
 
+        for (size_t k = 0; pin && k < pd->n; k++)
+            if (pd->num[k] == pin->version)
+                p = pd->v[k];
+        if (p == NULL) { /* no pin, or its version does not compile: as if unpinned */
+            pin = NULL;
+            p = engine_process_pick(pd->v, pd->n, L.ev, L.n);
+        }
         if (p == NULL)
             continue;
         for (size_t k = 0; k < pd->n; k++)
@@ -681,8 +706,16 @@ runtime_fold_subject(struct runtime_defs *d, struct store *s, const char *subjec
                 ver = pd->num[k];
         cal = runtime_defs_calendar(d, engine_process_calendar(p));
         ecal = cal ? engine_calendar_bind(cal) : engine_calendar_wall(&ring);
-        if (engine_fold(p, &ecal, L.ev, L.n, as_of, &d->res) != SMILE_OK || !d->res.started)
+        if (engine_fold(p, &ecal, L.ev, L.n, as_of, &d->res) != SMILE_OK || !d->res.started) {
+            /* A pinned version whose trigger does not match the subject: no instance. */
+            struct store_stmt *st;
+            if (pin && (rc = store_prepare(s, sql_drop, &st, err)) == SMILE_OK) {
+                store_stmt_bind_int64(st, 1, pd->id);
+                store_stmt_bind_text(st, 2, subject, -1);
+                rc = exec_done(st, err);
+            }
             continue;
+        }
         memset(&c, 0, sizeof(c));
         c.s = s;
         c.L = &L;
@@ -700,7 +733,7 @@ runtime_fold_subject(struct runtime_defs *d, struct store *s, const char *subjec
                 c.channel = L.ev[i].channel;
                 c.customer = L.ev[i].customer;
             }
-        rc = put_instance(s, pd->id, ver, subject, &d->res, now, &c.iid, err);
+        rc = put_instance(s, pd->id, ver, subject, &d->res, now, pin ? pin->id : 0, &c.iid, err);
         for (uint32_t oi = 0; oi < d->res.nocc && rc == SMILE_OK; oi++)
             if (d->res.occ[oi].state != ENGINE_PENDING)
                 rc = put_occ(&c, oi, err);
@@ -720,6 +753,7 @@ runtime_fold_subject(struct runtime_defs *d, struct store *s, const char *subjec
     }
     kpi_facts_free(kf);
     loaded_free(&L);
+    free(pins);
     if (out_next_due)
         *out_next_due = next_due;
     return rc;

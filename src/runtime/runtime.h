@@ -59,13 +59,60 @@ const struct calendar *runtime_defs_calendar(struct runtime_defs *d, const char 
 /*
  * Re-folds one subject inside the caller's open transaction on s: loads its events ordered
  * by (occurred_at, id), takes as_of = the latest occurred_at among them, and for every
- * process with a version in force when the subject triggered it, folds and replaces the
- * instance's measurements, segments, log and deadlines. fold_seq is any number larger than
+ * process with a version in force when the subject triggered it — or the version a recompute
+ * pinned the instance to (instance_pins; an instance whose pinned version no longer triggers
+ * on the subject's events is removed) — folds and replaces the instance's measurements,
+ * segments, log and deadlines. fold_seq is any number larger than
  * the previous call's (stale occurrences are removed by it). *out_next_due (may be NULL)
  * gets the earliest unfired deadline written, or INT64_MAX.
  */
 int runtime_fold_subject(struct runtime_defs *d, struct store *s, const char *subject,
                          int64_t fold_seq, int64_t *out_next_due, struct smile_err *err);
+
+/* Version pins (pins.c) ---------------------------------------------------------------------- */
+
+/*
+ * A re-pinning of one instance (process, subject) to a published version, made by an applied
+ * recompute (run_id, a recompute_runs row). The newest pin of an instance is the version its
+ * folds use from then on — live, recompute and `smile rebuild` alike; without one, the version
+ * in force when the subject triggered the process. Strings are borrowed.
+ */
+struct runtime_pin {
+    int64_t process_id;
+    const char *subject;
+    int version, previous_version;
+    int64_t run_id;
+    const char *reason, *by; /* may be NULL */
+    int64_t at;              /* ms UTC */
+};
+
+/* Inserts a pin (inside the caller's transaction); *out_id (may be NULL) its id. The
+ * (process_id, version) must be a published version (foreign key). */
+int runtime_pin_add(struct store *s, const struct runtime_pin *p, int64_t *out_id,
+                    struct smile_err *err);
+
+/* A stored pin as the fold uses it. */
+struct runtime_pin_ref {
+    int64_t id, process_id;
+    int version;
+};
+
+/* Every pin of subject's instances, oldest first; *out (caller frees) may be NULL with
+ * *nout 0. */
+int runtime_pins_load(struct store *s, const char *subject, struct runtime_pin_ref **out,
+                      size_t *nout, struct smile_err *err);
+
+/* The pin in force for process_id among pins (the newest of that process), or NULL. Pure. */
+const struct runtime_pin_ref *runtime_pin_find(const struct runtime_pin_ref *pins, size_t n,
+                                               int64_t process_id);
+
+/*
+ * The pin history of one instance, oldest first, for the read API: [{"id", "version",
+ * "previous_version", "run_id", "reason", "by", "at"}] (empty if never re-pinned). Caller
+ * owns *out.
+ */
+int runtime_pins_json(struct store *s, const char *subject, int64_t process_id, json_t **out,
+                      struct smile_err *err);
 
 /*
  * Drops all derived state and folds every subject of the ledger again (smile rebuild), in

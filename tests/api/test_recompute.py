@@ -205,9 +205,19 @@ class TestRecompute(unittest.TestCase):
         self.assertEqual(m["flips"], {"breached→met": 2})
         ex = {x["subject"]: x for x in m["examples"]}
         self.assertEqual(sorted(ex), ["email:a", "email:b", "email:d"])
-        self.assertEqual(ex["email:a"]["before"], {"result": "met", "elapsed_ms": 20 * H})
-        self.assertEqual(ex["email:a"]["after"], {"result": "met", "elapsed_ms": 11 * H})
-        self.assertEqual(ex["email:b"]["after"], {"result": "met", "elapsed_ms": 21 * H})
+        # Each side: result, elapsed, the target (24 bh, unchanged by a holiday), who is
+        # charged and the version measured under.
+        self.assertEqual(ex["email:a"]["before"], {"result": "met", "elapsed_ms": 20 * H,
+                                                   "target_ms": 24 * H, "charged_actor": "ann",
+                                                   "version": 1})
+        self.assertEqual(ex["email:a"]["after"], {"result": "met", "elapsed_ms": 11 * H,
+                                                  "target_ms": 24 * H, "charged_actor": "ann",
+                                                  "version": 1})
+        self.assertEqual(ex["email:b"]["after"], {"result": "met", "elapsed_ms": 21 * H,
+                                                  "target_ms": 24 * H, "charged_actor": "bob",
+                                                  "version": 1})
+        self.assertEqual((m["target_changed"], m["charge_changed"]), (0, 0))
+        self.assertEqual(j["kind"], "calendar")
         self.assertEqual((ex["email:d"]["staff"], ex["email:d"]["after"]["elapsed_ms"]),
                          ("cai", 21 * H))
         ev = j["evaluations"]
@@ -258,8 +268,9 @@ class TestRecompute(unittest.TestCase):
         # The run and its diffs through the API.
         st, _, b = self.adm.get("/api/v1/recompute/runs")
         self.assertEqual(st, 200, b)
-        self.assertEqual([(x["id"], x["calendar_id"], x["by"], x["frozen_diffs"])
-                          for x in b["items"]], [(run, self.cal, "ada", 1)])
+        self.assertEqual([(x["id"], x["kind"], x["calendar_id"], x["process_id"], x["by"],
+                           x["frozen_diffs"], x["repinned"]) for x in b["items"]],
+                         [(run, "calendar", self.cal, None, "ada", 1, 0)])
         st, _, b = self.adm.get("/api/v1/recompute/runs/%d" % run)
         self.assertEqual(st, 200, b)
         self.assertEqual(b["diffs"], [{"evaluation_id": self.bob_eval, "old_score": 0,
@@ -281,7 +292,9 @@ class TestRecompute(unittest.TestCase):
         before = self.state()
         cases = [
             ({"from": FROM, "to": TO}, 422),
-            ({"process": self.pid, "from": FROM, "to": TO}, 422),
+            ({"process": self.pid, "from": FROM, "to": TO}, 422),  # no version
+            ({"process": self.pid, "calendar": self.cal, "version": 1, "from": FROM,
+              "to": TO}, 422),
             ({"calendar": "x", "from": FROM, "to": TO}, 422),
             ({"calendar": self.cal, "from": TO, "to": FROM}, 422),
             ({"calendar": self.cal, "from": "yesterday", "to": TO}, 422),

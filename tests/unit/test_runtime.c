@@ -4,7 +4,10 @@
  * SQLite file with the seeded defaults: a late, out-of-order event re-folds to the same
  * measurement, a running clock gets its warning and breach deadlines, an sla.breached event
  * from the scheduler marks the deadline fired and breaches the clock, and runtime_rebuild()
- * reproduces the rows. Expected values are worked out by hand in the comments.
+ * reproduces the rows; version pins (pins.c): runtime_pin_find picks the newest pin of a
+ * process, a pinned instance is folded under its pinned version, keeps it through a rebuild,
+ * and is removed when the pinned version's trigger does not match. Expected values are worked
+ * out by hand in the comments.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -223,13 +226,129 @@ test_default_calendar(void **state)
     db_close(&d);
 }
 
+static void
+test_pin_find(void **state)
+{
+    /* Pins oldest first (ids increase): process 1 → v2 (id 1), process 3 → v1 (id 2),
+     * process 1 → v1 (id 5). The newest of process 1 is id 5. */
+    const struct runtime_pin_ref pins[] = {{1, 1, 2}, {2, 3, 1}, {5, 1, 1}};
+    const struct runtime_pin_ref *p;
+
+    (void)state;
+    p = runtime_pin_find(pins, 3, 1);
+    assert_non_null(p);
+    assert_int_equal(p->id, 5);
+    assert_int_equal(p->version, 1);
+    p = runtime_pin_find(pins, 3, 3);
+    assert_non_null(p);
+    assert_int_equal(p->id, 2);
+    assert_null(runtime_pin_find(pins, 3, 2));
+    assert_null(runtime_pin_find(NULL, 0, 1));
+}
+
+static void
+exec(struct db *d, const char *sql)
+{
+    struct smile_err err;
+
+    smile_err_clear(&err);
+    assert_int_equal(store_exec(d->s, sql, &err), SMILE_OK);
+}
+
+static void
+pin(struct db *d, int64_t pid, int version, int previous, int64_t *id)
+{
+    struct runtime_pin p = {.process_id = pid,
+                            .subject = "call:1",
+                            .version = version,
+                            .previous_version = previous,
+                            .run_id = 1,
+                            .reason = "test",
+                            .by = "ada",
+                            .at = 1};
+    struct smile_err err;
+
+    smile_err_clear(&err);
+    assert_int_equal(store_begin(d->s, &err), SMILE_OK);
+    assert_int_equal(runtime_pin_add(d->s, &p, id, &err), SMILE_OK);
+    assert_int_equal(store_commit(d->s, &err), SMILE_OK);
+}
+
+static void
+test_pinned_fold(void **state)
+{
+    struct db d;
+    struct runtime_defs *defs = runtime_defs_new();
+    char row[128];
+    int64_t due, pid, pin1, pin2, pin3, n;
+    struct smile_err err;
+
+    (void)state;
+    db_open(&d);
+    pid = count(&d, "SELECT id FROM processes WHERE name = 'Phone hotline'");
+    /* Version 2 of the hotline, published 2026-04-01 (after the call): answer within 2 rings
+     * (2 × 5000 = 10000 ms). Version 3, same date: triggered by visits only. */
+    exec(&d, "INSERT INTO process_versions (process_id, number, document, published_at)"
+             " SELECT process_id, 2, json_set(document, '$.version', 2, '$.published_at',"
+             " '2026-04-01T00:00:00.000Z', '$.steps[0].standard.within', '2 rings'),"
+             " 1775001600000 FROM process_versions WHERE number = 1 AND process_id ="
+             " (SELECT id FROM processes WHERE name = 'Phone hotline')");
+    exec(&d, "INSERT INTO process_versions (process_id, number, document, published_at)"
+             " SELECT process_id, 3, json_set(document, '$.version', 3, '$.published_at',"
+             " '2026-04-01T00:00:00.000Z', '$.trigger', json('{\"type\": \"visit.arrived\"}')),"
+             " 1775001600000 FROM process_versions WHERE number = 1 AND process_id ="
+             " (SELECT id FROM processes WHERE name = 'Phone hotline')");
+    exec(&d, "INSERT INTO recompute_runs (kind, target_id, version, from_at, token, created_at,"
+             " report) VALUES ('process', 1, 1, 0, 't', 0, '{}')");
+    add_event(&d, "call.offered", "2026-03-03T02:00:00Z", "call:1", NULL, "{\"queue\":\"q\"}", NULL,
+              NULL);
+    add_event(&d, "call.answered", "2026-03-03T02:00:12Z", "call:1", "ann", NULL, NULL, NULL);
+    /* Unpinned: the version in force at the offer (2026-03-03) is 1: 3 rings = 15000 ms, the
+     * call answered in 12000 ms → met. */
+    fold(&d, defs, "call:1", 1, &due);
+    answer_row(&d, "call:1", row, sizeof(row));
+    assert_string_equal(row, "met 12000 15000 0 done");
+    assert_int_equal(count(&d, "SELECT count(*) FROM instances WHERE pin_id IS NULL"), 1);
+    /* Pinned to version 2: 2 rings = 10000 ms, 12000 > 10000 → breached; the instance
+     * records the pin it was folded under. */
+    pin(&d, pid, 2, 1, &pin1);
+    fold(&d, defs, "call:1", 2, &due);
+    answer_row(&d, "call:1", row, sizeof(row));
+    assert_string_equal(row, "breached 12000 10000 0 done");
+    assert_int_equal(count(&d, "SELECT version FROM instances"), 2);
+    assert_int_equal(count(&d, "SELECT pin_id FROM instances"), pin1);
+    /* The pin is a decision, not derived state: a rebuild keeps it. */
+    smile_err_clear(&err);
+    assert_int_equal(runtime_rebuild(d.s, &n, &err), SMILE_OK);
+    answer_row(&d, "call:1", row, sizeof(row));
+    assert_string_equal(row, "breached 12000 10000 0 done");
+    assert_int_equal(count(&d, "SELECT pin_id FROM instances"), pin1);
+    /* Pinned back to 1 (a newer pin wins): met again. */
+    pin(&d, pid, 1, 2, &pin2);
+    fold(&d, defs, "call:1", 3, &due);
+    answer_row(&d, "call:1", row, sizeof(row));
+    assert_string_equal(row, "met 12000 15000 0 done");
+    assert_int_equal(count(&d, "SELECT pin_id FROM instances"), pin2);
+    /* Pinned to version 3, whose trigger (visit.arrived) the call does not match: the
+     * hotline instance and its measurements are removed. */
+    pin(&d, pid, 3, 1, &pin3);
+    fold(&d, defs, "call:1", 4, &due);
+    assert_int_equal(count(&d, "SELECT count(*) FROM instances WHERE process_id = (SELECT id"
+                               " FROM processes WHERE name = 'Phone hotline')"),
+                     0);
+    assert_int_equal(count(&d, "SELECT count(*) FROM measurements WHERE step_key = 'answer'"), 0);
+    assert_true(pin3 > pin2 && pin2 > pin1);
+    runtime_defs_free(defs);
+    db_close(&d);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_source_id),
-        cmocka_unit_test(test_fold_live_and_rebuild),
-        cmocka_unit_test(test_default_calendar),
+        cmocka_unit_test(test_source_id),        cmocka_unit_test(test_fold_live_and_rebuild),
+        cmocka_unit_test(test_default_calendar), cmocka_unit_test(test_pin_find),
+        cmocka_unit_test(test_pinned_fold),
     };
     log_set_level(LOG_WARN);
     return cmocka_run_group_tests(tests, NULL, NULL);
