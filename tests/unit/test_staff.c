@@ -19,41 +19,10 @@
 #include "crm/staff.h"
 #include "runtime/records.h"
 #include "store/store.h"
-
-struct db {
-    char dir[64], path[96];
-    struct store *s;
-};
-
-static void
-db_open(struct db *d)
-{
-    struct smile_err err;
-
-    snprintf(d->dir, sizeof(d->dir), "/tmp/test_staff_XXXXXX");
-    assert_non_null(mkdtemp(d->dir));
-    snprintf(d->path, sizeof(d->path), "%s/s.db", d->dir);
-    smile_err_clear(&err);
-    assert_int_equal(store_open(d->path, STORE_CREATE, &d->s, &err), SMILE_OK);
-    assert_int_equal(store_migrate(d->s, &err), SMILE_OK);
-}
-
-static void
-db_close(struct db *d)
-{
-    char p[128];
-
-    store_close(d->s);
-    unlink(d->path);
-    snprintf(p, sizeof(p), "%s-wal", d->path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", d->path);
-    unlink(p);
-    rmdir(d->dir);
-}
+#include "test_db.h"
 
 static int64_t
-count(struct db *d, const char *sql)
+count(struct test_db *d, const char *sql)
 {
     struct smile_err err;
     int64_t n = -1;
@@ -77,13 +46,13 @@ static const struct audit_who cli = {NULL, NULL, NULL};
 static void
 test_team_update_versions_and_audit(void **state)
 {
-    struct db d;
+    struct test_db d;
     struct smile_err err;
     struct staff_team t, u;
     json_t *in;
 
     (void)state;
-    db_open(&d);
+    test_db_open(&d, "staff");
     smile_err_clear(&err);
     in = parse("{\"name\": \"repairs\", \"display_name\": \"Repairs\"}");
     assert_int_equal(staff_team_create(d.s, &cli, in, &t, &err), SMILE_OK);
@@ -122,19 +91,19 @@ test_team_update_versions_and_audit(void **state)
     smile_err_clear(&err);
     assert_int_equal(staff_team_get(d.s, 99, &u, &err), SMILE_ENOTFOUND);
     assert_string_equal(err.msg, "no such team");
-    db_close(&d);
+    test_db_close(&d);
 }
 
 static void
 test_user_disable_is_audited_as_disable(void **state)
 {
-    struct db d;
+    struct test_db d;
     struct smile_err err;
     struct staff_user a, b;
     json_t *in;
 
     (void)state;
-    db_open(&d);
+    test_db_open(&d, "staff");
     smile_err_clear(&err);
     in = parse("{\"username\": \"li.na\", \"role\": \"agent\", \"display_name\": \"Li Na\"}");
     assert_int_equal(staff_user_create(d.s, &cli, in, "x", &a, &err), SMILE_OK);
@@ -157,21 +126,21 @@ test_user_disable_is_audited_as_disable(void **state)
     assert_int_equal(count(&d, "SELECT count(*) FROM audit WHERE entity = 'user' AND "
                                "action = 'update'"),
                      1);
-    db_close(&d);
+    test_db_close(&d);
 }
 
 static void
 test_team_list_pages(void **state)
 {
     static const char *const names[] = {"a", "b", "c"};
-    struct db d;
+    struct test_db d;
     struct smile_err err;
     struct staff_team t;
     json_t *items = NULL;
     int64_t next = -1;
 
     (void)state;
-    db_open(&d);
+    test_db_open(&d, "staff");
     smile_err_clear(&err);
     for (int i = 0; i < 3; i++) {
         json_t *in = json_pack("{s:s}", "name", names[i]);
@@ -194,19 +163,19 @@ test_team_list_pages(void **state)
     assert_int_equal(json_array_size(items), 3);
     assert_int_equal(next, 0);
     json_decref(items);
-    db_close(&d);
+    test_db_close(&d);
 }
 
 static void
 test_process_documents(void **state)
 {
-    struct db d;
+    struct test_db d;
     struct smile_err err;
     json_t *doc, *out = NULL, *items = NULL;
     int64_t next = -1, id;
 
     (void)state;
-    db_open(&d);
+    test_db_open(&d, "staff");
     smile_err_clear(&err);
     doc = parse("{\"name\": \"Hotline\", \"steps\": []}");
     assert_int_equal(runtime_process_create(d.s, doc, 1000, &out, &err), SMILE_OK);
@@ -246,7 +215,7 @@ test_process_documents(void **state)
     smile_err_clear(&err);
     assert_int_equal(runtime_process_get(d.s, 9, &out, NULL, &err), SMILE_ENOTFOUND);
     assert_string_equal(err.msg, "no process 9");
-    db_close(&d);
+    test_db_close(&d);
 }
 
 static void
@@ -256,13 +225,13 @@ test_calendar_documents(void **state)
         "{\"time_zone\": \"Asia/Shanghai\", \"versions\": "
         "[{\"effective_from\": \"2026-01-01\", \"ring_ms\": 5000, \"week\": {\"mon\": "
         "[[\"09:00\", \"18:00\"]]}}]}";
-    struct db d;
+    struct test_db d;
     struct smile_err err;
     json_t *out = NULL, *doc;
     int64_t version = 0;
 
     (void)state;
-    db_open(&d);
+    test_db_open(&d, "staff");
     smile_err_clear(&err);
     /* install creates it once; a second install of the same name leaves it alone. */
     if (runtime_calendar_install(d.s, "office", cal, &err) != SMILE_OK)
@@ -286,7 +255,7 @@ test_calendar_documents(void **state)
     smile_err_clear(&err);
     assert_int_equal(runtime_calendar_get(d.s, 7, &out, NULL, &err), SMILE_ENOTFOUND);
     assert_string_equal(err.msg, "no calendar 7");
-    db_close(&d);
+    test_db_close(&d);
 }
 
 int
