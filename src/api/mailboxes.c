@@ -26,6 +26,17 @@ reply_upstream(struct http_request *req, const struct smile_err *err)
     req->content_type = "application/problem+json";
 }
 
+/* Replies a failed mail operation (502 when the mail server is the cause); true if rc failed. */
+static bool
+mail_failed(struct http_request *req, int rc, const struct smile_err *err)
+{
+    if (rc == SMILE_EIO)
+        reply_upstream(req, err);
+    else if (rc != SMILE_OK)
+        http_reply_problem(req, err);
+    return rc != SMILE_OK;
+}
+
 /* Mailboxes are few: the list is the whole set ({"items": [...]}). */
 static int
 mailbox_list(struct store *db, int64_t after, int limit, json_t **out, int64_t *next,
@@ -126,14 +137,8 @@ api_mailboxes_poll(struct http_request *req)
     if (!api_resource_load(req, &mailboxes, &id, NULL, NULL))
         return;
     rc = mail_poll_mailbox(req->db, api_app()->ledger, id, &r, &err);
-    if (rc == SMILE_EIO) {
-        reply_upstream(req, &err);
+    if (mail_failed(req, rc, &err))
         return;
-    }
-    if (rc != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
     http_reply_json(req, 200,
                     json_pack("{s:i, s:i, s:i, s:i, s:i, s:I, s:I}", "imported", r.imported,
                               "automatic", r.automatic, "duplicates", r.duplicates, "skipped",
@@ -151,23 +156,13 @@ api_cases_reply(struct http_request *req)
     int rc;
 
     smile_err_clear(&err);
-    if (!api_param_id(req, 0, &id))
+    if (!api_param_id(req, 0, &id) || !api_body(req, &body))
         return;
-    if (http_body_json(req, &body, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
     api_crm_ctx(req, &c);
     rc = mail_reply(&c, api_app()->ledger, id, body, &out, &err);
     json_decref(body);
-    if (rc == SMILE_EIO) {
-        reply_upstream(req, &err);
+    if (mail_failed(req, rc, &err))
         return;
-    }
-    if (rc != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
     http_reply_json(req, 201, out);
 }
 

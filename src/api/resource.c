@@ -15,6 +15,15 @@ api_fail(struct http_request *req, const struct smile_err *err)
     return false;
 }
 
+void
+api_field_unknown(struct smile_err *err, const char *key)
+{
+    char path[160];
+
+    snprintf(path, sizeof(path), "/%s", key);
+    smile_err_field(err, path, "unknown field");
+}
+
 bool
 api_body(struct http_request *req, json_t **out)
 {

@@ -94,6 +94,8 @@ bool api_resource_load(struct http_request *req, const struct api_resource *r, i
 /* Parses the request body as JSON into *out (caller owns it); replies its problem if it is not. */
 bool api_body(struct http_request *req, json_t **out);
 
+/* Adds the field problem "unknown field" at /<key> to err. */
+void api_field_unknown(struct smile_err *err, const char *key);
 /* Replies err as problem+json; returns false so that `return api_fail(req, &err);` reads. */
 bool api_fail(struct http_request *req, const struct smile_err *err);
 /* Replies 200 {items, next_cursor}: next as a string, null on the last page (takes items). */

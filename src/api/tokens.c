@@ -99,10 +99,7 @@ api_tokens_create(struct http_request *req)
                     scopes |= bit;
             }
         } else {
-            char path[160];
-
-            snprintf(path, sizeof(path), "/%s", key);
-            smile_err_field(&err, path, "unknown field");
+            api_field_unknown(&err, key);
         }
     }
     if (!json_object_get(body, "user_id"))

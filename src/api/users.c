@@ -291,10 +291,7 @@ api_users_password(struct http_request *req)
     json_object_foreach(body, key, v)
     {
         if (strcmp(key, allowed) != 0) {
-            char path[160];
-
-            snprintf(path, sizeof(path), "/%s", key);
-            smile_err_field(&err, path, "unknown field");
+            api_field_unknown(&err, key);
         }
     }
     pw = password_field(body, &err);

@@ -109,10 +109,7 @@ api_webhooks_rotate(struct http_request *req)
                 else
                     keep = json_integer_value(v);
             } else {
-                char path[160];
-
-                snprintf(path, sizeof(path), "/%s", key);
-                smile_err_field(&err, path, "unknown field");
+                api_field_unknown(&err, key);
             }
         }
         json_decref(body);
