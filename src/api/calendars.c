@@ -3,11 +3,10 @@
  * business calendars (admin writes, any role reads); import a holiday notice in the text
  * format into the calendar (optionally as a new version effective from a date); and the two
  * questions users ask of a standard: when does "3 business days" from this instant end (add),
- * and how much working time lies between two instants (diff). Thin: parse → runtime/records.c
- * and calendar/ → render.
+ * and how much working time lies between two instants (diff). Thin: the generic handlers of
+ * api/resource.c over runtime/records.c; calendar/ for add and diff.
  */
-#include "api/api.h"
-#include "api/documents.h"
+#include "api/resource.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -25,44 +24,67 @@ time_json(int64_t ms)
     return json_string(b);
 }
 
+static int
+calendar_create(const struct api_call *c, json_t *body, json_t **out, int64_t *version,
+                struct smile_err *err)
+{
+    (void)version; /* the record's "version" */
+    return runtime_calendar_create(c->db, body, c->now_ms, out, err);
+}
+
+static int
+calendar_replace(const struct api_call *c, int64_t id, int64_t expect, json_t *body, json_t **out,
+                 int64_t *version, struct smile_err *err)
+{
+    (void)version;
+    return runtime_calendar_replace(c->db, id, expect, body, c->now_ms, out, err);
+}
+
+static int
+calendar_delete(const struct api_call *c, int64_t id, int64_t expect, struct smile_err *err)
+{
+    return runtime_calendar_delete(c->db, id, expect, c->now_ms, err);
+}
+
+/* PATCH replaces the whole document; the runtime answers 404 inside its transaction. */
+static const struct api_resource calendars = {
+    .base = "/api/v1/calendars",
+    .flags = API_RESOURCE_MATCH_FIRST,
+    .list = runtime_calendar_list,
+    .get = runtime_calendar_get,
+    .create = calendar_create,
+    .update = calendar_replace,
+    .remove = calendar_delete,
+};
+
 void
 api_calendars_list(struct http_request *req)
 {
-    api_doc_list(req, runtime_calendar_list);
+    api_resource_list(req, &calendars);
 }
 
 void
 api_calendars_get(struct http_request *req)
 {
-    api_doc_get(req, runtime_calendar_get);
+    api_resource_get(req, &calendars);
 }
 
 void
 api_calendars_create(struct http_request *req)
 {
-    api_doc_create(req, runtime_calendar_create, "/api/v1/calendars");
+    api_resource_create(req, &calendars);
 }
 
 void
 api_calendars_patch(struct http_request *req)
 {
-    api_doc_replace(req, runtime_calendar_replace);
+    api_resource_patch(req, &calendars);
 }
 
 void
 api_calendars_delete(struct http_request *req)
 {
-    struct smile_err err;
-    int64_t id, expect;
-
-    smile_err_clear(&err);
-    if (!api_param_id(req, 0, &id) || !api_if_match_version(req, &expect))
-        return;
-    if (runtime_calendar_delete(req->db, id, expect, time_now_ms(), &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    http_reply_empty(req, 204);
+    api_resource_delete(req, &calendars);
 }
 
 void
@@ -96,7 +118,7 @@ api_calendars_holidays(struct http_request *req)
         http_reply_problem(req, &err);
         return;
     }
-    api_doc_reply(req, 200, rec);
+    api_reply_versioned(req, 200, rec, 0);
 }
 
 /* Reads a required RFC 3339 query parameter into *out; adds a field error otherwise. */

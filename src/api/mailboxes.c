@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/api.h"
+#include "api/resource.h"
 #include "api/api_crm.h"
 #include "ledger/ledger.h"
 #include "mail/mail.h"
@@ -28,127 +28,103 @@ reply_upstream(struct http_request *req, const struct smile_err *err)
     req->content_type = "application/problem+json";
 }
 
-static void
-reply_mailbox(struct http_request *req, int status, json_t *mb)
+/* Replies a failed mail operation (502 when the mail server is the cause); true if rc failed. */
+static bool
+mail_failed(struct http_request *req, int rc, const struct smile_err *err)
 {
-    api_etag(req, json_integer_value(json_object_get(mb, "version")));
-    http_reply_json(req, status, mb);
+    if (rc == SMILE_EIO)
+        reply_upstream(req, err);
+    else if (rc != SMILE_OK)
+        http_reply_problem(req, err);
+    return rc != SMILE_OK;
 }
+
+/* Mailboxes are few: the list is the whole set ({"items": [...]}). */
+static int
+mailbox_list(struct store *db, int64_t after, int limit, json_t **out, int64_t *next,
+             struct smile_err *err)
+{
+    (void)after, (void)limit, (void)next;
+    return mail_mailbox_list(db, out, err);
+}
+
+static int
+mailbox_get(struct store *db, int64_t id, json_t **out, int64_t *version, struct smile_err *err)
+{
+    (void)version; /* the record's "version" */
+    return mail_mailbox_get(db, id, out, err);
+}
+
+static int
+mailbox_create(const struct api_call *a, json_t *body, json_t **out, int64_t *version,
+               struct smile_err *err)
+{
+    struct crm_ctx c;
+
+    (void)version;
+    api_crm_ctx(a->req, &c);
+    return mail_mailbox_create(&c, body, out, err);
+}
+
+static int
+mailbox_update(const struct api_call *a, int64_t id, int64_t expect, json_t *body, json_t **out,
+               int64_t *version, struct smile_err *err)
+{
+    struct crm_ctx c;
+
+    (void)version;
+    api_crm_ctx(a->req, &c);
+    return mail_mailbox_update(&c, id, expect, body, out, err);
+}
+
+static int
+mailbox_delete(const struct api_call *a, int64_t id, int64_t expect, struct smile_err *err)
+{
+    struct crm_ctx c;
+
+    api_crm_ctx(a->req, &c);
+    return mail_mailbox_delete(&c, id, expect, err);
+}
+
+/* Passwords are write-only: the records say has_password, never the secret. */
+static const struct api_resource mailboxes = {
+    .base = "/api/v1/mailboxes",
+    .flags = API_RESOURCE_UNPAGED,
+    .list = mailbox_list,
+    .get = mailbox_get,
+    .create = mailbox_create,
+    .update = mailbox_update,
+    .remove = mailbox_delete,
+};
 
 void
 api_mailboxes_list(struct http_request *req)
 {
-    struct smile_err err;
-    json_t *out = NULL;
-
-    smile_err_clear(&err);
-    if (mail_mailbox_list(req->db, &out, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    http_reply_json(req, 200, out);
+    api_resource_list(req, &mailboxes);
 }
 
 void
 api_mailboxes_get(struct http_request *req)
 {
-    struct smile_err err;
-    json_t *out = NULL;
-    int64_t id;
-
-    smile_err_clear(&err);
-    if (!api_param_id(req, 0, &id))
-        return;
-    if (mail_mailbox_get(req->db, id, &out, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    reply_mailbox(req, 200, out);
+    api_resource_get(req, &mailboxes);
 }
 
 void
 api_mailboxes_create(struct http_request *req)
 {
-    struct smile_err err;
-    struct crm_ctx c;
-    json_t *body = NULL, *out = NULL;
-    char loc[64];
-
-    smile_err_clear(&err);
-    if (http_body_json(req, &body, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    api_crm_ctx(req, &c);
-    if (mail_mailbox_create(&c, body, &out, &err) != SMILE_OK) {
-        json_decref(body);
-        http_reply_problem(req, &err);
-        return;
-    }
-    json_decref(body);
-    snprintf(loc, sizeof(loc), "/api/v1/mailboxes/%" PRId64,
-             (int64_t)json_integer_value(json_object_get(out, "id")));
-    http_response_header(req, "Location", loc);
-    reply_mailbox(req, 201, out);
+    api_resource_create(req, &mailboxes);
 }
 
 void
 api_mailboxes_patch(struct http_request *req)
 {
-    struct smile_err err;
-    struct crm_ctx c;
-    json_t *body = NULL, *out = NULL;
-    int64_t id, version;
-
-    smile_err_clear(&err);
-    if (!api_param_id(req, 0, &id))
-        return;
-    if (mail_mailbox_get(req->db, id, &out, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    json_decref(out);
-    out = NULL;
-    if (!api_if_match_version(req, &version))
-        return;
-    if (http_body_json(req, &body, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    api_crm_ctx(req, &c);
-    if (mail_mailbox_update(&c, id, version, body, &out, &err) != SMILE_OK) {
-        json_decref(body);
-        http_reply_problem(req, &err);
-        return;
-    }
-    json_decref(body);
-    reply_mailbox(req, 200, out);
+    api_resource_patch(req, &mailboxes);
 }
 
 void
 api_mailboxes_delete(struct http_request *req)
 {
-    struct smile_err err;
-    struct crm_ctx c;
-    json_t *out = NULL;
-    int64_t id, version;
-
-    smile_err_clear(&err);
-    if (!api_param_id(req, 0, &id))
-        return;
-    if (mail_mailbox_get(req->db, id, &out, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    json_decref(out);
-    if (!api_if_match_version(req, &version))
-        return;
-    api_crm_ctx(req, &c);
-    if (mail_mailbox_delete(&c, id, version, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    http_reply_empty(req, 204);
+    api_resource_delete(req, &mailboxes);
 }
 
 void
@@ -156,27 +132,15 @@ api_mailboxes_poll(struct http_request *req)
 {
     struct smile_err err;
     struct mail_poll_result r;
-    json_t *mb = NULL;
     int64_t id;
     int rc;
 
     smile_err_clear(&err);
-    if (!api_param_id(req, 0, &id))
+    if (!api_resource_load(req, &mailboxes, &id, NULL, NULL))
         return;
-    if (mail_mailbox_get(req->db, id, &mb, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    json_decref(mb);
     rc = mail_poll_mailbox(req->db, api_app()->ledger, id, &r, &err);
-    if (rc == SMILE_EIO) {
-        reply_upstream(req, &err);
+    if (mail_failed(req, rc, &err))
         return;
-    }
-    if (rc != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
     http_reply_json(req, 200,
                     json_pack("{s:i, s:i, s:i, s:i, s:i, s:I, s:I}", "imported", r.imported,
                               "automatic", r.automatic, "duplicates", r.duplicates, "skipped",
@@ -194,23 +158,13 @@ api_cases_reply(struct http_request *req)
     int rc;
 
     smile_err_clear(&err);
-    if (!api_param_id(req, 0, &id))
+    if (!api_param_id(req, 0, &id) || !api_body(req, &body))
         return;
-    if (http_body_json(req, &body, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
     api_crm_ctx(req, &c);
     rc = mail_reply(&c, api_app()->ledger, id, body, &out, &err);
     json_decref(body);
-    if (rc == SMILE_EIO) {
-        reply_upstream(req, &err);
+    if (mail_failed(req, rc, &err))
         return;
-    }
-    if (rc != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
     http_reply_json(req, 201, out);
 }
 

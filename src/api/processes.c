@@ -3,10 +3,10 @@
  * draft (supervisors and admins; PATCH takes If-Match), publish the draft as an immutable
  * version N+1 (admins; 422 with the JSON Pointer of every problem the engine finds), and read
  * a published version. New instances use the newest version in force when their subject
- * triggered; running ones keep theirs (see runtime/fold.c). Thin: parse → runtime/records.c.
+ * triggered; running ones keep theirs (see runtime/fold.c). Thin: the generic handlers of
+ * api/resource.c over runtime/records.c.
  */
-#include "api/api.h"
-#include "api/documents.h"
+#include "api/resource.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -14,28 +14,54 @@
 #include "runtime/records.h"
 #include "store/store.h"
 
+static int
+process_create(const struct api_call *c, json_t *body, json_t **out, int64_t *version,
+               struct smile_err *err)
+{
+    (void)version; /* the record's "version" */
+    return runtime_process_create(c->db, body, c->now_ms, out, err);
+}
+
+static int
+process_replace(const struct api_call *c, int64_t id, int64_t expect, json_t *body, json_t **out,
+                int64_t *version, struct smile_err *err)
+{
+    (void)version;
+    return runtime_process_replace(c->db, id, expect, body, c->now_ms, out, err);
+}
+
+/* PATCH replaces the whole draft; the runtime answers 404 inside its transaction. */
+static const struct api_resource processes = {
+    .base = "/api/v1/processes",
+    .flags = API_RESOURCE_MATCH_FIRST,
+    .list = runtime_process_list,
+    .get = runtime_process_get,
+    .create = process_create,
+    .update = process_replace,
+};
+
 void
 api_processes_list(struct http_request *req)
 {
-    api_doc_list(req, runtime_process_list);
+    api_resource_list(req, &processes);
 }
 
 void
 api_processes_get(struct http_request *req)
 {
-    api_doc_get(req, runtime_process_get);
+    api_resource_get(req, &processes);
 }
 
 void
 api_processes_create(struct http_request *req)
 {
-    api_doc_create(req, runtime_process_create, "/api/v1/processes");
+    api_resource_create(req, &processes);
 }
 
 void
 api_processes_patch(struct http_request *req)
 {
-    api_doc_replace(req, runtime_process_replace);
+    api_resource_patch(req, &processes);
 }
 
 void

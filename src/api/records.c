@@ -4,6 +4,7 @@
  * layer and renders the result (ETag, Location, problem+json). Nothing else lives here.
  */
 #include "api/api_crm.h"
+#include "api/resource.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,12 +22,7 @@ api_crm_ctx(struct http_request *req, struct crm_ctx *c)
 void
 api_reply_record(struct http_request *req, int status, json_t *rec)
 {
-    char etag[32];
-
-    snprintf(etag, sizeof(etag), "\"%" PRId64 "\"",
-             (int64_t)json_integer_value(json_object_get(rec, "version")));
-    http_response_header(req, "ETag", etag);
-    http_reply_json(req, status, rec);
+    api_reply_versioned(req, status, rec, 0);
 }
 
 bool
@@ -77,7 +73,6 @@ api_record_create(struct http_request *req, const struct crm_resource *r)
     struct smile_err err;
     json_t *body = NULL, *out = NULL;
     int64_t id = 0;
-    char loc[128];
 
     smile_err_clear(&err);
     api_crm_ctx(req, &c);
@@ -88,8 +83,7 @@ api_record_create(struct http_request *req, const struct crm_resource *r)
         return;
     }
     json_decref(body);
-    snprintf(loc, sizeof(loc), "%s/%" PRId64, r->path, id);
-    http_response_header(req, "Location", loc);
+    api_location(req, r->path, id);
     api_reply_record(req, 201, out);
 }
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
+#include "api/resource.h"
 #include "crm/audit.h"
 #include "kpi/kpi.h"
 #include "score/score.h"
@@ -29,17 +29,6 @@ static bool
 is_agent(const struct http_request *req)
 {
     return req->auth.role == API_ROLE_AGENT;
-}
-
-static void
-reply_list(struct http_request *req, json_t *items, int64_t next)
-{
-    char c[24];
-
-    snprintf(c, sizeof(c), "%lld", (long long)next);
-    http_reply_json(req, 200,
-                    json_pack("{s:o, s:o}", "items", items, "next_cursor",
-                              next ? json_string(c) : json_null()));
 }
 
 /* Indicators ---------------------------------------------------------------------------- */
@@ -64,125 +53,87 @@ api_score_indicators(struct http_request *req)
 
 /* Templates ----------------------------------------------------------------------------- */
 
+/* Renders a template read or written by score/template.c (rc its result). */
+static int
+template_out(int rc, const struct score_template *t, json_t **out, int64_t *version)
+{
+    if (rc == SMILE_OK) {
+        *out = score_template_json(t);
+        *version = t->version;
+    }
+    return rc;
+}
+
+static int
+template_get(struct store *db, int64_t id, json_t **out, int64_t *version, struct smile_err *err)
+{
+    struct score_template t;
+
+    return template_out(score_template_get(db, id, &t, err), &t, out, version);
+}
+
+static int
+template_create(const struct api_call *c, json_t *body, json_t **out, int64_t *version,
+                struct smile_err *err)
+{
+    struct score_template t;
+
+    return template_out(score_template_create(c->db, &c->who, body, &t, err), &t, out, version);
+}
+
+static int
+template_update(const struct api_call *c, int64_t id, int64_t expect, json_t *body, json_t **out,
+                int64_t *version, struct smile_err *err)
+{
+    struct score_template t;
+
+    return template_out(score_template_update(c->db, &c->who, id, expect, body, &t, err), &t, out,
+                        version);
+}
+
+static int
+template_delete(const struct api_call *c, int64_t id, int64_t expect, struct smile_err *err)
+{
+    return score_template_delete(c->db, &c->who, id, expect, err);
+}
+
+static const struct api_resource templates = {
+    .base = "/api/v1/scorecards/templates",
+    .list = score_template_list,
+    .get = template_get,
+    .create = template_create,
+    .update = template_update,
+    .remove = template_delete,
+};
+
 void
 api_score_templates_list(struct http_request *req)
 {
-    struct smile_err err;
-    json_t *items = NULL;
-    int64_t after = 0, next = 0;
-    int limit;
-
-    smile_err_clear(&err);
-    if (!api_query_limit(req, &limit) || !api_query_cursor(req, &after))
-        return;
-    if (score_template_list(req->db, after, limit, &items, &next, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    reply_list(req, items, next);
+    api_resource_list(req, &templates);
 }
 
 void
 api_score_templates_get(struct http_request *req)
 {
-    struct smile_err err;
-    struct score_template t;
-    int64_t id;
-
-    smile_err_clear(&err);
-    if (!api_param_id(req, 0, &id))
-        return;
-    if (score_template_get(req->db, id, &t, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    api_etag(req, t.version);
-    http_reply_json(req, 200, score_template_json(&t));
+    api_resource_get(req, &templates);
 }
 
 void
 api_score_templates_create(struct http_request *req)
 {
-    struct smile_err err;
-    struct score_template t;
-    struct audit_who who;
-    json_t *body = NULL;
-    char loc[64];
-
-    smile_err_clear(&err);
-    if (http_body_json(req, &body, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    api_audit_who(req, &who);
-    if (score_template_create(req->db, &who, body, &t, &err) != SMILE_OK) {
-        json_decref(body);
-        http_reply_problem(req, &err);
-        return;
-    }
-    json_decref(body);
-    snprintf(loc, sizeof(loc), "/api/v1/scorecards/templates/%lld", (long long)t.id);
-    http_response_header(req, "Location", loc);
-    api_etag(req, t.version);
-    http_reply_json(req, 201, score_template_json(&t));
+    api_resource_create(req, &templates);
 }
 
 void
 api_score_templates_replace(struct http_request *req)
 {
-    struct smile_err err;
-    struct score_template t;
-    struct audit_who who;
-    json_t *body = NULL;
-    int64_t id, version;
-
-    smile_err_clear(&err);
-    if (!api_param_id(req, 0, &id))
-        return;
-    if (score_template_get(req->db, id, &t, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    if (!api_if_match_version(req, &version))
-        return;
-    if (http_body_json(req, &body, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    api_audit_who(req, &who);
-    if (score_template_update(req->db, &who, id, version, body, &t, &err) != SMILE_OK) {
-        json_decref(body);
-        http_reply_problem(req, &err);
-        return;
-    }
-    json_decref(body);
-    api_etag(req, t.version);
-    http_reply_json(req, 200, score_template_json(&t));
+    api_resource_patch(req, &templates);
 }
 
 void
 api_score_templates_delete(struct http_request *req)
 {
-    struct smile_err err;
-    struct score_template t;
-    struct audit_who who;
-    int64_t id, version;
-
-    smile_err_clear(&err);
-    if (!api_param_id(req, 0, &id))
-        return;
-    if (score_template_get(req->db, id, &t, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    if (!api_if_match_version(req, &version))
-        return;
-    api_audit_who(req, &who);
-    if (score_template_delete(req->db, &who, id, version, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    http_reply_empty(req, 204);
+    api_resource_delete(req, &templates);
 }
 
 /* Evaluations --------------------------------------------------------------------------- */
@@ -251,7 +202,7 @@ api_evaluations_list(struct http_request *req)
         http_reply_problem(req, &err);
         return;
     }
-    reply_list(req, items, next);
+    api_reply_page(req, items, next);
 }
 
 /* Reads "period" and "template" (id or name) of a request body into p and t (field

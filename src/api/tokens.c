@@ -4,7 +4,7 @@
  * response once and never again) and revoke (the owner, or an admin). Thin: parse →
  * http/auth.c → render.
  */
-#include "api/api.h"
+#include "api/resource.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -28,7 +28,6 @@ api_tokens_list(struct http_request *req)
     json_t *items = NULL;
     int64_t after = 0, next = 0, user = req->auth.user_id;
     int limit;
-    char c[24];
 
     smile_err_clear(&err);
     if (!api_query_limit(req, &limit) || !api_query_cursor(req, &after))
@@ -45,10 +44,7 @@ api_tokens_list(struct http_request *req)
         http_reply_problem(req, &err);
         return;
     }
-    snprintf(c, sizeof(c), "%lld", (long long)next);
-    http_reply_json(req, 200,
-                    json_pack("{s:o, s:o}", "items", items, "next_cursor",
-                              next ? json_string(c) : json_null()));
+    api_reply_page(req, items, next);
 }
 
 void
@@ -61,13 +57,10 @@ api_tokens_create(struct http_request *req)
     const char *key, *name = "";
     int64_t user_id = 0, next = 0;
     unsigned scopes = 0;
-    char loc[64];
 
     smile_err_clear(&err);
-    if (http_body_json(req, &body, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
+    if (!api_body(req, &body))
         return;
-    }
     json_object_foreach(body, key, v)
     {
         if (strcmp(key, "user_id") == 0) {
@@ -106,10 +99,7 @@ api_tokens_create(struct http_request *req)
                     scopes |= bit;
             }
         } else {
-            char path[160];
-
-            snprintf(path, sizeof(path), "/%s", key);
-            smile_err_field(&err, path, "unknown field");
+            api_field_unknown(&err, key);
         }
     }
     if (!json_object_get(body, "user_id"))
@@ -135,8 +125,7 @@ api_tokens_create(struct http_request *req)
     json_decref(out);
     json_object_set_new(v, "token", json_string(t.token));
     http_response_header(req, "Cache-Control", "no-store");
-    snprintf(loc, sizeof(loc), "/api/v1/tokens/%lld", (long long)t.id);
-    http_response_header(req, "Location", loc);
+    api_location(req, "/api/v1/tokens", t.id);
     http_reply_json(req, 201, v);
     auth_wipe(&t, sizeof(t));
 }

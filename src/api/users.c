@@ -5,7 +5,7 @@
  * their sessions too; the last active admin cannot be disabled or demoted. Also the
  * small request helpers the auth & staff handlers share (If-Match, cursor, audit).
  */
-#include "api/api.h"
+#include "api/resource.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -83,16 +83,128 @@ api_reply_err(struct http_request *req, const struct smile_err *err, int64_t ret
     http_reply_problem(req, err);
 }
 
-/* A page of items with its next cursor (null when it is the last page). */
-static json_t *
-page(json_t *items, int64_t next)
+/* The number of admins who can still sign in; at least one must remain. */
+static int
+active_admins(struct store *db, int64_t *out, struct smile_err *err)
 {
-    char c[24];
-
-    snprintf(c, sizeof(c), "%lld", (long long)next);
-    return json_pack("{s:o, s:o}", "items", items, "next_cursor",
-                     next ? json_string(c) : json_null());
+    return store_query_int64(db, "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0",
+                             out, err);
 }
+
+/* Renders a user read or written by crm/staff.c (rc its result). */
+static int
+user_out(int rc, const struct staff_user *u, json_t **out, int64_t *version)
+{
+    if (rc == SMILE_OK) {
+        *out = staff_user_json(u);
+        *version = u->version;
+    }
+    return rc;
+}
+
+static int
+user_get(struct store *db, int64_t id, json_t **out, int64_t *version, struct smile_err *err)
+{
+    struct staff_user u;
+
+    return user_out(staff_user_get(db, id, &u, err), &u, out, version);
+}
+
+/* The body's "password" member, checked against the password rules (field problems to err). */
+static json_t *
+password_field(json_t *body, struct smile_err *err)
+{
+    json_t *pw = json_object_get(body, "password");
+
+    if (pw == NULL)
+        smile_err_field(err, "/password", "password is required");
+    else if (!json_is_string(pw))
+        smile_err_field(err, "/password", "password must be a string");
+    else
+        auth_password_check(json_string_value(pw), json_string_length(pw), "/password", err);
+    return pw;
+}
+
+/* Creates a user with an initial password (hashed here, never stored in the clear). */
+static int
+user_create(const struct api_call *c, json_t *body, json_t **out, int64_t *version,
+            struct smile_err *err)
+{
+    struct staff_user u;
+    json_t *fields, *pw;
+    char hash[AUTH_HASH_MAX];
+    int rc;
+
+    pw = password_field(body, err);
+    fields = json_deep_copy(body);
+    json_object_del(fields, "password");
+    /* Validate every field before paying for the hash; staff_user_create re-checks. */
+    rc = err->code;
+    if (rc == SMILE_OK)
+        rc = auth_password_hash(json_string_value(pw), hash, err);
+    if (rc == SMILE_OK)
+        rc = staff_user_create(c->db, &c->who, fields, hash, &u, err);
+    else if (rc == SMILE_EINVAL) {
+        /* Report the other fields' problems too, without writing anything. */
+        struct smile_err e2;
+        struct staff_user tmp;
+
+        smile_err_clear(&e2);
+        if (store_begin(c->db, &e2) == SMILE_OK) {
+            staff_user_create(c->db, &c->who, fields, NULL, &tmp, &e2);
+            store_rollback(c->db);
+            for (int i = 0; e2.code == SMILE_EINVAL && i < e2.nfields; i++)
+                smile_err_field(err, e2.fields[i].path, "%s", e2.fields[i].msg);
+        }
+    }
+    json_decref(fields);
+    auth_wipe(hash, sizeof(hash));
+    return user_out(rc, &u, out, version);
+}
+
+/*
+ * Applies a patch; the last active admin cannot be disabled or demoted, and a disabled
+ * user's sessions end in the same transaction.
+ */
+static int
+user_update(const struct api_call *c, int64_t id, int64_t expect, json_t *body, json_t **out,
+            int64_t *version, struct smile_err *err)
+{
+    struct staff_user u, before;
+    int64_t admins = 0;
+    int rc;
+
+    rc = store_begin(c->db, err);
+    if (rc == SMILE_OK)
+        rc = staff_user_get(c->db, id, &before, err);
+    if (rc == SMILE_OK)
+        rc = staff_user_update(c->db, &c->who, id, expect, body, &u, err);
+    /* Only a change that takes an active admin away can leave no admin behind. */
+    if (rc == SMILE_OK && strcmp(before.role, "admin") == 0 && !before.disabled &&
+        (u.disabled || strcmp(u.role, "admin") != 0)) {
+        rc = active_admins(c->db, &admins, err);
+        if (rc == SMILE_OK && admins == 0)
+            rc = smile_err_set(err, SMILE_ECONFLICT,
+                               "%s is the last active admin; make another admin first", u.username);
+    }
+    /* A disabled user's sessions end with the change. */
+    if (rc == SMILE_OK && u.disabled && !before.disabled)
+        rc = auth_user_sessions_end(c->db, id, 0, err);
+    if (rc == SMILE_OK)
+        rc = store_commit(c->db, err);
+    else
+        store_rollback(c->db);
+    /* Role, team and state are cached with tokens and sessions (http/auth_cache.h). */
+    auth_cache_invalidate();
+    return user_out(rc, &u, out, version);
+}
+
+static const struct api_resource users = {
+    .base = "/api/v1/users",
+    .get = user_get,
+    .create = user_create,
+    .update = user_update,
+};
 
 void
 api_users_list(struct http_request *req)
@@ -133,149 +245,31 @@ api_users_list(struct http_request *req)
         return;
     }
     work_users_decorate(req->db, items, time_now_ms()); /* work: presence, skills */
-    http_reply_json(req, 200, page(items, next));
+    api_reply_page(req, items, next);
 }
 
 void
 api_users_get(struct http_request *req)
 {
-    struct smile_err err;
-    struct staff_user u;
-    int64_t id;
+    json_t *o = NULL;
+    int64_t id, version;
 
-    smile_err_clear(&err);
-    if (!api_param_id(req, 0, &id))
+    if (!api_resource_load(req, &users, &id, &o, &version))
         return;
-    if (staff_user_get(req->db, id, &u, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    api_etag(req, u.version);
-    {
-        json_t *o = staff_user_json(&u);
-        work_users_decorate(req->db, o, time_now_ms()); /* work: presence, skills */
-        http_reply_json(req, 200, o);
-    }
-}
-
-/* The number of admins who can still sign in; at least one must remain. */
-static int
-active_admins(struct store *db, int64_t *out, struct smile_err *err)
-{
-    return store_query_int64(db, "SELECT count(*) FROM users WHERE role = 'admin' AND disabled = 0",
-                             out, err);
+    work_users_decorate(req->db, o, time_now_ms()); /* work: presence, skills */
+    api_reply_versioned(req, 200, o, version);
 }
 
 void
 api_users_create(struct http_request *req)
 {
-    struct smile_err err;
-    struct staff_user u;
-    struct audit_who who;
-    json_t *body = NULL, *fields = NULL, *pw;
-    char hash[AUTH_HASH_MAX];
-    char loc[64];
-    int rc;
-
-    smile_err_clear(&err);
-    if (http_body_json(req, &body, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    pw = json_object_get(body, "password");
-    if (pw == NULL)
-        smile_err_field(&err, "/password", "password is required");
-    else if (!json_is_string(pw))
-        smile_err_field(&err, "/password", "password must be a string");
-    else
-        auth_password_check(json_string_value(pw), json_string_length(pw), "/password", &err);
-    fields = json_deep_copy(body);
-    json_object_del(fields, "password");
-    api_audit_who(req, &who);
-    /* Validate every field before paying for the hash; staff_user_create re-checks. */
-    rc = err.code;
-    if (rc == SMILE_OK)
-        rc = auth_password_hash(json_string_value(pw), hash, &err);
-    if (rc == SMILE_OK)
-        rc = staff_user_create(req->db, &who, fields, hash, &u, &err);
-    else if (rc == SMILE_EINVAL) {
-        /* Report the other fields' problems too, without writing anything. */
-        struct smile_err e2;
-        struct staff_user tmp;
-
-        smile_err_clear(&e2);
-        if (store_begin(req->db, &e2) == SMILE_OK) {
-            staff_user_create(req->db, &who, fields, NULL, &tmp, &e2);
-            store_rollback(req->db);
-            for (int i = 0; e2.code == SMILE_EINVAL && i < e2.nfields; i++)
-                smile_err_field(&err, e2.fields[i].path, "%s", e2.fields[i].msg);
-        }
-    }
-    json_decref(fields);
-    json_decref(body);
-    auth_wipe(hash, sizeof(hash));
-    if (rc != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    snprintf(loc, sizeof(loc), "/api/v1/users/%lld", (long long)u.id);
-    http_response_header(req, "Location", loc);
-    api_etag(req, u.version);
-    http_reply_json(req, 201, staff_user_json(&u));
+    api_resource_create(req, &users);
 }
 
 void
 api_users_patch(struct http_request *req)
 {
-    struct smile_err err;
-    struct staff_user u, before;
-    struct audit_who who;
-    json_t *body = NULL;
-    int64_t id, version, admins = 0;
-    int rc;
-
-    smile_err_clear(&err);
-    if (!api_param_id(req, 0, &id))
-        return;
-    /* 404 before 428: a missing record is the first thing to learn. */
-    if (staff_user_get(req->db, id, &before, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    if (!api_if_match_version(req, &version))
-        return;
-    if (http_body_json(req, &body, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    api_audit_who(req, &who);
-    rc = store_begin(req->db, &err);
-    if (rc == SMILE_OK)
-        rc = staff_user_update(req->db, &who, id, version, body, &u, &err);
-    /* Only a change that takes an active admin away can leave no admin behind. */
-    if (rc == SMILE_OK && strcmp(before.role, "admin") == 0 && !before.disabled &&
-        (u.disabled || strcmp(u.role, "admin") != 0)) {
-        rc = active_admins(req->db, &admins, &err);
-        if (rc == SMILE_OK && admins == 0)
-            rc = smile_err_set(&err, SMILE_ECONFLICT,
-                               "%s is the last active admin; make another admin first", u.username);
-    }
-    /* A disabled user's sessions end with the change. */
-    if (rc == SMILE_OK && u.disabled && !before.disabled)
-        rc = auth_user_sessions_end(req->db, id, 0, &err);
-    if (rc == SMILE_OK)
-        rc = store_commit(req->db, &err);
-    else
-        store_rollback(req->db);
-    /* Role, team and state are cached with tokens and sessions (http/auth_cache.h). */
-    auth_cache_invalidate();
-    json_decref(body);
-    if (rc != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    api_etag(req, u.version);
-    http_reply_json(req, 200, staff_user_json(&u));
+    api_resource_patch(req, &users);
 }
 
 void
@@ -283,7 +277,6 @@ api_users_password(struct http_request *req)
 {
     static const char *const allowed = "password";
     struct smile_err err;
-    struct staff_user u;
     struct audit_who who;
     json_t *body = NULL, *pw;
     const char *key;
@@ -293,32 +286,15 @@ api_users_password(struct http_request *req)
     int rc;
 
     smile_err_clear(&err);
-    if (!api_param_id(req, 0, &id))
+    if (!api_resource_load(req, &users, &id, NULL, NULL) || !api_body(req, &body))
         return;
-    if (staff_user_get(req->db, id, &u, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    if (http_body_json(req, &body, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
     json_object_foreach(body, key, v)
     {
         if (strcmp(key, allowed) != 0) {
-            char path[160];
-
-            snprintf(path, sizeof(path), "/%s", key);
-            smile_err_field(&err, path, "unknown field");
+            api_field_unknown(&err, key);
         }
     }
-    pw = json_object_get(body, "password");
-    if (pw == NULL)
-        smile_err_field(&err, "/password", "password is required");
-    else if (!json_is_string(pw))
-        smile_err_field(&err, "/password", "password must be a string");
-    else
-        auth_password_check(json_string_value(pw), json_string_length(pw), "/password", &err);
+    pw = password_field(body, &err);
     rc = err.code;
     if (rc == SMILE_OK)
         rc = auth_password_hash(json_string_value(pw), hash, &err);

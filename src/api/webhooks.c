@@ -4,7 +4,7 @@
  * redeliver and ping. Thin: parse → webhook/store.c → render; after queuing a delivery it
  * wakes the webhook thread so the request goes out at once.
  */
-#include "api/api.h"
+#include "api/resource.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -12,139 +12,74 @@
 #include "crm/audit.h"
 #include "webhook/webhook.h"
 
-static json_t *
-page(json_t *items, int64_t next)
+static int
+hook_create(const struct api_call *c, json_t *body, json_t **out, int64_t *version,
+            struct smile_err *err)
 {
-    char c[24];
-
-    snprintf(c, sizeof(c), "%lld", (long long)next);
-    return json_pack("{s:o, s:o}", "items", items, "next_cursor",
-                     next ? json_string(c) : json_null());
+    (void)version; /* the record's "version" */
+    return webhook_create(c->db, &c->who, body, out, err);
 }
+
+static int
+hook_update(const struct api_call *c, int64_t id, int64_t expect, json_t *body, json_t **out,
+            int64_t *version, struct smile_err *err)
+{
+    return webhook_update(c->db, &c->who, id, expect, body, out, version, err);
+}
+
+static int
+hook_delete(const struct api_call *c, int64_t id, int64_t expect, struct smile_err *err)
+{
+    return webhook_delete(c->db, &c->who, id, expect, err);
+}
+
+/* A subscription made active may have deliveries due: wake the sender. */
+static void
+hook_wake(void)
+{
+    webhook_wake(webhook_active());
+}
+
+/* The secret is in the create reply (no-store) and never again. */
+static const struct api_resource webhooks = {
+    .base = "/api/v1/webhooks",
+    .flags = API_RESOURCE_NO_STORE,
+    .list = webhook_list,
+    .get = webhook_get,
+    .create = hook_create,
+    .update = hook_update,
+    .remove = hook_delete,
+    .after_update = hook_wake,
+};
 
 void
 api_webhooks_list(struct http_request *req)
 {
-    struct smile_err err;
-    json_t *items = NULL;
-    int64_t after = 0, next = 0;
-    int limit;
-
-    smile_err_clear(&err);
-    if (!api_query_limit(req, &limit) || !api_query_cursor(req, &after))
-        return;
-    if (webhook_list(req->db, after, limit, &items, &next, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    http_reply_json(req, 200, page(items, next));
+    api_resource_list(req, &webhooks);
 }
 
 void
 api_webhooks_create(struct http_request *req)
 {
-    struct smile_err err;
-    struct audit_who who;
-    json_t *body = NULL, *out = NULL;
-    char loc[64];
-
-    smile_err_clear(&err);
-    if (http_body_json(req, &body, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    api_audit_who(req, &who);
-    if (webhook_create(req->db, &who, body, &out, &err) != SMILE_OK) {
-        json_decref(body);
-        http_reply_problem(req, &err);
-        return;
-    }
-    json_decref(body);
-    snprintf(loc, sizeof(loc), "/api/v1/webhooks/%lld",
-             (long long)json_integer_value(json_object_get(out, "id")));
-    http_response_header(req, "Location", loc);
-    http_response_header(req, "Cache-Control", "no-store");
-    api_etag(req, json_integer_value(json_object_get(out, "version")));
-    http_reply_json(req, 201, out);
+    api_resource_create(req, &webhooks);
 }
 
 void
 api_webhooks_get(struct http_request *req)
 {
-    struct smile_err err;
-    json_t *out = NULL;
-    int64_t id, version = 0;
-
-    smile_err_clear(&err);
-    if (!api_param_id(req, 0, &id))
-        return;
-    if (webhook_get(req->db, id, &out, &version, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    api_etag(req, version);
-    http_reply_json(req, 200, out);
+    api_resource_get(req, &webhooks);
 }
 
 void
 api_webhooks_patch(struct http_request *req)
 {
-    struct smile_err err;
-    struct audit_who who;
-    json_t *body = NULL, *out = NULL;
-    int64_t id, version, nv = 0;
-
-    smile_err_clear(&err);
-    if (!api_param_id(req, 0, &id))
-        return;
-    if (webhook_get(req->db, id, &out, &nv, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    json_decref(out);
-    out = NULL;
-    if (!api_if_match_version(req, &version))
-        return;
-    if (http_body_json(req, &body, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    api_audit_who(req, &who);
-    if (webhook_update(req->db, &who, id, version, body, &out, &nv, &err) != SMILE_OK) {
-        json_decref(body);
-        http_reply_problem(req, &err);
-        return;
-    }
-    json_decref(body);
-    api_etag(req, nv);
-    http_reply_json(req, 200, out);
-    webhook_wake(webhook_active()); /* a subscription made active may have deliveries due */
+    api_resource_patch(req, &webhooks);
 }
 
 void
 api_webhooks_delete(struct http_request *req)
 {
-    struct smile_err err;
-    struct audit_who who;
-    json_t *out = NULL;
-    int64_t id, version, have = 0;
-
-    smile_err_clear(&err);
-    if (!api_param_id(req, 0, &id))
-        return;
-    if (webhook_get(req->db, id, &out, &have, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    json_decref(out);
-    if (!api_if_match_version(req, &version))
-        return;
-    api_audit_who(req, &who);
-    if (webhook_delete(req->db, &who, id, version, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    http_reply_empty(req, 204);
+    api_resource_delete(req, &webhooks);
 }
 
 void
@@ -174,10 +109,7 @@ api_webhooks_rotate(struct http_request *req)
                 else
                     keep = json_integer_value(v);
             } else {
-                char path[160];
-
-                snprintf(path, sizeof(path), "/%s", key);
-                smile_err_field(&err, path, "unknown field");
+                api_field_unknown(&err, key);
             }
         }
         json_decref(body);
@@ -252,7 +184,7 @@ api_webhooks_deliveries(struct http_request *req)
         return;
     }
     json_decref(hook);
-    http_reply_json(req, 200, page(items, next));
+    api_reply_page(req, items, next);
 }
 
 void

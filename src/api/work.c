@@ -5,7 +5,7 @@
  * /api/v1/teams/{id}/routing: the rule and the decision log). Thin: parse → src/work →
  * render. Agents see their own tasks and their team's; supervisors and admins anyone's.
  */
-#include "api/api.h"
+#include "api/resource.h"
 
 #include <string.h>
 
@@ -98,8 +98,10 @@ task_query(struct http_request *req, struct work_task_query *q, struct staff_use
     return true;
 }
 
-void
-api_tasks_list(struct http_request *req)
+/* GET the inbox or its summary: the query, then fn over it. */
+static void
+tasks(struct http_request *req,
+      int (*fn)(struct store *, const struct work_task_query *, json_t **, struct smile_err *))
 {
     struct work_task_query q;
     struct staff_user me;
@@ -109,29 +111,23 @@ api_tasks_list(struct http_request *req)
     smile_err_clear(&err);
     if (!task_query(req, &q, &me))
         return;
-    if (work_tasks_list(req->db, &q, &out, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
+    if (fn(req->db, &q, &out, &err) != SMILE_OK) {
+        api_fail(req, &err);
         return;
     }
     http_reply_json(req, 200, out);
 }
 
 void
+api_tasks_list(struct http_request *req)
+{
+    tasks(req, work_tasks_list);
+}
+
+void
 api_tasks_summary(struct http_request *req)
 {
-    struct work_task_query q;
-    struct staff_user me;
-    struct smile_err err;
-    json_t *out;
-
-    smile_err_clear(&err);
-    if (!task_query(req, &q, &me))
-        return;
-    if (work_tasks_summary(req->db, &q, &out, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    http_reply_json(req, 200, out);
+    tasks(req, work_tasks_summary);
 }
 
 void
@@ -207,29 +203,43 @@ api_presence_put(struct http_request *req)
     http_reply_json(req, 200, out);
 }
 
+/* A setter of the work part behind a PUT /{id} whose JSON body it validates. */
+typedef int put_fn(const struct api_call *c, int64_t id, json_t *body, json_t **out,
+                   struct smile_err *err);
+
+/* PUT /{id}: the body to the setter, 200 with what it returns. */
+static void
+put(struct http_request *req, put_fn *set)
+{
+    struct smile_err err;
+    struct api_call c;
+    json_t *body = NULL, *out = NULL;
+    int64_t id;
+    int rc;
+
+    smile_err_clear(&err);
+    if (!api_param_id(req, 0, &id) || !api_body(req, &body))
+        return;
+    api_call_init(req, &c);
+    rc = set(&c, id, body, &out, &err);
+    json_decref(body);
+    if (rc != SMILE_OK) {
+        api_fail(req, &err);
+        return;
+    }
+    http_reply_json(req, 200, out);
+}
+
+static int
+skills_set(const struct api_call *c, int64_t id, json_t *body, json_t **out, struct smile_err *err)
+{
+    return work_user_skills_set(c->db, &c->who, id, body, c->now_ms, out, err);
+}
+
 void
 api_skills_put(struct http_request *req)
 {
-    struct smile_err err;
-    struct audit_who who;
-    json_t *body = NULL, *out;
-    int64_t id;
-
-    smile_err_clear(&err);
-    if (!api_param_id(req, 0, &id))
-        return;
-    if (http_body_json(req, &body, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    api_audit_who(req, &who);
-    if (work_user_skills_set(req->db, &who, id, body, time_now_ms(), &out, &err) != SMILE_OK) {
-        json_decref(body);
-        http_reply_problem(req, &err);
-        return;
-    }
-    json_decref(body);
-    http_reply_json(req, 200, out);
+    put(req, skills_set);
 }
 
 void
@@ -250,27 +260,14 @@ api_team_routing_get(struct http_request *req)
     http_reply_json(req, 200, out);
 }
 
+static int
+routing_set(const struct api_call *c, int64_t id, json_t *body, json_t **out, struct smile_err *err)
+{
+    return work_team_routing_set(c->db, &c->who, id, body, out, err);
+}
+
 void
 api_team_routing_put(struct http_request *req)
 {
-    struct smile_err err;
-    struct audit_who who;
-    json_t *body = NULL, *out;
-    int64_t id;
-
-    smile_err_clear(&err);
-    if (!api_param_id(req, 0, &id))
-        return;
-    if (http_body_json(req, &body, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        return;
-    }
-    api_audit_who(req, &who);
-    if (work_team_routing_set(req->db, &who, id, body, &out, &err) != SMILE_OK) {
-        json_decref(body);
-        http_reply_problem(req, &err);
-        return;
-    }
-    json_decref(body);
-    http_reply_json(req, 200, out);
+    put(req, routing_set);
 }

@@ -81,11 +81,157 @@ tx_end(struct store *db, bool own, int rc, struct smile_err *err)
     return rc;
 }
 
+/*
+ * What users and teams share: a record kind (its audit entity, row reader, JSON form,
+ * validation and UPDATE), read one row, read a page of rows, and an update with an
+ * expected version, a no-op when nothing changes, and its audit row.
+ */
+struct kind {
+    const char *name; /* the audit entity and the subject of messages: "user", "team" */
+    size_t size;      /* sizeof the record struct */
+    void (*from_row)(struct store_stmt *st, void *rec);
+    json_t *(*to_json)(const void *rec);
+    int (*get)(struct store *db, int64_t id, void *rec, struct smile_err *err);
+    /* Validates the fields of in and applies them to rec; every bad field is reported. */
+    int (*apply)(struct store *db, const json_t *in, bool create, void *rec, struct smile_err *err);
+    /* Writes rec over row id where it is still at version (store_changes tells if it was). */
+    int (*write)(struct store *db, int64_t id, int64_t version, const void *rec,
+                 struct smile_err *err);
+    int64_t (*version)(const void *rec);
+    /* The audit action of an update (NULL: "update"). */
+    const char *(*update_action)(const void *before, const void *after);
+};
+
+/* Steps a prepared one-row query into rec; ENOTFOUND "no such <kind>"; resets. */
+static int
+fetch(const struct kind *k, struct store_stmt *st, void *rec, struct smile_err *err)
+{
+    int rc = store_stmt_step(st, err);
+
+    if (rc == STORE_ROW) {
+        k->from_row(st, rec);
+        rc = SMILE_OK;
+    } else if (rc == STORE_DONE) {
+        rc = smile_err_set(err, SMILE_ENOTFOUND, "no such %s", k->name);
+    }
+    store_stmt_reset(st);
+    return rc;
+}
+
+/*
+ * Steps a prepared list query bound to fetch limit + 1 rows (id first) into a JSON
+ * array: *out_next is the last id returned when more follow, else 0. scratch holds one
+ * record. Resets the statement.
+ */
+static int
+page(const struct kind *k, struct store_stmt *st, void *scratch, int limit, json_t **out,
+     int64_t *out_next, struct smile_err *err)
+{
+    json_t *a = json_array();
+    int64_t last = 0;
+    int rc, n = 0;
+
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+        if (n == limit)
+            break;
+        k->from_row(st, scratch);
+        json_array_append_new(a, k->to_json(scratch));
+        last = store_stmt_int64(st, 0);
+        n++;
+    }
+    *out_next = rc == STORE_ROW ? last : 0;
+    store_stmt_reset(st);
+    if (rc != STORE_ROW && rc != STORE_DONE) {
+        json_decref(a);
+        return rc;
+    }
+    *out = a;
+    return SMILE_OK;
+}
+
+/* Binds a reference that 0 means "none" as NULL. */
+static void
+bind_ref(struct store_stmt *st, int i, int64_t id)
+{
+    if (id)
+        store_stmt_bind_int64(st, i, id);
+    else
+        store_stmt_bind_null(st, i);
+}
+
+/*
+ * Applies patch to record id at expected_version (0: any) in one transaction: 412 if
+ * the version moved, nothing written (and no audit row) if nothing changes, else the
+ * row written, read back into out and audited. before and rec are scratch records.
+ */
+static int
+update(const struct kind *k, struct store *db, const struct audit_who *who, int64_t id,
+       int64_t expected_version, const json_t *patch, void *before, void *rec, void *out,
+       struct smile_err *err)
+{
+    json_t *jb = NULL, *ja = NULL;
+    bool own = false;
+    int rc;
+
+    rc = tx_begin(db, &own, err);
+    if (rc != SMILE_OK)
+        return rc;
+    rc = k->get(db, id, before, err);
+    if (rc == SMILE_OK && expected_version && k->version(before) != expected_version)
+        rc = smile_err_set(
+            err, SMILE_EPRECOND, "%s %lld is at version %lld, not %lld: read it again", k->name,
+            (long long)id, (long long)k->version(before), (long long)expected_version);
+    if (rc == SMILE_OK) {
+        memcpy(rec, before, k->size);
+        rc = k->apply(db, patch, false, rec, err);
+    }
+    if (rc == SMILE_OK) {
+        jb = k->to_json(before);
+        ja = k->to_json(rec);
+    }
+    if (rc == SMILE_OK && json_equal(jb, ja)) {
+        memcpy(out, before, k->size);
+    } else if (rc == SMILE_OK) {
+        rc = k->write(db, id, k->version(before), rec, err);
+        if (rc == SMILE_OK && store_changes(db) != 1)
+            rc = smile_err_set(err, SMILE_EPRECOND, "%s %lld changed meanwhile", k->name,
+                               (long long)id);
+        if (rc == SMILE_OK)
+            rc = k->get(db, id, out, err);
+        if (rc == SMILE_OK) {
+            json_decref(ja);
+            ja = k->to_json(out);
+            rc = audit_record_who(db, who, k->name, id,
+                                  k->update_action ? k->update_action(before, rec) : "update", jb,
+                                  ja, err);
+        }
+    }
+    json_decref(jb);
+    json_decref(ja);
+    return tx_end(db, own, rc, err);
+}
+
+/* Audits the creation of record id (out: the record as read back). */
+static int
+created(const struct kind *k, struct store *db, const struct audit_who *who, int64_t id,
+        const void *out, struct smile_err *err)
+{
+    json_t *after = k->to_json(out);
+    int rc = audit_record_who(db, who, k->name, id, "create", NULL, after, err);
+
+    json_decref(after);
+    return rc;
+}
+
 /* Users ----------------------------------------------------------------------------------- */
 
+static const struct kind user_kind;
+
 static void
-user_from_row(struct store_stmt *st, struct staff_user *u)
+user_from_row(struct store_stmt *st, void *rec)
 {
+    struct staff_user *u = rec;
+
     memset(u, 0, sizeof(*u));
     u->id = store_stmt_int64(st, 0);
     copy(u->username, sizeof(u->username), store_stmt_text(st, 1));
@@ -101,22 +247,6 @@ user_from_row(struct store_stmt *st, struct staff_user *u)
     u->updated_at = store_stmt_int64(st, 11);
 }
 
-/* Steps a prepared user query once into out; resets the statement. */
-static int
-user_fetch(struct store_stmt *st, struct staff_user *out, struct smile_err *err)
-{
-    int rc = store_stmt_step(st, err);
-
-    if (rc == STORE_ROW) {
-        user_from_row(st, out);
-        rc = SMILE_OK;
-    } else if (rc == STORE_DONE) {
-        rc = smile_err_set(err, SMILE_ENOTFOUND, "no such user");
-    }
-    store_stmt_reset(st);
-    return rc;
-}
-
 int
 staff_user_get(struct store *db, int64_t id, struct staff_user *out, struct smile_err *err)
 {
@@ -127,7 +257,7 @@ staff_user_get(struct store *db, int64_t id, struct staff_user *out, struct smil
     if (rc != SMILE_OK)
         return rc;
     store_stmt_bind_int64(st, 1, id);
-    return user_fetch(st, out, err);
+    return fetch(&user_kind, st, out, err);
 }
 
 int
@@ -141,7 +271,7 @@ staff_user_find(struct store *db, const char *username, struct staff_user *out,
     if (rc != SMILE_OK)
         return rc;
     store_stmt_bind_text(st, 1, username, -1);
-    rc = user_fetch(st, out, err);
+    rc = fetch(&user_kind, st, out, err);
     if (rc == SMILE_ENOTFOUND)
         smile_err_set(err, rc, "no user %s", username);
     return rc;
@@ -266,9 +396,9 @@ id_field(const char *key, const json_t *v, int64_t *out, struct smile_err *err)
  * requires username and role; update allows disabled. Every bad field is reported.
  */
 static int
-user_apply(struct store *db, const json_t *in, bool create, struct staff_user *u,
-           struct smile_err *err)
+user_apply(struct store *db, const json_t *in, bool create, void *rec, struct smile_err *err)
 {
+    struct staff_user *u = rec;
     const char *key;
     json_t *v;
     struct smile_err tmp;
@@ -357,7 +487,6 @@ staff_user_create(struct store *db, const struct audit_who *who, const json_t *i
         "VALUES ($1, $2, $3, $4, $5, $6, $7, 0, 1, $8, $8)";
     struct staff_user u, tmp;
     struct store_stmt *st;
-    json_t *after = NULL;
     bool own = false;
     int rc;
 
@@ -385,10 +514,7 @@ staff_user_create(struct store *db, const struct audit_who *who, const json_t *i
         store_stmt_bind_text(st, 1, u.username, -1);
         store_stmt_bind_text(st, 2, u.display_name, -1);
         store_stmt_bind_text(st, 3, u.role, -1);
-        if (u.team_id)
-            store_stmt_bind_int64(st, 4, u.team_id);
-        else
-            store_stmt_bind_null(st, 4);
+        bind_ref(st, 4, u.team_id);
         store_stmt_bind_text(st, 5, u.email[0] ? u.email : NULL, -1);
         store_stmt_bind_text(st, 6, u.locale, -1);
         store_stmt_bind_text(st, 7, password_hash, -1);
@@ -400,80 +526,85 @@ staff_user_create(struct store *db, const struct audit_who *who, const json_t *i
     }
     if (rc == SMILE_OK)
         rc = staff_user_find(db, u.username, out, err);
-    if (rc == SMILE_OK) {
-        after = staff_user_json(out);
-        rc = audit_record_who(db, who, "user", out->id, "create", NULL, after, err);
-    }
-    json_decref(after);
+    if (rc == SMILE_OK)
+        rc = created(&user_kind, db, who, out->id, out, err);
     return tx_end(db, own, rc, err);
 }
+
+/* Writes the editable columns of a user where it is still at version. */
+static int
+user_write(struct store *db, int64_t id, int64_t version, const void *rec, struct smile_err *err)
+{
+    static const char sql[] =
+        "UPDATE users SET display_name = $1, role = $2, team_id = $3, email = $4, locale = $5, "
+        "disabled = $6, version = version + 1, updated_at = $7 WHERE id = $8 AND version = $9";
+    const struct staff_user *u = rec;
+    struct store_stmt *st;
+    int rc = store_prepare(db, sql, &st, err);
+
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_text(st, 1, u->display_name, -1);
+    store_stmt_bind_text(st, 2, u->role, -1);
+    bind_ref(st, 3, u->team_id);
+    store_stmt_bind_text(st, 4, u->email[0] ? u->email : NULL, -1);
+    store_stmt_bind_text(st, 5, u->locale, -1);
+    store_stmt_bind_int64(st, 6, u->disabled);
+    store_stmt_bind_int64(st, 7, time_now_ms());
+    store_stmt_bind_int64(st, 8, id);
+    store_stmt_bind_int64(st, 9, version);
+    rc = store_stmt_step(st, err) == STORE_DONE ? SMILE_OK : err->code;
+    store_stmt_reset(st);
+    return rc;
+}
+
+static int64_t
+user_version(const void *rec)
+{
+    return ((const struct staff_user *)rec)->version;
+}
+
+/* Disabling is audited as such: it ends the user's sessions. */
+static const char *
+user_update_action(const void *before, const void *after)
+{
+    const struct staff_user *b = before, *a = after;
+
+    return a->disabled && !b->disabled ? "disable" : "update";
+}
+
+static int
+user_get(struct store *db, int64_t id, void *rec, struct smile_err *err)
+{
+    return staff_user_get(db, id, rec, err);
+}
+
+static json_t *
+user_json(const void *rec)
+{
+    return staff_user_json(rec);
+}
+
+static const struct kind user_kind = {
+    .name = "user",
+    .size = sizeof(struct staff_user),
+    .from_row = user_from_row,
+    .to_json = user_json,
+    .get = user_get,
+    .apply = user_apply,
+    .write = user_write,
+    .version = user_version,
+    .update_action = user_update_action,
+};
 
 int
 staff_user_update(struct store *db, const struct audit_who *who, int64_t id,
                   int64_t expected_version, const json_t *patch, struct staff_user *out,
                   struct smile_err *err)
 {
-    static const char sql[] =
-        "UPDATE users SET display_name = $1, role = $2, team_id = $3, email = $4, locale = $5, "
-        "disabled = $6, version = version + 1, updated_at = $7 WHERE id = $8 AND version = $9";
     struct staff_user before, u;
-    struct store_stmt *st;
-    json_t *jb = NULL, *ja = NULL;
-    bool own = false;
-    int rc;
 
-    rc = tx_begin(db, &own, err);
-    if (rc != SMILE_OK)
-        return rc;
-    rc = staff_user_get(db, id, &before, err);
-    if (rc == SMILE_OK && expected_version && before.version != expected_version)
-        rc = smile_err_set(err, SMILE_EPRECOND,
-                           "user %lld is at version %lld, not %lld: read it again", (long long)id,
-                           (long long)before.version, (long long)expected_version);
-    if (rc == SMILE_OK) {
-        u = before;
-        rc = user_apply(db, patch, false, &u, err);
-    }
-    if (rc == SMILE_OK) {
-        jb = staff_user_json(&before);
-        ja = staff_user_json(&u);
-    }
-    if (rc == SMILE_OK && json_equal(jb, ja)) {
-        *out = before;
-    } else if (rc == SMILE_OK) {
-        rc = store_prepare(db, sql, &st, err);
-        if (rc == SMILE_OK) {
-            store_stmt_bind_text(st, 1, u.display_name, -1);
-            store_stmt_bind_text(st, 2, u.role, -1);
-            if (u.team_id)
-                store_stmt_bind_int64(st, 3, u.team_id);
-            else
-                store_stmt_bind_null(st, 3);
-            store_stmt_bind_text(st, 4, u.email[0] ? u.email : NULL, -1);
-            store_stmt_bind_text(st, 5, u.locale, -1);
-            store_stmt_bind_int64(st, 6, u.disabled);
-            store_stmt_bind_int64(st, 7, time_now_ms());
-            store_stmt_bind_int64(st, 8, id);
-            store_stmt_bind_int64(st, 9, before.version);
-            rc = store_stmt_step(st, err) == STORE_DONE ? SMILE_OK : err->code;
-            store_stmt_reset(st);
-            if (rc == SMILE_OK && store_changes(db) != 1)
-                rc = smile_err_set(err, SMILE_EPRECOND, "user %lld changed meanwhile",
-                                   (long long)id);
-        }
-        if (rc == SMILE_OK)
-            rc = staff_user_get(db, id, out, err);
-        if (rc == SMILE_OK) {
-            json_decref(ja);
-            ja = staff_user_json(out);
-            rc = audit_record_who(db, who, "user", id,
-                                  u.disabled && !before.disabled ? "disable" : "update", jb, ja,
-                                  err);
-        }
-    }
-    json_decref(jb);
-    json_decref(ja);
-    return tx_end(db, own, rc, err);
+    return update(&user_kind, db, who, id, expected_version, patch, &before, &u, out, err);
 }
 
 int
@@ -518,11 +649,9 @@ staff_user_list(struct store *db, const struct staff_user_filter *f, json_t **ou
 {
     static const char sql[] = "SELECT " USER_COLS "WHERE u.id > $1 AND ($2 = 0 OR u.team_id = $2) "
                               "AND ($3 IS NULL OR u.role = $3) ORDER BY u.id LIMIT $4";
+    struct staff_user u;
     struct store_stmt *st;
-    json_t *a;
     int rc = store_prepare(db, sql, &st, err);
-    int n = 0;
-    int64_t last = 0;
 
     if (rc != SMILE_OK)
         return rc;
@@ -530,32 +659,18 @@ staff_user_list(struct store *db, const struct staff_user_filter *f, json_t **ou
     store_stmt_bind_int64(st, 2, f->team_id);
     store_stmt_bind_text(st, 3, f->role, -1);
     store_stmt_bind_int64(st, 4, f->limit + 1);
-    a = json_array();
-    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
-        struct staff_user u;
-
-        if (n == f->limit)
-            break;
-        user_from_row(st, &u);
-        json_array_append_new(a, staff_user_json(&u));
-        last = u.id;
-        n++;
-    }
-    *out_next = rc == STORE_ROW ? last : 0;
-    store_stmt_reset(st);
-    if (rc != STORE_ROW && rc != STORE_DONE) {
-        json_decref(a);
-        return rc;
-    }
-    *out = a;
-    return SMILE_OK;
+    return page(&user_kind, st, &u, f->limit, out, out_next, err);
 }
 
 /* Teams ----------------------------------------------------------------------------------- */
 
+static const struct kind team_kind;
+
 static void
-team_from_row(struct store_stmt *st, struct staff_team *t)
+team_from_row(struct store_stmt *st, void *rec)
 {
+    struct staff_team *t = rec;
+
     memset(t, 0, sizeof(*t));
     t->id = store_stmt_int64(st, 0);
     copy(t->name, sizeof(t->name), store_stmt_text(st, 1));
@@ -564,21 +679,6 @@ team_from_row(struct store_stmt *st, struct staff_team *t)
     t->version = store_stmt_int64(st, 4);
     t->created_at = store_stmt_int64(st, 5);
     t->updated_at = store_stmt_int64(st, 6);
-}
-
-static int
-team_fetch(struct store_stmt *st, struct staff_team *out, struct smile_err *err)
-{
-    int rc = store_stmt_step(st, err);
-
-    if (rc == STORE_ROW) {
-        team_from_row(st, out);
-        rc = SMILE_OK;
-    } else if (rc == STORE_DONE) {
-        rc = smile_err_set(err, SMILE_ENOTFOUND, "no such team");
-    }
-    store_stmt_reset(st);
-    return rc;
 }
 
 int
@@ -591,7 +691,7 @@ staff_team_get(struct store *db, int64_t id, struct staff_team *out, struct smil
     if (rc != SMILE_OK)
         return rc;
     store_stmt_bind_int64(st, 1, id);
-    return team_fetch(st, out, err);
+    return fetch(&team_kind, st, out, err);
 }
 
 int
@@ -604,7 +704,7 @@ staff_team_find(struct store *db, const char *name, struct staff_team *out, stru
     if (rc != SMILE_OK)
         return rc;
     store_stmt_bind_text(st, 1, name, -1);
-    rc = team_fetch(st, out, err);
+    rc = fetch(&team_kind, st, out, err);
     if (rc == SMILE_ENOTFOUND)
         smile_err_set(err, rc, "no team %s", name);
     return rc;
@@ -624,9 +724,9 @@ staff_team_json(const struct staff_team *t)
 }
 
 static int
-team_apply(struct store *db, const json_t *in, bool create, struct staff_team *t,
-           struct smile_err *err)
+team_apply(struct store *db, const json_t *in, bool create, void *rec, struct smile_err *err)
 {
+    struct staff_team *t = rec;
     const char *key;
     json_t *v;
 
@@ -688,7 +788,6 @@ staff_team_create(struct store *db, const struct audit_who *who, const json_t *i
                               "created_at, updated_at) VALUES ($1, $2, $3, 1, $4, $4)";
     struct staff_team t;
     struct store_stmt *st;
-    json_t *after = NULL;
     bool own = false;
     int rc;
 
@@ -702,10 +801,7 @@ staff_team_create(struct store *db, const struct audit_who *who, const json_t *i
     if (rc == SMILE_OK) {
         store_stmt_bind_text(st, 1, t.name, -1);
         store_stmt_bind_text(st, 2, t.display_name, -1);
-        if (t.supervisor_id)
-            store_stmt_bind_int64(st, 3, t.supervisor_id);
-        else
-            store_stmt_bind_null(st, 3);
+        bind_ref(st, 3, t.supervisor_id);
         store_stmt_bind_int64(st, 4, time_now_ms());
         rc = store_stmt_step(st, err) == STORE_DONE ? SMILE_OK : err->code;
         store_stmt_reset(st);
@@ -714,77 +810,74 @@ staff_team_create(struct store *db, const struct audit_who *who, const json_t *i
     }
     if (rc == SMILE_OK)
         rc = staff_team_find(db, t.name, out, err);
-    if (rc == SMILE_OK) {
-        after = staff_team_json(out);
-        rc = audit_record_who(db, who, "team", out->id, "create", NULL, after, err);
-    }
-    json_decref(after);
+    if (rc == SMILE_OK)
+        rc = created(&team_kind, db, who, out->id, out, err);
     return tx_end(db, own, rc, err);
 }
+
+/* Writes the columns of a team where it is still at version. */
+static int
+team_write(struct store *db, int64_t id, int64_t version, const void *rec, struct smile_err *err)
+{
+    static const char sql[] =
+        "UPDATE teams SET name = $1, display_name = $2, supervisor_id = $3, "
+        "version = version + 1, updated_at = $4 WHERE id = $5 AND version = $6";
+    const struct staff_team *t = rec;
+    struct store_stmt *st;
+    int rc = store_prepare(db, sql, &st, err);
+
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_text(st, 1, t->name, -1);
+    store_stmt_bind_text(st, 2, t->display_name, -1);
+    bind_ref(st, 3, t->supervisor_id);
+    store_stmt_bind_int64(st, 4, time_now_ms());
+    store_stmt_bind_int64(st, 5, id);
+    store_stmt_bind_int64(st, 6, version);
+    rc = store_stmt_step(st, err) == STORE_DONE ? SMILE_OK : err->code;
+    store_stmt_reset(st);
+    if (rc == SMILE_ECONFLICT)
+        smile_err_set(err, rc, "the team name %s is taken", t->name);
+    return rc;
+}
+
+static int64_t
+team_version(const void *rec)
+{
+    return ((const struct staff_team *)rec)->version;
+}
+
+static int
+team_get(struct store *db, int64_t id, void *rec, struct smile_err *err)
+{
+    return staff_team_get(db, id, rec, err);
+}
+
+static json_t *
+team_json(const void *rec)
+{
+    return staff_team_json(rec);
+}
+
+static const struct kind team_kind = {
+    .name = "team",
+    .size = sizeof(struct staff_team),
+    .from_row = team_from_row,
+    .to_json = team_json,
+    .get = team_get,
+    .apply = team_apply,
+    .write = team_write,
+    .version = team_version,
+};
 
 int
 staff_team_update(struct store *db, const struct audit_who *who, int64_t id,
                   int64_t expected_version, const json_t *patch, struct staff_team *out,
                   struct smile_err *err)
 {
-    static const char sql[] =
-        "UPDATE teams SET name = $1, display_name = $2, supervisor_id = $3, "
-        "version = version + 1, updated_at = $4 WHERE id = $5 AND version = $6";
     struct staff_team before, t;
-    struct store_stmt *st;
-    json_t *jb = NULL, *ja = NULL;
-    bool own = false;
-    int rc;
 
-    rc = tx_begin(db, &own, err);
-    if (rc != SMILE_OK)
-        return rc;
-    rc = staff_team_get(db, id, &before, err);
-    if (rc == SMILE_OK && expected_version && before.version != expected_version)
-        rc = smile_err_set(err, SMILE_EPRECOND,
-                           "team %lld is at version %lld, not %lld: read it again", (long long)id,
-                           (long long)before.version, (long long)expected_version);
-    if (rc == SMILE_OK) {
-        t = before;
-        rc = team_apply(db, patch, false, &t, err);
-    }
-    if (rc == SMILE_OK) {
-        jb = staff_team_json(&before);
-        ja = staff_team_json(&t);
-    }
-    if (rc == SMILE_OK && json_equal(jb, ja)) {
-        *out = before;
-    } else if (rc == SMILE_OK) {
-        rc = store_prepare(db, sql, &st, err);
-        if (rc == SMILE_OK) {
-            store_stmt_bind_text(st, 1, t.name, -1);
-            store_stmt_bind_text(st, 2, t.display_name, -1);
-            if (t.supervisor_id)
-                store_stmt_bind_int64(st, 3, t.supervisor_id);
-            else
-                store_stmt_bind_null(st, 3);
-            store_stmt_bind_int64(st, 4, time_now_ms());
-            store_stmt_bind_int64(st, 5, id);
-            store_stmt_bind_int64(st, 6, before.version);
-            rc = store_stmt_step(st, err) == STORE_DONE ? SMILE_OK : err->code;
-            store_stmt_reset(st);
-            if (rc == SMILE_ECONFLICT)
-                smile_err_set(err, rc, "the team name %s is taken", t.name);
-            else if (rc == SMILE_OK && store_changes(db) != 1)
-                rc = smile_err_set(err, SMILE_EPRECOND, "team %lld changed meanwhile",
-                                   (long long)id);
-        }
-        if (rc == SMILE_OK)
-            rc = staff_team_get(db, id, out, err);
-        if (rc == SMILE_OK) {
-            json_decref(ja);
-            ja = staff_team_json(out);
-            rc = audit_record_who(db, who, "team", id, "update", jb, ja, err);
-        }
-    }
-    json_decref(jb);
-    json_decref(ja);
-    return tx_end(db, own, rc, err);
+    return update(&team_kind, db, who, id, expected_version, patch, &before, &t, out, err);
 }
 
 int
@@ -793,33 +886,13 @@ staff_team_list(struct store *db, int64_t after_id, int limit, json_t **out, int
 {
     static const char sql[] =
         "SELECT " TEAM_COLS "WHERE id > $1 AND deleted_at IS NULL ORDER BY id LIMIT $2";
+    struct staff_team t;
     struct store_stmt *st;
-    json_t *a;
     int rc = store_prepare(db, sql, &st, err);
-    int n = 0;
-    int64_t last = 0;
 
     if (rc != SMILE_OK)
         return rc;
     store_stmt_bind_int64(st, 1, after_id);
     store_stmt_bind_int64(st, 2, limit + 1);
-    a = json_array();
-    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
-        struct staff_team t;
-
-        if (n == limit)
-            break;
-        team_from_row(st, &t);
-        json_array_append_new(a, staff_team_json(&t));
-        last = t.id;
-        n++;
-    }
-    *out_next = rc == STORE_ROW ? last : 0;
-    store_stmt_reset(st);
-    if (rc != STORE_ROW && rc != STORE_DONE) {
-        json_decref(a);
-        return rc;
-    }
-    *out = a;
-    return SMILE_OK;
+    return page(&team_kind, st, &t, limit, out, out_next, err);
 }

@@ -32,29 +32,71 @@ step_done(struct store_stmt *st, struct smile_err *err)
     return rc == STORE_DONE || rc == STORE_ROW ? SMILE_OK : rc;
 }
 
-/* Calendars -------------------------------------------------------------------------------- */
+/*
+ * Calendars and processes are the same kind of record: a named JSON document in a row
+ * (id, name, document, version, created_at, updated_at) with a unique live name and soft
+ * delete. A doc_kind holds one table's statements and checks; the functions below read a
+ * row, a page, and create or replace one under an expected version.
+ */
+struct doc_kind {
+    const char *name;        /* "calendar", "process": the subject of messages */
+    const char *conflict;    /* the message of a taken name; its %s is the name */
+    const char *sql_get;     /* the row of id $1: id, name, document, version, created, updated */
+    const char *sql_list;    /* rows with id > $1, at most $2, the same columns first */
+    const char *sql_insert;  /* ($1 name, $2 document, $3 now) RETURNING id */
+    const char *sql_update;  /* ($1 name, $2 document, $3 now, $4 id) */
+    const char *sql_version; /* the version of live row $1 */
+    const char *member;      /* the document's member in the record: "document", "draft" */
+    /* Extra members of a list item from the list query's further columns (may be NULL). */
+    void (*list_extra)(struct store_stmt *st, json_t *item);
+    /* Validates a document; *text its compact text (caller frees), *name its name. */
+    int (*check)(json_t *doc, char **text, const char **name, struct smile_err *err);
+    /* Reads the record back after a write (the public get, which may add members). */
+    int (*get)(struct store *s, int64_t id, json_t **out, int64_t *version, struct smile_err *err);
+};
 
+/* The record of a row: id, name, version, times and the document under k->member. */
 static json_t *
-calendar_row_json(struct store_stmt *st)
+row_json(const struct doc_kind *k, struct store_stmt *st)
 {
-    const char *doc = store_stmt_text(st, 2);
-    json_t *d = json_loads(doc, 0, NULL);
+    json_t *d = json_loads(store_stmt_text(st, 2), 0, NULL);
 
     return json_pack("{s:I, s:s, s:I, s:o, s:o, s:o}", "id", (json_int_t)store_stmt_int64(st, 0),
                      "name", store_stmt_text(st, 1), "version", (json_int_t)store_stmt_int64(st, 3),
                      "created_at", time_json(store_stmt_int64(st, 4)), "updated_at",
-                     time_json(store_stmt_int64(st, 5)), "document", d ? d : json_null());
+                     time_json(store_stmt_int64(st, 5)), k->member, d ? d : json_null());
 }
 
-int
-runtime_calendar_list(struct store *s, int64_t after, int limit, json_t **out, int64_t *next,
-                      struct smile_err *err)
+static int
+doc_get(const struct doc_kind *k, struct store *s, int64_t id, json_t **out, int64_t *version,
+        struct smile_err *err)
 {
-    static const char sql[] = "SELECT id, name, document, version, created_at, updated_at"
-                              " FROM calendars WHERE deleted_at IS NULL AND id > $1"
-                              " ORDER BY id LIMIT $2";
     struct store_stmt *st;
-    int rc = store_prepare(s, sql, &st, err), n = 0;
+    int rc = store_prepare(s, k->sql_get, &st, err);
+
+    *out = NULL;
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, id);
+    rc = store_stmt_step(st, err);
+    if (rc == STORE_ROW) {
+        *out = row_json(k, st);
+        if (version)
+            *version = store_stmt_int64(st, 3);
+        rc = SMILE_OK;
+    } else if (rc == STORE_DONE) {
+        rc = smile_err_set(err, SMILE_ENOTFOUND, "no %s %lld", k->name, (long long)id);
+    }
+    store_stmt_reset(st);
+    return rc;
+}
+
+static int
+doc_list(const struct doc_kind *k, struct store *s, int64_t after, int limit, json_t **out,
+         int64_t *next, struct smile_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(s, k->sql_list, &st, err), n = 0;
 
     *out = json_array();
     *next = 0;
@@ -63,10 +105,14 @@ runtime_calendar_list(struct store *s, int64_t after, int limit, json_t **out, i
     store_stmt_bind_int64(st, 1, after);
     store_stmt_bind_int64(st, 2, limit + 1);
     while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
-        if (n++ == limit) {
+        json_t *o;
+
+        if (n++ == limit)
             break;
-        }
-        json_array_append_new(*out, calendar_row_json(st));
+        o = row_json(k, st);
+        if (k->list_extra)
+            k->list_extra(st, o);
+        json_array_append_new(*out, o);
         *next = store_stmt_int64(st, 0);
     }
     if (rc != STORE_ROW)
@@ -75,30 +121,114 @@ runtime_calendar_list(struct store *s, int64_t after, int limit, json_t **out, i
     return rc == STORE_ROW || rc == STORE_DONE ? SMILE_OK : rc;
 }
 
-int
-runtime_calendar_get(struct store *s, int64_t id, json_t **out, int64_t *version,
-                     struct smile_err *err)
+/* Checks the expected version inside the transaction: 404 or 412. */
+static int
+check_version(struct store *s, const char *sql, int64_t id, int64_t expect, struct smile_err *err)
 {
-    static const char sql[] = "SELECT id, name, document, version, created_at, updated_at"
-                              " FROM calendars WHERE id = $1 AND deleted_at IS NULL";
     struct store_stmt *st;
     int rc = store_prepare(s, sql, &st, err);
 
-    *out = NULL;
     if (rc != SMILE_OK)
         return rc;
     store_stmt_bind_int64(st, 1, id);
     rc = store_stmt_step(st, err);
     if (rc == STORE_ROW) {
-        *out = calendar_row_json(st);
-        if (version)
-            *version = store_stmt_int64(st, 3);
-        rc = SMILE_OK;
+        int64_t v = store_stmt_int64(st, 0);
+        rc = expect == v || expect == 0
+                 ? SMILE_OK
+                 : smile_err_set(err, SMILE_EPRECOND,
+                                 "If-Match \"%lld\" is stale: the record is at version %lld",
+                                 (long long)expect, (long long)v);
     } else if (rc == STORE_DONE) {
-        rc = smile_err_set(err, SMILE_ENOTFOUND, "no calendar %lld", (long long)id);
+        rc = smile_err_set(err, SMILE_ENOTFOUND, "no record %lld", (long long)id);
     }
     store_stmt_reset(st);
     return rc;
+}
+
+/*
+ * Creates (id 0) or replaces row id at version expect (0: any) with doc, validated first,
+ * in one transaction; *out the record as read back. A taken name is SMILE_ECONFLICT.
+ */
+static int
+doc_save(const struct doc_kind *k, struct store *s, int64_t id, int64_t expect, json_t *doc,
+         int64_t now, json_t **out, struct smile_err *err)
+{
+    struct store_stmt *st;
+    const char *name;
+    char *text;
+    int rc = k->check(doc, &text, &name, err);
+
+    *out = NULL;
+    if (rc != SMILE_OK)
+        return rc;
+    if ((rc = store_begin(s, err)) != SMILE_OK)
+        goto out;
+    if (id)
+        rc = check_version(s, k->sql_version, id, expect, err);
+    if (rc == SMILE_OK &&
+        (rc = store_prepare(s, id ? k->sql_update : k->sql_insert, &st, err)) == SMILE_OK) {
+        store_stmt_bind_text(st, 1, name, -1);
+        store_stmt_bind_text(st, 2, text, -1);
+        store_stmt_bind_int64(st, 3, now);
+        if (id)
+            store_stmt_bind_int64(st, 4, id);
+        rc = store_stmt_step(st, err);
+        if (rc == STORE_ROW && id == 0) {
+            id = store_stmt_int64(st, 0);
+            rc = SMILE_OK;
+        } else if (id && (rc == STORE_ROW || rc == STORE_DONE)) {
+            rc = SMILE_OK;
+        } else if (rc == SMILE_ECONFLICT) {
+            smile_err_clear(err);
+            rc = smile_err_set(err, SMILE_ECONFLICT, k->conflict, name);
+        }
+        store_stmt_reset(st);
+    }
+    if (rc == SMILE_OK)
+        rc = store_commit(s, err);
+    else
+        store_rollback(s);
+    if (rc == SMILE_OK)
+        rc = k->get(s, id, out, NULL, err);
+out:
+    free(text);
+    return rc;
+}
+
+/* Whether a row named name exists (sql: SELECT id … WHERE name = $1). */
+static int
+named(struct store *s, const char *sql, const char *name, bool *found, struct smile_err *err)
+{
+    struct store_stmt *st;
+    int rc = store_prepare(s, sql, &st, err);
+
+    *found = false;
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_text(st, 1, name, -1);
+    rc = store_stmt_step(st, err);
+    store_stmt_reset(st);
+    *found = rc == STORE_ROW;
+    return rc == STORE_ROW || rc == STORE_DONE ? SMILE_OK : rc;
+}
+
+/* Calendars -------------------------------------------------------------------------------- */
+
+static const struct doc_kind calendar_kind;
+
+int
+runtime_calendar_list(struct store *s, int64_t after, int limit, json_t **out, int64_t *next,
+                      struct smile_err *err)
+{
+    return doc_list(&calendar_kind, s, after, limit, out, next, err);
+}
+
+int
+runtime_calendar_get(struct store *s, int64_t id, json_t **out, int64_t *version,
+                     struct smile_err *err)
+{
+    return doc_get(&calendar_kind, s, id, out, version, err);
 }
 
 int
@@ -145,113 +275,38 @@ calendar_check_doc(json_t *doc, char **out_text, const char **out_name, struct s
     return SMILE_OK;
 }
 
+static const char sql_cal_version[] =
+    "SELECT version FROM calendars WHERE id = $1 AND deleted_at IS NULL";
+
+static const struct doc_kind calendar_kind = {
+    .name = "calendar",
+    .conflict = "a calendar named '%s' exists",
+    .sql_get = "SELECT id, name, document, version, created_at, updated_at"
+               " FROM calendars WHERE id = $1 AND deleted_at IS NULL",
+    .sql_list = "SELECT id, name, document, version, created_at, updated_at"
+                " FROM calendars WHERE deleted_at IS NULL AND id > $1 ORDER BY id LIMIT $2",
+    .sql_insert = "INSERT INTO calendars (name, document, version, created_at, updated_at)"
+                  " VALUES ($1, $2, 1, $3, $3) RETURNING id",
+    .sql_update = "UPDATE calendars SET name = $1, document = $2, version = version + 1,"
+                  " updated_at = $3 WHERE id = $4",
+    .sql_version = sql_cal_version,
+    .member = "document",
+    .check = calendar_check_doc,
+    .get = runtime_calendar_get,
+};
+
 int
 runtime_calendar_create(struct store *s, json_t *doc, int64_t now, json_t **out,
                         struct smile_err *err)
 {
-    static const char sql[] = "INSERT INTO calendars (name, document, version, created_at,"
-                              " updated_at) VALUES ($1, $2, 1, $3, $3) RETURNING id";
-    struct store_stmt *st;
-    const char *name;
-    char *text;
-    int64_t id = 0;
-    int rc = calendar_check_doc(doc, &text, &name, err);
-
-    *out = NULL;
-    if (rc != SMILE_OK)
-        return rc;
-    if ((rc = store_begin(s, err)) != SMILE_OK)
-        goto out;
-    if ((rc = store_prepare(s, sql, &st, err)) == SMILE_OK) {
-        store_stmt_bind_text(st, 1, name, -1);
-        store_stmt_bind_text(st, 2, text, -1);
-        store_stmt_bind_int64(st, 3, now);
-        rc = store_stmt_step(st, err);
-        if (rc == STORE_ROW) {
-            id = store_stmt_int64(st, 0);
-            rc = SMILE_OK;
-        } else if (rc == SMILE_ECONFLICT) {
-            smile_err_clear(err);
-            rc = smile_err_set(err, SMILE_ECONFLICT, "a calendar named '%s' exists", name);
-        }
-        store_stmt_reset(st);
-    }
-    if (rc == SMILE_OK)
-        rc = store_commit(s, err);
-    else
-        store_rollback(s);
-    if (rc == SMILE_OK)
-        rc = runtime_calendar_get(s, id, out, NULL, err);
-out:
-    free(text);
-    return rc;
+    return doc_save(&calendar_kind, s, 0, 0, doc, now, out, err);
 }
-
-/* Checks the expected version inside the transaction: 404 or 412. */
-static int
-check_version(struct store *s, const char *sql, int64_t id, int64_t expect, struct smile_err *err)
-{
-    struct store_stmt *st;
-    int rc = store_prepare(s, sql, &st, err);
-
-    if (rc != SMILE_OK)
-        return rc;
-    store_stmt_bind_int64(st, 1, id);
-    rc = store_stmt_step(st, err);
-    if (rc == STORE_ROW) {
-        int64_t v = store_stmt_int64(st, 0);
-        rc = expect == v || expect == 0
-                 ? SMILE_OK
-                 : smile_err_set(err, SMILE_EPRECOND,
-                                 "If-Match \"%lld\" is stale: the record is at version %lld",
-                                 (long long)expect, (long long)v);
-    } else if (rc == STORE_DONE) {
-        rc = smile_err_set(err, SMILE_ENOTFOUND, "no record %lld", (long long)id);
-    }
-    store_stmt_reset(st);
-    return rc;
-}
-
-static const char sql_cal_version[] =
-    "SELECT version FROM calendars WHERE id = $1 AND deleted_at IS NULL";
 
 int
 runtime_calendar_replace(struct store *s, int64_t id, int64_t expect, json_t *doc, int64_t now,
                          json_t **out, struct smile_err *err)
 {
-    static const char sql[] = "UPDATE calendars SET name = $1, document = $2,"
-                              " version = version + 1, updated_at = $3 WHERE id = $4";
-    struct store_stmt *st;
-    const char *name;
-    char *text;
-    int rc = calendar_check_doc(doc, &text, &name, err);
-
-    *out = NULL;
-    if (rc != SMILE_OK)
-        return rc;
-    if ((rc = store_begin(s, err)) != SMILE_OK)
-        goto out;
-    rc = check_version(s, sql_cal_version, id, expect, err);
-    if (rc == SMILE_OK && (rc = store_prepare(s, sql, &st, err)) == SMILE_OK) {
-        store_stmt_bind_text(st, 1, name, -1);
-        store_stmt_bind_text(st, 2, text, -1);
-        store_stmt_bind_int64(st, 3, now);
-        store_stmt_bind_int64(st, 4, id);
-        rc = step_done(st, err);
-        if (rc == SMILE_ECONFLICT) {
-            smile_err_clear(err);
-            rc = smile_err_set(err, SMILE_ECONFLICT, "a calendar named '%s' exists", name);
-        }
-    }
-    if (rc == SMILE_OK)
-        rc = store_commit(s, err);
-    else
-        store_rollback(s);
-    if (rc == SMILE_OK)
-        rc = runtime_calendar_get(s, id, out, NULL, err);
-out:
-    free(text);
-    return rc;
+    return doc_save(&calendar_kind, s, id, expect, doc, now, out, err);
 }
 
 int
@@ -346,7 +401,7 @@ out:
 /* Processes -------------------------------------------------------------------------------- */
 
 static int
-draft_check(json_t *doc, char **out_text, struct smile_err *err)
+draft_check(json_t *doc, char **out_text, const char **out_name, struct smile_err *err)
 {
     json_t *name = json_object_get(doc, "name");
     size_t len;
@@ -364,6 +419,7 @@ draft_check(json_t *doc, char **out_text, struct smile_err *err)
         return smile_err_set(err, SMILE_ETOOBIG, "a process document is at most %d bytes",
                              ENGINE_MAX_DOC);
     }
+    *out_name = json_string_value(name);
     return SMILE_OK;
 }
 
@@ -390,40 +446,42 @@ versions_json(struct store *s, int64_t id, json_t **out, struct smile_err *err)
     return rc == STORE_DONE ? SMILE_OK : rc;
 }
 
-static json_t *
-process_row_json(struct store_stmt *st)
+/* The list's seventh column: the newest published version's number, null before any. */
+static void
+process_list_extra(struct store_stmt *st, json_t *o)
 {
-    json_t *d = json_loads(store_stmt_text(st, 2), 0, NULL);
-    return json_pack("{s:I, s:s, s:I, s:o, s:o, s:o}", "id", (json_int_t)store_stmt_int64(st, 0),
-                     "name", store_stmt_text(st, 1), "version", (json_int_t)store_stmt_int64(st, 3),
-                     "created_at", time_json(store_stmt_int64(st, 4)), "updated_at",
-                     time_json(store_stmt_int64(st, 5)), "draft", d ? d : json_null());
+    json_object_set_new(o, "latest_version",
+                        store_stmt_is_null(st, 6) ? json_null()
+                                                  : json_integer(store_stmt_int64(st, 6)));
 }
+
+static const struct doc_kind process_kind = {
+    .name = "process",
+    .conflict = "a process with this name exists%.0s", /* the name is not repeated */
+    .sql_get = "SELECT id, name, draft, version, created_at, updated_at"
+               " FROM processes WHERE id = $1 AND deleted_at IS NULL",
+    .sql_list = "SELECT p.id, p.name, p.draft, p.version, p.created_at, p.updated_at,"
+                " (SELECT max(number) FROM process_versions v WHERE v.process_id = p.id)"
+                " FROM processes p WHERE p.deleted_at IS NULL AND p.id > $1 ORDER BY p.id"
+                " LIMIT $2",
+    .sql_insert = "INSERT INTO processes (name, draft, version, created_at, updated_at)"
+                  " VALUES ($1, $2, 1, $3, $3) RETURNING id",
+    .sql_update = "UPDATE processes SET name = $1, draft = $2, version = version + 1,"
+                  " updated_at = $3 WHERE id = $4",
+    .sql_version = "SELECT version FROM processes WHERE id = $1 AND deleted_at IS NULL",
+    .member = "draft",
+    .list_extra = process_list_extra,
+    .check = draft_check,
+    .get = runtime_process_get,
+};
 
 int
 runtime_process_get(struct store *s, int64_t id, json_t **out, int64_t *version,
                     struct smile_err *err)
 {
-    static const char sql[] = "SELECT id, name, draft, version, created_at, updated_at"
-                              " FROM processes WHERE id = $1 AND deleted_at IS NULL";
-    struct store_stmt *st;
     json_t *vers = NULL;
-    int rc = store_prepare(s, sql, &st, err);
+    int rc = doc_get(&process_kind, s, id, out, version, err);
 
-    *out = NULL;
-    if (rc != SMILE_OK)
-        return rc;
-    store_stmt_bind_int64(st, 1, id);
-    rc = store_stmt_step(st, err);
-    if (rc == STORE_ROW) {
-        *out = process_row_json(st);
-        if (version)
-            *version = store_stmt_int64(st, 3);
-        rc = SMILE_OK;
-    } else if (rc == STORE_DONE) {
-        rc = smile_err_set(err, SMILE_ENOTFOUND, "no process %lld", (long long)id);
-    }
-    store_stmt_reset(st);
     if (rc == SMILE_OK && (rc = versions_json(s, id, &vers, err)) == SMILE_OK)
         json_object_set_new(*out, "versions", vers);
     else
@@ -435,116 +493,21 @@ int
 runtime_process_list(struct store *s, int64_t after, int limit, json_t **out, int64_t *next,
                      struct smile_err *err)
 {
-    static const char sql[] =
-        "SELECT p.id, p.name, p.draft, p.version, p.created_at, p.updated_at,"
-        " (SELECT max(number) FROM process_versions v WHERE v.process_id = p.id)"
-        " FROM processes p WHERE p.deleted_at IS NULL AND p.id > $1 ORDER BY p.id LIMIT $2";
-    struct store_stmt *st;
-    int rc = store_prepare(s, sql, &st, err), n = 0;
-
-    *out = json_array();
-    *next = 0;
-    if (rc != SMILE_OK)
-        return rc;
-    store_stmt_bind_int64(st, 1, after);
-    store_stmt_bind_int64(st, 2, limit + 1);
-    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
-        json_t *o;
-        if (n++ == limit)
-            break;
-        o = process_row_json(st);
-        json_object_set_new(o, "latest_version",
-                            store_stmt_is_null(st, 6) ? json_null()
-                                                      : json_integer(store_stmt_int64(st, 6)));
-        json_array_append_new(*out, o);
-        *next = store_stmt_int64(st, 0);
-    }
-    if (rc != STORE_ROW)
-        *next = 0;
-    store_stmt_reset(st);
-    return rc == STORE_ROW || rc == STORE_DONE ? SMILE_OK : rc;
+    return doc_list(&process_kind, s, after, limit, out, next, err);
 }
 
 int
 runtime_process_create(struct store *s, json_t *draft, int64_t now, json_t **out,
                        struct smile_err *err)
 {
-    static const char sql[] = "INSERT INTO processes (name, draft, version, created_at,"
-                              " updated_at) VALUES ($1, $2, 1, $3, $3) RETURNING id";
-    struct store_stmt *st;
-    char *text;
-    int64_t id = 0;
-    int rc = draft_check(draft, &text, err);
-
-    *out = NULL;
-    if (rc != SMILE_OK)
-        return rc;
-    if ((rc = store_begin(s, err)) != SMILE_OK)
-        goto out;
-    if ((rc = store_prepare(s, sql, &st, err)) == SMILE_OK) {
-        store_stmt_bind_text(st, 1, json_string_value(json_object_get(draft, "name")), -1);
-        store_stmt_bind_text(st, 2, text, -1);
-        store_stmt_bind_int64(st, 3, now);
-        rc = store_stmt_step(st, err);
-        if (rc == STORE_ROW) {
-            id = store_stmt_int64(st, 0);
-            rc = SMILE_OK;
-        } else if (rc == SMILE_ECONFLICT) {
-            smile_err_clear(err);
-            rc = smile_err_set(err, SMILE_ECONFLICT, "a process with this name exists");
-        }
-        store_stmt_reset(st);
-    }
-    if (rc == SMILE_OK)
-        rc = store_commit(s, err);
-    else
-        store_rollback(s);
-    if (rc == SMILE_OK)
-        rc = runtime_process_get(s, id, out, NULL, err);
-out:
-    free(text);
-    return rc;
+    return doc_save(&process_kind, s, 0, 0, draft, now, out, err);
 }
-
-static const char sql_proc_version[] =
-    "SELECT version FROM processes WHERE id = $1 AND deleted_at IS NULL";
 
 int
 runtime_process_replace(struct store *s, int64_t id, int64_t expect, json_t *draft, int64_t now,
                         json_t **out, struct smile_err *err)
 {
-    static const char sql[] = "UPDATE processes SET name = $1, draft = $2, version = version + 1,"
-                              " updated_at = $3 WHERE id = $4";
-    struct store_stmt *st;
-    char *text;
-    int rc = draft_check(draft, &text, err);
-
-    *out = NULL;
-    if (rc != SMILE_OK)
-        return rc;
-    if ((rc = store_begin(s, err)) != SMILE_OK)
-        goto out;
-    rc = check_version(s, sql_proc_version, id, expect, err);
-    if (rc == SMILE_OK && (rc = store_prepare(s, sql, &st, err)) == SMILE_OK) {
-        store_stmt_bind_text(st, 1, json_string_value(json_object_get(draft, "name")), -1);
-        store_stmt_bind_text(st, 2, text, -1);
-        store_stmt_bind_int64(st, 3, now);
-        store_stmt_bind_int64(st, 4, id);
-        rc = step_done(st, err);
-        if (rc == SMILE_ECONFLICT) {
-            smile_err_clear(err);
-            rc = smile_err_set(err, SMILE_ECONFLICT, "a process with this name exists");
-        }
-    }
-    if (rc == SMILE_OK)
-        rc = store_commit(s, err);
-    else
-        store_rollback(s);
-    if (rc == SMILE_OK)
-        rc = runtime_process_get(s, id, out, NULL, err);
-out:
-    free(text);
-    return rc;
+    return doc_save(&process_kind, s, id, expect, draft, now, out, err);
 }
 
 /* A process may name "default" (resolved at fold time) or an existing calendar. */
@@ -683,22 +646,14 @@ runtime_process_install(struct store *s, const char *json, int64_t published_at,
 {
     static const char sql[] = "SELECT id FROM processes WHERE name = $1";
     json_t *doc = json_loads(json, 0, NULL), *out = NULL;
-    struct store_stmt *st;
     int64_t id = 0;
+    bool found;
     int rc;
 
     if (doc == NULL)
         return smile_err_set(err, SMILE_EINTERNAL, "a built-in process is not JSON");
-    if ((rc = store_prepare(s, sql, &st, err)) != SMILE_OK)
-        goto out;
-    store_stmt_bind_text(st, 1, json_string_value(json_object_get(doc, "name")), -1);
-    rc = store_stmt_step(st, err);
-    store_stmt_reset(st);
-    if (rc == STORE_ROW) {
-        rc = SMILE_OK; /* present: leave it alone */
-        goto out;
-    }
-    if (rc != STORE_DONE)
+    rc = named(s, sql, json_string_value(json_object_get(doc, "name")), &found, err);
+    if (rc != SMILE_OK || found) /* present: leave it alone */
         goto out;
     if ((rc = runtime_process_create(s, doc, time_now_ms(), &out, err)) != SMILE_OK)
         goto out;
@@ -717,21 +672,15 @@ runtime_calendar_install(struct store *s, const char *name, const char *json, st
 {
     static const char sql[] = "SELECT id FROM calendars WHERE name = $1";
     json_t *doc = json_loads(json, 0, NULL), *out = NULL;
-    struct store_stmt *st;
+    bool found;
     int rc;
 
     if (doc == NULL)
         return smile_err_set(err, SMILE_EINTERNAL, "a built-in calendar is not JSON");
     json_object_set_new(doc, "name", json_string(name));
-    if ((rc = store_prepare(s, sql, &st, err)) == SMILE_OK) {
-        store_stmt_bind_text(st, 1, name, -1);
-        rc = store_stmt_step(st, err);
-        store_stmt_reset(st);
-        if (rc == STORE_ROW)
-            rc = SMILE_OK;
-        else if (rc == STORE_DONE)
-            rc = runtime_calendar_create(s, doc, time_now_ms(), &out, err);
-    }
+    rc = named(s, sql, name, &found, err);
+    if (rc == SMILE_OK && !found)
+        rc = runtime_calendar_create(s, doc, time_now_ms(), &out, err);
     json_decref(out);
     json_decref(doc);
     return rc;
