@@ -261,6 +261,7 @@ cli_serve(int argc, char **argv)
         goto out;
     }
     runtime_on_due(runtime, scheduler_wake, sched);
+    runtime_on_folded(runtime, notify_tasks_folded, NULL); /* notify: the stream's task events */
     { /* webhook: follows the ledger and sends deliveries (closed after the ledger) */
         struct webhook_options wo = {
             .retry_ms = config_int(&cfg, CFG_WEBHOOK_RETRY_MS),

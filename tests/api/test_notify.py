@@ -486,17 +486,20 @@ class TestStream(Base):
         a = self.stream(self.ann)
         b2 = self.stream(self.ann)
         self.assertEqual((a.status, b2.status), (200, 200))
+        self.assertEqual(a.next()["retry"], "3000")
+        # Over the per-user limit the oldest stream is ended, not the new one refused.
         c = self.stream(self.ann)
-        self.assertEqual(c.status, 503)
-        self.assertEqual(c.headers.get("retry-after"), "10")
+        self.assertEqual(c.status, 200)
+        self.assertTrue(a.ended.wait(5), "the oldest stream was not ended")
+        self.assertFalse(b2.ended.is_set())
+        self.streams.remove(c)
+        c.close()
         # A token works too (API integrations), and the heartbeat keeps idle streams alive.
         tok = self.srv.token("sue", "crm:read")
         s = self.stream(None, token=tok)
         self.assertEqual(s.status, 200)
         self.assertEqual(s.next()["retry"], "3000")
         self.assertEqual(s.next(timeout=5), {"comment": "keep-alive"})
-        # A client that goes away is noticed at the next heartbeat and its slot freed.
-        a.close()
         b2.close()
         d = wait_for(lambda: (lambda x: x if x.status == 200 else x.close())(
             SSE(self.srv, self.ann)), timeout=6, what="a freed stream slot")
@@ -510,6 +513,69 @@ class TestStream(Base):
         self.assertLess(time.time() - t, 8)
         for s in self.streams:
             self.assertTrue(s.ended.wait(5))
+
+
+def metric(client, name):
+    st, _, body = client.req("GET", "/metrics", headers={"Accept": "text/plain"})
+    text = body if isinstance(body, str) else body.decode() if isinstance(body, bytes) else ""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError("no metric " + name)
+
+
+class TestClosedStreams(Base):
+    """Default limits (8 streams per user): closed tabs free their slots at once."""
+
+    def test_closed_sockets_free_slots_and_the_oldest_is_evicted(self):
+        first = [self.stream(self.ann) for _ in range(8)]
+        for s in first:
+            self.assertEqual(s.status, 200)
+            self.assertEqual(s.next()["retry"], "3000")  # each is parked (suspended) now
+        time.sleep(0.3)
+        for s in first[:3]:
+            s.close()
+        # Three more at once: each must be 200 within 1 s, well before any heartbeat (15 s).
+        out, t0 = [], time.time()
+
+        def opener():
+            out.append(SSE(self.srv, self.ann))
+        ts = [threading.Thread(target=opener) for _ in range(3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(5)
+        took = time.time() - t0
+        self.streams.extend(out)
+        self.assertEqual([s.status for s in out], [200, 200, 200])
+        self.assertLess(took, 1.0)
+        # The five still connected were not touched: the closed ones were found by probing
+        # their sockets, not by evicting live streams.
+        time.sleep(0.5)
+        self.assertEqual([s.ended.is_set() for s in first[3:]], [False] * 5)
+        self.assertEqual(metric(self.adm, "smile_http_streams_client_left_total"), 3)
+        self.assertEqual(metric(self.adm, "smile_http_streams_evicted_total"), 0)
+        self.assertEqual(metric(self.adm, "smile_http_streams_open"), 8)
+        # A ninth live stream: ann's oldest live one (first[3]) is ended to make room.
+        ninth = self.stream(self.ann)
+        self.assertEqual(ninth.status, 200)
+        self.assertTrue(first[3].ended.wait(5), "the oldest stream was not ended")
+        self.assertEqual([s.ended.is_set() for s in first[4:]], [False] * 4)
+        self.assertEqual(metric(self.adm, "smile_http_streams_evicted_total"), 1)
+        self.assertEqual(metric(self.adm, "smile_http_streams_open"), 8)
+        # Another user is not affected by ann's limit.
+        self.assertEqual(self.stream(self.sue).status, 200)
+
+    def test_a_closed_tab_is_released_within_seconds_without_a_write(self):
+        s = self.stream(self.ann)
+        self.assertEqual(s.next()["retry"], "3000")
+        wait_for(lambda: metric(self.adm, "smile_http_streams_open") == 1, what="1 stream")
+        s.close()
+        # The heartbeat is 15 s; the once-a-second probe releases it long before.
+        t0 = time.time()
+        wait_for(lambda: metric(self.adm, "smile_http_streams_open") == 0, timeout=5,
+                 what="the closed stream released")
+        self.assertLess(time.time() - t0, 3)
 
 
 if __name__ == "__main__":
