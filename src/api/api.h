@@ -210,4 +210,8 @@ void api_webhooks_deliveries(struct http_request *req);
 void api_webhooks_delivery(struct http_request *req);
 void api_webhooks_redeliver(struct http_request *req);
 
+/* mailnotify: the system e-mail outbox (api/mail_outbox.c) */
+void api_mail_outbox_list(struct http_request *req);
+void api_mail_outbox_retry(struct http_request *req);
+
 #endif

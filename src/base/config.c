@@ -80,6 +80,8 @@ const struct config_option config_options[CFG_COUNT] = {
                            "first system e-mail retry back-off in ms (doubles per try)"},
     [CFG_SMTP_RETRY_MAX_MS] = {"smtp_retry_max_ms", CONFIG_INT, "3600000", 10, 86400000,
                                "longest system e-mail retry back-off in ms"},
+    [CFG_MAILNOTIFY_MAX_ATTEMPTS] = {"mailnotify_max_attempts", CONFIG_INT, "10", 1, 1000,
+                                     "failed attempts after which a system e-mail is given up"},
 };
 
 static int

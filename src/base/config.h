@@ -50,6 +50,7 @@ enum config_key {
     CFG_DIGEST_EMAIL,
     CFG_SMTP_RETRY_MS,
     CFG_SMTP_RETRY_MAX_MS,
+    CFG_MAILNOTIFY_MAX_ATTEMPTS, /* mailnotify: give a system e-mail up after this many */
     CFG_COUNT
 };
 

@@ -243,6 +243,7 @@ cli_serve(int argc, char **argv)
             .digests = config_bool(&cfg, CFG_DIGEST_EMAIL),
             .retry_ms = config_int(&cfg, CFG_SMTP_RETRY_MS),
             .retry_max_ms = config_int(&cfg, CFG_SMTP_RETRY_MAX_MS),
+            .max_attempts = (int)config_int(&cfg, CFG_MAILNOTIFY_MAX_ATTEMPTS),
         };
 
         if (mailnotify_kinds_parse(config_str(&cfg, CFG_NOTIFY_EMAIL), &mo.kinds) != SMILE_OK) {
