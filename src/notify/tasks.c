@@ -154,8 +154,8 @@ find(const struct told *t, size_t n, int64_t task_id, int64_t user_id)
 static void
 emit(notify_task_fn *fn, void *ud, int64_t user_id, const json_t *j)
 {
+    notify_metrics_count(4, 1); /* first: a reader of the stream may look at once */
     fn(user_id, j, ud);
-    notify_metrics_count(4, 1);
 }
 
 int

@@ -515,6 +515,72 @@ class TestStream(Base):
             self.assertTrue(s.ended.wait(5))
 
 
+class TestTaskEvents(Base):
+    """`event: task` on the stream: a person's inbox changes are pushed, in the shape of
+    GET /api/v1/tasks items, or {"id", "removed": true, "subject"}."""
+
+    def tasks_of(self, stream, n, timeout=15):
+        return [json.loads(stream.next("task", timeout=timeout)["data"]) for _ in range(n)]
+
+    def no_task(self, stream, wait=1.0):
+        try:
+            f = stream.next("task", timeout=wait)
+        except AssertionError:
+            return
+        self.fail("unexpected task event %r" % f)
+
+    def test_tasks_appear_move_and_leave(self):
+        self.srv.add_user("bob", "agent", team="complaints")
+        self.ids["bob"] = self.srv.sql("select id from users where username = 'bob'")[0]["id"]
+        bob = self.srv.login("bob")
+        ann_s, bob_s, sue_s = self.stream(self.ann), self.stream(bob), self.stream(self.sue)
+        for s in (ann_s, bob_s, sue_s):
+            s.next()  # retry:
+        # A complaint for ann (built-in Complaint handling: assign is done by the opening
+        # assignment; first_reply and resolve are open and hers).
+        cid = self.open_case()
+        got = self.tasks_of(ann_s, 2)
+        st, _, inbox = self.ann.get("/api/v1/tasks?mine=1")
+        self.assertEqual(st, 200, inbox)
+        strip = (lambda t: {k: v for k, v in t.items() if k != "time_left_ms"})
+        # The same objects as the inbox's, time left aside (it is as of each one's moment).
+        self.assertEqual(sorted((strip(t) for t in got), key=lambda t: t["id"]),
+                         sorted((strip(t) for t in inbox["items"]), key=lambda t: t["id"]))
+        self.assertEqual({t["step"]["key"] for t in got}, {"first_reply", "resolve"})
+        self.assertTrue(all(t["assignee"] == "ann" and t["case_id"] == cid and
+                            "time_left_ms" in t for t in got))
+        ids = {t["id"] for t in got}
+        # Held by ann: bob and sue (team members) are not told.
+        self.no_task(bob_s)
+        self.no_task(sue_s, 0.2)
+        # ann hands the case to bob: hers are removed, bob's appear.
+        st, _, b = self.ann.post("/api/v1/cases/%d/assign" % cid, {"assignee_id": self.ids["bob"]})
+        self.assertEqual(st, 200, b)
+        gone = self.tasks_of(ann_s, 2)
+        self.assertEqual({(t["id"], t["removed"], t["subject"]) for t in gone},
+                         {(i, True, "case:%d" % cid) for i in ids})
+        mine = self.tasks_of(bob_s, 2)
+        self.assertEqual({(t["id"], t["assignee"]) for t in mine}, {(i, "bob") for i in ids})
+        # Back to the team's queue (manual routing: nobody is picked): every member is told,
+        # the task now held by the team alone.
+        st, _, b = self.adm.post("/api/v1/cases/%d/assign" % cid,
+                                 {"team_id": self.team, "assignee_id": None})
+        self.assertEqual(st, 200, b)
+        for s in (ann_s, bob_s, sue_s):
+            q = self.tasks_of(s, 2)
+            self.assertEqual({(t["id"], t["assignee"], t["team"]) for t in q},
+                             {(i, None, "complaints") for i in ids})
+        # A staff reply completes the first reply: it leaves every member's inbox.
+        fr = [t["id"] for t in got if t["step"]["key"] == "first_reply"][0]
+        st, _, b = self.ann.post("/api/v1/interactions", {"kind": "call", "direction": "out",
+                                                          "case_id": cid})
+        self.assertEqual(st, 201, b)
+        for s in (ann_s, bob_s, sue_s):
+            self.assertEqual(self.tasks_of(s, 1), [{"id": fr, "removed": True,
+                                                    "subject": "case:%d" % cid}])
+        self.assertGreaterEqual(metric(self.adm, "smile_notify_task_events_total"), 2 + 4 + 6 + 3)
+
+
 def metric(client, name):
     st, _, body = client.req("GET", "/metrics", headers={"Accept": "text/plain"})
     text = body if isinstance(body, str) else body.decode() if isinstance(body, bytes) else ""
