@@ -76,6 +76,7 @@ void
 notify_tasks_folded(const char *const *subjects, size_t n, void *ud)
 {
     bool added = false;
+    size_t dropped = 0;
 
     (void)ud;
     pthread_mutex_lock(&mu);
@@ -83,7 +84,13 @@ notify_tasks_folded(const char *const *subjects, size_t n, void *ud)
         pthread_mutex_unlock(&mu);
         return;
     }
-    for (size_t i = 0; i < n && queue_n < QUEUE_MAX; i++) {
+    for (size_t i = 0; i < n; i++) {
+        if (queue_n >= QUEUE_MAX) {
+            /* The runner is far behind: these subjects' task events are lost (clients
+             * still see the change at their next GET /api/v1/tasks). */
+            dropped += n - i;
+            break;
+        }
         if (queue_n == queue_cap) {
             queue_cap = queue_cap ? queue_cap * 2 : 64;
             queue = xrealloc(queue, queue_cap * sizeof(*queue));
@@ -92,6 +99,8 @@ notify_tasks_folded(const char *const *subjects, size_t n, void *ud)
         added = true;
     }
     pthread_mutex_unlock(&mu);
+    if (dropped)
+        log_warn("msg=\"task events dropped: queue full\" subjects=%zu", dropped);
     if (added)
         notify_runner_poke();
 }
