@@ -22,10 +22,9 @@
  * NOTIFY_CONNECTION fires for a closed tab until the stream's next write. The heartbeat
  * thread therefore probes the sockets of suspended streams once a second (poll with
  * POLLRDHUP, no timeout: a FIN or a reset shows at once) and ends the ones whose client
- * left; a new stream also probes the user's streams before it counts them, and one that
- * would exceed max_streams_per_user ends that user's oldest stream instead of being
- * refused. An ended stream stops counting against the limits at once, before MHD has
- * released it.
+ * left; a new stream that meets a limit probes them all first (closed tabs never count), and one
+ * that would exceed max_streams_per_user ends that user's oldest stream instead of being refused.
+ * An ended stream stops counting against the limits at once, before MHD has released it.
  */
 #include "http/http.h"
 
