@@ -215,5 +215,8 @@ void api_webhooks_redeliver(struct http_request *req);
 void api_audit_list(struct http_request *req);
 /* uiadmin: preview of a scorecard template document, api/score_preview.c (admins only) */
 void api_score_preview(struct http_request *req);
+/* mailnotify: the system e-mail outbox (api/mail_outbox.c) */
+void api_mail_outbox_list(struct http_request *req);
+void api_mail_outbox_retry(struct http_request *req);
 
 #endif

@@ -262,9 +262,21 @@ stream_board(const char *kind, const json_t *ev, void *ud)
     free(s);
 }
 
+static void
+stream_task(int64_t user_id, const json_t *task, void *ud)
+{
+    char *s = json_dumps(task, JSON_COMPACT);
+
+    (void)ud;
+    if (s)
+        http_stream_publish(user_id, 0, "task", 0, s);
+    free(s);
+}
+
 void
 api_notify_wire(void)
 {
     notify_hook_add(stream_notification, NULL);
     notify_board_set(stream_board, NULL);
+    notify_task_set(stream_task, NULL);
 }

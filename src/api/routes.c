@@ -236,6 +236,12 @@ const struct api_route api_routes[] = {
        (api/score_preview.c). Admins (who edit templates). */
     {HTTP_POST, "/api/v1/scorecards/preview", api_score_preview, ADM, API_SCOPE_ADMIN, 0,
      "what a template document would score for a period, per person and item; keeps nothing"},
+    /* mailnotify: the system e-mail outbox (api/mail_outbox.c, src/mailnotify/). Admins only:
+       rows show staff addresses and what was sent to them. */
+    {HTTP_GET, "/api/v1/mail-outbox", api_mail_outbox_list, ADM, API_SCOPE_ADMIN, 0,
+     "system e-mail outbox, newest first (?state=pending|sent|failed), cursor-paged"},
+    {HTTP_POST, "/api/v1/mail-outbox/{id}/retry", api_mail_outbox_retry, ADM, API_SCOPE_ADMIN, 0,
+     "queue a given-up system e-mail again"},
     /* bulk: CSV import of customers, properties and contracts (api/imports.c); all or
        nothing, dry run first. Supervisors and admins (the roles that write properties and
        contracts). */

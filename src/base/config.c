@@ -87,6 +87,8 @@ const struct config_option config_options[CFG_COUNT] = {
     [CFG_MAIL_IDLE_RENEW] = {"mail_idle_renew", CONFIG_INT, "1680", 5, 1740,
                              "seconds a mailbox waits in IMAP IDLE before renewing it (RFC 2177: "
                              "under 29 min; less if a firewall drops quiet connections sooner)"},
+    [CFG_MAILNOTIFY_MAX_ATTEMPTS] = {"mailnotify_max_attempts", CONFIG_INT, "10", 1, 1000,
+                                     "failed attempts after which a system e-mail is given up"},
 };
 
 static int

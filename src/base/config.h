@@ -53,6 +53,7 @@ enum config_key {
     /* mail: secrets at rest (src/base/secret.h) */
     CFG_SECRET_KEY_FILE,
     CFG_MAIL_IDLE_RENEW,
+    CFG_MAILNOTIFY_MAX_ATTEMPTS, /* mailnotify: give a system e-mail up after this many */
     CFG_COUNT
 };
 

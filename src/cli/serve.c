@@ -244,6 +244,7 @@ cli_serve(int argc, char **argv)
             .retry_ms = config_int(&cfg, CFG_SMTP_RETRY_MS),
             .retry_max_ms = config_int(&cfg, CFG_SMTP_RETRY_MAX_MS),
             .pool = pool, /* the sender's writes join the group commit */
+            .max_attempts = (int)config_int(&cfg, CFG_MAILNOTIFY_MAX_ATTEMPTS),
         };
 
         if (mailnotify_kinds_parse(config_str(&cfg, CFG_NOTIFY_EMAIL), &mo.kinds) != SMILE_OK) {
@@ -262,6 +263,7 @@ cli_serve(int argc, char **argv)
         goto out;
     }
     runtime_on_due(runtime, scheduler_wake, sched);
+    runtime_on_folded(runtime, notify_tasks_folded, NULL); /* notify: the stream's task events */
     { /* webhook: follows the ledger and sends deliveries (closed after the ledger) */
         struct webhook_options wo = {
             .retry_ms = config_int(&cfg, CFG_WEBHOOK_RETRY_MS),

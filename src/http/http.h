@@ -116,11 +116,13 @@ int http_server_inflight(const struct http_server *s);
  * From then on http_stream_publish() — callable from any thread, typically after a commit —
  * queues frames ("event: E\nid: N\ndata: JSON\n\n") to every matching stream. No thread
  * waits on a stream: a stream with nothing queued suspends its connection and a publish
- * resumes it; a heartbeat comment goes out on idle streams every heartbeat_s, which is also
- * how a vanished client is noticed. A stream whose client reads too slowly (over 256 KiB
- * queued) is closed; the client reconnects with Last-Event-ID. Streams are limited in total
- * (max_streams, kept under three quarters of conn_limit so streams cannot starve ordinary
- * requests), per user, and per address (half of per_ip_limit). http_server_stop() ends
+ * resumes it; a heartbeat comment goes out on idle streams every heartbeat_s. The sockets of
+ * suspended streams are probed once a second (and the user's at each open), so a client that
+ * closed its connection frees its slot within a second; a user at max_streams_per_user who
+ * opens another stream ends their oldest one instead of getting 503. A stream whose client reads
+ * too slowly (over 256 KiB queued) is closed; the client reconnects with Last-Event-ID. Streams are
+ * limited in total (max_streams, kept under three quarters of conn_limit so streams cannot starve
+ * ordinary requests), per user, and per address (half of per_ip_limit). http_server_stop() ends
  * every stream before it drains.
  *
  * Notification frames carry ids (the notification id): publishes with an id at or below
@@ -141,8 +143,11 @@ void http_stream_ready(struct http_request *req);
  */
 int http_stream_publish(int64_t user_id, unsigned roles, const char *event, int64_t id,
                         const char *json);
-/* Streams open now (for /metrics and tests). */
+/* Streams open now (for /metrics and tests); ended ones not yet released do not count. */
 int http_stream_count(void);
+/* Streams ended since start because their client had left (*out_closed), and ended to make
+ * room for a newer stream of the same user (*out_evicted). */
+void http_stream_stats(uint64_t *out_closed, uint64_t *out_evicted);
 
 /* Request accessors. Returned strings belong to the request. */
 const char *http_request_header(const struct http_request *req, const char *name);

@@ -16,12 +16,22 @@
  * connection (MHD_suspend_connection from the reader is allowed for a response not shared
  * between connections); a publisher queues a frame and resumes it. A heartbeat thread
  * writes a comment to idle streams. Nothing polls.
+ *
+ * A suspended connection is out of MHD's event loop: MHD notices neither a timeout nor the
+ * client closing it (libmicrohttpd manual, "Flow control"), so neither NOTIFY_COMPLETED nor
+ * NOTIFY_CONNECTION fires for a closed tab until the stream's next write. The heartbeat
+ * thread therefore probes the sockets of suspended streams once a second (poll with
+ * POLLRDHUP, no timeout: a FIN or a reset shows at once) and ends the ones whose client
+ * left; a new stream that meets a limit probes them all first (closed tabs never count), and one
+ * that would exceed max_streams_per_user ends that user's oldest stream instead of being refused.
+ * An ended stream stops counting against the limits at once, before MHD has released it.
  */
 #include "http/http.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -76,6 +86,8 @@ struct http_stream {
     struct buf q; /* frames not yet handed to MHD, from off on */
     size_t off;
     bool suspended, closing, overflow, ready;
+    bool gone;     /* ended because its client left or it was evicted: no longer counted */
+    uint64_t seq;  /* open order (the oldest of a user is evicted first) */
     int64_t floor; /* highest notification id queued */
     struct held *held;
     size_t nheld;
@@ -88,6 +100,8 @@ static struct {
     int count;
     bool running, stopping;
     unsigned max, per_user, per_addr, heartbeat_s;
+    uint64_t seq;
+    uint64_t closed_gone, evicted; /* streams ended by the probe / by eviction */
     pthread_t heartbeat;
 } streams = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
@@ -135,7 +149,8 @@ stream_release(struct http_stream *st)
         streams.head = st->next;
     if (st->next)
         st->next->prev = st->prev;
-    streams.count--;
+    if (!st->gone)
+        streams.count--;
     pthread_cond_broadcast(&streams.cv);
     pthread_mutex_unlock(&streams.mu);
     for (size_t i = 0; i < st->nheld; i++)
@@ -183,10 +198,61 @@ stream_read(void *cls, uint64_t pos, char *out, size_t max)
     return n;
 }
 
+/* Whether the client of a suspended stream has closed its socket (or reset it): MHD does
+ * not watch a suspended connection, so look without reading. Call with st->mu held. */
+static bool
+stream_client_left(struct http_stream *st)
+{
+    const union MHD_ConnectionInfo *ci;
+    struct pollfd p;
+
+    if (!st->suspended)
+        return false; /* MHD is writing to it: it finds out by itself */
+    ci = MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci == NULL || ci->connect_fd == MHD_INVALID_SOCKET)
+        return false;
+    p = (struct pollfd){.fd = ci->connect_fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+/* Ends a stream: its reader sends the end of the response and MHD releases it. From now on
+ * it no longer counts against the limits. Call with streams.mu and st->mu held. */
+static void
+stream_end(struct http_stream *st)
+{
+    if (!st->gone) {
+        st->gone = true;
+        streams.count--;
+    }
+    st->closing = true;
+    stream_wake(st);
+}
+
+/* Probes the suspended streams (of user_id, or all with 0) and ends those whose client left;
+ * returns how many. Call with streams.mu held: one poll(2) per suspended stream. */
+static int
+streams_reap(int64_t user_id)
+{
+    int n = 0;
+
+    for (struct http_stream *st = streams.head; st; st = st->next) {
+        if (st->gone || (user_id && st->user_id != user_id))
+            continue;
+        pthread_mutex_lock(&st->mu);
+        if (stream_client_left(st)) {
+            stream_end(st);
+            n++;
+        }
+        pthread_mutex_unlock(&st->mu);
+    }
+    streams.closed_gone += (uint64_t)n;
+    return n;
+}
+
 int
 http_stream_open(struct http_request *req, int64_t user_id, unsigned role, struct smile_err *err)
 {
-    struct http_stream *st;
+    struct http_stream *st, *oldest = NULL;
     int mine = 0, here = 0;
 
     pthread_mutex_lock(&streams.mu);
@@ -194,9 +260,41 @@ http_stream_open(struct http_request *req, int64_t user_id, unsigned role, struc
         pthread_mutex_unlock(&streams.mu);
         return smile_err_set(err, SMILE_EBUSY, "the server is stopping");
     }
-    for (st = streams.head; st; st = st->next) {
-        mine += st->user_id == user_id;
-        here += strcmp(st->address, req->address) == 0;
+    for (int pass = 0; pass < 2; pass++) {
+        mine = here = 0;
+        oldest = NULL;
+        for (st = streams.head; st; st = st->next) {
+            if (st->gone)
+                continue;
+            if (st->user_id == user_id) {
+                mine++;
+                if (oldest == NULL || st->seq < oldest->seq)
+                    oldest = st;
+            }
+            here += strcmp(st->address, req->address) == 0;
+        }
+        if ((unsigned)streams.count < streams.max && (unsigned)mine < streams.per_user &&
+            (!streams.per_addr || (unsigned)here < streams.per_addr))
+            break;
+        /* At a limit: streams whose client left (closed tabs) do not count. */
+        if (pass == 0 && streams_reap(0) == 0)
+            pass++; /* nothing reaped: the counts stand */
+    }
+    if ((unsigned)mine >= streams.per_user && oldest && (unsigned)streams.count <= streams.max &&
+        (!streams.per_addr ||
+         (unsigned)(here - (strcmp(oldest->address, req->address) == 0)) < streams.per_addr)) {
+        /* The user's own limit only: end their oldest stream (its EventSource, if still
+         * there, reconnects in 3 s and resumes with Last-Event-ID) rather than refuse. The
+         * new stream takes its slot, so the totals stay within their limits too. */
+        pthread_mutex_lock(&oldest->mu);
+        stream_end(oldest);
+        pthread_mutex_unlock(&oldest->mu);
+        streams.evicted++;
+        mine--;
+        if (strcmp(oldest->address, req->address) == 0)
+            here--;
+        log_info("msg=\"event stream evicted\" user_id=%lld reason=per_user_limit",
+                 (long long)user_id);
     }
     if ((unsigned)streams.count >= streams.max || (unsigned)mine >= streams.per_user ||
         (streams.per_addr && (unsigned)here >= streams.per_addr)) {
@@ -217,6 +315,7 @@ http_stream_open(struct http_request *req, int64_t user_id, unsigned role, struc
     buf_init(&st->q, 0);
     /* The reconnection delay, and a first chunk so the client sees the stream at once. */
     buf_puts(&st->q, "retry: 3000\n\n");
+    st->seq = ++streams.seq;
     st->next = streams.head;
     if (streams.head)
         streams.head->prev = st;
@@ -280,7 +379,7 @@ http_stream_publish(int64_t user_id, unsigned roles, const char *event, int64_t 
     frame_format(&b, event, id, json);
     pthread_mutex_lock(&streams.mu);
     for (struct http_stream *st = streams.head; st && !streams.stopping; st = st->next) {
-        if (user_id ? st->user_id != user_id : !(st->role & roles))
+        if (st->gone || (user_id ? st->user_id != user_id : !(st->role & roles)))
             continue;
         pthread_mutex_lock(&st->mu);
         if (id > 0 && id <= st->floor) {
@@ -314,23 +413,41 @@ http_stream_count(void)
     return n;
 }
 
-/* Writes a comment to idle streams every heartbeat_s: keeps proxies from closing them and
- * finds clients that went away (a suspended connection does not notice). */
+void
+http_stream_stats(uint64_t *out_closed, uint64_t *out_evicted)
+{
+    pthread_mutex_lock(&streams.mu);
+    *out_closed = streams.closed_gone;
+    *out_evicted = streams.evicted;
+    pthread_mutex_unlock(&streams.mu);
+}
+
+/* Once a second ends the suspended streams whose client left (see the top of the file);
+ * every heartbeat_s writes a comment to idle streams, which keeps proxies from closing them
+ * and finds the clients that left without a FIN (a network that went away). */
 static void *
 heartbeat_main(void *arg)
 {
+    unsigned tick = 0;
+
     (void)arg;
     pthread_mutex_lock(&streams.mu);
     while (!streams.stopping) {
         struct timespec ts;
+        int n;
 
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += streams.heartbeat_s;
+        ts.tv_sec += 1;
         while (!streams.stopping)
             if (pthread_cond_timedwait(&streams.cv, &streams.mu, &ts) == ETIMEDOUT)
                 break;
         if (streams.stopping)
             break;
+        if ((n = streams_reap(0)) > 0)
+            log_info("msg=\"event streams ended: client left\" count=%d", n);
+        if (++tick < streams.heartbeat_s)
+            continue;
+        tick = 0;
         for (struct http_stream *st = streams.head; st; st = st->next) {
             pthread_mutex_lock(&st->mu);
             if (st->ready && st->q.len == st->off) {
@@ -367,6 +484,18 @@ streams_start(const struct http_server_config *cfg)
         fatal("cannot start the event stream heartbeat");
 }
 
+/* Whether any stream is still registered (ended ones too, until MHD releases them). */
+static bool
+streams_listed(void)
+{
+    bool any;
+
+    pthread_mutex_lock(&streams.mu);
+    any = streams.head != NULL;
+    pthread_mutex_unlock(&streams.mu);
+    return any;
+}
+
 /* Ends every stream (its reader sends the end of the response) and waits up to wait_ms for
  * them to be released; MHD must not stop with a connection suspended. */
 static void
@@ -387,7 +516,7 @@ streams_stop(int wait_ms)
     }
     pthread_mutex_unlock(&streams.mu);
     pthread_join(streams.heartbeat, NULL);
-    for (int waited = 0; waited < wait_ms && http_stream_count() > 0; waited += 10)
+    for (int waited = 0; waited < wait_ms && streams_listed(); waited += 10)
         usleep(10000);
     pthread_mutex_lock(&streams.mu);
     /* Any left are not suspended (their reader would have ended them): MHD closes them. */

@@ -5,7 +5,8 @@
  * creates it (notify's in-transaction hook); an undelivered digest is queued in one
  * transaction with marking it delivered. A sender thread of `smile serve` sends pending
  * rows through mail_smtp_send, retrying with an exponential back-off, so an SMTP server
- * that is down delays mail but loses none, across restarts and crashes.
+ * that is down delays mail but loses none, across restarts and crashes; after
+ * max_attempts refusals a row is given up (failed_at), for an admin to see and retry.
  *
  * Flow: escalation → notify_create ─(same transaction)→ mail_outbox → sender → SMTP;
  *       score digests → mail_outbox (+ delivered_at) → sender → SMTP.
@@ -23,6 +24,7 @@ struct store_pool;
 
 struct store;
 struct notify_new;
+struct audit_who;
 
 /* Which notifications are e-mailed (config notify_email). */
 enum mailnotify_kinds { MAILNOTIFY_OFF, MAILNOTIFY_BREACH, MAILNOTIFY_ALL };
@@ -82,11 +84,15 @@ struct mailnotify_options {
     enum mailnotify_kinds kinds;
     bool digests;
     int64_t retry_ms, retry_max_ms;
-    long timeout_ms; /* per SMTP conversation; 0 = 30 s */
+    int max_attempts; /* failed attempts after which a row is given up; 0 = 10 */
+    long timeout_ms;  /* per SMTP conversation; 0 = 30 s */
     /* mailnotify_start: when set, the sender's connection joins this pool's group commit
      * (store_pool_open_member); stop the sender before the pool is closed then. */
     struct store_pool *pool;
 };
+
+/* The default of mailnotify_max_attempts. */
+#define MAILNOTIFY_MAX_ATTEMPTS 10
 
 /*
  * The in-transaction notification hook (notify_tx_hook_fn; ud = the options): when o->kinds
@@ -104,12 +110,34 @@ int mailnotify_on_notification(struct store *s, int64_t id, const struct notify_
 int mailnotify_digests_queue(struct store *s, int64_t now_ms, int *out_n, struct smile_err *err);
 
 /*
- * One sending pass: every pending row due by now_ms (oldest first, at most max) is sent
- * through mail_smtp_send; accepted → sent_at; refused or unreachable → attempts + 1,
- * last_error, next_at = now + back-off. *out_sent / *out_failed (may be NULL) counts.
+ * One sending pass: every pending row due by now_ms (oldest first, at most max; rows sent
+ * or given up are not pending) is sent through mail_smtp_send; accepted → sent_at; refused
+ * or unreachable → attempts + 1, last_error, next_at = now + back-off — or, when that was
+ * attempt o->max_attempts, given up: failed_at = now and fail_reason "gave up after N
+ * attempts: <last error>", never tried again (mailnotify_outbox_retry queues it anew).
+ * *out_sent / *out_failed (may be NULL) counts (failed attempts, given up or not).
  */
 int mailnotify_send_due(struct store *s, const struct mailnotify_options *o, int64_t now_ms,
                         int max, int *out_sent, int *out_failed, struct smile_err *err);
+
+/*
+ * The outbox for admins, newest first: state "pending" (neither sent nor given up), "sent",
+ * "failed" (given up) or NULL (all); before_id 0 = first page, else the previous page's
+ * next_cursor; limit 1–500. *out = {"items": [row…], "next_cursor": "<id>"|null}; a row is
+ * {id, to, user_id, kind, ref, subject, state, attempts, created_at, next_at, sent_at,
+ * failed_at, fail_reason, last_error} (no body). Caller owns *out.
+ */
+int mailnotify_outbox_list(struct store *s, const char *state, int64_t before_id, int limit,
+                           json_t **out, struct smile_err *err);
+/*
+ * Queues a given-up row again in its own transaction on s (or the caller's, if one is
+ * open): failed_at and fail_reason cleared, attempts back to 0 (a new series of
+ * max_attempts), next_at = now; audited (entity mail_outbox, action retry, before/after)
+ * as who. SMILE_ENOTFOUND no such row; SMILE_ECONFLICT if it was sent or is still pending
+ * (nothing written). *out the row after (caller owns).
+ */
+int mailnotify_outbox_retry(struct store *s, const struct audit_who *who, int64_t id, json_t **out,
+                            struct smile_err *err);
 
 struct mailnotify;
 /*
@@ -126,8 +154,9 @@ void mailnotify_stop(struct mailnotify *m);
 /*
  * Appends Prometheus text of this process to b: smile_mail_outbox_queued_total (rows
  * queued by the hook and the digests), smile_mail_outbox_sent_total,
- * smile_mail_outbox_failures_total (failed attempts) and the gauge smile_mail_outbox_pending
- * (rows not yet sent, as of the sender's last pass).
+ * smile_mail_outbox_failures_total (failed attempts), smile_mail_outbox_given_up_total (rows
+ * given up), and the gauges smile_mail_outbox_pending (rows neither sent nor given up) and
+ * smile_mail_outbox_failed (rows given up and not retried), as of the sender's last pass.
  */
 void mailnotify_metrics_render(struct buf *b);
 

@@ -7,6 +7,12 @@
  * and a back-off; it is woken after each notification commit and looks once a second.
  * Between the SMTP server's "250" and the sent_at update a crash re-sends that one
  * message after the restart (at least once; its Message-ID is the same both times).
+ *
+ * A row's states (columns sent_at, failed_at):
+ *   pending   neither set       tried when next_at is reached
+ *   sent      sent_at           the server said 250; final
+ *   failed    failed_at         given up after max_attempts failed attempts (fail_reason);
+ *                               an admin's retry makes it pending again with attempts 0
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -16,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "crm/audit.h"
 #include "mail/mail.h"
 #include "mailnotify/mailnotify.h"
 #include "notify/notify.h"
@@ -26,8 +33,8 @@
 #define DIGEST_BATCH 20
 
 /* Metrics of this process: queued, sent, failed attempts (counters); pending (gauge). */
-static _Atomic uint64_t m_queued, m_sent, m_failed;
-static _Atomic int64_t m_pending;
+static _Atomic uint64_t m_queued, m_sent, m_failed, m_given_up;
+static _Atomic int64_t m_pending, m_failed_rows;
 
 int
 mailnotify_outbox_add(struct store *s, const char *to, int64_t user_id, const char *subject,
@@ -208,22 +215,45 @@ message_id(int64_t id, const char *from, char *out, size_t cap)
     snprintf(out, cap, "smile.outbox.%lld@%s", (long long)id, at && at[1] ? at + 1 : "localhost");
 }
 
+/* The attempt limit of o (0 = the default). */
+static int
+max_attempts(const struct mailnotify_options *o)
+{
+    return o->max_attempts > 0 ? o->max_attempts : MAILNOTIFY_MAX_ATTEMPTS;
+}
+
+/* Records one attempt; *gave_up when it was the last one allowed. */
 static int
 record(struct store *s, int64_t id, bool ok, int attempts, int64_t now_ms,
-       const struct mailnotify_options *o, const char *error, struct smile_err *err)
+       const struct mailnotify_options *o, const char *error, bool *gave_up, struct smile_err *err)
 {
     static const char sql_ok[] = "UPDATE mail_outbox SET sent_at = $1, attempts = attempts + 1,"
                                  " last_error = NULL WHERE id = $2 AND sent_at IS NULL";
     static const char sql_fail[] = "UPDATE mail_outbox SET attempts = attempts + 1, next_at = $1,"
                                    " last_error = $2 WHERE id = $3 AND sent_at IS NULL";
+    static const char sql_give_up[] =
+        "UPDATE mail_outbox SET attempts = attempts + 1, failed_at = $1, last_error = $2,"
+        " fail_reason = $3 WHERE id = $4 AND sent_at IS NULL";
     struct store_stmt *st;
-    int rc = store_prepare(s, ok ? sql_ok : sql_fail, &st, err);
+    int rc;
 
+    *gave_up = !ok && attempts + 1 >= max_attempts(o);
+    rc = store_prepare(s, ok ? sql_ok : *gave_up ? sql_give_up : sql_fail, &st, err);
     if (rc != SMILE_OK)
         return rc;
     if (ok) {
         store_stmt_bind_int64(st, 1, now_ms);
         store_stmt_bind_int64(st, 2, id);
+    } else if (*gave_up) {
+        struct buf reason;
+
+        buf_init(&reason, 0);
+        buf_printf(&reason, "gave up after %d attempts: %s", attempts + 1, error ? error : "");
+        store_stmt_bind_int64(st, 1, now_ms);
+        store_stmt_bind_text(st, 2, error, -1);
+        store_stmt_bind_text(st, 3, reason.data, -1);
+        store_stmt_bind_int64(st, 4, id);
+        buf_free(&reason);
     } else {
         store_stmt_bind_int64(
             st, 1, now_ms + mailnotify_backoff_ms(attempts + 1, o->retry_ms, o->retry_max_ms));
@@ -240,15 +270,15 @@ mailnotify_send_due(struct store *s, const struct mailnotify_options *o, int64_t
                     int *out_sent, int *out_failed, struct smile_err *err)
 {
     static const char sql[] = "SELECT id, to_addr, subject, body, attempts, created_at"
-                              " FROM mail_outbox WHERE sent_at IS NULL AND next_at <= $1"
-                              " ORDER BY id LIMIT $2";
+                              " FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL"
+                              " AND next_at <= $1 ORDER BY id LIMIT $2";
     struct store_stmt *st;
     json_t *rows = json_array(), *row;
     struct mail_smtp smtp = {.url = o->smtp_url,
                              .username = o->smtp_user,
                              .password = o->smtp_password,
                              .timeout_ms = o->timeout_ms};
-    int rc = store_prepare(s, sql, &st, err), sent = 0, failed = 0;
+    int rc = store_prepare(s, sql, &st, err), sent = 0, failed = 0, given_up = 0;
     size_t i;
 
     if (out_sent)
@@ -293,7 +323,7 @@ mailnotify_send_due(struct store *s, const struct mailnotify_options *o, int64_t
             .date_ms = json_integer_value(json_object_get(row, "created_at")),
             .auto_submitted = "auto-generated",
         };
-        bool ok;
+        bool ok, gave_up = false;
 
         message_id(id, o->from, msgid, sizeof(msgid));
         buf_init(&msg, 0);
@@ -312,21 +342,202 @@ mailnotify_send_due(struct store *s, const struct mailnotify_options *o, int64_t
          * the member's connection and wait for SQLite's file lock beside the group. */
         if ((rc = store_begin(s, err)) != SMILE_OK)
             break;
-        rc = record(s, id, ok, attempts, time_now_ms(), o, ok ? NULL : serr.msg, err);
+        rc = record(s, id, ok, attempts, time_now_ms(), o, ok ? NULL : serr.msg, &gave_up, err);
         if (rc == SMILE_OK)
             rc = store_commit(s, err);
         else
             store_rollback(s);
         if (rc != SMILE_OK)
             break;
+        if (gave_up) {
+            given_up++;
+            log_error("msg=\"system e-mail given up\" outbox=%lld to=%s attempts=%d "
+                      "error=\"%s\"",
+                      (long long)id, to, attempts + 1, serr.msg);
+        }
     }
     json_decref(rows);
     atomic_fetch_add(&m_sent, (uint64_t)sent);
     atomic_fetch_add(&m_failed, (uint64_t)failed);
+    atomic_fetch_add(&m_given_up, (uint64_t)given_up);
     if (out_sent)
         *out_sent = sent;
     if (out_failed)
         *out_failed = failed;
+    return rc;
+}
+
+/* Admin: list and retry ------------------------------------------------------------------- */
+
+#define ROW_COLS                                                                                   \
+    "SELECT id, to_addr, user_id, kind, ref, subject, attempts, created_at, next_at, sent_at,"     \
+    " failed_at, fail_reason, last_error FROM mail_outbox"
+
+static json_t *
+time_or_null(struct store_stmt *st, int col)
+{
+    char b[TIME_RFC3339_LEN + 1];
+
+    if (store_stmt_is_null(st, col))
+        return json_null();
+    time_format_rfc3339(store_stmt_int64(st, col), b);
+    return json_string(b);
+}
+
+static json_t *
+text_or_null(struct store_stmt *st, int col)
+{
+    const char *t = store_stmt_text(st, col);
+    return t ? json_string(t) : json_null();
+}
+
+static json_t *
+row_json(struct store_stmt *st)
+{
+    const char *state = !store_stmt_is_null(st, 9)    ? "sent"
+                        : !store_stmt_is_null(st, 10) ? "failed"
+                                                      : "pending";
+    json_t *j = json_object();
+
+    json_object_set_new(j, "id", json_integer(store_stmt_int64(st, 0)));
+    json_object_set_new(j, "to", text_or_null(st, 1));
+    json_object_set_new(j, "user_id",
+                        store_stmt_is_null(st, 2) ? json_null()
+                                                  : json_integer(store_stmt_int64(st, 2)));
+    json_object_set_new(j, "kind", text_or_null(st, 3));
+    json_object_set_new(j, "ref", text_or_null(st, 4));
+    json_object_set_new(j, "subject", text_or_null(st, 5));
+    json_object_set_new(j, "state", json_string(state));
+    json_object_set_new(j, "attempts", json_integer(store_stmt_int64(st, 6)));
+    json_object_set_new(j, "created_at", time_or_null(st, 7));
+    json_object_set_new(j, "next_at",
+                        strcmp(state, "pending") == 0 ? time_or_null(st, 8) : json_null());
+    json_object_set_new(j, "sent_at", time_or_null(st, 9));
+    json_object_set_new(j, "failed_at", time_or_null(st, 10));
+    json_object_set_new(j, "fail_reason", text_or_null(st, 11));
+    json_object_set_new(j, "last_error", text_or_null(st, 12));
+    return j;
+}
+
+int
+mailnotify_outbox_list(struct store *s, const char *state, int64_t before_id, int limit,
+                       json_t **out, struct smile_err *err)
+{
+    /* One statement per state (the store caches statements by address); $1 the cursor. */
+    static const char sql_all[] = ROW_COLS " WHERE ($1 = 0 OR id < $1) ORDER BY id DESC LIMIT $2";
+    static const char sql_pending[] = ROW_COLS " WHERE ($1 = 0 OR id < $1) AND sent_at IS NULL"
+                                               " AND failed_at IS NULL ORDER BY id DESC LIMIT $2";
+    static const char sql_sent[] = ROW_COLS " WHERE ($1 = 0 OR id < $1) AND sent_at IS NOT NULL"
+                                            " ORDER BY id DESC LIMIT $2";
+    static const char sql_failed[] = ROW_COLS " WHERE ($1 = 0 OR id < $1) AND failed_at IS NOT"
+                                              " NULL ORDER BY id DESC LIMIT $2";
+    const char *sql = state == NULL                   ? sql_all
+                      : strcmp(state, "pending") == 0 ? sql_pending
+                      : strcmp(state, "sent") == 0    ? sql_sent
+                      : strcmp(state, "failed") == 0  ? sql_failed
+                                                      : NULL;
+    struct store_stmt *st;
+    json_t *items;
+    int64_t last = 0;
+    int rc, n = 0;
+
+    *out = NULL;
+    if (sql == NULL)
+        return smile_err_field(err, "/query/state", "state must be pending, sent or failed");
+    if ((rc = store_prepare(s, sql, &st, err)) != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, before_id);
+    store_stmt_bind_int64(st, 2, limit + 1);
+    items = json_array();
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+        if (n++ == limit)
+            break; /* one more than the page: there is a next one */
+        last = store_stmt_int64(st, 0);
+        json_array_append_new(items, row_json(st));
+    }
+    store_stmt_reset(st);
+    if (rc != STORE_ROW && rc != STORE_DONE) {
+        json_decref(items);
+        return rc;
+    }
+    if (n > limit) {
+        char c[24];
+
+        snprintf(c, sizeof(c), "%lld", (long long)last);
+        *out = json_pack("{s:o, s:s}", "items", items, "next_cursor", c);
+    } else {
+        *out = json_pack("{s:o, s:n}", "items", items, "next_cursor");
+    }
+    return SMILE_OK;
+}
+
+static int
+row_load(struct store *s, int64_t id, json_t **out, struct smile_err *err)
+{
+    static const char sql[] = ROW_COLS " WHERE id = $1";
+    struct store_stmt *st;
+    int rc = store_prepare(s, sql, &st, err);
+
+    *out = NULL;
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, id);
+    rc = store_stmt_step(st, err);
+    if (rc == STORE_ROW)
+        *out = row_json(st);
+    store_stmt_reset(st);
+    if (rc == STORE_DONE)
+        return smile_err_set(err, SMILE_ENOTFOUND, "no system e-mail %lld", (long long)id);
+    return rc == STORE_ROW ? SMILE_OK : rc;
+}
+
+int
+mailnotify_outbox_retry(struct store *s, const struct audit_who *who, int64_t id, json_t **out,
+                        struct smile_err *err)
+{
+    static const char sql[] = "UPDATE mail_outbox SET failed_at = NULL, fail_reason = NULL,"
+                              " attempts = 0, next_at = $1 WHERE id = $2 AND failed_at IS NOT NULL"
+                              " AND sent_at IS NULL";
+    struct store_stmt *st;
+    json_t *before = NULL, *after = NULL;
+    const char *state;
+    int rc;
+
+    *out = NULL;
+    if ((rc = store_begin(s, err)) != SMILE_OK)
+        return rc;
+    if ((rc = row_load(s, id, &before, err)) != SMILE_OK)
+        goto out;
+    state = json_string_value(json_object_get(before, "state"));
+    if (strcmp(state, "failed") != 0) {
+        rc =
+            smile_err_set(err, SMILE_ECONFLICT,
+                          strcmp(state, "sent") == 0
+                              ? "this e-mail was sent; there is nothing to retry"
+                              : "this e-mail is still being tried; only a given-up one is retried");
+        goto out;
+    }
+    if ((rc = store_prepare(s, sql, &st, err)) != SMILE_OK)
+        goto out;
+    store_stmt_bind_int64(st, 1, time_now_ms());
+    store_stmt_bind_int64(st, 2, id);
+    rc = store_stmt_step(st, err);
+    store_stmt_reset(st);
+    if (rc != STORE_DONE)
+        goto out;
+    if ((rc = row_load(s, id, &after, err)) != SMILE_OK)
+        goto out;
+    rc = audit_record_who(s, who, "mail_outbox", id, "retry", before, after, err);
+out:
+    if (rc == SMILE_OK)
+        rc = store_commit(s, err);
+    else
+        store_rollback(s);
+    json_decref(before);
+    if (rc == SMILE_OK)
+        *out = after;
+    else
+        json_decref(after);
     return rc;
 }
 
@@ -388,12 +599,17 @@ run(void *arg)
             SMILE_OK)
             log_error("msg=\"system e-mail outbox\" error=\"%s\"", err.msg);
         {
-            static const char pending[] = "SELECT count(*) FROM mail_outbox WHERE sent_at IS NULL";
+            static const char pending[] = "SELECT count(*) FROM mail_outbox WHERE sent_at IS NULL"
+                                          " AND failed_at IS NULL";
+            static const char failed_rows[] =
+                "SELECT count(*) FROM mail_outbox WHERE failed_at IS NOT NULL";
             int64_t n;
 
             smile_err_clear(&err);
             if (store_query_int64(m->db, pending, &n, &err) == SMILE_OK)
                 atomic_store(&m_pending, n);
+            if (store_query_int64(m->db, failed_rows, &n, &err) == SMILE_OK)
+                atomic_store(&m_failed_rows, n);
         }
         if (sent || failed || queued)
             log_info("msg=\"system e-mail\" sent=%d failed=%d digests_queued=%d", sent, failed,
@@ -503,9 +719,18 @@ mailnotify_metrics_render(struct buf *b)
                "# HELP smile_mail_outbox_failures_total Failed system e-mail attempts.\n"
                "# TYPE smile_mail_outbox_failures_total counter\n"
                "smile_mail_outbox_failures_total %llu\n"
-               "# HELP smile_mail_outbox_pending System e-mails not yet sent.\n"
+               "# HELP smile_mail_outbox_given_up_total System e-mails given up after "
+               "mailnotify_max_attempts failed attempts.\n"
+               "# TYPE smile_mail_outbox_given_up_total counter\n"
+               "smile_mail_outbox_given_up_total %llu\n"
+               "# HELP smile_mail_outbox_pending System e-mails neither sent nor given up.\n"
                "# TYPE smile_mail_outbox_pending gauge\n"
-               "smile_mail_outbox_pending %lld\n",
+               "smile_mail_outbox_pending %lld\n"
+               "# HELP smile_mail_outbox_failed System e-mails given up and not retried.\n"
+               "# TYPE smile_mail_outbox_failed gauge\n"
+               "smile_mail_outbox_failed %lld\n",
                (unsigned long long)atomic_load(&m_queued), (unsigned long long)atomic_load(&m_sent),
-               (unsigned long long)atomic_load(&m_failed), (long long)atomic_load(&m_pending));
+               (unsigned long long)atomic_load(&m_failed),
+               (unsigned long long)atomic_load(&m_given_up), (long long)atomic_load(&m_pending),
+               (long long)atomic_load(&m_failed_rows));
 }

@@ -1020,6 +1020,24 @@ on_commit(const struct ledger_committed *evs, size_t n, void *ud)
     pthread_mutex_unlock(&live_mu);
 }
 
+/* Wakes the runner (tasks.c queued folded subjects). */
+void notify_runner_poke(void);
+void
+notify_runner_poke(void)
+{
+    struct notify_runner *r;
+
+    pthread_mutex_lock(&live_mu);
+    r = live;
+    if (r) {
+        pthread_mutex_lock(&r->mu);
+        r->woken = true;
+        pthread_cond_signal(&r->cv);
+        pthread_mutex_unlock(&r->mu);
+    }
+    pthread_mutex_unlock(&live_mu);
+}
+
 /* Drops notifications read more than NOTIFY_KEEP_READ_DAYS ago (unread ones stay). */
 static void
 purge(struct store *s)
@@ -1072,6 +1090,10 @@ loop(void *arg)
                 log_info("msg=\"deadlines escalated\" count=%d", done);
             }
         } while (seen == BATCH && !atomic_load(&r->halt));
+        /* After the escalations, whose reassignments fold again and come back here. */
+        smile_err_clear(&err);
+        if (!atomic_load(&r->halt) && notify_tasks_run(r->db, &err) != SMILE_OK)
+            log_warn("msg=\"task events failed\" err=\"%s\"", err.msg);
         if (!atomic_load(&r->halt) && time_now_ms() - purged_at > 3600 * 1000) { /* hourly */
             purge(r->db);
             purged_at = time_now_ms();

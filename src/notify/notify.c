@@ -13,11 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/http.h"
 #include "store/store.h"
 
 #define MAX_HOOKS 8
 
-static _Atomic uint64_t counters[4];
+static _Atomic uint64_t counters[5];
 
 static pthread_mutex_t hooks_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
@@ -329,6 +330,8 @@ notify_hooks_clear(void)
     board_fn = NULL;
     board_ud = NULL;
     pthread_mutex_unlock(&hooks_mu);
+    notify_task_set(NULL, NULL);
+    notify_tasks_reset();
 }
 
 void
@@ -400,7 +403,7 @@ notify_published(struct store *s, int64_t id)
 void
 notify_metrics_count(int kind, uint64_t n)
 {
-    if (kind >= 0 && kind < 4)
+    if (kind >= 0 && kind < 5)
         atomic_fetch_add(&counters[kind], n);
 }
 
@@ -419,9 +422,28 @@ notify_metrics_render(struct buf *b)
                "smile_notify_skipped_total %llu\n"
                "# HELP smile_notify_escalated_total sla.* events escalated.\n"
                "# TYPE smile_notify_escalated_total counter\n"
-               "smile_notify_escalated_total %llu\n",
+               "smile_notify_escalated_total %llu\n"
+               "# HELP smile_notify_task_events_total Task events sent to people's streams.\n"
+               "# TYPE smile_notify_task_events_total counter\n"
+               "smile_notify_task_events_total %llu\n",
                (unsigned long long)atomic_load(&counters[0]),
                (unsigned long long)atomic_load(&counters[1]),
                (unsigned long long)atomic_load(&counters[2]),
-               (unsigned long long)atomic_load(&counters[3]));
+               (unsigned long long)atomic_load(&counters[3]),
+               (unsigned long long)atomic_load(&counters[4]));
+    {
+        uint64_t closed = 0, evicted = 0;
+
+        http_stream_stats(&closed, &evicted);
+        buf_printf(b,
+                   "# HELP smile_http_streams_client_left_total Suspended event streams ended "
+                   "because their client had closed the connection.\n"
+                   "# TYPE smile_http_streams_client_left_total counter\n"
+                   "smile_http_streams_client_left_total %llu\n"
+                   "# HELP smile_http_streams_evicted_total Event streams ended for a newer "
+                   "stream of the same user at max_streams_per_user.\n"
+                   "# TYPE smile_http_streams_evicted_total counter\n"
+                   "smile_http_streams_evicted_total %llu\n",
+                   (unsigned long long)closed, (unsigned long long)evicted);
+    }
 }

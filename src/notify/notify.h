@@ -113,6 +113,32 @@ void notify_published(struct store *s, int64_t id);
 typedef void notify_board_fn(const char *kind, const json_t *ev, void *ud);
 void notify_board_set(notify_board_fn *fn, void *ud);
 
+/* Task events (tasks.c) ---------------------------------------------------------------- */
+
+/*
+ * Called for each person whose tasks changed: task is the task's JSON (the shape of
+ * GET /api/v1/tasks items) when it appeared or changed for them, or {"id", "removed": true,
+ * "subject"} when they no longer hold it (done, reassigned away). Borrowed; must be quick.
+ * The stream publishes it as `event: task`.
+ */
+typedef void notify_task_fn(int64_t user_id, const json_t *task, void *ud);
+/* Sets the task hook (NULL unsets; without one, folds are not even queued). */
+void notify_task_set(notify_task_fn *fn, void *ud);
+/*
+ * The runtime's folded callback (runtime_on_folded): queues the subjects and wakes the
+ * runner, whose thread compares each subject's tasks with what it last told each person
+ * and calls the task hook with the differences (notify_tasks_run).
+ */
+void notify_tasks_folded(const char *const *subjects, size_t n, void *ud);
+/* Compares one subject's tasks as of now with what was told and calls the task hook with
+ * the differences (the runner's thread, or tests: one thread at a time). */
+int notify_tasks_subject(struct store *s, const char *subject, int64_t now, struct smile_err *err);
+/* Looks at every queued subject (notify_tasks_subject); the first error is returned, the
+ * other subjects are still looked at. */
+int notify_tasks_run(struct store *s, struct smile_err *err);
+/* Forgets what was told and what is queued (tests, shutdown). */
+void notify_tasks_reset(void);
+
 /* The escalation runner -------------------------------------------------------------- */
 
 /*
@@ -147,8 +173,8 @@ void notify_runner_stats(struct notify_runner *r, struct notify_stats *out);
 
 /* Appends Prometheus text (smile_notify_* counters of this process) to b. */
 void notify_metrics_render(struct buf *b);
-/* For escalate.c: counts what committed (kind 0 notifications, 1 actions done, 2 rules
- * skipped, 3 sla events escalated). */
+/* For escalate.c and tasks.c: counts what committed (kind 0 notifications, 1 actions done,
+ * 2 rules skipped, 3 sla events escalated, 4 task events published). */
 void notify_metrics_count(int kind, uint64_t n);
 
 #endif

@@ -159,6 +159,12 @@ void runtime_close(struct runtime *rt);
 /* Sets the deadline callback; NULL stops it (when this returns, no call is in flight). The
  * callback runs with the runtime's lock held: it must be quick and must not call back. */
 void runtime_on_due(struct runtime *rt, runtime_due_fn *fn, void *ud);
+/* Called by the worker after a batch of subjects was folded (committed, or failed and
+ * logged), with the runtime's lock held: must be quick (queue them) and must not call back.
+ * The strings are borrowed for the call. */
+typedef void runtime_folded_fn(const char *const *subjects, size_t n, void *ud);
+/* Sets the folded callback; NULL stops it (when this returns, no call is in flight). */
+void runtime_on_folded(struct runtime *rt, runtime_folded_fn *fn, void *ud);
 /* Queues a subject for re-folding (duplicates coalesce). */
 void runtime_mark(struct runtime *rt, const char *subject);
 

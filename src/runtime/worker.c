@@ -63,6 +63,8 @@ struct runtime {
     int64_t seq;
     runtime_due_fn *due_fn;
     void *due_ud;
+    runtime_folded_fn *folded_fn; /* notify's task events (runtime_on_folded) */
+    void *folded_ud;
 };
 
 static uint64_t
@@ -322,13 +324,15 @@ worker(void *arg)
                     due = d1;
             }
         }
-        for (size_t i = 0; i < n; i++)
-            free(batch[i]);
         pthread_mutex_lock(&rt->mu);
         /* Under the lock, so that runtime_on_due(NULL) returns only when no call is in
          * flight (the scheduler may be closed right after). */
         if (due != INT64_MAX && rt->due_fn)
             rt->due_fn(due, rt->due_ud);
+        if (rt->folded_fn)
+            rt->folded_fn((const char *const *)batch, n, rt->folded_ud);
+        for (size_t i = 0; i < n; i++)
+            free(batch[i]);
         rt->folds += n;
         rt->errors += nerr;
         rt->busy = 0;
@@ -410,6 +414,15 @@ runtime_on_due(struct runtime *rt, runtime_due_fn *fn, void *ud)
     pthread_mutex_lock(&rt->mu);
     rt->due_fn = fn;
     rt->due_ud = ud;
+    pthread_mutex_unlock(&rt->mu);
+}
+
+void
+runtime_on_folded(struct runtime *rt, runtime_folded_fn *fn, void *ud)
+{
+    pthread_mutex_lock(&rt->mu);
+    rt->folded_fn = fn;
+    rt->folded_ud = ud;
     pthread_mutex_unlock(&rt->mu);
 }
 

@@ -75,6 +75,8 @@ static const char sql_scope_full[] =
            " UNION" T_CASES_OF_USER("3") " UNION" T_CASES_OF_TEAM("4") ")";
 /* The full row of one task (the page), and whether one has passed a warning point. */
 static const char sql_one[] = T_COLS " AND m.id = $3";
+/* The open clocks of one subject (the stream's task events, notify/tasks.c). */
+static const char sql_subject[] = T_COLS " AND m.subject = $3 ORDER BY m.id";
 static const char sql_warned[] =
     "SELECT CASE WHEN m.state = 'running' THEN EXISTS (SELECT 1 FROM deadlines d"
     " WHERE d.measurement_id = m.id AND d.kind = 'warning' AND d.due_at <= $1)"
@@ -501,5 +503,40 @@ work_tasks_summary(struct store *s, const struct work_task_query *q, json_t **ou
     *out = json_pack("{s:o, s:o}", "items", items, "total", tot);
     tasks_free(t, n);
     free(lines);
+    return SMILE_OK;
+}
+
+int
+work_tasks_of_subject(struct store *s, const char *subject, int64_t now, json_t **out,
+                      struct smile_err *err)
+{
+    struct work_defs *d;
+    struct store_stmt *st;
+    json_t *items;
+    int rc;
+
+    *out = NULL;
+    if ((d = work_defs_get(s, err)) == NULL)
+        return err->code ? err->code : SMILE_EDB;
+    if ((rc = store_prepare(s, sql_subject, &st, err)) != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, now);
+    store_stmt_bind_null(st, 2);
+    store_stmt_bind_text(st, 3, subject, -1);
+    items = json_array();
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+        struct eval e;
+
+        evaluate(d, s, st, now, &e);
+        if (e.actor == NULL && e.team == NULL)
+            continue; /* held by nobody: not a task */
+        json_array_append_new(items, render_row(st, &e));
+    }
+    store_stmt_reset(st);
+    if (rc != STORE_DONE) {
+        json_decref(items);
+        return err->code ? err->code : SMILE_EDB;
+    }
+    *out = items;
     return SMILE_OK;
 }

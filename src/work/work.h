@@ -119,6 +119,14 @@ int work_tasks_list(struct store *s, const struct work_task_query *q, json_t **o
 int work_tasks_summary(struct store *s, const struct work_task_query *q, json_t **out,
                        struct smile_err *err);
 
+/*
+ * The open tasks of one subject ("case:12"), in the shape of work_tasks_list's items, by
+ * measurement id, time left as of now: *out is a JSON array owned by the caller. Open
+ * clocks held by nobody are left out. (The stream's task events: notify/tasks.c.)
+ */
+int work_tasks_of_subject(struct store *s, const char *subject, int64_t now, json_t **out,
+                          struct smile_err *err);
+
 /* Presence, skills, team rules ------------------------------------------------------------ */
 
 /*

@@ -8,6 +8,7 @@ supervisor's scorecard digest of a closed period is e-mailed once and marked del
 import email
 import email.header
 import email.policy
+import json
 import os
 import sys
 import threading
@@ -65,11 +66,13 @@ def parsed(m):
 
 
 class Base(unittest.TestCase):
-    def make(self, smtp_port, retry_ms=200):
+    def make(self, smtp_port, retry_ms=200, max_attempts=1000):
+        # max_attempts: high by default, so the fast back-off never gives a message up
+        # while a test waits for its server.
         self.srv = Server(start=False, extra_args=[
             "--smtp-url", "smtp://127.0.0.1:%d" % smtp_port, "--mail-from", "service@estate.example",
             "--notify-email", "breach", "--smtp-retry-ms", str(retry_ms),
-            "--smtp-retry-max-ms", "500"])
+            "--smtp-retry-max-ms", "500", "--mailnotify-max-attempts", str(max_attempts)])
         srv = self.srv
         srv.cli("init")
         srv.cli("team", "add", "complaints")
@@ -205,6 +208,92 @@ class TestSmtpDown(Base):
         self.assertEqual(len(self.outbox()), 2)
         ids = [parsed(m)["message_id"] for m in sink.messages]
         self.assertEqual(len(set(ids)), 2)
+
+
+class TestGiveUp(Base):
+    def metrics(self):
+        _, _, text = self.srv.client().get("/metrics")
+        return dict(ln.rsplit(" ", 1) for ln in text.splitlines()
+                    if ln.startswith("smile_mail_outbox"))
+
+    def test_given_up_after_max_attempts_listed_and_retried(self):
+        port = free_port()  # the SMTP server is down
+        self.make(port, max_attempts=3)
+        self.breach()
+        # Attempts at t, t + 200 ms, t + 200 + 400 ms (back-off 200 · 2^(n−1), at most 500):
+        # the third is the last allowed, so both rows are given up within a second or two.
+        rows = wait_for(lambda: (lambda r: r if len(r) == 2 and all(
+            x["failed_at"] for x in r) else None)(self.srv.sql(
+                "select id, attempts, failed_at, fail_reason, sent_at from mail_outbox"
+                " order by id")), what="given up")
+        self.assertEqual([r["attempts"] for r in rows], [3, 3])
+        self.assertTrue(all(r["fail_reason"].startswith("gave up after 3 attempts: ")
+                            and r["sent_at"] is None for r in rows), rows)
+        time.sleep(1.5)  # never tried again
+        self.assertEqual([r["attempts"] for r in self.srv.sql(
+            "select attempts from mail_outbox order by id")], [3, 3])
+        m = wait_for(lambda: (lambda x: x if x["smile_mail_outbox_failed"] == "2" else None)(
+            self.metrics()), what="failed gauge")
+        self.assertEqual((m["smile_mail_outbox_given_up_total"], m["smile_mail_outbox_pending"],
+                          m["smile_mail_outbox_failures_total"]), ("2", "0", "6"))
+        # The admin list: failed rows, newest first; pending none; sent none.
+        st, _, b = self.adm.get("/api/v1/mail-outbox?state=failed")
+        self.assertEqual(st, 200, b)
+        self.assertEqual([x["id"] for x in b["items"]], [rows[1]["id"], rows[0]["id"]])
+        item = b["items"][0]
+        self.assertEqual((item["state"], item["attempts"], item["next_at"], item["sent_at"]),
+                         ("failed", 3, None, None))
+        self.assertTrue(item["fail_reason"].startswith("gave up after 3 attempts: "))
+        self.assertIn(item["to"], ("ann@estate.example", "sue@estate.example"))
+        self.assertNotIn("body", item)
+        st, _, b = self.adm.get("/api/v1/mail-outbox?state=pending")
+        self.assertEqual((st, b["items"]), (200, []))
+        st, _, b = self.adm.get("/api/v1/mail-outbox?limit=1")
+        self.assertEqual((len(b["items"]), b["next_cursor"]), (1, str(rows[1]["id"])))
+        st, _, b = self.adm.get("/api/v1/mail-outbox?limit=1&cursor=" + b["next_cursor"])
+        self.assertEqual(([x["id"] for x in b["items"]], b["next_cursor"]), ([rows[0]["id"]], None))
+        # Rejected requests write nothing.
+        ann = self.srv.login("ann")
+        sue = self.srv.login("sue")
+        audit = "select count(*) as n from audit where entity = 'mail_outbox'"
+        self.assertEqual(self.adm.get("/api/v1/mail-outbox?state=lost").status, 422)
+        self.assertEqual(self.adm.get("/api/v1/mail-outbox?limit=0").status, 422)
+        self.assertEqual(ann.get("/api/v1/mail-outbox").status, 403)
+        self.assertEqual(sue.get("/api/v1/mail-outbox").status, 403)
+        self.assertEqual(ann.post("/api/v1/mail-outbox/%d/retry" % rows[0]["id"]).status, 403)
+        self.assertEqual(sue.post("/api/v1/mail-outbox/%d/retry" % rows[0]["id"]).status, 403)
+        self.assertEqual(self.adm.post("/api/v1/mail-outbox/999/retry").status, 404)
+        self.assertEqual(self.srv.client().post("/api/v1/mail-outbox/1/retry").status, 401)
+        self.assertEqual(self.srv.sql(audit)[0]["n"], 0)
+        self.assertEqual(len(self.srv.sql("select id from mail_outbox where failed_at is null")),
+                         0)
+        # The server is back; an admin retries the first: it is sent, the other stays failed.
+        sink = PortSink(port)
+        self.sinks = [sink]
+        st, _, b = self.adm.post("/api/v1/mail-outbox/%d/retry" % rows[0]["id"])
+        self.assertEqual(st, 200, b)
+        self.assertEqual((b["state"], b["attempts"], b["failed_at"], b["fail_reason"]),
+                         ("pending", 0, None, None))
+        wait_for(lambda: len(sink.messages) == 1, what="the retried e-mail")
+        time.sleep(1.5)
+        self.assertEqual(len(sink.messages), 1)
+        got = self.srv.sql("select id, attempts, sent_at, failed_at from mail_outbox order by id")
+        self.assertEqual([(r["attempts"], r["sent_at"] is not None, r["failed_at"] is not None)
+                          for r in got], [(1, True, False), (3, False, True)])
+        a = self.srv.sql("select action, actor, before, after from audit"
+                         " where entity = 'mail_outbox'")
+        self.assertEqual([(x["action"], x["actor"]) for x in a], [("retry", "ada (token 1)")])
+        self.assertEqual(json.loads(a[0]["before"])["state"], "failed")
+        self.assertEqual(json.loads(a[0]["after"])["state"], "pending")
+        # A sent e-mail, or one still being tried, is not retried (409, nothing written).
+        self.assertEqual(self.adm.post("/api/v1/mail-outbox/%d/retry" % rows[0]["id"]).status,
+                         409)
+        self.assertEqual(self.srv.sql(audit)[0]["n"], 1)
+        st, _, b = self.adm.get("/api/v1/mail-outbox?state=sent")
+        self.assertEqual([x["id"] for x in b["items"]], [rows[0]["id"]])
+        m = self.metrics()
+        self.assertEqual((m["smile_mail_outbox_sent_total"], m["smile_mail_outbox_failed"]),
+                         ("1", "1"))
 
 
 class TestDigestMail(Base):

@@ -486,17 +486,20 @@ class TestStream(Base):
         a = self.stream(self.ann)
         b2 = self.stream(self.ann)
         self.assertEqual((a.status, b2.status), (200, 200))
+        self.assertEqual(a.next()["retry"], "3000")
+        # Over the per-user limit the oldest stream is ended, not the new one refused.
         c = self.stream(self.ann)
-        self.assertEqual(c.status, 503)
-        self.assertEqual(c.headers.get("retry-after"), "10")
+        self.assertEqual(c.status, 200)
+        self.assertTrue(a.ended.wait(5), "the oldest stream was not ended")
+        self.assertFalse(b2.ended.is_set())
+        self.streams.remove(c)
+        c.close()
         # A token works too (API integrations), and the heartbeat keeps idle streams alive.
         tok = self.srv.token("sue", "crm:read")
         s = self.stream(None, token=tok)
         self.assertEqual(s.status, 200)
         self.assertEqual(s.next()["retry"], "3000")
         self.assertEqual(s.next(timeout=5), {"comment": "keep-alive"})
-        # A client that goes away is noticed at the next heartbeat and its slot freed.
-        a.close()
         b2.close()
         d = wait_for(lambda: (lambda x: x if x.status == 200 else x.close())(
             SSE(self.srv, self.ann)), timeout=6, what="a freed stream slot")
@@ -510,6 +513,135 @@ class TestStream(Base):
         self.assertLess(time.time() - t, 8)
         for s in self.streams:
             self.assertTrue(s.ended.wait(5))
+
+
+class TestTaskEvents(Base):
+    """`event: task` on the stream: a person's inbox changes are pushed, in the shape of
+    GET /api/v1/tasks items, or {"id", "removed": true, "subject"}."""
+
+    def tasks_of(self, stream, n, timeout=15):
+        return [json.loads(stream.next("task", timeout=timeout)["data"]) for _ in range(n)]
+
+    def no_task(self, stream, wait=1.0):
+        try:
+            f = stream.next("task", timeout=wait)
+        except AssertionError:
+            return
+        self.fail("unexpected task event %r" % f)
+
+    def test_tasks_appear_move_and_leave(self):
+        self.srv.add_user("bob", "agent", team="complaints")
+        self.ids["bob"] = self.srv.sql("select id from users where username = 'bob'")[0]["id"]
+        bob = self.srv.login("bob")
+        ann_s, bob_s, sue_s = self.stream(self.ann), self.stream(bob), self.stream(self.sue)
+        for s in (ann_s, bob_s, sue_s):
+            s.next()  # retry:
+        # A complaint for ann (built-in Complaint handling: assign is done by the opening
+        # assignment; first_reply and resolve are open and hers).
+        cid = self.open_case()
+        got = self.tasks_of(ann_s, 2)
+        st, _, inbox = self.ann.get("/api/v1/tasks?mine=1")
+        self.assertEqual(st, 200, inbox)
+        strip = (lambda t: {k: v for k, v in t.items() if k != "time_left_ms"})
+        # The same objects as the inbox's, time left aside (it is as of each one's moment).
+        self.assertEqual(sorted((strip(t) for t in got), key=lambda t: t["id"]),
+                         sorted((strip(t) for t in inbox["items"]), key=lambda t: t["id"]))
+        self.assertEqual({t["step"]["key"] for t in got}, {"first_reply", "resolve"})
+        self.assertTrue(all(t["assignee"] == "ann" and t["case_id"] == cid and
+                            "time_left_ms" in t for t in got))
+        ids = {t["id"] for t in got}
+        # Held by ann: bob and sue (team members) are not told.
+        self.no_task(bob_s)
+        self.no_task(sue_s, 0.2)
+        # ann hands the case to bob: hers are removed, bob's appear.
+        st, _, b = self.ann.post("/api/v1/cases/%d/assign" % cid, {"assignee_id": self.ids["bob"]})
+        self.assertEqual(st, 200, b)
+        gone = self.tasks_of(ann_s, 2)
+        self.assertEqual({(t["id"], t["removed"], t["subject"]) for t in gone},
+                         {(i, True, "case:%d" % cid) for i in ids})
+        mine = self.tasks_of(bob_s, 2)
+        self.assertEqual({(t["id"], t["assignee"]) for t in mine}, {(i, "bob") for i in ids})
+        # Back to the team's queue (manual routing: nobody is picked): every member is told,
+        # the task now held by the team alone.
+        st, _, b = self.adm.post("/api/v1/cases/%d/assign" % cid,
+                                 {"team_id": self.team, "assignee_id": None})
+        self.assertEqual(st, 200, b)
+        for s in (ann_s, bob_s, sue_s):
+            q = self.tasks_of(s, 2)
+            self.assertEqual({(t["id"], t["assignee"], t["team"]) for t in q},
+                             {(i, None, "complaints") for i in ids})
+        # A staff reply completes the first reply: it leaves every member's inbox.
+        fr = [t["id"] for t in got if t["step"]["key"] == "first_reply"][0]
+        st, _, b = self.ann.post("/api/v1/interactions", {"kind": "call", "direction": "out",
+                                                          "case_id": cid})
+        self.assertEqual(st, 201, b)
+        for s in (ann_s, bob_s, sue_s):
+            self.assertEqual(self.tasks_of(s, 1), [{"id": fr, "removed": True,
+                                                    "subject": "case:%d" % cid}])
+        self.assertGreaterEqual(metric(self.adm, "smile_notify_task_events_total"), 2 + 4 + 6 + 3)
+
+
+def metric(client, name):
+    st, _, body = client.req("GET", "/metrics", headers={"Accept": "text/plain"})
+    text = body if isinstance(body, str) else body.decode() if isinstance(body, bytes) else ""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError("no metric " + name)
+
+
+class TestClosedStreams(Base):
+    """Default limits (8 streams per user): closed tabs free their slots at once."""
+
+    def test_closed_sockets_free_slots_and_the_oldest_is_evicted(self):
+        first = [self.stream(self.ann) for _ in range(8)]
+        for s in first:
+            self.assertEqual(s.status, 200)
+            self.assertEqual(s.next()["retry"], "3000")  # each is parked (suspended) now
+        time.sleep(0.3)
+        for s in first[:3]:
+            s.close()
+        # Three more at once: each must be 200 within 1 s, well before any heartbeat (15 s).
+        out, t0 = [], time.time()
+
+        def opener():
+            out.append(SSE(self.srv, self.ann))
+        ts = [threading.Thread(target=opener) for _ in range(3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(5)
+        took = time.time() - t0
+        self.streams.extend(out)
+        self.assertEqual([s.status for s in out], [200, 200, 200])
+        self.assertLess(took, 1.0)
+        # The five still connected were not touched: the closed ones were found by probing
+        # their sockets, not by evicting live streams.
+        time.sleep(0.5)
+        self.assertEqual([s.ended.is_set() for s in first[3:]], [False] * 5)
+        self.assertEqual(metric(self.adm, "smile_http_streams_client_left_total"), 3)
+        self.assertEqual(metric(self.adm, "smile_http_streams_evicted_total"), 0)
+        self.assertEqual(metric(self.adm, "smile_http_streams_open"), 8)
+        # A ninth live stream: ann's oldest live one (first[3]) is ended to make room.
+        ninth = self.stream(self.ann)
+        self.assertEqual(ninth.status, 200)
+        self.assertTrue(first[3].ended.wait(5), "the oldest stream was not ended")
+        self.assertEqual([s.ended.is_set() for s in first[4:]], [False] * 4)
+        self.assertEqual(metric(self.adm, "smile_http_streams_evicted_total"), 1)
+        self.assertEqual(metric(self.adm, "smile_http_streams_open"), 8)
+        # Another user is not affected by ann's limit.
+        self.assertEqual(self.stream(self.sue).status, 200)
+
+    def test_a_closed_tab_is_released_within_seconds_without_a_write(self):
+        s = self.stream(self.ann)
+        self.assertEqual(s.next()["retry"], "3000")
+        wait_for(lambda: metric(self.adm, "smile_http_streams_open") == 1, what="1 stream")
+        s.close()
+        # The heartbeat is 15 s; the once-a-second probe releases it long before.
+        t0 = time.time()
+        wait_for(lambda: metric(self.adm, "smile_http_streams_open") == 0, timeout=5,
+                 what="the closed stream released")
+        self.assertLess(time.time() - t0, 3)
 
 
 if __name__ == "__main__":

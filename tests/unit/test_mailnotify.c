@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "crm/audit.h"
 #include "mailnotify/mailnotify.h"
 #include "notify/notify.h"
 #include "store/store.h"
@@ -307,6 +308,83 @@ test_outbox(void **state)
     db_close(&d);
 }
 
+/* Given up after max_attempts failed attempts; then never tried; a retry starts again. */
+static void
+test_give_up_and_retry(void **state)
+{
+    struct db d;
+    struct smile_err err;
+    struct mailnotify_options o = {.smtp_url = "smtp://127.0.0.1:1", /* nothing listens */
+                                   .from = "smile@estate.example",
+                                   .retry_ms = 1000,
+                                   .retry_max_ms = 5000,
+                                   .max_attempts = 3,
+                                   .timeout_ms = 2000};
+    struct audit_who who = {0}; /* the command line */
+    int sent = -1, failed = -1;
+    int64_t t = time_now_ms() + 1;
+    json_t *row = NULL, *page = NULL;
+
+    (void)state;
+    db_open(&d);
+    exec(&d, "INSERT INTO users (id, username, role, email, locale, created_at, updated_at)"
+             " VALUES (5, 'ann', 'agent', 'ann@estate.example', 'en', 0, 0)");
+    notify(&d, 5, "sla.breached", 41);
+    /* Attempts 1 and 2 fail and move next_at on (back-off 1 s, then 2 s); passes are made
+     * far in the future so each finds the row due. Attempt 3 = max_attempts: given up. */
+    for (int attempt = 1; attempt <= 3; attempt++) {
+        t += 3600 * 1000;
+        smile_err_clear(&err);
+        assert_int_equal(mailnotify_send_due(d.s, &o, t, 50, &sent, &failed, &err), SMILE_OK);
+        assert_int_equal(sent, 0);
+        assert_int_equal(failed, 1);
+        assert_int_equal(q(&d, "SELECT attempts FROM mail_outbox"), attempt);
+        assert_int_equal(q(&d, "SELECT failed_at IS NOT NULL FROM mail_outbox"), attempt == 3);
+    }
+    assert_int_equal(q(&d, "SELECT count(*) FROM mail_outbox WHERE fail_reason LIKE"
+                           " 'gave up after 3 attempts: %' AND last_error IS NOT NULL"
+                           " AND sent_at IS NULL"),
+                     1);
+    /* Never again, however late the pass. */
+    assert_int_equal(mailnotify_send_due(d.s, &o, t + 365LL * 86400000, 50, &sent, &failed, &err),
+                     SMILE_OK);
+    assert_int_equal(sent + failed, 0);
+    /* Listed as failed, not pending; a bad state is an error with its pointer. */
+    assert_int_equal(mailnotify_outbox_list(d.s, "failed", 0, 50, &page, &err), SMILE_OK);
+    assert_int_equal(json_array_size(json_object_get(page, "items")), 1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(page, "items"), 0), "state")),
+                        "failed");
+    json_decref(page);
+    assert_int_equal(mailnotify_outbox_list(d.s, "pending", 0, 50, &page, &err), SMILE_OK);
+    assert_int_equal(json_array_size(json_object_get(page, "items")), 0);
+    json_decref(page);
+    smile_err_clear(&err);
+    assert_int_equal(mailnotify_outbox_list(d.s, "bogus", 0, 50, &page, &err), SMILE_EINVAL);
+    /* Retry: pending again with a fresh series, audited; a second retry is a conflict. */
+    smile_err_clear(&err);
+    assert_int_equal(mailnotify_outbox_retry(d.s, &who, 1, &row, &err), SMILE_OK);
+    assert_string_equal(json_string_value(json_object_get(row, "state")), "pending");
+    json_decref(row);
+    assert_int_equal(q(&d, "SELECT count(*) FROM mail_outbox WHERE attempts = 0 AND failed_at IS"
+                           " NULL AND fail_reason IS NULL"),
+                     1);
+    assert_int_equal(q(&d, "SELECT count(*) FROM audit WHERE entity = 'mail_outbox' AND"
+                           " action = 'retry'"),
+                     1);
+    smile_err_clear(&err);
+    assert_int_equal(mailnotify_outbox_retry(d.s, &who, 1, &row, &err), SMILE_ECONFLICT);
+    smile_err_clear(&err);
+    assert_int_equal(mailnotify_outbox_retry(d.s, &who, 99, &row, &err), SMILE_ENOTFOUND);
+    assert_int_equal(q(&d, "SELECT count(*) FROM audit WHERE entity = 'mail_outbox'"), 1);
+    /* The new series: one failed attempt is not the end. */
+    assert_int_equal(mailnotify_send_due(d.s, &o, t + 2 * 3600000LL, 50, &sent, &failed, &err),
+                     SMILE_OK);
+    assert_int_equal(failed, 1);
+    assert_int_equal(q(&d, "SELECT attempts FROM mail_outbox WHERE failed_at IS NULL"), 1);
+    db_close(&d);
+}
+
 int
 main(void)
 {
@@ -317,6 +395,7 @@ main(void)
         cmocka_unit_test(test_digest_text),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_outbox),
+        cmocka_unit_test(test_give_up_and_retry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

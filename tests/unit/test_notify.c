@@ -575,6 +575,118 @@ test_notifications_store(void **state)
     db_close(&d);
 }
 
+/* Task events (tasks.c): what each person is told as a subject's task changes. */
+struct told_call {
+    int64_t user, id;
+    bool removed;
+    char assignee[16];
+};
+static struct told_call told[16];
+static int ntold;
+
+static void
+task_hook(int64_t user_id, const json_t *t, void *ud)
+{
+    const char *a = json_string_value(json_object_get(t, "assignee"));
+
+    (void)ud;
+    assert_true(ntold < 16);
+    told[ntold].user = user_id;
+    told[ntold].id = json_integer_value(json_object_get(t, "id"));
+    told[ntold].removed = json_is_true(json_object_get(t, "removed"));
+    snprintf(told[ntold].assignee, sizeof(told[ntold].assignee), "%s", a ? a : "-");
+    ntold++;
+}
+
+/* How many calls went to user with removed r (and, if a, that assignee). */
+static int
+told_to(int64_t user, bool r, const char *a)
+{
+    int n = 0;
+
+    for (int i = 0; i < ntold; i++)
+        n += told[i].user == user && told[i].removed == r && told[i].id == 7 &&
+             (a == NULL || strcmp(told[i].assignee, a) == 0);
+    return n;
+}
+
+static void
+test_task_events(void **state)
+{
+    struct db d;
+    struct smile_err err;
+    char sql[1024];
+    int64_t pid, now = 1700000000000;
+
+    (void)state;
+    db_open(&d);
+    /* Team 1 with ann (1), sue (2), bob (3); case 1 held by ann; its resolve step running. */
+    exec(&d, "INSERT INTO teams (id, name, created_at, updated_at) VALUES (1, 'complaints', 0, 0);"
+             "INSERT INTO users (id, username, role, team_id, created_at, updated_at) VALUES"
+             " (1, 'ann', 'agent', 1, 0, 0), (2, 'sue', 'supervisor', 1, 0, 0),"
+             " (3, 'bob', 'agent', 1, 0, 0);"
+             "INSERT INTO cases (id, type, priority, status, subject, assignee_id, team_id,"
+             " channel, opened_at, created_at, updated_at) VALUES (1, 'complaint', 'normal',"
+             " 'open', 'Leak', 1, 1, 'web', 0, 0, 0);");
+    pid = count(&d, "SELECT id FROM processes WHERE name = 'Complaint handling'");
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO instances (id, process_id, version, subject, trigger_event_id,"
+             " started_at, updated_at) VALUES (1, %lld, 1, 'case:1', 1, 0, 0);"
+             "INSERT INTO measurements (id, instance_id, process_id, version, step_key,"
+             " occurrence, subject, started_at, deadline_at, elapsed_ms, target_ms, result, state,"
+             " charged_actor, charged_team, fold_seq, updated_at) VALUES (7, 1, %lld, 1,"
+             " 'resolve', 0, 'case:1', %lld, %lld, 0, 81000000, 'open', 'running', 'ann',"
+             " 'complaints', 1, 0);",
+             (long long)pid, (long long)pid, (long long)now, (long long)(now + 86400000));
+    exec(&d, sql);
+    notify_task_set(task_hook, NULL);
+    smile_err_clear(&err);
+
+    /* 1. The task appears: told to ann only (she holds it). */
+    ntold = 0;
+    assert_int_equal(notify_tasks_subject(d.s, "case:1", now, &err), SMILE_OK);
+    assert_int_equal(ntold, 1);
+    assert_int_equal(told_to(1, false, "ann"), 1);
+    /* 2. An hour later nothing changed but the time left: nobody is told. */
+    ntold = 0;
+    assert_int_equal(notify_tasks_subject(d.s, "case:1", now + 3600000, &err), SMILE_OK);
+    assert_int_equal(ntold, 0);
+    /* 3. The case goes to bob: bob is told (assignee bob), ann that it left her. */
+    exec(&d, "UPDATE cases SET assignee_id = 3 WHERE id = 1");
+    ntold = 0;
+    assert_int_equal(notify_tasks_subject(d.s, "case:1", now, &err), SMILE_OK);
+    assert_int_equal(ntold, 2);
+    assert_int_equal(told_to(3, false, "bob"), 1);
+    assert_int_equal(told_to(1, true, NULL), 1);
+    /* 4. Back to the team's queue: every member (ann, sue, bob) gets it, held by nobody;
+     * nobody is told it left (bob still sees it, changed). */
+    exec(&d, "UPDATE cases SET assignee_id = NULL WHERE id = 1");
+    ntold = 0;
+    assert_int_equal(notify_tasks_subject(d.s, "case:1", now, &err), SMILE_OK);
+    assert_int_equal(ntold, 3);
+    assert_int_equal(told_to(1, false, "-") + told_to(2, false, "-") + told_to(3, false, "-"), 3);
+    /* 5. The step is done: all three are told it left; then the subject is forgotten, so
+     * a look finds nothing to say. */
+    exec(&d, "UPDATE measurements SET state = 'done', result = 'met' WHERE id = 7");
+    ntold = 0;
+    assert_int_equal(notify_tasks_subject(d.s, "case:1", now, &err), SMILE_OK);
+    assert_int_equal(ntold, 3);
+    assert_int_equal(told_to(1, true, NULL) + told_to(2, true, NULL) + told_to(3, true, NULL), 3);
+    ntold = 0;
+    assert_int_equal(notify_tasks_subject(d.s, "case:1", now, &err), SMILE_OK);
+    assert_int_equal(ntold, 0);
+    /* Folded subjects are queued only while a hook is set, and looked at by _run. */
+    {
+        const char *subjects[] = {"case:1", "case:1"};
+
+        notify_tasks_folded(subjects, 2, NULL);
+        assert_int_equal(notify_tasks_run(d.s, &err), SMILE_OK);
+        assert_int_equal(ntold, 0);
+    }
+    notify_hooks_clear(); /* unsets the task hook and forgets what was told */
+    db_close(&d);
+}
+
 int
 main(void)
 {
@@ -587,6 +699,7 @@ main(void)
         cmocka_unit_test(test_backlog_without_rules),
         cmocka_unit_test(test_escalate_reassign_to_team),
         cmocka_unit_test(test_notifications_store),
+        cmocka_unit_test(test_task_events),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,11 +1,12 @@
 // The live stream: one EventSource('/api/v1/stream') per signed-in tab (the session cookie
 // authenticates it), shared by every component that wants pushed events. The server sends
-// `notification` (the caller's own), and to supervisors and admins `sla` and `case` (every
-// committed sla.* and case.* event); see docs/notifications.md §3. EventSource reconnects by
+// `notification` (the caller's own), `task` (the caller's inbox changed: a task appeared,
+// changed or left it), and to supervisors and admins `sla` and `case` (every committed sla.*
+// and case.* event); see docs/notifications.md §3. EventSource reconnects by
 // itself with Last-Event-ID, so no notification is lost across a restart of the server.
 import { useEffect, useState } from 'preact/hooks';
 
-export type LiveKind = 'notification' | 'sla' | 'case';
+export type LiveKind = 'notification' | 'task' | 'sla' | 'case';
 export type LiveListener = (kind: LiveKind, data: Record<string, unknown>) => void;
 
 const listeners = new Set<LiveListener>();
@@ -24,7 +25,7 @@ export function liveStart() {
   es = new EventSource('/api/v1/stream');
   es.onopen = () => setOpen(true);
   es.onerror = () => setOpen(false);
-  for (const kind of ['notification', 'sla', 'case'] as LiveKind[])
+  for (const kind of ['notification', 'task', 'sla', 'case'] as LiveKind[])
     es.addEventListener(kind, (e) => {
       let data: Record<string, unknown> = {};
       try {
