@@ -138,9 +138,12 @@ score_person(struct store *db, const struct score_template *t, const struct pers
 
     for (int i = 0; i < t->nitems; i++) {
         const struct score_template_item *it = &t->items[i];
-        struct kpi_filter f = {
-            t->team_scope ? NULL : p->username, t->team_scope ? p->team : NULL,      it->process_id,
-            it->step[0] ? it->step : NULL,      it->channel[0] ? it->channel : NULL, NULL};
+        struct kpi_filter f = {t->team_scope ? NULL : p->username,
+                               t->team_scope ? p->team : NULL,
+                               it->process_id,
+                               it->step[0] ? it->step : NULL,
+                               it->channel[0] ? it->channel : NULL,
+                               it->customer_tag[0] ? it->customer_tag : NULL};
         struct kpi_value v;
         int rc;
 
@@ -167,6 +170,8 @@ score_person(struct store *db, const struct score_template *t, const struct pers
             json_object_set_new(f, "step", json_string(it->step));
         if (it->channel[0])
             json_object_set_new(f, "channel", json_string(it->channel));
+        if (it->customer_tag[0])
+            json_object_set_new(f, "customer_tag", json_string(it->customer_tag));
         o = json_pack("{s:i, s:s, s:s, s:{s:s, s:s}, s:o, s:f, s:f, s:f, s:s, s:b, s:s}", "n", i,
                       "key", it->key, "indicator", it->indicator, "label", "en", it->label_en, "zh",
                       it->label_zh, "filter", f, "weight", it->def.weight, "floor", it->def.floor,
