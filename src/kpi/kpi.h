@@ -201,4 +201,13 @@ int kpi_rollup_clear(struct store *s, struct smile_err *err);
  */
 int kpi_rollup_check(struct store *s, bool *out_ok, struct smile_err *err);
 
+/*
+ * Was subject counted under the customer tag at its last fold (its customer had the tag
+ * then: the facts kpi_subject keeps for it include tag's copies)? *out false for a subject
+ * never folded. So a list of measurements can be cut to a customer-tag slice exactly as the
+ * rollups count it (the scorecard drill-down). SMILE_OK or a database error.
+ */
+int kpi_subject_tagged(struct store *s, const char *subject, const char *tag, bool *out,
+                       struct smile_err *err);
+
 #endif

@@ -839,6 +839,20 @@ class TestCustomerTagItems(unittest.TestCase):
         items = {i["key"]: i for i in e["items"]}
         self.assertEqual((items["all"]["value"], items["vip"]["value"]), (0.75, 0.5))
         self.assertEqual(items["vip"]["filter"], {"step": "reply", "customer_tag": "vip"})
+        # Drill-down: the vip item is ann's two VIP e-mails (tag1 met, tag2 late), the "all"
+        # item her four; breached vip: just tag2. One per page: tag1, then tag2, then none.
+        base = "/api/v1/evaluations/%d/items/%%d/measurements" % got["ann"]["id"]
+        st, _, b = self.sue.get(base % 1)
+        self.assertEqual(st, 200, b)
+        self.assertEqual(sorted(m["subject"] for m in b["items"]), ["email:tag1", "email:tag2"])
+        st, _, b = self.sue.get(base % 0)
+        self.assertEqual(len(b["items"]), 4)
+        st, _, b = self.sue.get(base % 1 + "?result=breached")
+        self.assertEqual([m["subject"] for m in b["items"]], ["email:tag2"])
+        st, _, b = self.sue.get(base % 1 + "?limit=1")
+        self.assertEqual(([m["subject"] for m in b["items"]], st), (["email:tag1"], 200), b)
+        st, _, b2 = self.sue.get(base % 1 + "?limit=1&cursor=" + b["next_cursor"])
+        self.assertEqual([m["subject"] for m in b2["items"]], ["email:tag2"])
 
     def test_rejected_filters_write_nothing(self):
         before = self.srv.sql("select count(*) as n from score_templates")[0]["n"]
