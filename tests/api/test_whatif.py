@@ -204,6 +204,37 @@ class WhatIfTest(unittest.TestCase):
         self.assertEqual((r.json["subjects"], r.json["customer_tag"]), (10, None))
         self.assertEqual(self.counts(), before, "the replay wrote something")
 
+    def test_hotline_reads_event_data(self):
+        """The hotline's ring_at_agent step is per data.agent and charged to it: the replay
+        must read call.ringing's data (the e-mail process reads none). One call on
+        2026-11-07 (outside the e-mail tests' period): offered 00:00:00, ringing at ann
+        00:00:01, answered by ann 00:00:09, 8 s after it rang. Live ring_at_agent: 3 rings
+        (15 s at the 5 s cadence, and 8 s is under 3 rings at any cadence above 2.7 s) → met;
+        draft 1 ring (5 s) → breached. Charged per data.agent: ann, one occurrence a side."""
+        day = T0 + 5 * 24 * H
+        evs = [{"type": "call.offered", "subject": "call:w1", "occurred_at": iso(day),
+                "data": {"queue": "hotline"}, "source": "test", "source_id": "w1/1"},
+               {"type": "call.ringing", "subject": "call:w1", "occurred_at": iso(day + 1000),
+                "data": {"agent": "ann"}, "source": "test", "source_id": "w1/2"},
+               {"type": "call.answered", "subject": "call:w1", "occurred_at": iso(day + 9000),
+                "actor": "ann", "source": "test", "source_id": "w1/3"}]
+        st, _, b = self.admin.post("/api/v1/events", {"events": evs})
+        self.assertIn(st, (200, 201), b)
+        pid = self.srv.sql("select id from processes where name = 'Phone hotline'")[0]["id"]
+        st, _, p = self.admin.get("/api/v1/processes/%d" % pid)
+        draft = copy.deepcopy(p["draft"])
+        ring = [s for s in draft["steps"] if s["key"] == "ring_at_agent"][0]
+        ring["standard"]["within"] = "1 ring"
+        r = self.whatif({"draft": draft, "from": iso(day), "to": iso(day + 24 * H)}, pid=pid)
+        self.assertEqual(r.status, 200, r)
+        steps = {s["step"]: s for s in r.json["steps"]}
+        ra = steps["ring_at_agent"]
+        self.assertEqual((ra["live"]["met"], ra["live"]["breached"]), (1, 0))
+        self.assertEqual((ra["draft"]["met"], ra["draft"]["breached"]), (0, 1))
+        staff = {s["staff"]: s for s in r.json["staff"]}
+        self.assertEqual(staff["ann"]["live"]["count"], 1)
+        self.assertEqual(staff["ann"]["draft"]["breached"], 1)
+
     def test_rejected_requests_write_nothing(self):
         before = self.counts()
         bad = copy.deepcopy(self.draft)
