@@ -8,15 +8,19 @@
  * ratio shows what the second fold and the counting cost. Wall time and the thread's CPU
  * time are both printed (on a shared machine the CPU time is the fairer figure).
  * With --db DIR the same events are also written to a fresh database in DIR (straight
- * into the events table, one transaction) and replayed end to end with kpi_whatif_run(),
- * reading them back from SQLite as POST /api/v1/processes/{id}/whatif does.
- * Usage: bench_whatif [events] [--db DIR]
+ * into the events table, one transaction, in time order as a live ledger holds them, with
+ * the data mail/ puts on e-mail events) and replayed end to end with kpi_whatif_run(),
+ * reading them back from SQLite as POST /api/v1/processes/{id}/whatif does; beside it the
+ * ceiling, a bare read of the same columns off the events table.
+ * Usage: bench_whatif [events] [--db DIR [--reuse]] (BENCH_KEEP_DB=1 keeps the database;
+ * --reuse replays the kept one instead of writing it again).
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine/engine.h"
 #include "kpi/whatif.h"
@@ -66,23 +70,84 @@ compile(const char *within, bool published)
     return p;
 }
 
-/* Writes the events into a fresh database in dir and replays them with kpi_whatif_run. */
+/* Order of the ledger: by occurred_at, as a live ledger appends them. */
+static const struct engine_event *sort_base;
+
 static int
-db_run(const char *dir, const struct engine_event *ev, const size_t *first, size_t nsub,
+cmp_time(const void *a, const void *b)
+{
+    const struct engine_event *x = &sort_base[*(const size_t *)a],
+                              *y = &sort_base[*(const size_t *)b];
+
+    return x->occurred_at < y->occurred_at ? -1 : x->occurred_at > y->occurred_at;
+}
+
+/* Ceiling: every column the replay needs, read straight off the events table (rowid order,
+ * nothing done with the values); the CPU time of that read. */
+static int
+raw_read(struct store *s, const char *sql, int64_t *rows, int64_t *textbytes, int64_t *cpu,
+         struct smile_err *err)
+{
+    struct store_stmt *st;
+    int64_t a = cpu_ns(), n = 0;
+    size_t bytes = 0;
+    int rc = store_prepare(s, sql, &st, err);
+
+    if (rc != SMILE_OK)
+        return rc;
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+        bytes += strlen(store_stmt_text(st, 0)) + store_stmt_bytes(st, 7);
+        n++;
+    }
+    store_stmt_reset(st);
+    *cpu = cpu_ns() - a;
+    *rows = n;
+    *textbytes = (int64_t)bytes;
+    return rc == STORE_DONE ? SMILE_OK : rc;
+}
+
+/*
+ * Writes the events into a fresh database in dir, in time order as a live ledger holds them
+ * (a subject's events are scattered over the table), with e-mail events' usual data (what
+ * mail/ writes on email.received) and a customer on each received mail, then replays them
+ * with kpi_whatif_run and prints the ceiling reads.
+ */
+static int
+db_run(const char *dir, bool reuse, const struct engine_event *ev, const size_t *first, size_t nsub,
        int64_t from, int64_t to)
 {
     static const char ins[] =
-        "INSERT INTO events (type, occurred_at, received_at, subject, actor, channel, source,"
-        " source_id, data) VALUES ($1, $2, $3, $4, $5, 'email', 'bench', $6, '{}')";
+        "INSERT INTO events (type, occurred_at, received_at, subject, actor, customer, channel,"
+        " source, source_id, data) VALUES ($1, $2, $3, $4, $5, $6, 'email', 'bench', $7, $8)";
+    static const char raw_table[] =
+        "SELECT subject, id, type, occurred_at, actor, customer, channel, data FROM events";
+    static const char raw_index[] =
+        "SELECT subject, id, type, occurred_at, actor, customer, channel, NULL FROM events"
+        " ORDER BY subject, occurred_at, id";
+    static const char raw_subject[] =
+        "SELECT subject, id, type, occurred_at, actor, customer, channel, data FROM events"
+        " ORDER BY subject, occurred_at, id";
     struct store *s = NULL;
     struct store_stmt *st;
     struct smile_err err;
-    char path[512], subj[32], sid[32];
+    char path[512], subj[32], sid[32], cust[16], data[512];
     json_t *draft, *out = NULL;
-    int64_t pid = 0, a, b, ca, cb;
+    int64_t pid = 0, a, b, ca, cb, rows, tb, cpu, nev = (int64_t)first[nsub];
+    size_t *order = xmalloc((first[nsub] + 1) * sizeof(*order)),
+           *subj_of = xmalloc((first[nsub] + 1) * sizeof(*subj_of));
+    double load[3] = {0, 0, 0};
     int rc;
 
     snprintf(path, sizeof(path), "%s/bench_whatif.db", dir);
+    if (reuse && access(path, F_OK) == 0) {
+        /* --reuse: the database a previous run kept (BENCH_KEEP_DB) with these events */
+        if (store_open(path, 0, &s, &err) != SMILE_OK || store_migrate(s, &err) != SMILE_OK ||
+            store_query_int64(s, "SELECT id FROM processes WHERE name = 'Customer email'", &pid,
+                              &err) != SMILE_OK)
+            goto fail;
+        printf("  database: reused %s\n", path);
+        goto written;
+    }
     remove(path);
     smile_err_clear(&err);
     log_set_level(LOG_ERROR);
@@ -93,57 +158,107 @@ db_run(const char *dir, const struct engine_event *ev, const size_t *first, size
         store_query_int64(s, "SELECT id FROM processes WHERE name = 'Customer email'", &pid,
                           &err) != SMILE_OK)
         goto fail;
+    for (size_t k = 0; k < nsub; k++)
+        for (size_t i = first[k]; i < first[k + 1]; i++)
+            subj_of[i] = k;
+    for (size_t i = 0; i < first[nsub]; i++)
+        order[i] = i;
+    sort_base = ev;
+    qsort(order, first[nsub], sizeof(*order), cmp_time);
     a = time_mono_ns();
     if (store_begin(s, &err) != SMILE_OK)
         goto fail;
-    for (size_t k = 0; k < nsub; k++) {
+    for (size_t j = 0; j < first[nsub]; j++) {
+        size_t i = order[j], k = subj_of[i];
+        bool in = strcmp(ev[i].type, "email.received") == 0;
+
         snprintf(subj, sizeof(subj), "email:%zu", k);
-        for (size_t i = first[k]; i < first[k + 1]; i++) {
-            if (store_prepare(s, ins, &st, &err) != SMILE_OK)
-                goto fail;
-            store_stmt_bind_text(st, 1, ev[i].type, -1);
-            store_stmt_bind_int64(st, 2, ev[i].occurred_at);
-            store_stmt_bind_int64(st, 3, ev[i].occurred_at);
-            store_stmt_bind_text(st, 4, subj, -1);
-            store_stmt_bind_text(st, 5, ev[i].actor, -1);
-            snprintf(sid, sizeof(sid), "b%zu", i);
-            store_stmt_bind_text(st, 6, sid, -1);
-            rc = store_stmt_step(st, &err);
-            store_stmt_reset(st);
-            if (rc != STORE_DONE)
-                goto fail;
-        }
+        snprintf(sid, sizeof(sid), "b%zu", i);
+        snprintf(cust, sizeof(cust), "%zu", 1 + k % 50000);
+        if (in)
+            snprintf(data, sizeof(data),
+                     "{\"message_id\":\"<m%zu.%zu@mail.example.com>\",\"from\":"
+                     "\"owner%zu@example.com\",\"subject\":\"Water leaking in unit %zu-%zu\","
+                     "\"mailbox_id\":1,\"case_id\":%zu,\"interaction_id\":%zu,\"thread\":"
+                     "\"<m%zu.0@mail.example.com>\",\"team\":\"mail\"}",
+                     k, i, k % 50000, k % 30, k % 400, k + 1, i + 1, k);
+        else
+            snprintf(data, sizeof(data), "{\"interaction_id\":%zu,\"case_id\":%zu}", i + 1, k + 1);
+        if (store_prepare(s, ins, &st, &err) != SMILE_OK)
+            goto fail;
+        store_stmt_bind_text(st, 1, ev[i].type, -1);
+        store_stmt_bind_int64(st, 2, ev[i].occurred_at);
+        store_stmt_bind_int64(st, 3, ev[i].occurred_at);
+        store_stmt_bind_text(st, 4, subj, -1);
+        store_stmt_bind_text(st, 5, ev[i].actor, -1);
+        store_stmt_bind_text(st, 6, in ? cust : NULL, -1);
+        store_stmt_bind_text(st, 7, sid, -1);
+        store_stmt_bind_text(st, 8, data, -1);
+        rc = store_stmt_step(st, &err);
+        store_stmt_reset(st);
+        if (rc != STORE_DONE)
+            goto fail;
     }
     if (store_commit(s, &err) != SMILE_OK)
         goto fail;
     b = time_mono_ns();
-    printf("  database: %zu events written in %.2f s\n", first[nsub], (double)(b - a) / 1e9);
+    if (getloadavg(load, 3) < 0)
+        load[0] = -1;
+    printf("  database: %lld events written in time order in %.2f s (load average %.1f)\n",
+           (long long)nev, (double)(b - a) / 1e9, load[0]);
+written:
+    /* the replay maps the file (kpi/whatif_run.c): the ceiling reads do too */
+    if (store_exec(s, "PRAGMA mmap_size=2147418112", &err) != SMILE_OK)
+        goto fail;
+    if (raw_read(s, raw_table, &rows, &tb, &cpu, &err) != SMILE_OK)
+        goto fail;
+    printf("  ceiling: raw read of the events table (8 columns, rowid order): cpu %.3f s = %.2f M "
+           "rows/s\n",
+           (double)cpu / 1e9, (double)rows / ((double)cpu / 1e3));
+    if (raw_read(s, raw_subject, &rows, &tb, &cpu, &err) != SMILE_OK)
+        goto fail;
+    printf("  raw read in subject order (events_subject index, same columns, with data): cpu %.3f "
+           "s = %.2f M "
+           "rows/s\n",
+           (double)cpu / 1e9, (double)rows / ((double)cpu / 1e3));
+    if (raw_read(s, raw_index, &rows, &tb, &cpu, &err) != SMILE_OK)
+        goto fail;
+    printf("  ceiling of the replay's read: the same order off the index alone (no data): cpu "
+           "%.3f s = %.2f M rows/s\n",
+           (double)cpu / 1e9, (double)rows / ((double)cpu / 1e3));
     draft = json_loads(engine_default_email_json(), 0, NULL);
     json_object_set_new(
         json_object_get(json_array_get(json_object_get(draft, "steps"), 0), "standard"), "within",
         json_string("12h"));
     a = time_mono_ns();
     ca = cpu_ns();
-    rc = kpi_whatif_run(s, pid, draft, from, to, 0.9, to, &out, &err);
+    rc = kpi_whatif_run(s, pid, draft, from, to, 0.9, NULL, to, &out, &err);
     b = time_mono_ns();
     cb = cpu_ns();
     json_decref(draft);
     if (rc != SMILE_OK)
         goto fail;
+    if (getloadavg(load, 3) < 0)
+        load[0] = -1;
     printf("  end to end from SQLite (kpi_whatif_run): %lld events, wall %.3f s = %.2f M "
-           "events/s; cpu %.3f s = %.2f M events/s\n",
+           "events/s; cpu %.3f s = %.2f M events/s (load average %.1f)\n",
            (long long)json_integer_value(json_object_get(out, "events")), (double)(b - a) / 1e9,
            (double)json_integer_value(json_object_get(out, "events")) / ((double)(b - a) / 1e3),
            (double)(cb - ca) / 1e9,
-           (double)json_integer_value(json_object_get(out, "events")) / ((double)(cb - ca) / 1e3));
+           (double)json_integer_value(json_object_get(out, "events")) / ((double)(cb - ca) / 1e3),
+           load[0]);
     json_decref(out);
     store_close(s);
     if (getenv("BENCH_KEEP_DB") == NULL)
         remove(path);
+    free(order);
+    free(subj_of);
     return 0;
 fail:
     fprintf(stderr, "bench_whatif --db: %s\n", err.msg);
     store_close(s);
+    free(order);
+    free(subj_of);
     return 1;
 }
 
@@ -152,6 +267,7 @@ main(int argc, char **argv)
 {
     size_t want = argc > 1 && argv[1][0] != '-' ? strtoull(argv[1], NULL, 10) : 5000000;
     const char *dbdir = NULL;
+    bool reuse = false;
     static char agents[NAGENTS][16];
     struct engine_event *ev = xmalloc((want + 16) * sizeof(*ev));
     size_t *first = xmalloc((want + 2) * sizeof(*first)), nev = 0, nsub = 0;
@@ -163,9 +279,11 @@ main(int argc, char **argv)
     int64_t a, b, c, ca, cb, cc, events, subjects;
     json_t *r;
 
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--db") == 0)
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
             dbdir = argv[i + 1];
+        reuse = reuse || strcmp(argv[i], "--reuse") == 0;
+    }
     for (int i = 0; i < NAGENTS; i++)
         snprintf(agents[i], sizeof(agents[i]), "agent%03d", i);
     /* Threads: 1–4 customer e-mails, each answered 0–40 h later (5% never answered). */
@@ -241,7 +359,7 @@ main(int argc, char **argv)
                json_object_get(json_object_get(json_object_get(r, "target"), "draft"), "below")),
            NAGENTS);
     json_decref(r);
-    if (dbdir && db_run(dbdir, ev, first, nsub, t0, to) != 0)
+    if (dbdir && db_run(dbdir, reuse, ev, first, nsub, t0, to) != 0)
         return 1;
     kpi_whatif_free(w);
     engine_process_unref(live);

@@ -90,8 +90,8 @@ read_query(struct http_request *req, struct query *q, bool many)
     }
     if (!kpi_by_parse(http_request_query(req, "by"), &q->by))
         smile_err_field(&err, "/query/by",
-                        "must be staff, team, process, step, channel, tag, day, week, month or "
-                        "quarter");
+                        "must be staff, team, process, step, channel, customer_tag, day, week, "
+                        "month or quarter");
     if ((v = q_nonempty(req, "period")) != NULL) {
         struct smile_err e2;
         smile_err_clear(&e2);
@@ -109,7 +109,14 @@ read_query(struct http_request *req, struct query *q, bool many)
     q->f.staff = q_nonempty(req, "staff");
     q->f.team = q_nonempty(req, "team");
     q->f.channel = q_nonempty(req, "channel");
-    q->f.tag = q_nonempty(req, "tag");
+    /* customer_tag is the name; tag (its older name) is still accepted */
+    q->f.tag = q_nonempty(req, "customer_tag");
+    if ((v = q_nonempty(req, "tag")) != NULL) {
+        if (q->f.tag && strcmp(q->f.tag, v) != 0)
+            smile_err_field(&err, "/query/tag",
+                            "is the older name of customer_tag: give one or the other");
+        q->f.tag = v;
+    }
     if (err.code != SMILE_OK) {
         http_reply_problem(req, &err);
         return false;
@@ -247,7 +254,7 @@ filters_json(const struct query *q)
     if (q->f.channel)
         json_object_set_new(o, "channel", json_string(q->f.channel));
     if (q->f.tag)
-        json_object_set_new(o, "tag", json_string(q->f.tag));
+        json_object_set_new(o, "customer_tag", json_string(q->f.tag));
     return o;
 }
 

@@ -2,7 +2,8 @@
  * whatif.c — POST /api/v1/processes/{id}/whatif: replays a period of the ledger through
  * the process's live versions and a draft (kpi/whatif.h) and answers the side-by-side
  * report. Body {"draft": <process document> (optional: the stored draft), "from", "to"
- * (RFC 3339, from < to, at most 400 days apart), "target": 0 < t <= 1 (optional)}.
+ * (RFC 3339, from < to, at most 400 days apart), "target": 0 < t <= 1 (optional),
+ * "customer_tag": only subjects whose customer has this tag (optional)}.
  * Reads only; nothing is written.
  */
 #include <stdio.h>
@@ -38,6 +39,7 @@ api_processes_whatif(struct http_request *req)
 {
     struct smile_err err;
     json_t *body = NULL, *out = NULL, *draft, *tj;
+    const char *customer_tag = NULL;
     int64_t id, from, to;
     double target = -1;
 
@@ -55,11 +57,11 @@ api_processes_whatif(struct http_request *req)
         json_object_foreach(body, k, v)
         {
             if (strcmp(k, "draft") != 0 && strcmp(k, "from") != 0 && strcmp(k, "to") != 0 &&
-                strcmp(k, "target") != 0) {
+                strcmp(k, "target") != 0 && strcmp(k, "customer_tag") != 0) {
                 char ptr[96];
 
                 snprintf(ptr, sizeof(ptr), "/%.80s", k);
-                smile_err_field(&err, ptr, "unknown field (draft, from, to, target)");
+                smile_err_field(&err, ptr, "unknown field (draft, from, to, target, customer_tag)");
             }
         }
     }
@@ -82,13 +84,20 @@ api_processes_whatif(struct http_request *req)
         if (!json_is_number(tj) || !(target > 0 && target <= 1))
             smile_err_field(&err, "/target", "must be a compliance between 0 (excluded) and 1");
     }
+    tj = json_object_get(body, "customer_tag");
+    if (tj && !json_is_null(tj)) {
+        if (!json_is_string(tj) || json_string_length(tj) < 1 || json_string_length(tj) > 32)
+            smile_err_field(&err, "/customer_tag", "must be a customer tag (1 to 32 bytes)");
+        else
+            customer_tag = json_string_value(tj);
+    }
     if (err.code != SMILE_OK) {
         json_decref(body);
         http_reply_problem(req, &err);
         return;
     }
-    if (kpi_whatif_run(req->db, id, draft, from, to, target, time_now_ms(), &out, &err) !=
-        SMILE_OK) {
+    if (kpi_whatif_run(req->db, id, draft, from, to, target, customer_tag, time_now_ms(), &out,
+                       &err) != SMILE_OK) {
         json_decref(body);
         http_reply_problem(req, &err);
         return;

@@ -1,7 +1,7 @@
 /*
  * replay.c — `smile replay --process NAME [--draft FILE] --from DATE --to DATE
- * [--target 0.9] [--json]`: the what-if replay (kpi/whatif.h) from the command line. A
- * DATE is RFC 3339 or YYYY-MM-DD (a whole day in China time, +08:00; --to includes its
+ * [--target 0.9] [--customer-tag TAG] [--json]`: the what-if replay (kpi/whatif.h) from the command
+ * line. A DATE is RFC 3339 or YYYY-MM-DD (a whole day in China time, +08:00; --to includes its
  * day). Prints the side-by-side table (compliance, counts, p50/p90 per step, then per
  * staff, then who falls below the target), or the API's JSON with --json. Reads only.
  */
@@ -20,11 +20,12 @@ static int
 usage(FILE *f)
 {
     fprintf(f, "usage: smile replay --process NAME [--draft FILE] --from DATE --to DATE\n"
-               "       [--target 0.9] [--json] [--db PATH]\n\n"
+               "       [--target 0.9] [--customer-tag TAG] [--json] [--db PATH]\n\n"
                "Replays the events of the period through the live (published) process and a\n"
                "draft (a process document file; default: the stored draft) and prints both\n"
                "sides' compliance and elapsed times per step and per staff member. DATE is\n"
-               "RFC 3339 or YYYY-MM-DD (China time; --to includes that day). Writes nothing.\n");
+               "RFC 3339 or YYYY-MM-DD (China time; --to includes that day). --customer-tag\n"
+               "replays only the subjects whose customer has that tag. Writes nothing.\n");
     return f == stdout ? 0 : 2;
 }
 
@@ -155,9 +156,12 @@ print_table(const json_t *r)
     size_t i;
     json_t *row;
 
-    printf("What-if: %s, %s … %s\n", json_string_value(json_object_get(p, "name")),
+    printf("What-if: %s, %s … %s", json_string_value(json_object_get(p, "name")),
            json_string_value(json_object_get(r, "from")),
            json_string_value(json_object_get(r, "to")));
+    if (json_is_string(json_object_get(r, "customer_tag")))
+        printf(", customers tagged %s", json_string_value(json_object_get(r, "customer_tag")));
+    printf("\n");
     printf(
         "%lld subjects, %lld events replayed; instances live %lld, draft %lld\n\n",
         (long long)json_integer_value(json_object_get(r, "subjects")),
@@ -195,6 +199,7 @@ cli_replay(int argc, char **argv)
     struct smile_err err;
     struct store *s = NULL;
     const char *name = NULL, *draft_file = NULL, *from_s = NULL, *to_s = NULL;
+    const char *customer_tag = NULL;
     json_t *draft = NULL, *out = NULL;
     bool json = false;
     double target = -1;
@@ -226,6 +231,8 @@ cli_replay(int argc, char **argv)
             from_s = v;
         else if (strcmp(a, "--to") == 0)
             to_s = v;
+        else if (strcmp(a, "--customer-tag") == 0)
+            customer_tag = v;
         else if (strcmp(a, "--target") == 0) {
             char *end;
 
@@ -260,7 +267,8 @@ cli_replay(int argc, char **argv)
     if (cli_open_db(&cfg, false, &s) != 0)
         goto out;
     if (find_process(s, name, &id, &err) != SMILE_OK ||
-        kpi_whatif_run(s, id, draft, from, to, target, time_now_ms(), &out, &err) != SMILE_OK) {
+        kpi_whatif_run(s, id, draft, from, to, target, customer_tag, time_now_ms(), &out, &err) !=
+            SMILE_OK) {
         fprintf(stderr, "smile replay: %s\n", err.msg[0] ? err.msg : smile_result_title(err.code));
         for (int i = 0; i < err.nfields; i++)
             fprintf(stderr, "  %s: %s\n", err.fields[i].path, err.fields[i].msg);

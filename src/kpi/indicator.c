@@ -67,10 +67,10 @@ kpi_indicator_find(const char *name)
 }
 
 static const char *const by_names[] = {
-    [KPI_BY_NONE] = "none",       [KPI_BY_STAFF] = "staff", [KPI_BY_TEAM] = "team",
-    [KPI_BY_PROCESS] = "process", [KPI_BY_STEP] = "step",   [KPI_BY_CHANNEL] = "channel",
-    [KPI_BY_DAY] = "day",         [KPI_BY_WEEK] = "week",   [KPI_BY_MONTH] = "month",
-    [KPI_BY_QUARTER] = "quarter", [KPI_BY_TAG] = "tag",
+    [KPI_BY_NONE] = "none",       [KPI_BY_STAFF] = "staff",      [KPI_BY_TEAM] = "team",
+    [KPI_BY_PROCESS] = "process", [KPI_BY_STEP] = "step",        [KPI_BY_CHANNEL] = "channel",
+    [KPI_BY_DAY] = "day",         [KPI_BY_WEEK] = "week",        [KPI_BY_MONTH] = "month",
+    [KPI_BY_QUARTER] = "quarter", [KPI_BY_TAG] = "customer_tag",
 };
 
 bool
@@ -85,6 +85,10 @@ kpi_by_parse(const char *s, enum kpi_by *out)
             *out = (enum kpi_by)i;
             return true;
         }
+    if (strcmp(s, "tag") == 0) { /* the older name of customer_tag, still accepted */
+        *out = KPI_BY_TAG;
+        return true;
+    }
     return false;
 }
 

@@ -30,7 +30,8 @@ struct kpi_filter {
     int64_t process_id; /* 0: any */
     const char *step;
     const char *channel;
-    const char *tag; /* a tag of the subject's customer (as it was when the subject folded) */
+    const char *tag; /* customer tag: a tag of the subject's customer (as it was when the
+                      * subject folded); cases have no tags of their own */
 };
 
 struct kpi_value {
@@ -70,9 +71,10 @@ enum kpi_by {
     KPI_BY_WEEK, /* ISO weeks, Monday first: "2026-W47" */
     KPI_BY_MONTH,
     KPI_BY_QUARTER,
-    KPI_BY_TAG, /* the customer's tags (a fact counts once under each tag) */
+    KPI_BY_TAG, /* "customer_tag": the customer's tags (a fact counts once under each tag) */
 };
-/* "staff" … "quarter" (and "" or "none" for KPI_BY_NONE) → enum; false if unknown. */
+/* "staff" … "quarter", "customer_tag" (its older name "tag" too; "" or "none" for
+ * KPI_BY_NONE) → enum; false if unknown. kpi_by_name gives the canonical name. */
 bool kpi_by_parse(const char *s, enum kpi_by *out);
 const char *kpi_by_name(enum kpi_by by);
 
@@ -198,5 +200,14 @@ int kpi_rollup_clear(struct store *s, struct smile_err *err);
  * again): true if equal. For tests (the invariant of the incremental maintenance).
  */
 int kpi_rollup_check(struct store *s, bool *out_ok, struct smile_err *err);
+
+/*
+ * Was subject counted under the customer tag at its last fold (its customer had the tag
+ * then: the facts kpi_subject keeps for it include tag's copies)? *out false for a subject
+ * never folded. So a list of measurements can be cut to a customer-tag slice exactly as the
+ * rollups count it (the scorecard drill-down). SMILE_OK or a database error.
+ */
+int kpi_subject_tagged(struct store *s, const char *subject, const char *tag, bool *out,
+                       struct smile_err *err);
 
 #endif

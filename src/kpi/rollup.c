@@ -697,3 +697,36 @@ out:
     kpi_facts_free(all);
     return rc;
 }
+
+int
+kpi_subject_tagged(struct store *s, const char *subject, const char *tag, bool *out,
+                   struct smile_err *err)
+{
+    static const char sql[] = "SELECT facts FROM kpi_subject WHERE subject = $1";
+    struct store_stmt *st;
+    json_t *facts, *f;
+    size_t i;
+    int rc = store_prepare(s, sql, &st, err);
+
+    *out = false;
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_text(st, 1, subject, -1);
+    rc = store_stmt_step(st, err);
+    if (rc == STORE_ROW) {
+        /* each fact: [day, staff, team, pid, step, channel, bucket, [col, value …], tag] */
+        facts = json_loads(store_stmt_text(st, 0), 0, NULL);
+        json_array_foreach(facts, i, f)
+        {
+            const char *t = json_string_value(json_array_get(f, 8));
+
+            if (t && strcmp(t, tag) == 0) {
+                *out = true;
+                break;
+            }
+        }
+        json_decref(facts);
+    }
+    store_stmt_reset(st);
+    return rc == STORE_ROW || rc == STORE_DONE ? SMILE_OK : rc;
+}

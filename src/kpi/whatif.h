@@ -73,11 +73,15 @@ void kpi_whatif_counts(const struct kpi_whatif *w, int64_t *events, int64_t *sub
  * versions, the draft doc (borrowed; NULL = the process's stored draft), each side's
  * calendar as the runtime resolves it, and every subject with an event in [from, to) with
  * all its events; open clocks as of max(the subject's last event, min(to, now_ms)).
+ * customer_tag (NULL or "" = all): only the subjects whose customer — the customer id of the
+ * subject's first event naming one — has that tag now (crm's customer record) are folded
+ * and counted; the report's "customer_tag" names it (null without).
  * A draft that does not compile: SMILE_EINVAL with pointers under "/draft" (e.g.
  * "/draft/steps/0/standard/within"). SMILE_ENOTFOUND for an unknown process.
  * *out: the report (caller owns it) with "process": {"id", "name", "live_versions"}.
  */
 int kpi_whatif_run(struct store *s, int64_t process_id, json_t *draft, int64_t from, int64_t to,
-                   double target, int64_t now_ms, json_t **out, struct smile_err *err);
+                   double target, const char *customer_tag, int64_t now_ms, json_t **out,
+                   struct smile_err *err);
 
 #endif

@@ -138,9 +138,12 @@ score_person(struct store *db, const struct score_template *t, const struct pers
 
     for (int i = 0; i < t->nitems; i++) {
         const struct score_template_item *it = &t->items[i];
-        struct kpi_filter f = {
-            t->team_scope ? NULL : p->username, t->team_scope ? p->team : NULL,      it->process_id,
-            it->step[0] ? it->step : NULL,      it->channel[0] ? it->channel : NULL, NULL};
+        struct kpi_filter f = {t->team_scope ? NULL : p->username,
+                               t->team_scope ? p->team : NULL,
+                               it->process_id,
+                               it->step[0] ? it->step : NULL,
+                               it->channel[0] ? it->channel : NULL,
+                               it->customer_tag[0] ? it->customer_tag : NULL};
         struct kpi_value v;
         int rc;
 
@@ -167,6 +170,8 @@ score_person(struct store *db, const struct score_template *t, const struct pers
             json_object_set_new(f, "step", json_string(it->step));
         if (it->channel[0])
             json_object_set_new(f, "channel", json_string(it->channel));
+        if (it->customer_tag[0])
+            json_object_set_new(f, "customer_tag", json_string(it->customer_tag));
         o = json_pack("{s:i, s:s, s:s, s:{s:s, s:s}, s:o, s:f, s:f, s:f, s:s, s:b, s:s}", "n", i,
                       "key", it->key, "indicator", it->indicator, "label", "en", it->label_en, "zh",
                       it->label_zh, "filter", f, "weight", it->def.weight, "floor", it->def.floor,
@@ -918,6 +923,7 @@ score_item_measurements(struct store *db, int64_t id, int n, const char *result,
     struct store_stmt *st;
     json_t *ev = NULL, *item, *f, *arr, *pv;
     char user[65];
+    const char *tag;
     int64_t from_ms, to_ms, last = 0;
     int rc, k = 0;
     bool team_scope;
@@ -959,12 +965,22 @@ score_item_measurements(struct store *db, int64_t id, int n, const char *result,
     store_stmt_bind_text(st, 7, json_string_value(json_object_get(f, "step")), -1);
     store_stmt_bind_text(st, 8, json_string_value(json_object_get(f, "channel")), -1);
     store_stmt_bind_text(st, 9, result, -1);
-    store_stmt_bind_int64(st, 10, limit + 1);
+    /* a customer_tag item: rows are kept in C (kpi_subject_tagged), so no SQL limit */
+    tag = json_string_value(json_object_get(f, "customer_tag"));
+    store_stmt_bind_int64(st, 10, tag ? -1 : limit + 1);
     arr = json_array();
     while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
         int64_t el = store_stmt_int64(st, 8), tg = store_stmt_int64(st, 9);
         json_t *o;
 
+        if (tag) {
+            bool in = false;
+            struct smile_err e2;
+
+            smile_err_clear(&e2);
+            if (kpi_subject_tagged(db, store_stmt_text(st, 1), tag, &in, &e2) != SMILE_OK || !in)
+                continue;
+        }
         if (k++ == limit) {
             *out_next = last;
             break;

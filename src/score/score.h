@@ -118,9 +118,10 @@ struct score_template_item {
     char key[33];
     char indicator[48];
     char label_en[128], label_zh[128];
-    int64_t process_id; /* 0 = any */
-    char step[65];      /* "" = any */
-    char channel[17];   /* "" = any */
+    int64_t process_id;    /* 0 = any */
+    char step[65];         /* "" = any */
+    char channel[17];      /* "" = any */
+    char customer_tag[33]; /* "" = any: only items whose customer has this tag */
     bool higher_is_better;
     struct score_item_def def;
 };

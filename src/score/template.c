@@ -283,11 +283,15 @@ parse(struct store *db, const json_t *doc, struct score_template *t, struct smil
                     snprintf(kp, sizeof(kp), "%s/%s", fp, key);
                     if (strcmp(key, "process") == 0)
                         process_ref(db, fv, kp, &it->process_id, err);
-                    else if (strcmp(key, "step") != 0 && strcmp(key, "channel") != 0)
-                        smile_err_field(err, kp, "unknown filter (process, step or channel)");
+                    else if (strcmp(key, "step") != 0 && strcmp(key, "channel") != 0 &&
+                             strcmp(key, "customer_tag") != 0)
+                        smile_err_field(err, kp,
+                                        "unknown filter (process, step, channel or customer_tag)");
                 }
                 opt_string(f, "step", fp, it->step, sizeof(it->step), 1, err);
                 opt_string(f, "channel", fp, it->channel, sizeof(it->channel), 1, err);
+                opt_string(f, "customer_tag", fp, it->customer_tag, sizeof(it->customer_tag), 1,
+                           err);
             }
         }
         it->def.weight = 1;
@@ -405,6 +409,8 @@ doc_json(const struct score_template *t)
             json_object_set_new(f, "step", json_string(it->step));
         if (it->channel[0])
             json_object_set_new(f, "channel", json_string(it->channel));
+        if (it->customer_tag[0])
+            json_object_set_new(f, "customer_tag", json_string(it->customer_tag));
         json_array_append_new(
             items,
             json_pack("{s:s, s:s, s:{s:s, s:s}, s:o, s:f, s:f, s:f, s:s, s:b}", "key", it->key,

@@ -262,6 +262,31 @@ class TestIndicators(unittest.TestCase):
         r = self.one(name="compliance", tag="nobody", step="reply")
         self.assertFalse(r["has_data"])
 
+    def test_customer_tag_name(self):
+        """customer_tag is the parameter's name (tag, its older name, still works): the tag
+        is the customer's — cases have no tags — so the same figures as test_customer_tags."""
+        b = self.get(name="compliance", customer_tag="vip", step="reply", period="2026-11")
+        self.assertEqual((b["rows"][0]["value"], b["rows"][0]["count"]), (0.5, 2))
+        self.assertEqual(b["filters"], {"customer_tag": "vip", "step": "reply"})
+        # 业主 percent-encoded in the query: mail:1 met, mail:3 breached = 1/2.
+        b = self.get(name="compliance", customer_tag="%E4%B8%9A%E4%B8%BB", step="reply",
+                     period="2026-11")
+        self.assertEqual((b["rows"][0]["value"], b["filters"]["customer_tag"]), (0.5, "业主"))
+        b = self.get(name="compliance", by="customer_tag", period="2026-11", step="reply")
+        self.assertEqual(b["by"], "customer_tag")
+        self.assertEqual([r["key"] for r in b["rows"]], sorted(["vip", "业主"]))
+        # the older by=tag answers under the new name
+        self.assertEqual(self.get(name="volume", by="tag", period="2026-11")["by"],
+                         "customer_tag")
+        # both names for the same tag are fine; for two different tags refused
+        self.get(name="compliance", customer_tag="vip", tag="vip", period="2026-11")
+        st, _, b = self.sup.get("/api/v1/indicators?name=compliance&customer_tag=vip&tag=x")
+        self.assertEqual(st, 422, b)
+        self.assertEqual([e["pointer"] for e in b["errors"]], ["/query/tag"])
+        st, _, b = self.sup.get("/api/v1/indicators?name=compliance&by=case_tag")
+        self.assertEqual(st, 422, b)
+        self.assertIn("customer_tag", b["errors"][0]["detail"])
+
     def test_agent_reads_only_own(self):
         b = self.get(self.ann, name="compliance", by="staff", period="2026-11")
         self.assertEqual([r["key"] for r in b["rows"]], ["ann"])

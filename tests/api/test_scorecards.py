@@ -773,6 +773,106 @@ class TestScorecards(unittest.TestCase):
         self.assertEqual(st, 422, b)
 
 
+class TestCustomerTagItems(unittest.TestCase):
+    """An item limited to one customer tag scores only the measurements of customers with
+    that tag. Customer 1 is tagged vip. November e-mails (reply within 24 h):
+      ann: vip 1 met + 1 late, others 2 met;  bob: vip 1 met, others 1 late.
+    Items (floor 0.5, target 1.0, weight 1 each): "all" = reply compliance, "vip" = the same
+    for customer_tag vip.
+      ann: all 3/4 = 0.75 → (0.75 − 0.5)/0.5 = 50;  vip 1/2 = 0.5 → 0;    total 25
+      bob: all 1/2 = 0.5  → 0;                      vip 1/1 = 1.0 → 100; total 50"""
+
+    @classmethod
+    def setUpClass(cls):
+        srv = cls.srv = Server()
+        srv.cli("team", "add", "care")
+        srv.add_user("ada", "admin")
+        srv.add_user("sue", "supervisor", team="care")
+        for u in ("ann", "bob"):
+            srv.add_user(u, "agent", team="care")
+        cls.adm = srv.login("ada")
+        cls.sue = srv.login("sue")
+        st, _, c = cls.adm.post("/api/v1/customers", {"kind": "person", "name": "VIP 王",
+                                                      "tags": ["vip"]})
+        assert st == 201, c
+        cid = str(c["id"])
+        evs, n = [], 0
+        for who, day, late, vip in (("ann", 2, False, True), ("ann", 3, True, True),
+                                    ("ann", 4, False, False), ("ann", 5, False, False),
+                                    ("bob", 2, False, True), ("bob", 3, True, False)):
+            n += 1
+            s = "email:tag%d" % n
+            e = ev("email.received", s, iso(day, 2))
+            if vip:
+                e["customer"] = cid
+            evs.append(e)
+            evs.append(ev("email.sent", s, iso(day + 1, 3) if late else iso(day, 4), actor=who))
+        w = srv.client(srv.token("ada", "events:write,kpi:read"))
+        st, _, b = w.post("/api/v1/events", {"events": evs})
+        assert st == 201, b
+        wait_folded(srv, w)
+        cls.template = {"name": "vip-month", "role": "agent", "period": "month", "auto": False,
+                        "items": [{"key": "all", "indicator": "compliance",
+                                   "filter": {"step": "reply"}, "floor": 0.5, "target": 1.0},
+                                  {"key": "vip", "indicator": "compliance",
+                                   "filter": {"step": "reply", "customer_tag": "vip"},
+                                   "floor": 0.5, "target": 1.0}]}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def test_scores(self):
+        st, _, t = self.adm.post("/api/v1/scorecards/templates", self.template)
+        self.assertEqual(st, 201, t)
+        self.assertEqual(t["items"][1]["filter"], {"step": "reply", "customer_tag": "vip"})
+        st, _, b = self.sue.post("/api/v1/evaluations/compute",
+                                 {"period": "2026-11", "template": "vip-month"})
+        self.assertEqual(st, 200, b)
+        st, _, b = self.sue.get("/api/v1/evaluations?period=2026-11&template=vip-month")
+        self.assertEqual(st, 200, b)
+        got = {e["user"]["username"]: e for e in b["items"]}
+        self.assertAlmostEqual(got["ann"]["score"], 25, places=2)
+        self.assertAlmostEqual(got["bob"]["score"], 50, places=2)
+        st, _, e = self.sue.get("/api/v1/evaluations/%d" % got["ann"]["id"])
+        self.assertEqual(st, 200, e)
+        items = {i["key"]: i for i in e["items"]}
+        self.assertEqual((items["all"]["value"], items["vip"]["value"]), (0.75, 0.5))
+        self.assertEqual(items["vip"]["filter"], {"step": "reply", "customer_tag": "vip"})
+        # Drill-down: the vip item is ann's two VIP e-mails (tag1 met, tag2 late), the "all"
+        # item her four; breached vip: just tag2. One per page: tag1, then tag2, then none.
+        base = "/api/v1/evaluations/%d/items/%%d/measurements" % got["ann"]["id"]
+        st, _, b = self.sue.get(base % 1)
+        self.assertEqual(st, 200, b)
+        self.assertEqual(sorted(m["subject"] for m in b["items"]), ["email:tag1", "email:tag2"])
+        st, _, b = self.sue.get(base % 0)
+        self.assertEqual(len(b["items"]), 4)
+        st, _, b = self.sue.get(base % 1 + "?result=breached")
+        self.assertEqual([m["subject"] for m in b["items"]], ["email:tag2"])
+        st, _, b = self.sue.get(base % 1 + "?limit=1")
+        self.assertEqual(([m["subject"] for m in b["items"]], st), (["email:tag1"], 200), b)
+        st, _, b2 = self.sue.get(base % 1 + "?limit=1&cursor=" + b["next_cursor"])
+        self.assertEqual([m["subject"] for m in b2["items"]], ["email:tag2"])
+
+    def test_rejected_filters_write_nothing(self):
+        before = self.srv.sql("select count(*) as n from score_templates")[0]["n"]
+        for bad, why in (("", "empty"), (7, "not a string"), ("x" * 33, "too long")):
+            doc = dict(self.template, name="bad-tag")
+            doc["items"] = [dict(self.template["items"][1],
+                                 filter={"step": "reply", "customer_tag": bad})]
+            st, _, b = self.adm.post("/api/v1/scorecards/templates", doc)
+            self.assertEqual(st, 422, (why, b))
+            self.assertEqual([e["pointer"] for e in b["errors"]],
+                             ["/items/0/filter/customer_tag"], why)
+        doc = dict(self.template, name="bad-key")
+        doc["items"] = [dict(self.template["items"][1], filter={"case_tag": "vip"})]
+        st, _, b = self.adm.post("/api/v1/scorecards/templates", doc)
+        self.assertEqual(st, 422, b)
+        self.assertIn("customer_tag", b["errors"][0]["detail"])
+        self.assertEqual(self.srv.sql("select count(*) as n from score_templates")[0]["n"],
+                         before)
+
+
 class TestAutoCompute(unittest.TestCase):
     """The period-end check: at start (then once a minute) serve computes the last ended
     period of every auto template that has no evaluation for it yet."""

@@ -40,12 +40,24 @@ class WhatIfTest(unittest.TestCase):
         cls.admin = cls.srv.login("ada")
         cls.crm_tok = cls.srv.client(token=cls.srv.token("ada", "crm:read,crm:write"))
         cls.kpi_tok = cls.srv.client(token=cls.srv.token("sue", "kpi:read"))
+        # Customers for the customer_tag filter: VIP wrote e-mails 7-10, the owner (业主)
+        # e-mails 1 and 6; the received mail names the customer, the reply does not.
+        ids = {}
+        for name, tags in (("VIP Co", ["vip"]), ("王业主", ["业主", "repeat"])):
+            st, _, c = cls.crm_tok.post("/api/v1/customers", {"kind": "person", "name": name,
+                                                               "tags": tags})
+            assert st == 201, c
+            ids[tags[0]] = str(c["id"])
+        cls.customer_of = {7: ids["vip"], 8: ids["vip"], 9: ids["vip"], 10: ids["vip"],
+                           1: ids["业主"], 6: ids["业主"]}
         evs = []
         for i, d in enumerate(DELAYS, start=1):
             at = T0 + i * H
             subj = "email:%d" % i
             evs.append({"type": "email.received", "subject": subj, "occurred_at": iso(at),
                         "source": "test", "source_id": subj + "/in"})
+            if i in cls.customer_of:
+                evs[-1]["customer"] = cls.customer_of[i]
             evs.append({"type": "email.sent", "subject": subj, "occurred_at": iso(at + d * H),
                         "actor": "ann" if i <= 5 else "bob", "source": "test",
                         "source_id": subj + "/out"})
@@ -148,6 +160,81 @@ class WhatIfTest(unittest.TestCase):
         # Token with kpi:read may replay.
         self.assertEqual(self.whatif({"from": FROM, "to": TO}, c=self.kpi_tok).status, 200)
 
+    def test_customer_tag(self):
+        """Only the subjects whose customer has the tag are replayed."""
+        before = self.counts()
+        r = self.whatif({"draft": self.draft, "from": FROM, "to": TO, "customer_tag": "vip",
+                         "target": 0.8})
+        self.assertEqual(r.status, 200, r)
+        j = r.json
+        self.assertEqual(j["customer_tag"], "vip")
+        # VIP: e-mails 7-10, delays 16, 20, 23, 30 h, all bob's. Live (24 h): 16 20 23 met,
+        # 30 breached = 3/4 = 0.75; draft (12 h): all four breached = 0/4.
+        # Sorted elapsed 16 20 23 30: p50 = rank ceil(0.5 × 4) = 2nd = 20 h, p90 = rank
+        # ceil(0.9 × 4) = 4th = 30 h.
+        self.assertEqual((j["subjects"], j["events"]), (4, 8))
+        lv, dr = j["totals"]["live"], j["totals"]["draft"]
+        self.assertEqual((lv["count"], lv["met"], lv["breached"]), (4, 3, 1))
+        self.assertEqual((dr["count"], dr["met"], dr["breached"]), (4, 0, 4))
+        self.assertAlmostEqual(lv["compliance"], 0.75)
+        self.assertAlmostEqual(dr["compliance"], 0.0)
+        self.assertEqual((lv["p50_ms"], lv["p90_ms"]), (20 * H, 30 * H))
+        self.assertEqual([s["staff"] for s in j["staff"]], ["bob"])
+        # Target 0.8: bob 0.75 live and 0 in the draft: below on both sides, so not "newly".
+        self.assertEqual((j["target"]["live"]["below"], j["target"]["draft"]["below"]), (1, 1))
+        self.assertEqual(j["target"]["newly_below"], [])
+        # 业主 (a tag in Chinese, the customer's first of two tags): e-mails 1 (1 h, ann) and
+        # 6 (13 h, bob): live 2/2; draft 1 met (1 h), 1 breached (13 h) = 0.5.
+        r = self.whatif({"draft": self.draft, "from": FROM, "to": TO, "customer_tag": "业主"})
+        self.assertEqual(r.status, 200, r)
+        j = r.json
+        self.assertEqual(j["subjects"], 2)
+        self.assertAlmostEqual(j["totals"]["live"]["compliance"], 1.0)
+        self.assertAlmostEqual(j["totals"]["draft"]["compliance"], 0.5)
+        staff = {s["staff"]: s for s in j["staff"]}
+        self.assertEqual((staff["ann"]["draft"]["met"], staff["bob"]["draft"]["breached"]),
+                         (1, 1))
+        # Her second tag selects the same two e-mails.
+        r = self.whatif({"draft": self.draft, "from": FROM, "to": TO, "customer_tag": "repeat"})
+        self.assertEqual(r.json["subjects"], 2)
+        # A tag nobody has: nothing replayed; null customer_tag is no filter (all ten).
+        r = self.whatif({"draft": self.draft, "from": FROM, "to": TO, "customer_tag": "nobody"})
+        self.assertEqual((r.json["subjects"], r.json["totals"]["live"]["count"]), (0, 0))
+        r = self.whatif({"draft": self.draft, "from": FROM, "to": TO, "customer_tag": None})
+        self.assertEqual((r.json["subjects"], r.json["customer_tag"]), (10, None))
+        self.assertEqual(self.counts(), before, "the replay wrote something")
+
+    def test_hotline_reads_event_data(self):
+        """The hotline's ring_at_agent step is per data.agent and charged to it: the replay
+        must read call.ringing's data (the e-mail process reads none). One call on
+        2026-11-07 (outside the e-mail tests' period): offered 00:00:00, ringing at ann
+        00:00:01, answered by ann 00:00:09, 8 s after it rang. Live ring_at_agent: 3 rings
+        (15 s at the 5 s cadence, and 8 s is under 3 rings at any cadence above 2.7 s) → met;
+        draft 1 ring (5 s) → breached. Charged per data.agent: ann, one occurrence a side."""
+        day = T0 + 5 * 24 * H
+        evs = [{"type": "call.offered", "subject": "call:w1", "occurred_at": iso(day),
+                "data": {"queue": "hotline"}, "source": "test", "source_id": "w1/1"},
+               {"type": "call.ringing", "subject": "call:w1", "occurred_at": iso(day + 1000),
+                "data": {"agent": "ann"}, "source": "test", "source_id": "w1/2"},
+               {"type": "call.answered", "subject": "call:w1", "occurred_at": iso(day + 9000),
+                "actor": "ann", "source": "test", "source_id": "w1/3"}]
+        st, _, b = self.admin.post("/api/v1/events", {"events": evs})
+        self.assertIn(st, (200, 201), b)
+        pid = self.srv.sql("select id from processes where name = 'Phone hotline'")[0]["id"]
+        st, _, p = self.admin.get("/api/v1/processes/%d" % pid)
+        draft = copy.deepcopy(p["draft"])
+        ring = [s for s in draft["steps"] if s["key"] == "ring_at_agent"][0]
+        ring["standard"]["within"] = "1 ring"
+        r = self.whatif({"draft": draft, "from": iso(day), "to": iso(day + 24 * H)}, pid=pid)
+        self.assertEqual(r.status, 200, r)
+        steps = {s["step"]: s for s in r.json["steps"]}
+        ra = steps["ring_at_agent"]
+        self.assertEqual((ra["live"]["met"], ra["live"]["breached"]), (1, 0))
+        self.assertEqual((ra["draft"]["met"], ra["draft"]["breached"]), (0, 1))
+        staff = {s["staff"]: s for s in r.json["staff"]}
+        self.assertEqual(staff["ann"]["live"]["count"], 1)
+        self.assertEqual(staff["ann"]["draft"]["breached"], 1)
+
     def test_rejected_requests_write_nothing(self):
         before = self.counts()
         bad = copy.deepcopy(self.draft)
@@ -168,6 +255,10 @@ class WhatIfTest(unittest.TestCase):
         self.assertEqual(self.sup.req("POST", "/api/v1/processes/%d/whatif" % self.pid,
                                       raw=b"{not json",
                                       headers={"Content-Type": "application/json"}).status, 400)
+        for bad_tag in ("", 5, ["vip"], "x" * 33):
+            r = self.whatif({"from": FROM, "to": TO, "customer_tag": bad_tag})
+            self.assertEqual(r.status, 422, (bad_tag, r))
+            self.assertEqual([e["pointer"] for e in r.json["errors"]], ["/customer_tag"])
         self.assertEqual(self.whatif({"from": FROM, "to": TO}, pid=999999).status, 404)
         self.assertEqual(self.whatif({"from": FROM, "to": TO}, c=self.agent).status, 403)
         self.assertEqual(self.whatif({"from": FROM, "to": TO}, c=self.crm_tok).status, 403)
@@ -196,6 +287,14 @@ class WhatIfTest(unittest.TestCase):
         self.assertIn("50.0% (5/10)", p.stdout)
         self.assertIn("-40.0 pts", p.stdout)
         self.assertIn("Would fall below: bob", p.stdout)
+        # --customer-tag: the VIP's four e-mails (see test_customer_tag): 3/4 live, 0/4 draft.
+        p = subprocess.run([BIN, "replay", "--process", "Customer email", "--draft", path,
+                            "--from", FROM, "--to", TO, "--customer-tag", "vip",
+                            "--db", self.srv.db], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("customers tagged vip", p.stdout)
+        self.assertIn("75.0% (3/4)", p.stdout)
+        self.assertIn("0.0% (0/4)", p.stdout)
         p = subprocess.run([BIN, "replay", "--process", "Nope", "--from", FROM, "--to", TO,
                             "--db", self.srv.db], capture_output=True, text=True)
         self.assertEqual(p.returncode, 1)

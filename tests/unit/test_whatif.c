@@ -17,6 +17,8 @@
 
 #include "engine/engine.h"
 #include "kpi/whatif.h"
+/* The replay's edge, for its static scan of which event types' data the processes read. */
+#include "kpi/whatif_run.c"
 
 #define H INT64_C(3600000)
 /* 2026-11-02T00:00:00Z: 20,759 days after the epoch (2026-01-01 is day 20,454; + 305). */
@@ -249,12 +251,104 @@ test_draft_adds_a_step_and_no_live_version(void **state)
     engine_process_unref(draft);
 }
 
+static struct engine_process *
+compile_text(const char *text)
+{
+    struct engine_process *p = NULL;
+    struct smile_err err;
+
+    smile_err_clear(&err);
+    if (engine_process_compile(text, strlen(text), &p, &err) != SMILE_OK)
+        fail_msg("compile: %s", err.msg);
+    return p;
+}
+
+/* Does the scan list exactly want (NULL-terminated), in any order, and not "all"? */
+static void
+assert_needs(const char *process_json, const char *const *want)
+{
+    struct engine_process *p = compile_text(process_json);
+    struct needs nd = {0};
+    size_t n = 0;
+
+    needs_scan(&nd, p);
+    assert_false(nd.all);
+    for (; want[n]; n++) {
+        bool found = false;
+
+        for (size_t i = 0; i < nd.n; i++)
+            found = found || strcmp(nd.types[i], want[n]) == 0;
+        if (!found)
+            fail_msg("%s: %s is missing", engine_process_name(p), want[n]);
+    }
+    assert_int_equal(nd.n, n);
+    needs_free(&nd);
+    engine_process_unref(p);
+}
+
+/*
+ * Which events' data the replay parses, worked out from the built-in documents
+ * (src/engine/defaults.c) by hand: a trigger, an ownership rule or a step that names a
+ * data.* field needs the data of every event type it names; nothing else does.
+ */
+static void
+test_needs_data_of_builtins(void **state)
+{
+    (void)state;
+    /* E-mail: the step reads no data; it has no "ownership", so the canonical form spells
+     * out the default rule, {"on": case.assigned, actor data.assignee, team data.team}. */
+    assert_needs(engine_default_email_json(), (const char *const[]){"case.assigned", NULL});
+    /* Hotline: ownership data.queue on call.offered, data.agent on call.ringing (the rule
+     * on call.answered reads "actor", not data); step ring_at_agent repeats per data.agent,
+     * so all its types: call.ringing, call.answered, call.abandoned, call.ended. Step answer
+     * reads none. */
+    assert_needs(engine_default_hotline_json(),
+                 (const char *const[]){"call.offered", "call.ringing", "call.answered",
+                                       "call.abandoned", "call.ended", NULL});
+    /* Counter: ownership data.staff and data.desk on visit.arrived; greet reads none. */
+    assert_needs(engine_default_counter_json(), (const char *const[]){"visit.arrived", NULL});
+    /* Complaint: trigger where data.type (case.opened); ownership on case.assigned; assign
+     * (data.assignee: case.assigned, case.resolved, case.closed); first_reply (data.by:
+     * case.replied, case.closed); resolve (data.by: case.resolved, case.pending,
+     * case.replied, case.reopened, case.assigned, case.closed). callback reads no data, so
+     * its step_done start does not matter. Union: 7 types. */
+    assert_needs(engine_default_complaint_json(),
+                 (const char *const[]){"case.opened", "case.assigned", "case.resolved",
+                                       "case.closed", "case.replied", "case.pending",
+                                       "case.reopened", NULL});
+}
+
+/* A step that reads data and starts on another step's end cannot be tied to event types
+ * (the starting event is whatever ended the other step): every event's data is read. */
+static void
+test_needs_data_step_done(void **state)
+{
+    static const char doc[] =
+        "{\"name\": \"x\", \"trigger\": {\"type\": \"a.open\"}, \"steps\": ["
+        "{\"key\": \"one\", \"title\": \"One\", \"function\": \"other\","
+        " \"done_on\": {\"type\": \"a.one\"}, \"standard\": {\"within\": \"1h\"}},"
+        "{\"key\": \"two\", \"title\": \"Two\", \"function\": \"other\","
+        " \"repeat\": {\"per\": \"data.who\"}, \"starts_on\": {\"step_done\": \"one\"},"
+        " \"done_on\": {\"type\": \"a.two\"}, \"standard\": {\"within\": \"1h\"}}]}";
+    struct engine_process *p;
+    struct needs nd = {0};
+
+    (void)state;
+    p = compile_text(doc);
+    needs_scan(&nd, p);
+    assert_true(nd.all);
+    needs_free(&nd);
+    engine_process_unref(p);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_emails_24h_vs_12h),
         cmocka_unit_test(test_draft_adds_a_step_and_no_live_version),
+        cmocka_unit_test(test_needs_data_of_builtins),
+        cmocka_unit_test(test_needs_data_step_done),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
