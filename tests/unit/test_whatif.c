@@ -300,11 +300,11 @@ test_needs_data_of_builtins(void **state)
     assert_needs(engine_default_email_json(), (const char *const[]){"case.assigned", NULL});
     /* Hotline: ownership data.queue on call.offered, data.agent on call.ringing (the rule
      * on call.answered reads "actor", not data); step ring_at_agent repeats per data.agent,
-     * so all its types: call.ringing, call.answered, call.abandoned, call.ended. Step answer
-     * reads none. */
+     * so all its types: call.ringing, call.ring_ended (cancels per data.agent),
+     * call.answered, call.abandoned, call.ended. Step answer reads none. */
     assert_needs(engine_default_hotline_json(),
-                 (const char *const[]){"call.offered", "call.ringing", "call.answered",
-                                       "call.abandoned", "call.ended", NULL});
+                 (const char *const[]){"call.offered", "call.ringing", "call.ring_ended",
+                                       "call.answered", "call.abandoned", "call.ended", NULL});
     /* Counter: ownership data.staff and data.desk on visit.arrived; greet reads none. */
     assert_needs(engine_default_counter_json(), (const char *const[]){"visit.arrived", NULL});
     /* Complaint: trigger where data.type (case.opened); ownership on case.assigned; assign
