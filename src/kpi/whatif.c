@@ -58,6 +58,8 @@ struct kpi_whatif {
     int32_t *table; /* index into staff, -1 empty */
     size_t tabcap;
 
+    json_t *pins; /* subject → index in live[] (borrowed), or NULL */
+
     struct engine_result res;
     struct engine_event *buf; /* the subject's events without sla.* */
     size_t capbuf;
@@ -271,6 +273,12 @@ map_for(const struct kpi_whatif *w, const struct engine_process *p)
     return NULL;
 }
 
+void
+kpi_whatif_set_pins(struct kpi_whatif *w, json_t *pins)
+{
+    w->pins = pins != NULL && json_object_size(pins) > 0 ? pins : NULL;
+}
+
 int
 kpi_whatif_subject(struct kpi_whatif *w, const struct engine_event *ev, size_t n, int64_t as_of)
 {
@@ -288,7 +296,16 @@ kpi_whatif_subject(struct kpi_whatif *w, const struct engine_event *ev, size_t n
     if (m == 0)
         return SMILE_OK;
     w->subjects++;
-    p = w->nlive ? engine_process_pick(w->live, w->nlive, w->buf, m) : NULL;
+    p = NULL;
+    if (w->pins != NULL && w->nlive) { /* measured as the runtime measures it: pin first */
+        json_t *k = json_object_get(w->pins, ev[0].subject);
+
+        if (json_is_integer(k) && json_integer_value(k) >= 0 &&
+            (size_t)json_integer_value(k) < w->nlive)
+            p = w->live[json_integer_value(k)];
+    }
+    if (p == NULL)
+        p = w->nlive ? engine_process_pick(w->live, w->nlive, w->buf, m) : NULL;
     if (p) {
         if (engine_fold(p, w->cal[KPI_WHATIF_LIVE], w->buf, m, as_of, &w->res) != SMILE_OK)
             return SMILE_EINVAL;

@@ -50,6 +50,14 @@ int kpi_whatif_subject(struct kpi_whatif *w, const struct engine_event *ev, size
                        int64_t as_of);
 
 /*
+ * Version pins of the live side (a process recompute re-pinned these instances,
+ * src/recompute): pins maps a subject to the index in live[] of the version it is measured
+ * under (borrowed; NULL or empty: every subject takes the version in force when it started,
+ * engine_process_pick). Set before the first kpi_whatif_subject.
+ */
+void kpi_whatif_set_pins(struct kpi_whatif *w, json_t *pins);
+
+/*
  * The report (new reference):
  * {"from", "to", "subjects", "events", "instances": {"live", "draft"},
  *  "totals": {"live": S, "draft": S, "delta": D},

@@ -496,6 +496,41 @@ prefix_draft(struct smile_err *err)
         smile_err_field(err, "/draft", "%s", err->msg[0] ? err->msg : "is not a valid process");
 }
 
+/*
+ * The live side's version pins of process_id (src/runtime/pins.c, written by a process
+ * recompute): subject → index in nums (the live versions' numbers) of its newest pin.
+ */
+static int
+load_pins(struct store *s, int64_t process_id, json_t *nums, json_t **out, struct smile_err *err)
+{
+    static const char sql[] =
+        "SELECT p.subject, p.version FROM instance_pins p WHERE p.process_id = $1 AND p.id = "
+        "(SELECT max(q.id) FROM instance_pins q WHERE q.process_id = $1 AND q.subject = "
+        "p.subject)";
+    struct store_stmt *st;
+    int rc;
+
+    *out = json_object();
+    if ((rc = store_prepare(s, sql, &st, err)) != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, process_id);
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+        int64_t ver = store_stmt_int64(st, 1);
+        size_t k;
+        json_t *v;
+
+        json_array_foreach(nums, k, v)
+        {
+            if (json_integer_value(v) == ver) {
+                json_object_set_new(*out, store_stmt_text(st, 0), json_integer((json_int_t)k));
+                break;
+            }
+        }
+    }
+    store_stmt_reset(st);
+    return rc == STORE_DONE ? SMILE_OK : rc;
+}
+
 int
 kpi_whatif_run(struct store *s, int64_t process_id, json_t *draft, int64_t from, int64_t to,
                double target, const char *customer_tag, int64_t now_ms, json_t **out,
@@ -504,7 +539,7 @@ kpi_whatif_run(struct store *s, int64_t process_id, json_t *draft, int64_t from,
     struct needs nd = {0};
     struct tagf tf = {.tag = customer_tag && customer_tag[0] ? customer_tag : NULL, .s = s};
     bool mapped;
-    json_t *proc = NULL, *vers, *v, *nums = json_array();
+    json_t *proc = NULL, *vers, *v, *nums = json_array(), *pins = NULL;
     struct engine_process **live = NULL, *dp = NULL;
     struct runtime_defs *defs = NULL;
     struct engine_calendar lcal, dcal;
@@ -560,6 +595,9 @@ kpi_whatif_run(struct store *s, int64_t process_id, json_t *draft, int64_t from,
         dcal = dc ? engine_calendar_bind(dc) : engine_calendar_wall(&ring);
     }
     w = kpi_whatif_new(live, nlive, &lcal, dp, &dcal, from, to);
+    if ((rc = load_pins(s, process_id, nums, &pins, err)) != SMILE_OK)
+        goto out;
+    kpi_whatif_set_pins(w, pins);
     horizon = to < now_ms ? to : now_ms;
     for (i = 0; i < nlive; i++)
         needs_scan(&nd, live[i]);
@@ -586,6 +624,7 @@ out:
     engine_process_unref(dp);
     json_decref(proc);
     json_decref(nums);
+    json_decref(pins);
     if (rc != SMILE_OK && err->code == SMILE_OK)
         err->code = rc;
     return rc;

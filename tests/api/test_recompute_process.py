@@ -280,6 +280,17 @@ class TestRecomputeProcess(unittest.TestCase):
         # The kpi rollups follow (the indicators read them, never the raw measurements).
         self.assertEqual(self.compliance(), {"ann": (0.5, 2), "bob": (1.0, 1),
                                              "cai": (0.0, 1), "dan": (0.0, 1)})
+        # A what-if's live side measures as the runtime now does: k1-k4 under their pinned
+        # version 2 (18 h: k1 23 h, k3 24 h, k4 30 h breached; k2 17 h met), k5 under version
+        # 1 (27 h, met) → live met 2, breached 3. The draft (3 business days = 27 h for all):
+        # k1, k2, k3, k5 met, k4 breached → met 4, breached 1. (Without the pins the live
+        # side would take version 1 for every case, as the draft: met 4, breached 1.)
+        st, _, b = self.adm.post("/api/v1/processes/%d/whatif" % self.pid,
+                                 {"draft": process(3), "from": "2026-11-01T00:00:00+08:00",
+                                  "to": "2026-12-01T00:00:00+08:00"})
+        self.assertEqual(st, 200, b)
+        self.assertEqual((b["totals"]["live"]["met"], b["totals"]["live"]["breached"]), (2, 3))
+        self.assertEqual((b["totals"]["draft"]["met"], b["totals"]["draft"]["breached"]), (4, 1))
         e = self.evals()
         self.assertEqual((e["ann"]["score"], e["bob"]["score"], e["dan"]["score"]), (50, 100, 0))
         self.assertEqual(self.srv.sql("select * from evaluations where id = %d" % self.cai_eval),
