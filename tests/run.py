@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """run.py — runs every test of Smile and ends with one line "N passed, N failed".
 
-Order: source checks, C unit tests and fuzz-corpus replays (every test Meson knows in the
+Order: source checks (checksrc, and the optimised build/ that `make run` uses), C unit tests and fuzz-corpus replays (every test Meson knows in the
 sanitizer build, TAP output, each "ok"/"not ok" counted), then the API tests against a
 real server (tests/api, unittest), then browser tests (tests/e2e) when present.
 Exit status is 1 if anything failed. Usage: tests/run.py BUILD_DIR [--only NAME...]
@@ -92,6 +92,18 @@ def main():
         p = subprocess.run([os.path.join(ROOT, "tools", "checksrc.sh")], cwd=ROOT,
                            capture_output=True, text=True)
         record("checksrc", p.returncode == 0, p.stdout + p.stderr)
+        # The optimised build `make` and `make run` use: -O2 finds warnings (e.g.
+        # -Wformat-truncation) that the sanitizer build's -O0 does not, and -Werror makes them
+        # errors, so a green sanitizer run alone could hide a broken `make run`.
+        rel = os.path.join(ROOT, "build")
+        p = None
+        if not os.path.exists(os.path.join(rel, "build.ninja")):
+            p = subprocess.run(["meson", "setup", rel, "--buildtype=debugoptimized"], cwd=ROOT,
+                               capture_output=True, text=True)
+        if p is None or p.returncode == 0:
+            p = subprocess.run(["ninja", "-C", rel], cwd=ROOT, capture_output=True, text=True)
+        record("release build (make run's build/, -O2 -Werror)", p.returncode == 0,
+               (p.stdout + p.stderr)[-3000:])
 
     if not only or "unit" in only:
         for t in meson_tests(build):

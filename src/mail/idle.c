@@ -397,7 +397,8 @@ session(struct mail_idle *w, const struct mail_url *u, char *why, size_t cap)
                 goto out;
             }
             if (r == R_ERROR || mail_imap_idle_line(line) == MAIL_IDLE_BYE) {
-                snprintf(why, cap, "%s", r == R_ERROR ? "connection lost" : line);
+                /* A server's BYE line can be long: keep its first 200 bytes. */
+                snprintf(why, cap, "%.200s", r == R_ERROR ? "connection lost" : line);
                 goto out;
             }
             if (mail_imap_idle_line(line) == MAIL_IDLE_EXISTS) {
