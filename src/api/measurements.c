@@ -17,30 +17,6 @@
 #include "runtime/runtime.h"
 #include "store/store.h"
 
-static json_t *
-time_or_null(struct store_stmt *st, int col)
-{
-    char b[TIME_RFC3339_LEN + 1];
-
-    if (store_stmt_is_null(st, col))
-        return json_null();
-    time_format_rfc3339(store_stmt_int64(st, col), b);
-    return json_string(b);
-}
-
-static json_t *
-text_or_null(struct store_stmt *st, int col)
-{
-    const char *t = store_stmt_text(st, col);
-    return t ? json_string(t) : json_null();
-}
-
-static json_t *
-int_or_null(struct store_stmt *st, int col)
-{
-    return store_stmt_is_null(st, col) ? json_null() : json_integer(store_stmt_int64(st, col));
-}
-
 #define M_COLS                                                                                     \
     "id, instance_id, process_id, version, step_key, occurrence, subject, channel, customer,"      \
     " started_at, done_at, elapsed_ms, target_ms, deadline_at, result, state, charged_actor,"      \
@@ -56,26 +32,26 @@ measurement_json(struct store_stmt *st)
     json_object_set_new(o, "instance_id", json_integer(store_stmt_int64(st, 1)));
     json_object_set_new(o, "process_id", json_integer(store_stmt_int64(st, 2)));
     json_object_set_new(o, "version", json_integer(store_stmt_int64(st, 3)));
-    json_object_set_new(o, "step", text_or_null(st, 4));
+    json_object_set_new(o, "step", store_stmt_json_text(st, 4));
     json_object_set_new(o, "occurrence", json_integer(store_stmt_int64(st, 5)));
-    json_object_set_new(o, "subject", text_or_null(st, 6));
-    json_object_set_new(o, "channel", text_or_null(st, 7));
-    json_object_set_new(o, "customer", text_or_null(st, 8));
-    json_object_set_new(o, "started_at", time_or_null(st, 9));
-    json_object_set_new(o, "done_at", time_or_null(st, 10));
+    json_object_set_new(o, "subject", store_stmt_json_text(st, 6));
+    json_object_set_new(o, "channel", store_stmt_json_text(st, 7));
+    json_object_set_new(o, "customer", store_stmt_json_text(st, 8));
+    json_object_set_new(o, "started_at", store_stmt_json_time(st, 9));
+    json_object_set_new(o, "done_at", store_stmt_json_time(st, 10));
     json_object_set_new(o, "elapsed_ms", json_integer(store_stmt_int64(st, 11)));
     json_object_set_new(o, "target_ms", json_integer(store_stmt_int64(st, 12)));
-    json_object_set_new(o, "deadline_at", time_or_null(st, 13));
-    json_object_set_new(o, "result", text_or_null(st, 14));
-    json_object_set_new(o, "state", text_or_null(st, 15));
-    json_object_set_new(o, "charged_actor", text_or_null(st, 16));
-    json_object_set_new(o, "charged_team", text_or_null(st, 17));
-    json_object_set_new(o, "start_event_id", int_or_null(st, 18));
-    json_object_set_new(o, "end_event_id", int_or_null(st, 19));
-    json_object_set_new(o, "updated_at", time_or_null(st, 20));
+    json_object_set_new(o, "deadline_at", store_stmt_json_time(st, 13));
+    json_object_set_new(o, "result", store_stmt_json_text(st, 14));
+    json_object_set_new(o, "state", store_stmt_json_text(st, 15));
+    json_object_set_new(o, "charged_actor", store_stmt_json_text(st, 16));
+    json_object_set_new(o, "charged_team", store_stmt_json_text(st, 17));
+    json_object_set_new(o, "start_event_id", store_stmt_json_int(st, 18));
+    json_object_set_new(o, "end_event_id", store_stmt_json_int(st, 19));
+    json_object_set_new(o, "updated_at", store_stmt_json_time(st, 20));
     /* recompute: the version pin the instance is measured under (null: the version in force
        when it started) */
-    json_object_set_new(o, "pin_id", int_or_null(st, 21));
+    json_object_set_new(o, "pin_id", store_stmt_json_int(st, 21));
     return o;
 }
 
@@ -292,16 +268,16 @@ api_measurements_export(struct http_request *req)
             json_object_set_new(o, "measurement_id", json_integer(store_stmt_int64(st, 0)));
             json_object_set_new(o, "process_id", json_integer(store_stmt_int64(st, 1)));
             json_object_set_new(o, "version", json_integer(store_stmt_int64(st, 2)));
-            json_object_set_new(o, "step", text_or_null(st, 3));
+            json_object_set_new(o, "step", store_stmt_json_text(st, 3));
             json_object_set_new(o, "occurrence", json_integer(store_stmt_int64(st, 4)));
-            json_object_set_new(o, "subject", text_or_null(st, 5));
-            json_object_set_new(o, "charged_actor", text_or_null(st, 6));
-            json_object_set_new(o, "charged_team", text_or_null(st, 7));
-            json_object_set_new(o, "result", text_or_null(st, 8));
+            json_object_set_new(o, "subject", store_stmt_json_text(st, 5));
+            json_object_set_new(o, "charged_actor", store_stmt_json_text(st, 6));
+            json_object_set_new(o, "charged_team", store_stmt_json_text(st, 7));
+            json_object_set_new(o, "result", store_stmt_json_text(st, 8));
             json_object_set_new(o, "seq", json_integer(store_stmt_int64(st, 9)));
-            json_object_set_new(o, "metric_event", text_or_null(st, 10));
+            json_object_set_new(o, "metric_event", store_stmt_json_text(st, 10));
             json_object_set_new(o, "at", json_string(at));
-            json_object_set_new(o, "event_id", int_or_null(st, 12));
+            json_object_set_new(o, "event_id", store_stmt_json_int(st, 12));
             http_json_dump(&req->out, o);
             buf_putc(&req->out, '\n');
             json_decref(o);
@@ -336,9 +312,10 @@ measurement_detail(struct store *s, json_t *m, int64_t mid, struct smile_err *er
     store_stmt_bind_int64(st, 1, mid);
     while ((rc = store_stmt_step(st, err)) == STORE_ROW)
         json_array_append_new(
-            segs, json_pack("{s:o, s:o, s:o, s:o, s:I}", "actor", text_or_null(st, 0), "team",
-                            text_or_null(st, 1), "from", time_or_null(st, 2), "to",
-                            time_or_null(st, 3), "ms", (json_int_t)store_stmt_int64(st, 4)));
+            segs,
+            json_pack("{s:o, s:o, s:o, s:o, s:I}", "actor", store_stmt_json_text(st, 0), "team",
+                      store_stmt_json_text(st, 1), "from", store_stmt_json_time(st, 2), "to",
+                      store_stmt_json_time(st, 3), "ms", (json_int_t)store_stmt_int64(st, 4)));
     store_stmt_reset(st);
     if (rc != STORE_DONE)
         return rc;
@@ -346,8 +323,9 @@ measurement_detail(struct store *s, json_t *m, int64_t mid, struct smile_err *er
         return rc;
     store_stmt_bind_int64(st, 1, mid);
     while ((rc = store_stmt_step(st, err)) == STORE_ROW)
-        json_array_append_new(log, json_pack("{s:o, s:o, s:o}", "kind", text_or_null(st, 0), "at",
-                                             time_or_null(st, 1), "event_id", int_or_null(st, 2)));
+        json_array_append_new(log, json_pack("{s:o, s:o, s:o}", "kind", store_stmt_json_text(st, 0),
+                                             "at", store_stmt_json_time(st, 1), "event_id",
+                                             store_stmt_json_int(st, 2)));
     store_stmt_reset(st);
     return rc == STORE_DONE ? SMILE_OK : rc;
 }
@@ -390,10 +368,10 @@ api_subjects_timeline(struct http_request *req)
                                                (json_int_t)store_stmt_int64(st, 1), "process",
                                                store_stmt_text(st, 5), "version",
                                                (json_int_t)store_stmt_int64(st, 2), "started_at",
-                                               time_or_null(st, 3), "trigger_event_id",
+                                               store_stmt_json_time(st, 3), "trigger_event_id",
                                                (json_int_t)store_stmt_int64(st, 4), "steps"));
         json_object_set_new(json_array_get(insts, json_array_size(insts) - 1), "pin_id",
-                            int_or_null(st, 6));
+                            store_stmt_json_int(st, 6));
     }
     store_stmt_reset(st);
     if (rc != STORE_DONE)

@@ -374,24 +374,6 @@ mailnotify_send_due(struct store *s, const struct mailnotify_options *o, int64_t
     " failed_at, fail_reason, last_error FROM mail_outbox"
 
 static json_t *
-time_or_null(struct store_stmt *st, int col)
-{
-    char b[TIME_RFC3339_LEN + 1];
-
-    if (store_stmt_is_null(st, col))
-        return json_null();
-    time_format_rfc3339(store_stmt_int64(st, col), b);
-    return json_string(b);
-}
-
-static json_t *
-text_or_null(struct store_stmt *st, int col)
-{
-    const char *t = store_stmt_text(st, col);
-    return t ? json_string(t) : json_null();
-}
-
-static json_t *
 row_json(struct store_stmt *st)
 {
     const char *state = !store_stmt_is_null(st, 9)    ? "sent"
@@ -400,22 +382,22 @@ row_json(struct store_stmt *st)
     json_t *j = json_object();
 
     json_object_set_new(j, "id", json_integer(store_stmt_int64(st, 0)));
-    json_object_set_new(j, "to", text_or_null(st, 1));
+    json_object_set_new(j, "to", store_stmt_json_text(st, 1));
     json_object_set_new(j, "user_id",
                         store_stmt_is_null(st, 2) ? json_null()
                                                   : json_integer(store_stmt_int64(st, 2)));
-    json_object_set_new(j, "kind", text_or_null(st, 3));
-    json_object_set_new(j, "ref", text_or_null(st, 4));
-    json_object_set_new(j, "subject", text_or_null(st, 5));
+    json_object_set_new(j, "kind", store_stmt_json_text(st, 3));
+    json_object_set_new(j, "ref", store_stmt_json_text(st, 4));
+    json_object_set_new(j, "subject", store_stmt_json_text(st, 5));
     json_object_set_new(j, "state", json_string(state));
     json_object_set_new(j, "attempts", json_integer(store_stmt_int64(st, 6)));
-    json_object_set_new(j, "created_at", time_or_null(st, 7));
+    json_object_set_new(j, "created_at", store_stmt_json_time(st, 7));
     json_object_set_new(j, "next_at",
-                        strcmp(state, "pending") == 0 ? time_or_null(st, 8) : json_null());
-    json_object_set_new(j, "sent_at", time_or_null(st, 9));
-    json_object_set_new(j, "failed_at", time_or_null(st, 10));
-    json_object_set_new(j, "fail_reason", text_or_null(st, 11));
-    json_object_set_new(j, "last_error", text_or_null(st, 12));
+                        strcmp(state, "pending") == 0 ? store_stmt_json_time(st, 8) : json_null());
+    json_object_set_new(j, "sent_at", store_stmt_json_time(st, 9));
+    json_object_set_new(j, "failed_at", store_stmt_json_time(st, 10));
+    json_object_set_new(j, "fail_reason", store_stmt_json_text(st, 11));
+    json_object_set_new(j, "last_error", store_stmt_json_text(st, 12));
     return j;
 }
 

@@ -35,31 +35,6 @@ static void *board_ud;
     "id, user_id, kind, title_en, title_zh, body_en, body_zh, subject, case_id, measurement_id, "  \
     "event_id, data, created_at, read_at"
 
-static json_t *
-time_or_null(struct store_stmt *st, int col)
-{
-    char t[TIME_RFC3339_LEN + 1];
-
-    if (store_stmt_is_null(st, col))
-        return json_null();
-    time_format_rfc3339(store_stmt_int64(st, col), t);
-    return json_string(t);
-}
-
-static json_t *
-int_or_null(struct store_stmt *st, int col)
-{
-    return store_stmt_is_null(st, col) ? json_null() : json_integer(store_stmt_int64(st, col));
-}
-
-static json_t *
-text_or_null(struct store_stmt *st, int col)
-{
-    const char *v = store_stmt_text(st, col);
-
-    return v ? json_string(v) : json_null();
-}
-
 /* One row (selected with COLS) as the API renders it. */
 static json_t *
 render(struct store_stmt *st)
@@ -67,16 +42,16 @@ render(struct store_stmt *st)
     const char *data = store_stmt_text(st, 11);
     json_t *d = data ? json_loads(data, 0, NULL) : NULL;
 
-    return json_pack("{s:I, s:I, s:s, s:{s:s, s:s}, s:{s:s, s:s}, s:o, s:o, s:o, s:o, s:o, s:o, "
-                     "s:o, s:b}",
-                     "id", (json_int_t)store_stmt_int64(st, 0), "user_id",
-                     (json_int_t)store_stmt_int64(st, 1), "kind", store_stmt_text(st, 2), "title",
-                     "en", store_stmt_text(st, 3), "zh", store_stmt_text(st, 4), "body", "en",
-                     store_stmt_text(st, 5), "zh", store_stmt_text(st, 6), "subject",
-                     text_or_null(st, 7), "case_id", int_or_null(st, 8), "measurement_id",
-                     int_or_null(st, 9), "event_id", int_or_null(st, 10), "data",
-                     d ? d : json_object(), "created_at", time_or_null(st, 12), "read_at",
-                     time_or_null(st, 13), "read", !store_stmt_is_null(st, 13));
+    return json_pack(
+        "{s:I, s:I, s:s, s:{s:s, s:s}, s:{s:s, s:s}, s:o, s:o, s:o, s:o, s:o, s:o, "
+        "s:o, s:b}",
+        "id", (json_int_t)store_stmt_int64(st, 0), "user_id", (json_int_t)store_stmt_int64(st, 1),
+        "kind", store_stmt_text(st, 2), "title", "en", store_stmt_text(st, 3), "zh",
+        store_stmt_text(st, 4), "body", "en", store_stmt_text(st, 5), "zh", store_stmt_text(st, 6),
+        "subject", store_stmt_json_text(st, 7), "case_id", store_stmt_json_int(st, 8),
+        "measurement_id", store_stmt_json_int(st, 9), "event_id", store_stmt_json_int(st, 10),
+        "data", d ? d : json_object(), "created_at", store_stmt_json_time(st, 12), "read_at",
+        store_stmt_json_time(st, 13), "read", !store_stmt_is_null(st, 13));
 }
 
 static void

@@ -16,6 +16,8 @@
 
 #include "base/base.h"
 
+#include <jansson.h>
+
 struct store;
 struct store_stmt;
 struct store_pool;
@@ -74,6 +76,14 @@ const char *store_stmt_column_name(struct store_stmt *st, int col);
 int store_stmt_column_count(struct store_stmt *st);
 /* Resets the statement and clears its bindings; safe on NULL. */
 void store_stmt_reset(struct store_stmt *st);
+
+/*
+ * A column as a JSON value for API replies (store_json.c; new references): null for SQL
+ * NULL, else the column's ms time as an RFC 3339 string, its integer, or its text.
+ */
+json_t *store_stmt_json_time(struct store_stmt *st, int col);
+json_t *store_stmt_json_int(struct store_stmt *st, int col);
+json_t *store_stmt_json_text(struct store_stmt *st, int col);
 
 /* Convenience: prepare, bind nothing more, step once, read column 0 as int64. */
 int store_query_int64(struct store *s, const char *sql, int64_t *out, struct smile_err *err);

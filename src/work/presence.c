@@ -15,17 +15,6 @@
 #include "store/store.h"
 #include "work/work_int.h"
 
-static json_t *
-time_or_null(struct store_stmt *st, int col)
-{
-    char b[TIME_RFC3339_LEN + 1];
-
-    if (store_stmt_is_null(st, col))
-        return json_null();
-    time_format_rfc3339(store_stmt_int64(st, col), b);
-    return json_string(b);
-}
-
 static int
 db_rc(int rc, struct smile_err *err)
 {
@@ -70,9 +59,9 @@ work_user_get(struct store *s, int64_t id, int64_t now, json_t **out, struct smi
         }
         *out = json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o}", "user_id",
                          (json_int_t)store_stmt_int64(st, 0), "username", store_stmt_text(st, 1),
-                         "presence", p, "effective", eff, "presence_at", time_or_null(st, 3),
-                         "skills", skills ? skills : json_array(), "shift_calendar",
-                         shift ? json_string(shift) : json_null());
+                         "presence", p, "effective", eff, "presence_at",
+                         store_stmt_json_time(st, 3), "skills", skills ? skills : json_array(),
+                         "shift_calendar", shift ? json_string(shift) : json_null());
         rc = SMILE_OK;
     } else if (rc == STORE_DONE) {
         rc = smile_err_set(err, SMILE_ENOTFOUND, "no user #%" PRId64, id);
@@ -383,7 +372,7 @@ work_team_routing_get(struct store *s, int64_t team_id, int limit, json_t **out,
             log,
             json_pack(
                 "{s:I, s:o, s:I, s:s, s:o, s:o, s:s, s:o}", "id",
-                (json_int_t)store_stmt_int64(st, 0), "at", time_or_null(st, 1), "case_id",
+                (json_int_t)store_stmt_int64(st, 0), "at", store_stmt_json_time(st, 1), "case_id",
                 (json_int_t)store_stmt_int64(st, 2), "rule", store_stmt_text(st, 3), "user_id",
                 store_stmt_is_null(st, 4) ? json_null() : json_integer(store_stmt_int64(st, 4)),
                 "username",

@@ -139,24 +139,6 @@ task_cmp(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static json_t *
-time_or_null(struct store_stmt *st, int col)
-{
-    char b[TIME_RFC3339_LEN + 1];
-
-    if (store_stmt_is_null(st, col))
-        return json_null();
-    time_format_rfc3339(store_stmt_int64(st, col), b);
-    return json_string(b);
-}
-
-static json_t *
-text_or_null(struct store_stmt *st, int col)
-{
-    const char *t = store_stmt_text(st, col);
-    return t ? json_string(t) : json_null();
-}
-
 /* What a row of T_LIGHT or T_COLS says about a task, evaluated as of q->now. */
 struct eval {
     const struct work_version *v;
@@ -232,24 +214,24 @@ render_row(struct store_stmt *st, const struct eval *e)
     if (!store_stmt_is_null(st, 15)) {
         json_decref(cust);
         cust = json_pack("{s:I, s:o}", "id", (json_int_t)store_stmt_int64(st, 15), "name",
-                         text_or_null(st, 16));
+                         store_stmt_json_text(st, 16));
     }
     j = json_object();
     json_object_set_new(j, "id", json_integer(store_stmt_int64(st, 0)));
     json_object_set_new(j, "process",
                         json_pack("{s:I, s:o}", "id", (json_int_t)store_stmt_int64(st, 1), "name",
-                                  text_or_null(st, 13)));
+                                  store_stmt_json_text(st, 13)));
     json_object_set_new(j, "step", json_pack("{s:s, s:o}", "key", key, "title", title));
     json_object_set_new(j, "function", fn ? json_string(fn) : json_null());
-    json_object_set_new(j, "subject", text_or_null(st, 4));
+    json_object_set_new(j, "subject", store_stmt_json_text(st, 4));
     json_object_set_new(j, "case_id",
                         store_stmt_is_null(st, 14) ? json_null()
                                                    : json_integer(store_stmt_int64(st, 14)));
     json_object_set_new(j, "customer", cust);
     json_object_set_new(j, "assignee", e->actor ? json_string(e->actor) : json_null());
     json_object_set_new(j, "team", e->team ? json_string(e->team) : json_null());
-    json_object_set_new(j, "started_at", time_or_null(st, 5));
-    json_object_set_new(j, "deadline_at", time_or_null(st, 6));
+    json_object_set_new(j, "started_at", store_stmt_json_time(st, 5));
+    json_object_set_new(j, "deadline_at", store_stmt_json_time(st, 6));
     json_object_set_new(j, "time_left_ms", json_integer(e->left));
     json_object_set_new(j, "paused", json_boolean(e->paused));
     json_object_set_new(j, "warned", json_boolean(warned));
