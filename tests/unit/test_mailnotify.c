@@ -14,6 +14,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "test_db.h"
+
 #include <stdio.h>
 #include <unistd.h>
 
@@ -177,62 +179,8 @@ test_backoff(void **state)
     assert_int_equal(mailnotify_backoff_ms(8, 30000, 3600000), 3600000);
 }
 
-struct db {
-    char dir[64], path[96];
-    struct store *s;
-};
-
 static void
-db_open(struct db *d)
-{
-    struct smile_err err;
-
-    snprintf(d->dir, sizeof(d->dir), "/tmp/test_mailnotify_XXXXXX");
-    assert_non_null(mkdtemp(d->dir));
-    snprintf(d->path, sizeof(d->path), "%s/s.db", d->dir);
-    smile_err_clear(&err);
-    assert_int_equal(store_open(d->path, STORE_CREATE, &d->s, &err), SMILE_OK);
-    assert_int_equal(store_migrate(d->s, &err), SMILE_OK);
-}
-
-static void
-db_close(struct db *d)
-{
-    char p[128];
-
-    store_close(d->s);
-    unlink(d->path);
-    snprintf(p, sizeof(p), "%s-wal", d->path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", d->path);
-    unlink(p);
-    rmdir(d->dir);
-}
-
-static void
-exec(struct db *d, const char *sql)
-{
-    struct smile_err err;
-
-    smile_err_clear(&err);
-    if (store_exec(d->s, sql, &err) != SMILE_OK)
-        fail_msg("%s: %s", sql, err.msg);
-}
-
-static int64_t
-q(struct db *d, const char *sql)
-{
-    struct smile_err err;
-    int64_t v = -1;
-
-    smile_err_clear(&err);
-    if (store_query_int64(d->s, sql, &v, &err) != SMILE_OK)
-        fail_msg("%s: %s", sql, err.msg);
-    return v;
-}
-
-static void
-notify(struct db *d, int64_t user, const char *kind, int64_t id)
+notify(struct test_db *d, int64_t user, const char *kind, int64_t id)
 {
     struct smile_err err;
     struct notify_new n = {.user_id = user,
@@ -253,7 +201,7 @@ notify(struct db *d, int64_t user, const char *kind, int64_t id)
 static void
 test_outbox(void **state)
 {
-    struct db d;
+    struct test_db d;
     struct smile_err err;
     struct mailnotify_options o = {.smtp_url = "smtp://127.0.0.1:1", /* nothing listens */
                                    .from = "smile@estate.example",
@@ -265,26 +213,28 @@ test_outbox(void **state)
     int64_t now;
 
     (void)state;
-    db_open(&d);
-    exec(&d, "INSERT INTO users (id, username, role, email, locale, created_at, updated_at)"
-             " VALUES (5, 'ann', 'agent', 'ann@estate.example', 'en', 0, 0),"
-             " (6, 'bob', 'agent', NULL, 'en', 0, 0),"
-             " (7, 'cat', 'agent', 'cat@estate.example', 'zh-CN', 0, 0)");
+    test_db_open(&d, "mailnotify");
+    test_db_exec(&d, "INSERT INTO users (id, username, role, email, locale, created_at, updated_at)"
+                     " VALUES (5, 'ann', 'agent', 'ann@estate.example', 'en', 0, 0),"
+                     " (6, 'bob', 'agent', NULL, 'en', 0, 0),"
+                     " (7, 'cat', 'agent', 'cat@estate.example', 'zh-CN', 0, 0)");
     /* ann: a warning is not e-mailed under "breach", the breach is (notification 41);
      * bob has no address: nothing; cat reads Chinese: the Chinese title is the subject. */
     notify(&d, 5, "sla.warning", 40);
     notify(&d, 5, "sla.breached", 41);
     notify(&d, 6, "sla.breached", 42);
     notify(&d, 7, "sla.breached", 43);
-    assert_int_equal(q(&d, "SELECT count(*) FROM mail_outbox"), 2);
-    assert_int_equal(q(&d, "SELECT count(*) FROM mail_outbox WHERE to_addr = 'ann@estate.example'"
-                           " AND user_id = 5 AND kind = 'sla.breached' AND ref = 'notification:41'"
-                           " AND subject = 'Overdue: Resolve' AND attempts = 0 AND sent_at IS NULL"
-                           " AND next_at = created_at"),
-                     1);
-    assert_int_equal(q(&d, "SELECT count(*) FROM mail_outbox WHERE to_addr = 'cat@estate.example'"
-                           " AND ref = 'notification:43' AND subject = '已超时：解决'"),
-                     1);
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM mail_outbox"), 2);
+    assert_int_equal(
+        test_db_int(&d, "SELECT count(*) FROM mail_outbox WHERE to_addr = 'ann@estate.example'"
+                        " AND user_id = 5 AND kind = 'sla.breached' AND ref = 'notification:41'"
+                        " AND subject = 'Overdue: Resolve' AND attempts = 0 AND sent_at IS NULL"
+                        " AND next_at = created_at"),
+        1);
+    assert_int_equal(
+        test_db_int(&d, "SELECT count(*) FROM mail_outbox WHERE to_addr = 'cat@estate.example'"
+                        " AND ref = 'notification:43' AND subject = '已超时：解决'"),
+        1);
     /* A pass at `now` finds both due (next_at = created_at ≤ now) and fails both: attempts
      * 1, the error kept, next_at = the end of the attempt + 1000 ms (the first back-off). */
     now = time_now_ms(); /* after the rows were written */
@@ -292,11 +242,12 @@ test_outbox(void **state)
     assert_int_equal(mailnotify_send_due(d.s, &o, now + 1, 50, &sent, &failed, &err), SMILE_OK);
     assert_int_equal(sent, 0);
     assert_int_equal(failed, 2);
-    assert_int_equal(q(&d, "SELECT count(*) FROM mail_outbox WHERE attempts = 1 AND sent_at IS NULL"
-                           " AND last_error IS NOT NULL"),
-                     2);
+    assert_int_equal(
+        test_db_int(&d, "SELECT count(*) FROM mail_outbox WHERE attempts = 1 AND sent_at IS NULL"
+                        " AND last_error IS NOT NULL"),
+        2);
     {
-        int64_t next = q(&d, "SELECT min(next_at) FROM mail_outbox");
+        int64_t next = test_db_int(&d, "SELECT min(next_at) FROM mail_outbox");
 
         assert_true(next >= now + 1 + 1000);
         assert_true(next < now + 1 + 1000 + 30000); /* the two attempts took < 30 s */
@@ -305,14 +256,14 @@ test_outbox(void **state)
                          SMILE_OK);
         assert_int_equal(sent + failed, 0);
     }
-    db_close(&d);
+    test_db_close(&d);
 }
 
 /* Given up after max_attempts failed attempts; then never tried; a retry starts again. */
 static void
 test_give_up_and_retry(void **state)
 {
-    struct db d;
+    struct test_db d;
     struct smile_err err;
     struct mailnotify_options o = {.smtp_url = "smtp://127.0.0.1:1", /* nothing listens */
                                    .from = "smile@estate.example",
@@ -326,9 +277,9 @@ test_give_up_and_retry(void **state)
     json_t *row = NULL, *page = NULL;
 
     (void)state;
-    db_open(&d);
-    exec(&d, "INSERT INTO users (id, username, role, email, locale, created_at, updated_at)"
-             " VALUES (5, 'ann', 'agent', 'ann@estate.example', 'en', 0, 0)");
+    test_db_open(&d, "mailnotify");
+    test_db_exec(&d, "INSERT INTO users (id, username, role, email, locale, created_at, updated_at)"
+                     " VALUES (5, 'ann', 'agent', 'ann@estate.example', 'en', 0, 0)");
     notify(&d, 5, "sla.breached", 41);
     /* Attempts 1 and 2 fail and move next_at on (back-off 1 s, then 2 s); passes are made
      * far in the future so each finds the row due. Attempt 3 = max_attempts: given up. */
@@ -338,12 +289,13 @@ test_give_up_and_retry(void **state)
         assert_int_equal(mailnotify_send_due(d.s, &o, t, 50, &sent, &failed, &err), SMILE_OK);
         assert_int_equal(sent, 0);
         assert_int_equal(failed, 1);
-        assert_int_equal(q(&d, "SELECT attempts FROM mail_outbox"), attempt);
-        assert_int_equal(q(&d, "SELECT failed_at IS NOT NULL FROM mail_outbox"), attempt == 3);
+        assert_int_equal(test_db_int(&d, "SELECT attempts FROM mail_outbox"), attempt);
+        assert_int_equal(test_db_int(&d, "SELECT failed_at IS NOT NULL FROM mail_outbox"),
+                         attempt == 3);
     }
-    assert_int_equal(q(&d, "SELECT count(*) FROM mail_outbox WHERE fail_reason LIKE"
-                           " 'gave up after 3 attempts: %' AND last_error IS NOT NULL"
-                           " AND sent_at IS NULL"),
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM mail_outbox WHERE fail_reason LIKE"
+                                     " 'gave up after 3 attempts: %' AND last_error IS NOT NULL"
+                                     " AND sent_at IS NULL"),
                      1);
     /* Never again, however late the pass. */
     assert_int_equal(mailnotify_send_due(d.s, &o, t + 365LL * 86400000, 50, &sent, &failed, &err),
@@ -366,23 +318,25 @@ test_give_up_and_retry(void **state)
     assert_int_equal(mailnotify_outbox_retry(d.s, &who, 1, &row, &err), SMILE_OK);
     assert_string_equal(json_string_value(json_object_get(row, "state")), "pending");
     json_decref(row);
-    assert_int_equal(q(&d, "SELECT count(*) FROM mail_outbox WHERE attempts = 0 AND failed_at IS"
-                           " NULL AND fail_reason IS NULL"),
-                     1);
-    assert_int_equal(q(&d, "SELECT count(*) FROM audit WHERE entity = 'mail_outbox' AND"
-                           " action = 'retry'"),
+    assert_int_equal(
+        test_db_int(&d, "SELECT count(*) FROM mail_outbox WHERE attempts = 0 AND failed_at IS"
+                        " NULL AND fail_reason IS NULL"),
+        1);
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM audit WHERE entity = 'mail_outbox' AND"
+                                     " action = 'retry'"),
                      1);
     smile_err_clear(&err);
     assert_int_equal(mailnotify_outbox_retry(d.s, &who, 1, &row, &err), SMILE_ECONFLICT);
     smile_err_clear(&err);
     assert_int_equal(mailnotify_outbox_retry(d.s, &who, 99, &row, &err), SMILE_ENOTFOUND);
-    assert_int_equal(q(&d, "SELECT count(*) FROM audit WHERE entity = 'mail_outbox'"), 1);
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM audit WHERE entity = 'mail_outbox'"), 1);
     /* The new series: one failed attempt is not the end. */
     assert_int_equal(mailnotify_send_due(d.s, &o, t + 2 * 3600000LL, 50, &sent, &failed, &err),
                      SMILE_OK);
     assert_int_equal(failed, 1);
-    assert_int_equal(q(&d, "SELECT attempts FROM mail_outbox WHERE failed_at IS NULL"), 1);
-    db_close(&d);
+    assert_int_equal(test_db_int(&d, "SELECT attempts FROM mail_outbox WHERE failed_at IS NULL"),
+                     1);
+    test_db_close(&d);
 }
 
 int

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "test_db.h"
+
 #include <stdio.h>
 #include <unistd.h>
 
@@ -211,62 +213,8 @@ test_default_complaint_rules(void **state)
 
 /* The runner on a real database ------------------------------------------------------- */
 
-struct db {
-    char dir[64], path[96];
-    struct store *s;
-};
-
 static void
-db_open(struct db *d)
-{
-    struct smile_err err;
-
-    snprintf(d->dir, sizeof(d->dir), "/tmp/test_notify_XXXXXX");
-    assert_non_null(mkdtemp(d->dir));
-    snprintf(d->path, sizeof(d->path), "%s/s.db", d->dir);
-    smile_err_clear(&err);
-    assert_int_equal(store_open(d->path, STORE_CREATE, &d->s, &err), SMILE_OK);
-    assert_int_equal(store_migrate(d->s, &err), SMILE_OK);
-    assert_int_equal(cli_seed_defaults(d->s, &err), SMILE_OK);
-}
-
-static void
-db_close(struct db *d)
-{
-    char p[128];
-
-    store_close(d->s);
-    unlink(d->path);
-    snprintf(p, sizeof(p), "%s-wal", d->path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", d->path);
-    unlink(p);
-    rmdir(d->dir);
-}
-
-static void
-exec(struct db *d, const char *sql)
-{
-    struct smile_err err;
-
-    smile_err_clear(&err);
-    if (store_exec(d->s, sql, &err) != SMILE_OK)
-        fail_msg("%s: %s", sql, err.msg);
-}
-
-static int64_t
-count(struct db *d, const char *sql)
-{
-    struct smile_err err;
-    int64_t n = -1;
-
-    smile_err_clear(&err);
-    assert_int_equal(store_query_int64(d->s, sql, &n, &err), SMILE_OK);
-    return n;
-}
-
-static void
-add_event(struct db *d, const char *type, const char *source, const char *source_id,
+add_event(struct test_db *d, const char *type, const char *source, const char *source_id,
           const char *data)
 {
     struct ledger_event ev = {type, 1700000000000, "case:1",  NULL, NULL,
@@ -297,23 +245,25 @@ hook(int64_t user_id, int64_t id, const json_t *n, void *ud)
 static void
 test_escalate_once(void **state)
 {
-    struct db d;
+    struct test_db d;
     struct smile_err err;
     int done = -1;
     char data[512];
     int64_t pid;
 
     (void)state;
-    db_open(&d);
+    test_db_open(&d, "notify");
+    test_db_seed(&d);
     /* Team 1 "complaints" with ann (agent, user 1) and sue (supervisor, user 2, found by role
      * since the team names no supervisor_id); case 1 assigned to ann, priority normal. */
-    exec(&d, "INSERT INTO teams (id, name, created_at, updated_at) VALUES (1, 'complaints', 0, 0);"
-             "INSERT INTO users (id, username, role, team_id, created_at, updated_at) VALUES"
-             " (1, 'ann', 'agent', 1, 0, 0), (2, 'sue', 'supervisor', 1, 0, 0);"
-             "INSERT INTO cases (id, type, priority, status, subject, assignee_id, team_id,"
-             " channel, opened_at, created_at, updated_at) VALUES (1, 'complaint', 'normal',"
-             " 'open', 'Leak', 1, 1, 'web', 0, 0, 0);");
-    pid = count(&d, "SELECT id FROM processes WHERE name = 'Complaint handling'");
+    test_db_exec(
+        &d, "INSERT INTO teams (id, name, created_at, updated_at) VALUES (1, 'complaints', 0, 0);"
+            "INSERT INTO users (id, username, role, team_id, created_at, updated_at) VALUES"
+            " (1, 'ann', 'agent', 1, 0, 0), (2, 'sue', 'supervisor', 1, 0, 0);"
+            "INSERT INTO cases (id, type, priority, status, subject, assignee_id, team_id,"
+            " channel, opened_at, created_at, updated_at) VALUES (1, 'complaint', 'normal',"
+            " 'open', 'Leak', 1, 1, 'web', 0, 0, 0);");
+    pid = test_db_int(&d, "SELECT id FROM processes WHERE name = 'Complaint handling'");
     assert_true(pid > 0);
     /* The open resolve measurement, charged to ann of team complaints. */
     snprintf(data, sizeof(data),
@@ -324,7 +274,7 @@ test_escalate_once(void **state)
              " charged_team, fold_seq, updated_at) VALUES (7, 1, %lld, 1, 'resolve', 0, 'case:1',"
              " 0, 0, 'open', 'running', 'ann', 'complaints', 1, 0);",
              (long long)pid, (long long)pid);
-    exec(&d, data);
+    test_db_exec(&d, data);
     /* Three events after the cursor: the scheduler's warning 1 and breach, and a look-alike
      * breach posted by someone else (source "test"), which is not escalated. */
     snprintf(data, sizeof(data),
@@ -346,17 +296,18 @@ test_escalate_once(void **state)
     /* Two sla events of source smile. Warning 1 → rule 0 (ann) and rule 1 (sue); breach →
      * rules 2 (ann), 3 (sue), 4 (priority normal → high): 5 log rows, 4 notifications. */
     assert_int_equal(done, 2);
-    assert_int_equal(count(&d, "SELECT count(*) FROM escalations WHERE outcome = 'done'"), 5);
-    assert_int_equal(count(&d, "SELECT count(*) FROM notifications WHERE user_id = 1"), 2);
-    assert_int_equal(count(&d, "SELECT count(*) FROM notifications WHERE user_id = 2"), 2);
-    assert_int_equal(count(&d, "SELECT count(*) FROM notifications WHERE measurement_id = 7"), 4);
-    assert_int_equal(count(&d, "SELECT count(*) FROM cases WHERE priority = 'high'"), 1);
-    assert_int_equal(count(&d, "SELECT count(*) FROM audit WHERE actor = 'escalation'"
-                               " AND action = 'raise_priority' AND entity_id = 1"),
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM escalations WHERE outcome = 'done'"), 5);
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM notifications WHERE user_id = 1"), 2);
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM notifications WHERE user_id = 2"), 2);
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM notifications WHERE measurement_id = 7"),
+                     4);
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM cases WHERE priority = 'high'"), 1);
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM audit WHERE actor = 'escalation'"
+                                     " AND action = 'raise_priority' AND entity_id = 1"),
                      1);
     /* The cursor passed all three events (the look-alike too). */
-    assert_int_equal(count(&d, "SELECT last_event_id FROM notify_cursor"),
-                     count(&d, "SELECT max(id) FROM events"));
+    assert_int_equal(test_db_int(&d, "SELECT last_event_id FROM notify_cursor"),
+                     test_db_int(&d, "SELECT max(id) FROM events"));
     /* Hooks: after each commit, in order: warning (ann, sue), breach (ann, sue). */
     assert_int_equal(hook_calls, 4);
     assert_true(hook_users[0] == 1 && hook_users[1] == 2 && hook_users[2] == 1 &&
@@ -367,14 +318,14 @@ test_escalate_once(void **state)
     assert_int_equal(done, 0);
     /* Cursor moved back (say a restored table): the log still stops a second run; the
      * priority stays high rather than going to urgent. */
-    exec(&d, "UPDATE notify_cursor SET last_event_id = 0");
+    test_db_exec(&d, "UPDATE notify_cursor SET last_event_id = 0");
     assert_int_equal(notify_escalate_pending(d.s, 64, &done, &err), SMILE_OK);
-    assert_int_equal(count(&d, "SELECT count(*) FROM escalations"), 5);
-    assert_int_equal(count(&d, "SELECT count(*) FROM notifications"), 4);
-    assert_int_equal(count(&d, "SELECT count(*) FROM cases WHERE priority = 'high'"), 1);
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM escalations"), 5);
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM notifications"), 4);
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM cases WHERE priority = 'high'"), 1);
     assert_int_equal(hook_calls, 4);
     notify_hooks_clear();
-    db_close(&d);
+    test_db_close(&d);
 }
 
 /*
@@ -385,15 +336,16 @@ test_escalate_once(void **state)
 static void
 test_backlog_without_rules(void **state)
 {
-    struct db d;
+    struct test_db d;
     struct smile_err err;
     int done = -1;
     char data[512], sid[16];
     int64_t pid, first, last;
 
     (void)state;
-    db_open(&d);
-    pid = count(&d, "SELECT id FROM processes WHERE name = 'Phone hotline'");
+    test_db_open(&d, "notify");
+    test_db_seed(&d);
+    pid = test_db_int(&d, "SELECT id FROM processes WHERE name = 'Phone hotline'");
     assert_true(pid > 0);
     snprintf(data, sizeof(data),
              "{\"due_at\":\"2023-11-14T22:13:20.000Z\",\"index\":0,\"kind\":\"breach\","
@@ -403,8 +355,8 @@ test_backlog_without_rules(void **state)
         snprintf(sid, sizeof(sid), "b%d", i);
         add_event(&d, "sla.breached", "smile", sid, data);
     }
-    first = count(&d, "SELECT min(id) FROM events WHERE source = 'smile'");
-    last = count(&d, "SELECT max(id) FROM events");
+    first = test_db_int(&d, "SELECT min(id) FROM events WHERE source = 'smile'");
+    last = test_db_int(&d, "SELECT max(id) FROM events");
     /* 70 events, ids first … first + 69 (one transaction each, nothing else appends). */
     assert_int_equal(last, first + 69);
     smile_err_clear(&err);
@@ -412,14 +364,14 @@ test_backlog_without_rules(void **state)
      * 64th, id first + 63; nothing is logged, nobody notified. */
     assert_int_equal(notify_escalate_pending(d.s, 64, &done, &err), SMILE_OK);
     assert_int_equal(done, 64);
-    assert_int_equal(count(&d, "SELECT last_event_id FROM notify_cursor"), first + 63);
+    assert_int_equal(test_db_int(&d, "SELECT last_event_id FROM notify_cursor"), first + 63);
     /* The rest: 6 more, and the cursor reaches the newest event. */
     assert_int_equal(notify_escalate_pending(d.s, 64, &done, &err), SMILE_OK);
     assert_int_equal(done, 6);
-    assert_int_equal(count(&d, "SELECT last_event_id FROM notify_cursor"), last);
-    assert_int_equal(count(&d, "SELECT count(*) FROM escalations"), 0);
-    assert_int_equal(count(&d, "SELECT count(*) FROM notifications"), 0);
-    db_close(&d);
+    assert_int_equal(test_db_int(&d, "SELECT last_event_id FROM notify_cursor"), last);
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM escalations"), 0);
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM notifications"), 0);
+    test_db_close(&d);
 }
 
 static void
@@ -435,25 +387,27 @@ test_escalate_reassign_to_team(void **state)
         "\"escalate\":[{\"on\":\"breach\",\"do\":\"reassign\",\"to\":\"team:vip\"},"
         "{\"on\":\"breach\",\"do\":\"reassign\",\"to\":\"supervisor\"},"
         "{\"on\":\"breach\",\"do\":\"raise_priority\"}]}]}";
-    struct db d;
+    struct test_db d;
     struct smile_err err;
     struct store_stmt *st;
     char sql[1024];
     int done = -1;
 
     (void)state;
-    db_open(&d);
-    exec(&d, "INSERT INTO teams (id, name, created_at, updated_at) VALUES (1, 'complaints', 0, 0);"
-             "INSERT INTO users (id, username, role, team_id, created_at, updated_at) VALUES"
-             " (1, 'ann', 'agent', 1, 0, 0), (3, 'vic', 'supervisor', NULL, 0, 0);"
-             "INSERT INTO teams (id, name, supervisor_id, created_at, updated_at) VALUES"
-             " (2, 'vip', 3, 0, 0);"
-             "INSERT INTO cases (id, type, priority, status, subject, assignee_id, team_id,"
-             " channel, opened_at, created_at, updated_at) VALUES"
-             " (1, 'repair', 'normal', 'open', 'Door', 1, 1, 'web', 0, 0, 0),"
-             " (2, 'repair', 'normal', 'closed', 'Gate', 1, 1, 'web', 0, 0, 0);"
-             "INSERT INTO processes (id, name, draft, created_at, updated_at) VALUES"
-             " (90, 'r', '{}', 0, 0);");
+    test_db_open(&d, "notify");
+    test_db_seed(&d);
+    test_db_exec(
+        &d, "INSERT INTO teams (id, name, created_at, updated_at) VALUES (1, 'complaints', 0, 0);"
+            "INSERT INTO users (id, username, role, team_id, created_at, updated_at) VALUES"
+            " (1, 'ann', 'agent', 1, 0, 0), (3, 'vic', 'supervisor', NULL, 0, 0);"
+            "INSERT INTO teams (id, name, supervisor_id, created_at, updated_at) VALUES"
+            " (2, 'vip', 3, 0, 0);"
+            "INSERT INTO cases (id, type, priority, status, subject, assignee_id, team_id,"
+            " channel, opened_at, created_at, updated_at) VALUES"
+            " (1, 'repair', 'normal', 'open', 'Door', 1, 1, 'web', 0, 0, 0),"
+            " (2, 'repair', 'normal', 'closed', 'Gate', 1, 1, 'web', 0, 0, 0);"
+            "INSERT INTO processes (id, name, draft, created_at, updated_at) VALUES"
+            " (90, 'r', '{}', 0, 0);");
     smile_err_clear(&err);
     assert_int_equal(store_prepare(d.s,
                                    "INSERT INTO process_versions (process_id, number, document,"
@@ -472,7 +426,7 @@ test_escalate_reassign_to_team(void **state)
                  " charged_team, fold_seq, updated_at) VALUES (%d, 90, 1, 's', 0, 'case:%d', 0,"
                  " 0, 'open', 'running', 'ann', 'complaints', 1, 0);",
                  c, c, c, c);
-        exec(&d, sql);
+        test_db_exec(&d, sql);
     }
     {
         static const char data[] = "{\"due_at\":\"2023-11-14T22:13:20.000Z\",\"index\":0,"
@@ -494,35 +448,35 @@ test_escalate_reassign_to_team(void **state)
     assert_int_equal(done, 2);
     /* Case 1: to team vip's queue (team 2, nobody assigned), priority normal → high; vic,
      * vip's supervisor, is told it came to his team. */
-    assert_int_equal(count(&d, "SELECT count(*) FROM cases WHERE id = 1 AND team_id = 2"
-                               " AND assignee_id IS NULL AND priority = 'high'"),
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM cases WHERE id = 1 AND team_id = 2"
+                                     " AND assignee_id IS NULL AND priority = 'high'"),
                      1);
-    assert_int_equal(count(&d, "SELECT count(*) FROM notifications WHERE user_id = 3"
-                               " AND kind = 'escalation.assigned' AND case_id = 1"),
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM notifications WHERE user_id = 3"
+                                     " AND kind = 'escalation.assigned' AND case_id = 1"),
                      1);
-    assert_int_equal(count(&d, "SELECT count(*) FROM escalations WHERE subject = 'case:1'"
-                               " AND outcome = 'done'"),
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM escalations WHERE subject = 'case:1'"
+                                     " AND outcome = 'done'"),
                      2); /* rules 0 and 2 */
-    assert_int_equal(count(&d, "SELECT count(*) FROM escalations WHERE subject = 'case:1'"
-                               " AND rule = 1 AND detail = 'reassigned by an earlier rule'"),
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM escalations WHERE subject = 'case:1'"
+                                     " AND rule = 1 AND detail = 'reassigned by an earlier rule'"),
                      1);
     /* Case 2 is closed: every action skipped, nothing changed. */
-    assert_int_equal(count(&d, "SELECT count(*) FROM escalations WHERE subject = 'case:2'"
-                               " AND outcome = 'skipped'"),
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM escalations WHERE subject = 'case:2'"
+                                     " AND outcome = 'skipped'"),
                      3);
-    assert_int_equal(count(&d, "SELECT count(*) FROM cases WHERE id = 2 AND team_id = 1"
-                               " AND assignee_id = 1 AND priority = 'normal'"),
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM cases WHERE id = 2 AND team_id = 1"
+                                     " AND assignee_id = 1 AND priority = 'normal'"),
                      1);
-    assert_int_equal(count(&d, "SELECT count(*) FROM audit WHERE actor = 'escalation'"
-                               " AND entity_id = 1 AND action = 'assign'"),
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM audit WHERE actor = 'escalation'"
+                                     " AND entity_id = 1 AND action = 'assign'"),
                      1);
-    db_close(&d);
+    test_db_close(&d);
 }
 
 static void
 test_notifications_store(void **state)
 {
-    struct db d;
+    struct test_db d;
     struct smile_err err;
     struct notify_new n = {.user_id = 1,
                            .kind = "sla.warning",
@@ -534,9 +488,10 @@ test_notifications_store(void **state)
     int64_t id[3], marked = -1;
 
     (void)state;
-    db_open(&d);
-    exec(&d, "INSERT INTO users (id, username, role, created_at, updated_at) VALUES"
-             " (1, 'ann', 'agent', 0, 0), (2, 'bob', 'agent', 0, 0)");
+    test_db_open(&d, "notify");
+    test_db_seed(&d);
+    test_db_exec(&d, "INSERT INTO users (id, username, role, created_at, updated_at) VALUES"
+                     " (1, 'ann', 'agent', 0, 0), (2, 'bob', 'agent', 0, 0)");
     smile_err_clear(&err);
     assert_int_equal(store_begin(d.s, &err), SMILE_OK);
     for (int i = 0; i < 3; i++)
@@ -572,7 +527,7 @@ test_notifications_store(void **state)
     assert_int_equal(notify_since(d.s, 1, id[0], 10, &out, &err), SMILE_OK);
     assert_int_equal(json_array_size(out), 2); /* ids after the first: 2 and 3 */
     json_decref(out);
-    db_close(&d);
+    test_db_close(&d);
 }
 
 /* Task events (tasks.c): what each person is told as a subject's task changes. */
@@ -613,22 +568,24 @@ told_to(int64_t user, bool r, const char *a)
 static void
 test_task_events(void **state)
 {
-    struct db d;
+    struct test_db d;
     struct smile_err err;
     char sql[1024];
     int64_t pid, now = 1700000000000;
 
     (void)state;
-    db_open(&d);
+    test_db_open(&d, "notify");
+    test_db_seed(&d);
     /* Team 1 with ann (1), sue (2), bob (3); case 1 held by ann; its resolve step running. */
-    exec(&d, "INSERT INTO teams (id, name, created_at, updated_at) VALUES (1, 'complaints', 0, 0);"
-             "INSERT INTO users (id, username, role, team_id, created_at, updated_at) VALUES"
-             " (1, 'ann', 'agent', 1, 0, 0), (2, 'sue', 'supervisor', 1, 0, 0),"
-             " (3, 'bob', 'agent', 1, 0, 0);"
-             "INSERT INTO cases (id, type, priority, status, subject, assignee_id, team_id,"
-             " channel, opened_at, created_at, updated_at) VALUES (1, 'complaint', 'normal',"
-             " 'open', 'Leak', 1, 1, 'web', 0, 0, 0);");
-    pid = count(&d, "SELECT id FROM processes WHERE name = 'Complaint handling'");
+    test_db_exec(
+        &d, "INSERT INTO teams (id, name, created_at, updated_at) VALUES (1, 'complaints', 0, 0);"
+            "INSERT INTO users (id, username, role, team_id, created_at, updated_at) VALUES"
+            " (1, 'ann', 'agent', 1, 0, 0), (2, 'sue', 'supervisor', 1, 0, 0),"
+            " (3, 'bob', 'agent', 1, 0, 0);"
+            "INSERT INTO cases (id, type, priority, status, subject, assignee_id, team_id,"
+            " channel, opened_at, created_at, updated_at) VALUES (1, 'complaint', 'normal',"
+            " 'open', 'Leak', 1, 1, 'web', 0, 0, 0);");
+    pid = test_db_int(&d, "SELECT id FROM processes WHERE name = 'Complaint handling'");
     snprintf(sql, sizeof(sql),
              "INSERT INTO instances (id, process_id, version, subject, trigger_event_id,"
              " started_at, updated_at) VALUES (1, %lld, 1, 'case:1', 1, 0, 0);"
@@ -638,7 +595,7 @@ test_task_events(void **state)
              " 'resolve', 0, 'case:1', %lld, %lld, 0, 81000000, 'open', 'running', 'ann',"
              " 'complaints', 1, 0);",
              (long long)pid, (long long)pid, (long long)now, (long long)(now + 86400000));
-    exec(&d, sql);
+    test_db_exec(&d, sql);
     notify_task_set(task_hook, NULL);
     smile_err_clear(&err);
 
@@ -652,7 +609,7 @@ test_task_events(void **state)
     assert_int_equal(notify_tasks_subject(d.s, "case:1", now + 3600000, &err), SMILE_OK);
     assert_int_equal(ntold, 0);
     /* 3. The case goes to bob: bob is told (assignee bob), ann that it left her. */
-    exec(&d, "UPDATE cases SET assignee_id = 3 WHERE id = 1");
+    test_db_exec(&d, "UPDATE cases SET assignee_id = 3 WHERE id = 1");
     ntold = 0;
     assert_int_equal(notify_tasks_subject(d.s, "case:1", now, &err), SMILE_OK);
     assert_int_equal(ntold, 2);
@@ -660,14 +617,14 @@ test_task_events(void **state)
     assert_int_equal(told_to(1, true, NULL), 1);
     /* 4. Back to the team's queue: every member (ann, sue, bob) gets it, held by nobody;
      * nobody is told it left (bob still sees it, changed). */
-    exec(&d, "UPDATE cases SET assignee_id = NULL WHERE id = 1");
+    test_db_exec(&d, "UPDATE cases SET assignee_id = NULL WHERE id = 1");
     ntold = 0;
     assert_int_equal(notify_tasks_subject(d.s, "case:1", now, &err), SMILE_OK);
     assert_int_equal(ntold, 3);
     assert_int_equal(told_to(1, false, "-") + told_to(2, false, "-") + told_to(3, false, "-"), 3);
     /* 5. The step is done: all three are told it left; then the subject is forgotten, so
      * a look finds nothing to say. */
-    exec(&d, "UPDATE measurements SET state = 'done', result = 'met' WHERE id = 7");
+    test_db_exec(&d, "UPDATE measurements SET state = 'done', result = 'met' WHERE id = 7");
     ntold = 0;
     assert_int_equal(notify_tasks_subject(d.s, "case:1", now, &err), SMILE_OK);
     assert_int_equal(ntold, 3);
@@ -684,7 +641,7 @@ test_task_events(void **state)
         assert_int_equal(ntold, 0);
     }
     notify_hooks_clear(); /* unsets the task hook and forgets what was told */
-    db_close(&d);
+    test_db_close(&d);
 }
 
 int

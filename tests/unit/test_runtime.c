@@ -17,6 +17,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "test_db.h"
+
 #include <stdio.h>
 #include <unistd.h>
 
@@ -50,42 +52,9 @@ test_source_id(void **state)
     assert_true(strlen(a) < LEDGER_MAX_SOURCE_ID);
 }
 
-struct db {
-    char dir[64], path[96];
-    struct store *s;
-};
-
 static void
-db_open(struct db *d)
-{
-    struct smile_err err;
-
-    snprintf(d->dir, sizeof(d->dir), "/tmp/test_runtime_XXXXXX");
-    assert_non_null(mkdtemp(d->dir));
-    snprintf(d->path, sizeof(d->path), "%s/s.db", d->dir);
-    smile_err_clear(&err);
-    assert_int_equal(store_open(d->path, STORE_CREATE, &d->s, &err), SMILE_OK);
-    assert_int_equal(store_migrate(d->s, &err), SMILE_OK);
-    assert_int_equal(cli_seed_defaults(d->s, &err), SMILE_OK);
-}
-
-static void
-db_close(struct db *d)
-{
-    char p[128];
-
-    store_close(d->s);
-    unlink(d->path);
-    snprintf(p, sizeof(p), "%s-wal", d->path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", d->path);
-    unlink(p);
-    rmdir(d->dir);
-}
-
-static void
-add_event(struct db *d, const char *type, const char *ts, const char *subject, const char *actor,
-          const char *data, const char *source, const char *source_id)
+add_event(struct test_db *d, const char *type, const char *ts, const char *subject,
+          const char *actor, const char *data, const char *source, const char *source_id)
 {
     struct ledger_event ev = {type, 0, subject, actor, NULL, NULL, source, source_id, data};
     struct smile_err err;
@@ -99,7 +68,7 @@ add_event(struct db *d, const char *type, const char *ts, const char *subject, c
 }
 
 static void
-fold(struct db *d, struct runtime_defs *defs, const char *subject, int64_t seq, int64_t *due)
+fold(struct test_db *d, struct runtime_defs *defs, const char *subject, int64_t seq, int64_t *due)
 {
     struct smile_err err;
 
@@ -112,7 +81,7 @@ fold(struct db *d, struct runtime_defs *defs, const char *subject, int64_t seq, 
 
 /* One row of the answer step of a call: "result elapsed target deadline_at". */
 static void
-answer_row(struct db *d, const char *subject, char *out, size_t cap)
+answer_row(struct test_db *d, const char *subject, char *out, size_t cap)
 {
     static const char sql[] = "SELECT result, elapsed_ms, target_ms, coalesce(deadline_at, 0),"
                               " state FROM measurements WHERE subject = $1 AND step_key = 'answer'";
@@ -130,28 +99,18 @@ answer_row(struct db *d, const char *subject, char *out, size_t cap)
     store_stmt_reset(st);
 }
 
-static int64_t
-count(struct db *d, const char *sql)
-{
-    int64_t n = -1;
-    struct smile_err err;
-
-    smile_err_clear(&err);
-    assert_int_equal(store_query_int64(d->s, sql, &n, &err), SMILE_OK);
-    return n;
-}
-
 static void
 test_fold_live_and_rebuild(void **state)
 {
-    struct db d;
+    struct test_db d;
     struct runtime_defs *defs = runtime_defs_new();
     char row[128], sid[160];
     int64_t due = 0, t0, n;
     struct smile_err err;
 
     (void)state;
-    db_open(&d);
+    test_db_open(&d, "runtime");
+    test_db_seed(&d);
     /* 2026-03-03T02:00:00Z = 1772503200000 ms (20515 days × 86400000 + 2 h). */
     t0 = 1772503200000;
     add_event(&d, "call.offered", "2026-03-03T02:00:00Z", "call:1", NULL, "{\"queue\":\"q\"}", NULL,
@@ -165,7 +124,7 @@ test_fold_live_and_rebuild(void **state)
     snprintf(want, sizeof(want), "open 0 15000 %lld running", (long long)(t0 + 15000));
     assert_string_equal(row, want);
     assert_int_equal(due, t0 + 10000);
-    assert_int_equal(count(&d, "SELECT count(*) FROM deadlines WHERE fired_at IS NULL"), 2);
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM deadlines WHERE fired_at IS NULL"), 2);
 
     /* The scheduler's sla.breached, dated 1 ms past the deadline: as_of t0 + 15001, the clock
      * is breached (elapsed 15001 ms) and the breach deadline is fired; the warning is not. */
@@ -175,24 +134,24 @@ test_fold_live_and_rebuild(void **state)
     answer_row(&d, "call:1", row, sizeof(row));
     snprintf(want, sizeof(want), "breached 15001 15000 %lld running", (long long)(t0 + 15000));
     assert_string_equal(row, want);
-    assert_int_equal(count(&d, "SELECT count(*) FROM deadlines WHERE fired_at IS NULL"), 1);
-    assert_int_equal(count(&d, "SELECT count(*) FROM deadlines WHERE kind = 'breach' AND"
-                               " fired_at IS NOT NULL"),
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM deadlines WHERE fired_at IS NULL"), 1);
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM deadlines WHERE kind = 'breach' AND"
+                                     " fired_at IS NOT NULL"),
                      1);
 
     /* A late answer at 12 s (before the sla event in time, after it in arrival): the re-fold
      * sorts by occurred_at, so the call was answered in 12000 ms → met; the deadline_at of a
      * stopped clock is NULL (0 here). The measurement keeps its id. */
-    n = count(&d, "SELECT id FROM measurements WHERE step_key = 'answer'");
+    n = test_db_int(&d, "SELECT id FROM measurements WHERE step_key = 'answer'");
     add_event(&d, "call.answered", "2026-03-03T02:00:12Z", "call:1", "ann", NULL, NULL, NULL);
     fold(&d, defs, "call:1", 3, &due);
     answer_row(&d, "call:1", row, sizeof(row));
     assert_string_equal(row, "met 12000 15000 0 done");
-    assert_int_equal(count(&d, "SELECT id FROM measurements WHERE step_key = 'answer'"), n);
+    assert_int_equal(test_db_int(&d, "SELECT id FROM measurements WHERE step_key = 'answer'"), n);
     /* The warning at 10 s passed while running (logged, and its sla event never came, but the
      * clock is stopped: no unfired deadline remains); the fired breach row stays as history.
      */
-    assert_int_equal(count(&d, "SELECT count(*) FROM deadlines WHERE fired_at IS NULL"), 0);
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM deadlines WHERE fired_at IS NULL"), 0);
     assert_int_equal(due, INT64_MAX);
 
     /* Rebuild: the same rows. */
@@ -201,21 +160,22 @@ test_fold_live_and_rebuild(void **state)
     assert_int_equal(n, 1);
     answer_row(&d, "call:1", row, sizeof(row));
     assert_string_equal(row, "met 12000 15000 0 done");
-    assert_int_equal(count(&d, "SELECT count(*) FROM instances"), 1);
-    assert_int_equal(count(&d, "SELECT last_event_id FROM runtime_cursor"), 3);
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM instances"), 1);
+    assert_int_equal(test_db_int(&d, "SELECT last_event_id FROM runtime_cursor"), 3);
     runtime_defs_free(defs);
-    db_close(&d);
+    test_db_close(&d);
 }
 
 static void
 test_default_calendar(void **state)
 {
-    struct db d;
+    struct test_db d;
     struct runtime_defs *defs = runtime_defs_new();
     struct smile_err err;
 
     (void)state;
-    db_open(&d);
+    test_db_open(&d, "runtime");
+    test_db_seed(&d);
     smile_err_clear(&err);
     assert_int_equal(runtime_defs_refresh(defs, d.s, &err), SMILE_OK);
     /* "default" falls back to the seeded "China"; an unknown name is NULL (wall time). */
@@ -223,7 +183,7 @@ test_default_calendar(void **state)
     assert_ptr_equal(runtime_defs_calendar(defs, "default"), runtime_defs_calendar(defs, "China"));
     assert_null(runtime_defs_calendar(defs, "Mars"));
     runtime_defs_free(defs);
-    db_close(&d);
+    test_db_close(&d);
 }
 
 static void
@@ -247,16 +207,7 @@ test_pin_find(void **state)
 }
 
 static void
-exec(struct db *d, const char *sql)
-{
-    struct smile_err err;
-
-    smile_err_clear(&err);
-    assert_int_equal(store_exec(d->s, sql, &err), SMILE_OK);
-}
-
-static void
-pin(struct db *d, int64_t pid, int version, int previous, int64_t *id)
+pin(struct test_db *d, int64_t pid, int version, int previous, int64_t *id)
 {
     struct runtime_pin p = {.process_id = pid,
                             .subject = "call:1",
@@ -277,29 +228,32 @@ pin(struct db *d, int64_t pid, int version, int previous, int64_t *id)
 static void
 test_pinned_fold(void **state)
 {
-    struct db d;
+    struct test_db d;
     struct runtime_defs *defs = runtime_defs_new();
     char row[128];
     int64_t due, pid, pin1, pin2, pin3, n;
     struct smile_err err;
 
     (void)state;
-    db_open(&d);
-    pid = count(&d, "SELECT id FROM processes WHERE name = 'Phone hotline'");
+    test_db_open(&d, "runtime");
+    test_db_seed(&d);
+    pid = test_db_int(&d, "SELECT id FROM processes WHERE name = 'Phone hotline'");
     /* Version 2 of the hotline, published 2026-04-01 (after the call): answer within 2 rings
      * (2 × 5000 = 10000 ms). Version 3, same date: triggered by visits only. */
-    exec(&d, "INSERT INTO process_versions (process_id, number, document, published_at)"
-             " SELECT process_id, 2, json_set(document, '$.version', 2, '$.published_at',"
-             " '2026-04-01T00:00:00.000Z', '$.steps[0].standard.within', '2 rings'),"
-             " 1775001600000 FROM process_versions WHERE number = 1 AND process_id ="
-             " (SELECT id FROM processes WHERE name = 'Phone hotline')");
-    exec(&d, "INSERT INTO process_versions (process_id, number, document, published_at)"
-             " SELECT process_id, 3, json_set(document, '$.version', 3, '$.published_at',"
-             " '2026-04-01T00:00:00.000Z', '$.trigger', json('{\"type\": \"visit.arrived\"}')),"
-             " 1775001600000 FROM process_versions WHERE number = 1 AND process_id ="
-             " (SELECT id FROM processes WHERE name = 'Phone hotline')");
-    exec(&d, "INSERT INTO recompute_runs (kind, target_id, version, from_at, token, created_at,"
-             " report) VALUES ('process', 1, 1, 0, 't', 0, '{}')");
+    test_db_exec(&d, "INSERT INTO process_versions (process_id, number, document, published_at)"
+                     " SELECT process_id, 2, json_set(document, '$.version', 2, '$.published_at',"
+                     " '2026-04-01T00:00:00.000Z', '$.steps[0].standard.within', '2 rings'),"
+                     " 1775001600000 FROM process_versions WHERE number = 1 AND process_id ="
+                     " (SELECT id FROM processes WHERE name = 'Phone hotline')");
+    test_db_exec(&d,
+                 "INSERT INTO process_versions (process_id, number, document, published_at)"
+                 " SELECT process_id, 3, json_set(document, '$.version', 3, '$.published_at',"
+                 " '2026-04-01T00:00:00.000Z', '$.trigger', json('{\"type\": \"visit.arrived\"}')),"
+                 " 1775001600000 FROM process_versions WHERE number = 1 AND process_id ="
+                 " (SELECT id FROM processes WHERE name = 'Phone hotline')");
+    test_db_exec(&d,
+                 "INSERT INTO recompute_runs (kind, target_id, version, from_at, token, created_at,"
+                 " report) VALUES ('process', 1, 1, 0, 't', 0, '{}')");
     add_event(&d, "call.offered", "2026-03-03T02:00:00Z", "call:1", NULL, "{\"queue\":\"q\"}", NULL,
               NULL);
     add_event(&d, "call.answered", "2026-03-03T02:00:12Z", "call:1", "ann", NULL, NULL, NULL);
@@ -308,38 +262,39 @@ test_pinned_fold(void **state)
     fold(&d, defs, "call:1", 1, &due);
     answer_row(&d, "call:1", row, sizeof(row));
     assert_string_equal(row, "met 12000 15000 0 done");
-    assert_int_equal(count(&d, "SELECT count(*) FROM instances WHERE pin_id IS NULL"), 1);
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM instances WHERE pin_id IS NULL"), 1);
     /* Pinned to version 2: 2 rings = 10000 ms, 12000 > 10000 → breached; the instance
      * records the pin it was folded under. */
     pin(&d, pid, 2, 1, &pin1);
     fold(&d, defs, "call:1", 2, &due);
     answer_row(&d, "call:1", row, sizeof(row));
     assert_string_equal(row, "breached 12000 10000 0 done");
-    assert_int_equal(count(&d, "SELECT version FROM instances"), 2);
-    assert_int_equal(count(&d, "SELECT pin_id FROM instances"), pin1);
+    assert_int_equal(test_db_int(&d, "SELECT version FROM instances"), 2);
+    assert_int_equal(test_db_int(&d, "SELECT pin_id FROM instances"), pin1);
     /* The pin is a decision, not derived state: a rebuild keeps it. */
     smile_err_clear(&err);
     assert_int_equal(runtime_rebuild(d.s, &n, &err), SMILE_OK);
     answer_row(&d, "call:1", row, sizeof(row));
     assert_string_equal(row, "breached 12000 10000 0 done");
-    assert_int_equal(count(&d, "SELECT pin_id FROM instances"), pin1);
+    assert_int_equal(test_db_int(&d, "SELECT pin_id FROM instances"), pin1);
     /* Pinned back to 1 (a newer pin wins): met again. */
     pin(&d, pid, 1, 2, &pin2);
     fold(&d, defs, "call:1", 3, &due);
     answer_row(&d, "call:1", row, sizeof(row));
     assert_string_equal(row, "met 12000 15000 0 done");
-    assert_int_equal(count(&d, "SELECT pin_id FROM instances"), pin2);
+    assert_int_equal(test_db_int(&d, "SELECT pin_id FROM instances"), pin2);
     /* Pinned to version 3, whose trigger (visit.arrived) the call does not match: the
      * hotline instance and its measurements are removed. */
     pin(&d, pid, 3, 1, &pin3);
     fold(&d, defs, "call:1", 4, &due);
-    assert_int_equal(count(&d, "SELECT count(*) FROM instances WHERE process_id = (SELECT id"
-                               " FROM processes WHERE name = 'Phone hotline')"),
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM instances WHERE process_id = (SELECT id"
+                                     " FROM processes WHERE name = 'Phone hotline')"),
                      0);
-    assert_int_equal(count(&d, "SELECT count(*) FROM measurements WHERE step_key = 'answer'"), 0);
+    assert_int_equal(test_db_int(&d, "SELECT count(*) FROM measurements WHERE step_key = 'answer'"),
+                     0);
     assert_true(pin3 > pin2 && pin2 > pin1);
     runtime_defs_free(defs);
-    db_close(&d);
+    test_db_close(&d);
 }
 
 int
