@@ -193,3 +193,18 @@ class Server:
         that need a state no API produces (an idle session, an old failure)."""
         subprocess.run(["sqlite3", "-cmd", ".timeout 10000", self.db, statement],
                        capture_output=True, text=True, check=True)
+
+
+def wait_folded(srv, client, timeout=30):
+    """Polls the runtime (GET /api/v1/runtime/status with client) until it has folded every
+    event in the ledger; returns that status. Fails the test after timeout seconds."""
+    want = srv.sql("select coalesce(max(id),0) as n from events")[0]["n"]
+    deadline = time.time() + timeout
+    b = None
+    while time.time() < deadline:
+        st, _, b = client.get("/api/v1/runtime/status")
+        assert st == 200, b
+        if b["pending_subjects"] == 0 and b["last_event_id_folded"] >= want:
+            return b
+        time.sleep(0.02)
+    raise AssertionError("runtime did not catch up: %r (want %d)" % (b, want))

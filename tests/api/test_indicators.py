@@ -9,23 +9,10 @@ import http.client
 import io
 import os
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server  # noqa: E402
-
-
-def wait_folded(srv, client, timeout=30):
-    want = srv.sql("select coalesce(max(id),0) as n from events")[0]["n"]
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        st, _, b = client.get("/api/v1/runtime/status")
-        assert st == 200, b
-        if b["pending_subjects"] == 0 and b["last_event_id_folded"] >= want:
-            return b
-        time.sleep(0.02)
-    raise AssertionError("runtime did not catch up: %r" % (b,))
+from harness import Server, wait_folded  # noqa: E402
 
 
 def ev(type_, subject, t, actor=None, data=None, customer=None):

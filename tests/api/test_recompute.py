@@ -27,11 +27,10 @@ cai 0 → 100 (+100, recomputed).
 """
 import os
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server  # noqa: E402
+from harness import Server, wait_folded  # noqa: E402
 
 H = 3600 * 1000
 FROM, TO = "2026-11-01T00:00:00+08:00", "2026-12-01T00:00:00+08:00"
@@ -79,17 +78,6 @@ TEMPLATE = {
                "filter": {"process": "Email BH", "step": "reply"},
                "weight": 1, "floor": 0, "target": 1}],
 }
-
-
-def wait_folded(srv, client, timeout=30):
-    want = srv.sql("select coalesce(max(id),0) as n from events")[0]["n"]
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        st, _, b = client.get("/api/v1/runtime/status")
-        if st == 200 and b["pending_subjects"] == 0 and b["last_event_id_folded"] >= want:
-            return
-        time.sleep(0.05)
-    raise AssertionError("runtime did not catch up")
 
 
 class TestRecompute(unittest.TestCase):

@@ -36,11 +36,10 @@ Then "instances started from Mon 11-09" (no end): K5 → breached, ann 50 → 0.
 """
 import os
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server  # noqa: E402
+from harness import Server, wait_folded  # noqa: E402
 
 H = 3600 * 1000
 WEEK_FROM, WEEK_TO = "2026-11-02T00:00:00+08:00", "2026-11-07T00:00:00+08:00"
@@ -93,17 +92,6 @@ TEMPLATE = {
                "filter": {"process": "Complaint BD", "step": "resolve"},
                "weight": 1, "floor": 0, "target": 1}],
 }
-
-
-def wait_folded(srv, client, timeout=30):
-    want = srv.sql("select coalesce(max(id),0) as n from events")[0]["n"]
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        st, _, b = client.get("/api/v1/runtime/status")
-        if st == 200 and b["pending_subjects"] == 0 and b["last_event_id_folded"] >= want:
-            return
-        time.sleep(0.05)
-    raise AssertionError("runtime did not catch up")
 
 
 def side(result, elapsed, target, actor, version):

@@ -33,7 +33,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server  # noqa: E402
+from harness import Server, wait_folded  # noqa: E402
 
 H = 3600 * 1000
 
@@ -135,18 +135,6 @@ TEMPLATE = {
          "weight": 1, "floor": 0.5, "target": 1.0},
     ],
 }
-
-
-def wait_folded(srv, client, timeout=30):
-    want = srv.sql("select coalesce(max(id),0) as n from events")[0]["n"]
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        st, _, b = client.get("/api/v1/runtime/status")
-        assert st == 200, b
-        if b["pending_subjects"] == 0 and b["last_event_id_folded"] >= want:
-            return
-        time.sleep(0.05)
-    raise AssertionError("runtime did not catch up")
 
 
 def load_openpyxl():

@@ -5,27 +5,13 @@ nobody eligible), presence and skills (who may set them, audited, rejected reque
 nothing), and CRM functions called out of order marked on the case's timeline."""
 import os
 import sys
-import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server  # noqa: E402
+from harness import Server, wait_folded  # noqa: E402
 
 H = 3600 * 1000
 M = 60 * 1000
-
-
-def wait_folded(srv, client, timeout=20):
-    """Polls the runtime until it has folded every event in the ledger."""
-    want = srv.sql("select coalesce(max(id),0) as n from events")[0]["n"]
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        st, _, b = client.get("/api/v1/runtime/status")
-        assert st == 200, b
-        if b["pending_subjects"] == 0 and b["last_event_id_folded"] >= want:
-            return b
-        time.sleep(0.02)
-    raise AssertionError("runtime did not catch up: %r (want %d)" % (b, want))
 
 
 def ev(type_, subject, t, actor=None, data=None, customer=None):
