@@ -497,38 +497,34 @@ prefix_draft(struct smile_err *err)
 }
 
 /*
- * The live side's version pins of process_id (src/runtime/pins.c, written by a process
- * recompute): subject → index in nums (the live versions' numbers) of its newest pin.
+ * The live side's version pins of process_id (runtime_pins_of_process: subject → version)
+ * as subject → index in nums, the live versions' numbers.
  */
 static int
 load_pins(struct store *s, int64_t process_id, json_t *nums, json_t **out, struct smile_err *err)
 {
-    static const char sql[] =
-        "SELECT p.subject, p.version FROM instance_pins p WHERE p.process_id = $1 AND p.id = "
-        "(SELECT max(q.id) FROM instance_pins q WHERE q.process_id = $1 AND q.subject = "
-        "p.subject)";
-    struct store_stmt *st;
-    int rc;
+    json_t *byver, *v;
+    const char *subject;
+    int rc = runtime_pins_of_process(s, process_id, &byver, err);
 
     *out = json_object();
-    if ((rc = store_prepare(s, sql, &st, err)) != SMILE_OK)
+    if (rc != SMILE_OK)
         return rc;
-    store_stmt_bind_int64(st, 1, process_id);
-    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
-        int64_t ver = store_stmt_int64(st, 1);
+    json_object_foreach(byver, subject, v)
+    {
         size_t k;
-        json_t *v;
+        json_t *n;
 
-        json_array_foreach(nums, k, v)
+        json_array_foreach(nums, k, n)
         {
-            if (json_integer_value(v) == ver) {
-                json_object_set_new(*out, store_stmt_text(st, 0), json_integer((json_int_t)k));
+            if (json_integer_value(n) == json_integer_value(v)) {
+                json_object_set_new(*out, subject, json_integer((json_int_t)k));
                 break;
             }
         }
     }
-    store_stmt_reset(st);
-    return rc == STORE_DONE ? SMILE_OK : rc;
+    json_decref(byver);
+    return SMILE_OK;
 }
 
 int

@@ -127,3 +127,29 @@ runtime_pins_json(struct store *s, const char *subject, int64_t process_id, json
     *out = a;
     return SMILE_OK;
 }
+
+int
+runtime_pins_of_process(struct store *s, int64_t process_id, json_t **out, struct smile_err *err)
+{
+    static const char sql[] =
+        "SELECT p.subject, p.version FROM instance_pins p WHERE p.process_id = $1 AND p.id = "
+        "(SELECT max(q.id) FROM instance_pins q WHERE q.process_id = $1 AND q.subject = "
+        "p.subject)";
+    struct store_stmt *st;
+    int rc = store_prepare(s, sql, &st, err);
+
+    *out = NULL;
+    if (rc != SMILE_OK)
+        return rc;
+    *out = json_object();
+    store_stmt_bind_int64(st, 1, process_id);
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW)
+        json_object_set_new(*out, store_stmt_text(st, 0), json_integer(store_stmt_int64(st, 1)));
+    store_stmt_reset(st);
+    if (rc != STORE_DONE) {
+        json_decref(*out);
+        *out = NULL;
+        return rc;
+    }
+    return SMILE_OK;
+}

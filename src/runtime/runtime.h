@@ -107,6 +107,14 @@ const struct runtime_pin_ref *runtime_pin_find(const struct runtime_pin_ref *pin
                                                int64_t process_id);
 
 /*
+ * The pin in force of every re-pinned instance of process_id: *out (caller owns) maps the
+ * subject to the pinned version number (the newest pin of each subject). For a replay that
+ * must measure as the fold does (the what-if's live side).
+ */
+int runtime_pins_of_process(struct store *s, int64_t process_id, json_t **out,
+                            struct smile_err *err);
+
+/*
  * The pin history of one instance, oldest first, for the read API: [{"id", "version",
  * "previous_version", "run_id", "reason", "by", "at"}] (empty if never re-pinned). Caller
  * owns *out.
