@@ -11,7 +11,8 @@ with the neighbours' load; CPU per request moves only with the code (and, a litt
 cache pressure). Scenarios:
   - GET /api/v1/customers/{id} with a bearer token (8 connections)
   - POST /api/v1/events, one event per request, unique source_id (64 connections)
-  - POST /api/v1/events, a fixed batch of 1,000 events without source_id (2 connections)
+  - POST /api/v1/events, a batch of 1,000 events (250 new calls of four events, ingest_bodies.py;
+    2 connections)
   - POST /api/v1/cases (16 connections)
 Usage: bench/cpu_per_request.py BUILD_DIR [DURATION] [ONLY]   Prints a Markdown table.
 GET_CONNS sets the GET's connections (default 8; 1 gives the cost without batching).
@@ -30,6 +31,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "api"))
+sys.path.append(HERE)
 import harness  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
@@ -40,30 +42,7 @@ SETTLE = 2.0
 IDLE_WAIT = 120.0
 TICK = os.sysconf("SC_CLK_TCK")
 
-LUA_SINGLE = r'''
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local threads = {}
-function setup(thread)
-  table.insert(threads, thread)
-  thread:set("tid", #threads)
-end
-function init(args)
-  prefix = string.format("%s-%d-", os.time(), tid)
-  counter = 0
-end
-request = function()
-  counter = counter + 1
-  local body = string.format('{"type":"call.offered","occurred_at":"2026-11-29T09:00:00Z",'
-    .. '"subject":"call:%s%d","source":"bench","source_id":"s%s%d","data":{"queue":"sales"}}',
-    prefix, counter, prefix, counter)
-  return wrk.format(nil, nil, nil, body)
-end
-'''
-
-BATCH_BODY = '{"events":[' + ",".join(
-    '{"type":"call.offered","occurred_at":"2026-11-29T09:00:%02d.%03dZ","subject":"call:%d",'
-    '"data":{"queue":"sales"}}' % (i % 60, i, i // 4) for i in range(1000)) + ']}'
+from ingest_bodies import LUA_BATCH, LUA_SINGLE  # noqa: E402
 
 
 def cpu_s(pid):
@@ -101,8 +80,7 @@ def main():
         base = "http://127.0.0.1:%d" % srv.port
         scripts = {}
         for name, text in (("single", LUA_SINGLE),
-                           ("batch", 'wrk.method = "POST"\nwrk.headers["Content-Type"] = '
-                            '"application/json"\nwrk.body = [==[%s]==]\n' % BATCH_BODY),
+                           ("batch", LUA_BATCH),
                            ("case", 'wrk.method = "POST"\nwrk.headers["Content-Type"] = '
                             '"application/json"\nwrk.body = \'{"type":"complaint","subject":'
                             '"漏水 water leak","customer_id":%d}\'\n' % cid)):

@@ -8,9 +8,9 @@ real `smile serve` on a fresh database and measures, each for DURATION seconds:
     ratio to the 10,000-row-transaction ceiling (goal >= 60%);
   - POST /api/v1/events with one event per request from 64 connections (group commit),
     events/s (goal >= 20,000/s) and commits/s beside the 1-row-transaction ceiling.
-Every single-event request carries a unique source_id (made by the wrk Lua script); the
-batch body is fixed and its events carry no source_id, so the ledger generates a unique
-key for each. The rows stored afterwards are counted beside the acknowledged ones.
+Every single-event request carries a unique source_id (made by the wrk Lua script); a
+batch is 250 calls of four events on new subjects each request (ingest_bodies.py), without
+source_id, so the ledger generates a unique key for each. The rows stored afterwards are counted beside the acknowledged ones.
 Usage: bench/ingest.py BUILD_DIR [DURATION]   Prints a Markdown table.
 """
 import os
@@ -20,48 +20,17 @@ import sys
 import tempfile
 import time
 
-# bench/http.py would shadow the standard library's http package: drop bench/ from the path.
+# Only the tests/api harness and ingest_bodies.py are imported from beside this file.
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "api"))
+sys.path.append(HERE)
 import harness  # noqa: E402
 
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 DURATION = int(sys.argv[2]) if len(sys.argv) > 2 else 10
 
-LUA_COMMON = r'''
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local threads = {}
-function setup(thread)
-  table.insert(threads, thread)
-  thread:set("tid", #threads)
-end
-function init(args)
-  prefix = string.format("%s-%d-", os.time(), tid)
-  counter = 0
-end
-'''
-
-LUA_SINGLE = LUA_COMMON + r'''
-request = function()
-  counter = counter + 1
-  local body = string.format('{"type":"call.offered","occurred_at":"2026-11-29T09:00:00Z",'
-    .. '"subject":"call:%s%d","source":"bench","source_id":"s%s%d","data":{"queue":"sales"}}',
-    prefix, counter, prefix, counter)
-  return wrk.format(nil, nil, nil, body)
-end
-'''
-
-# Batches: one body built once (the Lua work of 1,000 string.formats per request would
-# take the CPU the server needs). Without source_id each event gets a generated unique
-# key, so every request still creates 1,000 new rows through the same unique index.
-BATCH_BODY = '{"events":[' + ",".join(
-    '{"type":"call.offered","occurred_at":"2026-11-29T09:00:%02d.%03dZ","subject":"call:%d",'
-    '"data":{"queue":"sales"}}' % (i % 60, i, i // 4) for i in range(1000)) + ']}'
-LUA_BATCH = LUA_COMMON + '''
-wrk.body = [==[%s]==]
-''' % BATCH_BODY
+from ingest_bodies import LUA_BATCH, LUA_SINGLE  # noqa: E402
 
 
 def wrk(url, conns, threads, script, auth):

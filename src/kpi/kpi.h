@@ -192,6 +192,20 @@ void kpi_facts_end_events(struct kpi_facts *kf);
 int kpi_rollup_replace(struct store *s, const char *subject, struct kpi_facts *kf,
                        struct smile_err *err);
 
+/*
+ * The same in two halves, for a transaction that folds many subjects: kpi_rollup_stage()
+ * stores the subject's facts and adds its changes to b; kpi_batch_apply() writes the summed
+ * changes (each kpi_daily / kpi_open row once) and empties b — call it before the commit. On
+ * a rollback, kpi_batch_reset() drops what was staged.
+ */
+struct kpi_batch;
+struct kpi_batch *kpi_batch_new(void);
+void kpi_batch_free(struct kpi_batch *b);
+void kpi_batch_reset(struct kpi_batch *b);
+int kpi_rollup_stage(struct store *s, const char *subject, struct kpi_facts *kf, struct kpi_batch *b,
+                     struct smile_err *err);
+int kpi_batch_apply(struct store *s, struct kpi_batch *b, struct smile_err *err);
+
 /* Deletes every rollup (smile rebuild, before re-folding). */
 int kpi_rollup_clear(struct store *s, struct smile_err *err);
 

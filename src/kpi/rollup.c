@@ -329,29 +329,129 @@ kpi_key_eq(const struct kpi_key *a, const struct kpi_key *b)
            strcmp(a->channel, b->channel) == 0 && strcmp(a->tag, b->tag) == 0;
 }
 
-/* A change to one kpi_daily row. */
+/* A change to one kpi_daily row (the key is the delta's own copy). */
 struct delta {
-    const struct kpi_key *k; /* borrowed from a fact */
+    struct kpi_key k;
+    uint64_t hash;
     int64_t v[KPI_NCOL];
     int *hb; /* histogram changes: bucket, count pairs */
     size_t nh;
 };
 
-static void
-delta_add(struct delta **d, size_t *n, const struct fact *f, int sign)
-{
-    struct delta *x = NULL;
+/*
+ * The changes of one or more subjects' replacements, summed per kpi_daily row: a fold of
+ * 256 calls answered by the same agent on the same day changes a handful of rows, and each
+ * is read and written once per transaction instead of once per subject. Deltas are sums, so
+ * the order of the subjects does not matter. An open-addressing index (slot: delta + 1)
+ * finds a key's delta.
+ */
+struct kpi_batch {
+    struct delta *d;
+    size_t n, cap;
+    size_t *slot;
+    size_t slot_cap; /* a power of two, at least 2 * cap */
+};
 
-    for (size_t i = 0; i < *n; i++)
-        if (kpi_key_eq((*d)[i].k, &f->k)) {
-            x = &(*d)[i];
+static uint64_t
+mix_str(uint64_t h, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        h ^= *p;
+        h *= 1099511628211ULL; /* FNV-1a 64 */
+    }
+    return (h ^ 0xff) * 1099511628211ULL;
+}
+
+static uint64_t
+key_hash(const struct kpi_key *k)
+{
+    uint64_t h = 14695981039346656037ULL;
+
+    h = (h ^ (uint64_t)k->day) * 1099511628211ULL;
+    h = (h ^ (uint64_t)k->process_id) * 1099511628211ULL;
+    h = mix_str(h, k->staff);
+    h = mix_str(h, k->team);
+    h = mix_str(h, k->step);
+    h = mix_str(h, k->channel);
+    return mix_str(h, k->tag);
+}
+
+struct kpi_batch *
+kpi_batch_new(void)
+{
+    return xcalloc(1, sizeof(struct kpi_batch));
+}
+
+void
+kpi_batch_reset(struct kpi_batch *b)
+{
+    if (b == NULL)
+        return;
+    for (size_t i = 0; i < b->n; i++) {
+        kpi_key_free(&b->d[i].k);
+        free(b->d[i].hb);
+    }
+    b->n = 0;
+    if (b->slot)
+        memset(b->slot, 0, b->slot_cap * sizeof(*b->slot));
+}
+
+void
+kpi_batch_free(struct kpi_batch *b)
+{
+    if (b == NULL)
+        return;
+    kpi_batch_reset(b);
+    free(b->d);
+    free(b->slot);
+    free(b);
+}
+
+static void
+batch_reindex(struct kpi_batch *b)
+{
+    free(b->slot);
+    b->slot_cap = b->slot_cap ? b->slot_cap * 2 : 64;
+    b->slot = xcalloc(b->slot_cap, sizeof(*b->slot));
+    for (size_t i = 0; i < b->n; i++) {
+        size_t j = (size_t)b->d[i].hash & (b->slot_cap - 1);
+        while (b->slot[j])
+            j = (j + 1) & (b->slot_cap - 1);
+        b->slot[j] = i + 1;
+    }
+}
+
+static void
+delta_add(struct kpi_batch *b, const struct fact *f, int sign)
+{
+    uint64_t h = key_hash(&f->k);
+    struct delta *x = NULL;
+    size_t j;
+
+    if (2 * (b->n + 1) > b->slot_cap)
+        batch_reindex(b);
+    for (j = (size_t)h & (b->slot_cap - 1); b->slot[j]; j = (j + 1) & (b->slot_cap - 1)) {
+        struct delta *c = &b->d[b->slot[j] - 1];
+        if (c->hash == h && kpi_key_eq(&c->k, &f->k)) {
+            x = c;
             break;
         }
+    }
     if (x == NULL) {
-        *d = xrealloc(*d, (*n + 1) * sizeof(**d));
-        x = &(*d)[(*n)++];
+        if (b->n == b->cap) {
+            b->cap = b->cap ? b->cap * 2 : 16;
+            b->d = xrealloc(b->d, b->cap * sizeof(*b->d));
+        }
+        x = &b->d[b->n++];
         memset(x, 0, sizeof(*x));
-        x->k = &f->k;
+        x->k = f->k;
+        x->k.staff = dup0(f->k.staff);
+        x->k.team = dup0(f->k.team);
+        x->k.step = dup0(f->k.step);
+        x->k.channel = dup0(f->k.channel);
+        x->k.tag = dup0(f->k.tag);
+        x->hash = h;
+        b->slot[j] = b->n;
     }
     for (int c = 0; c < KPI_NCOL; c++)
         x->v[c] += sign * f->v[c];
@@ -461,7 +561,7 @@ daily_apply(struct store *s, const struct delta *x, struct smile_err *err)
     memset(h, 0, sizeof(h));
     if ((rc = store_prepare(s, sql_get, &st, err)) != SMILE_OK)
         return rc;
-    bind_key(st, x->k);
+    bind_key(st, &x->k);
     rc = store_stmt_step(st, err);
     if (rc == STORE_ROW) {
         for (int c = 0; c < KPI_NCOL; c++)
@@ -484,12 +584,12 @@ daily_apply(struct store *s, const struct delta *x, struct smile_err *err)
     if (zero) {
         if ((rc = store_prepare(s, sql_del, &st, err)) != SMILE_OK)
             return rc;
-        bind_key(st, x->k);
+        bind_key(st, &x->k);
         return step_done(st, err);
     }
     if ((rc = store_prepare(s, sql_put, &st, err)) != SMILE_OK)
         return rc;
-    bind_key(st, x->k);
+    bind_key(st, &x->k);
     for (int c = 0; c < KPI_NCOL; c++)
         store_stmt_bind_int64(st, 8 + c, v[c]);
     store_stmt_bind_blob(st, 8 + KPI_NCOL, blob, blen);
@@ -515,12 +615,12 @@ open_apply(struct store *s, const struct delta *x, struct smile_err *err)
         return SMILE_OK;
     if ((rc = store_prepare(s, sql_add, &st, err)) != SMILE_OK)
         return rc;
-    store_stmt_bind_text(st, 1, x->k->staff, -1);
-    store_stmt_bind_text(st, 2, x->k->team, -1);
-    store_stmt_bind_int64(st, 3, x->k->process_id);
-    store_stmt_bind_text(st, 4, x->k->step, -1);
-    store_stmt_bind_text(st, 5, x->k->channel, -1);
-    store_stmt_bind_text(st, 6, x->k->tag, -1);
+    store_stmt_bind_text(st, 1, x->k.staff, -1);
+    store_stmt_bind_text(st, 2, x->k.team, -1);
+    store_stmt_bind_int64(st, 3, x->k.process_id);
+    store_stmt_bind_text(st, 4, x->k.step, -1);
+    store_stmt_bind_text(st, 5, x->k.channel, -1);
+    store_stmt_bind_text(st, 6, x->k.tag, -1);
     store_stmt_bind_int64(st, 7, net);
     rc = store_stmt_step(st, err);
     now = rc == STORE_ROW ? store_stmt_int64(st, 0) : -1;
@@ -531,12 +631,12 @@ open_apply(struct store *s, const struct delta *x, struct smile_err *err)
         return SMILE_OK;
     if ((rc = store_prepare(s, sql_gc, &st, err)) != SMILE_OK)
         return rc;
-    store_stmt_bind_text(st, 1, x->k->staff, -1);
-    store_stmt_bind_text(st, 2, x->k->team, -1);
-    store_stmt_bind_int64(st, 3, x->k->process_id);
-    store_stmt_bind_text(st, 4, x->k->step, -1);
-    store_stmt_bind_text(st, 5, x->k->channel, -1);
-    store_stmt_bind_text(st, 6, x->k->tag, -1);
+    store_stmt_bind_text(st, 1, x->k.staff, -1);
+    store_stmt_bind_text(st, 2, x->k.team, -1);
+    store_stmt_bind_int64(st, 3, x->k.process_id);
+    store_stmt_bind_text(st, 4, x->k.step, -1);
+    store_stmt_bind_text(st, 5, x->k.channel, -1);
+    store_stmt_bind_text(st, 6, x->k.tag, -1);
     return step_done(st, err);
 }
 
@@ -548,17 +648,15 @@ delta_apply(struct store *s, const struct delta *x, struct smile_err *err)
 }
 
 int
-kpi_rollup_replace(struct store *s, const char *subject, struct kpi_facts *kf,
-                   struct smile_err *err)
+kpi_rollup_stage(struct store *s, const char *subject, struct kpi_facts *kf, struct kpi_batch *b,
+                 struct smile_err *err)
 {
     static const char sql_get[] = "SELECT facts FROM kpi_subject WHERE subject = $1";
     static const char sql_put[] = "INSERT INTO kpi_subject (subject, facts) VALUES ($1, $2)"
                                   " ON CONFLICT (subject) DO UPDATE SET facts = excluded.facts";
     static const char sql_del[] = "DELETE FROM kpi_subject WHERE subject = $1";
-    struct kpi_facts *old = kpi_facts_new();
+    struct kpi_facts *old = NULL;
     struct store_stmt *st;
-    struct delta *d = NULL;
-    size_t nd = 0;
     char *text, *prev = NULL;
     int rc;
 
@@ -577,17 +675,14 @@ kpi_rollup_replace(struct store *s, const char *subject, struct kpi_facts *kf,
     rc = SMILE_OK;
     if (prev && strcmp(prev, text) == 0)
         goto out; /* nothing decided changed */
-    if (prev)
+    if (prev) {
+        old = kpi_facts_new();
         facts_load(old, prev);
-    for (size_t i = 0; i < old->n; i++)
-        delta_add(&d, &nd, &old->f[i], -1);
+        for (size_t i = 0; i < old->n; i++)
+            delta_add(b, &old->f[i], -1);
+    }
     for (size_t i = 0; i < kf->n; i++)
-        delta_add(&d, &nd, &kf->f[i], +1);
-    for (size_t i = 0; i < nd && rc == SMILE_OK; i++)
-        if (!delta_zero(&d[i]))
-            rc = delta_apply(s, &d[i], err);
-    if (rc != SMILE_OK)
-        goto out;
+        delta_add(b, &kf->f[i], +1);
     if (kf->n == 0 && prev == NULL)
         goto out;
     if ((rc = store_prepare(s, kf->n ? sql_put : sql_del, &st, err)) != SMILE_OK)
@@ -597,12 +692,34 @@ kpi_rollup_replace(struct store *s, const char *subject, struct kpi_facts *kf,
         store_stmt_bind_text(st, 2, text, -1);
     rc = step_done(st, err);
 out:
-    for (size_t i = 0; i < nd; i++)
-        free(d[i].hb);
-    free(d);
     free(prev);
     free(text);
     kpi_facts_free(old);
+    return rc;
+}
+
+int
+kpi_batch_apply(struct store *s, struct kpi_batch *b, struct smile_err *err)
+{
+    int rc = SMILE_OK;
+
+    for (size_t i = 0; i < b->n && rc == SMILE_OK; i++)
+        if (!delta_zero(&b->d[i]))
+            rc = delta_apply(s, &b->d[i], err);
+    kpi_batch_reset(b);
+    return rc;
+}
+
+int
+kpi_rollup_replace(struct store *s, const char *subject, struct kpi_facts *kf,
+                   struct smile_err *err)
+{
+    struct kpi_batch *b = kpi_batch_new();
+    int rc = kpi_rollup_stage(s, subject, kf, b, err);
+
+    if (rc == SMILE_OK)
+        rc = kpi_batch_apply(s, b, err);
+    kpi_batch_free(b);
     return rc;
 }
 
@@ -620,9 +737,9 @@ kpi_rollup_check(struct store *s, bool *out_ok, struct smile_err *err)
     static const char sql_rows[] = "SELECT day, staff, team, process_id, step, channel, " KPI_COLS
                                    ", hist, tag FROM kpi_daily";
     struct kpi_facts *all = kpi_facts_new();
+    struct kpi_batch *b = kpi_batch_new();
     struct store_stmt *st;
-    struct delta *d = NULL;
-    size_t nd = 0, nrows = 0;
+    size_t nrows = 0;
     int rc;
 
     *out_ok = false;
@@ -634,7 +751,7 @@ kpi_rollup_check(struct store *s, bool *out_ok, struct smile_err *err)
     if (rc != STORE_DONE)
         goto out;
     for (size_t i = 0; i < all->n; i++)
-        delta_add(&d, &nd, &all->f[i], +1);
+        delta_add(b, &all->f[i], +1);
     if ((rc = store_prepare(s, sql_rows, &st, err)) != SMILE_OK)
         goto out;
     *out_ok = true;
@@ -649,9 +766,9 @@ kpi_rollup_check(struct store *s, bool *out_ok, struct smile_err *err)
         uint32_t h[KPI_HIST_BUCKETS];
         struct delta *x = NULL;
         nrows++;
-        for (size_t i = 0; i < nd; i++)
-            if (kpi_key_eq(d[i].k, &k))
-                x = &d[i];
+        for (size_t i = 0; i < b->n; i++)
+            if (kpi_key_eq(&b->d[i].k, &k))
+                x = &b->d[i];
         if (x == NULL) {
             *out_ok = false;
             continue;
@@ -662,8 +779,8 @@ kpi_rollup_check(struct store *s, bool *out_ok, struct smile_err *err)
         kpi_hist_decode(store_stmt_blob(st, 6 + KPI_NCOL), store_stmt_bytes(st, 6 + KPI_NCOL), h);
         for (size_t i = 0; i < x->nh; i++)
             h[x->hb[2 * i]] -= (uint32_t)x->hb[2 * i + 1];
-        for (int b = 0; b < KPI_HIST_BUCKETS; b++)
-            if (h[b])
+        for (int hb = 0; hb < KPI_HIST_BUCKETS; hb++)
+            if (h[hb])
                 *out_ok = false;
     }
     store_stmt_reset(st);
@@ -685,15 +802,13 @@ kpi_rollup_check(struct store *s, bool *out_ok, struct smile_err *err)
     }
     {
         size_t nonzero = 0;
-        for (size_t i = 0; i < nd; i++)
-            nonzero += !delta_zero(&d[i]);
+        for (size_t i = 0; i < b->n; i++)
+            nonzero += !delta_zero(&b->d[i]);
         if (nonzero != nrows)
             *out_ok = false;
     }
 out:
-    for (size_t i = 0; i < nd; i++)
-        free(d[i].hb);
-    free(d);
+    kpi_batch_free(b);
     kpi_facts_free(all);
     return rc;
 }

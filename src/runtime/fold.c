@@ -44,6 +44,7 @@ struct runtime_defs {
     struct cal_def *cals;
     size_t ncals;
     struct engine_result res;
+    struct kpi_batch *kb; /* between batch_begin and batch_end, else NULL */
 };
 
 struct runtime_defs *
@@ -83,7 +84,31 @@ runtime_defs_free(struct runtime_defs *d)
         return;
     defs_clear(d);
     engine_result_free(&d->res);
+    kpi_batch_free(d->kb);
     free(d);
+}
+
+void
+runtime_defs_batch_begin(struct runtime_defs *d)
+{
+    if (d->kb == NULL)
+        d->kb = kpi_batch_new();
+    kpi_batch_reset(d->kb);
+}
+
+int
+runtime_defs_batch_end(struct runtime_defs *d, struct store *s, bool apply, struct smile_err *err)
+{
+    struct kpi_batch *b = d->kb;
+    int rc = SMILE_OK;
+
+    d->kb = NULL;
+    if (b == NULL)
+        return SMILE_OK;
+    if (apply)
+        rc = kpi_batch_apply(s, b, err);
+    kpi_batch_free(b);
+    return rc;
 }
 
 int
@@ -334,40 +359,66 @@ exec_done(struct store_stmt *st, struct smile_err *err)
     return rc == STORE_DONE || rc == STORE_ROW ? SMILE_OK : rc;
 }
 
-/* Upserts the instance row; *out_id its id. */
+/* Writes the instance row; *out_id its id, *out_new whether it is new — a new instance has
+ * no measurements (nor their segments, log and deadlines: they cascade from an instance's
+ * deletion), so the fold skips the deletions a re-fold needs. */
 static int
 put_instance(struct store *s, int64_t pid, int ver, const char *subject,
              const struct engine_result *r, int64_t now, int64_t pin_id, int64_t *out_id,
-             struct smile_err *err)
+             bool *out_new, struct smile_err *err)
 {
-    static const char sql[] =
+    static const char sql_find[] = "SELECT id FROM instances WHERE process_id = $1 AND subject = $2";
+    static const char sql_ins[] =
         "INSERT INTO instances (process_id, version, subject, trigger_event_id, started_at,"
-        " updated_at, pin_id) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        " ON CONFLICT (process_id, subject) DO UPDATE SET version = excluded.version,"
-        " trigger_event_id = excluded.trigger_event_id, started_at = excluded.started_at,"
-        " updated_at = excluded.updated_at, pin_id = excluded.pin_id RETURNING id";
+        " updated_at, pin_id) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    static const char sql_upd[] =
+        "UPDATE instances SET version = $1, trigger_event_id = $2, started_at = $3,"
+        " updated_at = $4, pin_id = $5 WHERE id = $6";
     struct store_stmt *st;
-    int rc = store_prepare(s, sql, &st, err);
+    int64_t id = 0;
+    int rc = store_prepare(s, sql_find, &st, err);
 
     if (rc != SMILE_OK)
         return rc;
     store_stmt_bind_int64(st, 1, pid);
-    store_stmt_bind_int64(st, 2, ver);
-    store_stmt_bind_text(st, 3, subject, -1);
-    store_stmt_bind_int64(st, 4, r->trigger_event_id);
-    store_stmt_bind_int64(st, 5, r->started_at);
-    store_stmt_bind_int64(st, 6, now);
-    if (pin_id > 0)
-        store_stmt_bind_int64(st, 7, pin_id);
-    else
-        store_stmt_bind_null(st, 7);
+    store_stmt_bind_text(st, 2, subject, -1);
     rc = store_stmt_step(st, err);
-    if (rc == STORE_ROW) {
-        *out_id = store_stmt_int64(st, 0);
-        rc = SMILE_OK;
-    }
+    if (rc == STORE_ROW)
+        id = store_stmt_int64(st, 0);
     store_stmt_reset(st);
-    return rc;
+    if (rc != STORE_ROW && rc != STORE_DONE)
+        return rc;
+    *out_new = id == 0;
+    if (id == 0) {
+        if ((rc = store_prepare(s, sql_ins, &st, err)) != SMILE_OK)
+            return rc;
+        store_stmt_bind_int64(st, 1, pid);
+        store_stmt_bind_int64(st, 2, ver);
+        store_stmt_bind_text(st, 3, subject, -1);
+        store_stmt_bind_int64(st, 4, r->trigger_event_id);
+        store_stmt_bind_int64(st, 5, r->started_at);
+        store_stmt_bind_int64(st, 6, now);
+        if (pin_id > 0)
+            store_stmt_bind_int64(st, 7, pin_id);
+        else
+            store_stmt_bind_null(st, 7);
+    } else {
+        if ((rc = store_prepare(s, sql_upd, &st, err)) != SMILE_OK)
+            return rc;
+        store_stmt_bind_int64(st, 1, ver);
+        store_stmt_bind_int64(st, 2, r->trigger_event_id);
+        store_stmt_bind_int64(st, 3, r->started_at);
+        store_stmt_bind_int64(st, 4, now);
+        if (pin_id > 0)
+            store_stmt_bind_int64(st, 5, pin_id);
+        else
+            store_stmt_bind_null(st, 5);
+        store_stmt_bind_int64(st, 6, id);
+    }
+    if ((rc = exec_done(st, err)) != SMILE_OK)
+        return rc;
+    *out_id = id ? id : store_last_insert_id(s);
+    return SMILE_OK;
 }
 
 struct fold_ctx {
@@ -376,6 +427,7 @@ struct fold_ctx {
     const struct engine_result *r;
     int64_t pid, iid, fold_seq, now, next_due;
     int ver;
+    bool fresh; /* a new instance: nothing of it to delete */
     const char *subject, *channel, *customer;
     const struct calendar *cal; /* the process calendar (NULL: wall time), for local days */
     struct kpi_facts *kf;
@@ -582,7 +634,7 @@ put_occ(struct fold_ctx *c, uint32_t oi, struct smile_err *err)
         return rc;
     roll_occ(c, o, step);
     static const char *const dels[] = {sql_del_seg, sql_del_log, sql_del_dl};
-    for (size_t i = 0; i < ARRAY_LEN(dels); i++) {
+    for (size_t i = 0; i < ARRAY_LEN(dels) && !c->fresh; i++) {
         if ((rc = store_prepare(c->s, dels[i], &st, err)) != SMILE_OK)
             return rc;
         store_stmt_bind_int64(st, 1, mid);
@@ -733,11 +785,12 @@ runtime_fold_subject(struct runtime_defs *d, struct store *s, const char *subjec
                 c.channel = L.ev[i].channel;
                 c.customer = L.ev[i].customer;
             }
-        rc = put_instance(s, pd->id, ver, subject, &d->res, now, pin ? pin->id : 0, &c.iid, err);
+        rc = put_instance(s, pd->id, ver, subject, &d->res, now, pin ? pin->id : 0, &c.iid,
+                          &c.fresh, err);
         for (uint32_t oi = 0; oi < d->res.nocc && rc == SMILE_OK; oi++)
             if (d->res.occ[oi].state != ENGINE_PENDING)
                 rc = put_occ(&c, oi, err);
-        if (rc == SMILE_OK) {
+        if (rc == SMILE_OK && !c.fresh) {
             struct store_stmt *st;
             if ((rc = store_prepare(s, sql_stale, &st, err)) == SMILE_OK) {
                 store_stmt_bind_int64(st, 1, c.iid);
@@ -749,7 +802,8 @@ runtime_fold_subject(struct runtime_defs *d, struct store *s, const char *subjec
     }
     if (rc == SMILE_OK) {
         roll_events(d, s, &L, kf);
-        rc = kpi_rollup_replace(s, subject, kf, err);
+        rc = d->kb ? kpi_rollup_stage(s, subject, kf, d->kb, err)
+                   : kpi_rollup_replace(s, subject, kf, err);
     }
     kpi_facts_free(kf);
     loaded_free(&L);
@@ -810,8 +864,13 @@ runtime_rebuild(struct store *s, int64_t *out_subjects, struct smile_err *err)
             break;
         }
         if ((rc = store_begin(s, err)) == SMILE_OK) {
+            runtime_defs_batch_begin(d);
             for (size_t i = 0; i < n && rc == SMILE_OK; i++)
                 rc = runtime_fold_subject(d, s, batch[i], seq, NULL, err);
+            if (rc == SMILE_OK)
+                rc = runtime_defs_batch_end(d, s, true, err);
+            else
+                runtime_defs_batch_end(d, s, false, NULL);
             if (rc == SMILE_OK)
                 rc = store_commit(s, err);
             else

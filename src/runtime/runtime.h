@@ -69,6 +69,16 @@ const struct calendar *runtime_defs_calendar(struct runtime_defs *d, const char 
 int runtime_fold_subject(struct runtime_defs *d, struct store *s, const char *subject,
                          int64_t fold_seq, int64_t *out_next_due, struct smile_err *err);
 
+/*
+ * Batching for a transaction that folds many subjects: after runtime_defs_batch_begin(d),
+ * the folds on d sum their kpi rollup changes (kpi_rollup_stage) and
+ * runtime_defs_batch_end(d, s, apply, err) writes them once per row (apply: before the
+ * commit) or drops them (a rollback); it ends the batch either way.
+ */
+void runtime_defs_batch_begin(struct runtime_defs *d);
+int runtime_defs_batch_end(struct runtime_defs *d, struct store *s, bool apply,
+                           struct smile_err *err);
+
 /* Version pins (pins.c) ---------------------------------------------------------------------- */
 
 /*

@@ -158,6 +158,7 @@ fold_batch(struct runtime *rt, char **subjects, size_t n, int64_t upto, int64_t 
     if (rc != SMILE_OK)
         return rc;
     rc = runtime_defs_refresh(rt->defs, rt->db, err);
+    runtime_defs_batch_begin(rt->defs);
     for (size_t i = 0; i < n && rc == SMILE_OK; i++) {
         int64_t due;
         /* Closing with a backlog: commit what is folded and leave the cursor where it is,
@@ -170,6 +171,10 @@ fold_batch(struct runtime *rt, char **subjects, size_t n, int64_t upto, int64_t 
         if (due < *next_due)
             *next_due = due;
     }
+    if (rc == SMILE_OK)
+        rc = runtime_defs_batch_end(rt->defs, rt->db, true, err);
+    else
+        runtime_defs_batch_end(rt->defs, rt->db, false, NULL);
     if (rc == SMILE_OK && upto > 0 &&
         (rc = store_prepare(rt->db, sql_cursor, &st, err)) == SMILE_OK) {
         int r2;

@@ -1,0 +1,63 @@
+"""ingest_bodies.py — the request bodies the ingest benchmarks post, shared by ingest.py and
+cpu_per_request.py so both measure the same traffic.
+
+A batch is what an import of a PBX log sends: 250 calls of four events each (offered,
+ringing at an agent, answered, ended), each call its own subject. Every request names new
+subjects: the wrk script replaces the "@" in each subject with a per-thread prefix and a
+request counter (string.gsub in C, ~0.1 ms a request), so the runtime folds 250 fresh calls
+per request, as it would for a real import, and not the same subjects growing without end.
+A single event is a call.offered on a new subject, as a PBX reports a call live.
+"""
+
+LUA_COMMON = r'''
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("tid", #threads)
+end
+function init(args)
+  prefix = string.format("%s-%d-", os.time(), tid)
+  counter = 0
+end
+'''
+
+LUA_SINGLE = LUA_COMMON + r'''
+request = function()
+  counter = counter + 1
+  local body = string.format('{"type":"call.offered","occurred_at":"2026-11-30T09:00:00Z",'
+    .. '"subject":"call:%s%d","source":"bench","source_id":"s%s%d","data":{"queue":"sales"}}',
+    prefix, counter, prefix, counter)
+  return wrk.format(nil, nil, nil, body)
+end
+'''
+
+
+def call_events(i):
+    """The four events of call i of a batch (times on Monday 2026-11-30, a working day)."""
+    def at(sec):  # call i is offered i seconds after 09:00
+        m, s = divmod(i + sec, 60)
+        return "2026-11-30T%02d:%02d:%02d.%03dZ" % (9 + m // 60, m % 60, s, i % 1000)
+    sub = '"subject":"call:@-%d"' % i
+    return [
+        '{"type":"call.offered","occurred_at":"%s",%s,"data":{"queue":"sales"}}' % (at(0), sub),
+        '{"type":"call.ringing","occurred_at":"%s",%s,"actor":"bench","data":{"queue":"sales",'
+        '"agent":"bench"}}' % (at(1), sub),
+        '{"type":"call.answered","occurred_at":"%s",%s,"actor":"bench","data":{"queue":"sales"}}'
+        % (at(8), sub),
+        '{"type":"call.ended","occurred_at":"%s",%s,"actor":"bench","data":{"queue":"sales"}}'
+        % (at(50), sub),
+    ]
+
+
+BATCH_TEMPLATE = '{"events":[' + ",".join(e for i in range(250) for e in call_events(i)) + ']}'
+
+LUA_BATCH = LUA_COMMON + '''
+local tmpl = [==[%s]==]
+request = function()
+  counter = counter + 1
+  local body = string.gsub(tmpl, "@", prefix .. counter)
+  return wrk.format(nil, nil, nil, body)
+end
+''' % BATCH_TEMPLATE
