@@ -98,7 +98,12 @@ def main():
                 continue
             perf = None
             if PERF_DIR:
-                perf = subprocess.Popen(["perf", "record", "-q", "-g", "-F", "999", "-p",
+                # PERF_CG=dwarf,16384 follows calls through libraries built without frame
+                # pointers (libsqlite3, libjansson), at a higher cost per sample.
+                cg = os.environ.get("PERF_CG")
+                perf = subprocess.Popen(["perf", "record", "-q"] +
+                                        (["--call-graph", cg, "-F", "499"] if cg else
+                                         ["-g", "-F", "999"]) + ["-p",
                                          str(srv.proc.pid), "-o",
                                          os.path.join(PERF_DIR, "%d.data" % len(rows))],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -6,7 +6,9 @@ ringing at an agent, answered, ended), each call its own subject. Every request 
 subjects: the wrk script replaces the "@" in each subject with a per-thread prefix and a
 request counter (string.gsub in C, ~0.1 ms a request), so the runtime folds 250 fresh calls
 per request, as it would for a real import, and not the same subjects growing without end.
-A single event is a call.offered on a new subject, as a PBX reports a call live.
+Single events are what a PBX reports live: each connection posts its calls' four events
+(offered, ringing, answered, ended) one per request, dated now, so three of every four
+requests re-fold a subject that already has a measurement.
 """
 
 LUA_COMMON = r'''
@@ -24,21 +26,28 @@ end
 '''
 
 LUA_SINGLE = LUA_COMMON + r'''
+local types = {"call.offered", "call.ringing", "call.answered", "call.ended"}
 request = function()
+  local call = math.floor(counter / 4)
+  local phase = counter % 4 + 1
   counter = counter + 1
-  local body = string.format('{"type":"call.offered","occurred_at":"2026-11-30T09:00:00Z",'
-    .. '"subject":"call:%s%d","source":"bench","source_id":"s%s%d","data":{"queue":"sales"}}',
-    prefix, counter, prefix, counter)
+  local actor = phase == 1 and "" or ',"actor":"bench"'
+  -- A call's requests may leave on different connections and be stored out of order; the
+  -- milliseconds keep its events in order by occurred_at all the same.
+  local body = string.format('{"type":"%s","occurred_at":"%s.%03dZ","subject":"call:%s%d"%s,'
+    .. '"source":"bench","source_id":"s%s%d","data":{"queue":"sales","agent":"bench"}}',
+    types[phase], os.date("!%Y-%m-%dT%H:%M:%S"), phase * 100, prefix, call, actor, prefix,
+    counter)
   return wrk.format(nil, nil, nil, body)
 end
 '''
 
 
 def call_events(i):
-    """The four events of call i of a batch (times on Monday 2026-11-30, a working day)."""
+    """The four events of call i of a batch (times on Friday 2026-11-27, a working day)."""
     def at(sec):  # call i is offered i seconds after 09:00
         m, s = divmod(i + sec, 60)
-        return "2026-11-30T%02d:%02d:%02d.%03dZ" % (9 + m // 60, m % 60, s, i % 1000)
+        return "2026-11-27T%02d:%02d:%02d.%03dZ" % (9 + m // 60, m % 60, s, i % 1000)
     sub = '"subject":"call:@-%d"' % i
     return [
         '{"type":"call.offered","occurred_at":"%s",%s,"data":{"queue":"sales"}}' % (at(0), sub),
