@@ -161,8 +161,7 @@ store_open(const char *path, int flags, struct store **out, struct smile_err *er
                     "PRAGMA synchronous=FULL;"
                     "PRAGMA foreign_keys=ON;"
                     "PRAGMA temp_store=MEMORY;"
-                    "PRAGMA cache_size=-2000;"
-                    "PRAGMA mmap_size=268435456;",
+                    "PRAGMA cache_size=-2000;",
                     err);
     if (rc != SMILE_OK) {
         store_close(s);
