@@ -168,7 +168,8 @@ bool http_request_cookie(const struct http_request *req, const char *name, char 
  * request is freed (sent or not), so ud must outlive neither. The hand-off must reach
  * http_request_complete() even on failure (finish can answer with the error).
  */
-void http_request_defer(struct http_request *req, void (*finish)(struct http_request *req, void *ud),
+void http_request_defer(struct http_request *req,
+                        void (*finish)(struct http_request *req, void *ud),
                         void (*cleanup)(void *ud), void *ud);
 void http_request_complete(struct http_request *req);
 

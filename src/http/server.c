@@ -950,8 +950,7 @@ http_server_stop(struct http_server *s, int drain_ms)
      * so this waits for it however long, saying so every 5 s. */
     for (int waited = 0; atomic_load(&s->deferred) > 0; waited += 10) {
         if (waited > 0 && waited % 5000 == 0)
-            log_warn("msg=\"waiting for deferred requests\" count=%d",
-                     atomic_load(&s->deferred));
+            log_warn("msg=\"waiting for deferred requests\" count=%d", atomic_load(&s->deferred));
         usleep(10000);
     }
     for (int waited = 0; waited < 1000 && atomic_load(&s->inflight) > 0; waited += 10)

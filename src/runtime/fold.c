@@ -367,7 +367,8 @@ put_instance(struct store *s, int64_t pid, int ver, const char *subject,
              const struct engine_result *r, int64_t now, int64_t pin_id, int64_t *out_id,
              bool *out_new, struct smile_err *err)
 {
-    static const char sql_find[] = "SELECT id FROM instances WHERE process_id = $1 AND subject = $2";
+    static const char sql_find[] =
+        "SELECT id FROM instances WHERE process_id = $1 AND subject = $2";
     static const char sql_ins[] =
         "INSERT INTO instances (process_id, version, subject, trigger_event_id, started_at,"
         " updated_at, pin_id) VALUES ($1, $2, $3, $4, $5, $6, $7)";
