@@ -684,6 +684,24 @@ text_is(struct crm_ctx *c, const struct crm_resource *r, int64_t id, const char 
     buf_free(&t);
 }
 
+/* What a create answered (built without reading the row back) equals a read of the row. */
+static void
+same_as_read(struct crm_ctx *c, const struct crm_resource *r, int64_t id, const json_t *created)
+{
+    struct smile_err err;
+    json_t *o = NULL;
+    char *a, *b;
+
+    smile_err_clear(&err);
+    assert_int_equal(crm_record_get(c, r, id, 0, &o, &err), SMILE_OK);
+    a = json_dumps(created, JSON_COMPACT);
+    b = json_dumps(o, JSON_COMPACT);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    json_decref(o);
+}
+
 static void
 test_record_text(void **state)
 {
@@ -714,6 +732,7 @@ test_record_text(void **state)
                      "a/b", "notes", "x\ny\tz");
     assert_int_equal(crm_record_create(&c, &crm_customers, body, &cust, &out, &err), SMILE_OK);
     json_decref(body);
+    same_as_read(&c, &crm_customers, cust, out);
     json_decref(out);
     assert_int_equal(cust, 1);
     text_is(&c, &crm_customers, cust,
@@ -757,6 +776,7 @@ test_record_text(void **state)
                      "area_m2", 89.75);
     assert_int_equal(crm_record_create(&c, &crm_properties, body, &prop, &out, &err), SMILE_OK);
     json_decref(body);
+    same_as_read(&c, &crm_properties, prop, out);
     json_decref(out);
     text_is(
         &c, &crm_properties, prop,
@@ -793,6 +813,35 @@ test_record_text(void **state)
         "\"status\":\"available\",\"customer_id\":null,\"notes\":null,"
         "\"version\":-9223372036854775808,"
         "\"created_at\":\"1970-01-01T00:00:01.000Z\",\"updated_at\":\"1970-01-01T00:00:01.000Z\"}");
+
+    /* A case with every kind of field given or defaulted: enums from their defaults
+     * (priority normal, status new, channel web), opened_at the creation time, a text
+     * array, references, null description; then an interaction whose occurred_at is given
+     * with an offset (+08:00, stored and shown in UTC). */
+    {
+        int64_t kase, inter;
+
+        body = json_pack("{s:s, s:s, s:I, s:I, s:[s, s]}", "type", "repair", "subject", "漏水 leak",
+                         "customer_id", (json_int_t)cust, "property_id", (json_int_t)prop,
+                         "required_skills", "plumbing", "电工");
+        assert_int_equal(crm_record_create(&c, &crm_cases, body, &kase, &out, &err), SMILE_OK);
+        json_decref(body);
+        same_as_read(&c, &crm_cases, kase, out);
+        assert_string_equal(json_string_value(json_object_get(out, "opened_at")),
+                            "1970-01-01T00:00:01.000Z");
+        json_decref(out);
+        body = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s}", "kind", "call", "channel", "phone",
+                         "customer_id", (json_int_t)cust, "case_id", (json_int_t)kase,
+                         "occurred_at", "2026-11-29T09:30:00.5+08:00", "body", "hi");
+        assert_int_equal(crm_record_create(&c, &crm_interactions, body, &inter, &out, &err),
+                         SMILE_OK);
+        json_decref(body);
+        same_as_read(&c, &crm_interactions, inter, out);
+        /* 09:30:00.5 at +08:00 is 01:30:00.500 UTC. */
+        assert_string_equal(json_string_value(json_object_get(out, "occurred_at")),
+                            "2026-11-29T01:30:00.500Z");
+        json_decref(out);
+    }
 
     /* Absent or deleted: not found, the buffer untouched. */
     buf_init(&b, 0);
