@@ -16,7 +16,8 @@ cache pressure). Scenarios:
   - POST /api/v1/cases (16 connections)
 Usage: bench/cpu_per_request.py BUILD_DIR [DURATION] [ONLY]   Prints a Markdown table.
 GET_CONNS sets the GET's connections (default 8; 1 gives the cost without batching).
-ONLY picks scenarios by a word of their label (get, 1 event → "1", 1,000 → "1,000", cases).
+ONLY picks scenarios by a word of their label, path segments too (get, 1 event → "1",
+1,000 → "1,000", cases).
 With PERF_DIR set, each scenario also runs `perf record -g` on the server into
 $PERF_DIR/<n>.data (the profile's own cost then counts in the CPU figure: compare those
 runs only with each other).
@@ -94,7 +95,7 @@ def main():
                 ("POST /api/v1/events, 1,000 events", "/api/v1/events", 2, scripts["batch"],
                  1000),
                 ("POST /api/v1/cases", "/api/v1/cases", 16, scripts["case"], 1)):
-            if ONLY and ONLY not in label.lower().split():
+            if ONLY and ONLY not in re.split(r"[\s/]+", label.lower()):
                 continue
             perf = None
             if PERF_DIR:
