@@ -115,6 +115,13 @@ void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 bool buf_overflowed(const struct buf *b);
 /* Hands the bytes to the caller (free() them); the buffer is left empty. */
 char *buf_steal(struct buf *b);
+/*
+ * Appends s[0..len) as a JSON string: quotes around it, and only the escapes JSON requires
+ * ('"', '\\', \b \f \n \r \t, other control characters as \u00XX with upper_hex choosing
+ * the case of the hex digits: jansson writes upper case). Bytes >= 0x80 are copied as they
+ * are; the caller checks UTF-8 where it matters.
+ */
+void buf_put_json_string(struct buf *b, const char *s, size_t len, bool upper_hex);
 
 /* Time: int64 milliseconds since the Unix epoch, UTC. */
 #define TIME_RFC3339_LEN 24 /* "2026-11-29T09:08:53.123Z" */

@@ -200,6 +200,55 @@ buf_putc(struct buf *b, char c)
 }
 
 void
+buf_put_json_string(struct buf *b, const char *s, size_t len, bool upper_hex)
+{
+    const char *hex = upper_hex ? "0123456789ABCDEF" : "0123456789abcdef";
+
+    buf_putc(b, '"');
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        size_t run = i;
+
+        /* Characters that need no escape are copied a run at a time. */
+        while (run < len && (unsigned char)s[run] >= 0x20 && s[run] != '"' && s[run] != '\\')
+            run++;
+        if (run > i) {
+            buf_append(b, s + i, run - i);
+            i = run - 1;
+            continue;
+        }
+        switch (c) {
+        case '"':
+            buf_puts(b, "\\\"");
+            break;
+        case '\\':
+            buf_puts(b, "\\\\");
+            break;
+        case '\b':
+            buf_puts(b, "\\b");
+            break;
+        case '\f':
+            buf_puts(b, "\\f");
+            break;
+        case '\n':
+            buf_puts(b, "\\n");
+            break;
+        case '\r':
+            buf_puts(b, "\\r");
+            break;
+        case '\t':
+            buf_puts(b, "\\t");
+            break;
+        default: /* another control character */
+            buf_puts(b, "\\u00");
+            buf_putc(b, hex[c >> 4]);
+            buf_putc(b, hex[c & 0xf]);
+        }
+    }
+    buf_putc(b, '"');
+}
+
+void
 buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
     va_list cp;

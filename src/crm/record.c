@@ -624,49 +624,10 @@ static bool
 put_string(struct buf *b, const char *s)
 {
     size_t n = strlen(s);
-    const char *run = s;
 
     if (!utf8_ok((const unsigned char *)s, n))
         return false;
-    buf_putc(b, '"');
-    for (const char *p = s; *p; p++) {
-        unsigned char ch = (unsigned char)*p;
-        char u[8];
-
-        if (ch != '"' && ch != '\\' && ch >= 0x20)
-            continue;
-        buf_append(b, run, (size_t)(p - run));
-        switch (ch) {
-        case '"':
-            buf_puts(b, "\\\"");
-            break;
-        case '\\':
-            buf_puts(b, "\\\\");
-            break;
-        case '\b':
-            buf_puts(b, "\\b");
-            break;
-        case '\f':
-            buf_puts(b, "\\f");
-            break;
-        case '\n':
-            buf_puts(b, "\\n");
-            break;
-        case '\r':
-            buf_puts(b, "\\r");
-            break;
-        case '\t':
-            buf_puts(b, "\\t");
-            break;
-        default:
-            snprintf(u, sizeof(u), "\\u%04X", ch);
-            buf_puts(b, u);
-            break;
-        }
-        run = p + 1;
-    }
-    buf_append(b, run, strlen(run));
-    buf_putc(b, '"');
+    buf_put_json_string(b, s, n, true);
     return true;
 }
 

@@ -253,54 +253,7 @@ check_source(const char *v, const char *ptr, struct smile_err *err)
 static void
 canonical_string(struct buf *b, const char *s, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
-
-    buf_putc(b, '"');
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        size_t run = i;
-
-        /* Characters that need no escape are copied a run at a time. */
-        while (run < len && (unsigned char)s[run] >= 0x20 && s[run] != '"' && s[run] != '\\')
-            run++;
-        if (run > i) {
-            buf_append(b, s + i, run - i);
-            i = run - 1;
-            continue;
-        }
-        switch (c) {
-        case '"':
-            buf_puts(b, "\\\"");
-            break;
-        case '\\':
-            buf_puts(b, "\\\\");
-            break;
-        case '\b':
-            buf_puts(b, "\\b");
-            break;
-        case '\f':
-            buf_puts(b, "\\f");
-            break;
-        case '\n':
-            buf_puts(b, "\\n");
-            break;
-        case '\r':
-            buf_puts(b, "\\r");
-            break;
-        case '\t':
-            buf_puts(b, "\\t");
-            break;
-        default:
-            if (c < 0x20) {
-                buf_puts(b, "\\u00");
-                buf_putc(b, hex[c >> 4]);
-                buf_putc(b, hex[c & 0xf]);
-            } else {
-                buf_putc(b, (char)c);
-            }
-        }
-    }
-    buf_putc(b, '"');
+    buf_put_json_string(b, s, len, false);
 }
 
 static void

@@ -97,6 +97,21 @@ test_buf(void **state)
     assert_string_equal(s, "z");
     free(s);
     buf_free(&b);
+
+    /* JSON strings: '"' and '\\' escaped, \n as \n, 0x1f as \u001f (lower) or \u001F
+     * (upper, as jansson writes it), UTF-8 (张 = e5 bc a0) and '/' copied as they are; the
+     * length, not a NUL, ends the input (the NUL inside is 0x00 → \u0000). */
+    static const char in[] = "a\"b\\c\n\x1f\xe5\xbc\xa0/\0z";
+    buf_init(&b, 0);
+    buf_put_json_string(&b, in, sizeof(in) - 1, false);
+    buf_putc(&b, '\0');
+    assert_string_equal(b.data, "\"a\\\"b\\\\c\\n\\u001f\xe5\xbc\xa0/\\u0000z\"");
+    buf_reset(&b);
+    buf_put_json_string(&b, in, 3, true); /* "a\"b" */
+    buf_put_json_string(&b, "\x1f", 1, true);
+    buf_putc(&b, '\0');
+    assert_string_equal(b.data, "\"a\\\"b\"\"\\u001F\"");
+    buf_free(&b);
 }
 
 static void
