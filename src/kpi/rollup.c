@@ -267,28 +267,48 @@ kpi_facts_end_events(struct kpi_facts *kf)
     f->v[KPI_REOPENED] = kf->reopened;
 }
 
-/* Facts as JSON: [[day, staff, team, pid, step, channel, bucket, [col, value, …], tag], …]. */
+/* Facts as JSON: [[day, staff, team, pid, step, channel, bucket, [col, value, …], tag], …],
+ * written straight into a buffer in exactly the bytes jansson's compact dump gives (the
+ * stored text is compared with the next fold's to skip unchanged subjects; building a
+ * jansson tree for it was 7.6% of a rebuild's CPU). The strings come from parsed JSON
+ * (events, definitions, customer tags), so they are UTF-8. */
+static void
+dump_str(struct buf *b, const char *s)
+{
+    buf_put_json_string(b, s, strlen(s), true);
+}
+
 static char *
 facts_dump(const struct kpi_facts *kf)
 {
-    json_t *a = json_array();
-    char *s;
+    struct buf b;
 
+    buf_init(&b, 0);
+    buf_putc(&b, '[');
     for (size_t i = 0; i < kf->n; i++) {
         const struct fact *f = &kf->f[i];
-        json_t *v = json_array();
+        bool first = true;
+
+        buf_printf(&b, "%s[%lld,", i ? "," : "", (long long)f->k.day);
+        dump_str(&b, f->k.staff);
+        buf_putc(&b, ',');
+        dump_str(&b, f->k.team);
+        buf_printf(&b, ",%lld,", (long long)f->k.process_id);
+        dump_str(&b, f->k.step);
+        buf_putc(&b, ',');
+        dump_str(&b, f->k.channel);
+        buf_printf(&b, ",%d,[", f->bucket);
         for (int c = 0; c < KPI_NCOL; c++)
             if (f->v[c]) {
-                json_array_append_new(v, json_integer(c));
-                json_array_append_new(v, json_integer(f->v[c]));
+                buf_printf(&b, "%s%d,%lld", first ? "" : ",", c, (long long)f->v[c]);
+                first = false;
             }
-        json_array_append_new(a, json_pack("[I, s, s, I, s, s, i, o, s]", (json_int_t)f->k.day,
-                                           f->k.staff, f->k.team, (json_int_t)f->k.process_id,
-                                           f->k.step, f->k.channel, f->bucket, v, f->k.tag));
+        buf_puts(&b, "],");
+        dump_str(&b, f->k.tag);
+        buf_putc(&b, ']');
     }
-    s = json_dumps(a, JSON_COMPACT);
-    json_decref(a);
-    return s;
+    buf_putc(&b, ']');
+    return buf_steal(&b);
 }
 
 static void

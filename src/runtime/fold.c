@@ -318,7 +318,9 @@ load_events(struct store *s, const char *subject, struct loaded *L, struct smile
         e->actor = dup_or_null(store_stmt_text(st, 3));
         e->customer = dup_or_null(store_stmt_text(st, 4));
         e->channel = dup_or_null(store_stmt_text(st, 5));
-        e->data = data ? json_loads(data, 0, NULL) : NULL;
+        /* Most events carry no data ("{}"): no tree to build for those (NULL reads as no
+         * fields everywhere the fold looks). */
+        e->data = data && strcmp(data, "{}") != 0 ? json_loads(data, 0, NULL) : NULL;
         L->source_id[L->n] =
             src && strcmp(src, "smile") == 0 ? dup_or_null(store_stmt_text(st, 7)) : NULL;
         L->n++;
