@@ -283,6 +283,7 @@ cli_serve(int argc, char **argv)
     runtime_crm_sink_install(ledger); /* case actions feed the ledger and the runtime */
     work_install(); /* routing and out-of-order marking of case actions (src/work) */
     mail_install(); /* anonymising a customer erases their addresses in stored mail */
+    ledger_erase_install(); /* … and the personal values in its past events (PIPL) */
     memset(&app, 0, sizeof(app));
     app.cfg = &cfg;
     app.pool = pool;

@@ -230,5 +230,15 @@ crm_case_route_fn *crm_case_route_hook(void);
  */
 typedef int crm_customer_erase_fn(struct store *s, int64_t customer_id, struct smile_err *err);
 void crm_customer_erase_hook_add(crm_customer_erase_fn *fn);
+/*
+ * The same with counts: fn adds what it erased to counts (a JSON object of integers such
+ * as {"events_erased": 12}), which the anonymisation's audit row reports — counts only,
+ * never values. These hooks run before the CRM blanks the customer, its cases and
+ * interactions, so they can still read the phones, case subjects … they must find; the
+ * plain hooks run in the same place, after them. At most 8.
+ */
+typedef int crm_customer_erase_counted_fn(struct store *s, int64_t customer_id, json_t *counts,
+                                          struct smile_err *err);
+void crm_customer_erase_counted_hook_add(crm_customer_erase_counted_fn *fn);
 
 #endif
