@@ -49,6 +49,7 @@ MEAS = ("select subject, process_id, version, step_key, occurrence, channel, sta
         "done_at, elapsed_ms, target_ms, deadline_at, result, state, charged_actor, "
         "charged_team, start_event_id, end_event_id from measurements "
         "order by subject, step_key, occurrence")
+MEAS_CUSTOMER = MEAS.replace("select subject,", "select subject, customer,")
 ROLLUP = ("select day, staff, team, process_id, step, channel, met, breached, excluded, done, "
           "cancelled, sum_ms, offered, abandoned, opened, closed, answered, replied, visits, "
           "resolved, cases, fcr, reopened, surveys, survey_sum, hex(hist) as hist from kpi_daily "
@@ -263,10 +264,14 @@ class PiplTest(unittest.TestCase):
         self.assertEqual(self.admin.post(path).status, 409)
         self.assertEqual(self.snapshot(), snap)
 
-        # `smile rebuild` from the erased ledger gives the same measurements and rollups.
+        # `smile rebuild` from the erased ledger gives the same measurements and rollups —
+        # and the same customer column as the live erasure wrote into the measurements.
+        live = self.srv.sql(MEAS_CUSTOMER)
+        self.assertIn(ERASED, [m["customer"] for m in live])
         self.srv.stop()
         self.srv.cli("rebuild")
         self.assertEqual(self.srv.sql(MEAS), meas_before)
+        self.assertEqual(self.srv.sql(MEAS_CUSTOMER), live)
         self.assertEqual(self.srv.sql(ROLLUP), rollup_before)
         self.srv.start()
 
