@@ -275,6 +275,29 @@ class PiplTest(unittest.TestCase):
         self.assertEqual(self.srv.sql(ROLLUP), rollup_before)
         self.srv.start()
 
+    def test_deleted_customer_and_no_events(self):
+        # A soft-deleted customer's events are erased too (204: nothing to show); a customer
+        # with no events at all is anonymised with zero event counts.
+        zhao = self.agent.post("/api/v1/customers", {
+            "kind": "person", "name": "赵六", "phones": ["13700137000"]}).json
+        qian = self.agent.post("/api/v1/customers", {"kind": "person", "name": "钱七"}).json
+        self.post_events(call("call:z1", 7, "013700137000", "赵六"))
+        r = self.admin.delete("/api/v1/customers/%d" % zhao["id"], headers={"If-Match": '"1"'})
+        self.assertEqual(r.status, 204, r)
+        r = self.admin.post("/api/v1/customers/%d/anonymise" % zhao["id"])
+        self.assertEqual(r.status, 204, r)
+        evs = self.events("call:z1")
+        self.assertEqual((evs[0]["customer"], evs[0]["data"]["caller_name"]), (ERASED, ERASED))
+        after = json.loads(self.audit("customer", zhao["id"])[-1]["after"])
+        # One event rewritten (call.offered: the caller number in its trunk-0 form and the
+        # name); the create and delete audit rows hold the name and phone: 2 rows.
+        self.assertEqual((after["events_erased"], after["event_values_erased"],
+                          after["audit_rows_redacted"]), (1, 2, 2))
+        r = self.admin.post("/api/v1/customers/%d/anonymise" % qian["id"])
+        self.assertEqual(r.status, 200, r)
+        after = json.loads(self.audit("customer", qian["id"])[-1]["after"])
+        self.assertEqual((after["event_subjects"], after["events_erased"]), (0, 0))
+
 
 if __name__ == "__main__":
     unittest.main()
