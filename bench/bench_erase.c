@@ -186,6 +186,19 @@ anonymise(struct crm_ctx *c, int64_t id, json_t **audit_after)
     return t0;
 }
 
+/* Removes a database and its WAL and shared-memory files. */
+static void
+remove_db(const char *dir, const char *name)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    char p[128];
+
+    for (size_t k = 0; k < 3; k++) {
+        snprintf(p, sizeof(p), "%s/%s%s", dir, name, suffix[k]);
+        unlink(p);
+    }
+}
+
 static struct store *
 open_db(const char *dir, const char *name)
 {
@@ -232,9 +245,10 @@ main(int argc, char **argv)
         die("drop", &err);
     t_scan = anonymise(&c, ids[1], &a2);
     /* What the index costs ingest: the same anonymous traffic into fresh databases with and
-     * without it, twice in turn; the second round counts (the first pays the process's
-     * warm-up: heap growth, page faults). */
-    for (int round = 0; round < 2; round++) {
+     * without it, in turn, three rounds; the least CPU of each side counts (the first round
+     * pays the process's warm-up: heap growth, page faults). */
+    t_fill = t_plain = 1e9;
+    for (int round = 0; round < 3; round++) {
         char name[32];
 
         for (int with = 0; with < 2; with++) {
@@ -248,9 +262,10 @@ main(int argc, char **argv)
             c.db = x;
             t = fill(x, &c, n, ids, false);
             store_close(x);
-            if (with)
+            remove_db(dir, name);
+            if (with && t < t_fill)
                 t_fill = t;
-            else
+            else if (!with && t < t_plain)
                 t_plain = t;
         }
     }
@@ -265,23 +280,14 @@ main(int argc, char **argv)
            "(%.0f x)\n    %s\n",
            t_scan * 1e3, t_idx > 0 ? t_scan / t_idx : 0.0, s2);
     printf("  ingest cost of the index: %ld events (a quarter naming a customer) inserted in "
-           "one transaction: %.3f s CPU with it, %.3f s without (%+.1f %%)\n",
+           "one transaction, least of 3: %.3f s CPU with it, %.3f s without (%+.1f %%)\n",
            n, t_fill, t_plain, t_plain > 0 ? (t_fill / t_plain - 1) * 100 : 0.0);
     free(s1);
     free(s2);
     json_decref(a1);
     json_decref(a2);
     store_close(db);
-    {
-        char p[128];
-        const char *files[] = {"b.db",     "b.db-wal",     "b.db-shm",
-                               "plain.db", "plain.db-wal", "plain.db-shm"};
-
-        for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-            snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
-            unlink(p);
-        }
-        rmdir(dir);
-    }
+    remove_db(dir, "b.db");
+    rmdir(dir);
     return 0;
 }
