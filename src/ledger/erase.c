@@ -19,6 +19,11 @@
  *   attachments, visitor, contact
  *   from, to (email.* and custom.email* events only: in case.*  same
  *   events they are statuses the engine reads)
+ *   any other key, at any depth, whose string contains one of    the string
+ *   the customer's values (name, e-mail, phone form, ID number,
+ *   address; ≥ 4 bytes, ASCII case ignored) — except the keys
+ *   the engine reads (agent, assignee, by, desk, member,
+ *   priority, queue, staff, status, team, type, case_type)
  *   customer column = one of the customer's phone numbers       "(erased)", in the events and
  *                                                               in the measurements that copy it
  *
@@ -104,8 +109,66 @@ redact(json_t *parent, const char *key, size_t index, json_t *v, bool top)
     return n;
 }
 
+/* Keys the engine, the kpi and the default processes read: never erased for a value match. */
+static const char *const engine_keys[] = {"agent",  "assignee", "by",    "desk",
+                                          "member", "priority", "queue", "staff",
+                                          "status", "team",     "type",  "case_type"};
+
+static bool
+engine_key(const char *key)
+{
+    for (size_t i = 0; i < ARRAY_LEN(engine_keys); i++)
+        if (strcmp(key, engine_keys[i]) == 0)
+            return true;
+    return false;
+}
+
+static bool
+mentions(const char *text, const char *const *values, size_t nvalues)
+{
+    for (size_t i = 0; i < nvalues; i++)
+        if (strlen(values[i]) >= LEDGER_ERASE_VALUE_MIN && strcasestr(text, values[i]))
+            return true;
+    return false;
+}
+
+/* The strings below v that mention one of the values (keys the engine reads excepted). */
+static int
+redact_mentions(json_t *parent, const char *key, size_t index, json_t *v, const char *const *values,
+                size_t nvalues)
+{
+    if (key && engine_key(key))
+        return 0;
+    if (json_is_string(v)) {
+        if (!mentions(json_string_value(v), values, nvalues))
+            return 0;
+        if (key)
+            json_object_set_new(parent, key, json_string(ERASED));
+        else
+            json_array_set_new(parent, index, json_string(ERASED));
+        return 1;
+    }
+    if (json_is_array(v)) {
+        int n = 0;
+
+        for (size_t i = 0; i < json_array_size(v); i++)
+            n += redact_mentions(v, NULL, i, json_array_get(v, i), values, nvalues);
+        return n;
+    }
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        void *tmp;
+        int n = 0;
+
+        json_object_foreach_safe(v, tmp, k, x) n += redact_mentions(v, k, 0, x, values, nvalues);
+        return n;
+    }
+    return 0;
+}
+
 int
-ledger_erase_data(json_t *data, const char *type)
+ledger_erase_data_values(json_t *data, const char *type, const char *const *values, size_t nvalues)
 {
     const char *k;
     json_t *v;
@@ -118,8 +181,16 @@ ledger_erase_data(json_t *data, const char *type)
     {
         if (ledger_erase_key_personal(type, k))
             n += redact(data, k, 0, v, true);
+        else if (nvalues > 0)
+            n += redact_mentions(data, k, 0, v, values, nvalues);
     }
     return n;
+}
+
+int
+ledger_erase_data(json_t *data, const char *type)
+{
+    return ledger_erase_data_values(data, type, NULL, 0);
 }
 
 /* A small set of owned strings (subjects, caller numbers); linear: a customer has tens. */
@@ -182,8 +253,8 @@ struct row {
 };
 
 static int
-erase_subject(struct store *s, const char *subject, const struct strset *callers,
-              struct ledger_erase_counts *out, struct smile_err *err)
+erase_subject(struct store *s, const char *subject, const struct ledger_erase_scope *sc,
+              const struct strset *callers, struct ledger_erase_counts *out, struct smile_err *err)
 {
     static const char sel[] = "SELECT id, type, customer, data FROM events WHERE subject = $1";
     static const char upd[] = "UPDATE events SET data = $1, customer = $2 WHERE id = $3";
@@ -216,7 +287,7 @@ erase_subject(struct store *s, const char *subject, const struct strset *callers
     for (size_t i = 0; i < n && rc == SMILE_OK; i++) {
         json_t *d = json_loads(rows[i].data, 0, NULL);
         bool caller = rows[i].customer && strset_has(callers, rows[i].customer);
-        int vals = ledger_erase_data(d, rows[i].type);
+        int vals = ledger_erase_data_values(d, rows[i].type, sc->values, sc->nvalues);
         char *text;
 
         if (vals == 0 && !caller) {
@@ -285,7 +356,7 @@ ledger_erase(struct store *s, const struct ledger_erase_scope *sc, struct ledger
     for (size_t i = 0; i < callers.n && rc == SMILE_OK; i++)
         rc = collect_text(s, by_customer, callers.v[i], &subjects, err);
     for (size_t i = 0; i < subjects.n && rc == SMILE_OK; i++)
-        rc = erase_subject(s, subjects.v[i], &callers, out, err);
+        rc = erase_subject(s, subjects.v[i], sc, &callers, out, err);
     out->subjects = (int64_t)subjects.n;
     strset_free(&subjects);
     strset_free(&callers);
@@ -315,60 +386,94 @@ ledger_erase_caller_forms(const char *phone, char forms[][LEDGER_CALLER_MAX], in
     snprintf(forms[(*n)++], LEDGER_CALLER_MAX, "86%s", national);
 }
 
+/* Adds the strings of a stored JSON array (phones, emails) to set. */
+static void
+add_array(struct strset *set, const char *text)
+{
+    json_t *arr = text ? json_loads(text, 0, NULL) : NULL, *p;
+    size_t i;
+
+    json_array_foreach(arr, i, p) if (json_is_string(p)) strset_add(set, json_string_value(p));
+    json_decref(arr);
+}
+
+/* The customer's phones (stored form) and the values to look for in other strings. */
+static int
+customer_values(struct store *s, int64_t id, struct strset *phones, struct strset *values,
+                struct smile_err *err)
+{
+    static const char sql[] =
+        "SELECT name, phones, emails, id_number, address FROM customers WHERE id = $1";
+    struct store_stmt *st;
+    int rc = store_prepare(s, sql, &st, err);
+
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, id);
+    rc = store_stmt_step(st, err);
+    if (rc == STORE_ROW) {
+        strset_add(values, store_stmt_text(st, 0));
+        add_array(phones, store_stmt_text(st, 1));
+        add_array(values, store_stmt_text(st, 2));
+        strset_add(values, store_stmt_text(st, 3));
+        strset_add(values, store_stmt_text(st, 4));
+        rc = SMILE_OK;
+    } else if (rc == STORE_DONE) {
+        rc = SMILE_OK;
+    }
+    store_stmt_reset(st);
+    return rc;
+}
+
 /*
  * The CRM erase hook: gathers what ties events to the customer — the customer's phones
  * (still stored: the CRM runs its hooks before it blanks the record), the subjects of its
  * cases (case:<id>, deleted ones too) and of the mail threads of its cases and
- * interactions (through the events the mail part recorded for each stored message) — and
- * erases. Reads the CRM's and the mail part's rows by key only, like the mail part's hook.
+ * interactions (through the events the mail part recorded for each stored message), and
+ * its own values (name, e-mails, ID number, address, phone forms) to look for in the other
+ * strings of those events — and erases. Reads the CRM's and the mail part's rows by key
+ * only, like the mail part's hook.
  */
 static int
 erase_hook(struct store *s, int64_t customer_id, json_t *counts, struct smile_err *err)
 {
-    static const char phones_sql[] = "SELECT phones FROM customers WHERE id = $1";
     static const char cases_sql[] = "SELECT 'case:' || id FROM cases WHERE customer_id = $1";
     static const char threads_sql[] =
         "SELECT e.subject FROM cases c JOIN mail_messages m ON m.case_id = c.id JOIN events e "
         "ON e.id = m.event_id WHERE c.customer_id = $1 UNION SELECT e.subject FROM "
         "interactions i JOIN mail_messages m ON m.interaction_id = i.id JOIN events e ON e.id = "
         "m.event_id WHERE i.customer_id = $1";
-    struct strset subjects = {0}, phones = {0}, callers = {0};
+    struct strset subjects = {0}, phones = {0}, callers = {0}, values = {0};
     struct ledger_erase_scope sc = {0};
     struct ledger_erase_counts ec;
     char cust[24];
     int rc;
 
     snprintf(cust, sizeof(cust), "%" PRId64, customer_id);
-    rc = collect_text(s, phones_sql, cust, &phones, err);
+    rc = customer_values(s, customer_id, &phones, &values, err);
     if (rc == SMILE_OK)
         rc = collect_text(s, cases_sql, cust, &subjects, err);
     if (rc == SMILE_OK)
         rc = collect_text(s, threads_sql, cust, &subjects, err);
     if (rc != SMILE_OK)
         goto out;
-    if (phones.n == 1) {
-        json_t *arr = json_loads(phones.v[0], 0, NULL);
-        size_t i;
-        json_t *p;
+    for (size_t i = 0; i < phones.n; i++) {
+        char forms[LEDGER_CALLER_FORMS][LEDGER_CALLER_MAX];
+        int nf;
 
-        json_array_foreach(arr, i, p)
-        {
-            char forms[LEDGER_CALLER_FORMS][LEDGER_CALLER_MAX];
-            int nf;
-
-            if (!json_is_string(p))
-                continue;
-            ledger_erase_caller_forms(json_string_value(p), forms, &nf);
-            for (int f = 0; f < nf; f++)
-                strset_add(&callers, forms[f]);
+        ledger_erase_caller_forms(phones.v[i], forms, &nf);
+        for (int f = 0; f < nf; f++) {
+            strset_add(&callers, forms[f]);
+            strset_add(&values, forms[f]);
         }
-        json_decref(arr);
     }
     sc.customer = cust;
     sc.subjects = (const char *const *)subjects.v;
     sc.nsubjects = subjects.n;
     sc.callers = (const char *const *)callers.v;
     sc.ncallers = callers.n;
+    sc.values = (const char *const *)values.v;
+    sc.nvalues = values.n;
     if ((rc = ledger_erase(s, &sc, &ec, err)) != SMILE_OK)
         goto out;
     json_object_set_new(counts, "event_subjects", json_integer(ec.subjects));
@@ -380,6 +485,7 @@ out:
     strset_free(&subjects);
     strset_free(&phones);
     strset_free(&callers);
+    strset_free(&values);
     return rc;
 }
 

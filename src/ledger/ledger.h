@@ -277,6 +277,12 @@ struct ledger_erase_scope {
     size_t nsubjects;
     const char *const *callers; /* caller numbers as a source reports them (customer column) */
     size_t ncallers;
+    /* the customer's own values (name, e-mail addresses, phone forms, ID number): any other
+     * string of those events that contains one (ignoring ASCII case) is erased too, keys
+     * the engine reads excepted; values shorter than LEDGER_ERASE_VALUE_MIN bytes are not
+     * looked for */
+    const char *const *values;
+    size_t nvalues;
 };
 
 struct ledger_erase_counts {
@@ -299,6 +305,17 @@ bool ledger_erase_key_personal(const char *type, const char *key);
  * directly under one). Returns how many values were replaced (0: nothing personal).
  */
 int ledger_erase_data(json_t *data, const char *type);
+
+#define LEDGER_ERASE_VALUE_MIN 4 /* bytes: "Wang", 王五 (6), not "Li" */
+
+/*
+ * ledger_erase_data(), and also every string elsewhere in data (at any depth) that contains
+ * one of the values, ignoring ASCII case — a custom field such as "contact_person": "王五"
+ * or a note quoting the phone — except under the keys the engine and kpi read (agent,
+ * assignee, by, desk, member, priority, queue, staff, status, team, type, case_type).
+ */
+int ledger_erase_data_values(json_t *data, const char *type, const char *const *values,
+                             size_t nvalues);
 
 /*
  * Rewrites, on s inside the caller's transaction, every event on the scope's subjects and

@@ -138,6 +138,10 @@ class PiplTest(unittest.TestCase):
                 data={"from": "li.si@example.cn", "from_name": "李四",
                       "to": ["service@dev.example.cn"], "subject": "李四的问题",
                       "message_id": "<m3@example.cn>"})]
+            + [ev("custom.site_visit", "case:%d" % kase["id"], at(3, "06:00:00"),
+                  actor="ann", data={"contact_person": "王五先生", "inspector": "ann",
+                                     "team": "desk", "remark": "call 13800138000 first",
+                                     "rooms": 3})]
             + call("call:w1", 4, "13800138000", "王五")
             + call("call:w2", 5, "+861012345678", "WANG WU")
             + call("call:l1", 6, "13900139000", "李四"))
@@ -203,6 +207,12 @@ class PiplTest(unittest.TestCase):
                                               "caller_name": ERASED})
             self.assertEqual(evs[3]["data"]["talk_s"], 180)
             self.assertEqual(evs[2]["actor"], "ann")
+        # A site's own event on his case: the strings that mention his name or phone go,
+        # whatever their key; the rest (and what the engine reads) stays.
+        visit = [e for e in self.events("case:%d" % kase["id"])
+                 if e["type"] == "custom.site_visit"][0]
+        self.assertEqual(visit["data"], {"contact_person": ERASED, "inspector": "ann",
+                                         "team": "desk", "remark": ERASED, "rooms": 3})
         # Nothing of his is left anywhere in the ledger.
         dump = json.dumps(self.srv.sql("select customer, data from events"), ensure_ascii=False)
         for secret in ("王五", "13800138000", "1012345678", "wang.wu@example.cn", "WANG WU",
@@ -237,13 +247,14 @@ class PiplTest(unittest.TestCase):
                          (ERASED, ERASED, "repair"))
         # The anonymisation's own row: counts, never values. Hand count: events erased —
         # t1: 2 (received, sent), t2: 1, call:w1 and call:w2: the offered of each (caller
-        # number and name; the other three have nothing personal) = 5. The case's own
-        # case.opened / case.replied carry no personal value. Audit rows: customer create +
-        # update, case create, interaction create = 4. One notification.
+        # number and name; the other three have nothing personal), the site visit on the
+        # case: 1 = 6. The case's own case.opened / case.replied carry no personal value.
+        # Audit rows: customer create + update, case create, interaction create = 4. One
+        # notification.
         after = json.loads(rows[2]["after"])
         self.assertEqual((after["events_erased"], after["audit_rows_redacted"],
                           after["notifications_redacted"], after["measurements_erased"]),
-                         (5, 4, 1, after["measurements_erased"]))
+                         (6, 4, 1, after["measurements_erased"]))
         self.assertGreaterEqual(after["measurements_erased"], 1)
         for secret in ("王五", "13800138000", "wang.wu"):
             self.assertNotIn(secret, rows[2]["after"] + rows[2]["before"])

@@ -99,6 +99,33 @@ test_erase_keeps_what_the_engine_reads(void **state)
 }
 
 static void
+test_erase_mentions(void **state)
+{
+    static const char *const values[] = {"王五", "wang.wu@example.cn", "13800138000", "Li"};
+    json_t *d = json_loads("{\"contact_person\":\"王五先生\",\"extra\":{\"note\":\"x\","
+                           "\"seen\":[\"called 13800138000\",\"ok\"]},\"cc_list\":\"WANG.WU@"
+                           "Example.cn\",\"agent\":\"王五\",\"queue\":\"13800138000\","
+                           "\"label\":\"Limited\",\"count\":3}",
+                           0, NULL),
+           *want = json_loads("{\"contact_person\":\"(erased)\",\"extra\":{\"note\":\"x\","
+                              "\"seen\":[\"(erased)\",\"ok\"]},\"cc_list\":\"(erased)\","
+                              "\"agent\":\"王五\",\"queue\":\"13800138000\",\"label\":"
+                              "\"Limited\",\"count\":3}",
+                              0, NULL);
+
+    (void)state;
+    /* By hand: contact_person contains 王五 (1); extra.seen[0] contains the phone (1);
+     * extra.note "x" mentions nothing (keys are judged personal by name at the top level
+     * only); cc_list contains the e-mail in another ASCII case (1); agent and queue are
+     * keys the engine reads, kept although they match; "Li" is shorter than
+     * LEDGER_ERASE_VALUE_MIN, so "Limited" stays; the number is no string. 3 in all. */
+    assert_int_equal(ledger_erase_data_values(d, "custom.note", values, 4), 3);
+    assert_true(json_equal(d, want));
+    json_decref(d);
+    json_decref(want);
+}
+
+static void
 test_caller_forms(void **state)
 {
     char f[LEDGER_CALLER_FORMS][LEDGER_CALLER_MAX];
@@ -358,6 +385,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_erase_mail_data),
         cmocka_unit_test(test_erase_keeps_what_the_engine_reads),
+        cmocka_unit_test(test_erase_mentions),
         cmocka_unit_test(test_caller_forms),
         cmocka_unit_test(test_ledger_erase),
         cmocka_unit_test(test_erase_query_plans),
