@@ -419,17 +419,20 @@ redact_notifications(struct crm_ctx *c, int64_t id, int64_t *n, struct smile_err
 {
     static const char sel[] = "SELECT id, subject FROM cases WHERE customer_id = $1 AND "
                               "subject <> '(erased)' AND subject <> ''";
+    /* replace() is a no-op where the quote is absent; the WHERE keeps those rows unwritten
+     * (and uncounted). Plain SQL that SQLite and PostgreSQL share. */
     static const char upd_notes[] =
         "UPDATE notifications SET title_en = replace(title_en, $1, '\u201c(erased)\u201d'), "
         "title_zh = replace(title_zh, $1, '\u201c(erased)\u201d'), body_en = replace(body_en, "
         "$1, '\u201c(erased)\u201d'), body_zh = replace(body_zh, $1, '\u201c(erased)\u201d') "
-        "WHERE case_id = $2 AND (instr(title_en, $1) > 0 OR instr(title_zh, $1) > 0 OR "
-        "instr(body_en, $1) > 0 OR instr(body_zh, $1) > 0)";
+        "WHERE case_id = $2 AND (replace(title_en, $1, '') <> title_en OR replace(title_zh, $1, "
+        "'') <> title_zh OR replace(body_en, $1, '') <> body_en OR replace(body_zh, $1, '') <> "
+        "body_zh)";
     static const char upd_outbox[] =
         "UPDATE mail_outbox SET subject = replace(subject, $1, '\u201c(erased)\u201d'), body = "
         "replace(body, $1, '\u201c(erased)\u201d') WHERE ref IN (SELECT 'notification:' || id "
-        "FROM notifications WHERE case_id = $2) AND (instr(subject, $1) > 0 OR instr(body, $1) > "
-        "0)";
+        "FROM notifications WHERE case_id = $2) AND (replace(subject, $1, '') <> subject OR "
+        "replace(body, $1, '') <> body)";
     struct store_stmt *st;
     struct quoted {
         int64_t case_id;
@@ -470,8 +473,13 @@ redact_notifications(struct crm_ctx *c, int64_t id, int64_t *n, struct smile_err
     return rc;
 }
 
-int
-crm_customer_anonymise(struct crm_ctx *c, int64_t id, json_t **out, struct smile_err *err)
+/*
+ * The anonymisation; with dry_run the same work is done and rolled back (whatever the
+ * customer's state), and *report says what it found instead of *out.
+ */
+static int
+anonymise(struct crm_ctx *c, int64_t id, bool dry_run, json_t **out, json_t **report,
+          struct smile_err *err)
 {
     static const char upd_customer[] =
         "UPDATE customers SET name = $1, phones = '[]', emails = '[]', birthday = NULL, "
@@ -513,6 +521,8 @@ crm_customer_anonymise(struct crm_ctx *c, int64_t id, json_t **out, struct smile
         for (size_t i = 0; i < ARRAY_LEN(personal); i++) {
             const char *v = store_stmt_text(st, (int)i + 2);
 
+            if (i == 0 && anonymised)
+                continue; /* the name is "Anonymised customer #<id>" by now */
             if (v && v[0] && strcmp(v, "[]") != 0)
                 json_array_append_new(erased, json_string(personal[i]));
         }
@@ -523,7 +533,7 @@ crm_customer_anonymise(struct crm_ctx *c, int64_t id, json_t **out, struct smile
     store_stmt_reset(st);
     if (rc != SMILE_OK)
         goto out;
-    if (anonymised) {
+    if (anonymised && !dry_run) {
         rc = smile_err_set(err, SMILE_ECONFLICT, "customer #%" PRId64 " is already anonymised", id);
         goto out;
     }
@@ -563,6 +573,25 @@ crm_customer_anonymise(struct crm_ctx *c, int64_t id, json_t **out, struct smile
                       (json_int_t)n_int, "cases_erased", (json_int_t)n_cases, "audit_rows_redacted",
                       (json_int_t)n_audit, "notifications_redacted", (json_int_t)n_notes);
     json_object_update_missing(after, counts);
+    if (dry_run) {
+        /* What an anonymisation would erase now: nothing is kept, nothing is audited (the
+         * report holds counts only). */
+        static const char *const remaining[] = {"interactions_erased", "cases_erased",
+                                                "audit_rows_redacted", "notifications_redacted",
+                                                "events_erased",       "event_values_erased",
+                                                "measurements_erased"};
+        bool complete = anonymised && json_array_size(erased) == 0;
+
+        json_object_del(after, "anonymised_at");
+        for (size_t i = 0; i < ARRAY_LEN(remaining); i++)
+            if (json_integer_value(json_object_get(after, remaining[i])) != 0)
+                complete = false;
+        *report = json_pack("{s:I, s:o, s:b, s:O, s:O}", "customer_id", (json_int_t)id,
+                            "anonymised_at", json_null(), "complete", complete, "personal_fields",
+                            erased, "counts", after);
+        store_rollback(c->db);
+        goto out;
+    }
     if ((rc = crm_audit(c, &crm_customers, id, "anonymise", before, after, err)) != SMILE_OK)
         goto out;
     if (!deleted && (rc = crm_record_load(c, &crm_customers, id, &stored, err)) != SMILE_OK)
@@ -583,6 +612,40 @@ out:
     json_decref(before);
     json_decref(after);
     return rc;
+}
+
+int
+crm_customer_anonymise(struct crm_ctx *c, int64_t id, json_t **out, struct smile_err *err)
+{
+    return anonymise(c, id, false, out, NULL, err);
+}
+
+int
+crm_customer_erasure_check(struct crm_ctx *c, int64_t id, json_t **out, struct smile_err *err)
+{
+    static const char sel[] = "SELECT anonymised_at FROM customers WHERE id = $1";
+    json_t *none = NULL;
+    struct store_stmt *st;
+    int64_t at = 0;
+    int rc;
+
+    *out = NULL;
+    if ((rc = anonymise(c, id, true, &none, out, err)) != SMILE_OK)
+        return rc;
+    json_decref(none);
+    if ((rc = store_prepare(c->db, sel, &st, err)) != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, id);
+    if (store_stmt_step(st, err) == STORE_ROW && !store_stmt_is_null(st, 0))
+        at = store_stmt_int64(st, 0);
+    store_stmt_reset(st);
+    if (at) {
+        char t[TIME_RFC3339_LEN + 1];
+
+        time_format_rfc3339(at, t);
+        json_object_set_new(*out, "anonymised_at", json_string(t));
+    }
+    return SMILE_OK;
 }
 
 static int

@@ -180,8 +180,25 @@ class PiplTest(unittest.TestCase):
         self.assertEqual(self.admin.post(path, {"why": 1}).status, 422)
         self.assertEqual(self.snapshot(), snap)
 
+        # The erasure check before: what an anonymisation would erase, as counts; it writes
+        # nothing (its transaction is rolled back) and only admins may ask.
+        check = "/api/v1/customers/%d/erasure" % wid
+        self.assertEqual(self.sup.get(check).status, 403)
+        self.assertEqual(self.agent.get(check).status, 403)
+        self.assertEqual(self.admin.get("/api/v1/customers/999999/erasure").status, 404)
+        r = self.admin.get(check)
+        self.assertEqual(r.status, 200, r)
+        pre = r.json
+        self.assertEqual((pre["customer_id"], pre["anonymised_at"], pre["complete"]),
+                         (wid, None, False))
+        self.assertEqual(pre["personal_fields"], ["name", "phones", "emails", "address", "notes"])
+        self.assertEqual(self.snapshot(), snap)
+
         r = self.admin.post(path)
         self.assertEqual(r.status, 200, r)
+        after_row = json.loads(self.audit("customer", wid)[-1]["after"])
+        del after_row["anonymised_at"]
+        self.assertEqual(pre["counts"], after_row)  # the check foresaw exactly this
 
         # The events about him: personal values are "(erased)", keys and shape kept.
         e1 = self.events(t1)
@@ -273,6 +290,17 @@ class PiplTest(unittest.TestCase):
         # A second anonymise is 409 and changes nothing.
         snap = self.snapshot()
         self.assertEqual(self.admin.post(path).status, 409)
+        self.assertEqual(self.snapshot(), snap)
+        # The erasure check after: complete, nothing left anywhere, still nothing written.
+        r = self.admin.get(check)
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.json["complete"], r.json)
+        self.assertIsNotNone(r.json["anonymised_at"])
+        self.assertEqual(r.json["personal_fields"], [])
+        for k in ("interactions_erased", "cases_erased", "audit_rows_redacted",
+                  "notifications_redacted", "events_erased", "event_values_erased",
+                  "measurements_erased"):
+            self.assertEqual(r.json["counts"][k], 0, k)
         self.assertEqual(self.snapshot(), snap)
 
         # `smile rebuild` from the erased ledger gives the same measurements and rollups —
