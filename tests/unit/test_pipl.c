@@ -274,6 +274,42 @@ test_ledger_erase(void **state)
 }
 
 static void
+test_erase_outgrows_the_intake_limit(void **state)
+{
+    struct test_db d;
+    struct smile_err err;
+    struct ledger_erase_counts c;
+    const char *subjects[] = {"thread:<big@x>"};
+    struct ledger_erase_scope sc = {.subjects = subjects, .nsubjects = 1};
+    struct buf b;
+    int64_t len = 0;
+
+    (void)state;
+    test_db_open(&d, "pipl_big");
+    smile_err_clear(&err);
+    /* 3,000 one-letter recipients: {"to":[ (7 bytes) + 3,000 × "a" (3) + 2,999 commas +
+     * ]} (2) = 12,008 bytes, under the 16 KiB limit; erased, each "a" becomes "(erased)"
+     * (10 with its quotes): 7 + 30,000 + 2,999 + 2 = 33,008 bytes, over it. The erasure
+     * still succeeds. */
+    buf_init(&b, 0);
+    buf_puts(&b, "{\"to\":[");
+    for (int i = 0; i < 3000; i++)
+        buf_puts(&b, i ? ",\"a\"" : "\"a\"");
+    buf_puts(&b, "]}");
+    assert_int_equal(b.len, 12008);
+    put_event(d.s, 1, "email.sent", "thread:<big@x>", NULL, b.data);
+    assert_int_equal(ledger_erase(d.s, &sc, &c, &err), SMILE_OK);
+    assert_int_equal(c.erased, 1);
+    assert_int_equal(c.values, 3000);
+    assert_int_equal(
+        store_query_int64(d.s, "SELECT length(data) FROM events WHERE id = 1", &len, &err),
+        SMILE_OK);
+    assert_int_equal(len, 33008);
+    buf_free(&b);
+    test_db_close(&d);
+}
+
+static void
 test_erase_query_plans(void **state)
 {
     struct test_db d;
@@ -388,6 +424,7 @@ main(void)
         cmocka_unit_test(test_erase_mentions),
         cmocka_unit_test(test_caller_forms),
         cmocka_unit_test(test_ledger_erase),
+        cmocka_unit_test(test_erase_outgrows_the_intake_limit),
         cmocka_unit_test(test_erase_query_plans),
         cmocka_unit_test(test_audit_redact),
     };
