@@ -27,6 +27,9 @@
  *   customer column = one of the customer's phone numbers       "(erased)", in the events and
  *                                                               in the measurements that copy it
  *
+ * An event on those subjects that names another customer (a mail thread both wrote to)
+ * keeps that customer's values; only mentions of this customer's own values go there.
+ *
  * Why in-place redaction and not crypto-shredding (a key per customer, destroyed on
  * erasure): every event read on the hot fold path (runtime re-folds, rebuild, what-if)
  * would have to decrypt, and every append to encrypt, to serve the rare erasure; redaction
@@ -167,8 +170,9 @@ redact_mentions(json_t *parent, const char *key, size_t index, json_t *v, const 
     return 0;
 }
 
-int
-ledger_erase_data_values(json_t *data, const char *type, const char *const *values, size_t nvalues)
+/* keys: the key rule too (false: only mentions of the values, for another customer's event). */
+static int
+erase_data(json_t *data, const char *type, bool keys, const char *const *values, size_t nvalues)
 {
     const char *k;
     json_t *v;
@@ -179,12 +183,18 @@ ledger_erase_data_values(json_t *data, const char *type, const char *const *valu
         return 0;
     json_object_foreach_safe(data, tmp, k, v)
     {
-        if (ledger_erase_key_personal(type, k))
+        if (keys && ledger_erase_key_personal(type, k))
             n += redact(data, k, 0, v, true);
         else if (nvalues > 0)
             n += redact_mentions(data, k, 0, v, values, nvalues);
     }
     return n;
+}
+
+int
+ledger_erase_data_values(json_t *data, const char *type, const char *const *values, size_t nvalues)
+{
+    return erase_data(data, type, true, values, nvalues);
 }
 
 int
@@ -287,7 +297,12 @@ erase_subject(struct store *s, const char *subject, const struct ledger_erase_sc
     for (size_t i = 0; i < n && rc == SMILE_OK; i++) {
         json_t *d = json_loads(rows[i].data, 0, NULL);
         bool caller = rows[i].customer && strset_has(callers, rows[i].customer);
-        int vals = ledger_erase_data_values(d, rows[i].type, sc->values, sc->nvalues);
+        /* An event on the subject that names another customer (a thread both wrote to)
+         * keeps that customer's own values: only mentions of this one's are erased. */
+        bool other = !caller && rows[i].customer && sc->customer &&
+                     strcmp(rows[i].customer, sc->customer) != 0 &&
+                     strcmp(rows[i].customer, ERASED) != 0;
+        int vals = erase_data(d, rows[i].type, !other, sc->values, sc->nvalues);
         char *text;
 
         if (vals == 0 && !caller) {

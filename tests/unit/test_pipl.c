@@ -239,13 +239,16 @@ test_ledger_erase(void **state)
     put_event(d.s, 5, "call.answered", "call:1", NULL, "{\"agent\":\"ann\",\"holdtime_s\":3}");
     put_event(d.s, 6, "email.received", "thread:<b@x>", "43", "{\"from\":\"l@x.cn\"}");
     put_event(d.s, 7, "call.offered", "call:2", "13900139000", "{\"caller_name\":\"李四\"}");
+    /* Customer 43 also wrote to 42's thread: its own values stay. */
+    put_event(d.s, 8, "email.received", "thread:<a@x>", "43", "{\"from\":\"l@x.cn\"}");
     assert_int_equal(ledger_erase(d.s, &sc, &c, &err), SMILE_OK);
     /* Subjects: case:7 (given), thread:<a@x> (customer 42 — case:7 again is a duplicate),
-     * call:1 (caller +86…) = 3. Events read on them: 2 + 1 + 2 = 5. Rewritten: 1 (from,
+     * call:1 (caller +86…) = 3. Events read on them: 1 + 3 + 2 = 6. Rewritten: 1 (from,
      * subject: 2 values), 2 (subject, to[0]: 2), 4 (caller_name 1 + the caller number in
-     * customer 1) = 3 events, 6 values. No measurement rows exist. */
+     * customer 1) = 3 events, 6 values; 8 names customer 43 and mentions nothing of 42's
+     * (no values given). No measurement rows exist. */
     assert_int_equal(c.subjects, 3);
-    assert_int_equal(c.events, 5);
+    assert_int_equal(c.events, 6);
     assert_int_equal(c.erased, 3);
     assert_int_equal(c.values, 6);
     assert_int_equal(c.measurements, 0);
@@ -264,6 +267,8 @@ test_ledger_erase(void **state)
     assert_string_equal(row, "43|{\"from\":\"l@x.cn\"}");
     event_row(d.s, 7, row, sizeof(row));
     assert_string_equal(row, "13900139000|{\"caller_name\":\"李四\"}");
+    event_row(d.s, 8, row, sizeof(row));
+    assert_string_equal(row, "43|{\"from\":\"l@x.cn\"}");
     /* Again: the same subjects are read (call:1 is no longer found by its caller number:
      * 2 subjects, 3 events), nothing is left to rewrite. */
     assert_int_equal(ledger_erase(d.s, &sc, &c, &err), SMILE_OK);
