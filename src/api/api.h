@@ -38,6 +38,7 @@ enum api_scope {
 enum api_route_flags {
     API_PUBLIC = 1 << 0, /* no authentication */
     API_NO_DB = 1 << 1,  /* the handler needs no database connection */
+    API_INLINE = 1 << 2, /* a write that never blocks (answers or defers): run on the I/O thread */
 };
 
 typedef void api_handler_fn(struct http_request *req);

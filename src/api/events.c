@@ -56,55 +56,105 @@ put_uint(struct buf *b, uint64_t v)
     buf_append(b, d + n, sizeof(d) - n);
 }
 
-void
-api_events_post(struct http_request *req)
-{
-    struct smile_err err;
+/*
+ * A POST in flight. The route is API_INLINE: the I/O thread that read the request parses and
+ * validates it, parks the connection (http_request_defer) and queues the events with
+ * ledger_append_async; no thread waits for the commit. The committer calls appended() after
+ * COMMIT, which only resumes the connection; answer() renders the reply on the I/O thread.
+ * The body, the parsed events (which borrow from it) and the results live here until the
+ * request is freed.
+ */
+struct post {
+    json_t *body;
     struct ledger_batch b;
-    struct ledger_result *out = NULL;
-    json_t *body = NULL;
-    size_t created = 0;
+    struct ledger_result *out;
+    struct smile_err err;
     int rc;
+    struct http_request *req;
+};
 
-    smile_err_clear(&err);
-    memset(&b, 0, sizeof(b));
-    if (http_body_json(req, &body, &err) != SMILE_OK ||
-        ledger_batch_parse(body, &b, &err) != SMILE_OK) {
-        http_reply_problem(req, &err);
-        goto out;
-    }
-    if (req->auth.role == API_ROLE_AGENT && !agent_may_post(req, &b))
-        goto out;
-    out = xcalloc(b.n, sizeof(*out));
-    rc = ledger_append(api_app()->ledger, b.evs, b.n, out, &err);
-    if (rc != SMILE_OK) {
-        http_reply_problem(req, &err);
-        if (rc == SMILE_EBUSY)
+static void
+post_free(void *ud)
+{
+    struct post *p = ud;
+
+    free(p->out);
+    ledger_batch_free(&p->b);
+    json_decref(p->body);
+    free(p);
+}
+
+static void
+answer(struct http_request *req, const struct post *p)
+{
+    size_t created = 0;
+
+    if (p->rc != SMILE_OK) {
+        http_reply_problem(req, &p->err);
+        if (p->rc == SMILE_EBUSY)
             http_response_header(req, "Retry-After", "1");
-        goto out;
+        return;
     }
     /* Rendered by hand, numbers without printf (two vsnprintf calls per buf_printf): a
      * 10,000-event answer is the hot path's largest output. */
     buf_reset(&req->out);
-    for (size_t i = 0; i < b.n; i++)
-        created += out[i].status == LEDGER_CREATED;
+    for (size_t i = 0; i < p->b.n; i++)
+        created += p->out[i].status == LEDGER_CREATED;
     buf_printf(&req->out, "{\"created\":%zu,\"duplicates\":%zu,\"results\":[", created,
-               b.n - created);
-    for (size_t i = 0; i < b.n; i++) {
+               p->b.n - created);
+    for (size_t i = 0; i < p->b.n; i++) {
         buf_puts(&req->out, i ? ",{\"index\":" : "{\"index\":");
         put_uint(&req->out, i);
         buf_puts(&req->out, ",\"id\":");
-        put_uint(&req->out, out[i].id > 0 ? (uint64_t)out[i].id : 0);
-        buf_puts(&req->out, out[i].status == LEDGER_CREATED ? ",\"status\":\"created\"}"
-                                                            : ",\"status\":\"duplicate\"}");
+        put_uint(&req->out, p->out[i].id > 0 ? (uint64_t)p->out[i].id : 0);
+        buf_puts(&req->out, p->out[i].status == LEDGER_CREATED ? ",\"status\":\"created\"}"
+                                                               : ",\"status\":\"duplicate\"}");
     }
     buf_puts(&req->out, "]}");
     req->status = created ? 201 : 200;
     req->content_type = "application/json";
-out:
-    free(out);
-    ledger_batch_free(&b);
-    json_decref(body);
+}
+
+static void
+finish(struct http_request *req, void *ud)
+{
+    answer(req, ud);
+}
+
+static void
+appended(int rc, void *ud)
+{
+    struct post *p = ud;
+
+    p->rc = rc;
+    http_request_complete(p->req);
+}
+
+void
+api_events_post(struct http_request *req)
+{
+    struct post *p = xcalloc(1, sizeof(*p));
+    int rc;
+
+    smile_err_clear(&p->err);
+    p->req = req;
+    if (http_body_json(req, &p->body, &p->err) != SMILE_OK ||
+        ledger_batch_parse(p->body, &p->b, &p->err) != SMILE_OK) {
+        http_reply_problem(req, &p->err);
+        post_free(p);
+        return;
+    }
+    if (req->auth.role == API_ROLE_AGENT && !agent_may_post(req, &p->b)) {
+        post_free(p);
+        return;
+    }
+    p->out = xcalloc(p->b.n, sizeof(*p->out));
+    http_request_defer(req, finish, post_free, p);
+    rc = ledger_append_async(api_app()->ledger, p->b.evs, p->b.n, p->out, &p->err, appended, p);
+    if (rc != SMILE_OK) { /* refused at once (busy, too big): done is not called */
+        p->rc = rc;
+        http_request_complete(req);
+    }
 }
 
 /* Reads an optional RFC 3339 query parameter; false (422 sent) if malformed. */

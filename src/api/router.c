@@ -143,6 +143,21 @@ out:
     auth_cache_request_end(); /* perf: invalidate again once a revocation has committed */
 }
 
+/* Is req a write whose route runs on the I/O thread (API_INLINE)? Matched on a copy of the
+ * request, so the dispatch that follows starts from nothing. */
+static bool
+is_inline(const struct http_request *req, void *ud)
+{
+    struct http_request probe = {.method = req->method, .path = req->path};
+
+    (void)ud;
+    for (int i = 0; i < api_route_count; i++)
+        if ((api_routes[i].flags & API_INLINE) && api_routes[i].method == req->method &&
+            match(api_routes[i].pattern, req->path, &probe))
+            return true;
+    return false;
+}
+
 int
 api_start(struct api_app *app, struct http_server **out, struct smile_err *err)
 {
@@ -158,6 +173,7 @@ api_start(struct api_app *app, struct http_server **out, struct smile_err *err)
         .max_streams_per_user = (unsigned)config_int(app->cfg, CFG_MAX_STREAMS_PER_USER),
         .heartbeat_s = (unsigned)config_int(app->cfg, CFG_STREAM_HEARTBEAT),
         .dispatch = dispatch,
+        .is_inline = is_inline,
         .observe = api_metrics_observe,
         .ud = app,
     };

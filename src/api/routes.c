@@ -24,7 +24,7 @@ const struct api_route api_routes[] = {
     /* ledger: events are appended and read, never changed (PATCH/DELETE → 405). Agents
        act through CRM functions; they may post only visit.* events as themselves (the
        counter), which api_events_post checks. */
-    {HTTP_POST, "/api/v1/events", api_events_post, ANY, API_SCOPE_EVENTS_WRITE, 0,
+    {HTTP_POST, "/api/v1/events", api_events_post, ANY, API_SCOPE_EVENTS_WRITE, API_INLINE,
      "append one event or a batch of up to 10,000 (idempotent on source, source_id)"},
     {HTTP_GET, "/api/v1/events", api_events_list, SUP, API_SCOPE_EVENTS_READ, 0,
      "list events by subject, type and time, cursor-paged"},

@@ -96,6 +96,10 @@ struct http_server_config {
     unsigned heartbeat_s;          /* comment line on idle streams every … s (0 = 15) */
     http_dispatch_fn *dispatch;
     http_observe_fn *observe;
+    /* A write request that never blocks (it answers at once or defers, see
+     * http_request_defer): dispatched on the I/O thread, without the hand-off to a worker.
+     * NULL: every write goes to the workers. */
+    bool (*is_inline)(const struct http_request *req, void *ud);
     void *ud;
 };
 
@@ -154,6 +158,20 @@ const char *http_request_header(const struct http_request *req, const char *name
 const char *http_request_query(const struct http_request *req, const char *name);
 /* Copies the named cookie's value into out (NUL-terminated); false if absent. */
 bool http_request_cookie(const struct http_request *req, const char *name, char *out, size_t cap);
+
+/*
+ * Deferred answers, for a handler that hands its work to another thread instead of waiting
+ * (ledger_append_async). Call http_request_defer() BEFORE the hand-off (it parks the
+ * connection) and return; the other thread calls http_request_complete() exactly once when
+ * the work is done. finish(req, ud), if not NULL, then runs on an I/O thread to set the answer
+ * (status, body, headers) just before it is sent; cleanup(ud), if not NULL, runs when the
+ * request is freed (sent or not), so ud must outlive neither. The hand-off must reach
+ * http_request_complete() even on failure (finish can answer with the error).
+ */
+void http_request_defer(struct http_request *req,
+                        void (*finish)(struct http_request *req, void *ud),
+                        void (*cleanup)(void *ud), void *ud);
+void http_request_complete(struct http_request *req);
 
 /* Response helpers. Header name and value are copied. */
 void http_response_header(struct http_request *req, const char *name, const char *value);

@@ -50,6 +50,8 @@ struct http_server {
     struct http_server_config cfg;
     int port;
     atomic_int inflight;
+    atomic_int deferred; /* deferred requests not yet completed (see http_server_stop) */
+    atomic_bool closing; /* http_server_stop has begun: new requests are answered 503 */
 
     /* The worker pool: a FIFO of suspended requests. */
     pthread_mutex_t mu;
@@ -63,6 +65,13 @@ struct http_server {
 struct req_link {
     struct http_request *next;
     enum req_state state;
+    /* http_request_defer(): the answer comes from http_request_complete() on another
+     * thread; finish renders it on the I/O thread, cleanup(ud) runs at request_free. */
+    bool deferred;
+    struct http_server *srv;
+    void (*finish)(struct http_request *req, void *ud);
+    void (*cleanup)(void *ud);
+    void *ud;
 };
 
 static atomic_uint_fast64_t request_seq;
@@ -601,6 +610,7 @@ request_new(struct http_server *s, struct MHD_Connection *c, const char *url, co
         if (str_to_int64(str_from(cl), &n) == SMILE_OK && (uint64_t)n > s->cfg.max_body)
             req->body_too_big = true;
     }
+    link_of(req)->srv = s;
     atomic_fetch_add(&s->inflight, 1);
     return req;
 }
@@ -610,6 +620,8 @@ request_free(struct http_request *req)
 {
     if (req == NULL)
         return;
+    if (link_of(req)->cleanup)
+        link_of(req)->cleanup(link_of(req)->ud);
     free((char *)req->method_name);
     free((char *)req->path);
     free((char *)req->body);
@@ -700,8 +712,13 @@ access_handler(void *cls, struct MHD_Connection *c, const char *url, const char 
         *con_cls = request_new(s, c, url, method);
         return MHD_YES;
     }
-    if (link_of(req)->state == REQ_DONE)
+    if (link_of(req)->state == REQ_DONE) {
+        if (link_of(req)->finish) {
+            link_of(req)->finish(req, link_of(req)->ud);
+            link_of(req)->finish = NULL;
+        }
         return send_response(s, c, req);
+    }
     if (link_of(req)->state == REQ_QUEUED)
         return MHD_YES; /* resumed spuriously: the worker has not finished */
     if (*upload_data_size) {
@@ -723,10 +740,15 @@ access_handler(void *cls, struct MHD_Connection *c, const char *url, const char 
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (req->body_too_big) {
+    if (atomic_load(&s->closing)) {
+        http_reply_error(req, SMILE_EBUSY, "the server is stopping; try again shortly");
+        http_response_header(req, "Connection", "close");
+        http_response_header(req, "Retry-After", "1");
+    } else if (req->body_too_big) {
         http_reply_error(req, SMILE_ETOOBIG, "request body is larger than %zu bytes",
                          s->cfg.max_body);
-    } else if (req->method != HTTP_GET && req->method != HTTP_HEAD && s->nworkers > 0) {
+    } else if (req->method != HTTP_GET && req->method != HTTP_HEAD && s->nworkers > 0 &&
+               !(s->cfg.is_inline && s->cfg.is_inline(req, s->cfg.ud))) {
         link_of(req)->state = REQ_QUEUED;
         MHD_suspend_connection(c);
         pthread_mutex_lock(&s->mu);
@@ -741,8 +763,37 @@ access_handler(void *cls, struct MHD_Connection *c, const char *url, const char 
         return MHD_YES;
     } else {
         s->cfg.dispatch(req, s->cfg.ud);
+        if (link_of(req)->deferred)
+            return MHD_YES; /* suspended: http_request_complete() resumes it */
     }
     return send_response(s, c, req);
+}
+
+void
+http_request_defer(struct http_request *req, void (*finish)(struct http_request *req, void *ud),
+                   void (*cleanup)(void *ud), void *ud)
+{
+    struct req_link *l = link_of(req);
+
+    l->deferred = true;
+    atomic_fetch_add(&l->srv->deferred, 1);
+    l->finish = finish;
+    l->cleanup = cleanup;
+    l->ud = ud;
+    if (l->state == REQ_NEW) { /* dispatched on an I/O thread: park the connection now */
+        l->state = REQ_QUEUED;
+        MHD_suspend_connection(req->conn);
+    }
+}
+
+void
+http_request_complete(struct http_request *req)
+{
+    struct http_server *s = link_of(req)->srv;
+
+    link_of(req)->state = REQ_DONE;
+    MHD_resume_connection(req->conn);
+    atomic_fetch_sub(&s->deferred, 1);
 }
 
 /* A worker: takes suspended requests in arrival order, dispatches each (it may block on
@@ -769,6 +820,8 @@ worker_main(void *arg)
             s->tail = NULL;
         pthread_mutex_unlock(&s->mu);
         s->cfg.dispatch(req, s->cfg.ud);
+        if (link_of(req)->deferred)
+            continue; /* http_request_complete() resumes it */
         link_of(req)->state = REQ_DONE;
         MHD_resume_connection(req->conn);
     }
@@ -870,13 +923,14 @@ http_server_inflight(const struct http_server *s)
 void
 http_server_stop(struct http_server *s, int drain_ms)
 {
-    MHD_socket fd;
-
     if (s == NULL)
         return;
-    /* The listening socket is ours to close, but only after MHD_stop_daemon(): its epoll
-     * threads still remove it from their sets while stopping. */
-    fd = MHD_quiesce_daemon(s->d);
+    /* Requests that begin from now on are answered 503 with Connection: close. Not
+     * MHD_quiesce_daemon(): with an epoll thread pool it races the pool's threads, which
+     * take the listening socket out of their epoll sets themselves once they see the daemon
+     * quiesced; when one does so first, quiesce's own EPOLL_CTL_DEL fails and libmicrohttpd
+     * 0.9.75 aborts ("Failed to remove listen FD from epoll set", seen in a test run). */
+    atomic_store(&s->closing, true);
     /* Streams never finish on their own: end them first, then drain the rest. */
     streams_stop(3000);
     /* In-flight counts requests not yet completed, including idle keep-alive ones that
@@ -891,11 +945,17 @@ http_server_stop(struct http_server *s, int drain_ms)
     pthread_mutex_unlock(&s->mu);
     for (int i = 0; i < s->nworkers; i++)
         pthread_join(s->workers[i], NULL);
+    /* A deferred request's work (a queued ledger append) holds pointers into the request:
+     * it must complete before MHD may free it. The ledger always completes what it queued,
+     * so this waits for it however long, saying so every 5 s. */
+    for (int waited = 0; atomic_load(&s->deferred) > 0; waited += 10) {
+        if (waited > 0 && waited % 5000 == 0)
+            log_warn("msg=\"waiting for deferred requests\" count=%d", atomic_load(&s->deferred));
+        usleep(10000);
+    }
     for (int waited = 0; waited < 1000 && atomic_load(&s->inflight) > 0; waited += 10)
         usleep(10000);
-    MHD_stop_daemon(s->d);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    MHD_stop_daemon(s->d); /* closes the listening socket too */
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s->workers);

@@ -202,8 +202,8 @@ struct kpi_batch;
 struct kpi_batch *kpi_batch_new(void);
 void kpi_batch_free(struct kpi_batch *b);
 void kpi_batch_reset(struct kpi_batch *b);
-int kpi_rollup_stage(struct store *s, const char *subject, struct kpi_facts *kf, struct kpi_batch *b,
-                     struct smile_err *err);
+int kpi_rollup_stage(struct store *s, const char *subject, struct kpi_facts *kf,
+                     struct kpi_batch *b, struct smile_err *err);
 int kpi_batch_apply(struct store *s, struct kpi_batch *b, struct smile_err *err);
 
 /* Deletes every rollup (smile rebuild, before re-folding). */

@@ -367,7 +367,9 @@ put_instance(struct store *s, int64_t pid, int ver, const char *subject,
              const struct engine_result *r, int64_t now, int64_t pin_id, int64_t *out_id,
              bool *out_new, struct smile_err *err)
 {
-    static const char sql_find[] = "SELECT id FROM instances WHERE process_id = $1 AND subject = $2";
+    static const char sql_find[] =
+        "SELECT id, version = $1 AND trigger_event_id = $2 AND started_at = $3"
+        " AND pin_id IS $4 FROM instances WHERE process_id = $5 AND subject = $6";
     static const char sql_ins[] =
         "INSERT INTO instances (process_id, version, subject, trigger_event_id, started_at,"
         " updated_at, pin_id) VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -376,19 +378,32 @@ put_instance(struct store *s, int64_t pid, int ver, const char *subject,
         " updated_at = $4, pin_id = $5 WHERE id = $6";
     struct store_stmt *st;
     int64_t id = 0;
+    bool same = false;
     int rc = store_prepare(s, sql_find, &st, err);
 
     if (rc != SMILE_OK)
         return rc;
-    store_stmt_bind_int64(st, 1, pid);
-    store_stmt_bind_text(st, 2, subject, -1);
+    store_stmt_bind_int64(st, 1, ver);
+    store_stmt_bind_int64(st, 2, r->trigger_event_id);
+    store_stmt_bind_int64(st, 3, r->started_at);
+    if (pin_id > 0)
+        store_stmt_bind_int64(st, 4, pin_id);
+    else
+        store_stmt_bind_null(st, 4);
+    store_stmt_bind_int64(st, 5, pid);
+    store_stmt_bind_text(st, 6, subject, -1);
     rc = store_stmt_step(st, err);
-    if (rc == STORE_ROW)
+    if (rc == STORE_ROW) {
         id = store_stmt_int64(st, 0);
+        same = store_stmt_int64(st, 1) == 1;
+    }
     store_stmt_reset(st);
     if (rc != STORE_ROW && rc != STORE_DONE)
         return rc;
     *out_new = id == 0;
+    *out_id = id;
+    if (same)
+        return SMILE_OK; /* as before: updated_at stays the time of the last change */
     if (id == 0) {
         if ((rc = store_prepare(s, sql_ins, &st, err)) != SMILE_OK)
             return rc;
@@ -427,7 +442,9 @@ struct fold_ctx {
     const struct engine_result *r;
     int64_t pid, iid, fold_seq, now, next_due;
     int ver;
-    bool fresh; /* a new instance: nothing of it to delete */
+    bool fresh;       /* a new instance: nothing of it to delete */
+    struct row *rows; /* its measurement rows before this fold (existing_rows) */
+    size_t nrows, caprows;
     const char *subject, *channel, *customer;
     const struct calendar *cal; /* the process calendar (NULL: wall time), for local days */
     struct kpi_facts *kf;
@@ -535,33 +552,196 @@ roll_events(struct runtime_defs *d, struct store *s, const struct loaded *L, str
     roll_tags(s, L, kf);
 }
 
-static int
-put_deadline(struct fold_ctx *c, int64_t mid, const char *step, uint32_t seq, bool breach, int idx,
-             int64_t due, struct smile_err *err)
-{
-    static const char sql[] = "INSERT INTO deadlines (measurement_id, kind, idx, due_at, fired_at,"
-                              " source_id) VALUES ($1, $2, $3, $4, $5, $6)";
-    struct store_stmt *st;
+/* One deadline row of an occurrence, decided before anything is written. */
+struct dl {
+    bool breach, done;
+    int idx;
+    int64_t due;
     char sid[160];
-    bool done;
+};
+
+/* The deadlines to store for o: every warning and the breach of a running clock (passed or
+ * not; the scheduler fires the unfired ones when due), and for stopped clocks the ones whose
+ * sla.* event is in the ledger (history). */
+static size_t
+occ_deadlines(const struct fold_ctx *c, const struct engine_occ *o, const char *step,
+              struct dl *out)
+{
+    bool running = o->state == ENGINE_RUNNING;
+    size_t n = 0;
+
+    for (uint32_t w = 0; w < o->nwarn; w++) {
+        bool logged = o->warn_logged & (1u << w);
+        struct dl *d = &out[n];
+        if (o->warn_at[w] == ENGINE_NO_TIME)
+            continue;
+        runtime_deadline_source_id(c->pid, c->subject, step, o->seq, false, (int)w, d->sid,
+                                   sizeof(d->sid));
+        d->done = fired(c->L, d->sid);
+        if (running || (logged && d->done)) {
+            d->breach = false;
+            d->idx = (int)w;
+            d->due = o->warn_at[w];
+            n++;
+        }
+    }
+    {
+        int64_t due = o->breached_at != ENGINE_NO_TIME ? o->breached_at
+                      : running                        ? o->deadline
+                                                       : ENGINE_NO_TIME;
+        struct dl *d = &out[n];
+        runtime_deadline_source_id(c->pid, c->subject, step, o->seq, true, 0, d->sid,
+                                   sizeof(d->sid));
+        d->done = fired(c->L, d->sid);
+        if (due != ENGINE_NO_TIME && (running || d->done)) {
+            d->breach = true;
+            d->idx = 0;
+            d->due = due;
+            n++;
+        }
+    }
+    return n;
+}
+
+/* FNV-1a 64 over what a measurement's rows say, so that a re-fold that decides the same
+ * writes nothing (see existing_rows). */
+static uint64_t
+mix(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static uint64_t
+mix_i(uint64_t h, int64_t v)
+{
+    return mix(h, &v, sizeof(v));
+}
+
+static uint64_t
+mix_s(uint64_t h, const char *v)
+{
+    return v ? mix(h, v, strlen(v) + 1) : mix(h, "\xff", 1);
+}
+
+static uint64_t
+occ_digest(const struct fold_ctx *c, uint32_t oi, const struct dl *dls, size_t ndl)
+{
+    const struct engine_occ *o = &c->r->occ[oi];
+    uint64_t h = 14695981039346656037ULL;
+
+    h = mix_i(h, c->ver);
+    h = mix_s(h, c->channel);
+    h = mix_s(h, c->customer);
+    h = mix_i(h, o->started_at);
+    h = mix_i(h, o->ended_at);
+    h = mix_i(h, o->elapsed_ms);
+    h = mix_i(h, o->target_ms);
+    h = mix_i(h, o->state == ENGINE_RUNNING ? o->deadline : ENGINE_NO_TIME);
+    h = mix_i(h, o->result);
+    h = mix_i(h, o->state);
+    h = mix_s(h, o->charged_actor);
+    h = mix_s(h, o->charged_team);
+    h = mix_i(h, o->start_event_id);
+    h = mix_i(h, o->end_event_id);
+    for (uint32_t k = 0; k < o->nseg; k++) {
+        const struct engine_segment *g = &c->r->seg[o->seg_first + k];
+        h = mix_s(h, g->actor);
+        h = mix_s(h, g->team);
+        h = mix_i(h, g->from);
+        h = mix_i(h, g->to);
+        h = mix_i(h, g->ms);
+    }
+    h = mix_i(h, -1);
+    for (uint32_t k = 0; k < c->r->nlog; k++)
+        if (c->r->log[k].occ == oi) {
+            h = mix_i(h, c->r->log[k].kind);
+            h = mix_i(h, c->r->log[k].at);
+            h = mix_i(h, c->r->log[k].event_id);
+        }
+    h = mix_i(h, -2);
+    for (size_t k = 0; k < ndl; k++) {
+        h = mix_i(h, dls[k].breach);
+        h = mix_i(h, dls[k].idx);
+        h = mix_i(h, dls[k].due);
+        h = mix_i(h, dls[k].done);
+        h = mix_s(h, dls[k].sid);
+    }
+    return h & INT64_MAX; /* stored as a SQLite integer */
+}
+
+/* The instance's measurement rows before this fold. */
+struct row {
+    int64_t id, occurrence, digest;
+    char *step;
+    bool kept; /* this fold wrote or confirmed it */
+};
+
+static int
+existing_rows(struct fold_ctx *c, struct smile_err *err)
+{
+    static const char sql[] =
+        "SELECT id, step_key, occurrence, coalesce(digest, -1) FROM measurements"
+        " WHERE instance_id = $1";
+    struct store_stmt *st;
     int rc;
 
-    runtime_deadline_source_id(c->pid, c->subject, step, seq, breach, idx, sid, sizeof(sid));
-    done = fired(c->L, sid);
+    c->nrows = 0;
+    if (c->fresh)
+        return SMILE_OK;
     if ((rc = store_prepare(c->s, sql, &st, err)) != SMILE_OK)
         return rc;
-    store_stmt_bind_int64(st, 1, mid);
-    store_stmt_bind_text(st, 2, breach ? "breach" : "warning", -1);
-    store_stmt_bind_int64(st, 3, idx);
-    store_stmt_bind_int64(st, 4, due);
-    if (done)
-        store_stmt_bind_int64(st, 5, due);
-    else
-        store_stmt_bind_null(st, 5);
-    store_stmt_bind_text(st, 6, sid, -1);
-    if (!done && due < c->next_due)
-        c->next_due = due;
-    return exec_done(st, err);
+    store_stmt_bind_int64(st, 1, c->iid);
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+        struct row *r;
+        if (c->nrows == c->caprows) {
+            c->caprows = c->caprows ? 2 * c->caprows : 8;
+            c->rows = xrealloc(c->rows, c->caprows * sizeof(*c->rows));
+        }
+        r = &c->rows[c->nrows++];
+        r->id = store_stmt_int64(st, 0);
+        r->step = xstrdup(store_stmt_text(st, 1));
+        r->occurrence = store_stmt_int64(st, 2);
+        r->digest = store_stmt_int64(st, 3);
+        r->kept = false;
+    }
+    store_stmt_reset(st);
+    return rc == STORE_DONE ? SMILE_OK : rc;
+}
+
+static void
+rows_free(struct fold_ctx *c)
+{
+    for (size_t i = 0; i < c->nrows; i++)
+        free(c->rows[i].step);
+    free(c->rows);
+    c->rows = NULL;
+    c->nrows = c->caprows = 0;
+}
+
+/* Deletes the rows no occurrence of this fold wrote or confirmed (their segments, log and
+ * deadlines go with them: ON DELETE CASCADE). */
+static int
+drop_unkept(struct fold_ctx *c, struct smile_err *err)
+{
+    static const char sql[] = "DELETE FROM measurements WHERE id = $1";
+    struct store_stmt *st;
+    int rc = SMILE_OK;
+
+    for (size_t i = 0; i < c->nrows && rc == SMILE_OK; i++) {
+        if (c->rows[i].kept)
+            continue;
+        if ((rc = store_prepare(c->s, sql, &st, err)) != SMILE_OK)
+            return rc;
+        store_stmt_bind_int64(st, 1, c->rows[i].id);
+        rc = exec_done(st, err);
+    }
+    return rc;
 }
 
 static int
@@ -571,8 +751,8 @@ put_occ(struct fold_ctx *c, uint32_t oi, struct smile_err *err)
         "INSERT INTO measurements (instance_id, process_id, version, step_key, occurrence,"
         " subject, channel, customer, started_at, done_at, elapsed_ms, target_ms, deadline_at,"
         " result, state, charged_actor, charged_team, start_event_id, end_event_id, fold_seq,"
-        " updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
-        " $15, $16, $17, $18, $19, $20, $21)"
+        " updated_at, digest) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,"
+        " $14, $15, $16, $17, $18, $19, $20, $21, $22)"
         " ON CONFLICT (instance_id, step_key, occurrence) DO UPDATE SET"
         " process_id = excluded.process_id, version = excluded.version,"
         " channel = excluded.channel, customer = excluded.customer,"
@@ -581,7 +761,8 @@ put_occ(struct fold_ctx *c, uint32_t oi, struct smile_err *err)
         " deadline_at = excluded.deadline_at, result = excluded.result, state = excluded.state,"
         " charged_actor = excluded.charged_actor, charged_team = excluded.charged_team,"
         " start_event_id = excluded.start_event_id, end_event_id = excluded.end_event_id,"
-        " fold_seq = excluded.fold_seq, updated_at = excluded.updated_at RETURNING id";
+        " fold_seq = excluded.fold_seq, updated_at = excluded.updated_at,"
+        " digest = excluded.digest RETURNING id";
     static const char sql_del_seg[] = "DELETE FROM measurement_segments WHERE measurement_id = $1";
     static const char sql_del_log[] = "DELETE FROM measurement_log WHERE measurement_id = $1";
     static const char sql_del_dl[] = "DELETE FROM deadlines WHERE measurement_id = $1";
@@ -589,11 +770,29 @@ put_occ(struct fold_ctx *c, uint32_t oi, struct smile_err *err)
                                   " team, from_at, to_at, ms) VALUES ($1, $2, $3, $4, $5, $6, $7)";
     static const char sql_log[] = "INSERT INTO measurement_log (measurement_id, seq, kind, at,"
                                   " event_id) VALUES ($1, $2, $3, $4, $5)";
+    static const char sql_dl[] = "INSERT INTO deadlines (measurement_id, kind, idx, due_at,"
+                                 " fired_at, source_id) VALUES ($1, $2, $3, $4, $5, $6)";
     const struct engine_occ *o = &c->r->occ[oi];
     const char *step = engine_process_step_key(c->r->process, o->step);
+    struct dl dls[ENGINE_MAX_WARN + 1];
+    size_t ndl = occ_deadlines(c, o, step, dls);
+    int64_t digest = (int64_t)occ_digest(c, oi, dls, ndl);
+    struct row *old = NULL;
     struct store_stmt *st;
     int64_t mid = 0;
     int rc, seq = 0;
+
+    roll_occ(c, o, step);
+    for (size_t k = 0; k < ndl; k++)
+        if (!dls[k].done && dls[k].due < c->next_due)
+            c->next_due = dls[k].due;
+    for (size_t i = 0; i < c->nrows && old == NULL; i++)
+        if (c->rows[i].occurrence == o->seq && strcmp(c->rows[i].step, step) == 0)
+            old = &c->rows[i];
+    if (old)
+        old->kept = true;
+    if (old && old->digest == digest)
+        return SMILE_OK; /* decided as before: nothing to write */
 
     if ((rc = store_prepare(c->s, sql_m, &st, err)) != SMILE_OK)
         return rc;
@@ -624,6 +823,7 @@ put_occ(struct fold_ctx *c, uint32_t oi, struct smile_err *err)
         store_stmt_bind_null(st, 19);
     store_stmt_bind_int64(st, 20, c->fold_seq);
     store_stmt_bind_int64(st, 21, c->now);
+    store_stmt_bind_int64(st, 22, digest);
     rc = store_stmt_step(st, err);
     if (rc == STORE_ROW) {
         mid = store_stmt_int64(st, 0);
@@ -632,9 +832,8 @@ put_occ(struct fold_ctx *c, uint32_t oi, struct smile_err *err)
     store_stmt_reset(st);
     if (rc != SMILE_OK)
         return rc;
-    roll_occ(c, o, step);
     static const char *const dels[] = {sql_del_seg, sql_del_log, sql_del_dl};
-    for (size_t i = 0; i < ARRAY_LEN(dels) && !c->fresh; i++) {
+    for (size_t i = 0; i < ARRAY_LEN(dels) && old; i++) {
         if ((rc = store_prepare(c->s, dels[i], &st, err)) != SMILE_OK)
             return rc;
         store_stmt_bind_int64(st, 1, mid);
@@ -672,31 +871,20 @@ put_occ(struct fold_ctx *c, uint32_t oi, struct smile_err *err)
         if ((rc = exec_done(st, err)) != SMILE_OK)
             return rc;
     }
-    /* Deadlines: every warning and the breach of a running clock (passed or not; the
-     * scheduler fires the unfired ones when due), and for stopped clocks the ones whose
-     * sla.* event is in the ledger (history). */
-    bool running = o->state == ENGINE_RUNNING;
-    for (uint32_t w = 0; w < o->nwarn; w++) {
-        bool logged = o->warn_logged & (1u << w);
-        char sid[160];
-        if (o->warn_at[w] == ENGINE_NO_TIME)
-            continue;
-        runtime_deadline_source_id(c->pid, c->subject, step, o->seq, false, (int)w, sid,
-                                   sizeof(sid));
-        if (running || (logged && fired(c->L, sid)))
-            if ((rc = put_deadline(c, mid, step, o->seq, false, (int)w, o->warn_at[w], err)) !=
-                SMILE_OK)
-                return rc;
-    }
-    {
-        int64_t due = o->breached_at != ENGINE_NO_TIME ? o->breached_at
-                      : running                        ? o->deadline
-                                                       : ENGINE_NO_TIME;
-        char sid[160];
-        runtime_deadline_source_id(c->pid, c->subject, step, o->seq, true, 0, sid, sizeof(sid));
-        if (due != ENGINE_NO_TIME && (running || fired(c->L, sid)))
-            if ((rc = put_deadline(c, mid, step, o->seq, true, 0, due, err)) != SMILE_OK)
-                return rc;
+    for (size_t k = 0; k < ndl; k++) {
+        if ((rc = store_prepare(c->s, sql_dl, &st, err)) != SMILE_OK)
+            return rc;
+        store_stmt_bind_int64(st, 1, mid);
+        store_stmt_bind_text(st, 2, dls[k].breach ? "breach" : "warning", -1);
+        store_stmt_bind_int64(st, 3, dls[k].idx);
+        store_stmt_bind_int64(st, 4, dls[k].due);
+        if (dls[k].done)
+            store_stmt_bind_int64(st, 5, dls[k].due);
+        else
+            store_stmt_bind_null(st, 5);
+        store_stmt_bind_text(st, 6, dls[k].sid, -1);
+        if ((rc = exec_done(st, err)) != SMILE_OK)
+            return rc;
     }
     return SMILE_OK;
 }
@@ -705,8 +893,6 @@ int
 runtime_fold_subject(struct runtime_defs *d, struct store *s, const char *subject, int64_t fold_seq,
                      int64_t *out_next_due, struct smile_err *err)
 {
-    static const char sql_stale[] =
-        "DELETE FROM measurements WHERE instance_id = $1 AND fold_seq <> $2";
     static const char sql_drop[] = "DELETE FROM instances WHERE process_id = $1 AND subject = $2";
     struct loaded L;
     struct runtime_pin_ref *pins = NULL;
@@ -787,17 +973,14 @@ runtime_fold_subject(struct runtime_defs *d, struct store *s, const char *subjec
             }
         rc = put_instance(s, pd->id, ver, subject, &d->res, now, pin ? pin->id : 0, &c.iid,
                           &c.fresh, err);
+        if (rc == SMILE_OK)
+            rc = existing_rows(&c, err);
         for (uint32_t oi = 0; oi < d->res.nocc && rc == SMILE_OK; oi++)
             if (d->res.occ[oi].state != ENGINE_PENDING)
                 rc = put_occ(&c, oi, err);
-        if (rc == SMILE_OK && !c.fresh) {
-            struct store_stmt *st;
-            if ((rc = store_prepare(s, sql_stale, &st, err)) == SMILE_OK) {
-                store_stmt_bind_int64(st, 1, c.iid);
-                store_stmt_bind_int64(st, 2, fold_seq);
-                rc = exec_done(st, err);
-            }
-        }
+        if (rc == SMILE_OK)
+            rc = drop_unkept(&c, err);
+        rows_free(&c);
         next_due = c.next_due;
     }
     if (rc == SMILE_OK) {

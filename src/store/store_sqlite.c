@@ -156,13 +156,19 @@ store_open(const char *path, int flags, struct store **out, struct smile_err *er
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_handler(s->db, busy_wait, NULL);
+    /* page_size applies to a new database only (an existing one keeps its size). 8 KiB
+     * rather than SQLite's 4 KiB: each commit writes every page it dirtied to the WAL as one
+     * frame (two pwrite calls), and appends fill half as many pages of twice the size —
+     * batches of 1,000 events took ~15% less server CPU (32.8 → 28.2–29.0 µs per event),
+     * single events the same (106–108 → 101–111 µs, noise at load 5–6); 16 KiB gained no
+     * more for batches and made small reads copy more. */
     rc = store_exec(s,
+                    "PRAGMA page_size=8192;"
                     "PRAGMA journal_mode=WAL;"
                     "PRAGMA synchronous=FULL;"
                     "PRAGMA foreign_keys=ON;"
                     "PRAGMA temp_store=MEMORY;"
-                    "PRAGMA cache_size=-2000;"
-                    "PRAGMA mmap_size=268435456;",
+                    "PRAGMA cache_size=-2000;",
                     err);
     if (rc != SMILE_OK) {
         store_close(s);

@@ -125,6 +125,13 @@ test_fold_live_and_rebuild(void **state)
     assert_string_equal(row, want);
     assert_int_equal(due, t0 + 10000);
     assert_int_equal(test_db_int(&d, "SELECT count(*) FROM deadlines WHERE fired_at IS NULL"), 2);
+    /* A re-fold that decides the same writes nothing — not the instance, not a measurement
+     * or its rows, not the kpi rollups (total_changes() counts every row this connection
+     * inserted, updated or deleted) — and still reports the earliest deadline. */
+    n = test_db_int(&d, "SELECT total_changes()");
+    fold(&d, defs, "call:1", 10, &due);
+    assert_int_equal(test_db_int(&d, "SELECT total_changes()"), n);
+    assert_int_equal(due, t0 + 10000);
 
     /* The scheduler's sla.breached, dated 1 ms past the deadline: as_of t0 + 15001, the clock
      * is breached (elapsed 15001 ms) and the breach deadline is fired; the warning is not. */
@@ -152,6 +159,10 @@ test_fold_live_and_rebuild(void **state)
      * clock is stopped: no unfired deadline remains); the fired breach row stays as history.
      */
     assert_int_equal(test_db_int(&d, "SELECT count(*) FROM deadlines WHERE fired_at IS NULL"), 0);
+    assert_int_equal(due, INT64_MAX);
+    n = test_db_int(&d, "SELECT total_changes()");
+    fold(&d, defs, "call:1", 11, &due);
+    assert_int_equal(test_db_int(&d, "SELECT total_changes()"), n);
     assert_int_equal(due, INT64_MAX);
 
     /* Rebuild: the same rows. */
