@@ -225,7 +225,7 @@ main(int argc, char **argv)
     struct crm_ctx c;
     int64_t ids[CUSTOMERS];
     double t_fill, t_plain, t_idx, t_scan, load[3] = {0, 0, 0};
-    int64_t pages[2] = {0, 0};
+    int64_t pages[2] = {0, 0}, page_size = 0;
     json_t *a1 = NULL, *a2 = NULL;
     char *s1, *s2;
 
@@ -262,7 +262,8 @@ main(int argc, char **argv)
                 die("drop", &err);
             c.db = x;
             t = fill(x, &c, n, ids, false);
-            if (store_query_int64(x, "PRAGMA page_count", &pages[with], &err) != SMILE_OK)
+            if (store_query_int64(x, "PRAGMA page_count", &pages[with], &err) != SMILE_OK ||
+                store_query_int64(x, "PRAGMA page_size", &page_size, &err) != SMILE_OK)
                 die("page_count", &err);
             store_close(x);
             remove_db(dir, name);
@@ -285,9 +286,9 @@ main(int argc, char **argv)
     printf("  ingest cost of the index: %ld events (a quarter naming a customer) inserted in "
            "one transaction, least of 3: %.3f s CPU with it, %.3f s without (%+.1f %%)\n",
            n, t_fill, t_plain, t_plain > 0 ? (t_fill / t_plain - 1) * 100 : 0.0);
-    printf("  database pages (4 KiB) after the insert: %" PRId64 " with it, %" PRId64
+    printf("  database pages (%" PRId64 " bytes) after the insert: %" PRId64 " with it, %" PRId64
            " without (%+.1f %%)\n",
-           pages[1], pages[0],
+           page_size, pages[1], pages[0],
            pages[0] > 0 ? ((double)pages[1] / (double)pages[0] - 1) * 100 : 0.0);
     free(s1);
     free(s2);
