@@ -23,6 +23,8 @@
 
 static pthread_mutex_t sql_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static void mask_in_place(const struct crm_resource *r, json_t *o);
+
 /* Builds the resource's statements once; they live as long as the process. */
 static void
 sql_build(const struct crm_resource *r)
@@ -572,6 +574,277 @@ crm_record_load(struct crm_ctx *c, const struct crm_resource *r, int64_t id, jso
     return rc;
 }
 
+/* Direct JSON text (the read hot path) --------------------------------------------- */
+
+/* Whether s[0..n) is UTF-8 as jansson accepts it (no overlongs, surrogates, > U+10FFFF). */
+static bool
+utf8_ok(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t len;
+
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        if (s[i] >= 0xC2 && s[i] <= 0xDF) {
+            len = 2;
+            cp = s[i] & 0x1F;
+        } else if (s[i] >= 0xE0 && s[i] <= 0xEF) {
+            len = 3;
+            cp = s[i] & 0x0F;
+        } else if (s[i] >= 0xF0 && s[i] <= 0xF4) {
+            len = 4;
+            cp = s[i] & 0x07;
+        } else {
+            return false;
+        }
+        if (n - i < len)
+            return false;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+/*
+ * Appends s as a JSON string the way jansson's compact dump writes it (no ASCII or slash
+ * escaping: '"', '\\' and control characters only, \u00XX in upper case). False, with
+ * nothing appended, when s is not valid UTF-8 (json_string would refuse it).
+ */
+static bool
+put_string(struct buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    const char *run = s;
+
+    if (!utf8_ok((const unsigned char *)s, n))
+        return false;
+    buf_putc(b, '"');
+    for (const char *p = s; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        char u[8];
+
+        if (ch != '"' && ch != '\\' && ch >= 0x20)
+            continue;
+        buf_append(b, run, (size_t)(p - run));
+        switch (ch) {
+        case '"':
+            buf_puts(b, "\\\"");
+            break;
+        case '\\':
+            buf_puts(b, "\\\\");
+            break;
+        case '\b':
+            buf_puts(b, "\\b");
+            break;
+        case '\f':
+            buf_puts(b, "\\f");
+            break;
+        case '\n':
+            buf_puts(b, "\\n");
+            break;
+        case '\r':
+            buf_puts(b, "\\r");
+            break;
+        case '\t':
+            buf_puts(b, "\\t");
+            break;
+        default:
+            snprintf(u, sizeof(u), "\\u%04X", ch);
+            buf_puts(b, u);
+            break;
+        }
+        run = p + 1;
+    }
+    buf_append(b, run, strlen(run));
+    buf_putc(b, '"');
+    return true;
+}
+
+/*
+ * Whether s is exactly what jansson's compact dump writes for an array of strings without
+ * escapes ("[]", "[\"a\",\"b\"]"): such a stored array is copied out as it is.
+ */
+static bool
+plain_string_array(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    if (*p++ != '[')
+        return false;
+    if (*p == ']')
+        return p[1] == '\0';
+    for (;;) {
+        const unsigned char *q;
+
+        if (*p++ != '"')
+            return false;
+        for (q = p; *p && *p != '"'; p++)
+            if (*p == '\\' || *p < 0x20)
+                return false;
+        if (*p != '"' || !utf8_ok(q, (size_t)(p - q)))
+            return false;
+        p++;
+        if (*p == ']')
+            return p[1] == '\0';
+        if (*p++ != ',')
+            return false;
+    }
+}
+
+/* Appends v in decimal (what "%" PRId64 writes, without vsnprintf's cost). */
+static void
+put_int(struct buf *b, int64_t v)
+{
+    char d[24];
+    int i = (int)sizeof(d);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+    do {
+        d[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        d[--i] = '-';
+    buf_append(b, d + i, sizeof(d) - (size_t)i);
+}
+
+/*
+ * Appends the current row of st (columns as select_one) as the compact JSON text that
+ * http_json_dump(crm_record_render(row_json(st))) would produce, byte for byte: keys in
+ * the same order, sensitive values masked unless flags has CRM_REVEAL. False when a value
+ * needs the tree path to decide (text that is not UTF-8: the tree drops such a key).
+ */
+static bool
+row_text(struct store_stmt *st, const struct crm_resource *r, unsigned flags, struct buf *b)
+{
+    int n = r->nfields;
+    char t[TIME_RFC3339_LEN + 1];
+
+    buf_puts(b, "{\"id\":");
+    put_int(b, store_stmt_int64(st, 0));
+    for (int i = 0; i < n; i++) {
+        const struct crm_field *f = &r->fields[i];
+        int col = i + 1;
+
+        buf_puts(b, ",\"");
+        buf_puts(b, f->name);
+        buf_puts(b, "\":");
+        if (f->type == CRM_STRARRAY) {
+            const char *s = store_stmt_text(st, col);
+            json_t *v;
+
+            if (s && plain_string_array(s)) {
+                buf_puts(b, s);
+                continue;
+            }
+            v = s ? json_loads(s, 0, NULL) : NULL;
+            if (v == NULL || !json_is_array(v)) {
+                json_decref(v);
+                v = json_array();
+            }
+            http_json_dump(b, v);
+            json_decref(v);
+            continue;
+        }
+        if (store_stmt_is_null(st, col)) {
+            buf_puts(b, "null");
+            continue;
+        }
+        switch (f->type) {
+        case CRM_INT:
+        case CRM_MONEY:
+        case CRM_REF:
+            put_int(b, store_stmt_int64(st, col));
+            break;
+        case CRM_REAL: {
+            json_t *v = json_real(store_stmt_double(st, col));
+
+            if (v == NULL)
+                return false;
+            http_json_dump(b, v);
+            json_decref(v);
+            break;
+        }
+        case CRM_TIME:
+            time_format_rfc3339(store_stmt_int64(st, col), t);
+            buf_putc(b, '"');
+            buf_puts(b, t);
+            buf_putc(b, '"');
+            break;
+        default: {
+            const char *s = store_stmt_text(st, col);
+
+            if ((f->flags & CRM_F_SENSITIVE) && f->mask && !(flags & CRM_REVEAL)) {
+                char m[256];
+
+                if (!utf8_ok((const unsigned char *)s, strlen(s)))
+                    return false;
+                f->mask(s, m, sizeof(m));
+                s = m;
+                if (!put_string(b, s))
+                    return false;
+            } else if (!put_string(b, s)) {
+                return false;
+            }
+            break;
+        }
+        }
+    }
+    buf_puts(b, ",\"version\":");
+    put_int(b, store_stmt_int64(st, n + 1));
+    time_format_rfc3339(store_stmt_int64(st, n + 2), t);
+    buf_puts(b, ",\"created_at\":\"");
+    buf_puts(b, t);
+    time_format_rfc3339(store_stmt_int64(st, n + 3), t);
+    buf_puts(b, "\",\"updated_at\":\"");
+    buf_puts(b, t);
+    buf_puts(b, "\"}");
+    return true;
+}
+
+int
+crm_record_get_text(struct crm_ctx *c, const struct crm_resource *r, int64_t id, unsigned flags,
+                    struct buf *out, int64_t *version, struct smile_err *err)
+{
+    struct store_stmt *st;
+    int rc;
+
+    sql_build(r);
+    rc = store_prepare(c->db, r->sql->select_one, &st, err);
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, id);
+    rc = store_stmt_step(st, err);
+    if (rc == STORE_ROW) {
+        buf_reset(out);
+        *version = store_stmt_int64(st, r->nfields + 1);
+        if (!row_text(st, r, flags, out)) {
+            json_t *o = row_json(st, r);
+
+            if (!(flags & CRM_REVEAL))
+                mask_in_place(r, o);
+            buf_reset(out);
+            http_json_dump(out, o);
+            json_decref(o);
+        }
+        rc = SMILE_OK;
+    } else if (rc == STORE_DONE) {
+        rc = smile_err_set(err, SMILE_ENOTFOUND, "no %s with id %" PRId64, r->name, id);
+    }
+    store_stmt_reset(st);
+    return rc;
+}
+
 /* Replaces sensitive values of o by their masks. */
 static void
 mask_in_place(const struct crm_resource *r, json_t *o)
@@ -642,12 +915,62 @@ crm_if_match(const char *if_match, int64_t version, struct smile_err *err)
         "the record has changed: its version is now %" PRId64 "; read it again and retry", version);
 }
 
+/*
+ * The stored form of a row just inserted from rec with this id at now_ms: what
+ * crm_record_load would read back, built without the read. Each value goes through the
+ * conversion bind_fields applied on the way in and row_json on the way out (no trigger or
+ * column default touches a record table's bound columns).
+ */
+static json_t *
+stored_of(const struct crm_resource *r, const json_t *rec, int64_t id, int64_t now_ms)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "id", json_integer(id));
+    for (int i = 0; i < r->nfields; i++) {
+        const struct crm_field *f = &r->fields[i];
+        json_t *v = json_object_get(rec, f->name), *nv;
+
+        if (f->type == CRM_STRARRAY) {
+            nv = json_is_array(v) ? json_deep_copy(v) : json_array();
+        } else if (v == NULL || json_is_null(v)) {
+            nv = json_null();
+        } else {
+            switch (f->type) {
+            case CRM_INT:
+            case CRM_MONEY:
+            case CRM_REF:
+                nv = json_integer(json_integer_value(v));
+                break;
+            case CRM_REAL:
+                nv = json_real(json_number_value(v));
+                break;
+            case CRM_TIME: {
+                int64_t ms = 0;
+
+                time_parse_rfc3339(json_string_value(v), json_string_length(v), &ms);
+                nv = time_json(ms);
+                break;
+            }
+            default:
+                nv = json_is_string(v) ? json_incref(v) : json_null();
+                break;
+            }
+        }
+        json_object_set_new(o, f->name, nv);
+    }
+    json_object_set_new(o, "version", json_integer(1));
+    json_object_set_new(o, "created_at", time_json(now_ms));
+    json_object_set_new(o, "updated_at", time_json(now_ms));
+    return o;
+}
+
 /* The create without its transaction: crm_record_create and crm_record_insert. */
 static int
 create_in_tx(struct crm_ctx *c, const struct crm_resource *r, const json_t *body, bool internal,
-             int64_t *out_id, json_t **out_stored, struct smile_err *err)
+             int64_t *out_id, json_t **out_shown, struct smile_err *err)
 {
-    json_t *rec = json_object(), *stored = NULL;
+    json_t *rec = json_object(), *stored = NULL, *shown = NULL;
     struct store_stmt *st = NULL;
     int64_t id = 0;
     int rc = SMILE_OK;
@@ -692,25 +1015,23 @@ create_in_tx(struct crm_ctx *c, const struct crm_resource *r, const json_t *body
     store_stmt_reset(st);
     if (rc != SMILE_OK)
         goto out;
-    if ((rc = crm_record_load(c, r, id, &stored, err)) != SMILE_OK)
-        goto out;
+    /* perf: the stored form is built from what was bound, not read back. */
+    stored = stored_of(r, rec, id, c->now_ms);
     if (r->after_write && (rc = r->after_write(c, id, NULL, stored, err)) != SMILE_OK)
         goto out;
-    {
-        json_t *shown = crm_record_render(r, stored, 0);
-
-        rc = crm_audit(c, r, id, "create", NULL, shown, err);
-        json_decref(shown);
-    }
+    /* The audit's "after" is the response: one rendering serves both. */
+    shown = crm_record_render(r, stored, 0);
+    rc = crm_audit(c, r, id, "create", NULL, shown, err);
 out:
     if (rc != SMILE_OK) {
         if (err->code == SMILE_OK)
             err->code = rc;
-        json_decref(stored);
+        json_decref(shown);
     } else {
-        *out_stored = stored;
+        *out_shown = shown;
         *out_id = id;
     }
+    json_decref(stored);
     json_decref(rec);
     return rc;
 }
@@ -719,14 +1040,13 @@ int
 crm_record_insert(struct crm_ctx *c, const struct crm_resource *r, const json_t *body,
                   bool internal, int64_t *out_id, json_t **out, struct smile_err *err)
 {
-    json_t *stored = NULL;
-    int rc = create_in_tx(c, r, body, internal, out_id, &stored, err);
+    json_t *shown = NULL;
+    int rc = create_in_tx(c, r, body, internal, out_id, &shown, err);
 
-    if (rc == SMILE_OK) {
-        if (out)
-            *out = crm_record_render(r, stored, 0);
-        json_decref(stored);
-    }
+    if (rc == SMILE_OK && out)
+        *out = shown;
+    else
+        json_decref(shown);
     return rc;
 }
 
@@ -734,14 +1054,14 @@ int
 crm_record_create(struct crm_ctx *c, const struct crm_resource *r, const json_t *body,
                   int64_t *out_id, json_t **out, struct smile_err *err)
 {
-    json_t *stored = NULL;
+    json_t *shown = NULL;
     int64_t id = 0;
     int rc;
 
     smile_err_clear(err);
     rc = store_begin(c->db, err);
     if (rc == SMILE_OK)
-        rc = create_in_tx(c, r, body, false, &id, &stored, err);
+        rc = create_in_tx(c, r, body, false, &id, &shown, err);
     if (rc == SMILE_OK)
         rc = store_commit(c->db, err);
     if (rc != SMILE_OK) {
@@ -750,11 +1070,12 @@ crm_record_create(struct crm_ctx *c, const struct crm_resource *r, const json_t 
         if (err->code == SMILE_OK)
             err->code = rc;
     } else {
-        *out = crm_record_render(r, stored, 0);
+        *out = shown;
+        shown = NULL;
         *out_id = id;
     }
     crm_events_finish(c, rc == SMILE_OK);
-    json_decref(stored);
+    json_decref(shown);
     return rc;
 }
 

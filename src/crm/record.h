@@ -165,6 +165,15 @@ int crm_record_get(struct crm_ctx *c, const struct crm_resource *r, int64_t id, 
                    json_t **out, struct smile_err *err);
 
 /*
+ * The read hot path: writes the live record id, rendered as crm_record_get would render
+ * it, as compact JSON text into out (its content is replaced), straight from the row with
+ * no JSON tree (byte for byte what http_json_dump of crm_record_get's result writes), and
+ * its version into *version. SMILE_ENOTFOUND if absent or deleted (out untouched).
+ */
+int crm_record_get_text(struct crm_ctx *c, const struct crm_resource *r, int64_t id, unsigned flags,
+                        struct buf *out, int64_t *version, struct smile_err *err);
+
+/*
  * Loads the live record id in its stored form (sensitive values unmasked; times RFC 3339)
  * without rendering for output. Caller owns *out. SMILE_ENOTFOUND if absent or deleted.
  */

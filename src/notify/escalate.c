@@ -935,8 +935,13 @@ pending_run(struct store *s, int max, const atomic_bool *halt, int *out_done, in
         }
     }
     /* Every event read is handled: move over the rest in one small write — up to hi when
-     * nothing more is there, else past the last one read (events without rules skipped). */
-    if (rc == SMILE_OK && i == n) {
+     * nothing more is there, else past the last one read (events without rules skipped).
+     * When none of the new events concerns escalation (n == 0: the common case, calls and
+     * e-mails), the write waits until the cursor is 100,000 events behind: the query above
+     * walks only the partial index of sla.* and case.assigned ids, so the lag costs it
+     * nothing, while a cursor write after every commit of a busy ledger was a transaction
+     * and a disk sync each (1.8% of the server's CPU under single events). */
+    if (rc == SMILE_OK && i == n && (n > 0 || hi - cur >= 100000)) {
         if ((rc = store_begin(s, err)) == SMILE_OK) {
             rc = cursor_set(s, n < max ? hi : pe[n - 1].id, err);
             if (rc == SMILE_OK)

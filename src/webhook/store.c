@@ -439,7 +439,11 @@ webhook_update(struct store *db, const struct audit_who *who, int64_t id, int64_
     static const char sql[] =
         "UPDATE webhooks SET url = coalesce($1, url), description = coalesce($2, description), "
         "event_types = coalesce($3, event_types), active = coalesce($4, active), "
-        "headers = coalesce($5, headers), version = version + 1, updated_at = $6 "
+        "headers = coalesce($5, headers), version = version + 1, updated_at = $6, "
+        /* Switched back on: it starts after the newest event, as a new webhook does —
+         * what happened while it was off is not delivered (whatever the cursor's lag). */
+        "after_event_id = CASE WHEN active = 0 AND $4 = 1"
+        " THEN (SELECT coalesce(max(id), 0) FROM events) ELSE after_event_id END "
         "WHERE id = $7 AND version = $8";
     struct hook_fields f;
     struct store_stmt *st;

@@ -349,6 +349,30 @@ class TestDelivery(WebhookBase):
                          {(only_sla["id"], "call.offered"), (only_sla["id"], "sla.breached")},
                          set())
 
+    def test_switched_back_on_starts_after_the_newest_event(self):
+        # A subscription switched off gets nothing of what happens meanwhile, and switched
+        # back on it starts after the newest event, however far the sender's cursor lags.
+        w = self.subscribe(self.rx.url, ["call.*"], active=False)
+        path = "/api/v1/webhooks/%d" % w["id"]
+        r = self.admin.post("/api/v1/events", {"type": "call.offered", "subject": "call:9.1",
+                                               "occurred_at": "2026-11-27T02:00:00Z",
+                                               "source": "pbx", "source_id": "wh-off"})
+        self.assertEqual(r.status, 201, r)
+        off_id = r.json["results"][0]["id"]
+        r = self.admin.patch(path, {"active": True}, headers={"If-Match": '"1"'})
+        self.assertEqual((r.status, r.json["active"]), (200, True), r)
+        r = self.admin.post("/api/v1/events", {"type": "call.offered", "subject": "call:9.2",
+                                               "occurred_at": "2026-11-27T02:01:00Z",
+                                               "source": "pbx", "source_id": "wh-on"})
+        self.assertEqual(r.status, 201, r)
+        on_id = r.json["results"][0]["id"]
+        self.wait_status(w["id"], "delivered", 1)
+        rows = self.srv.sql("select event_id from webhook_deliveries where webhook_id = %d"
+                            " and event_id is not null" % w["id"])
+        ids = {row["event_id"] for row in rows}
+        self.assertIn(on_id, ids)
+        self.assertNotIn(off_id, ids)
+
     def test_ping_redeliver_rotate(self):
         w = self.subscribe(self.rx.url, ["sla.*"], active=False)
         path = "/api/v1/webhooks/%d" % w["id"]

@@ -660,6 +660,210 @@ test_events_reach_the_ledger(void **state)
     rmdir(dir);
 }
 
+/* crm_record_get_text's text and, as a cross-check, the tree path's dump of the same row. */
+static void
+text_is(struct crm_ctx *c, const struct crm_resource *r, int64_t id, const char *want)
+{
+    struct smile_err err;
+    struct buf b, t;
+    json_t *o = NULL;
+    int64_t version = -1;
+
+    smile_err_clear(&err);
+    buf_init(&b, 0);
+    buf_init(&t, 0);
+    buf_puts(&b, "left over");
+    assert_int_equal(crm_record_get_text(c, r, id, 0, &b, &version, &err), SMILE_OK);
+    assert_string_equal(b.data, want);
+    assert_int_equal(crm_record_get(c, r, id, 0, &o, &err), SMILE_OK);
+    http_json_dump(&t, o);
+    assert_string_equal(b.data, t.data);
+    assert_int_equal(version, json_integer_value(json_object_get(o, "version")));
+    json_decref(o);
+    buf_free(&b);
+    buf_free(&t);
+}
+
+/* What a create answered (built without reading the row back) equals a read of the row. */
+static void
+same_as_read(struct crm_ctx *c, const struct crm_resource *r, int64_t id, const json_t *created)
+{
+    struct smile_err err;
+    json_t *o = NULL;
+    char *a, *b;
+
+    smile_err_clear(&err);
+    assert_int_equal(crm_record_get(c, r, id, 0, &o, &err), SMILE_OK);
+    a = json_dumps(created, JSON_COMPACT);
+    b = json_dumps(o, JSON_COMPACT);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    json_decref(o);
+}
+
+static void
+test_record_text(void **state)
+{
+    char dir[] = "/tmp/smile-crm-XXXXXX", path[64];
+    struct store *db = NULL;
+    struct smile_err err;
+    struct http_auth who = {.user_id = 0};
+    struct crm_ctx c;
+    struct buf b;
+    json_t *body, *out = NULL;
+    int64_t cust, prop, version = 0;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/t.db", dir);
+    smile_err_clear(&err);
+    assert_int_equal(store_open(path, STORE_CREATE, &db, &err), SMILE_OK);
+    assert_int_equal(store_migrate(db, &err), SMILE_OK);
+    /* now_ms 1000 = 1970-01-01T00:00:01.000Z: created_at and updated_at. */
+    c = (struct crm_ctx){.db = db, .actor = &who, .request_id = "t", .address = "", .now_ms = 1000};
+
+    /* A person: the name's quote and backslash escaped (\" and \\), the phone normalised
+     * (+86 dropped), the ID number masked to its first 3 and last 4 characters with 11
+     * stars between (18 in all), the tag's slash not escaped, the note's newline and tab
+     * as \n and \t, absent fields null, arrays not given []. */
+    body = json_pack("{s:s, s:s, s:[s], s:s, s:[s], s:s}", "kind", "person", "name", "王\"五\\",
+                     "phones", "+86 138 0013 8000", "id_number", "11010519491231002X", "tags",
+                     "a/b", "notes", "x\ny\tz");
+    assert_int_equal(crm_record_create(&c, &crm_customers, body, &cust, &out, &err), SMILE_OK);
+    json_decref(body);
+    same_as_read(&c, &crm_customers, cust, out);
+    json_decref(out);
+    assert_int_equal(cust, 1);
+    text_is(&c, &crm_customers, cust,
+            "{\"id\":1,\"kind\":\"person\",\"name\":\"王\\\"五\\\\\",\"phones\":[\"13800138000\"],"
+            "\"emails\":[],\"birthday\":null,\"id_number\":\"110***********002X\","
+            "\"address\":null,\"tags\":[\"a/b\"],\"owner_id\":null,\"notes\":\"x\\ny\\tz\","
+            "\"anonymised_at\":null,\"version\":1,\"created_at\":\"1970-01-01T00:00:01.000Z\","
+            "\"updated_at\":\"1970-01-01T00:00:01.000Z\"}");
+
+    /* Stored values only another writer could leave: control characters (U+0001 as
+     * \u0001 in upper-case hex, U+001F as \u001F, backspace \b, form feed \f), an array
+     * with a space after its comma (re-dumped compactly), one with a \u00e9 escape
+     * (re-dumped as the raw é, C3 A9) and one that is not JSON (shown as []). */
+    assert_int_equal(
+        store_exec(db,
+                   "UPDATE customers SET notes = 'c' || char(1) || char(31) || char(8) || char(12),"
+                   " phones = '[\"1\", \"2\"]', emails = '[\"\\u00e9\"]', tags = 'nope',"
+                   " version = 4 WHERE id = 1",
+                   &err),
+        SMILE_OK);
+    text_is(&c, &crm_customers, cust,
+            "{\"id\":1,\"kind\":\"person\",\"name\":\"王\\\"五\\\\\",\"phones\":[\"1\",\"2\"],"
+            "\"emails\":[\"\xC3\xA9\"],\"birthday\":null,\"id_number\":\"110***********002X\","
+            "\"address\":null,\"tags\":[],\"owner_id\":null,\"notes\":\"c\\u0001\\u001F\\b\\f\","
+            "\"anonymised_at\":null,\"version\":4,\"created_at\":\"1970-01-01T00:00:01.000Z\","
+            "\"updated_at\":\"1970-01-01T00:00:01.000Z\"}");
+
+    /* A name that is not UTF-8 (41 FF 42): the tree leaves the key out, so does the text. */
+    assert_int_equal(
+        store_exec(db, "UPDATE customers SET name = CAST(x'41ff42' AS TEXT) WHERE id = 1", &err),
+        SMILE_OK);
+    text_is(&c, &crm_customers, cust,
+            "{\"id\":1,\"kind\":\"person\",\"phones\":[\"1\",\"2\"],"
+            "\"emails\":[\"\xC3\xA9\"],\"birthday\":null,\"id_number\":\"110***********002X\","
+            "\"address\":null,\"tags\":[],\"owner_id\":null,\"notes\":\"c\\u0001\\u001F\\b\\f\","
+            "\"anonymised_at\":null,\"version\":4,\"created_at\":\"1970-01-01T00:00:01.000Z\","
+            "\"updated_at\":\"1970-01-01T00:00:01.000Z\"}");
+
+    /* A real: 89.75 is exact in binary, so %.17g writes it as 89.75; 100 gets ".0". */
+    body = json_pack("{s:s, s:s, s:s, s:f}", "project", "P", "building", "1", "unit", "101",
+                     "area_m2", 89.75);
+    assert_int_equal(crm_record_create(&c, &crm_properties, body, &prop, &out, &err), SMILE_OK);
+    json_decref(body);
+    same_as_read(&c, &crm_properties, prop, out);
+    json_decref(out);
+    text_is(
+        &c, &crm_properties, prop,
+        "{\"id\":1,\"project\":\"P\",\"building\":\"1\",\"unit\":\"101\",\"area_m2\":89.75,"
+        "\"status\":\"available\",\"customer_id\":null,\"notes\":null,\"version\":1,"
+        "\"created_at\":\"1970-01-01T00:00:01.000Z\",\"updated_at\":\"1970-01-01T00:00:01.000Z\"}");
+    assert_int_equal(store_exec(db, "UPDATE properties SET area_m2 = 100 WHERE id = 1", &err),
+                     SMILE_OK);
+    text_is(
+        &c, &crm_properties, prop,
+        "{\"id\":1,\"project\":\"P\",\"building\":\"1\",\"unit\":\"101\",\"area_m2\":100.0,"
+        "\"status\":\"available\",\"customer_id\":null,\"notes\":null,\"version\":1,"
+        "\"created_at\":\"1970-01-01T00:00:01.000Z\",\"updated_at\":\"1970-01-01T00:00:01.000Z\"}");
+
+    /* Integers at the ends of int64: 2^63 - 1 = 9223372036854775807, -2^63 written as
+     * -9223372036854775808 (its magnitude is not an int64). */
+    assert_int_equal(
+        store_exec(db, "UPDATE properties SET version = 9223372036854775807 WHERE id = 1", &err),
+        SMILE_OK);
+    text_is(
+        &c, &crm_properties, prop,
+        "{\"id\":1,\"project\":\"P\",\"building\":\"1\",\"unit\":\"101\",\"area_m2\":100.0,"
+        "\"status\":\"available\",\"customer_id\":null,\"notes\":null,"
+        "\"version\":9223372036854775807,"
+        "\"created_at\":\"1970-01-01T00:00:01.000Z\",\"updated_at\":\"1970-01-01T00:00:01.000Z\"}");
+    assert_int_equal(store_exec(db,
+                                "UPDATE properties SET version = -9223372036854775807 - 1 "
+                                "WHERE id = 1",
+                                &err),
+                     SMILE_OK);
+    text_is(
+        &c, &crm_properties, prop,
+        "{\"id\":1,\"project\":\"P\",\"building\":\"1\",\"unit\":\"101\",\"area_m2\":100.0,"
+        "\"status\":\"available\",\"customer_id\":null,\"notes\":null,"
+        "\"version\":-9223372036854775808,"
+        "\"created_at\":\"1970-01-01T00:00:01.000Z\",\"updated_at\":\"1970-01-01T00:00:01.000Z\"}");
+
+    /* A case with every kind of field given or defaulted: enums from their defaults
+     * (priority normal, status new, channel web), opened_at the creation time, a text
+     * array, references, null description; then an interaction whose occurred_at is given
+     * with an offset (+08:00, stored and shown in UTC). */
+    {
+        int64_t kase, inter;
+
+        body = json_pack("{s:s, s:s, s:I, s:I, s:[s, s]}", "type", "repair", "subject", "漏水 leak",
+                         "customer_id", (json_int_t)cust, "property_id", (json_int_t)prop,
+                         "required_skills", "plumbing", "电工");
+        assert_int_equal(crm_record_create(&c, &crm_cases, body, &kase, &out, &err), SMILE_OK);
+        json_decref(body);
+        same_as_read(&c, &crm_cases, kase, out);
+        assert_string_equal(json_string_value(json_object_get(out, "opened_at")),
+                            "1970-01-01T00:00:01.000Z");
+        json_decref(out);
+        body = json_pack("{s:s, s:s, s:I, s:I, s:s, s:s}", "kind", "call", "channel", "phone",
+                         "customer_id", (json_int_t)cust, "case_id", (json_int_t)kase,
+                         "occurred_at", "2026-11-29T09:30:00.5+08:00", "body", "hi");
+        assert_int_equal(crm_record_create(&c, &crm_interactions, body, &inter, &out, &err),
+                         SMILE_OK);
+        json_decref(body);
+        same_as_read(&c, &crm_interactions, inter, out);
+        /* 09:30:00.5 at +08:00 is 01:30:00.500 UTC. */
+        assert_string_equal(json_string_value(json_object_get(out, "occurred_at")),
+                            "2026-11-29T01:30:00.500Z");
+        json_decref(out);
+    }
+
+    /* Absent or deleted: not found, the buffer untouched. */
+    buf_init(&b, 0);
+    buf_puts(&b, "kept");
+    assert_int_equal(crm_record_get_text(&c, &crm_customers, 2, 0, &b, &version, &err),
+                     SMILE_ENOTFOUND);
+    assert_string_equal(b.data, "kept");
+    buf_free(&b);
+
+    store_close(db);
+    unlink(path);
+    {
+        char p2[80];
+
+        snprintf(p2, sizeof(p2), "%s-wal", path);
+        unlink(p2);
+        snprintf(p2, sizeof(p2), "%s-shm", path);
+        unlink(p2);
+    }
+    rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -673,6 +877,7 @@ main(void)
         cmocka_unit_test(test_utf8_len),
         cmocka_unit_test(test_case_events_in_the_transaction),
         cmocka_unit_test(test_events_reach_the_ledger),
+        cmocka_unit_test(test_record_text),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
