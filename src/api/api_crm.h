@@ -30,6 +30,7 @@ void api_customers_get(struct http_request *req);
 void api_customers_update(struct http_request *req);
 void api_customers_delete(struct http_request *req);
 void api_customers_anonymise(struct http_request *req);
+void api_customers_erasure(struct http_request *req);
 void api_customers_timeline(struct http_request *req);
 
 /* api/properties.c */

@@ -107,6 +107,26 @@ api_customers_anonymise(struct http_request *req)
     api_reply_record(req, 200, out);
 }
 
+/* GET /api/v1/customers/{id}/erasure: what an anonymisation would still erase (counts). */
+void
+api_customers_erasure(struct http_request *req)
+{
+    struct crm_ctx c;
+    struct smile_err err;
+    json_t *out = NULL;
+    int64_t id;
+
+    if (!api_param_id(req, 0, &id))
+        return;
+    smile_err_clear(&err);
+    api_crm_ctx(req, &c);
+    if (crm_customer_erasure_check(&c, id, &out, &err) != SMILE_OK) {
+        http_reply_problem(req, &err);
+        return;
+    }
+    http_reply_json(req, 200, out);
+}
+
 void
 api_customers_timeline(struct http_request *req)
 {

@@ -67,6 +67,9 @@ const struct api_route api_routes[] = {
     {HTTP_DELETE, "/api/v1/customers/{id}", api_customers_delete, ADM, CW, 0, "delete a customer"},
     {HTTP_POST, "/api/v1/customers/{id}/anonymise", api_customers_anonymise, ADM, CW, 0,
      "erase a customer's personal data (PIPL Art. 47)"},
+    /* pipl: the erasure check — what an anonymisation would still erase (admins). */
+    {HTTP_GET, "/api/v1/customers/{id}/erasure", api_customers_erasure, ADM, CR, 0,
+     "what an anonymisation would erase, as counts (PIPL Art. 47 proof of erasure)"},
     {HTTP_GET, "/api/v1/customers/{id}/timeline", api_customers_timeline, ANY, CR, 0,
      "a customer's interactions and cases, newest first"},
     {HTTP_GET, "/api/v1/properties", api_properties_list, ANY, CR, 0, "list properties"},

@@ -283,6 +283,8 @@ cli_serve(int argc, char **argv)
     runtime_crm_sink_install(ledger); /* case actions feed the ledger and the runtime */
     work_install(); /* routing and out-of-order marking of case actions (src/work) */
     mail_install(); /* anonymising a customer erases their addresses in stored mail */
+    /* … and the personal values of the customer in past events (PIPL Art. 47) */
+    ledger_erase_install();
     memset(&app, 0, sizeof(app));
     app.cfg = &cfg;
     app.pool = pool;

@@ -148,3 +148,109 @@ audit_list(struct store *db, const char *entity, int64_t entity_id, int64_t befo
     *out_items = items;
     return SMILE_OK;
 }
+
+/* PIPL erasure of old rows (audit_redact) ---------------------------------------------- */
+
+/* Replaces one field's value; returns how many values it replaced (0: nothing recorded). */
+static int
+redact_value(json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    int n = 0;
+
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++) {
+            json_t *x = json_array_get(v, i);
+
+            if (!json_is_null(x) &&
+                !(json_is_string(x) && strcmp(json_string_value(x), "(erased)") == 0)) {
+                json_array_set_new(v, i, json_string("(erased)"));
+                n++;
+            }
+        }
+        return n;
+    }
+    if (v == NULL || json_is_null(v) || json_is_boolean(v) ||
+        (json_is_string(v) && strcmp(json_string_value(v), "(erased)") == 0))
+        return 0;
+    json_object_set_new(obj, key, json_string("(erased)"));
+    return 1;
+}
+
+/* Redacts the fields in one stored before/after text; *out is the new text or NULL if unchanged. */
+static void
+redact_text(const char *text, const char *const *fields, size_t nfields, char **out)
+{
+    json_t *v = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+    int n = 0;
+
+    *out = NULL;
+    if (json_is_object(v))
+        for (size_t i = 0; i < nfields; i++)
+            n += redact_value(v, fields[i]);
+    if (n > 0)
+        *out = dump(v);
+    json_decref(v);
+}
+
+int
+audit_redact(struct store *db, const char *entity, int64_t id, const char *const *fields,
+             size_t nfields, int64_t *out_rows, struct smile_err *err)
+{
+    static const char sel[] =
+        "SELECT id, before, after FROM audit WHERE entity = $1 AND entity_id = $2";
+    static const char upd[] = "UPDATE audit SET before = $1, after = $2 WHERE id = $3";
+    struct store_stmt *st;
+    struct change {
+        int64_t id;
+        char *before, *after; /* the stored texts, or the redacted ones */
+    } *rows = NULL;
+    size_t n = 0, cap = 0;
+    int64_t changed = 0;
+    int rc = store_prepare(db, sel, &st, err);
+
+    if (out_rows)
+        *out_rows = 0;
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_text(st, 1, entity, -1);
+    store_stmt_bind_int64(st, 2, id);
+    /* Read every row first: no statement reads what another one is writing. */
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+        const char *b = store_stmt_text(st, 1), *a = store_stmt_text(st, 2);
+        char *nb, *na;
+
+        redact_text(b, fields, nfields, &nb);
+        redact_text(a, fields, nfields, &na);
+        if (!nb && !na)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            rows = xrealloc(rows, cap * sizeof(*rows));
+        }
+        rows[n].id = store_stmt_int64(st, 0);
+        rows[n].before = nb ? nb : (b ? xstrdup(b) : NULL);
+        rows[n].after = na ? na : (a ? xstrdup(a) : NULL);
+        n++;
+    }
+    store_stmt_reset(st);
+    rc = rc == STORE_DONE ? SMILE_OK : rc;
+    for (size_t i = 0; i < n && rc == SMILE_OK; i++) {
+        if ((rc = store_prepare(db, upd, &st, err)) != SMILE_OK)
+            break;
+        store_stmt_bind_text(st, 1, rows[i].before, -1);
+        store_stmt_bind_text(st, 2, rows[i].after, -1);
+        store_stmt_bind_int64(st, 3, rows[i].id);
+        rc = store_stmt_step(st, err) == STORE_DONE ? SMILE_OK : err->code;
+        store_stmt_reset(st);
+        changed++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].before);
+        free(rows[i].after);
+    }
+    free(rows);
+    if (out_rows && rc == SMILE_OK)
+        *out_rows = changed;
+    return rc;
+}

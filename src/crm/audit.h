@@ -53,4 +53,16 @@ int audit_record_who(struct store *db, const struct audit_who *who, const char *
 int audit_list(struct store *db, const char *entity, int64_t entity_id, int64_t before_id,
                int limit, json_t **out_items, int64_t *out_next, struct smile_err *err);
 
+/*
+ * PIPL Art. 47: replaces by "(erased)" the values of the named top-level fields in the
+ * before and after JSON of every audit row of one record (entity, id) — strings, numbers
+ * and each element of an array (["(erased)", "(erased)"] for two phones); null, and
+ * values already erased, stay. Who, when, the action, the request and the field names
+ * are kept, so the trail still shows that a field changed, and by whom. Runs on db inside
+ * the caller's transaction, through the audit_entity index. *out_rows (may be NULL) is the
+ * number of rows rewritten. SMILE_OK or SMILE_EDB with err set.
+ */
+int audit_redact(struct store *db, const char *entity, int64_t id, const char *const *fields,
+                 size_t nfields, int64_t *out_rows, struct smile_err *err);
+
 #endif

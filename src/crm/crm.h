@@ -114,6 +114,18 @@ int crm_case_action(struct crm_ctx *c, int64_t id, const char *action, const cha
 int crm_customer_anonymise(struct crm_ctx *c, int64_t id, json_t **out, struct smile_err *err);
 
 /*
+ * The erasure check (GET /api/v1/customers/{id}/erasure): runs the anonymisation of
+ * customer id — hooks, ledger, audit, notifications — in a transaction that is always
+ * rolled back, on a live, deleted or already anonymised customer alike, and reports what it
+ * would erase: *out (caller owns) = {customer_id, anonymised_at (or null), complete,
+ * personal_fields: [names of the customer's fields still holding data], counts: {the
+ * anonymise audit row's counts}}. complete is true when the customer is anonymised and
+ * nothing is left anywhere (every count that erases is 0). Writes nothing, audits nothing
+ * (the report holds no value). SMILE_ENOTFOUND if there is no such customer row.
+ */
+int crm_customer_erasure_check(struct crm_ctx *c, int64_t id, json_t **out, struct smile_err *err);
+
+/*
  * Renders customer id with its ID number unmasked and writes the "reveal" audit row
  * ({"fields": ["id_number"], "reason": reason if given}) in the same transaction: no
  * audit row, no reveal. The caller checks the role.
@@ -230,5 +242,15 @@ crm_case_route_fn *crm_case_route_hook(void);
  */
 typedef int crm_customer_erase_fn(struct store *s, int64_t customer_id, struct smile_err *err);
 void crm_customer_erase_hook_add(crm_customer_erase_fn *fn);
+/*
+ * The same with counts: fn adds what it erased to counts (a JSON object of integers such
+ * as {"events_erased": 12}), which the anonymisation's audit row reports — counts only,
+ * never values. These hooks run before the CRM blanks the customer, its cases and
+ * interactions, so they can still read the phones, case subjects … they must find; the
+ * plain hooks run in the same place, after them. At most 8.
+ */
+typedef int crm_customer_erase_counted_fn(struct store *s, int64_t customer_id, json_t *counts,
+                                          struct smile_err *err);
+void crm_customer_erase_counted_hook_add(crm_customer_erase_counted_fn *fn);
 
 #endif

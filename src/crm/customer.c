@@ -5,6 +5,7 @@
  * the audited reveal of the ID number, the PIPL Art. 47 anonymisation, and the customer
  * timeline (interactions and cases, newest first).
  */
+#include "crm/audit.h"
 #include "crm/crm.h"
 #include "crm/search.h"
 
@@ -342,8 +343,143 @@ unindex_customer(struct crm_ctx *c, int64_t id, struct smile_err *err)
     return rc;
 }
 
-int
-crm_customer_anonymise(struct crm_ctx *c, int64_t id, json_t **out, struct smile_err *err)
+/* One record id per row of sql (bound to the customer id), in a growing array. */
+static int
+ids_of(struct crm_ctx *c, const char *sql, int64_t id, int64_t **out, size_t *n,
+       struct smile_err *err)
+{
+    struct store_stmt *st;
+    size_t cap = 0;
+    int rc = store_prepare(c->db, sql, &st, err);
+
+    *out = NULL;
+    *n = 0;
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, id);
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = xrealloc(*out, cap * sizeof(**out));
+        }
+        (*out)[(*n)++] = store_stmt_int64(st, 0);
+    }
+    store_stmt_reset(st);
+    return rc == STORE_DONE ? SMILE_OK : rc;
+}
+
+/*
+ * The old audit rows of the customer, its cases and its interactions (deleted ones too):
+ * the personal fields' values become "(erased)" (audit_redact); *rows counts the rows.
+ */
+static int
+redact_audit(struct crm_ctx *c, int64_t id, int64_t *rows, struct smile_err *err)
+{
+    static const char *const cust_fields[] = {"name",      "phones",  "emails", "birthday",
+                                              "id_number", "address", "notes",  "reason"};
+    static const char *const case_fields[] = {"subject", "description"};
+    static const char *const int_fields[] = {"subject", "body"};
+    static const char cases_sql[] = "SELECT id FROM cases WHERE customer_id = $1";
+    static const char ints_sql[] = "SELECT id FROM interactions WHERE customer_id = $1";
+    int64_t *ids = NULL, n1 = 0;
+    size_t n = 0;
+    int rc;
+
+    *rows = 0;
+    rc = audit_redact(c->db, crm_customers.name, id, cust_fields, ARRAY_LEN(cust_fields), &n1, err);
+    *rows += n1;
+    if (rc == SMILE_OK)
+        rc = ids_of(c, cases_sql, id, &ids, &n, err);
+    for (size_t i = 0; i < n && rc == SMILE_OK; i++) {
+        rc = audit_redact(c->db, "case", ids[i], case_fields, ARRAY_LEN(case_fields), &n1, err);
+        *rows += n1;
+    }
+    free(ids);
+    ids = NULL;
+    if (rc == SMILE_OK)
+        rc = ids_of(c, ints_sql, id, &ids, &n, err);
+    for (size_t i = 0; i < n && rc == SMILE_OK; i++) {
+        rc =
+            audit_redact(c->db, "interaction", ids[i], int_fields, ARRAY_LEN(int_fields), &n1, err);
+        *rows += n1;
+    }
+    free(ids);
+    return rc;
+}
+
+/*
+ * Staff notifications about the customer's cases quote the case subject in their titles
+ * and bodies (notify/escalate.c: `Case #12 “<subject>”`, cut at 200 bytes), and the
+ * e-mail copies of those notifications in mail_outbox (ref "notification:<id>") repeat
+ * them. The quoted subject becomes “(erased)”. Runs before the cases' subjects are erased.
+ * *n counts the notifications and outbox mails rewritten.
+ */
+static int
+redact_notifications(struct crm_ctx *c, int64_t id, int64_t *n, struct smile_err *err)
+{
+    static const char sel[] = "SELECT id, subject FROM cases WHERE customer_id = $1 AND "
+                              "subject <> '(erased)' AND subject <> ''";
+    /* replace() is a no-op where the quote is absent; the WHERE keeps those rows unwritten
+     * (and uncounted). Plain SQL that SQLite and PostgreSQL share. */
+    static const char upd_notes[] =
+        "UPDATE notifications SET title_en = replace(title_en, $1, '\u201c(erased)\u201d'), "
+        "title_zh = replace(title_zh, $1, '\u201c(erased)\u201d'), body_en = replace(body_en, "
+        "$1, '\u201c(erased)\u201d'), body_zh = replace(body_zh, $1, '\u201c(erased)\u201d') "
+        "WHERE case_id = $2 AND (replace(title_en, $1, '') <> title_en OR replace(title_zh, $1, "
+        "'') <> title_zh OR replace(body_en, $1, '') <> body_en OR replace(body_zh, $1, '') <> "
+        "body_zh)";
+    static const char upd_outbox[] =
+        "UPDATE mail_outbox SET subject = replace(subject, $1, '\u201c(erased)\u201d'), body = "
+        "replace(body, $1, '\u201c(erased)\u201d') WHERE ref IN (SELECT 'notification:' || id "
+        "FROM notifications WHERE case_id = $2) AND (replace(subject, $1, '') <> subject OR "
+        "replace(body, $1, '') <> body)";
+    struct store_stmt *st;
+    struct quoted {
+        int64_t case_id;
+        char text[208 + 8];
+    } *q = NULL;
+    size_t nq = 0, cap = 0;
+    int rc = store_prepare(c->db, sel, &st, err);
+
+    *n = 0;
+    if (rc != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, id);
+    while ((rc = store_stmt_step(st, err)) == STORE_ROW) {
+        if (nq == cap) {
+            cap = cap ? cap * 2 : 16;
+            q = xrealloc(q, cap * sizeof(*q));
+        }
+        q[nq].case_id = store_stmt_int64(st, 0);
+        /* The very bytes escalate.c writes: “ the first 200 bytes of the subject ” */
+        snprintf(q[nq].text, sizeof(q[nq].text), "\u201c%.200s\u201d", store_stmt_text(st, 1));
+        nq++;
+    }
+    store_stmt_reset(st);
+    rc = rc == STORE_DONE ? SMILE_OK : rc;
+    for (size_t i = 0; i < nq && rc == SMILE_OK; i++) {
+        for (int k = 0; k < 2 && rc == SMILE_OK; k++) {
+            if ((rc = store_prepare(c->db, k ? upd_outbox : upd_notes, &st, err)) != SMILE_OK)
+                break;
+            store_stmt_bind_text(st, 1, q[i].text, -1);
+            store_stmt_bind_int64(st, 2, q[i].case_id);
+            rc = store_stmt_step(st, err) == STORE_DONE ? SMILE_OK : err->code;
+            store_stmt_reset(st);
+            if (rc == SMILE_OK)
+                *n += store_changes(c->db);
+        }
+    }
+    free(q);
+    return rc;
+}
+
+/*
+ * The anonymisation; with dry_run the same work is done and rolled back (whatever the
+ * customer's state), and *report says what it found instead of *out.
+ */
+static int
+anonymise(struct crm_ctx *c, int64_t id, bool dry_run, json_t **out, json_t **report,
+          struct smile_err *err)
 {
     static const char upd_customer[] =
         "UPDATE customers SET name = $1, phones = '[]', emails = '[]', birthday = NULL, "
@@ -362,9 +498,9 @@ crm_customer_anonymise(struct crm_ctx *c, int64_t id, json_t **out, struct smile
         "UPDATE cases SET subject = '(erased)', description = NULL, updated_at = $1, "
         "version = version + 1 WHERE customer_id = $2 AND (subject <> '(erased)' OR "
         "description IS NOT NULL)";
-    json_t *stored = NULL, *erased = NULL, *before = NULL, *after = NULL;
+    json_t *stored = NULL, *erased = NULL, *before = NULL, *after = NULL, *counts = NULL;
     struct store_stmt *st;
-    int64_t n_int = 0, n_cases = 0;
+    int64_t n_int = 0, n_cases = 0, n_audit = 0, n_notes = 0;
     char name[64], t[TIME_RFC3339_LEN + 1];
     bool anonymised = false, deleted = false;
     int rc;
@@ -385,6 +521,8 @@ crm_customer_anonymise(struct crm_ctx *c, int64_t id, json_t **out, struct smile
         for (size_t i = 0; i < ARRAY_LEN(personal); i++) {
             const char *v = store_stmt_text(st, (int)i + 2);
 
+            if (i == 0 && anonymised)
+                continue; /* the name is "Anonymised customer #<id>" by now */
             if (v && v[0] && strcmp(v, "[]") != 0)
                 json_array_append_new(erased, json_string(personal[i]));
         }
@@ -395,10 +533,22 @@ crm_customer_anonymise(struct crm_ctx *c, int64_t id, json_t **out, struct smile
     store_stmt_reset(st);
     if (rc != SMILE_OK)
         goto out;
-    if (anonymised) {
+    if (anonymised && !dry_run) {
         rc = smile_err_set(err, SMILE_ECONFLICT, "customer #%" PRId64 " is already anonymised", id);
         goto out;
     }
+    /*
+     * First what is derived from the record, while the phones and case subjects that find
+     * it are still stored: the ledger's events (counted hooks), the stored mail, the staff
+     * notifications quoting case subjects, the old audit rows. Then the record itself.
+     */
+    counts = json_object();
+    if ((rc = crm_customer_erase_hooks_run(c->db, id, counts, err)) != SMILE_OK)
+        goto out;
+    if ((rc = redact_notifications(c, id, &n_notes, err)) != SMILE_OK)
+        goto out;
+    if ((rc = redact_audit(c, id, &n_audit, err)) != SMILE_OK)
+        goto out;
     snprintf(name, sizeof(name), CRM_ANON_NAME_FMT, (long long)id);
     if ((rc = store_prepare(c->db, upd_customer, &st, err)) != SMILE_OK)
         goto out;
@@ -417,12 +567,31 @@ crm_customer_anonymise(struct crm_ctx *c, int64_t id, json_t **out, struct smile
         goto out;
     if ((rc = unindex_customer(c, id, err)) != SMILE_OK)
         goto out;
-    if ((rc = crm_customer_erase_hooks_run(c->db, id, err)) != SMILE_OK)
-        goto out;
     time_format_rfc3339(c->now_ms, t);
     before = json_pack("{s:O}", "erased", erased);
-    after = json_pack("{s:s, s:I, s:I}", "anonymised_at", t, "interactions_erased",
-                      (json_int_t)n_int, "cases_erased", (json_int_t)n_cases);
+    after = json_pack("{s:s, s:I, s:I, s:I, s:I}", "anonymised_at", t, "interactions_erased",
+                      (json_int_t)n_int, "cases_erased", (json_int_t)n_cases, "audit_rows_redacted",
+                      (json_int_t)n_audit, "notifications_redacted", (json_int_t)n_notes);
+    json_object_update_missing(after, counts);
+    if (dry_run) {
+        /* What an anonymisation would erase now: nothing is kept, nothing is audited (the
+         * report holds counts only). */
+        static const char *const remaining[] = {"interactions_erased", "cases_erased",
+                                                "audit_rows_redacted", "notifications_redacted",
+                                                "events_erased",       "event_values_erased",
+                                                "measurements_erased"};
+        bool complete = anonymised && json_array_size(erased) == 0;
+
+        json_object_del(after, "anonymised_at");
+        for (size_t i = 0; i < ARRAY_LEN(remaining); i++)
+            if (json_integer_value(json_object_get(after, remaining[i])) != 0)
+                complete = false;
+        *report = json_pack("{s:I, s:o, s:b, s:O, s:O}", "customer_id", (json_int_t)id,
+                            "anonymised_at", json_null(), "complete", complete, "personal_fields",
+                            erased, "counts", after);
+        store_rollback(c->db);
+        goto out;
+    }
     if ((rc = crm_audit(c, &crm_customers, id, "anonymise", before, after, err)) != SMILE_OK)
         goto out;
     if (!deleted && (rc = crm_record_load(c, &crm_customers, id, &stored, err)) != SMILE_OK)
@@ -439,9 +608,44 @@ out:
     }
     json_decref(stored);
     json_decref(erased);
+    json_decref(counts);
     json_decref(before);
     json_decref(after);
     return rc;
+}
+
+int
+crm_customer_anonymise(struct crm_ctx *c, int64_t id, json_t **out, struct smile_err *err)
+{
+    return anonymise(c, id, false, out, NULL, err);
+}
+
+int
+crm_customer_erasure_check(struct crm_ctx *c, int64_t id, json_t **out, struct smile_err *err)
+{
+    static const char sel[] = "SELECT anonymised_at FROM customers WHERE id = $1";
+    json_t *none = NULL;
+    struct store_stmt *st;
+    int64_t at = 0;
+    int rc;
+
+    *out = NULL;
+    if ((rc = anonymise(c, id, true, &none, out, err)) != SMILE_OK)
+        return rc;
+    json_decref(none);
+    if ((rc = store_prepare(c->db, sel, &st, err)) != SMILE_OK)
+        return rc;
+    store_stmt_bind_int64(st, 1, id);
+    if (store_stmt_step(st, err) == STORE_ROW && !store_stmt_is_null(st, 0))
+        at = store_stmt_int64(st, 0);
+    store_stmt_reset(st);
+    if (at) {
+        char t[TIME_RFC3339_LEN + 1];
+
+        time_format_rfc3339(at, t);
+        json_object_set_new(*out, "anonymised_at", json_string(t));
+    }
+    return SMILE_OK;
 }
 
 static int

@@ -43,9 +43,29 @@ crm_customer_erase_hook_add(crm_customer_erase_fn *fn)
         erase_hooks[nerase_hooks++] = fn;
 }
 
-int
-crm_customer_erase_hooks_run(struct store *s, int64_t customer_id, struct smile_err *err)
+static crm_customer_erase_counted_fn *counted_hooks[8];
+static int ncounted_hooks;
+
+void
+crm_customer_erase_counted_hook_add(crm_customer_erase_counted_fn *fn)
 {
+    for (int i = 0; i < ncounted_hooks; i++)
+        if (counted_hooks[i] == fn)
+            return;
+    if (ncounted_hooks < (int)ARRAY_LEN(counted_hooks))
+        counted_hooks[ncounted_hooks++] = fn;
+}
+
+int
+crm_customer_erase_hooks_run(struct store *s, int64_t customer_id, json_t *counts,
+                             struct smile_err *err)
+{
+    for (int i = 0; i < ncounted_hooks; i++) {
+        int rc = counted_hooks[i](s, customer_id, counts, err);
+
+        if (rc != SMILE_OK)
+            return rc;
+    }
     for (int i = 0; i < nerase_hooks; i++) {
         int rc = erase_hooks[i](s, customer_id, err);
 

@@ -184,8 +184,10 @@ int crm_record_load(struct crm_ctx *c, const struct crm_resource *r, int64_t id,
  * Parses an If-Match header value against version: NULL → SMILE_ENEEDMATCH, no matching
  * entity tag → SMILE_EPRECOND, "*" or "\"<version>\"" (also W/ and lists) → SMILE_OK.
  */
-/* Runs the crm_customer_erase_hook_add() hooks in order; the first failure stops them. */
-int crm_customer_erase_hooks_run(struct store *s, int64_t customer_id, struct smile_err *err);
+/* Runs the counted hooks, then the crm_customer_erase_hook_add() hooks, in order of
+ * registration; the first failure stops them. */
+int crm_customer_erase_hooks_run(struct store *s, int64_t customer_id, json_t *counts,
+                                 struct smile_err *err);
 
 int crm_if_match(const char *if_match, int64_t version, struct smile_err *err);
 

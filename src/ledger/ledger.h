@@ -265,4 +265,81 @@ int ledger_get(struct store *s, int64_t id, json_t **out, struct smile_err *err)
 void ledger_cursor_format(int64_t at, int64_t id, char *out, size_t cap);
 int ledger_cursor_parse(const char *s, int64_t *out_at, int64_t *out_id);
 
+/* Erasure (erase.c): the one exception to append-only, PIPL Art. 47 ----------------- */
+
+#define LEDGER_CALLER_MAX 40  /* bytes of one caller-number form, with the NUL */
+#define LEDGER_CALLER_FORMS 5 /* forms of one stored phone (ledger_erase_caller_forms) */
+
+/* What ties stored events to one customer; every string is borrowed. */
+struct ledger_erase_scope {
+    const char *customer;        /* the customer id as text: events whose customer it is */
+    const char *const *subjects; /* subjects that concern the customer ("case:42", threads) */
+    size_t nsubjects;
+    const char *const *callers; /* caller numbers as a source reports them (customer column) */
+    size_t ncallers;
+    /* the customer's own values (name, e-mail addresses, phone forms, ID number): any other
+     * string of those events that contains one (ignoring ASCII case) is erased too, keys
+     * the engine reads excepted; values shorter than LEDGER_ERASE_VALUE_MIN bytes are not
+     * looked for */
+    const char *const *values;
+    size_t nvalues;
+};
+
+struct ledger_erase_counts {
+    int64_t subjects;     /* subjects walked */
+    int64_t events;       /* events read on them */
+    int64_t erased;       /* events rewritten */
+    int64_t values;       /* values replaced by "(erased)" (a caller number in customer counts 1) */
+    int64_t measurements; /* measurements whose customer column held a caller number */
+};
+
+/*
+ * True if the data key holds personal information in an event of this type (the table in
+ * erase.c: caller*, phone*, *_name, subject, body …; from and to of email.* events only).
+ */
+bool ledger_erase_key_personal(const char *type, const char *key);
+
+/*
+ * Pure: replaces every personal value of an event's data object in place by "(erased)",
+ * keeping keys and shape (strings inside arrays and objects under a personal key; a number
+ * directly under one). Returns how many values were replaced (0: nothing personal).
+ */
+int ledger_erase_data(json_t *data, const char *type);
+
+#define LEDGER_ERASE_VALUE_MIN 4 /* bytes: "Wang", 王五 (6), not "Li" */
+
+/*
+ * ledger_erase_data(), and also every string elsewhere in data (at any depth) that contains
+ * one of the values, ignoring ASCII case — a custom field such as "contact_person": "王五"
+ * or a note quoting the phone — except under the keys the engine and kpi read (agent,
+ * assignee, by, desk, member, priority, queue, staff, status, team, type, case_type).
+ */
+int ledger_erase_data_values(json_t *data, const char *type, const char *const *values,
+                             size_t nvalues);
+
+/*
+ * Rewrites, on s inside the caller's transaction, every event on the scope's subjects and
+ * on the subjects of events whose customer column is the customer or one of the callers:
+ * data through ledger_erase_data(), and a customer column holding a caller number becomes
+ * "(erased)". Type, times, subject, actor, channel, source and the customer id are kept,
+ * so folds, rollups and `smile rebuild` give the same measurements. Uses the
+ * events_customer and events_subject indexes only. Fills *out; SMILE_OK or SMILE_EDB.
+ */
+int ledger_erase(struct store *s, const struct ledger_erase_scope *sc,
+                 struct ledger_erase_counts *out, struct smile_err *err);
+
+/*
+ * The forms a PBX may report a stored (normalised, docs/crm.md) phone in: itself, with a
+ * trunk 0 (mobile), +86 / 0086 / 86 before the national number, 00 for a foreign +number.
+ * Fills forms[0..*n-1] (at most LEDGER_CALLER_FORMS).
+ */
+void ledger_erase_caller_forms(const char *phone, char forms[][LEDGER_CALLER_MAX], int *n);
+
+/*
+ * Registers the CRM erase hook (crm_customer_erase_counted_hook_add) that erases, in the
+ * anonymisation's transaction, the events of the customer's phones, cases and mail
+ * threads, and reports its counts into the anonymisation's audit row. Call at start-up.
+ */
+void ledger_erase_install(void);
+
 #endif

@@ -582,6 +582,7 @@ for (const [loc, lang] of [['en-US', 'en'], ['zh-CN', 'zh-CN']]) {
     await page.waitForSelector('#customer-name');
     eq(await page.textContent('#field-id_number'), ID_MASKED, 'masked ID number');
     eq(await page.locator('#reveal').count(), 0, 'no reveal button for an agent');
+    eq(await page.locator('#pipl').count(), 0, 'no PIPL card for an agent');
     assert((await page.textContent('#timeline-h')) === (lang === 'en' ? 'Timeline' : '时间线'), 'timeline heading');
     eq(await page.locator('#timeline li').count(), 3, 'three interactions on the timeline');
     assert((await page.textContent('#timeline')).includes(lang === 'en' ? 'Call' : '通话'), 'entry kind translated');
@@ -601,6 +602,24 @@ test('a supervisor reveals the ID number', async ({ page }) => {
   await page.waitForFunction(() => !document.querySelector('#field-id_number')?.textContent?.includes('*'));
   assert((await page.textContent('#field-id_number')).startsWith(ID_NUMBER), 'full ID number');
 }, { needs: CUSTOMERS, users: true });
+
+test('an admin checks what is held about a customer and anonymises it (PIPL)', async ({ page }) => {
+  await signIn(page, users.admin);
+  const c = await makeCustomer(page, 61);
+  page.on('dialog', (d) => void d.accept());
+  await page.goto(`/app/customers/${c.id}`);
+  await page.waitForSelector('#pipl-check');
+  await page.click('#pipl-check');
+  await page.waitForSelector('#pipl-report');
+  const held = await page.textContent('#pipl-report');
+  assert(held.includes('Phones') && held.includes('Emails'), `what is held: ${held}`);
+  await page.click('#pipl-anonymise');
+  await page.waitForSelector('#pipl-complete');
+  await page.waitForSelector('#pipl-anonymised');
+  eq(await page.textContent('#customer-name'), `Anonymised customer #${c.id}`, 'name erased');
+  eq(await page.locator('#pipl-anonymise').count(), 0, 'no second anonymise');
+  await shot(page, 'customer360-pipl-en');
+}, { needs: [...CUSTOMERS, ['GET', '/api/v1/customers/1/erasure'], ['POST', '/api/v1/customers/1/anonymise']], users: true });
 
 test('search box: type, arrow, Enter opens the customer', async ({ page }) => {
   await signIn(page, users.agent);

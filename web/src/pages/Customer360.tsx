@@ -1,6 +1,7 @@
 // Customer 360: the record (GET /api/v1/customers/{id}; the ID number comes masked and a
 // supervisor or admin can reveal it with ?reveal=id_number), its timeline
-// (GET /api/v1/customers/{id}/timeline) and a chart of activity by channel (lazy ECharts).
+// (GET /api/v1/customers/{id}/timeline), a chart of activity by channel (lazy ECharts) and, for
+// admins, the PIPL card: the erasure check (GET …/erasure) and the anonymisation (POST …/anonymise).
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api';
 import { ErrorBox, Link, Loading } from '../components/common';
@@ -49,6 +50,102 @@ function channelName(ch: string): string {
 function entryKind(it: TimelineItem): string {
   const k = it.type === 'case' ? 'case' : it.record.kind ?? '';
   return ['case', 'call', 'email', 'visit', 'note'].includes(k) ? t(`timeline.${k}` as MessageKey) : k;
+}
+
+/** GET /api/v1/customers/{id}/erasure: what an anonymisation would still erase (counts). */
+interface ErasureReport {
+  customer_id: number;
+  anonymised_at: string | null;
+  complete: boolean;
+  personal_fields: string[];
+  counts: Record<string, number>;
+}
+
+const ERASING_COUNTS = [
+  'events_erased', 'event_values_erased', 'audit_rows_redacted', 'cases_erased',
+  'interactions_erased', 'notifications_redacted', 'measurements_erased',
+] as const;
+
+/** Admins: what Smile holds about the customer, and the anonymisation (PIPL Art. 47). */
+function PiplCard(props: { c: Customer; base: string; onAnonymised: () => void }) {
+  const [report, setReport] = useState<ErasureReport | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const anonymisedAt = (props.c as { anonymised_at?: string | null }).anonymised_at ?? null;
+
+  const check = async () => {
+    setError(null);
+    setBusy(true);
+    try {
+      setReport((await api<ErasureReport>('GET', `${props.base}/erasure`)).data);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const anonymise = async () => {
+    if (!confirm(t('pipl.confirm', { name: customerName(props.c), id: props.c.id }))) return;
+    setError(null);
+    setBusy(true);
+    try {
+      await api('POST', `${props.base}/anonymise`);
+      props.onAnonymised();
+      setReport((await api<ErasureReport>('GET', `${props.base}/erasure`)).data);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const left = report ? ERASING_COUNTS.filter((k) => (report.counts[k] ?? 0) > 0) : [];
+  return (
+    <section class="card" aria-labelledby="pipl-h" id="pipl">
+      <h2 id="pipl-h">{t('pipl.title')}</h2>
+      {anonymisedAt ? (
+        <p id="pipl-anonymised">{t('pipl.anonymised', { at: formatTime(anonymisedAt) })}</p>
+      ) : (
+        <p class="muted">{t('pipl.intro')}</p>
+      )}
+      <p>
+        <button type="button" id="pipl-check" disabled={busy} onClick={() => void check()}>
+          {t('pipl.check')}
+        </button>{' '}
+        {!anonymisedAt && (
+          <button type="button" class="danger" id="pipl-anonymise" disabled={busy} onClick={() => void anonymise()}>
+            {t('pipl.anonymise')}
+          </button>
+        )}
+      </p>
+      {error !== null && <ErrorBox error={error} />}
+      {report && report.complete && (
+        <p class="ok" id="pipl-complete">
+          {t('pipl.complete')}
+        </p>
+      )}
+      {report && !report.complete && (
+        <div id="pipl-report">
+          <p>{t('pipl.incomplete')}</p>
+          <dl class="fields">
+            {report.personal_fields.length > 0 && (
+              <div>
+                <dt>{t('pipl.fields')}</dt>
+                <dd>{report.personal_fields.map((f) => (f === 'name' ? t('field.name') : label(f))).join(', ')}</dd>
+              </div>
+            )}
+            {left.map((k) => (
+              <div key={k}>
+                <dt>{t(`pipl.count.${k}` as MessageKey)}</dt>
+                <dd id={`pipl-${k}`}>{report.counts[k]}</dd>
+              </div>
+            ))}
+          </dl>
+        </div>
+      )}
+    </section>
+  );
 }
 
 export function Customer360(props: { id: string }) {
@@ -146,6 +243,7 @@ export function Customer360(props: { id: string }) {
           )}
         </section>
       </div>
+      {s?.user.role === 'admin' && <PiplCard c={c} base={base} onAnonymised={() => void load()} />}
       <section class="card" aria-labelledby="timeline-h">
         <h2 id="timeline-h">{t('customer.timeline')}</h2>
         {tlError !== null && <ErrorBox error={tlError} />}
