@@ -208,3 +208,17 @@ def wait_folded(srv, client, timeout=30):
             return b
         time.sleep(0.02)
     raise AssertionError("runtime did not catch up: %r (want %d)" % (b, want))
+
+
+def ev(type_, subject, t, actor=None, data=None, customer=None):
+    """An event for POST /api/v1/events, its idempotency key made from subject, type and
+    time (source "test")."""
+    e = {"type": type_, "subject": subject, "occurred_at": t, "source": "test",
+         "source_id": "%s@%s@%s" % (subject, type_, t)}
+    if actor:
+        e["actor"] = actor
+    if customer:
+        e["customer"] = customer
+    if data:
+        e["data"] = data
+    return e

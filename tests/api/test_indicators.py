@@ -12,19 +12,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, wait_folded  # noqa: E402
-
-
-def ev(type_, subject, t, actor=None, data=None, customer=None):
-    e = {"type": type_, "subject": subject, "occurred_at": t, "source": "test",
-         "source_id": "%s@%s@%s" % (subject, type_, t)}
-    if actor:
-        e["actor"] = actor
-    if customer:
-        e["customer"] = customer
-    if data:
-        e["data"] = data
-    return e
+from harness import Server, wait_folded, ev  # noqa: E402
 
 
 def at(day, hms):

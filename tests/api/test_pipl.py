@@ -10,21 +10,9 @@ import json
 import unittest
 from urllib.parse import quote
 
-from harness import Server, wait_folded
+from harness import Server, wait_folded, ev
 
 ERASED = "(erased)"
-
-
-def ev(type_, subject, t, actor=None, data=None, customer=None):
-    e = {"type": type_, "subject": subject, "occurred_at": t, "source": "test",
-         "source_id": "%s@%s@%s" % (subject, type_, t)}
-    if actor:
-        e["actor"] = actor
-    if customer:
-        e["customer"] = customer
-    if data:
-        e["data"] = data
-    return e
 
 
 def at(day, hms):

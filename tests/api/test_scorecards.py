@@ -33,19 +33,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, wait_folded  # noqa: E402
+from harness import Server, wait_folded, ev  # noqa: E402
 
 H = 3600 * 1000
-
-
-def ev(type_, subject, t, actor=None, data=None):
-    e = {"type": type_, "subject": subject, "occurred_at": t, "source": "test",
-         "source_id": "%s@%s@%s" % (subject, type_, t)}
-    if actor:
-        e["actor"] = actor
-    if data:
-        e["data"] = data
-    return e
 
 
 def iso(day, hh, mm=0, ss=0):

@@ -8,22 +8,10 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, wait_folded  # noqa: E402
+from harness import Server, wait_folded, ev  # noqa: E402
 
 H = 3600 * 1000
 M = 60 * 1000
-
-
-def ev(type_, subject, t, actor=None, data=None, customer=None):
-    e = {"type": type_, "subject": subject, "occurred_at": t, "source": "test",
-         "source_id": "%s@%s@%s" % (subject, type_, t)}
-    if actor:
-        e["actor"] = actor
-    if customer:
-        e["customer"] = customer
-    if data:
-        e["data"] = data
-    return e
 
 
 # Shanghai is UTC+8; the China calendar works Mon–Fri 09:00–12:00 and 13:30–18:00 (7.5 h a
