@@ -271,8 +271,8 @@ explain_wrong_key(const char *path, const char *have, const char *want)
             "smile: the secret key in %s (key id %s) is not the key the database's secrets are "
             "sealed under (key id %s).\n",
             path, have, want);
-    snprintf(next, sizeof(next), "%s.new", path);
-    if (access(next, F_OK) == 0)
+    /* A path too long for next is reported without the hint (-Wformat-truncation at -O3). */
+    if (snprintf(next, sizeof(next), "%s.new", path) < (int)sizeof(next) && access(next, F_OK) == 0)
         fprintf(stderr,
                 "smile: %s exists: if an interrupted `smile secrets rotate` left it, move it "
                 "to %s.\n",

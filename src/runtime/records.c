@@ -155,7 +155,7 @@ doc_save(const struct doc_kind *k, struct store *s, int64_t id, int64_t expect, 
          int64_t now, json_t **out, struct smile_err *err)
 {
     struct store_stmt *st;
-    const char *name;
+    const char *name = NULL;
     char *text;
     int rc = k->check(doc, &text, &name, err);
 
