@@ -84,9 +84,11 @@ post_free(void *ud)
     free(p);
 }
 
+/* The deferred request's finish (http_request_defer): its answer, on the I/O thread. */
 static void
-answer(struct http_request *req, const struct post *p)
+answer(struct http_request *req, void *ud)
 {
+    const struct post *p = ud;
     size_t created = 0;
 
     if (p->rc != SMILE_OK) {
@@ -113,12 +115,6 @@ answer(struct http_request *req, const struct post *p)
     buf_puts(&req->out, "]}");
     req->status = created ? 201 : 200;
     req->content_type = "application/json";
-}
-
-static void
-finish(struct http_request *req, void *ud)
-{
-    answer(req, ud);
 }
 
 static void
@@ -149,7 +145,7 @@ api_events_post(struct http_request *req)
         return;
     }
     p->out = xcalloc(p->b.n, sizeof(*p->out));
-    http_request_defer(req, finish, post_free, p);
+    http_request_defer(req, answer, post_free, p);
     rc = ledger_append_async(api_app()->ledger, p->b.evs, p->b.n, p->out, &p->err, appended, p);
     if (rc != SMILE_OK) { /* refused at once (busy, too big): done is not called */
         p->rc = rc;

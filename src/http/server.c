@@ -9,7 +9,10 @@
  * method may wait for a durable commit shared with other requests (group commit), so it is
  * handed to a pool of worker threads while MHD suspends the connection; the worker resumes
  * it when the response is ready. A few I/O threads thus serve many connections, and as
- * many writes as there are workers can join one commit.
+ * many writes as there are workers can join one commit. A write that never blocks (the
+ * config's is_inline: the event POST) runs on the I/O thread instead and defers its answer
+ * (http_request_defer): whoever finishes the work resumes the connection
+ * (http_request_complete), and no thread waits for it.
  *
  * Event streams (Server-Sent Events, see http.h) are responses made by a content-reader
  * callback: it copies what is queued for the stream, and when nothing is, suspends the

@@ -62,9 +62,10 @@ const struct calendar *runtime_defs_calendar(struct runtime_defs *d, const char 
  * process with a version in force when the subject triggered it — or the version a recompute
  * pinned the instance to (instance_pins; an instance whose pinned version no longer triggers
  * on the subject's events is removed) — folds and replaces the instance's measurements,
- * segments, log and deadlines. fold_seq is any number larger than
- * the previous call's (stale occurrences are removed by it). *out_next_due (may be NULL)
- * gets the earliest unfired deadline written, or INT64_MAX.
+ * segments, log and deadlines — writing only the rows whose content changed (a digest per
+ * measurement) and deleting the occurrences this fold no longer has. fold_seq is recorded
+ * on the measurement rows it writes (which fold last changed a row). *out_next_due (may be
+ * NULL) gets the earliest unfired deadline, written or kept, or INT64_MAX.
  */
 int runtime_fold_subject(struct runtime_defs *d, struct store *s, const char *subject,
                          int64_t fold_seq, int64_t *out_next_due, struct smile_err *err);

@@ -178,12 +178,10 @@ put_event(struct store *s, int64_t id, const char *type, const char *subject, co
     store_stmt_reset(st);
 }
 
-/* The stored customer and data of event id as "customer|data". */
+/* The one text column sql (a static string taking the id as $1) selects for row id. */
 static void
-event_row(struct store *s, int64_t id, char *out, size_t cap)
+text_by_id(struct store *s, const char *sql, int64_t id, char *out, size_t cap)
 {
-    static const char sql[] = "SELECT coalesce(customer, '-') || '|' || data FROM events "
-                              "WHERE id = $1";
     struct store_stmt *st;
     struct smile_err err;
 
@@ -193,6 +191,16 @@ event_row(struct store *s, int64_t id, char *out, size_t cap)
     assert_int_equal(store_stmt_step(st, &err), STORE_ROW);
     snprintf(out, cap, "%s", store_stmt_text(st, 0));
     store_stmt_reset(st);
+}
+
+/* The stored customer and data of event id as "customer|data". */
+static void
+event_row(struct store *s, int64_t id, char *out, size_t cap)
+{
+    static const char sql[] = "SELECT coalesce(customer, '-') || '|' || data FROM events "
+                              "WHERE id = $1";
+
+    text_by_id(s, sql, id, out, cap);
 }
 
 /* The query plan's detail lines of sql, joined. */
@@ -360,15 +368,8 @@ audit_row(struct store *s, int64_t id, char *out, size_t cap)
 {
     static const char sql[] = "SELECT coalesce(before, '-') || '|' || coalesce(after, '-') "
                               "FROM audit WHERE id = $1";
-    struct store_stmt *st;
-    struct smile_err err;
 
-    smile_err_clear(&err);
-    assert_int_equal(store_prepare(s, sql, &st, &err), SMILE_OK);
-    store_stmt_bind_int64(st, 1, id);
-    assert_int_equal(store_stmt_step(st, &err), STORE_ROW);
-    snprintf(out, cap, "%s", store_stmt_text(st, 0));
-    store_stmt_reset(st);
+    text_by_id(s, sql, id, out, cap);
 }
 
 static void
