@@ -5,6 +5,7 @@
  * whether it was created or a duplicate; GET lists events by subject, type and time with
  * a cursor, or reads one. Events are never changed or removed through the API.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,46 @@ struct post {
     struct http_request *req;
 };
 
+/*
+ * A few freed posts are kept per I/O thread (a post is taken and freed on the thread that
+ * serves its connection): a post is ~10 KiB, mostly its smile_err, and a fresh calloc of
+ * that size per request zeroed it and, as a large-bin request, made glibc consolidate its
+ * fast bins — 3–4% of a single event's CPU in the profile.
+ */
+#define POST_CACHE 32
+static _Thread_local struct post *post_cache[POST_CACHE];
+static _Thread_local int post_cached;
+static pthread_key_t post_key; /* its destructor empties a thread's cache at thread exit */
+static pthread_once_t post_once = PTHREAD_ONCE_INIT;
+
+static void
+post_cache_drop(void *unused)
+{
+    (void)unused;
+    while (post_cached > 0)
+        free(post_cache[--post_cached]);
+}
+
+static void
+post_key_init(void)
+{
+    pthread_key_create(&post_key, post_cache_drop);
+}
+
+static struct post *
+post_new(struct http_request *req)
+{
+    struct post *p = post_cached ? post_cache[--post_cached] : xmalloc(sizeof(*p));
+
+    p->body = NULL;
+    memset(&p->b, 0, sizeof(p->b));
+    p->out = NULL;
+    smile_err_clear(&p->err);
+    p->rc = SMILE_OK;
+    p->req = req;
+    return p;
+}
+
 static void
 post_free(void *ud)
 {
@@ -81,7 +122,14 @@ post_free(void *ud)
     free(p->out);
     ledger_batch_free(&p->b);
     json_decref(p->body);
-    free(p);
+    if (post_cached == 0) { /* (re)arm the destructor: it runs only with a non-NULL value */
+        pthread_once(&post_once, post_key_init);
+        pthread_setspecific(post_key, post_cache);
+    }
+    if (post_cached < POST_CACHE)
+        post_cache[post_cached++] = p;
+    else
+        free(p);
 }
 
 /* The deferred request's finish (http_request_defer): its answer, on the I/O thread. */
@@ -129,11 +177,9 @@ appended(int rc, void *ud)
 void
 api_events_post(struct http_request *req)
 {
-    struct post *p = xcalloc(1, sizeof(*p));
+    struct post *p = post_new(req);
     int rc;
 
-    smile_err_clear(&p->err);
-    p->req = req;
     if (http_body_json(req, &p->body, &p->err) != SMILE_OK ||
         ledger_batch_parse(p->body, &p->b, &p->err) != SMILE_OK) {
         http_reply_problem(req, &p->err);

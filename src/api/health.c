@@ -58,6 +58,25 @@ api_metrics(struct http_request *req)
                "# TYPE smile_start_time_seconds gauge\nsmile_start_time_seconds %.3f\n",
                (double)api_app()->started_ms / 1000.0);
     api_metrics_render(&req->out);
+    if (api_app()->pool) {
+        struct store_pool_stats ps;
+
+        store_pool_stats(api_app()->pool, &ps);
+        buf_printf(&req->out,
+                   "# HELP smile_store_commits_total Group-commit transactions of the writer.\n"
+                   "# TYPE smile_store_commits_total counter\nsmile_store_commits_total %llu\n"
+                   "# HELP smile_store_commit_members_total Transactions those commits carried.\n"
+                   "# TYPE smile_store_commit_members_total counter\n"
+                   "smile_store_commit_members_total %llu\n"
+                   "# HELP smile_store_wal_syncs_total fdatasync calls of the WAL after COMMIT "
+                   "(0 when COMMIT syncs itself).\n"
+                   "# TYPE smile_store_wal_syncs_total counter\nsmile_store_wal_syncs_total %llu\n"
+                   "# HELP smile_store_wal_sync_seconds_total Time spent in those calls.\n"
+                   "# TYPE smile_store_wal_sync_seconds_total counter\n"
+                   "smile_store_wal_sync_seconds_total %.6f\n",
+                   (unsigned long long)ps.commits, (unsigned long long)ps.members,
+                   (unsigned long long)ps.syncs, (double)ps.sync_ns / 1e9);
+    }
     if (api_app()->ledger)
         ledger_metrics_render(api_app()->ledger, &req->out);
     if (ami_client_active())

@@ -262,6 +262,14 @@ stream_board(const char *kind, const json_t *ev, void *ud)
     free(s);
 }
 
+/* The board goes to supervisors' and admins' streams; any open stream is a cheap proxy. */
+static bool
+board_wanted(void *ud)
+{
+    (void)ud;
+    return http_stream_count() > 0;
+}
+
 static void
 stream_task(int64_t user_id, const json_t *task, void *ud)
 {
@@ -277,6 +285,6 @@ void
 api_notify_wire(void)
 {
     notify_hook_add(stream_notification, NULL);
-    notify_board_set(stream_board, NULL);
+    notify_board_set(stream_board, board_wanted, NULL);
     notify_task_set(stream_task, NULL);
 }

@@ -4,10 +4,13 @@
  * bounded queue and its thread sleeps on its own condition variable. One committer
  * thread owns the ledger's writer connection: it takes every request queued so far (up to
  * group_max events), writes them all in one transaction (INSERT … ON CONFLICT DO NOTHING,
- * so a duplicate costs a look-up, not an error), commits — SQLite runs WAL
- * with synchronous=FULL, so COMMIT means on disk — calls the post-commit hooks and wakes
- * the requests. Requests that arrive while one transaction is being written and synced
- * form the next group, so a crowd shares one fsync. Left at that, N steady clients split
+ * so a duplicate costs a look-up, not an error) and commits it without waiting for the
+ * disk (store_commit_start); a second thread, the completer, waits until the commit is
+ * synced (store_wait_durable: one fdatasync of the WAL covers every group committed before
+ * it began), then calls the post-commit hooks and wakes the requests, in commit order. So
+ * the next group is written while the previous one is being synced. The committer keeps at
+ * most one written group waiting for the completer: requests that arrive meanwhile form
+ * the next group, so a crowd shares one transaction and one fsync. Left at that, N steady clients split
  * into two halves that alternate (one half commits while the other queues), so the
  * committer also estimates the concurrency — the previous group's requesters plus those
  * already queued — and waits up to a short window (at most the previous commit's
@@ -19,9 +22,11 @@
  *
  *   state     where                     who moves it on
  *   queued    l->head … l->tail         committer takes it (under l->mu)
- *   writing   committer's local group   committer sets rc, out[], then done
+ *   writing   committer's local group   committer sets out[] (and rc if its write failed)
+ *   syncing   l->cq_head … (a written)  completer takes the list, waits for the sync,
+ *             group)                    sets rc, calls the hooks, then done
  *   done      caller's stack            caller wakes, returns rc
- *             (async: heap)             committer calls done_fn outside l->mu, frees it
+ *             (async: heap)             completer calls done_fn outside l->mu, frees it
  */
 #include "ledger/ledger.h"
 
@@ -60,6 +65,15 @@ struct hook {
     void *ud;
 };
 
+/* A group written by the committer, waiting for the completer. */
+struct written {
+    struct pending *group;
+    uint64_t ticket; /* store_commit_start's; 0: already durable or failed (rc in each p) */
+    size_t nreq;
+    uint64_t retries;
+    struct written *next;
+};
+
 struct ledger {
     struct store *w; /* the writer connection; only the committer thread touches it */
     pthread_t thread;
@@ -67,6 +81,7 @@ struct ledger {
     pthread_cond_t work;
     struct pending *head, *tail;
     size_t queued;    /* events in the queue */
+    size_t syncing;   /* requests handed to the completer and not yet answered */
     size_t nqueued;   /* requests in the queue */
     size_t last_nreq; /* requests in the previous group */
     bool last_missed; /* the previous window closed before its target came */
@@ -77,8 +92,12 @@ struct ledger {
     pthread_mutex_t hook_mu;
     struct hook hooks[LEDGER_MAX_HOOKS];
     int nhooks;
-    struct ledger_committed *committed; /* committer's scratch for the hooks */
+    struct ledger_committed *committed; /* completer's scratch for the hooks */
     size_t committed_cap;
+    pthread_t completer_thread;
+    pthread_cond_t cq_cv;              /* the completer waits on it for written groups */
+    struct written *cq_head, *cq_tail; /* written groups the completer has not taken */
+    bool committer_done;               /* the committer has exited (l->mu) */
 };
 
 /* Generated idempotency keys: a random per-process prefix and a counter. */
@@ -241,14 +260,18 @@ ledger_notify(struct ledger *l, const struct ledger_committed *evs, size_t n)
         hooks[i].fn(evs, n, hooks[i].ud);
 }
 
-/* Writes the requests from first up to (not including) stop in one transaction. */
+/*
+ * Writes the requests from first up to (not including) stop in one transaction and starts
+ * its commit (*ticket for store_wait_durable); with durable set, waits for the disk too.
+ */
 static int
 write_group(struct ledger *l, struct pending *first, struct pending *stop, struct pending **failed,
-            struct smile_err *err)
+            bool durable, uint64_t *ticket, struct smile_err *err)
 {
     int rc = store_begin(l->w, err);
 
     *failed = first;
+    *ticket = 0;
     if (rc != SMILE_OK)
         return rc;
     for (struct pending *p = first; p != stop; p = p->next) {
@@ -265,13 +288,15 @@ write_group(struct ledger *l, struct pending *first, struct pending *stop, struc
         }
     }
     *failed = NULL;
-    return store_commit(l->w, err);
+    if (durable)
+        return store_commit(l->w, err);
+    return store_commit_start(l->w, ticket, err);
 }
 
-/* After COMMIT: tells the hooks about the events the requests created, and counts them. */
+/* After the sync: tells the hooks about the events the group's stored requests created
+ * (those with rc SMILE_OK), and counts them. Completer only. */
 static void
-committed(struct ledger *l, struct pending *first, struct pending *stop, uint64_t *created,
-          uint64_t *dups)
+committed(struct ledger *l, struct pending *group, uint64_t *created, uint64_t *dups)
 {
     size_t n = 0;
     bool hooks;
@@ -279,8 +304,9 @@ committed(struct ledger *l, struct pending *first, struct pending *stop, uint64_
     pthread_mutex_lock(&l->hook_mu);
     hooks = l->nhooks > 0;
     pthread_mutex_unlock(&l->hook_mu);
-    for (struct pending *p = first; p != stop; p = p->next) {
-        p->rc = SMILE_OK;
+    for (struct pending *p = group; p; p = p->next) {
+        if (p->rc != SMILE_OK)
+            continue;
         for (size_t i = 0; i < p->n; i++) {
             if (p->out[i].status == LEDGER_DUPLICATE) {
                 (*dups)++;
@@ -301,38 +327,42 @@ committed(struct ledger *l, struct pending *first, struct pending *stop, uint64_
     ledger_notify(l, l->committed, n);
 }
 
-/* Writes one group; on failure retries its requests one by one. */
+/*
+ * Writes one group and starts its commit (w->ticket); on failure retries its requests one
+ * by one, each committed and synced before the next (w->ticket 0, each p->rc set).
+ */
 static void
-commit_group(struct ledger *l, struct pending *group, uint64_t *created, uint64_t *dups,
-             uint64_t *retries)
+commit_group(struct ledger *l, struct written *w)
 {
-    struct pending *failed;
+    struct pending *failed, *group = w->group;
     struct smile_err err;
+    uint64_t ticket;
     int rc;
 
     smile_err_clear(&err);
-    rc = write_group(l, group, NULL, &failed, &err);
+    rc = write_group(l, group, NULL, &failed, false, &w->ticket, &err);
     if (rc == SMILE_OK) {
-        committed(l, group, NULL, created, dups);
+        for (struct pending *p = group; p; p = p->next)
+            p->rc = SMILE_OK;
         return;
     }
+    w->ticket = 0;
     if (group->next == NULL) {
         group->rc = rc;
         *group->err = err;
         log_warn("msg=\"ledger append failed\" events=%zu error=\"%s\"", group->n, err.msg);
         return;
     }
-    (*retries)++;
+    w->retries++;
     log_warn("msg=\"ledger group failed; retrying its requests one by one\" error=\"%s\"", err.msg);
     for (struct pending *p = group; p; p = p->next) {
+        struct pending *next = p->next;
+
         smile_err_clear(p->err);
-        rc = write_group(l, p, p->next, &failed, p->err);
-        if (rc == SMILE_OK) {
-            committed(l, p, p->next, created, dups);
-        } else {
-            p->rc = rc;
+        rc = write_group(l, p, next, &failed, true, &ticket, p->err);
+        p->rc = rc;
+        if (rc != SMILE_OK)
             log_warn("msg=\"ledger append failed\" events=%zu error=\"%s\"", p->n, p->err->msg);
-        }
     }
 }
 
@@ -384,13 +414,14 @@ committer(void *arg)
 
     pthread_mutex_lock(&l->mu);
     for (;;) {
-        struct pending *group, *last, *p, *async;
+        struct pending *group, *last;
+        struct written *w;
         size_t events, nreq = 0;
-        uint64_t created = 0, dups = 0, retries = 0;
         int64_t t0;
 
         gather(l);
-        while (l->head == NULL && !l->stopping)
+        /* One written group may wait for the completer; while it does, requests gather. */
+        while ((l->head == NULL || (l->cq_head && l->queued < l->opt.group_max)) && !l->stopping)
             pthread_cond_wait(&l->work, &l->mu);
         if (l->head == NULL)
             break;
@@ -411,44 +442,102 @@ committer(void *arg)
         l->nqueued -= nreq;
         pthread_mutex_unlock(&l->mu);
 
+        w = xcalloc(1, sizeof(*w));
+        w->group = group;
+        w->nreq = nreq;
         t0 = time_mono_ns();
-        commit_group(l, group, &created, &dups, &retries);
+        commit_group(l, w);
 
         pthread_mutex_lock(&l->mu);
         l->last_commit_ns = time_mono_ns() - t0;
         l->st.commit_ns += (uint64_t)l->last_commit_ns;
         l->last_nreq = nreq;
-        l->st.groups++;
-        l->st.requests += nreq;
-        l->st.created += created;
-        l->st.duplicates += dups;
-        l->st.retries += retries;
-        async = NULL;
-        for (p = group; p;) {
-            struct pending *next = p->next;
+        l->syncing += nreq;
+        if (l->cq_tail)
+            l->cq_tail->next = w;
+        else
+            l->cq_head = w;
+        l->cq_tail = w;
+        pthread_cond_signal(&l->cq_cv);
+    }
+    l->committer_done = true;
+    pthread_cond_signal(&l->cq_cv);
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
 
-            if (p->done_fn) {
-                p->next = async;
-                async = p;
-            } else {
-                /* After done is set the caller may return and its stack frame vanish. */
-                p->done = true;
-                pthread_cond_signal(&p->cv);
+/* Takes the written groups in commit order, waits until each is on disk, then tells the
+ * hooks and the requesters. */
+static void *
+completer(void *arg)
+{
+    struct ledger *l = arg;
+
+    pthread_mutex_lock(&l->mu);
+    for (;;) {
+        struct written *list, *w;
+
+        while (l->cq_head == NULL && !l->committer_done)
+            pthread_cond_wait(&l->cq_cv, &l->mu);
+        if (l->cq_head == NULL)
+            break;
+        list = l->cq_head;
+        l->cq_head = l->cq_tail = NULL;
+        pthread_cond_signal(&l->work); /* the committer may write the next group */
+        pthread_mutex_unlock(&l->mu);
+
+        while ((w = list) != NULL) {
+            struct pending *p, *async = NULL;
+            uint64_t created = 0, dups = 0;
+
+            list = w->next;
+            if (w->ticket) {
+                struct smile_err err;
+
+                smile_err_clear(&err);
+                if (store_wait_durable(l->w, w->ticket, &err) != SMILE_OK) {
+                    log_warn("msg=\"ledger append failed\" requests=%zu error=\"%s\"", w->nreq,
+                             err.msg);
+                    for (p = w->group; p; p = p->next) {
+                        p->rc = err.code;
+                        *p->err = err;
+                    }
+                }
             }
-            p = next;
-        }
-        if (async) {
-            /* Asynchronous callers are told outside the lock: they may take locks of
-             * their own (resuming an HTTP connection) or append again. */
+            committed(l, w->group, &created, &dups);
+
+            pthread_mutex_lock(&l->mu);
+            l->st.groups++;
+            l->st.requests += w->nreq;
+            l->st.created += created;
+            l->st.duplicates += dups;
+            l->st.retries += w->retries;
+            l->syncing -= w->nreq;
+            for (p = w->group; p;) {
+                struct pending *next = p->next;
+
+                if (p->done_fn) {
+                    p->next = async;
+                    async = p;
+                } else {
+                    /* After done is set the caller may return and its stack frame vanish. */
+                    p->done = true;
+                    pthread_cond_signal(&p->cv);
+                }
+                p = next;
+            }
             pthread_mutex_unlock(&l->mu);
+            /* Asynchronous callers are told outside the lock: they may take locks of their
+             * own (resuming an HTTP connection) or append again. */
             while (async) {
                 p = async;
                 async = p->next;
                 p->done_fn(p->rc, p->done_ud);
                 free(p);
             }
-            pthread_mutex_lock(&l->mu);
+            free(w);
         }
+        pthread_mutex_lock(&l->mu);
     }
     pthread_mutex_unlock(&l->mu);
     return NULL;
@@ -476,11 +565,27 @@ ledger_open(const char *db_path, const struct ledger_options *opt, struct ledger
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&l->work, &ca);
     pthread_condattr_destroy(&ca);
-    if (pthread_create(&l->thread, NULL, committer, l) != 0) {
+    pthread_cond_init(&l->cq_cv, NULL);
+    if (pthread_create(&l->completer_thread, NULL, completer, l) != 0) {
         store_close(l->w);
         pthread_mutex_destroy(&l->mu);
         pthread_mutex_destroy(&l->hook_mu);
         pthread_cond_destroy(&l->work);
+        pthread_cond_destroy(&l->cq_cv);
+        free(l);
+        return smile_err_set(err, SMILE_EINTERNAL, "cannot start the ledger completer thread");
+    }
+    if (pthread_create(&l->thread, NULL, committer, l) != 0) {
+        pthread_mutex_lock(&l->mu);
+        l->committer_done = true;
+        pthread_cond_signal(&l->cq_cv);
+        pthread_mutex_unlock(&l->mu);
+        pthread_join(l->completer_thread, NULL);
+        store_close(l->w);
+        pthread_mutex_destroy(&l->mu);
+        pthread_mutex_destroy(&l->hook_mu);
+        pthread_cond_destroy(&l->work);
+        pthread_cond_destroy(&l->cq_cv);
         free(l);
         return smile_err_set(err, SMILE_EINTERNAL, "cannot start the ledger committer thread");
     }
@@ -498,6 +603,7 @@ ledger_close(struct ledger *l)
     pthread_cond_signal(&l->work);
     pthread_mutex_unlock(&l->mu);
     pthread_join(l->thread, NULL);
+    pthread_join(l->completer_thread, NULL);
     if (l->st.groups)
         log_info("msg=\"ledger closed\" groups=%llu requests=%llu created=%llu duplicates=%llu "
                  "busy=%llu retries=%llu avg_group_requests=%.1f avg_commit_ms=%.2f "
@@ -513,6 +619,7 @@ ledger_close(struct ledger *l)
     pthread_mutex_destroy(&l->mu);
     pthread_mutex_destroy(&l->hook_mu);
     pthread_cond_destroy(&l->work);
+    pthread_cond_destroy(&l->cq_cv);
     free(l->committed);
     free(l);
 }
@@ -607,6 +714,7 @@ ledger_stats(struct ledger *l, struct ledger_stats *out)
     pthread_mutex_lock(&l->mu);
     *out = l->st;
     out->queued = l->queued;
+    out->syncing = l->syncing;
     pthread_mutex_unlock(&l->mu);
 }
 
@@ -652,8 +760,11 @@ ledger_metrics_render(struct ledger *l, struct buf *b)
     }
     buf_printf(b,
                "# HELP smile_ledger_queued_events Events waiting for the committer.\n"
-               "# TYPE smile_ledger_queued_events gauge\nsmile_ledger_queued_events %zu\n",
-               st.queued);
+               "# TYPE smile_ledger_queued_events gauge\nsmile_ledger_queued_events %zu\n"
+               "# HELP smile_ledger_syncing_appends Appends committed and waiting for the disk "
+               "sync.\n"
+               "# TYPE smile_ledger_syncing_appends gauge\nsmile_ledger_syncing_appends %zu\n",
+               st.queued, st.syncing);
 }
 
 int

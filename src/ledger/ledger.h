@@ -176,6 +176,7 @@ struct ledger_stats {
     uint64_t wait_ns;    /* time spent waiting in the window */
     uint64_t commit_ns;  /* time spent writing and committing groups */
     size_t queued;       /* events waiting now */
+    size_t syncing;      /* requests written and committed, waiting for the sync and hooks */
 };
 
 /*

@@ -36,6 +36,7 @@
 #define CACHE 16
 
 void notify_board_emit(const char *kind, const json_t *ev); /* notify.c */
+bool notify_board_listening(void);                          /* notify.c */
 
 static const char *const prio_names[] = {"low", "normal", "high", "urgent"};
 static const char *const prio_zh[] = {"低", "普通", "高", "紧急"};
@@ -990,7 +991,7 @@ static void
 on_commit(const struct ledger_committed *evs, size_t n, void *ud)
 {
     struct notify_runner *r;
-    bool sla = false;
+    bool sla = false, board = notify_board_listening();
 
     (void)ud;
 
@@ -998,7 +999,7 @@ on_commit(const struct ledger_committed *evs, size_t n, void *ud)
         const struct ledger_event *e = evs[i].ev;
         bool is_sla = strncmp(e->type, "sla.", 4) == 0;
 
-        if (is_sla || strncmp(e->type, "case.", 5) == 0) {
+        if (board && (is_sla || strncmp(e->type, "case.", 5) == 0)) {
             json_t *data = e->data ? json_loads(e->data, 0, NULL) : NULL;
             char at[TIME_RFC3339_LEN + 1];
             json_t *ev;

@@ -27,6 +27,7 @@ static struct {
 } hooks[MAX_HOOKS];
 static int nhooks;
 static notify_board_fn *board_fn;
+static notify_board_wanted_fn *board_wanted;
 static notify_tx_hook_fn *tx_fn; /* mailnotify: the outbox row, same transaction */
 static void *tx_ud;
 static void *board_ud;
@@ -303,6 +304,7 @@ notify_hooks_clear(void)
     tx_fn = NULL;
     tx_ud = NULL;
     board_fn = NULL;
+    board_wanted = NULL;
     board_ud = NULL;
     pthread_mutex_unlock(&hooks_mu);
     notify_task_set(NULL, NULL);
@@ -319,12 +321,28 @@ notify_tx_hook_set(notify_tx_hook_fn *fn, void *ud)
 }
 
 void
-notify_board_set(notify_board_fn *fn, void *ud)
+notify_board_set(notify_board_fn *fn, notify_board_wanted_fn *wanted, void *ud)
 {
     pthread_mutex_lock(&hooks_mu);
     board_fn = fn;
+    board_wanted = wanted;
     board_ud = ud;
     pthread_mutex_unlock(&hooks_mu);
+}
+
+bool
+notify_board_listening(void)
+{
+    notify_board_fn *fn;
+    notify_board_wanted_fn *wanted;
+    void *ud;
+
+    pthread_mutex_lock(&hooks_mu);
+    fn = board_fn;
+    wanted = board_wanted;
+    ud = board_ud;
+    pthread_mutex_unlock(&hooks_mu);
+    return fn && (wanted == NULL || wanted(ud));
 }
 
 /* For escalate.c: the board hook, called outside the lock. */

@@ -111,7 +111,10 @@ void notify_published(struct store *s, int64_t id);
  * "sla") and case.* events (kind "case") with a small JSON object (borrowed).
  */
 typedef void notify_board_fn(const char *kind, const json_t *ev, void *ud);
-void notify_board_set(notify_board_fn *fn, void *ud);
+/* wanted (may be NULL: always) says whether anyone listens now; when it says no, the
+ * events are not even built (a case creation paid a json_loads and a json_pack for them). */
+typedef bool notify_board_wanted_fn(void *ud);
+void notify_board_set(notify_board_fn *fn, notify_board_wanted_fn *wanted, void *ud);
 
 /* Task events (tasks.c) ---------------------------------------------------------------- */
 

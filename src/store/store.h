@@ -93,7 +93,20 @@ int store_query_int64(struct store *s, const char *sql, int64_t *out, struct smi
  * transaction never fails half-way on a lock upgrade. Nesting is not supported.
  */
 int store_begin(struct store *s, struct smile_err *err);
+/* Commits and returns once the transaction is on disk (see store_commit_start). */
 int store_commit(struct store *s, struct smile_err *err);
+/*
+ * store_commit() in two halves, for a caller that writes its next transaction while the
+ * previous one is being synced (the ledger's committer): store_commit_start() ends the
+ * caller's part of the group's transaction — committing it at once when nobody else is
+ * in or about to enter it — and returns a ticket without waiting for the disk;
+ * store_wait_durable(s, ticket) then returns once that COMMIT is done and synced (it may
+ * be called from another thread; it touches only the group). Until then the rows are
+ * visible to readers but must not be acknowledged. A standalone connection commits and
+ * syncs in store_commit_start() and its ticket is 0.
+ */
+int store_commit_start(struct store *s, uint64_t *ticket, struct smile_err *err);
+int store_wait_durable(struct store *s, uint64_t ticket, struct smile_err *err);
 void store_rollback(struct store *s);
 bool store_in_tx(struct store *s);
 /*
@@ -136,5 +149,15 @@ void store_pool_release(struct store_pool *p, struct store *s);
  * lock. Close it with store_close() before store_pool_close(p).
  */
 int store_pool_open_member(struct store_pool *p, struct store **out, struct smile_err *err);
+
+/* The group commit's counters since the pool opened, for /metrics. */
+struct store_pool_stats {
+    uint64_t commits;  /* group transactions committed */
+    uint64_t members;  /* callers' transactions they carried */
+    uint64_t syncs;    /* fdatasync calls of the WAL outside COMMIT (0 under FULL) */
+    uint64_t sync_ns;  /* time spent in them */
+    bool sync_outside; /* the writer runs synchronous=NORMAL and the group syncs */
+};
+void store_pool_stats(struct store_pool *p, struct store_pool_stats *out);
 
 #endif

@@ -55,6 +55,10 @@ struct webhook {
     pthread_t thread;
     bool started;
     atomic_bool stop, dirty;
+    /* Some webhook is active (as of the sender's last look); without one a commit wakes
+     * the sender only once idle_events reach 10,000, to move the cursor on. */
+    atomic_bool listening;
+    atomic_uint_fast64_t idle_events;
     CURLM *multi;
     struct store *db;
     struct webhook_options opt;
@@ -95,21 +99,28 @@ webhook_wake(struct webhook *w)
 static void
 on_commit(const struct ledger_committed *evs, size_t n, void *ud)
 {
+    struct webhook *w = ud;
+
     (void)evs;
-    if (n > 0)
-        webhook_wake(ud);
+    if (n == 0)
+        return;
+    if (atomic_load(&w->listening) || atomic_fetch_add(&w->idle_events, n) + n >= 10000) {
+        atomic_store(&w->idle_events, 0);
+        webhook_wake(w);
+    }
 }
 
 /* Follows the ledger: enqueue steps until caught up (or ENQUEUE_STEPS, then later again). */
 static void
 enqueue_all(struct webhook *w, int64_t now)
 {
-    /* How far behind the cursor is: 0 when caught up; the gap, when nobody listens. */
+    /* With an active webhook, 1 when the cursor is behind and 0 when caught up; without,
+     * -1 - the gap. */
     static const char sql_behind[] =
         "SELECT CASE WHEN EXISTS (SELECT 1 FROM webhooks WHERE active = 1)"
         " THEN coalesce((SELECT max(id) FROM events), 0) >"
         " coalesce((SELECT last_event_id FROM webhook_cursor WHERE id = 1), 0)"
-        " ELSE -(coalesce((SELECT max(id) FROM events), 0) -"
+        " ELSE -1 - (coalesce((SELECT max(id) FROM events), 0) -"
         " coalesce((SELECT last_event_id FROM webhook_cursor WHERE id = 1), 0)) END";
     struct smile_err err;
     int64_t behind = 0, nev = 0, ndel = 0;
@@ -125,9 +136,10 @@ enqueue_all(struct webhook *w, int64_t now)
          * created later starts after the newest event anyway: after_event_id): jump it
          * once 10,000 events lie behind, not after every commit — that was a transaction
          * and a disk sync every 20 ms under load. */
-        if (behind < 0 && -behind < 10000)
+        atomic_store(&w->listening, behind >= 0);
+        if (behind < 0 && -1 - behind < 10000)
             return;
-        if (!behind)
+        if (!behind || behind == -1)
             return;
         if (webhook_enqueue(w->db, ENQUEUE_BATCH, now, &nev, &ndel, &err) != SMILE_OK) {
             log_error("msg=\"webhook enqueue failed\" error=\"%s\"", err.msg);
@@ -733,6 +745,7 @@ webhook_open(const char *db_path, struct ledger *l, const struct webhook_options
     int rc;
 
     *out = NULL;
+    atomic_store(&w->listening, true); /* until the sender's first look says otherwise */
     pthread_once(&curl_once, curl_init_once);
     pthread_mutex_init(&w->mu, NULL);
     w->opt = (struct webhook_options){10000, 3600000, 25, 8, 10000, 1000, 30};

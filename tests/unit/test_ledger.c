@@ -4,7 +4,8 @@
  * data, rendering, cursors; then the writer on a real SQLite file: idempotency within and
  * across appends, all-or-nothing, the in-transaction path, post-commit hooks, group
  * commit under concurrency, back-pressure (EBUSY) and the one-by-one retry that keeps a
- * failing request from failing its group. Expected values are worked out by hand.
+ * failing request from failing its group, the pipeline (one written group waits for the
+ * sync while the next queues) and, under a pool, hooks and answers only after the sync. Expected values are worked out by hand.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -971,18 +972,20 @@ append_one(void *arg)
     return NULL;
 }
 
+/* Waits until the queue holds n events and `syncing` requests are written but unanswered. */
 static void
-wait_queued(struct ledger *l, size_t n)
+wait_state(struct ledger *l, size_t n, size_t syncing)
 {
     struct ledger_stats st;
 
     for (int i = 0; i < 5000; i++) {
         ledger_stats(l, &st);
-        if (st.queued == n)
+        if (st.queued == n && st.syncing == syncing)
             return;
         usleep(1000);
     }
-    fail_msg("the queue never held %zu events", n);
+    fail_msg("the queue never held %zu events with %zu requests syncing (now %zu, %zu)", n,
+             syncing, st.queued, st.syncing);
 }
 
 static void
@@ -994,10 +997,11 @@ test_busy_and_isolated_failure(void **state)
     struct gate g = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     struct ledger_options opt = {.queue_max = 4, .group_max = 100};
     struct one first = {.subject = "case:1", .sid = "first"};
+    struct one filler = {.subject = "case:0", .sid = "filler"};
     struct one o[3] = {{.subject = "case:2", .sid = "b"},
                        {.subject = "case:poison", .sid = "c"},
                        {.subject = "case:3", .sid = "d"}};
-    pthread_t t0, th[3];
+    pthread_t t0, tf, th[3];
     struct ledger_event two[2] = {
         {.type = "case.opened", .occurred_at = 946684800000, .subject = "case:8"},
         {.type = "case.opened", .occurred_at = 946684800000, .subject = "case:9"}};
@@ -1014,46 +1018,151 @@ test_busy_and_isolated_failure(void **state)
                      SMILE_OK);
     assert_int_equal(ledger_open(f->path, &opt, &l, &err), SMILE_OK);
     ledger_on_commit(l, gate_hook, &g);
-    /* 1. The first append commits and its hook holds the committer. */
+    /* 1. The first append commits and its hook holds the completer. */
     first.l = l;
     pthread_create(&t0, NULL, append_one, &first);
     pthread_mutex_lock(&g.mu);
     while (!g.entered)
         pthread_cond_wait(&g.cv, &g.mu);
     pthread_mutex_unlock(&g.mu);
-    /* 2. Three single appends queue up behind it (3 of the 4 places). */
+    /* 2. The committer writes one more group meanwhile (the filler), which then waits for
+     * the completer: two requests syncing, none queued. */
+    filler.l = l;
+    pthread_create(&tf, NULL, append_one, &filler);
+    wait_state(l, 0, 2);
+    /* 3. Three single appends queue up behind them (3 of the 4 places): the committer
+     * keeps at most one written group waiting. */
     for (int i = 0; i < 3; i++) {
         o[i].l = l;
         pthread_create(&th[i], NULL, append_one, &o[i]);
-        wait_queued(l, (size_t)i + 1);
+        wait_state(l, (size_t)i + 1, 2);
     }
     assert_int_equal(ledger_check(l, &err), SMILE_OK);
-    /* 3. Two more do not fit (3 + 2 > 4): refused at once, not queued. Five can never fit. */
+    /* 4. Two more do not fit (3 + 2 > 4): refused at once, not queued. Five can never fit. */
     assert_int_equal(ledger_append(l, two, 2, r, &err), SMILE_EBUSY);
     assert_int_equal(err.code, SMILE_EBUSY);
     assert_int_equal(ledger_append(l, two, 5, r, &err), SMILE_ETOOBIG);
-    /* 4. Open the gate: the three form one group, which fails on case:poison; each is
+    /* 5. Open the gate: the three form one group, which fails on case:poison; each is
      * retried alone, so b and d are written and only c fails. */
     pthread_mutex_lock(&g.mu);
     g.open = true;
     pthread_cond_broadcast(&g.cv);
     pthread_mutex_unlock(&g.mu);
     pthread_join(t0, NULL);
+    pthread_join(tf, NULL);
     for (int i = 0; i < 3; i++)
         pthread_join(th[i], NULL);
     assert_int_equal(first.rc, SMILE_OK);
+    assert_int_equal(filler.rc, SMILE_OK);
     assert_int_equal(o[0].rc, SMILE_OK);
     assert_int_equal(o[1].rc, SMILE_ECONFLICT); /* RAISE(ABORT) is a constraint failure */
     assert_int_equal(o[2].rc, SMILE_OK);
     assert_int_equal(o[0].r.status, LEDGER_CREATED);
+    assert_true(o[0].r.id > filler.r.id && filler.r.id > first.r.id);
     ledger_stats(l, &st);
     assert_int_equal(st.busy, 1);
     assert_int_equal(st.retries, 1);
-    assert_int_equal(st.groups, 2); /* first, then the group of three */
-    assert_int_equal(st.created, 3);
+    assert_int_equal(st.groups, 3); /* first, the filler, then the group of three */
+    assert_int_equal(st.created, 4);
+    assert_int_equal(st.syncing, 0);
     ledger_close(l);
-    assert_int_equal(count(f->s, "SELECT count(*) FROM events"), 3);
+    assert_int_equal(count(f->s, "SELECT count(*) FROM events"), 4);
     assert_int_equal(count(f->s, "SELECT count(*) FROM events WHERE subject = 'case:poison'"), 0);
+}
+
+/*
+ * With a pool (the server's set-up) the writer runs synchronous=NORMAL and the group syncs
+ * the WAL itself: every hook call and every answer comes after a sync that began after
+ * the events' COMMIT. The hook records the pool's sync count when it runs; the sync count
+ * before the append is lower. Under the same pool a CRM-style store_commit() is durable
+ * too: its call returns only after a further sync.
+ */
+struct sync_probe {
+    struct store_pool *pool;
+    uint64_t syncs_seen;
+    int calls;
+};
+
+static void
+sync_hook(const struct ledger_committed *evs, size_t n, void *ud)
+{
+    struct sync_probe *p = ud;
+    struct store_pool_stats ps;
+
+    (void)evs;
+    (void)n;
+    store_pool_stats(p->pool, &ps);
+    p->syncs_seen = ps.syncs;
+    p->calls++;
+}
+
+static void
+test_pool_sync_before_answer(void **state)
+{
+    struct fixture *f = *state;
+    struct store_pool *pool;
+    struct store *s;
+    struct ledger *l;
+    struct smile_err err;
+    struct ledger_options opt = {.pool = NULL};
+    struct store_pool_stats before, after;
+    struct sync_probe probe = {0};
+    struct ledger_event ev = {.type = "visit.arrived",
+                              .occurred_at = 946684800000,
+                              .subject = "visit:1",
+                              .source = "kiosk",
+                              .source_id = "k1"};
+    struct ledger_result r;
+    uint64_t ticket;
+    int64_t n;
+
+    smile_err_clear(&err);
+    assert_int_equal(store_pool_open(f->path, 2, &pool, &err), SMILE_OK);
+    store_pool_stats(pool, &before);
+    assert_true(before.sync_outside); /* the -wal file exists: the group syncs it */
+    assert_int_equal(before.syncs, 0);
+    opt.pool = pool;
+    probe.pool = pool;
+    assert_int_equal(ledger_open(f->path, &opt, &l, &err), SMILE_OK);
+    ledger_on_commit(l, sync_hook, &probe);
+    assert_int_equal(ledger_append(l, &ev, 1, &r, &err), SMILE_OK);
+    assert_int_equal(r.status, LEDGER_CREATED);
+    assert_int_equal(probe.calls, 1);
+    assert_true(probe.syncs_seen >= before.syncs + 1);
+    /* The split commit of a pooled connection: a ticket, visible at once to a reader of the
+     * pool, durable after the wait. */
+    s = store_pool_acquire(pool);
+    assert_int_equal(store_begin(s, &err), SMILE_OK);
+    assert_int_equal(store_exec(s,
+                                "INSERT INTO events (type, occurred_at, received_at, subject, "
+                                "channel, source, source_id) VALUES ('visit.left', 946684801000, "
+                                "946684801000, 'visit:1', 'counter', 'kiosk', 'k2')",
+                                &err),
+                     SMILE_OK);
+    store_pool_stats(pool, &before);
+    assert_int_equal(store_commit_start(s, &ticket, &err), SMILE_OK);
+    assert_true(ticket > 0);
+    assert_int_equal(store_wait_durable(s, ticket, &err), SMILE_OK);
+    store_pool_stats(pool, &after);
+    assert_true(after.syncs >= before.syncs + 1);
+    assert_true(after.commits >= before.commits + 1);
+    /* Waiting again for a ticket already durable returns at once, with no further sync. */
+    assert_int_equal(store_wait_durable(s, ticket, &err), SMILE_OK);
+    store_pool_stats(pool, &before);
+    assert_int_equal(before.syncs, after.syncs);
+    assert_int_equal(store_query_int64(s, "SELECT count(*) FROM events", &n, &err), SMILE_OK);
+    assert_int_equal(n, 2);
+    store_pool_release(pool, s);
+    ledger_close(l);
+    store_pool_close(pool);
+    /* A standalone connection commits and syncs in store_commit_start: ticket 0. */
+    assert_int_equal(store_begin(f->s, &err), SMILE_OK);
+    assert_int_equal(store_exec(f->s, "DELETE FROM events WHERE source_id = 'k2'", &err),
+                     SMILE_OK);
+    assert_int_equal(store_commit_start(f->s, &ticket, &err), SMILE_OK);
+    assert_int_equal(ticket, 0);
+    assert_int_equal(store_wait_durable(f->s, ticket, &err), SMILE_OK);
+    assert_int_equal(count(f->s, "SELECT count(*) FROM events"), 1);
 }
 
 static void
@@ -1144,6 +1253,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_append_async, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_group_commit_concurrent, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_busy_and_isolated_failure, setup_db, teardown_db),
+        cmocka_unit_test_setup_teardown(test_pool_sync_before_answer, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_list, setup_db, teardown_db),
     };
 
