@@ -6,6 +6,10 @@ ringing at an agent, answered, ended), each call its own subject. Every request 
 subjects: the wrk script replaces the "@" in each subject with a per-thread prefix and a
 request counter (string.gsub in C, ~0.1 ms a request), so the runtime folds 250 fresh calls
 per request, as it would for a real import, and not the same subjects growing without end.
+Each request is also the next day of the log (from 2025-01-01, "#D#" in the times), as an
+import moves forward in time: until the fifth session every batch re-posted the same morning
+of 2026-11-27, so its 1,000 events went into the time index between those of every earlier
+batch, where the ceiling (bench_ingest) appends in time order.
 Single events are what a PBX reports live: each connection posts its calls' four events
 (offered, ringing, answered, ended) one per request, dated now, so three of every four
 requests re-fold a subject that already has a measurement.
@@ -44,10 +48,10 @@ end
 
 
 def call_events(i):
-    """The four events of call i of a batch (times on Friday 2026-11-27, a working day)."""
+    """The four events of call i of a batch, on the request's day ("#D#", see LUA_BATCH)."""
     def at(sec):  # call i is offered i seconds after 09:00
         m, s = divmod(i + sec, 60)
-        return "2026-11-27T%02d:%02d:%02d.%03dZ" % (9 + m // 60, m % 60, s, i % 1000)
+        return "#D#T%02d:%02d:%02d.%03dZ" % (9 + m // 60, m % 60, s, i % 1000)
     sub = '"subject":"call:@-%d"' % i
     return [
         '{"type":"call.offered","occurred_at":"%s",%s,"data":{"queue":"sales"}}' % (at(0), sub),
@@ -64,9 +68,13 @@ BATCH_TEMPLATE = '{"events":[' + ",".join(e for i in range(250) for e in call_ev
 
 LUA_BATCH = LUA_COMMON + '''
 local tmpl = [==[%s]==]
+-- 2025-01-01T00:00:00Z; each request is the next day of a PBX log (one wrk thread posts the
+-- batches), so consecutive batches move forward in time as an import of a log does.
+local day0 = 1735689600
 request = function()
   counter = counter + 1
   local body = string.gsub(tmpl, "@", prefix .. counter)
+  body = string.gsub(body, "#D#", os.date("!%%Y-%%m-%%d", day0 + 86400 * counter))
   return wrk.format(nil, nil, nil, body)
 end
 ''' % BATCH_TEMPLATE
