@@ -98,6 +98,7 @@ struct store_group {
     uint64_t commits, committed_members;
     int wal_fd;          /* the writer's -wal file for fdatasync, or -1 (synchronous=FULL) */
     bool syncing;        /* a member is in fdatasync(wal_fd) */
+    bool sync_failed;    /* an fdatasync failed: no write is taken any more */
     uint64_t synced_gen; /* the newest generation known to be on disk */
     uint64_t syncs, sync_ns;
 };
@@ -524,7 +525,10 @@ group_commit(struct store_group *g, bool wake)
  * fdatasync() of the -wal file writes out its data and size; the frames of every COMMIT that
  * returned before it started are covered. A failed sync fails those generations: after an
  * fsync error the kernel may have dropped the dirty pages, so nothing written before can be
- * called durable (their callers get an error although readers may see the rows).
+ * called durable (their callers get an error although readers may see the rows). It also
+ * stops every later write (sync_failed; store_begin refuses): what the disk holds is no
+ * longer known, and PostgreSQL learnt that retrying an fsync after a failure reports
+ * success for data that was lost — the operator checks the disk and restarts the server.
  */
 static void
 group_sync(struct store_group *g)
@@ -541,9 +545,11 @@ group_sync(struct store_group *g)
     if (rc != 0)
         log_error("msg=\"fdatasync of the WAL failed\" error=\"%s\"", strerror(errno));
     pthread_mutex_lock(&g->mu);
-    if (rc != 0)
+    if (rc != 0) {
         for (uint64_t k = g->synced_gen + 1; k <= target; k++)
             g->results[k % GROUP_RESULTS] = SMILE_EIO;
+        g->sync_failed = true;
+    }
     g->synced_gen = target;
     g->syncs++;
     g->sync_ns += (uint64_t)t0;
@@ -645,6 +651,14 @@ store_begin(struct store *s, struct smile_err *err)
     while (g->busy || g->committing)
         pthread_cond_wait(&g->enter_cv, &g->mu);
     g->entering--;
+    if (g->sync_failed) {
+        if (g->entering > 0)
+            pthread_cond_signal(&g->enter_cv);
+        pthread_mutex_unlock(&g->mu);
+        return smile_err_set(err, SMILE_EIO,
+                             "the disk failed to sync the database's log; no more writes are "
+                             "taken until the server is restarted (see the log)");
+    }
     g->busy = true;
     if (!g->in_tx) {
         rc = fx_store(g->w, FX_BEGIN_IMMEDIATE, err);
