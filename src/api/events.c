@@ -150,8 +150,11 @@ answer(struct http_request *req, void *ud)
     buf_reset(&req->out);
     for (size_t i = 0; i < p->b.n; i++)
         created += p->out[i].status == LEDGER_CREATED;
-    buf_printf(&req->out, "{\"created\":%zu,\"duplicates\":%zu,\"results\":[", created,
-               p->b.n - created);
+    buf_puts(&req->out, "{\"created\":");
+    put_uint(&req->out, created);
+    buf_puts(&req->out, ",\"duplicates\":");
+    put_uint(&req->out, p->b.n - created);
+    buf_puts(&req->out, ",\"results\":[");
     for (size_t i = 0; i < p->b.n; i++) {
         buf_puts(&req->out, i ? ",{\"index\":" : "{\"index\":");
         put_uint(&req->out, i);
