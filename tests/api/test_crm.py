@@ -3,9 +3,10 @@ machine and actions), interactions and the customer timeline — every route as 
 supervisor, admin, anonymous and a token lacking the scope; every error status with a
 check that NOTHING was written (the record tables and the audit table are counted before
 and after); ETags and If-Match; cursor paging; filters; reveal and anonymisation audited;
-soft delete."""
+soft delete; cases answered 201 survive a kill -9 under load."""
 import json
 import threading
+import time
 import unittest
 
 from harness import Server
@@ -743,6 +744,60 @@ class TestInteractions(CrmTest):
         self.assertEqual(self.agent.get("/api/v1/customers/999999/timeline").status, 404)
         r = self.agent.get("/api/v1/customers/%d/timeline?cursor=zzz" % cust["id"])
         self.assertEqual(r.status, 422)
+
+
+class TestCaseDurability(unittest.TestCase):
+    def test_cases_answered_201_survive_kill9_under_load(self):
+        # 8 clients create cases without pause; the server is killed while they run. Every
+        # case answered 201 is there after the restart with its subject, its audit row and
+        # its case.opened event: a CRM write is answered after its group's COMMIT and sync.
+        srv = Server()
+        try:
+            srv.add_user("ada", "admin")
+            c = srv.client(srv.token("ada", "crm:read,crm:write"))
+            cid = c.post("/api/v1/customers", {"kind": "person", "name": "王芳"}).json["id"]
+            acked, lock, stop = {}, threading.Lock(), threading.Event()
+
+            def creator(t):
+                for i in range(100000):
+                    if stop.is_set():
+                        return
+                    subject = "漏水 leak %d-%d" % (t, i)
+                    try:
+                        r = c.post("/api/v1/cases", {"type": "complaint", "subject": subject,
+                                                     "customer_id": cid}, timeout=10)
+                    except Exception:  # the server is gone
+                        return
+                    if r.status != 201:
+                        return
+                    with lock:
+                        acked[r.json["id"]] = subject
+
+            threads = [threading.Thread(target=creator, args=(t,)) for t in range(8)]
+            for th in threads:
+                th.start()
+            deadline = time.monotonic() + 30
+            while len(acked) < 100 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            srv.kill9()
+            stop.set()
+            for th in threads:
+                th.join()
+            self.assertGreaterEqual(len(acked), 100)
+            srv.start()
+            rows = srv.sql("select id, subject from cases where subject like '漏水 leak %'")
+            stored = {r["id"]: r["subject"] for r in rows}
+            self.assertEqual({k: stored.get(k) for k in acked}, acked)
+            ids = ",".join(str(k) for k in acked)
+            audited = srv.sql("select count(distinct entity_id) as n from audit where entity = "
+                              "'case' and action = 'create' and entity_id in (%s)" % ids)
+            self.assertEqual(audited[0]["n"], len(acked))
+            opened = srv.sql("select count(distinct subject) as n from events where type = "
+                             "'case.opened' and subject in (%s)"
+                             % ",".join("'case:%d'" % k for k in acked))
+            self.assertEqual(opened[0]["n"], len(acked))
+        finally:
+            srv.stop()
 
 
 if __name__ == "__main__":
