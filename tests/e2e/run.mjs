@@ -1891,6 +1891,63 @@ test('case e-mail (agent, en → zh-CN): the thread with quoted text folded and 
 }, { needs: [...MAIL_ROUTES, ['POST', '/api/v1/cases/1/reply'], ['GET', '/api/v1/cases/1/emails'], ['GET', '/api/v1/runtime/status']], users: true, allow: [/status of 422/, /status of 502/] });
 
 // ---------------------------------------------------------------- run
+// Recompute history (admin), the last test: it re-measures October for good. "Customer email"
+// is published as version 2 with the reply standard tightened from 24 h to 1 h, then October
+// is re-pinned to it. The 12 October e-mails (KPI_DELAYS): ann's four 0.5 h replies still meet
+// 1 h; bo's three 2 h replies and cy's one 2 h reply go met → breached (4 flips); the 25 h ones
+// stay breached. Every target changes (24 h → 1 h): 12 measurements change, 4 in their result.
+// Evaluations of "e2e-month": ann 4/4 → 4/4 (100, unchanged), bo 3/4 → 0/4 (50.00 → 0.00),
+// cy 1/4 → 0/4 (below the floor both ways: 0.00, unchanged).
+test('recompute history (admin): a dry run of October under a tightened version, then apply it', async ({ page }) => {
+  const { emailProcess } = await kpiSetup();
+  await signIn(page, users.admin, `/app/admin/processes/${emailProcess}`);
+  await page.selectOption('#lang', 'en');
+  await page.locator('#step-0 input.within').fill('1h');
+  await page.click('#process-publish');
+  await page.waitForSelector('#process-notice:has-text("published")');
+  const versions = (await pageApi(page, 'GET', `/api/v1/processes/${emailProcess}`)).body.versions.map((v) => v.number);
+  const v = Math.max(...versions);
+  await page.waitForFunction((x) => document.querySelector("#recompute-version")?.value === x, String(v));
+  eq(await page.inputValue('#recompute-version'), String(v), 'the newest version is chosen');
+  await page.waitForSelector('#recompute-no-runs');
+  await page.fill('#recompute-from', '2026-10-01');
+  await page.fill('#recompute-to', '2026-10-31');
+  await page.fill('#recompute-reason', 'e2e: reply within 1 h');
+  await page.click('#recompute-dry');
+  await page.waitForSelector('#recompute-report');
+  const summary = await page.textContent('#recompute-summary');
+  assert(summary.includes('12 subjects re-measured') && summary.includes('12 would change, 4 of them in their result'), `summary: ${summary}`);
+  eq((await page.textContent('#recompute-instances')).trim(), 'Instances started in the period: 12; re-pinned: 12; already on this version: 0.', 'instances');
+  eq((await page.textContent('#recompute-flips li[data-flip="met→breached"]')).trim(), 'met→breached: 4', 'flips');
+  const bo = await page.textContent('#recompute-eval-items tr[data-user="bo"]');
+  assert(bo.includes('50.00') && bo.includes('0.00'), `bo: ${bo}`);
+  eq(await page.locator('#recompute-eval-items tr[data-user="ann"]').count(), 0, 'ann unchanged');
+  eq(await page.locator('#recompute-eval-items tr[data-user="cy"]').count(), 0, 'cy unchanged');
+  // The dry run wrote nothing.
+  let runs = (await pageApi(page, 'GET', '/api/v1/recompute/runs')).body.items.filter((r) => r.process_id === emailProcess);
+  eq(runs.length, 0, 'no run after the dry run');
+  await page.locator('#recompute').scrollIntoViewIfNeeded();
+  await shot(page, 'recompute-en');
+  // Apply: a confirmation first; cancel writes nothing.
+  await page.click('#recompute-apply');
+  await page.click('#recompute-cancel');
+  eq(await page.locator('#recompute-confirm').count(), 0, 'confirmation closed');
+  await page.click('#recompute-apply');
+  await page.click('#recompute-apply-ok');
+  await page.waitForSelector('#recompute-applied');
+  runs = (await pageApi(page, 'GET', '/api/v1/recompute/runs')).body.items.filter((r) => r.process_id === emailProcess);
+  eq(runs.length, 1, 'one run applied');
+  eq(runs[0].changes, 12, 'twelve measurements changed');
+  eq(runs[0].reason, 'e2e: reply within 1 h', 'the reason is kept');
+  eq((await page.textContent('#recompute-applied')).trim(), `Applied as run ${runs[0].id}: 12 measurements changed.`, 'applied notice');
+  await page.waitForSelector(`#recompute-runs li[data-run="${runs[0].id}"]`);
+  // In Chinese.
+  await page.selectOption('#lang', 'zh-CN');
+  await page.waitForSelector('#recompute h3:has-text("重新计算历史")');
+  assert((await page.textContent(`#recompute-runs li[data-run="${runs[0].id}"]`)).includes('12 条计量改变'), 'run line in Chinese');
+  await shot(page, 'recompute-zh-CN');
+}, { needs: [...SESSION, ['GET', '/api/v1/processes'], ['POST', '/api/v1/processes/1/publish'], ['POST', '/api/v1/recompute'], ['GET', '/api/v1/recompute/runs']], users: true });
+
 async function main() {
   let n = 0;
   let failed = 0;

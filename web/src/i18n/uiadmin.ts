@@ -1,6 +1,6 @@
-// Messages of the scorecard-template and webhook admin screens (pages/admin/
-// ScorecardTemplates.tsx, Webhooks.tsx), English and 简体中文 side by side (the type checker
-// keeps the keys equal). Only the lazy admin chunk imports this module, so these texts add
+// Messages of the scorecard-template, webhook and recompute admin screens (pages/admin/
+// ScorecardTemplates.tsx, Webhooks.tsx, Recompute.tsx), English and 简体中文 side by side
+// (the type checker keeps the keys equal). Only the lazy admin chunk imports this module, so these texts add
 // nothing to the workspace's first load; tu() looks a key up here in the current locale
 // and hands any other key to t() (the main catalogues).
 import { locale, t, type MessageKey } from './index';
@@ -191,6 +191,39 @@ export const uiadminEn = {
   'hist.more': 'and {n} more',
   'hist.restore': 'Load version {v} into the editor',
   'hist.restored': 'Version {v} is in the editor. Save it to make it the current version.',
+  'rc.title': 'Recompute history',
+  'rc.hintCalendar': 'Changing past days of a calendar does not re-measure what was already measured. To have a period measured again with the calendar as it is now, run a dry run: it shows which measurements and evaluations would change, and writes nothing. Apply it only after reviewing it. Frozen evaluations never change; the score they would now get is recorded beside them.',
+  'rc.hintProcess': 'A published version applies to what starts after it. To measure a past period with another published version, run a dry run: it shows which measurements and evaluations would change, and writes nothing. Applying re-pins the period’s instances to that version. Frozen evaluations never change; the score they would now get is recorded beside them.',
+  'rc.version': 'Version',
+  'rc.from': 'From',
+  'rc.to': 'To (inclusive)',
+  'rc.toOptional': '(empty: everything started since)',
+  'rc.reason': 'Reason',
+  'rc.dryRun': 'Dry run',
+  'rc.apply': 'Apply',
+  'rc.confirm': 'Re-measure this period as shown? Evaluations that are not frozen are recomputed.',
+  'rc.stale': 'Something changed since the dry run (an event, a definition or an evaluation). Run the dry run again and review it before applying.',
+  'rc.applied': 'Applied as run {id}: {n} measurements changed.',
+  'rc.summary': '{subjects} subjects re-measured: {compared} measurements compared, {changed} would change, {results} of them in their result.',
+  'rc.instances': 'Instances started in the period: {in_range}; re-pinned: {repinned}; already on this version: {already}.',
+  'rc.met': 'met',
+  'rc.breached': 'breached',
+  'rc.other': 'open',
+  'rc.subject': 'Subject',
+  'rc.staff': 'Staff',
+  'rc.before': 'Before',
+  'rc.after': 'After',
+  'rc.note': 'Note',
+  'rc.truncated': 'Only the first examples are shown; an applied run lists every change.',
+  'rc.evaluations': 'Evaluations',
+  'rc.evalSummary': '{changed} would change ({frozen} of them frozen: kept, the new score recorded beside them), {unchanged} unchanged.',
+  'rc.frozenNote': 'frozen: will not change',
+  'rc.recomputedNote': 'will be recomputed',
+  'rc.nothing': 'Nothing would change: there is nothing to apply.',
+  'rc.runs': 'Applied recomputes',
+  'rc.noRuns': 'None yet.',
+  'rc.runLine': 'Run {id}, {at} by {by}: {from} – {to}, {n} measurements changed',
+  'rc.noEnd': 'no end',
 };
 
 export const uiadminZh: Record<keyof typeof uiadminEn, string> = {
@@ -379,6 +412,39 @@ export const uiadminZh: Record<keyof typeof uiadminEn, string> = {
   'hist.more': '另有 {n} 处',
   'hist.restore': '将第 {v} 版载入编辑器',
   'hist.restored': '第 {v} 版已载入编辑器。保存后即成为当前版本。',
+  'rc.title': '重新计算历史',
+  'rc.hintCalendar': '修改日历中已过去的日期，不会重新计量已计量的数据。若要按现在的日历重新计量某一期间，请先试运行：它显示哪些计量和评估会改变，不写入任何数据。审阅后再执行。已冻结的评估永不改变，其新得分记录在旁。',
+  'rc.hintProcess': '发布的版本只适用于发布之后开始的实例。若要用另一个已发布版本计量过去的期间，请先试运行：它显示哪些计量和评估会改变，不写入任何数据。执行时将该期间的实例改用该版本。已冻结的评估永不改变，其新得分记录在旁。',
+  'rc.version': '版本',
+  'rc.from': '从',
+  'rc.to': '到（含）',
+  'rc.toOptional': '（留空：此后开始的全部）',
+  'rc.reason': '原因',
+  'rc.dryRun': '试运行',
+  'rc.apply': '执行',
+  'rc.confirm': '按上述结果重新计量该期间？未冻结的评估将重新计算。',
+  'rc.stale': '试运行之后有变化（新事件、定义或评估）。请重新试运行并审阅后再执行。',
+  'rc.applied': '已执行，记录 {id}：{n} 条计量已改变。',
+  'rc.summary': '重新计量 {subjects} 个对象：比较 {compared} 条计量，{changed} 条将改变，其中 {results} 条结果改变。',
+  'rc.instances': '期间内开始的实例：{in_range}；改用此版本：{repinned}；已是此版本：{already}。',
+  'rc.met': '达标',
+  'rc.breached': '超时',
+  'rc.other': '进行中',
+  'rc.subject': '对象',
+  'rc.staff': '员工',
+  'rc.before': '之前',
+  'rc.after': '之后',
+  'rc.note': '说明',
+  'rc.truncated': '只显示前几条示例；执行后的记录列出全部改变。',
+  'rc.evaluations': '评估',
+  'rc.evalSummary': '{changed} 份将改变（其中 {frozen} 份已冻结：保持不变，新得分记录在旁），{unchanged} 份不变。',
+  'rc.frozenNote': '已冻结：不会改变',
+  'rc.recomputedNote': '将重新计算',
+  'rc.nothing': '没有任何改变，无需执行。',
+  'rc.runs': '已执行的重新计算',
+  'rc.noRuns': '暂无。',
+  'rc.runLine': '记录 {id}，{at}，{by}：{from} – {to}，{n} 条计量改变',
+  'rc.noEnd': '无结束',
 };
 
 export type UKey = keyof typeof uiadminEn;

@@ -12,6 +12,7 @@ import { formatTime, locale, t, type MessageKey } from '../../i18n';
 import { useSession } from '../../session';
 import { type Notice, FieldError, formatDuration, OtherErrors, scrollToError } from './Admin';
 import { loadAll } from './Users';
+import { Recompute } from './Recompute';
 
 type Interval = [string, string];
 interface CalVersion {
@@ -271,6 +272,7 @@ export function CalendarEditor(props: { id: string }) {
       </div>
       <OtherErrors errors={errors} shown={shown} />
       {error !== null && !Object.keys(errors).length && <ErrorBox error={error} />}
+      {admin && <Recompute kind="calendar" id={rec.id} />}
       {admin && (
         <div class="actions sticky-actions">
           <button type="button" onClick={() => void load()} disabled={busy}>

@@ -14,6 +14,7 @@ import { useSession } from '../../session';
 import { type Notice, FieldError, OtherErrors, scrollToError } from './Admin';
 import { loadAll } from './Users';
 import { WhatIf } from './WhatIf';
+import { Recompute } from './Recompute';
 
 type Json = Record<string, unknown>;
 interface Step extends Json {
@@ -483,6 +484,7 @@ export function ProcessEditor(props: { id: string }) {
         </div>
       )}
       <WhatIf id={rec.id} doc={doc} />
+      {canPublish && (rec.versions ?? []).length > 0 && <Recompute kind="process" id={rec.id} versions={(rec.versions ?? []).map((v) => v.number)} />}
       <section class="card">
         <h3>{t('proc.versions')}</h3>
         <ul class="versions" id="versions">
