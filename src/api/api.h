@@ -178,6 +178,7 @@ void api_mailboxes_create(struct http_request *req);
 void api_mailboxes_patch(struct http_request *req);
 void api_mailboxes_delete(struct http_request *req);
 void api_mailboxes_poll(struct http_request *req);
+void api_mailboxes_test(struct http_request *req);
 void api_cases_reply(struct http_request *req);
 void api_cases_emails(struct http_request *req);
 /* bulk: api/imports.c */

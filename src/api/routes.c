@@ -118,6 +118,8 @@ const struct api_route api_routes[] = {
      "disconnect a mailbox (If-Match)"},
     {HTTP_POST, "/api/v1/mailboxes/{id}/poll", api_mailboxes_poll, ADM, API_SCOPE_ADMIN, 0,
      "poll a mailbox now"},
+    {HTTP_POST, "/api/v1/mailboxes/{id}/test", api_mailboxes_test, ADM, API_SCOPE_ADMIN, 0,
+     "send a test message through the mailbox's SMTP server"},
     {HTTP_POST, "/api/v1/cases/{id}/reply", api_cases_reply, ANY, CW, 0,
      "reply to a case by e-mail (sent over SMTP, then recorded)"},
     {HTTP_GET, "/api/v1/cases/{id}/emails", api_cases_emails, ANY, CR, 0,

@@ -599,6 +599,68 @@ class TestMail(unittest.TestCase):
                                    {"body": "单独回复", "to": "chenjie@customer.cn"})
         self.assertEqual((st, rep["cc"]), (201, []))
 
+    def test_14_test_message_through_the_mailbox(self):
+        # An admin checks the SMTP settings: one message, From the mailbox, to the address
+        # given (normalised: the domain lower-cased), in English and Chinese; only an audit
+        # row is written.
+        n = len(self.smtp.messages)
+        before = self.counts()
+        path = "/api/v1/mailboxes/%d/test" % self.mb["id"]
+        st, _, b = self.adm.post(path, {"to": "Admin@Smile-Estate.CN"})
+        self.assertEqual(st, 200, b)
+        self.assertEqual((b["sent"], b["to"], b["smtp_url"]),
+                         (True, "Admin@smile-estate.cn", self.smtp.url()))
+        self.assertEqual(len(self.smtp.messages), n + 1)
+        got = self.smtp.messages[n]
+        self.assertEqual((got["from"], got["rcpt"]),
+                         ("service@smile-estate.cn", ["Admin@smile-estate.cn"]))
+        m = email.message_from_bytes(got["data"], policy=email.policy.default)
+        self.assertEqual(m["Message-ID"], "<%s>" % b["message_id"])
+        self.assertEqual(m["Auto-Submitted"], "auto-generated")
+        self.assertIn("Smile 测试邮件", m["Subject"])
+        text = m.get_content()
+        self.assertIn('from the mailbox "service" (service@smile-estate.cn)', text)
+        self.assertIn("从邮箱“service”", text)
+        after = self.counts()
+        self.assertEqual(after["a"], before["a"] + 1)
+        self.assertEqual({k: after[k] for k in "eicmt"}, {k: before[k] for k in "eicmt"})
+        row = self.srv.sql("select action, entity_id, after from audit order by id desc limit 1")
+        self.assertEqual((row[0]["action"], row[0]["entity_id"]), ("test_send", self.mb["id"]))
+        self.assertIn(b["message_id"], row[0]["after"])
+        # Refused by the server: 502 with its words; not sent, nothing written.
+        before = self.counts()
+        self.smtp.refuse = True
+        try:
+            st, h, b = self.adm.post(path, {"to": "admin@smile-estate.cn"})
+        finally:
+            self.smtp.refuse = False
+        self.assertEqual(st, 502, b)
+        self.assertEqual(h["content-type"], "application/problem+json")
+        self.assertIn("550", b["detail"])
+        # Bad requests: the field named, nothing sent or written.
+        for body, status, ptr in [({}, 422, "/to"), ({"to": "not-an-address"}, 422, "/to"),
+                                  ({"to": 7}, 422, "/to"),
+                                  ({"to": "a@b.cn", "cc": "c@d.cn"}, 422, "/cc")]:
+            st, _, b = self.adm.post(path, body)
+            self.assertEqual(st, status, (body, b))
+            self.assertIn(ptr, [e["pointer"] for e in b["errors"]], b)
+        st, _, b = self.adm.post("/api/v1/mailboxes/99999/test", {"to": "a@b.cn"})
+        self.assertEqual(st, 404, b)
+        st, _, b = self.ann.post(path, {"to": "a@b.cn"})
+        self.assertEqual(st, 403, b)
+        self.assertEqual(self.counts(), before)
+        # A mailbox without an SMTP server cannot send: 409.
+        st, _, other = self.adm.post("/api/v1/mailboxes", {
+            "name": "inonly", "imap_url": self.imap.url(), "username": "other",
+            "password": "other-secret", "from_address": "in@smile-estate.cn", "active": False})
+        self.assertEqual(st, 201, other)
+        before = self.counts()
+        st, _, b = self.adm.post("/api/v1/mailboxes/%d/test" % other["id"], {"to": "a@b.cn"})
+        self.assertEqual(st, 409, b)
+        self.assertIn("no SMTP server", b["detail"])
+        self.assertEqual(len(self.smtp.messages), n + 1)
+        self.assertEqual(self.counts(), before)
+
 
 if __name__ == "__main__":
     unittest.main()

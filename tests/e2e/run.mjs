@@ -1779,6 +1779,26 @@ test('mailboxes (admin, en → zh-CN): connect with a write-only password, a 422
   await page.click('#mailboxes a:has-text("service")');
   await page.waitForSelector('#mbx-password-state:has-text("已设置密码")');
   await shot(page, 'admin-mailbox-zh-CN');
+  // Send a test message through the saved SMTP settings: the peer receives it, From the
+  // mailbox, to the address typed; a refusal shows the server's 550.
+  const before = (await peer.call({ cmd: 'messages' })).messages.length;
+  await page.fill('#mbx-test-to', 'ada@smile-estate.cn');
+  await page.click('#mbx-test-send');
+  await page.waitForSelector('#mbx-test-result:has-text("SMTP 服务器已接受")');
+  const got = (await peer.call({ cmd: 'messages' })).messages;
+  eq(got.length, before + 1, 'one test message received');
+  eq(JSON.stringify([got[before].from, got[before].rcpt]), JSON.stringify(['service@smile-estate.cn', ['ada@smile-estate.cn']]), 'envelope');
+  const msgid = /Message-ID ([^）)]+)/.exec(await page.textContent('#mbx-test-result'))?.[1];
+  assert(msgid && got[before].data.includes(`<${msgid}>`), `the Message-ID shown is the one sent: ${msgid}`);
+  await peer.call({ cmd: 'refuse', on: true });
+  try {
+    await page.click('#mbx-test-send');
+    await page.waitForSelector('#mbx-test-result:has-text("未发送")');
+    assert((await page.textContent('#mbx-test-result')).includes('550'), 'the server\'s words');
+  } finally {
+    await peer.call({ cmd: 'refuse', on: false });
+  }
+  eq((await peer.call({ cmd: 'messages' })).messages.length, before + 1, 'nothing more received');
 }, { needs: MAIL_ROUTES, users: true, allow: [/status of 422/, /status of 502/] });
 
 test('mailboxes are for administrators: no tab for a supervisor, the API refuses them', async ({ page }) => {
@@ -1847,7 +1867,9 @@ test('case e-mail (agent, en → zh-CN): the thread with quoted text folded and 
   eq((await ada.call('GET', `/api/v1/cases/${c.id}/emails`)).body.items.length, 1, 'nothing recorded after the 422');
   await page.fill('#mail-cc', 'li.na@example.cn');
 
-  // The mail server refuses: 502, the typed text stays, nothing recorded or sent.
+  // The mail server refuses: 502, the typed text stays, nothing recorded or sent. (The
+  // mailboxes test may have sent its test message through the same peer before.)
+  const sent0 = (await peer.call({ cmd: 'messages' })).messages.length;
   await peer.call({ cmd: 'refuse', on: true });
   await page.click('#mail-send');
   await page.waitForSelector('#mail-error');
@@ -1855,7 +1877,7 @@ test('case e-mail (agent, en → zh-CN): the thread with quoted text folded and 
   assert(/550/.test(await page.textContent('#mail-error')), `the server's words: ${await page.textContent('#mail-error')}`);
   eq(await page.inputValue('#mail-body'), '您好，维修师傅明天上午上门。\n客服中心', 'text kept');
   eq((await ada.call('GET', `/api/v1/cases/${c.id}/emails`)).body.items.length, 1, 'nothing recorded');
-  eq((await peer.call({ cmd: 'messages' })).messages.length, 0, 'nothing sent');
+  eq((await peer.call({ cmd: 'messages' })).messages.length, sent0, 'nothing sent');
   eq((await page.textContent('#case-status')).trim(), 'New', 'case unchanged');
 
   // Accepted: sent to both, shown in the thread, the clock stopped and the case pending.
@@ -1875,7 +1897,7 @@ test('case e-mail (agent, en → zh-CN): the thread with quoted text folded and 
   assert(/met 2 h of 24 h/.test(await out.locator('.mail-clock').textContent()), 'the reply shows the clock it stopped');
   eq(await page.inputValue('#mail-body').catch(() => ''), '', 'composer emptied');
   await page.waitForSelector('#case-status:has-text("Pending")');
-  const got = (await peer.call({ cmd: 'messages' })).messages;
+  const got = (await peer.call({ cmd: 'messages' })).messages.slice(sent0);
   eq(got.length, 1, 'one message reached the SMTP server');
   eq(JSON.stringify(got[0].rcpt.sort()), JSON.stringify(['chen.jie@example.cn', 'li.na@example.cn']), 'recipients');
   assert(got[0].data.includes('In-Reply-To: <e2e-case-1@example.cn>'), 'threaded on the customer mail');

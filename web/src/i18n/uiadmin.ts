@@ -224,6 +224,12 @@ export const uiadminEn = {
   'rc.noRuns': 'None yet.',
   'rc.runLine': 'Run {id}, {at} by {by}: {from} – {to}, {n} measurements changed',
   'rc.noEnd': 'no end',
+  'mbx.testTitle': 'Send a test message',
+  'mbx.testHint': 'Sends a short message in English and Chinese through {smtp} with the saved settings, so you know replies to customers will go out.',
+  'mbx.testTo': 'To',
+  'mbx.testSend': 'Send test message',
+  'mbx.testSent': 'The SMTP server accepted the test message to {to} (Message-ID {id}).',
+  'mbx.testFailed': 'Not sent: {detail}',
 };
 
 export const uiadminZh: Record<keyof typeof uiadminEn, string> = {
@@ -445,6 +451,12 @@ export const uiadminZh: Record<keyof typeof uiadminEn, string> = {
   'rc.noRuns': '暂无。',
   'rc.runLine': '记录 {id}，{at}，{by}：{from} – {to}，{n} 条计量改变',
   'rc.noEnd': '无结束',
+  'mbx.testTitle': '发送测试邮件',
+  'mbx.testHint': '用已保存的设置经 {smtp} 发送一封中英文的简短邮件，确认回复客户的邮件可以发出。',
+  'mbx.testTo': '收件人',
+  'mbx.testSend': '发送测试邮件',
+  'mbx.testSent': 'SMTP 服务器已接受发往 {to} 的测试邮件（Message-ID {id}）。',
+  'mbx.testFailed': '未发送：{detail}',
 };
 
 export type UKey = keyof typeof uiadminEn;

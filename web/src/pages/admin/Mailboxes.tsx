@@ -15,6 +15,7 @@ import { formatTime, t, type MessageKey } from '../../i18n';
 import { useSession } from '../../session';
 import { FieldError, OtherErrors, scrollToError, type Notice } from './Admin';
 import { loadAll, teamLabel, type TeamRec } from './Users';
+import { tu } from '../../i18n/uiadmin';
 
 export interface MailboxRec {
   id: number;
@@ -629,6 +630,50 @@ function MailboxForm(props: { mb: MailboxRec | null; teams: TeamRec[]; procs: Pr
           </div>
         )}
       </form>
+      {mb && mb.smtp_url && !ro && <TestSend id={mb.id} smtp={mb.smtp_url} />}
     </div>
+  );
+}
+
+/**
+ * Sends a test message through the saved SMTP settings (POST /api/v1/mailboxes/{id}/test):
+ * the server's acceptance with the Message-ID, or its refusal in its own words (502).
+ */
+function TestSend(props: { id: number; smtp: string }) {
+  const [to, setTo] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [res, setRes] = useState<{ ok: boolean; text: string } | null>(null);
+  const send = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setRes(null);
+    try {
+      const r = await api<{ to: string; message_id: string }>('POST', `/api/v1/mailboxes/${props.id}/test`, { to: to.trim() });
+      setRes({ ok: true, text: tu('mbx.testSent', { to: r.data.to, id: r.data.message_id }) });
+    } catch (err) {
+      const detail = err instanceof ApiError ? (Object.values(fieldErrors(err))[0] ?? err.message) : String(err);
+      setRes({ ok: false, text: tu('mbx.testFailed', { detail }) });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="card admin-form" id="mbx-test" onSubmit={send} noValidate>
+      <h3>{tu('mbx.testTitle')}</h3>
+      <p class="muted">{tu('mbx.testHint', { smtp: props.smtp })}</p>
+      <div class="toolbar">
+        <label>
+          {tu('mbx.testTo')} <input id="mbx-test-to" type="email" value={to} onInput={(e) => setTo(e.currentTarget.value)} />
+        </label>
+        <button type="submit" id="mbx-test-send" disabled={busy || !to.trim()}>
+          {tu('mbx.testSend')}
+        </button>
+      </div>
+      {res && (
+        <p class={`notice ${res.ok ? 'ok' : 'poll-error'}`} role="status" id="mbx-test-result">
+          {res.text}
+        </p>
+      )}
+    </form>
   );
 }
