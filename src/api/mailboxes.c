@@ -228,8 +228,7 @@ api_mailboxes_test(struct http_request *req)
         mail_failed(req, rc, &err);
         return;
     }
-    log_info("msg=\"mailbox test message sent\" mailbox=%" PRId64 " message_id=\"%s\"", id,
-             msgid);
+    log_info("msg=\"mailbox test message sent\" mailbox=%" PRId64 " message_id=\"%s\"", id, msgid);
     after = json_pack("{s:s, s:s, s:s}", "to", to, "message_id", msgid, "smtp_url", smtp);
     api_audit_who(req, &who);
     smile_err_clear(&err);

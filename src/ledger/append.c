@@ -10,13 +10,12 @@
  * it began), then calls the post-commit hooks and wakes the requests, in commit order. So
  * the next group is written while the previous one is being synced. The committer keeps at
  * most one written group waiting for the completer: requests that arrive meanwhile form
- * the next group, so a crowd shares one transaction and one fsync. Left at that, N steady clients split
- * into two halves that alternate (one half commits while the other queues), so the
- * committer also estimates the concurrency — the previous group's requesters plus those
- * already queued — and waits up to a short window (at most the previous commit's
- * duration, window_us) for that many requests before writing. A lone client has an
- * estimate of one and never waits. If a group's transaction fails, each of its requests
- * is retried alone so one bad request cannot fail another.
+ * the next group, so a crowd shares one transaction and one fsync. Left at that, N steady clients
+ * split into two halves that alternate (one half commits while the other queues), so the committer
+ * also estimates the concurrency — the previous group's requesters plus those already queued — and
+ * waits up to a short window (at most the previous commit's duration, window_us) for that many
+ * requests before writing. A lone client has an estimate of one and never waits. If a group's
+ * transaction fails, each of its requests is retried alone so one bad request cannot fail another.
  *
  * Request states (struct pending):
  *

@@ -1912,6 +1912,57 @@ test('case e-mail (agent, en → zh-CN): the thread with quoted text folded and 
   await shot(page, 'case-email-zh-CN');
 }, { needs: [...MAIL_ROUTES, ['POST', '/api/v1/cases/1/reply'], ['GET', '/api/v1/cases/1/emails'], ['GET', '/api/v1/runtime/status']], users: true, allow: [/status of 422/, /status of 502/] });
 
+test('my work (agent): R on a case that came by e-mail sends a real e-mail in its thread, and the first reply step leaves', async ({ page }) => {
+  const peer = await mailPeerStart();
+  const adm = await apiSession(users.admin);
+  const ids = await userIds(adm);
+  // The complaint mailbox "service" of the mailboxes test (active by then), or a new,
+  // inactive one when this test runs alone: its mail opens complaints, which "Complaint
+  // handling" measures, first reply included.
+  let mb = (await adm('GET', '/api/v1/mailboxes')).body.items.find((x) => x.name === 'service');
+  if (!mb) {
+    const r = await adm('POST', '/api/v1/mailboxes', { name: 'service', imap_url: `imap://127.0.0.1:${peer.imap_port}/INBOX`, username: 'service', password: peer.users.service, smtp_url: `smtp://127.0.0.1:${peer.smtp_port}`, from_address: 'service@smile-estate.cn', case_type: 'complaint', active: false });
+    eq(r.status, 201, `mailbox: ${JSON.stringify(r.body)}`);
+    mb = r.body;
+  }
+  await peer.call({ cmd: 'append', user: 'service', raw: customerMail({ msgid: 'e2e-work-1@example.cn', subject: '电梯故障', text: '2号楼电梯停在8楼不动了。', from: '王磊 <wang.lei@example.cn>' }) });
+  // Polled now (an active mailbox may be polling already: 503, then it imports it itself).
+  await adm('POST', `/api/v1/mailboxes/${mb.id}/poll`, {});
+  const c = await until(async () => (await adm('GET', '/api/v1/cases?channel=email&limit=100')).body.items.find((x) => x.subject === '电梯故障'), 'the mail opened a case');
+  eq(c.type, 'complaint', 'a complaint');
+  const r = await adm('POST', `/api/v1/cases/${c.id}/assign`, { assignee_id: ids.ann });
+  eq(r.status, 200, `assign: ${JSON.stringify(r.body)}`);
+  const sent0 = (await peer.call({ cmd: 'messages' })).messages.length;
+  await signIn(page, users.agent, '/app/work');
+  await page.selectOption('#lang', 'en');
+  const row = page.locator(`#tasks tr.task:has-text("Case ${c.id}"):has-text("First reply")`);
+  await until(async () => {
+    await page.reload();
+    await page.waitForSelector('#tasks, #work-empty');
+    return (await row.count()) === 1;
+  }, 'the first reply of the e-mail case in ann\'s inbox');
+  const task = await row.getAttribute('data-task');
+  await row.locator('button.linkish').click();
+  await page.waitForSelector('#task-panel #fn-reply');
+  await page.waitForSelector('#panel-status');
+  await page.keyboard.press('r');
+  await page.waitForSelector('#reply-text');
+  assert((await page.textContent('.reply-form label')).includes('sent from the case’s mailbox'), 'the form says it sends an e-mail');
+  eq((await page.textContent('#reply-send')).trim(), 'Send e-mail', 'the button says so too');
+  await page.fill('#reply-text', '王先生您好，维修人员已在路上。');
+  await page.click('#reply-send');
+  await page.waitForSelector('#panel-msg:has-text("E-mail sent to wang.lei@example.cn")');
+  // The message reached the SMTP server, from the mailbox, threaded on the customer's mail.
+  const got = (await peer.call({ cmd: 'messages' })).messages.slice(sent0);
+  eq(got.length, 1, 'one e-mail sent');
+  eq(JSON.stringify([got[0].from, got[0].rcpt]), JSON.stringify(['service@smile-estate.cn', ['wang.lei@example.cn']]), 'envelope');
+  assert(got[0].data.includes('In-Reply-To: <e2e-work-1@example.cn>'), 'threaded on the customer mail');
+  const em = (await adm('GET', `/api/v1/cases/${c.id}/emails`)).body.items;
+  eq(JSON.stringify(em.map((x) => x.direction)), '["in","out"]', 'recorded as the case\'s outgoing e-mail');
+  // The reply (case.replied by staff) ended the first reply step: its task leaves the inbox.
+  await page.waitForSelector(`#tasks tr[data-task="${task}"]`, { state: 'detached' });
+}, { needs: [...MAIL_ROUTES, ['POST', '/api/v1/cases/1/reply'], ['GET', '/api/v1/cases/1/emails'], ['GET', '/api/v1/tasks']], users: true });
+
 // ---------------------------------------------------------------- run
 // Recompute history (admin), the last test: it re-measures October for good. "Customer email"
 // is published as version 2 with the reply standard tightened from 24 h to 1 h, then October

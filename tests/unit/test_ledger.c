@@ -5,7 +5,8 @@
  * across appends, all-or-nothing, the in-transaction path, post-commit hooks, group
  * commit under concurrency, back-pressure (EBUSY) and the one-by-one retry that keeps a
  * failing request from failing its group, the pipeline (one written group waits for the
- * sync while the next queues) and, under a pool, hooks and answers only after the sync. Expected values are worked out by hand.
+ * sync while the next queues) and, under a pool, hooks and answers only after the sync. Expected
+ * values are worked out by hand.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -984,8 +985,8 @@ wait_state(struct ledger *l, size_t n, size_t syncing)
             return;
         usleep(1000);
     }
-    fail_msg("the queue never held %zu events with %zu requests syncing (now %zu, %zu)", n,
-             syncing, st.queued, st.syncing);
+    fail_msg("the queue never held %zu events with %zu requests syncing (now %zu, %zu)", n, syncing,
+             st.queued, st.syncing);
 }
 
 static void
@@ -1157,8 +1158,7 @@ test_pool_sync_before_answer(void **state)
     store_pool_close(pool);
     /* A standalone connection commits and syncs in store_commit_start: ticket 0. */
     assert_int_equal(store_begin(f->s, &err), SMILE_OK);
-    assert_int_equal(store_exec(f->s, "DELETE FROM events WHERE source_id = 'k2'", &err),
-                     SMILE_OK);
+    assert_int_equal(store_exec(f->s, "DELETE FROM events WHERE source_id = 'k2'", &err), SMILE_OK);
     assert_int_equal(store_commit_start(f->s, &ticket, &err), SMILE_OK);
     assert_int_equal(ticket, 0);
     assert_int_equal(store_wait_durable(f->s, ticket, &err), SMILE_OK);

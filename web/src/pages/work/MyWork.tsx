@@ -3,7 +3,8 @@
 // on every pushed event; sorted by urgency (running clocks by time left, then paused ones);
 // overdue and due-soon rows have their own colour AND an icon and a word. Selecting a task
 // opens the case beside the list with only the functions the step needs, each one key
-// away: R reply, B call back, A assign to me, S resolve, X close, O open the full case
+// away: R reply (a real e-mail for a case that came by e-mail), B call back, A assign to me,
+// S resolve, X close, O open the full case
 // (j/k or arrows move, Enter selects). Doing the function emits the event that ends the
 // step (docs/work.md §2), and the task leaves the inbox.
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
@@ -190,6 +191,7 @@ interface CaseRec {
   status: string;
   priority?: string;
   assignee_id?: number | null;
+  channel?: string;
 }
 
 /** The selected task's case with the step's functions, each one key away. */
@@ -204,6 +206,7 @@ function TaskPanel(props: { task: Task; onDone: () => void }) {
   const [err, setErr] = useState<unknown>(null);
   const area = useRef<HTMLTextAreaElement>(null);
   const caseUrl = task.case_id ? `/api/v1/cases/${task.case_id}` : null;
+  const byEmail = !!caseUrl && c?.channel === 'email';
 
   const loadCase = async () => {
     if (!caseUrl) return;
@@ -253,6 +256,14 @@ function TaskPanel(props: { task: Task; onDone: () => void }) {
           return;
         }
         if (!text.trim()) return;
+        if (f === 'reply' && byEmail) {
+          // A case that came by e-mail is answered by e-mail: sent from its mailbox to the
+          // thread's last customer address (POST /api/v1/cases/{id}/reply), recorded only once
+          // the SMTP server accepted it; a refusal (502) keeps the text.
+          const r = await api<{ to: string[] }>('POST', `${caseUrl}/reply`, { body: text });
+          after(t('work.emailed', { to: r.data.to.join(', ') }));
+          return;
+        }
         await api('POST', '/api/v1/interactions', {
           kind: f === 'reply' ? 'email' : 'call',
           direction: 'out',
@@ -336,12 +347,12 @@ function TaskPanel(props: { task: Task; onDone: () => void }) {
           }}
         >
           <label>
-            {t(mode === 'reply' ? 'work.replyText' : 'work.callNote')}
+            {t(mode === 'reply' ? (byEmail ? 'work.emailText' : 'work.replyText') : 'work.callNote')}
             <textarea id="reply-text" ref={area} rows={4} value={text} onInput={(e) => setText(e.currentTarget.value)} />
           </label>
           <div class="actions">
             <button type="submit" class="primary" id="reply-send" disabled={!text.trim()}>
-              {t(mode === 'reply' ? 'work.send' : 'work.logCall')}
+              {t(mode === 'reply' ? (byEmail ? 'work.sendEmail' : 'work.send') : 'work.logCall')}
             </button>
             <button type="button" onClick={() => setMode(null)}>
               {t('common.cancel')}
