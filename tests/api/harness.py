@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 BIN = os.environ.get("SMILE_BIN") or os.path.join(
@@ -222,3 +223,40 @@ def ev(type_, subject, t, actor=None, data=None, customer=None):
     if data:
         e["data"] = data
     return e
+
+
+def kill9_under_load(srv, nthreads, request, at_least, timeout=30):
+    """Runs nthreads clients that call request(t, i) (thread t, its i-th request) without
+    pause; request returns (key, value) for an acknowledged write, or None to stop. Once at
+    least at_least writes were acknowledged the server gets SIGKILL while they run; then it is
+    started again on the same database. Returns {key: value} of every acknowledged write (a
+    request that failed because the server was gone is not counted)."""
+    acked, lock, stop = {}, threading.Lock(), threading.Event()
+
+    def client(t):
+        for i in range(1000000):
+            if stop.is_set():
+                return
+            try:
+                kv = request(t, i)
+            except Exception:  # the server is gone: connection refused or reset
+                return
+            if kv is None:
+                return
+            with lock:
+                acked[kv[0]] = kv[1]
+
+    threads = [threading.Thread(target=client, args=(t,)) for t in range(nthreads)]
+    for th in threads:
+        th.start()
+    deadline = time.monotonic() + timeout
+    while len(acked) < at_least and time.monotonic() < deadline:
+        time.sleep(0.05)
+    srv.kill9()
+    stop.set()
+    for th in threads:
+        th.join()
+    if len(acked) < at_least:
+        raise AssertionError("only %d writes acknowledged before the kill" % len(acked))
+    srv.start()
+    return acked

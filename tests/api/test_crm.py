@@ -6,10 +6,9 @@ and after); ETags and If-Match; cursor paging; filters; reveal and anonymisation
 soft delete; cases answered 201 survive a kill -9 under load."""
 import json
 import threading
-import time
 import unittest
 
-from harness import Server
+from harness import Server, kill9_under_load
 
 VALID_ID = "11010519491231002X"  # check character worked out in tests/unit/test_crm.c
 VALID_ID2 = "440308199901011234"
@@ -756,35 +755,13 @@ class TestCaseDurability(unittest.TestCase):
             srv.add_user("ada", "admin")
             c = srv.client(srv.token("ada", "crm:read,crm:write"))
             cid = c.post("/api/v1/customers", {"kind": "person", "name": "王芳"}).json["id"]
-            acked, lock, stop = {}, threading.Lock(), threading.Event()
+            def create(t, i):
+                subject = "漏水 leak %d-%d" % (t, i)
+                r = c.post("/api/v1/cases", {"type": "complaint", "subject": subject,
+                                             "customer_id": cid}, timeout=10)
+                return (r.json["id"], subject) if r.status == 201 else None
 
-            def creator(t):
-                for i in range(100000):
-                    if stop.is_set():
-                        return
-                    subject = "漏水 leak %d-%d" % (t, i)
-                    try:
-                        r = c.post("/api/v1/cases", {"type": "complaint", "subject": subject,
-                                                     "customer_id": cid}, timeout=10)
-                    except Exception:  # the server is gone
-                        return
-                    if r.status != 201:
-                        return
-                    with lock:
-                        acked[r.json["id"]] = subject
-
-            threads = [threading.Thread(target=creator, args=(t,)) for t in range(8)]
-            for th in threads:
-                th.start()
-            deadline = time.monotonic() + 30
-            while len(acked) < 100 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            srv.kill9()
-            stop.set()
-            for th in threads:
-                th.join()
-            self.assertGreaterEqual(len(acked), 100)
-            srv.start()
+            acked = kill9_under_load(srv, 8, create, 100)
             rows = srv.sql("select id, subject from cases where subject like '漏水 leak %'")
             stored = {r["id"]: r["subject"] for r in rows}
             self.assertEqual({k: stored.get(k) for k in acked}, acked)

@@ -9,7 +9,7 @@ import threading
 import time
 import unittest
 
-from harness import Server
+from harness import Server, kill9_under_load
 
 
 def ev(subject, sid=None, t="2026-11-29T09:00:00Z", type_="call.offered", **kw):
@@ -365,34 +365,12 @@ class TestDurability(unittest.TestCase):
         try:
             srv.add_user("ada", "admin")
             c = srv.client(srv.token("ada", "events:read,events:write"))
-            acked, lock, stop = {}, threading.Lock(), threading.Event()
+            def post(t, i):
+                sid = "load-%d-%d" % (t, i)
+                r = c.post("/api/v1/events", ev("call:load-%d" % t, sid), timeout=10)
+                return (sid, r.json["results"][0]["id"]) if r.status == 201 else None
 
-            def poster(t):
-                for i in range(100000):
-                    if stop.is_set():
-                        return
-                    sid = "load-%d-%d" % (t, i)
-                    try:
-                        r = c.post("/api/v1/events", ev("call:load-%d" % t, sid), timeout=10)
-                    except Exception:  # the server is gone: connection refused or reset
-                        return
-                    if r.status != 201:
-                        return
-                    with lock:
-                        acked[sid] = r.json["results"][0]["id"]
-
-            threads = [threading.Thread(target=poster, args=(t,)) for t in range(16)]
-            for th in threads:
-                th.start()
-            deadline = time.monotonic() + 30
-            while len(acked) < 300 and time.monotonic() < deadline:
-                time.sleep(0.05)
-            srv.kill9()
-            stop.set()
-            for th in threads:
-                th.join()
-            self.assertGreaterEqual(len(acked), 300)
-            srv.start()
+            acked = kill9_under_load(srv, 16, post, 300)
             rows = srv.sql("select id, source_id from events where source_id like 'load-%'")
             stored = {r["source_id"]: r["id"] for r in rows}
             missing = [k for k in acked if k not in stored]
