@@ -2014,6 +2014,7 @@ test('recompute history (admin): a dry run of October under a tightened version,
   eq(runs[0].reason, 'e2e: reply within 1 h', 'the reason is kept');
   eq((await page.textContent('#recompute-applied')).trim(), `Applied as run ${runs[0].id}: 12 measurements changed.`, 'applied notice');
   await page.waitForSelector(`#recompute-runs li[data-run="${runs[0].id}"]`);
+  assert((await page.textContent(`#recompute-runs li[data-run="${runs[0].id}"]`)).includes('2026-10-01 – 2026-10-31'), 'the period as the China-time days entered');
   // In Chinese.
   await page.selectOption('#lang', 'zh-CN');
   await page.waitForSelector('#recompute h3:has-text("重新计算历史")');

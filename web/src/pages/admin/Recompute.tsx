@@ -73,6 +73,10 @@ function dayAfter(d: string): string {
   x.setUTCDate(x.getUTCDate() + 1);
   return `${x.toISOString().slice(0, 10)}T00:00:00+08:00`;
 }
+/** The China-time day of an instant; with end, the day before an exclusive end. */
+function chinaDay(iso: string, end = false): string {
+  return new Date(Date.parse(iso) - (end ? 1 : 0) + 8 * 3_600_000).toISOString().slice(0, 10);
+}
 const side = (s: Side | null) => (s ? `${tu(s.result === 'met' ? 'rc.met' : s.result === 'breached' ? 'rc.breached' : 'rc.other')}${s.elapsed_ms !== null ? ` · ${formatDuration(s.elapsed_ms)}` : ''}${s.target_ms !== null ? ` / ${formatDuration(s.target_ms)}` : ''}` : '—');
 const score = (v: number | null) => (v === null ? '—' : v.toFixed(2));
 const flipText = (k: string) => k.replace('met', tu('rc.met')).replace('breached', tu('rc.breached'));
@@ -288,7 +292,7 @@ export function Recompute(props: { kind: 'calendar' | 'process'; id: number; ver
         <ul class="versions" id="recompute-runs">
           {runs.map((r) => (
             <li key={r.id} data-run={r.id}>
-              {tu('rc.runLine', { id: r.id, at: formatTime(r.created_at), by: r.by, from: formatTime(r.from), to: r.to ? formatTime(r.to) : tu('rc.noEnd'), n: r.changes })}
+              {tu('rc.runLine', { id: r.id, at: formatTime(r.created_at), by: r.by, from: chinaDay(r.from), to: r.to ? chinaDay(r.to, true) : tu('rc.noEnd'), n: r.changes })}
               {r.version !== null ? ` · ${tu('rc.version')} ${r.version}` : ''}
               {r.reason ? ` · ${r.reason}` : ''}
             </li>
