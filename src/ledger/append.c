@@ -74,7 +74,8 @@ struct written {
 };
 
 struct ledger {
-    struct store *w; /* the writer connection; only the committer thread touches it */
+    struct store *w; /* the writer connection: the committer writes on it; the completer
+                      * only waits on its group (store_wait_durable) */
     pthread_t thread;
     pthread_mutex_t mu; /* guards the queue, stopping and st */
     pthread_cond_t work;

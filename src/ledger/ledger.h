@@ -93,9 +93,10 @@ struct ledger_committed {
 };
 /*
  * Called after a transaction with new events committed, outside any transaction, with
- * the events it created (duplicates are not repeated). Runs on the ledger's committer
- * thread or on the thread that called ledger_notify(), so it must be thread-safe and
- * quick; it may see an event more than once (at-least-once) and must tolerate that.
+ * the events it created (duplicates are not repeated). Runs on the ledger's completer
+ * thread (after the commit was also synced) or on the thread that called
+ * ledger_notify(), so it must be thread-safe and quick; it may see an event more than
+ * once (at-least-once) and must tolerate that.
  */
 typedef void ledger_commit_fn(const struct ledger_committed *evs, size_t n, void *ud);
 
@@ -166,7 +167,7 @@ struct ledger_options {
 };
 
 struct ledger_stats {
-    uint64_t groups;     /* transactions committed by the committer */
+    uint64_t groups;     /* groups the committer wrote (counted once answered) */
     uint64_t requests;   /* ledger_append calls answered */
     uint64_t created;    /* events created */
     uint64_t duplicates; /* events answered as duplicates */
@@ -181,7 +182,8 @@ struct ledger_stats {
 
 /*
  * Opens the ledger on the database at db_path (already migrated): its own writer
- * connection and committer thread. opt may be NULL for the defaults. Free with
+ * connection, a committer thread (writes and commits) and a completer thread (waits for the
+ * sync, calls the hooks, answers). opt may be NULL for the defaults. Free with
  * ledger_close(), which finishes queued appends first.
  */
 int ledger_open(const char *db_path, const struct ledger_options *opt, struct ledger **out,
@@ -190,12 +192,12 @@ void ledger_close(struct ledger *l);
 
 /*
  * Appends n events (already validated) and blocks until the transaction holding them has
- * committed; concurrent callers share transactions (group commit). All n are written or
- * none. out[i] gets each event's id and whether it was created or a duplicate of an
- * earlier event with the same (source, source_id), in this call or before. Results:
- * SMILE_OK; SMILE_EBUSY when the queue is full (try again later); SMILE_ETOOBIG when n
- * exceeds the queue; SMILE_EDB/SMILE_EINVAL when the database refused this request
- * (other requests of the same group are not affected).
+ * committed and is on disk; concurrent callers share transactions (group commit). All n
+ * are written or none. out[i] gets each event's id and whether it was created or a
+ * duplicate of an earlier event with the same (source, source_id), in this call or
+ * before. Results: SMILE_OK; SMILE_EBUSY when the queue is full (try again later);
+ * SMILE_ETOOBIG when n exceeds the queue; SMILE_EDB/SMILE_EINVAL when the database refused
+ * this request (other requests of the same group are not affected).
  */
 int ledger_append(struct ledger *l, const struct ledger_event *evs, size_t n,
                   struct ledger_result *out, struct smile_err *err);
@@ -203,12 +205,12 @@ int ledger_append(struct ledger *l, const struct ledger_event *evs, size_t n,
 /*
  * The same without blocking, for a transport that can park a request (libmicrohttpd's
  * suspend/resume): SMILE_OK means queued, and done(rc, ud) is then called exactly once,
- * on the committer thread and outside the ledger's locks, after the transaction holding
- * the events committed (rc SMILE_OK, out[] filled) or failed (rc and err filled). evs,
- * the strings they point to, out and err must stay valid until done is called. SMILE_EBUSY
- * and SMILE_ETOOBIG are returned at once and done is not called. With n == 0, done(SMILE_OK)
- * is called at once on the caller's thread. done must be quick (the next group waits for
- * it); it may append again.
+ * on the completer thread and outside the ledger's locks, after the transaction holding
+ * the events committed and was synced (rc SMILE_OK, out[] filled) or failed (rc and err
+ * filled). evs, the strings they point to, out and err must stay valid until done is
+ * called. SMILE_EBUSY and SMILE_ETOOBIG are returned at once and done is not called. With
+ * n == 0, done(SMILE_OK) is called at once on the caller's thread. done must be quick (the
+ * next group's answers wait for it); it may append again.
  */
 typedef void ledger_done_fn(int rc, void *ud);
 int ledger_append_async(struct ledger *l, const struct ledger_event *evs, size_t n,
