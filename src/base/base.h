@@ -112,6 +112,8 @@ void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* Appends v in decimal (what "%" PRId64 writes, without vsnprintf's cost). */
+void buf_put_int64(struct buf *b, int64_t v);
 bool buf_overflowed(const struct buf *b);
 /* Hands the bytes to the caller (free() them); the buffer is left empty. */
 char *buf_steal(struct buf *b);

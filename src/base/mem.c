@@ -194,6 +194,22 @@ buf_puts(struct buf *b, const char *s)
 }
 
 void
+buf_put_int64(struct buf *b, int64_t v)
+{
+    char d[24];
+    int i = (int)sizeof(d);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
+    do {
+        d[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        d[--i] = '-';
+    buf_append(b, d + i, sizeof(d) - (size_t)i);
+}
+
+void
 buf_putc(struct buf *b, char c)
 {
     buf_append(b, &c, 1);

@@ -662,23 +662,6 @@ plain_string_array(const char *s)
     }
 }
 
-/* Appends v in decimal (what "%" PRId64 writes, without vsnprintf's cost). */
-static void
-put_int(struct buf *b, int64_t v)
-{
-    char d[24];
-    int i = (int)sizeof(d);
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-
-    do {
-        d[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        d[--i] = '-';
-    buf_append(b, d + i, sizeof(d) - (size_t)i);
-}
-
 /*
  * Appends the current row of st (columns as select_one) as the compact JSON text that
  * http_json_dump(crm_record_render(row_json(st))) would produce, byte for byte: keys in
@@ -692,7 +675,7 @@ row_text(struct store_stmt *st, const struct crm_resource *r, unsigned flags, st
     char t[TIME_RFC3339_LEN + 1];
 
     buf_puts(b, "{\"id\":");
-    put_int(b, store_stmt_int64(st, 0));
+    buf_put_int64(b, store_stmt_int64(st, 0));
     for (int i = 0; i < n; i++) {
         const struct crm_field *f = &r->fields[i];
         int col = i + 1;
@@ -725,7 +708,7 @@ row_text(struct store_stmt *st, const struct crm_resource *r, unsigned flags, st
         case CRM_INT:
         case CRM_MONEY:
         case CRM_REF:
-            put_int(b, store_stmt_int64(st, col));
+            buf_put_int64(b, store_stmt_int64(st, col));
             break;
         case CRM_REAL: {
             json_t *v = json_real(store_stmt_double(st, col));
@@ -762,7 +745,7 @@ row_text(struct store_stmt *st, const struct crm_resource *r, unsigned flags, st
         }
     }
     buf_puts(b, ",\"version\":");
-    put_int(b, store_stmt_int64(st, n + 1));
+    buf_put_int64(b, store_stmt_int64(st, n + 1));
     time_format_rfc3339(store_stmt_int64(st, n + 2), t);
     buf_puts(b, ",\"created_at\":\"");
     buf_puts(b, t);

@@ -289,18 +289,30 @@ facts_dump(const struct kpi_facts *kf)
         const struct fact *f = &kf->f[i];
         bool first = true;
 
-        buf_printf(&b, "%s[%lld,", i ? "," : "", (long long)f->k.day);
+        if (i)
+            buf_putc(&b, ',');
+        buf_putc(&b, '[');
+        buf_put_int64(&b, f->k.day);
+        buf_putc(&b, ',');
         dump_str(&b, f->k.staff);
         buf_putc(&b, ',');
         dump_str(&b, f->k.team);
-        buf_printf(&b, ",%lld,", (long long)f->k.process_id);
+        buf_putc(&b, ',');
+        buf_put_int64(&b, f->k.process_id);
+        buf_putc(&b, ',');
         dump_str(&b, f->k.step);
         buf_putc(&b, ',');
         dump_str(&b, f->k.channel);
-        buf_printf(&b, ",%d,[", f->bucket);
+        buf_putc(&b, ',');
+        buf_put_int64(&b, f->bucket);
+        buf_puts(&b, ",[");
         for (int c = 0; c < KPI_NCOL; c++)
             if (f->v[c]) {
-                buf_printf(&b, "%s%d,%lld", first ? "" : ",", c, (long long)f->v[c]);
+                if (!first)
+                    buf_putc(&b, ',');
+                buf_put_int64(&b, c);
+                buf_putc(&b, ',');
+                buf_put_int64(&b, f->v[c]);
                 first = false;
             }
         buf_puts(&b, "],");

@@ -44,6 +44,9 @@
 #define QUEUE_MAX_DEFAULT 50000
 #define GROUP_MAX_DEFAULT 20000
 #define WINDOW_US_DEFAULT 2000
+/* Events in a group that make it a bulk write (store_begin_bulk): single events from 64
+ * clients group ~22 a commit, a batch request brings hundreds or thousands. */
+#define BULK_EVENTS 256
 
 struct pending {
     const struct ledger_event *evs;
@@ -273,7 +276,13 @@ static int
 write_group(struct ledger *l, struct pending *first, struct pending *stop, struct pending **failed,
             bool durable, uint64_t *ticket, struct smile_err *err)
 {
-    int rc = store_begin(l->w, err);
+    size_t nev = 0;
+    int rc;
+
+    for (struct pending *p = first; p != stop; p = p->next)
+        nev += p->n;
+    /* A group of an import's size asks the runtime's fold to make way (store_begin_bulk). */
+    rc = nev >= BULK_EVENTS ? store_begin_bulk(l->w, err) : store_begin(l->w, err);
 
     *failed = first;
     *ticket = 0;
@@ -568,6 +577,7 @@ ledger_open(const char *db_path, const struct ledger_options *opt, struct ledger
         free(l);
         return rc;
     }
+    store_set_commit_eager(l->w, true);
     l->opt.queue_max = opt && opt->queue_max ? opt->queue_max : QUEUE_MAX_DEFAULT;
     l->opt.group_max = opt && opt->group_max ? opt->group_max : GROUP_MAX_DEFAULT;
     l->opt.window_us = opt && opt->window_us ? opt->window_us : WINDOW_US_DEFAULT;

@@ -106,6 +106,14 @@ int store_commit(struct store *s, struct smile_err *err);
  * syncs in store_commit_start() and its ticket is 0.
  */
 int store_commit_start(struct store *s, uint64_t *ticket, struct smile_err *err);
+/*
+ * store_begin for a large write that a long writer should make way for (the ledger's bulk
+ * groups: an import's batches). While one waits for the pool's writer, store_bulk_waiting()
+ * is true on every connection of the pool, and the runtime's fold ends its transaction
+ * early to let it in. Outside a pool: store_begin, and always false.
+ */
+int store_begin_bulk(struct store *s, struct smile_err *err);
+bool store_bulk_waiting(struct store *s);
 int store_wait_durable(struct store *s, uint64_t ticket, struct smile_err *err);
 void store_rollback(struct store *s);
 bool store_in_tx(struct store *s);
@@ -149,6 +157,20 @@ void store_pool_release(struct store_pool *p, struct store *s);
  * lock. Close it with store_close() before store_pool_close(p).
  */
 int store_pool_open_member(struct store_pool *p, struct store **out, struct smile_err *err);
+/*
+ * Makes store_commit_start() on s commit the group's open generation at once, even while
+ * others wait to enter the writer (they start the next one). For a caller that is a group
+ * commit of its own and answers nobody before its sync — the ledger's committer: left
+ * open, its generation would take in the next writer's whole transaction (the runtime's
+ * fold, up to 20 ms) before committing, and every request of the group would wait for it.
+ */
+void store_set_commit_eager(struct store *s, bool eager);
+/*
+ * Marks s as a long writer (the runtime's fold: batches of up to 20 ms): store_begin() on it
+ * first commits a generation that others have released into and left open, so that their
+ * sync — and their requests' answers — do not wait for its whole transaction.
+ */
+void store_set_long_writer(struct store *s, bool long_writer);
 
 /* The group commit's counters since the pool opened, for /metrics. */
 struct store_pool_stats {

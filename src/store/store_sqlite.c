@@ -45,6 +45,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,8 +91,9 @@ struct store_group {
     pthread_cond_t enter_cv, done_cv;
     struct store *w; /* the writer connection */
     bool busy, in_tx, committing;
-    int entering; /* callers waiting to enter */
-    int members;  /* savepoints released into the open generation */
+    int entering;             /* callers waiting to enter */
+    atomic_int bulk_entering; /* of them, store_begin_bulk's (read without mu) */
+    int members;              /* savepoints released into the open generation */
     uint64_t gen, done_gen;
     int64_t opened_ns;
     signed char results[GROUP_RESULTS]; /* COMMIT result by generation mod GROUP_RESULTS */
@@ -115,6 +117,8 @@ struct store {
     struct store *tx;          /* the writer, while this connection is in a group tx */
     uint64_t tx_gen;
     bool read_tx;           /* a store_read_begin() snapshot is open on db */
+    bool commit_eager;      /* store_set_commit_eager */
+    bool long_writer;       /* store_set_long_writer */
     sqlite3_stmt *fx[FX_N]; /* fx_exec: the transaction statements, prepared once */
 };
 
@@ -633,8 +637,30 @@ store_read_end(struct store *s)
     s->read_tx = false;
 }
 
+static int begin(struct store *s, bool bulk, struct smile_err *err);
+
 int
 store_begin(struct store *s, struct smile_err *err)
+{
+    return begin(s, false, err);
+}
+
+int
+store_begin_bulk(struct store *s, struct smile_err *err)
+{
+    return begin(s, true, err);
+}
+
+bool
+store_bulk_waiting(struct store *s)
+{
+    struct store_group *g = s->group;
+
+    return g && atomic_load_explicit(&g->bulk_entering, memory_order_relaxed) > 0;
+}
+
+static int
+begin(struct store *s, bool bulk, struct smile_err *err)
 {
     struct store_group *g = s->group;
     int rc;
@@ -648,9 +674,13 @@ store_begin(struct store *s, struct smile_err *err)
     }
     pthread_mutex_lock(&g->mu);
     g->entering++;
+    if (bulk)
+        atomic_fetch_add(&g->bulk_entering, 1);
     while (g->busy || g->committing)
         pthread_cond_wait(&g->enter_cv, &g->mu);
     g->entering--;
+    if (bulk)
+        atomic_fetch_sub(&g->bulk_entering, 1);
     if (g->sync_failed) {
         if (g->entering > 0)
             pthread_cond_signal(&g->enter_cv);
@@ -659,6 +689,9 @@ store_begin(struct store *s, struct smile_err *err)
                              "the disk failed to sync the database's log; no more writes are "
                              "taken until the server is restarted (see the log)");
     }
+    /* A long writer does not make the members of the open generation wait for it. */
+    if (s->long_writer && g->in_tx && g->members > 0)
+        group_commit(g, true);
     g->busy = true;
     if (!g->in_tx) {
         rc = fx_store(g->w, FX_BEGIN_IMMEDIATE, err);
@@ -706,6 +739,18 @@ member_release(struct store *s, struct smile_err *err)
     return SMILE_OK;
 }
 
+void
+store_set_commit_eager(struct store *s, bool eager)
+{
+    s->commit_eager = eager;
+}
+
+void
+store_set_long_writer(struct store *s, bool long_writer)
+{
+    s->long_writer = long_writer;
+}
+
 int
 store_commit(struct store *s, struct smile_err *err)
 {
@@ -734,8 +779,10 @@ store_commit_start(struct store *s, uint64_t *ticket, struct smile_err *err)
     }
     if ((rc = member_release(s, err)) != SMILE_OK)
         return rc;
-    /* g->mu held. The last one out commits at once, so that the writer is free again. */
-    if (g->gen == gen && g->in_tx && !g->busy && !g->committing && g->entering == 0)
+    /* g->mu held. The last one out commits at once, so that the writer is free again; an
+     * eager member commits its generation whoever waits to enter. */
+    if (g->gen == gen && g->in_tx && !g->busy && !g->committing &&
+        (g->entering == 0 || s->commit_eager))
         group_commit(g, true); /* the sync is someone else's: a waiter may take it */
     pthread_mutex_unlock(&g->mu);
     *ticket = gen;

@@ -111,6 +111,19 @@ test_buf(void **state)
     buf_put_json_string(&b, "\x1f", 1, true);
     buf_putc(&b, '\0');
     assert_string_equal(b.data, "\"a\\\"b\"\"\\u001F\"");
+    /* Integers in decimal as "%" PRId64 writes them, the extremes included. */
+    buf_reset(&b);
+    buf_put_int64(&b, 0);
+    buf_putc(&b, ' ');
+    buf_put_int64(&b, -7);
+    buf_putc(&b, ' ');
+    buf_put_int64(&b, 1764403200000);
+    buf_putc(&b, ' ');
+    buf_put_int64(&b, INT64_MAX);
+    buf_putc(&b, ' ');
+    buf_put_int64(&b, INT64_MIN);
+    buf_putc(&b, '\0');
+    assert_string_equal(b.data, "0 -7 1764403200000 9223372036854775807 -9223372036854775808");
     buf_free(&b);
 }
 

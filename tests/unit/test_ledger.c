@@ -1165,6 +1165,148 @@ test_pool_sync_before_answer(void **state)
     assert_int_equal(count(f->s, "SELECT count(*) FROM events"), 1);
 }
 
+/*
+ * The pool's ways of keeping short writers from waiting on a long one. A connection waiting
+ * in store_begin_bulk() shows as store_bulk_waiting() on every connection of the pool (the
+ * runtime's fold checks it between subjects). An eager connection's store_commit_start()
+ * commits its generation at once though another writer waits to enter, so its sync does
+ * not wait for that writer's transaction: here the other writer holds the writer until the
+ * eager one's wait returns, or 3 s — without eager commits the wait would take those 3 s.
+ * And a long writer (the runtime's) commits the generation others left open before it
+ * begins, with the same 3 s test.
+ */
+struct holder {
+    struct store *s;
+    const char *sql; /* what it writes once in */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool entered, release, timed_out;
+    int rc;
+};
+
+static void *
+hold_writer(void *arg)
+{
+    struct holder *h = arg;
+    struct smile_err err;
+    struct timespec ts;
+
+    smile_err_clear(&err);
+    h->rc = store_begin_bulk(h->s, &err);
+    pthread_mutex_lock(&h->mu);
+    h->entered = true;
+    pthread_cond_broadcast(&h->cv);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 3;
+    while (!h->release && !h->timed_out)
+        if (pthread_cond_timedwait(&h->cv, &h->mu, &ts) != 0)
+            h->timed_out = true;
+    pthread_mutex_unlock(&h->mu);
+    if (h->rc == SMILE_OK) {
+        h->rc = store_exec(h->s, h->sql, &err);
+        if (h->rc == SMILE_OK)
+            h->rc = store_commit(h->s, &err);
+    }
+    return NULL;
+}
+
+static bool
+wait_bulk(struct store *s)
+{
+    for (int i = 0; i < 5000 && !store_bulk_waiting(s); i++)
+        usleep(1000);
+    return store_bulk_waiting(s);
+}
+
+static void
+test_pool_bulk_and_eager(void **state)
+{
+    struct fixture *f = *state;
+    struct store_pool *pool;
+    struct store *a, *b;
+    struct smile_err err;
+    struct holder h = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    pthread_t t;
+    uint64_t ticket;
+
+    smile_err_clear(&err);
+    assert_int_equal(store_pool_open(f->path, 2, &pool, &err), SMILE_OK);
+    assert_int_equal(store_pool_open_member(pool, &a, &err), SMILE_OK);
+    assert_int_equal(store_pool_open_member(pool, &b, &err), SMILE_OK);
+    assert_false(store_bulk_waiting(a));
+    assert_false(store_bulk_waiting(f->s)); /* not in a pool: never */
+
+    /* a writes; b waits in store_begin_bulk and is seen waiting from a. */
+    store_set_commit_eager(a, true);
+    assert_int_equal(store_begin(a, &err), SMILE_OK);
+    assert_int_equal(store_exec(a,
+                                "INSERT INTO events (type, occurred_at, received_at, subject, "
+                                "channel, source, source_id) VALUES ('visit.arrived', "
+                                "946684800000, 946684800000, 'visit:2', 'counter', 'kiosk', "
+                                "'eager')",
+                                &err),
+                     SMILE_OK);
+    h.s = b;
+    h.sql = "INSERT INTO events (type, occurred_at, received_at, subject, channel, source, "
+            "source_id) VALUES ('visit.left', 946684802000, 946684802000, 'visit:2', 'counter', "
+            "'kiosk', 'held')";
+    assert_int_equal(pthread_create(&t, NULL, hold_writer, &h), 0);
+    assert_true(wait_bulk(a));
+    /* a's commit is not left open for b: b enters and holds the writer, a's wait returns. */
+    assert_int_equal(store_commit_start(a, &ticket, &err), SMILE_OK);
+    assert_true(ticket > 0);
+    pthread_mutex_lock(&h.mu);
+    while (!h.entered)
+        pthread_cond_wait(&h.cv, &h.mu);
+    pthread_mutex_unlock(&h.mu);
+    assert_false(store_bulk_waiting(a));
+    assert_int_equal(store_wait_durable(a, ticket, &err), SMILE_OK);
+    pthread_mutex_lock(&h.mu);
+    assert_false(h.timed_out);
+    h.release = true;
+    pthread_cond_broadcast(&h.cv);
+    pthread_mutex_unlock(&h.mu);
+    pthread_join(t, NULL);
+    assert_int_equal(h.rc, SMILE_OK);
+    assert_int_equal(count(f->s, "SELECT count(*) FROM events WHERE subject = 'visit:2'"), 2);
+
+    /* A long writer entering commits the generation a (not eager now) left open, so a's
+     * wait returns while the long writer holds the writer. */
+    store_set_commit_eager(a, false);
+    store_set_long_writer(b, true);
+    h.entered = h.release = h.timed_out = false;
+    h.sql = "INSERT INTO events (type, occurred_at, received_at, subject, channel, source, "
+            "source_id) VALUES ('visit.left', 946684803000, 946684803000, 'visit:3', 'counter', "
+            "'kiosk', 'held-long')";
+    assert_int_equal(store_begin(a, &err), SMILE_OK);
+    assert_int_equal(store_exec(a,
+                                "INSERT INTO events (type, occurred_at, received_at, subject, "
+                                "channel, source, source_id) VALUES ('visit.arrived', "
+                                "946684800000, 946684800000, 'visit:3', 'counter', 'kiosk', "
+                                "'before-long')",
+                                &err),
+                     SMILE_OK);
+    assert_int_equal(pthread_create(&t, NULL, hold_writer, &h), 0);
+    assert_true(wait_bulk(a));
+    assert_int_equal(store_commit_start(a, &ticket, &err), SMILE_OK);
+    assert_true(ticket > 0);
+    assert_int_equal(store_wait_durable(a, ticket, &err), SMILE_OK);
+    pthread_mutex_lock(&h.mu);
+    assert_true(h.entered);
+    assert_false(h.timed_out);
+    h.release = true;
+    pthread_cond_broadcast(&h.cv);
+    pthread_mutex_unlock(&h.mu);
+    pthread_join(t, NULL);
+    assert_int_equal(h.rc, SMILE_OK);
+    assert_int_equal(count(f->s, "SELECT count(*) FROM events WHERE subject IN ('visit:2', "
+                                 "'visit:3')"),
+                     4);
+    store_close(a);
+    store_close(b);
+    store_pool_close(pool);
+}
+
 static void
 test_list(void **state)
 {
@@ -1254,6 +1396,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_group_commit_concurrent, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_busy_and_isolated_failure, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_pool_sync_before_answer, setup_db, teardown_db),
+        cmocka_unit_test_setup_teardown(test_pool_bulk_and_eager, setup_db, teardown_db),
         cmocka_unit_test_setup_teardown(test_list, setup_db, teardown_db),
     };
 
