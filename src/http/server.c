@@ -75,6 +75,8 @@ struct req_link {
     void (*finish)(struct http_request *req, void *ud);
     void (*cleanup)(void *ud);
     void *ud;
+    size_t body_cap;    /* bytes allocated for req->body (its NUL included) */
+    size_t body_expect; /* Content-Length, when given and within max_body */
 };
 
 static atomic_uint_fast64_t request_seq;
@@ -612,6 +614,8 @@ request_new(struct http_server *s, struct MHD_Connection *c, const char *url, co
 
         if (str_to_int64(str_from(cl), &n) == SMILE_OK && (uint64_t)n > s->cfg.max_body)
             req->body_too_big = true;
+        else if (n > 0)
+            link_of(req)->body_expect = (size_t)n;
     }
     link_of(req)->srv = s;
     atomic_fetch_add(&s->inflight, 1);
@@ -731,9 +735,23 @@ access_handler(void *cls, struct MHD_Connection *c, const char *url, const char 
                 free((char *)req->body);
                 req->body = NULL;
                 req->body_len = 0;
+                link_of(req)->body_cap = 0;
             } else {
-                char *b = xrealloc((char *)req->body, req->body_len + *upload_data_size + 1);
+                /* Sized once from Content-Length, else doubled: growing by each chunk
+                 * libmicrohttpd hands over copied a 250 KB batch ~16 times (3% of its CPU). */
+                struct req_link *k = link_of(req);
+                size_t need = req->body_len + *upload_data_size + 1;
+                char *b = (char *)req->body;
 
+                if (need > k->body_cap) {
+                    size_t cap = k->body_cap ? 2 * k->body_cap : 4096;
+                    if (k->body_expect + 1 > cap)
+                        cap = k->body_expect + 1;
+                    if (cap < need)
+                        cap = need;
+                    b = xrealloc(b, cap);
+                    k->body_cap = cap;
+                }
                 memcpy(b + req->body_len, upload_data, *upload_data_size);
                 req->body_len += *upload_data_size;
                 b[req->body_len] = '\0';
