@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "http/json_arena.h"
 
 static void
 usage(FILE *f)
@@ -18,6 +19,7 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
+    json_arena_install(); /* before any thread: jansson's allocator is process-wide */
     if (argc < 2) {
         usage(stderr);
         return 2;
