@@ -24,6 +24,7 @@ runs only with each other).
 """
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -145,6 +146,8 @@ def main():
         except subprocess.TimeoutExpired:
             srv.proc.kill()
             srv.proc.wait()
+        if not os.environ.get("SMILE_BENCH_KEEP"):  # ~1 GB of rows after the batch scenario
+            shutil.rmtree(tmp, ignore_errors=True)
     with open("/proc/loadavg") as f:
         load = f.read().split()[0]
     print("| request (%d s each, load %s) | requests done | non-2xx | server CPU s | "

@@ -9,6 +9,7 @@ Usage: bench/http_bench.py BUILD_DIR [DURATION]   Prints a Markdown table.
 """
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -86,6 +87,8 @@ def main():
         rss = vmhwm(srv.proc.pid)
     finally:
         srv.stop()
+        if not os.environ.get("SMILE_BENCH_KEEP"):
+            shutil.rmtree(srv.dir, ignore_errors=True)
     print("| benchmark (64 connections, %d s, 2 cores shared with wrk) | requests/s | p99 ms | of ceiling | notes |" % DURATION)
     print("|---|---:|---:|---:|---|")
     for name, rps, p99, ratio, note in rows:

@@ -9,8 +9,10 @@ Exit status is 1 if anything failed. Usage: tests/run.py BUILD_DIR [--only NAME.
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import unittest
 
@@ -81,6 +83,12 @@ def main():
     build = sys.argv[1] if len(sys.argv) > 1 else "build-san"
     build = os.path.abspath(build)
     only = sys.argv[3:] if len(sys.argv) > 2 and sys.argv[2] == "--only" else None
+    # Every server the API and browser tests start keeps its database in a directory of its
+    # own (~300 of them a run, a few hundred MB): all of them go under one scratch directory,
+    # removed after a green run (SMILE_TEST_KEEP=1, or a failure, keeps it for a look).
+    scratch = tempfile.mkdtemp(prefix="smile-run-")
+    os.environ["TMPDIR"] = scratch
+    tempfile.tempdir = scratch
     base_env = dict(os.environ)
     base_env.update({
         "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:halt_on_error=1",
@@ -140,6 +148,10 @@ def main():
         print("\nfailures:")
         for f in failures:
             print("  " + f.splitlines()[0])
+    if failed or os.environ.get("SMILE_TEST_KEEP"):
+        print("test files kept in %s" % scratch)
+    else:
+        shutil.rmtree(scratch, ignore_errors=True)
     print("%d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)
 
