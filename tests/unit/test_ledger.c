@@ -1210,6 +1210,20 @@ hold_writer(void *arg)
     return NULL;
 }
 
+/* The holder entered and still holds the writer (no 3 s timeout): let it commit, join. */
+static void
+release_holder(struct holder *h, pthread_t t)
+{
+    pthread_mutex_lock(&h->mu);
+    assert_true(h->entered);
+    assert_false(h->timed_out);
+    h->release = true;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+    pthread_join(t, NULL);
+    assert_int_equal(h->rc, SMILE_OK);
+}
+
 static bool
 wait_bulk(struct store *s)
 {
@@ -1261,13 +1275,7 @@ test_pool_bulk_and_eager(void **state)
     pthread_mutex_unlock(&h.mu);
     assert_false(store_bulk_waiting(a));
     assert_int_equal(store_wait_durable(a, ticket, &err), SMILE_OK);
-    pthread_mutex_lock(&h.mu);
-    assert_false(h.timed_out);
-    h.release = true;
-    pthread_cond_broadcast(&h.cv);
-    pthread_mutex_unlock(&h.mu);
-    pthread_join(t, NULL);
-    assert_int_equal(h.rc, SMILE_OK);
+    release_holder(&h, t);
     assert_int_equal(count(f->s, "SELECT count(*) FROM events WHERE subject = 'visit:2'"), 2);
 
     /* A long writer entering commits the generation a (not eager now) left open, so a's
@@ -1291,14 +1299,7 @@ test_pool_bulk_and_eager(void **state)
     assert_int_equal(store_commit_start(a, &ticket, &err), SMILE_OK);
     assert_true(ticket > 0);
     assert_int_equal(store_wait_durable(a, ticket, &err), SMILE_OK);
-    pthread_mutex_lock(&h.mu);
-    assert_true(h.entered);
-    assert_false(h.timed_out);
-    h.release = true;
-    pthread_cond_broadcast(&h.cv);
-    pthread_mutex_unlock(&h.mu);
-    pthread_join(t, NULL);
-    assert_int_equal(h.rc, SMILE_OK);
+    release_holder(&h, t);
     assert_int_equal(count(f->s, "SELECT count(*) FROM events WHERE subject IN ('visit:2', "
                                  "'visit:3')"),
                      4);
