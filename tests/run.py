@@ -87,6 +87,9 @@ def main():
     # own (~300 of them a run, a few hundred MB): all of them go under one scratch directory,
     # removed after a green run (SMILE_TEST_KEEP=1, or a failure, keeps it for a look).
     scratch = tempfile.mkdtemp(prefix="smile-run-")
+    # Traversable by others, as /tmp is: the mail tests' Dovecot reads its files as the
+    # dovecot user (mailservers.py).
+    os.chmod(scratch, 0o755)
     os.environ["TMPDIR"] = scratch
     tempfile.tempdir = scratch
     base_env = dict(os.environ)
