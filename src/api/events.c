@@ -58,6 +58,9 @@ put_uint(struct buf *b, uint64_t v)
     buf_append(b, d + n, sizeof(d) - n);
 }
 
+/* Bodies from this size on (an import's batch) parse into a json_arena. */
+#define ARENA_MIN_BODY (64 * 1024)
+
 /*
  * A POST in flight. The route is API_INLINE: the I/O thread that read the request parses and
  * validates it, parks the connection (http_request_defer) and queues the events with
@@ -66,8 +69,6 @@ put_uint(struct buf *b, uint64_t v)
  * The body, the parsed events (which borrow from it) and the results live here until the
  * request is freed.
  */
-#define ARENA_MIN_BODY (64 * 1024)
-
 struct post {
     json_t *body;
     struct json_arena *arena; /* body's tree, for a large body (ARENA_MIN_BODY) */
